@@ -1,0 +1,1 @@
+namespace Platform.Dashboard; public static class DashboardAssembly;

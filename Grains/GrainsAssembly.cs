@@ -1,0 +1,1 @@
+namespace Platform.Grains; public static class GrainsAssembly;

@@ -1,0 +1,1 @@
+namespace Platform.Ingestion.Tests; public class Placeholder { [Xunit.Fact] public void Builds() { } }

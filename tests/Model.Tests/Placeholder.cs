@@ -1,0 +1,1 @@
+namespace Platform.Model.Tests; public class Placeholder { [Xunit.Fact] public void Builds() { } }

@@ -1,0 +1,1 @@
+namespace Platform.Platform.Tests; public class Placeholder { [Xunit.Fact] public void Builds() { } }
