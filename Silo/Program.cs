@@ -1,1 +1,3 @@
-return 0;
+using Platform.Silo.Cli;
+
+return await PlatformCommandLine.Build().Parse(args).InvokeAsync();
