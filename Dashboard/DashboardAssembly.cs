@@ -1,1 +1,0 @@
-namespace Platform.Dashboard; public static class DashboardAssembly;

@@ -1,0 +1,59 @@
+using System.Net;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Orleans.Dashboard;
+
+namespace Platform.Dashboard;
+
+public static class DashboardEndpoints
+{
+    public const string OrleansPath = "/orleans";
+    public const string HangfirePath = "/hangfire";
+
+    /// <summary>
+    /// Maps the Orleans dashboard and the Hangfire dashboard. Without an authorization policy
+    /// both answer local requests only (the platform binds loopback by default, but a host bound to
+    /// a public address must not expose job controls); with one, the policy decides.
+    /// </summary>
+    public static WebApplication MapPlatformDashboards(this WebApplication app, string? authorizationPolicy)
+    {
+        var restricted = string.IsNullOrWhiteSpace(authorizationPolicy);
+        if (restricted)
+        {
+            // A middleware rather than an endpoint filter: it covers every endpoint under the
+            // prefix, including the dashboards' static assets.
+            app.UseWhen(
+                context => context.Request.Path.StartsWithSegments(OrleansPath),
+                branch => branch.Use(async (context, next) =>
+                {
+                    if (IsLocal(context))
+                        await next(context);
+                    else
+                        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                }));
+        }
+
+        var orleans = app.MapOrleansDashboard(OrleansPath);
+        var hangfire = app.MapHangfireDashboard(HangfirePath, new Hangfire.DashboardOptions
+        {
+            DashboardTitle = "SimVLM platform · jobs",
+            AppPath = "/",
+            Authorization = restricted ? [new LocalRequestsOnlyAuthorizationFilter()] : [],
+        });
+        if (!restricted)
+        {
+            orleans.RequireAuthorization(authorizationPolicy!);
+            hangfire.RequireAuthorization(authorizationPolicy!);
+        }
+        return app;
+    }
+
+    public static bool IsLocal(HttpContext context)
+    {
+        var remote = context.Connection.RemoteIpAddress;
+        if (remote is null) return false;
+        return IPAddress.IsLoopback(remote) || remote.Equals(context.Connection.LocalIpAddress);
+    }
+}

@@ -1,0 +1,122 @@
+using Orleans.Runtime;
+
+namespace Platform.Grains.Datasets;
+
+/// <summary>Summary of a dataset kept in grain state; the shard list itself lives in <see cref="DatasetManifestStore"/>.</summary>
+[GenerateSerializer]
+public sealed class DatasetState
+{
+    [Id(0)] public int ShardCount { get; set; }
+    [Id(1)] public long SampleCount { get; set; }
+    [Id(2)] public long SizeBytes { get; set; }
+    [Id(3)] public DateTimeOffset? LastCommitAt { get; set; }
+}
+
+public sealed class DatasetGrain(
+    [PersistentState("dataset", PlatformStorage.GrainStateProvider)] IPersistentState<DatasetState> state,
+    DatasetManifestStore manifests) : Grain, IDatasetGrain
+{
+    private List<ShardEntry>? _shards;
+    private Dictionary<string, ShardEntry>? _byId;
+    private ManifestTail _tail = new(0, 0);
+
+    private string Dataset => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        DatasetNames.Validate(Dataset);
+        return Task.CompletedTask;
+    }
+
+    public async Task<ShardAddResult> AddShard(ShardEntry shard)
+    {
+        var result = await AddShards([shard]);
+        return result.Added == 1 ? ShardAddResult.Added
+            : result.ConflictingShardIds.Count == 1 ? ShardAddResult.ConflictingChecksum
+            : ShardAddResult.AlreadyPresent;
+    }
+
+    public async Task<ShardBatchResult> AddShards(IReadOnlyList<ShardEntry> shards)
+    {
+        foreach (var shard in shards) Validate(shard);
+        var byId = await LoadAsync();
+
+        var fresh = new List<ShardEntry>();
+        var freshById = new Dictionary<string, ShardEntry>(StringComparer.Ordinal);
+        var alreadyPresent = 0;
+        var conflicts = new List<string>();
+        foreach (var shard in shards)
+        {
+            var existing = byId.GetValueOrDefault(shard.ShardId) ?? freshById.GetValueOrDefault(shard.ShardId);
+            if (existing is null)
+            {
+                fresh.Add(shard);
+                freshById.Add(shard.ShardId, shard);
+            }
+            else if (string.Equals(existing.Checksum, shard.Checksum, StringComparison.OrdinalIgnoreCase))
+                alreadyPresent++;
+            else
+                conflicts.Add(shard.ShardId);
+        }
+
+        if (fresh.Count > 0)
+        {
+            // The blob is the record of truth: append first, then update the summary. A crash in
+            // between leaves a summary that activation recomputes from the manifest.
+            _tail = await manifests.AppendAsync(Dataset, _tail, fresh);
+            foreach (var shard in fresh)
+            {
+                _shards!.Add(shard);
+                byId[shard.ShardId] = shard;
+            }
+            SetSummary(_shards!);
+            await state.WriteStateAsync();
+        }
+        return new ShardBatchResult(fresh.Count, alreadyPresent, conflicts);
+    }
+
+    public async Task<IReadOnlyList<ShardEntry>> ListShards(int skip, int take)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(skip);
+        ArgumentOutOfRangeException.ThrowIfNegative(take);
+        await LoadAsync();
+        return _shards!.Skip(skip).Take(take).ToArray();
+    }
+
+    public async Task<ShardEntry?> GetShard(string shardId) =>
+        (await LoadAsync()).GetValueOrDefault(shardId);
+
+    public Task<DatasetTotals> GetTotals() =>
+        Task.FromResult(new DatasetTotals(Dataset, state.State.ShardCount, state.State.SampleCount, state.State.SizeBytes, state.State.LastCommitAt));
+
+    private async Task<Dictionary<string, ShardEntry>> LoadAsync()
+    {
+        if (_byId is not null) return _byId;
+        var contents = await manifests.ReadAsync(Dataset);
+        _shards = contents.Entries;
+        _byId = _shards.ToDictionary(s => s.ShardId, StringComparer.Ordinal);
+        _tail = contents.Tail;
+        if (_shards.Count != state.State.ShardCount)
+        {
+            SetSummary(_shards);
+            await state.WriteStateAsync();
+        }
+        return _byId;
+    }
+
+    private void SetSummary(List<ShardEntry> shards)
+    {
+        state.State.ShardCount = shards.Count;
+        state.State.SampleCount = shards.Sum(s => s.SampleCount);
+        state.State.SizeBytes = shards.Sum(s => s.SizeBytes);
+        state.State.LastCommitAt = shards.Count == 0 ? null : shards.Max(s => s.CommittedAt);
+    }
+
+    private static void Validate(ShardEntry shard)
+    {
+        if (string.IsNullOrWhiteSpace(shard.ShardId)) throw new ArgumentException("A shard needs an id.");
+        if (shard.SampleCount < 0) throw new ArgumentException($"Shard {shard.ShardId} has a negative sample count.");
+        if (shard.SizeBytes < 0) throw new ArgumentException($"Shard {shard.ShardId} has a negative size.");
+        if (string.IsNullOrWhiteSpace(shard.Checksum)) throw new ArgumentException($"Shard {shard.ShardId} has no checksum.");
+    }
+}

@@ -1,0 +1,20 @@
+namespace Platform.Grains.Datasets;
+
+/// <summary>Dataset names become blob path prefixes, so they are restricted to a safe alphabet.</summary>
+public static class DatasetNames
+{
+    public static void Validate(string name)
+    {
+        if (!IsValid(name))
+            throw new ArgumentException(
+                $"'{name}' is not a valid dataset name: use 1-200 characters of letters, digits, '.', '_', '-' and '/', not starting with '/' or '.', without '..' or '//'.");
+    }
+
+    public static bool IsValid(string name) =>
+        name.Length is >= 1 and <= 200
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '/')
+        && name[0] is not ('/' or '.')
+        && name[^1] != '/'
+        && !name.Contains("..", StringComparison.Ordinal)
+        && !name.Contains("//", StringComparison.Ordinal);
+}

@@ -1,1 +1,0 @@
-namespace Platform.Grains; public static class GrainsAssembly;

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using Hangfire;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Orleans.Runtime;
+using Platform.Silo.Hosting;
+using Platform.Silo.Storage;
+
+namespace Platform.Silo.Health;
+
+public static class PlatformHealthChecks
+{
+    public const string Path = "/healthz";
+
+    public static IServiceCollection AddPlatformHealthChecks(this IServiceCollection services)
+    {
+        services.AddHealthChecks()
+            .AddCheck<SiloHealthCheck>("silo")
+            .AddCheck<StorageHealthCheck>("storage")
+            .AddCheck<HangfireHealthCheck>("hangfire");
+        return services;
+    }
+
+    public static IEndpointConventionBuilder MapPlatformHealthChecks(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapHealthChecks(Path, new HealthCheckOptions { ResponseWriter = WriteJsonAsync });
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private static Task WriteJsonAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            durationMs = Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                error = e.Value.Exception?.Message,
+                data = e.Value.Data,
+            }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json));
+    }
+}
+
+/// <summary>Healthy while this silo is an active member of its cluster.</summary>
+public sealed class SiloHealthCheck(ILocalSiloDetails silo, IClusterMembershipService membership) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var self = snapshot.GetSiloStatus(silo.SiloAddress);
+        var data = new Dictionary<string, object>
+        {
+            ["siloName"] = silo.Name,
+            ["address"] = silo.SiloAddress.ToParsableString(),
+            ["clusterId"] = silo.ClusterId,
+            ["membershipStatus"] = self.ToString(),
+            ["activeSilos"] = snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active),
+        };
+        return Task.FromResult(self == SiloStatus.Active
+            ? HealthCheckResult.Healthy("silo is an active cluster member", data)
+            : HealthCheckResult.Unhealthy($"silo is {self}", data: data));
+    }
+}
+
+/// <summary>Healthy when the table and blob endpoints answer.</summary>
+public sealed class StorageHealthCheck(PlatformConfiguration configuration, BlobServiceClient blobs) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        StorageConnection storage = configuration.StorageConnection;
+        var data = new Dictionary<string, object>
+        {
+            ["emulator"] = storage.IsLocalEmulator,
+            ["blobEndpoint"] = storage.BlobEndpoint.ToString(),
+            ["tableEndpoint"] = storage.TableEndpoint.ToString(),
+        };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await blobs.GetPropertiesAsync(timeout.Token);
+            await foreach (var _ in storage.CreateTableClient().QueryAsync(maxPerPage: 1, cancellationToken: timeout.Token))
+                break;
+            return HealthCheckResult.Healthy("blob and table endpoints answer", data);
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException or OperationCanceledException or HttpRequestException)
+        {
+            return HealthCheckResult.Unhealthy("storage does not answer", e, data);
+        }
+    }
+}
+
+/// <summary>Healthy when Hangfire's storage answers and at least one Hangfire server is alive.</summary>
+public sealed class HangfireHealthCheck(JobStorage storage, PlatformConfiguration configuration) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var monitoring = storage.GetMonitoringApi();
+            var stats = monitoring.GetStatistics();
+            var data = new Dictionary<string, object>
+            {
+                ["storage"] = configuration.Hangfire.StorageKind(),
+                ["servers"] = stats.Servers,
+                ["enqueued"] = stats.Enqueued,
+                ["processing"] = stats.Processing,
+                ["succeeded"] = stats.Succeeded,
+                ["failed"] = stats.Failed,
+            };
+            return Task.FromResult(stats.Servers > 0
+                ? HealthCheckResult.Healthy("job storage answers and a server is running", data)
+                : HealthCheckResult.Degraded("job storage answers but no Hangfire server has reported yet", data: data));
+        }
+        catch (Exception e)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("Hangfire storage does not answer", e));
+        }
+    }
+}

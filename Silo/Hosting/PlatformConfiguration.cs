@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Options;
+using Platform.Silo.Storage;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// The host's settings read and validated once, before anything starts, because Orleans and
+/// Hangfire are configured from their values. Every problem is reported at once, naming the setting.
+/// </summary>
+public sealed record PlatformConfiguration(
+    StorageSettings Storage,
+    StorageConnection StorageConnection,
+    ClusteringSettings Clustering,
+    HangfireSettings Hangfire,
+    WebSettings Web)
+{
+    public const string EnvironmentPrefix = "PLATFORM_";
+
+    public static PlatformConfiguration Load(IConfiguration configuration)
+    {
+        var storage = Bind<StorageSettings>(configuration, StorageSettings.Section);
+        var clustering = Bind<ClusteringSettings>(configuration, ClusteringSettings.Section);
+        var hangfire = Bind<HangfireSettings>(configuration, HangfireSettings.Section);
+        var web = Bind<WebSettings>(configuration, WebSettings.Section);
+
+        var failures = new List<string>();
+        Collect(failures, new SettingsValidation.Storage().Validate(null, storage));
+        Collect(failures, new SettingsValidation.Clustering().Validate(null, clustering));
+        Collect(failures, new SettingsValidation.Hangfire().Validate(null, hangfire));
+        Collect(failures, new SettingsValidation.Web().Validate(null, web));
+        if (failures.Count > 0) throw new PlatformConfigurationException(failures);
+
+        return new PlatformConfiguration(storage, StorageConnection.Parse(storage.ConnectionString), clustering, hangfire, web);
+    }
+
+    /// <summary>Configuration sources in precedence order: appsettings.json beside the program, then `PLATFORM_*` environment variables, then the caller's overrides.</summary>
+    public static void AddSources(IConfigurationBuilder builder) =>
+        builder.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false)
+            .AddEnvironmentVariables(EnvironmentPrefix);
+
+    private static T Bind<T>(IConfiguration configuration, string section) where T : new()
+    {
+        var settings = new T();
+        try
+        {
+            configuration.GetSection(section).Bind(settings);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key and the value it could not convert.
+            throw new PlatformConfigurationException([$"{section}: {e.Message} {e.InnerException?.Message}".Trim()]);
+        }
+        return settings;
+    }
+
+    private static void Collect(List<string> failures, ValidateOptionsResult result)
+    {
+        if (result.Failed) failures.AddRange(result.Failures);
+    }
+
+    /// <summary>Where Azurite keeps its data: an absolute setting as given; a relative one under the repository's git-ignored `.state/`.</summary>
+    public string EmulatorDataPath() =>
+        Path.IsPathRooted(Storage.EmulatorDataDirectory)
+            ? Storage.EmulatorDataDirectory
+            : Path.Combine(StateRoot(), Storage.EmulatorDataDirectory);
+
+    /// <summary>`.state/` at the repository root when the program runs from a checkout, else beside the working directory.</summary>
+    public static string StateRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Platform.sln")))
+                    return Path.Combine(dir.FullName, ".state");
+            }
+        }
+        return Path.Combine(Environment.CurrentDirectory, ".state");
+    }
+}
+
+public sealed class PlatformConfigurationException(IReadOnlyList<string> problems)
+    : Exception("Invalid configuration:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

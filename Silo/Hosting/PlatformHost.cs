@@ -1,0 +1,56 @@
+using Orleans.Dashboard;
+using Microsoft.AspNetCore.Authorization;
+using Platform.Dashboard;
+using Platform.Silo.Health;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// The embedded platform: one process with an Orleans silo, the Hangfire server, the Orleans and
+/// Hangfire dashboards and the health endpoint, all on the configured (loopback by default) address.
+/// </summary>
+public static class PlatformHost
+{
+    public static WebApplication Build(PlatformConfiguration configuration, IConfiguration source, string[]? args = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args ?? [],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddConfiguration(source);
+        builder.WebHost.UseUrls(configuration.Web.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton(configuration);
+
+        builder.UseOrleans(silo =>
+        {
+            silo.AddPlatformClustering(configuration.Clustering, configuration.StorageConnection);
+            silo.AddPlatformStorage(configuration.StorageConnection, configuration.Storage.ManifestContainer);
+            silo.AddDashboard();
+        });
+
+        var serverName = $"{Environment.MachineName}:{configuration.Clustering.SiloPort}";
+        builder.Services.AddPlatformHangfire(configuration.Hangfire, serverName);
+        builder.Services.AddPlatformHealthChecks();
+        builder.Services.AddAuthorization();
+
+        var app = builder.Build();
+        var policy = configuration.Web.DashboardAuthorizationPolicy;
+        if (!string.IsNullOrWhiteSpace(policy))
+            EnsurePolicyExists(app, policy);
+        app.MapPlatformHealthChecks();
+        app.MapPlatformDashboards(policy);
+        app.MapGet("/", () => Results.Redirect(DashboardEndpoints.OrleansPath));
+        return app;
+    }
+
+    private static void EnsurePolicyExists(WebApplication app, string policy)
+    {
+        var provider = app.Services.GetRequiredService<IAuthorizationPolicyProvider>();
+        if (provider.GetPolicyAsync(policy).GetAwaiter().GetResult() is null)
+            throw new PlatformConfigurationException([
+                $"{SettingsValidation.Name(WebSettings.Section, nameof(WebSettings.DashboardAuthorizationPolicy))} names policy '{policy}', which this host does not register; leave it empty for local-only dashboards.",
+            ]);
+    }
+}

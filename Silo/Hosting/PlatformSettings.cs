@@ -1,0 +1,75 @@
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// Settings of the host, one class per concern, bound from `appsettings.json` and from environment
+/// variables prefixed `PLATFORM_` (`PLATFORM_Storage__ConnectionString` sets `Storage:ConnectionString`).
+/// The README lists every option; keep the two in step.
+/// </summary>
+public sealed class StorageSettings
+{
+    public const string Section = "Storage";
+
+    /// <summary>Azure Storage connection string for tables (grain state, reminders, clustering) and blobs (manifests).</summary>
+    public string ConnectionString { get; set; } = "UseDevelopmentStorage=true";
+
+    /// <summary>Whether `platform up` starts Azurite: Auto (when the connection string names the local emulator and nothing listens on its ports), Always, Never.</summary>
+    public EmulatorMode Emulator { get; set; } = EmulatorMode.Auto;
+
+    /// <summary>Folder for Azurite's data, so the embedded platform keeps its state across restarts. Relative paths are under the repository's git-ignored `.state/`.</summary>
+    public string EmulatorDataDirectory { get; set; } = "azurite";
+
+    /// <summary>Blob container holding dataset manifests.</summary>
+    public string ManifestContainer { get; set; } = "datasets";
+}
+
+public enum EmulatorMode { Auto, Always, Never }
+
+public sealed class ClusteringSettings
+{
+    public const string Section = "Clustering";
+
+    /// <summary>Localhost (one process, no shared membership table) or AzureTable (several silo processes form one cluster).</summary>
+    public ClusteringMode Mode { get; set; } = ClusteringMode.Localhost;
+
+    public string ClusterId { get; set; } = "simvlm-dev";
+
+    /// <summary>Keys grain state and reminders in storage: keep it across deployments or the data is orphaned.</summary>
+    public string ServiceId { get; set; } = "simvlm-platform";
+
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Address other silos reach this one at (AzureTable mode). Loopback by default.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+}
+
+public enum ClusteringMode { Localhost, AzureTable }
+
+public sealed class HangfireSettings
+{
+    public const string Section = "Hangfire";
+
+    /// <summary>Empty: in-memory job storage (not durable). Set: Hangfire stores jobs in this PostgreSQL database.</summary>
+    public string? PostgreSqlConnectionString { get; set; }
+
+    /// <summary>PostgreSQL schema for Hangfire's tables.</summary>
+    public string Schema { get; set; } = "hangfire";
+
+    /// <summary>Concurrent Hangfire workers in this process.</summary>
+    public int WorkerCount { get; set; } = Math.Max(2, Environment.ProcessorCount);
+}
+
+public sealed class WebSettings
+{
+    public const string Section = "Web";
+
+    /// <summary>HTTP address(es), `;`-separated. Loopback by default so nothing is exposed by accident.</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>
+    /// Name of an ASP.NET authorization policy guarding `/orleans` and `/hangfire`. Empty: both
+    /// dashboards answer local requests only.
+    /// </summary>
+    public string? DashboardAuthorizationPolicy { get; set; }
+}

@@ -1,0 +1,96 @@
+using Platform.Silo.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// Start-time checks that name the bad setting and the environment variable that sets it, so a
+/// typo fails the start with a message instead of a stack trace minutes later.
+/// </summary>
+public static class SettingsValidation
+{
+    public static string Name(string section, string key) => $"{section}:{key} (environment variable PLATFORM_{section}__{key})";
+
+    public sealed class Storage : IValidateOptions<StorageSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, StorageSettings s)
+        {
+            var errors = new List<string>();
+            if (string.IsNullOrWhiteSpace(s.ConnectionString))
+                errors.Add($"{Name(StorageSettings.Section, nameof(s.ConnectionString))} is empty; use `UseDevelopmentStorage=true` for the local emulator or an Azure Storage connection string.");
+            else if (!StorageConnection.TryParse(s.ConnectionString, out _, out var problem))
+                errors.Add($"{Name(StorageSettings.Section, nameof(s.ConnectionString))} is not a usable Azure Storage connection string: {problem}");
+            if (!IsValidContainerName(s.ManifestContainer))
+                errors.Add($"{Name(StorageSettings.Section, nameof(s.ManifestContainer))} = '{s.ManifestContainer}' is not a valid blob container name (3-63 lowercase letters, digits and single hyphens).");
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+
+        private static bool IsValidContainerName(string n) =>
+            n.Length is >= 3 and <= 63 && n.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
+            && n[0] != '-' && n[^1] != '-' && !n.Contains("--", StringComparison.Ordinal);
+    }
+
+    public sealed class Clustering : IValidateOptions<ClusteringSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, ClusteringSettings s)
+        {
+            var errors = new List<string>();
+            if (string.IsNullOrWhiteSpace(s.ClusterId))
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.ClusterId))} is empty.");
+            if (string.IsNullOrWhiteSpace(s.ServiceId))
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.ServiceId))} is empty.");
+            CheckPort(errors, nameof(s.SiloPort), s.SiloPort);
+            CheckPort(errors, nameof(s.GatewayPort), s.GatewayPort);
+            if (s.SiloPort == s.GatewayPort)
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.SiloPort))} and {nameof(s.GatewayPort)} are both {s.SiloPort}; they must differ.");
+            if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _))
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.AdvertisedAddress))} = '{s.AdvertisedAddress}' is not an IP address.");
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+
+        private static void CheckPort(List<string> errors, string key, int port)
+        {
+            if (port is < 1 or > 65535)
+                errors.Add($"{Name(ClusteringSettings.Section, key)} = {port} is not a TCP port (1-65535).");
+        }
+    }
+
+    public sealed class Hangfire : IValidateOptions<HangfireSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, HangfireSettings s)
+        {
+            var errors = new List<string>();
+            if (s.WorkerCount is < 1 or > 1000)
+                errors.Add($"{Name(HangfireSettings.Section, nameof(s.WorkerCount))} = {s.WorkerCount} must be between 1 and 1000.");
+            if (!string.IsNullOrWhiteSpace(s.PostgreSqlConnectionString))
+            {
+                try { _ = new Npgsql.NpgsqlConnectionStringBuilder(s.PostgreSqlConnectionString); }
+                catch (ArgumentException e)
+                {
+                    errors.Add($"{Name(HangfireSettings.Section, nameof(s.PostgreSqlConnectionString))} is not a PostgreSQL connection string: {e.Message}");
+                }
+            }
+            if (string.IsNullOrWhiteSpace(s.Schema))
+                errors.Add($"{Name(HangfireSettings.Section, nameof(s.Schema))} is empty.");
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+
+    public sealed class Web : IValidateOptions<WebSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, WebSettings s)
+        {
+            var errors = new List<string>();
+            var urls = (s.Urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (urls.Length == 0)
+                errors.Add($"{Name(WebSettings.Section, nameof(s.Urls))} is empty; e.g. http://127.0.0.1:5080.");
+            foreach (var url in urls)
+            {
+                if (!Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
+                    || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                    errors.Add($"{Name(WebSettings.Section, nameof(s.Urls))} entry '{url}' is not an http(s) URL.");
+            }
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using Azure.Storage.Blobs;
+using Platform.Grains;
+using Platform.Grains.Datasets;
+using Platform.Silo.Storage;
+
+namespace Platform.Silo.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>
+    /// Grain state and reminders in Azure Table storage, bulk data (manifests) in Blob storage.
+    /// Shared by the host and the test clusters so both run the same storage wiring.
+    /// </summary>
+    public static ISiloBuilder AddPlatformStorage(this ISiloBuilder silo, StorageConnection storage, string manifestContainer)
+    {
+        silo.AddAzureTableGrainStorage(PlatformStorage.GrainStateProvider, o => o.TableServiceClient = storage.CreateTableClient());
+        silo.UseAzureTableReminderService(o => o.TableServiceClient = storage.CreateTableClient());
+        silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
+        silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));
+        return silo;
+    }
+
+    /// <summary>Localhost clustering for one process; Azure Table membership when several silo processes form a cluster.</summary>
+    public static ISiloBuilder AddPlatformClustering(this ISiloBuilder silo, ClusteringSettings clustering, StorageConnection storage)
+    {
+        if (clustering.Mode == ClusteringMode.Localhost)
+        {
+            silo.UseLocalhostClustering(clustering.SiloPort, clustering.GatewayPort,
+                serviceId: clustering.ServiceId, clusterId: clustering.ClusterId);
+            return silo;
+        }
+
+        silo.UseAzureStorageClustering(o => o.TableServiceClient = storage.CreateTableClient());
+        silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = clustering.ClusterId;
+            o.ServiceId = clustering.ServiceId;
+        });
+        silo.ConfigureEndpoints(System.Net.IPAddress.Parse(clustering.AdvertisedAddress), clustering.SiloPort, clustering.GatewayPort);
+        return silo;
+    }
+}

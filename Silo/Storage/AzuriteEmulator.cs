@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Platform.Silo.Storage;
+
+/// <summary>
+/// Runs Azurite, the Azure Storage emulator, from the repository's pinned npm dependency
+/// (`node_modules/.bin/azurite`). Bound to loopback; durable in a data folder or in memory.
+/// </summary>
+public sealed class AzuriteEmulator : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _output = [];
+
+    private AzuriteEmulator(Process process, StorageConnection connection)
+    {
+        _process = process;
+        Connection = connection;
+    }
+
+    public StorageConnection Connection { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Starts Azurite for the blob, queue and table endpoints of <paramref name="connection"/> and waits until all three accept connections.</summary>
+    /// <param name="dataDirectory">Durable data folder; null keeps everything in memory (tests).</param>
+    public static async Task<AzuriteEmulator> StartAsync(StorageConnection connection, string? dataDirectory, CancellationToken cancellationToken = default)
+    {
+        if (!connection.IsLocalEmulator)
+            throw new InvalidOperationException("Azurite only serves the local emulator account on loopback addresses.");
+        var executable = FindExecutable()
+            ?? throw new InvalidOperationException(
+                "Azurite is not installed: run `npm ci` in the repository root (the build does this when node_modules is missing).");
+        var queuePort = connection.QueueEndpoint?.Port ?? FreeTcpPort();
+        var info = new ProcessStartInfo(executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     "--blobHost", "127.0.0.1", "--blobPort", connection.BlobEndpoint.Port.ToString(),
+                     "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(),
+                     "--tableHost", "127.0.0.1", "--tablePort", connection.TableEndpoint.Port.ToString(),
+                     // Newer Azure SDKs send API versions this Azurite may not list yet.
+                     "--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry", "--silent",
+                 })
+            info.ArgumentList.Add(arg);
+        if (dataDirectory is null)
+            info.ArgumentList.Add("--inMemoryPersistence");
+        else
+        {
+            Directory.CreateDirectory(dataDirectory);
+            info.ArgumentList.Add("--location");
+            info.ArgumentList.Add(dataDirectory);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {executable}.");
+        var emulator = new AzuriteEmulator(process, connection);
+        process.OutputDataReceived += (_, e) => emulator.Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => emulator.Remember(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await emulator.WaitUntilListeningAsync(queuePort, cancellationToken);
+        }
+        catch
+        {
+            await emulator.DisposeAsync();
+            throw;
+        }
+        return emulator;
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            if (_output.Count < 200) _output.Add(line);
+        }
+    }
+
+    private async Task WaitUntilListeningAsync(int queuePort, CancellationToken cancellationToken)
+    {
+        var ports = new[] { Connection.BlobEndpoint.Port, queuePort, Connection.TableEndpoint.Port };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!ports.All(IsListening))
+        {
+            if (_process.HasExited)
+            {
+                string output;
+                lock (_output) output = string.Join(Environment.NewLine, _output);
+                throw new InvalidOperationException(
+                    $"Azurite exited with code {_process.ExitCode} before listening on ports {string.Join(", ", ports)} (is another program using them?). Its output:{Environment.NewLine}{output}");
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Azurite did not listen on ports {string.Join(", ", ports)} within 60 s.");
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    public static bool IsListening(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>True when something already answers on every port of the connection (another Azurite, or a real account's proxy).</summary>
+    public static bool IsServed(StorageConnection connection) =>
+        IsListening(connection.BlobEndpoint.Port) && IsListening(connection.TableEndpoint.Port);
+
+    public static int FreeTcpPort()
+    {
+        var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The pinned Azurite, found by walking up from the program's folder and the working directory to a repository's node_modules.</summary>
+    public static string? FindExecutable()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite");
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await _process.WaitForExitAsync(timeout.Token); }
+            catch (OperationCanceledException) { /* the kill was sent; nothing more to do */ }
+        }
+        _process.Dispose();
+    }
+}
