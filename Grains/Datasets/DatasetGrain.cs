@@ -22,10 +22,12 @@ public sealed class DatasetGrain(
 
     private string Dataset => this.GetPrimaryKeyString();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         DatasetNames.Validate(Dataset);
-        return Task.CompletedTask;
+        // Reading the manifest on activation also repairs a summary left behind by a crash
+        // between a manifest append and the state write.
+        await LoadAsync();
     }
 
     public async Task<ShardAddResult> AddShard(ShardEntry shard)

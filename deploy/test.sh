@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need, starts PostgreSQL on
+# loopback, builds, runs every test project, and ends with one line `N passed, N failed, N skipped`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash deploy/setup.sh
+eval "$(bash deploy/postgres.sh start)"
+trap 'bash deploy/postgres.sh stop' EXIT
+
+mkdir -p .state
+log=.state/test.log
+set +e
+dotnet test Platform.sln -c Release 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# dotnet test prints one "Passed!/Failed! - Failed: F, Passed: P, Skipped: S, ..." line per test assembly.
+awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"

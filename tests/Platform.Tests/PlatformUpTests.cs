@@ -1,0 +1,79 @@
+using System.Net;
+using System.Text.Json;
+using Platform.Silo.Storage;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests;
+
+/// <summary>`platform up` as a real process: health, dashboards, graceful shutdown, bad configuration.</summary>
+public sealed class PlatformUpTests
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Up_answers_healthz_with_silo_storage_and_hangfire_healthy_and_serves_both_dashboards_locally()
+    {
+        await using var platform = PlatformProcess.StartUp();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+
+        var health = await platform.WaitUntilHealthyAsync(http, StartTimeout);
+        using (var json = JsonDocument.Parse(health))
+        {
+            Assert.Equal("Healthy", json.RootElement.GetProperty("status").GetString());
+            var checks = json.RootElement.GetProperty("checks");
+            foreach (var name in new[] { "silo", "storage", "hangfire" })
+                Assert.Equal("Healthy", checks.GetProperty(name).GetProperty("status").GetString());
+            Assert.Equal(1, checks.GetProperty("silo").GetProperty("data").GetProperty("activeSilos").GetInt32());
+            Assert.True(checks.GetProperty("storage").GetProperty("data").GetProperty("emulator").GetBoolean());
+            Assert.Equal("InMemory", checks.GetProperty("hangfire").GetProperty("data").GetProperty("storage").GetString());
+        }
+
+        using var hangfire = await http.GetAsync(new Uri(platform.BaseAddress, "/hangfire"), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, hangfire.StatusCode);
+        Assert.Equal("text/html", hangfire.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("Hangfire", await hangfire.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+
+        using var orleans = await http.GetAsync(new Uri(platform.BaseAddress, "/orleans/"), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, orleans.StatusCode);
+        Assert.Equal("text/html", orleans.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<html", await orleans.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Sigterm_ends_up_cleanly_and_stops_the_azurite_it_started()
+    {
+        await using var platform = PlatformProcess.StartUp();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        await platform.WaitUntilHealthyAsync(http, StartTimeout);
+        var azuritePid = platform.StartedAzuritePid();
+        Assert.NotNull(azuritePid);
+        Assert.True(PlatformProcess.IsAlive(azuritePid.Value));
+
+        platform.SendSigterm();
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await platform.Process.WaitForExitAsync(exited.Token);
+
+        Assert.True(platform.Process.ExitCode == 0, $"exit code {platform.Process.ExitCode}{Environment.NewLine}{platform.Output}");
+        Assert.Contains("Application is shutting down", platform.Output);
+        Assert.False(PlatformProcess.IsAlive(azuritePid.Value), "the Azurite started by platform up is still running");
+        Assert.False(AzuriteEmulator.IsListening(platform.Storage.BlobEndpoint.Port));
+        Assert.False(AzuriteEmulator.IsListening(platform.Storage.TableEndpoint.Port));
+    }
+
+    [Fact]
+    public async Task Up_with_a_bad_setting_exits_with_a_message_naming_the_setting_and_its_variable()
+    {
+        await using var platform = PlatformProcess.StartUp(new Dictionary<string, string>
+        {
+            ["PLATFORM_Clustering__SiloPort"] = "70000",
+            ["PLATFORM_Web__Urls"] = "ftp://nowhere",
+        });
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await platform.Process.WaitForExitAsync(exited.Token);
+
+        Assert.Equal(2, platform.Process.ExitCode);
+        Assert.Contains("Clustering:SiloPort (environment variable PLATFORM_Clustering__SiloPort) = 70000 is not a TCP port", platform.Output);
+        Assert.Contains("Web:Urls (environment variable PLATFORM_Web__Urls) entry 'ftp://nowhere' is not an http(s) URL", platform.Output);
+        Assert.Null(platform.StartedAzuritePid());
+    }
+}
