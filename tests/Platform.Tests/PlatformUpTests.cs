@@ -1,5 +1,8 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Platform.Grains.Datasets;
+using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
 
@@ -49,9 +52,7 @@ public sealed class PlatformUpTests
         Assert.NotNull(azuritePid);
         Assert.True(PlatformProcess.IsAlive(azuritePid.Value));
 
-        platform.SendSigterm();
-        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await platform.Process.WaitForExitAsync(exited.Token);
+        await platform.StopAsync(TimeSpan.FromSeconds(60));
 
         Assert.True(platform.Process.ExitCode == 0, $"exit code {platform.Process.ExitCode}{Environment.NewLine}{platform.Output}");
         Assert.Contains("Application is shutting down", platform.Output);
@@ -59,6 +60,45 @@ public sealed class PlatformUpTests
         Assert.False(AzuriteEmulator.IsListening(platform.Storage.BlobEndpoint.Port));
         Assert.False(AzuriteEmulator.IsListening(platform.Storage.TableEndpoint.Port));
     }
+
+    [Fact]
+    public async Task The_embedded_platform_keeps_its_data_in_the_emulator_folder_across_restarts()
+    {
+        var storage = StorageConnection.ForEmulator("127.0.0.1",
+            AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
+        var dataDirectory = Directory.CreateTempSubdirectory("platform-durable-").FullName;
+        var gatewayPort = AzuriteEmulator.FreeTcpPort();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        var client = ClientConfiguration(storage, gatewayPort);
+        var shard = new ShardEntry("00000", 17, 1700, "abc", "shards/00000.tar", DateTimeOffset.UnixEpoch);
+
+        await using (var first = PlatformProcess.StartUp(storage: storage, dataDirectory: dataDirectory, gatewayPort: gatewayPort))
+        {
+            await first.WaitUntilHealthyAsync(http, StartTimeout);
+            await using (var connection = await PlatformClient.ConnectAsync(client, TestContext.Current.CancellationToken))
+                Assert.Equal(ShardAddResult.Added, await connection.Grains.GetGrain<IDatasetGrain>("durable").AddShard(shard));
+            await first.StopAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(0, first.Process.ExitCode);
+        }
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(dataDirectory, "azurite"), "*", SearchOption.AllDirectories));
+
+        await using var second = PlatformProcess.StartUp(storage: storage, dataDirectory: dataDirectory, gatewayPort: gatewayPort);
+        await second.WaitUntilHealthyAsync(http, StartTimeout);
+        Assert.NotNull(second.StartedAzuritePid());
+        await using var again = await PlatformClient.ConnectAsync(client, TestContext.Current.CancellationToken);
+        var dataset = again.Grains.GetGrain<IDatasetGrain>("durable");
+        Assert.Equal(1, (await dataset.GetTotals()).ShardCount);
+        Assert.Equal(shard, await dataset.GetShard("00000"));
+        Directory.Delete(dataDirectory, recursive: true);
+    }
+
+    private static PlatformConfiguration ClientConfiguration(StorageConnection storage, int gatewayPort) =>
+        PlatformConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = storage.ConnectionString,
+            ["Clustering:GatewayPort"] = gatewayPort.ToString(),
+            ["Clustering:ServiceId"] = PlatformProcess.ServiceId,
+        }).Build());
 
     [Fact]
     public async Task Up_with_a_bad_setting_exits_with_a_message_naming_the_setting_and_its_variable()

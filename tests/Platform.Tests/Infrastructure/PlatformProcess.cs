@@ -9,6 +9,7 @@ public sealed class PlatformProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _output = [];
+    private bool _ownsDataDirectory;
 
     private PlatformProcess(Process process, Uri baseAddress, StorageConnection storage, string dataDirectory)
     {
@@ -17,6 +18,8 @@ public sealed class PlatformProcess : IAsyncDisposable
         Storage = storage;
         DataDirectory = dataDirectory;
     }
+
+    public const string ServiceId = "process-test";
 
     public Uri BaseAddress { get; }
     public StorageConnection Storage { get; }
@@ -29,12 +32,16 @@ public sealed class PlatformProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `platform up` with its own storage ports, so it must start (and later stop) its own Azurite.</summary>
-    public static PlatformProcess StartUp(IReadOnlyDictionary<string, string>? extraEnvironment = null)
+    /// <param name="storage">Emulator endpoints; fresh free ports when null.</param>
+    /// <param name="dataDirectory">Working folder holding Azurite's data; a fresh temporary one when null.</param>
+    public static PlatformProcess StartUp(IReadOnlyDictionary<string, string>? extraEnvironment = null,
+        StorageConnection? storage = null, string? dataDirectory = null, int? gatewayPort = null)
     {
         var webPort = AzuriteEmulator.FreeTcpPort();
-        var storage = StorageConnection.ForEmulator("127.0.0.1",
+        storage ??= StorageConnection.ForEmulator("127.0.0.1",
             AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
-        var dataDirectory = Directory.CreateTempSubdirectory("platform-up-").FullName;
+        var ownsDataDirectory = dataDirectory is null;
+        dataDirectory ??= Directory.CreateTempSubdirectory("platform-up-").FullName;
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -48,14 +55,14 @@ public sealed class PlatformProcess : IAsyncDisposable
         info.Environment["PLATFORM_Storage__EmulatorDataDirectory"] = Path.Combine(dataDirectory, "azurite");
         info.Environment["PLATFORM_Web__Urls"] = $"http://127.0.0.1:{webPort}";
         info.Environment["PLATFORM_Clustering__SiloPort"] = AzuriteEmulator.FreeTcpPort().ToString();
-        info.Environment["PLATFORM_Clustering__GatewayPort"] = AzuriteEmulator.FreeTcpPort().ToString();
-        info.Environment["PLATFORM_Clustering__ServiceId"] = "process-test";
+        info.Environment["PLATFORM_Clustering__GatewayPort"] = (gatewayPort ?? AzuriteEmulator.FreeTcpPort()).ToString();
+        info.Environment["PLATFORM_Clustering__ServiceId"] = ServiceId;
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in extraEnvironment ?? new Dictionary<string, string>())
             info.Environment[key] = value;
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
-        var platform = new PlatformProcess(process, new Uri($"http://127.0.0.1:{webPort}"), storage, dataDirectory);
+        var platform = new PlatformProcess(process, new Uri($"http://127.0.0.1:{webPort}"), storage, dataDirectory) { _ownsDataDirectory = ownsDataDirectory };
         process.OutputDataReceived += (_, e) => platform.Remember(e.Data);
         process.ErrorDataReceived += (_, e) => platform.Remember(e.Data);
         process.BeginOutputReadLine();
@@ -127,6 +134,14 @@ public sealed class PlatformProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends SIGTERM and waits for a clean exit.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        SendSigterm();
+        using var exited = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(exited.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -135,7 +150,7 @@ public sealed class PlatformProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-        try { Directory.Delete(DataDirectory, recursive: true); }
-        catch (IOException) { /* a stray Azurite may still hold a file; the temp folder is disposable */ }
+        if (_ownsDataDirectory && Directory.Exists(DataDirectory))
+            Directory.Delete(DataDirectory, recursive: true);
     }
 }
