@@ -31,6 +31,13 @@ public static class ResultsScoring
         _ => throw new ArgumentException($"Unknown task '{name}'; expected coco-captions or vqa.", nameof(name)),
     };
 
+    public static string TaskName(EvaluationTask task) => task switch
+    {
+        EvaluationTask.CocoCaptions => "coco-captions",
+        EvaluationTask.Vqa => "vqa",
+        _ => throw new ArgumentOutOfRangeException(nameof(task)),
+    };
+
     public static TaskScores ScoreFile(EvaluationTask task, string resultsPath, string dataRoot, string split) => task switch
     {
         EvaluationTask.CocoCaptions => ScoreCaptions(

@@ -61,7 +61,10 @@ public static class SceneLanguage
         return captions;
     }
 
-    /// <summary>Colour, shape, count and position questions that this scene answers unambiguously.</summary>
+    /// <summary>
+    /// Colour, shape, count and position questions that this scene answers unambiguously, in random
+    /// order; the three count questions are always askable, so every scene yields at least three.
+    /// </summary>
     public static IReadOnlyList<GeneratedQuestion> Questions(Scene scene, BenchmarkVocabulary vocabulary, Random random)
     {
         var candidates = new List<GeneratedQuestion>();
@@ -80,13 +83,20 @@ public static class SceneLanguage
         var count = objects.Count(o => o.Shape == countedShape);
         candidates.Add(new($"How many {Plural(countedWord)} are there?", "how many", "number", count.ToString(System.Globalization.CultureInfo.InvariantCulture),
             r => r.Next(2) == 0 ? CountWords[count] : Math.Max(0, count + (r.Next(2) == 0 ? -1 : 1)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var countedColour = vocabulary.Colours[random.Next(vocabulary.Colours.Count)];
+        var colourCount = objects.Count(o => o.Colour == countedColour);
+        candidates.Add(new($"How many {countedColour.Name} objects are there?", "how many", "number", colourCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            r => r.Next(2) == 0 ? CountWords[colourCount] : (colourCount + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         candidates.Add(new("How many objects are in the image?", "how many", "number", objects.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
             r => (objects.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         foreach (var o in objects.Where(o => objects.Count(p => p.Shape == o.Shape && p.Colour == o.Colour) == 1))
         {
-            var side = random.Next(3) switch { 0 => "left", 1 => "right", _ => "top" };
-            var truth = side switch { "left" => o.Column == 0, "right" => o.Column == 2, _ => o.Row == 0 };
+            // Half the position questions are true, so "yes" and "no" are equally likely answers.
+            var sides = new (string Word, bool Holds)[] { ("left", o.Column == 0), ("right", o.Column == 2), ("top", o.Row == 0), ("bottom", o.Row == 2) };
+            var wanted = random.Next(2) == 0;
+            var pool = sides.Where(s => s.Holds == wanted).ToArray();
+            var (side, truth) = pool.Length > 0 ? pool[random.Next(pool.Length)] : sides[random.Next(sides.Length)];
             var answer = truth ? "yes" : "no";
             candidates.Add(new($"Is the {o.Colour.Name} {o.ShapeWord} on the {side}?", "is the", "yes/no", answer, _ => truth ? "no" : "yes"));
             candidates.Add(new($"Where is the {o.Colour.Name} {o.ShapeWord}?", "where is the", "other", o.PlaceWords,
