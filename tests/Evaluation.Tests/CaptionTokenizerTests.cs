@@ -37,6 +37,25 @@ public class CaptionTokenizerTests
         Assert.Equal(["``", "Hi", "''", "-LRB-", "there", "-RRB-", "."], CaptionTokenizer.PtbTokens("\"Hi\" (there)."));
     }
 
+    [Theory]
+    [InlineData("a grey cat", "a gray cat")]                 // whole-word respelling
+    [InlineData("Grey cat", "grey cat")]                     // case-sensitive before lower-casing: "Grey" is not respelled
+    [InlineData("a colourful centre", "a colorful center")]
+    [InlineData("the harbours and parlours", "the harbors and parlors")] // "-our(s)" rule, 3+ letters before it
+    [InlineData("a velour contour", "a velour contour")]     // listed exceptions to the "-our" rule
+    [InlineData("our tour", "our tour")]                     // too short for the rules
+    [InlineData("a programme", "a program")]
+    public void British_spellings_are_americanized_as_the_ptb_tokenizer_does(string caption, string expected)
+    {
+        Assert.Equal(expected, CaptionTokenizer.TokenizeToText(caption));
+    }
+
+    [Fact]
+    public void Slashes_and_asterisks_are_escaped_inside_tokens()
+    {
+        Assert.Equal(["black\\/white", "5\\*"], CaptionTokenizer.Tokenize("black/white 5*"));
+    }
+
     [Fact]
     public void Punctuation_only_caption_tokenizes_to_nothing()
     {

@@ -15,8 +15,8 @@ namespace Platform.Model.Evaluation.Captioning;
 /// hyphenated words kept whole, dotted acronyms and common abbreviations keep their period.
 /// Quirk kept on purpose: lower-casing happens before the removal list is applied, and the list
 /// holds the upper-case bracket names, so "(" survives as "-lrb-" exactly as in the reference.
-/// Not reproduced: the tokenizer's British-to-American spelling rewrite and its slash escaping;
-/// both act on hypothesis and references alike.
+/// The tokenizer's default British-to-American respelling (<see cref="PtbAmericanize"/>) and its
+/// escaping of / and * ("and\/or") are applied to word tokens before lower-casing, as it does.
 /// </remarks>
 public static class CaptionTokenizer
 {
@@ -72,8 +72,13 @@ public static class CaptionTokenizer
             TokenizeChunk(chunk, output, ref previousCharacter);
             previousCharacter = ' ';
         }
+        for (var i = 0; i < output.Count; i++)
+            output[i] = EscapeSlashAndAsterisk(PtbAmericanize.Apply(output[i]));
         return output;
     }
+
+    static string EscapeSlashAndAsterisk(string token) =>
+        token.Contains('/') || token.Contains('*') ? token.Replace("/", "\\/").Replace("*", "\\*") : token;
 
     static string NormaliseQuotes(string text)
     {
