@@ -126,8 +126,15 @@ public class BenchmarkGeneratorTests
                     Assert.Equal(scene.Objects.Count.ToString(), question.Answer);
             }
             foreach (var caption in SceneLanguage.Captions(scene, 5, random))
+            {
                 foreach (var colour in BenchmarkVocabulary.Default.Colours.Where(c => caption.Contains(c.Name, StringComparison.OrdinalIgnoreCase)))
                     Assert.Contains(scene.Objects, o => o.Colour == colour);
+                // "<colour> <shape> in the <place>" must name an object that is at that place.
+                var placed = System.Text.RegularExpressions.Regex.Match(caption.ToLowerInvariant(),
+                    @"(\w+) (circle|square|triangle|diamond|cross) in the (top left|top center|top right|middle left|center|middle right|bottom left|bottom center|bottom right)\b");
+                if (placed.Success)
+                    Assert.Contains(scene.Objects, o => o.Colour.Name == placed.Groups[1].Value && o.ShapeWord == placed.Groups[2].Value && o.PlaceWords == placed.Groups[3].Value);
+            }
         }
     }
 

@@ -32,15 +32,26 @@ public static class SceneLanguage
     /// <summary>Distinct caption templates, drawn without replacement so an image's captions differ.</summary>
     static readonly Func<Scene, Random, string>[] CaptionTemplates =
     [
-        (s, r) => $"{Phrase(Pick(s, r), true)} in the {Pick(s, r).PlaceWords} of the picture",
+        (s, r) => { var o = Pick(s, r); return $"{Phrase(o, true)} in the {o.PlaceWords} of the picture"; },
         (s, r) => { var o = Pick(s, r); return $"there is {Phrase(o, false)} in the {o.PlaceWords}"; },
         (s, r) => JoinList(s.Objects.Select(o => Phrase(o, r.Next(2) == 0)).ToArray()) + " on a white background",
         (s, r) => s.Objects.Count == 1 ? $"a single {s.Objects[0].ShapeWord} on a white background" : $"{CountWords[s.Objects.Count]} shapes on a white background",
-        (s, r) => { var o = Pick(s, r); return $"an image showing {Phrase(o, true)} on the {o.HorizontalWord} side"; },
+        (s, r) =>
+        {
+            var o = Pick(s, r);
+            return o.Column == 1 ? $"an image showing {Phrase(o, true)} in the middle column" : $"an image showing {Phrase(o, true)} on the {o.HorizontalWord} side";
+        },
         (s, r) => s.Objects.Count == 1
             ? $"{Phrase(s.Objects[0], false)} alone near the {s.Objects[0].VerticalWord}"
-            : $"{Phrase(s.Objects[0], false)} next to {Phrase(s.Objects[1], false)}",
-        (s, r) => { var o = Pick(s, r); return $"the {o.ShapeWord} is {o.Colour.Name} and {o.Size.Name}"; },
+            : $"{Phrase(s.Objects[0], false)} together with {Phrase(s.Objects[1], false)}",
+        (s, r) =>
+        {
+            var o = Pick(s, r);
+            // "the <shape>" only names one object when no other object has that shape.
+            return s.Objects.Count(p => p.Shape == o.Shape) == 1
+                ? $"the {o.ShapeWord} is {o.Colour.Name} and {o.Size.Name}"
+                : $"one of the {Plural(o.ShapeWord)} is {o.Colour.Name} and {o.Size.Name}";
+        },
         (s, r) => $"a drawing of {JoinList(s.Objects.GroupBy(o => o.ShapeWord).Select(g => g.Count() == 1 ? $"{Article(g.Key)} {g.Key}" : $"{CountWords[g.Count()]} {Plural(g.Key)}").ToArray())}",
     ];
 
