@@ -41,13 +41,27 @@ public static class ResultsScoring
     public static TaskScores ScoreFile(EvaluationTask task, string resultsPath, string dataRoot, string split) => task switch
     {
         EvaluationTask.CocoCaptions => ScoreCaptions(
-            DatasetReaders.ReadJson<List<CaptionResultRecord>>(resultsPath),
-            DatasetReaders.ReadCocoCaptions(EvaluationDataLayout.CaptionsFile(dataRoot, split)), split),
+            DatasetReaders.ReadJson<List<CaptionResultRecord>>(resultsPath), ReadCaptionReferences(dataRoot, split), split),
         EvaluationTask.Vqa => ScoreVqa(
             DatasetReaders.ReadJson<List<VqaResultRecord>>(resultsPath),
             DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split)), split),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
+
+    /// <summary>
+    /// The split's COCO captions file when there is one, else that split of the Karpathy split file
+    /// (how the COCO Karpathy test set that papers report is distributed).
+    /// </summary>
+    public static CaptionDataset ReadCaptionReferences(string dataRoot, string split)
+    {
+        var captionsFile = EvaluationDataLayout.CaptionsFile(dataRoot, split);
+        if (File.Exists(captionsFile))
+            return DatasetReaders.ReadCocoCaptions(captionsFile);
+        var karpathyFile = EvaluationDataLayout.KarpathySplitsFile(dataRoot);
+        if (File.Exists(karpathyFile))
+            return DatasetReaders.ReadKarpathySplit(karpathyFile, split);
+        throw new FileNotFoundException($"No caption references for split '{split}': expected {captionsFile} or {karpathyFile}.", captionsFile);
+    }
 
     public static TaskScores ScoreCaptions(IReadOnlyList<CaptionResultRecord?> results, CaptionDataset annotations, string split)
     {

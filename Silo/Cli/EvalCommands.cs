@@ -15,7 +15,7 @@ public static class EvalCommands
         var results = new Option<string>("--results") { Description = "Results file: [{\"image_id\",\"caption\"}] for coco-captions, [{\"question_id\",\"answer\"}] for vqa." };
         var checkpoint = new Option<string>("--checkpoint") { Description = "Model checkpoint to generate results from (not available yet)." };
         var task = new Option<string>("--task") { Description = "coco-captions or vqa.", Required = true };
-        var data = new Option<string>("--data") { Description = "Evaluation data folder (annotations/captions_{split}.json, annotations/vqa_*_{split}.json).", Required = true };
+        var data = new Option<string>("--data") { Description = "Evaluation data folder: annotations/captions_{split}.json or annotations/karpathy_splits.json; annotations/vqa_questions_{split}.json + vqa_annotations_{split}.json.", Required = true };
         var split = new Option<string>("--split") { Description = "Split to score against.", DefaultValueFactory = _ => "test" };
 
         var command = new Command("eval", "Score results with the field's exact metrics (BLEU, ROUGE-L, CIDEr-D; VQA accuracy). The last output line is the scores as JSON.");

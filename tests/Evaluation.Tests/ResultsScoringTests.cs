@@ -72,6 +72,23 @@ public class ResultsScoringTests
     }
 
     [Fact]
+    public void Caption_references_come_from_the_karpathy_file_when_the_split_has_no_captions_file()
+    {
+        using var folder = new TempFolder();
+        folder.Write("annotations/karpathy_splits.json", """
+            {"images": [{"filepath": "val2014", "filename": "a.jpg", "imgid": 0, "split": "test", "cocoid": 42,
+                         "sentences": [{"raw": "A dog.", "tokens": ["a", "dog"]}]}], "dataset": "coco"}
+            """);
+        var results = folder.Write("results.json", """[{"image_id": 42, "caption": "a dog"}]""");
+        var scores = ResultsScoring.ScoreFile(EvaluationTask.CocoCaptions, results, folder.Path, "test");
+        Assert.Equal(1, scores.Scored);
+        Assert.Equal(1.0, scores.Scores.Single(s => s.Key == "ROUGE_L").Value, 1e-12);
+
+        var missing = Assert.Throws<FileNotFoundException>(() => ResultsScoring.ScoreFile(EvaluationTask.CocoCaptions, results, Path.Combine(folder.Path, "none"), "test"));
+        Assert.Contains("captions_test.json", missing.Message);
+    }
+
+    [Fact]
     public void Task_names_parse_and_unknown_ones_fail_clearly()
     {
         Assert.Equal(EvaluationTask.CocoCaptions, ResultsScoring.ParseTask("coco-captions"));

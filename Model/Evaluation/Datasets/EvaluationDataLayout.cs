@@ -5,7 +5,9 @@ namespace Platform.Model.Evaluation.Datasets;
 /// layout; real COCO / VQAv2 files can be placed or linked under the same names):
 /// images/{split}/..., annotations/captions_{split}.json (COCO captions),
 /// annotations/vqa_questions_{split}.json + annotations/vqa_annotations_{split}.json (VQAv2),
-/// annotations/karpathy_splits.json (Karpathy-style split file over all images).
+/// annotations/karpathy_splits.json (Karpathy-style split file over all images; Karpathy's
+/// dataset_coco.json can be placed there, and captioning falls back to it when a split has no
+/// captions file).
 /// </summary>
 public static class EvaluationDataLayout
 {
