@@ -139,6 +139,31 @@ public class BenchmarkGeneratorTests
     }
 
     [Fact]
+    public void A_vocabulary_file_limits_the_words_and_colours_used()
+    {
+        using var folder = new TempFolder();
+        var path = folder.Write("vocabulary.json", """
+            {"colours": [{"name": "teal", "red": 0, "green": 128, "blue": 128}, {"name": "pink", "red": 255, "green": 105, "blue": 180}],
+             "shapes": ["circle", "cross"],
+             "sizes": [{"name": "tiny", "radiusFraction": 0.3}, {"name": "huge", "radiusFraction": 1.0}]}
+            """);
+        var vocabulary = BenchmarkVocabulary.Load(path);
+        Assert.Equal(["teal", "pink"], vocabulary.Colours.Select(c => c.Name));
+        Assert.Equal([ShapeKind.Circle, ShapeKind.Cross], vocabulary.Shapes);
+
+        BenchmarkGenerator.Generate(Path.Combine(folder.Path, "out"), Small with { Vocabulary = vocabulary }, TestContext.Current.CancellationToken);
+        var captions = DatasetReaders.ReadCocoCaptions(EvaluationDataLayout.CaptionsFile(Path.Combine(folder.Path, "out"), "train"));
+        var words = captions.Captions.Values.SelectMany(c => c).SelectMany(c => c.ToLowerInvariant().Split(' ', ',', '.')).ToHashSet();
+        Assert.Contains("teal", words);
+        Assert.DoesNotContain("red", words);
+        Assert.DoesNotContain("square", words);
+        Assert.DoesNotContain("small", words);
+
+        var broken = folder.Write("broken.json", """{"colours": []}""");
+        Assert.Contains("needs", Assert.Throws<ArgumentException>(() => BenchmarkVocabulary.Load(broken)).Message);
+    }
+
+    [Fact]
     public void Invalid_options_are_rejected_with_a_reason()
     {
         using var folder = new TempFolder();

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Platform.Model.Evaluation.Benchmark;
 
 /// <summary>A colour word and the RGB value it is drawn with.</summary>
@@ -18,12 +21,42 @@ public sealed record BenchmarkVocabulary(IReadOnlyList<ColourWord> Colours, IRea
         Enum.GetValues<ShapeKind>(),
         [new("small", 0.45), new("large", 0.85)]);
 
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+    };
+
+    /// <summary>
+    /// Reads a vocabulary file: {"colours": [{"name": "red", "red": 220, "green": 30, "blue": 30}, ...],
+    /// "shapes": ["circle", "square", ...], "sizes": [{"name": "small", "radiusFraction": 0.45}, ...]}.
+    /// </summary>
+    public static BenchmarkVocabulary Load(string path)
+    {
+        BenchmarkVocabulary? vocabulary;
+        try
+        {
+            vocabulary = JsonSerializer.Deserialize<BenchmarkVocabulary>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"{path}: not a vocabulary file ({e.Message})", nameof(path), e);
+        }
+        if (vocabulary?.Colours is null || vocabulary.Shapes is null || vocabulary.Sizes is null)
+            throw new ArgumentException($"{path}: a vocabulary file needs \"colours\", \"shapes\" and \"sizes\".", nameof(path));
+        vocabulary.Validate();
+        return vocabulary;
+    }
+
     public void Validate()
     {
         if (Colours.Count < 2) throw new ArgumentException("The vocabulary needs at least two colours (answers must be able to disagree).");
         if (Shapes.Count < 2) throw new ArgumentException("The vocabulary needs at least two shapes.");
         if (Sizes.Count < 1) throw new ArgumentException("The vocabulary needs at least one size word.");
         if (Colours.Select(c => c.Name).Distinct().Count() != Colours.Count) throw new ArgumentException("Colour names must be distinct.");
+        if (Colours.Any(c => string.IsNullOrWhiteSpace(c.Name)) || Sizes.Any(s => string.IsNullOrWhiteSpace(s.Name))) throw new ArgumentException("Colour and size names must not be empty.");
+        if (Shapes.Distinct().Count() != Shapes.Count) throw new ArgumentException("Shapes must be distinct.");
         if (Sizes.Any(s => s.RadiusFraction is <= 0 or > 1)) throw new ArgumentException("Size radius fractions must be in (0, 1].");
     }
 }
