@@ -14,8 +14,11 @@ public enum EvaluationTask
 /// <summary>Thrown when a results file does not fit its task's annotations; the message says how.</summary>
 public sealed class ResultsMismatchException(string message) : Exception(message);
 
-/// <summary>One task's scores as name/value pairs in report order, with how much was scored.</summary>
-public sealed record TaskScores(EvaluationTask Task, string Split, IReadOnlyList<KeyValuePair<string, double>> Scores, int Scored, int Annotated);
+/// <summary>
+/// One task's scores as name/value pairs in report order, with how much was scored and the
+/// annotation records the readers skipped (with their reasons).
+/// </summary>
+public sealed record TaskScores(EvaluationTask Task, string Split, IReadOnlyList<KeyValuePair<string, double>> Scores, int Scored, int Annotated, IReadOnlyList<SkippedRecord> SkippedAnnotations);
 
 /// <summary>
 /// Scores standard results files the way the official servers' evaluation code does: a captioning
@@ -88,7 +91,7 @@ public static class ResultsScoring
         if (examples.Count == 0)
             throw new ResultsMismatchException("The results file holds no captions.");
         var scores = CaptionMetrics.Score(examples);
-        return new TaskScores(EvaluationTask.CocoCaptions, split, scores.Named(), examples.Count, annotations.Captions.Count(c => c.Value.Count > 0));
+        return new TaskScores(EvaluationTask.CocoCaptions, split, scores.Named(), examples.Count, annotations.Captions.Count(c => c.Value.Count > 0), annotations.Skipped);
     }
 
     public static TaskScores ScoreVqa(IReadOnlyList<VqaResultRecord?> results, VqaDataset dataset, string split)
@@ -116,6 +119,6 @@ public static class ResultsScoring
             .Select(a => new VqaExample(a.QuestionId, predictions[a.QuestionId], a.Answers, a.AnswerType)));
         var named = new List<KeyValuePair<string, double>> { new("overall", scores.Overall) };
         named.AddRange(scores.PerAnswerType.Select(p => new KeyValuePair<string, double>(p.Key, p.Value)));
-        return new TaskScores(EvaluationTask.Vqa, split, named, scores.Questions, dataset.Annotations.Count);
+        return new TaskScores(EvaluationTask.Vqa, split, named, scores.Questions, dataset.Annotations.Count, dataset.Skipped);
     }
 }

@@ -52,6 +52,12 @@ public static class EvalCommands
 
     static void Print(TaskScores scores)
     {
+        if (scores.SkippedAnnotations.Count > 0)
+        {
+            Console.Error.WriteLine($"eval: skipped {scores.SkippedAnnotations.Count} unusable annotation record(s):");
+            foreach (var group in scores.SkippedAnnotations.GroupBy(s => s.File))
+                Console.Error.WriteLine($"  {group.Key}: {group.Count()} (first: record {group.First().Index}, {group.First().Reason})");
+        }
         AnsiConsole.MarkupLine(Markup.Escape($"{ResultsScoring.TaskName(scores.Task)}, split {scores.Split}: {scores.Scored} scored of {scores.Annotated} annotated"));
         var table = new Table();
         table.AddColumn("Metric");

@@ -23,6 +23,7 @@ public class ResultsScoringTests
         Assert.True(named["CIDEr"] > 0);
         Assert.Equal(["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"], scores.Scores.Select(p => p.Key));
         Assert.Equal(2, scores.Scored);
+        Assert.Empty(scores.SkippedAnnotations);
     }
 
     [Fact]
@@ -83,6 +84,13 @@ public class ResultsScoringTests
         var scores = ResultsScoring.ScoreFile(EvaluationTask.CocoCaptions, results, folder.Path, "test");
         Assert.Equal(1, scores.Scored);
         Assert.Equal(1.0, scores.Scores.Single(s => s.Key == "ROUGE_L").Value, 1e-12);
+
+        folder.Write("bad/annotations/captions_test.json", """
+            {"images": [{"id": 42, "file_name": "a.jpg"}],
+             "annotations": [{"image_id": 42, "id": 1, "caption": "A dog."}, {"image_id": 7, "id": 2, "caption": "Orphan."}]}
+            """);
+        var withSkipped = ResultsScoring.ScoreFile(EvaluationTask.CocoCaptions, results, Path.Combine(folder.Path, "bad"), "test");
+        Assert.Contains("unknown image 7", Assert.Single(withSkipped.SkippedAnnotations).Reason);
 
         var missing = Assert.Throws<FileNotFoundException>(() => ResultsScoring.ScoreFile(EvaluationTask.CocoCaptions, results, Path.Combine(folder.Path, "none"), "test"));
         Assert.Contains("captions_test.json", missing.Message);
