@@ -65,13 +65,8 @@ public static class CaptionTokenizer
         ArgumentNullException.ThrowIfNull(text);
         var normalised = NormaliseQuotes(text);
         var output = new List<string>();
-        // An opening double quote is one at the start of the text or after white space or an opening bracket.
-        var previousCharacter = ' ';
         foreach (var chunk in normalised.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
-        {
-            TokenizeChunk(chunk, output, ref previousCharacter);
-            previousCharacter = ' ';
-        }
+            TokenizeChunk(chunk, output);
         for (var i = 0; i < output.Count; i++)
             output[i] = EscapeSlashAndAsterisk(PtbAmericanize.Apply(output[i]));
         return output;
@@ -99,24 +94,25 @@ public static class CaptionTokenizer
         return builder.ToString();
     }
 
-    static void TokenizeChunk(string chunk, List<string> output, ref char previousCharacter)
+    static void TokenizeChunk(string chunk, List<string> output)
     {
         var leading = new List<string>();
         var trailing = new List<string>();
         var start = 0;
         var end = chunk.Length;
 
-        // Leading punctuation: brackets, quotes, backquotes.
+        // Leading punctuation: brackets, quotes, backquotes. A chunk starts after white space, so a
+        // double quote here opens a quotation (``) and one at the end closes it ('').
         while (start < end)
         {
             var rest = chunk.AsSpan(start, end - start);
-            if (rest.StartsWith("``")) { leading.Add("``"); start += 2; previousCharacter = '('; continue; }
+            if (rest.StartsWith("``")) { leading.Add("``"); start += 2; continue; }
             var c = chunk[start];
-            if (c is '(' or '[' or '{') { leading.Add(Bracket(c)); start++; previousCharacter = c; continue; }
-            if (c == '"') { leading.Add(IsOpeningQuotePosition(previousCharacter) ? "``" : "''"); start++; previousCharacter = '('; continue; }
-            if (c == '`') { leading.Add("`"); start++; previousCharacter = '('; continue; }
+            if (c is '(' or '[' or '{') { leading.Add(Bracket(c)); start++; continue; }
+            if (c == '"') { leading.Add("``"); start++; continue; }
+            if (c == '`') { leading.Add("`"); start++; continue; }
             if (c == '\'' && end - start > 1 && !IsClitic(chunk, start, end) && !SplitWords.ContainsKey(chunk[start..end]))
-            { leading.Add("`"); start++; previousCharacter = '('; continue; }
+            { leading.Add("`"); start++; continue; }
             if (rest.StartsWith("--")) { leading.Add("--"); start += 2; continue; }
             if (c is '-' && end - start > 1 && !char.IsDigit(chunk[start + 1])) { leading.Add("-"); start++; continue; }
             break;
@@ -149,8 +145,6 @@ public static class CaptionTokenizer
         for (var i = trailing.Count - 1; i >= 0; i--)
             output.Add(trailing[i]);
     }
-
-    static bool IsOpeningQuotePosition(char previous) => previous is ' ' or '(' or '[' or '{';
 
     static bool IsClitic(string chunk, int start, int end)
     {
@@ -188,8 +182,9 @@ public static class CaptionTokenizer
     {
         if (SplitWords.TryGetValue(word, out var pair))
         {
-            output.Add(MatchCase(word, pair.Item1, 0));
-            output.Add(MatchCase(word, pair.Item2, pair.Item1.Length));
+            // Keep the original casing of each part ("Cannot" -> "Can" "not").
+            output.Add(word[..pair.Item1.Length]);
+            output.Add(word[pair.Item1.Length..]);
             return;
         }
 
@@ -214,6 +209,4 @@ public static class CaptionTokenizer
         }
         output.Add(word);
     }
-
-    static string MatchCase(string original, string part, int offset) => original.Substring(offset, part.Length);
 }
