@@ -17,6 +17,8 @@ public class CaptionTokenizerTests
     [InlineData("It costs 1,000.50 dollars?", "it costs 1,000.50 dollars")]
     [InlineData("red,blue and green", "red blue and green")]
     [InlineData("A bus on Main St. in the U.S.", "a bus on main st. in the u.s.")]
+    [InlineData("A sign that says no.", "a sign that says no")]         // "no" is not an abbreviation here
+    [InlineData("A 'no parking' sign", "a no parking sign")]           // single quotes become ` and ', both removed
     [InlineData("  Extra   spaces\tand\nnew lines  ", "extra spaces and new lines")]
     public void Tokenizes_like_ptb_then_drops_reference_punctuation(string caption, string expected)
     {

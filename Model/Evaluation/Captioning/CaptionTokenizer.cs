@@ -28,7 +28,7 @@ public static class CaptionTokenizer
 
     static readonly FrozenSet<string> Abbreviations = new[]
     {
-        "mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "prof", "mt", "ave", "inc", "ltd", "co", "corp", "no",
+        "mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "prof", "mt", "ave", "inc", "ltd", "corp",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Clitics split off the end of a word, longest first, as PTB does.</summary>
