@@ -89,6 +89,28 @@ public class RetrievalTests
     }
 
     [Fact]
+    public void Sum_and_mean_pair_scoring_can_rank_differently()
+    {
+        // Image 0 with text 0 (short, 1 token at ln 0.5 = -0.693) and text 1 (3 tokens at ln 0.8 = -0.223 each):
+        // sum: -0.693 vs -0.669 -> text 1 ranks first; mean: -0.693 vs -0.223 -> text 1 too.
+        // Image 0 with text 2 (1 token at ln 0.7 = -0.357): sum prefers text 2 (-0.357) over text 1 (-0.669),
+        // mean prefers text 1 (-0.223) over text 2 (-0.357).
+        IReadOnlyList<double> Tokens(int image, int text) => text switch
+        {
+            0 => [Math.Log(0.5)],
+            1 => [Math.Log(0.8), Math.Log(0.8), Math.Log(0.8)],
+            _ => [Math.Log(0.7)],
+        };
+        var sum = GenerativePairScore.Matrix(1, 3, Tokens, PairScoring.SumLogLikelihood);
+        var mean = GenerativePairScore.Matrix(1, 3, Tokens, PairScoring.MeanLogLikelihood);
+        Assert.Equal(3 * Math.Log(0.8), sum[0, 1], 1e-12);
+        Assert.Equal(Math.Log(0.8), mean[0, 1], 1e-12);
+        Assert.True(sum[0, 2] > sum[0, 1]);
+        Assert.True(mean[0, 1] > mean[0, 2]);
+        Assert.Throws<ArgumentException>(() => GenerativePairScore.Score([], PairScoring.MeanLogLikelihood));
+    }
+
+    [Fact]
     public void Perplexity_is_exp_of_negative_mean_token_log_likelihood()
     {
         // Tokens with probabilities 1/2, 1/4 (sequence 1) and 1/8 (sequence 2): mean log = -(ln2 + 2ln2 + 3ln2)/3 = -2 ln2
