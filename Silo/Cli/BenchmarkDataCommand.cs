@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Platform.Model.Evaluation.Benchmark;
+
+namespace Platform.Silo.Cli;
+
+/// <summary>`platform benchmark-data`: writes the offline captioning / VQA / retrieval benchmark.</summary>
+public static class BenchmarkDataCommand
+{
+    public static Command Create()
+    {
+        var defaults = new BenchmarkOptions();
+        var output = new Option<string>("--out") { Description = "Folder to write images/ and annotations/ into.", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Seed; the same seed gives byte-identical files.", DefaultValueFactory = _ => defaults.Seed };
+        var images = new Option<int>("--images") { Description = "Images over the train/val/test splits.", DefaultValueFactory = _ => defaults.Images };
+        var imageSize = new Option<int>("--image-size") { Description = "Side of the square images in pixels.", DefaultValueFactory = _ => defaults.ImageSize };
+        var vocabulary = new Option<string>("--vocabulary") { Description = "JSON vocabulary file (colours with RGB, shapes, sizes); default: six colours, five shapes, small/large." };
+
+        var command = new Command("benchmark-data", "Generate an offline benchmark of rendered shape scenes in the COCO captions, VQAv2 and Karpathy-split formats.");
+        foreach (var option in new Option[] { output, seed, images, imageSize, vocabulary })
+            command.Options.Add(option);
+
+        command.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            try
+            {
+                var options = defaults with { Seed = r.GetValue(seed), Images = r.GetValue(images), ImageSize = r.GetValue(imageSize) };
+                if (r.GetValue(vocabulary) is { } vocabularyPath)
+                    options = options with { Vocabulary = BenchmarkVocabulary.Load(vocabularyPath) };
+                var summary = BenchmarkGenerator.Generate(r.GetValue(output)!, options, ct);
+                Console.Out.WriteLine(
+                    $"Wrote {string.Join(", ", summary.ImagesPerSplit.Select(p => $"{p.Value} {p.Key}"))} images, " +
+                    $"{summary.Captions} captions, {summary.Questions} questions ({summary.QuestionsWithDisagreement} with disagreeing answers) to {r.GetValue(output)}");
+                return Task.FromResult(0);
+            }
+            catch (Exception e) when (e is ArgumentException or IOException)
+            {
+                Console.Error.WriteLine($"benchmark-data: {e.Message}");
+                return Task.FromResult(2);
+            }
+        });
+        return command;
+    }
+}
