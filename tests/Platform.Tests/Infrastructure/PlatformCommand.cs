@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace Platform.Tests.Infrastructure;
+
+/// <summary>Runs one `platform` command to completion as a real process.</summary>
+public static class PlatformCommand
+{
+    public sealed record Result(int ExitCode, string StandardOutput, string StandardError)
+    {
+        public string LastLine => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+    }
+
+    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "platform.dll"));
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        // Plain output: no colours or live progress in captured text.
+        info.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"platform {string.Join(' ', arguments)} ran past {timeout}");
+        }
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+}
