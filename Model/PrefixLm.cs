@@ -73,10 +73,10 @@ public static class PrefixLm
     /// image (Tp >= Ti) plus a random leading span of the text, possibly empty. Text-only: a random
     /// split point with at least one token on each side. Either way at least one suffix token remains.
     /// </summary>
-    public static PrefixLmBatch Build(IReadOnlyList<PrefixLmSample> samples, SimVlmConfig config, DeterministicRandom random, Device? device = null)
+    public static PrefixLmBatch Build(IReadOnlyList<PrefixLmSample> samples, SimVlmConfig config, DeterministicRandom random, Device? device = null, ScalarType pixelType = ScalarType.Float32)
     {
         var splits = samples.Select(sample => DrawTextPrefixLength(sample, random)).ToArray();
-        return Build(samples, splits, config, device);
+        return Build(samples, splits, config, device, pixelType);
     }
 
     /// <summary>How many leading text tokens go to the prefix, drawn uniformly over the allowed range.</summary>
@@ -92,7 +92,8 @@ public static class PrefixLm
     }
 
     /// <summary>Builds the batch for given text prefix lengths (the split drawn elsewhere, or fixed by a test).</summary>
-    public static PrefixLmBatch Build(IReadOnlyList<PrefixLmSample> samples, IReadOnlyList<int> textPrefixLengths, SimVlmConfig config, Device? device = null)
+    /// <param name="pixelType">The model's floating-point type (bfloat16 where the model runs in it).</param>
+    public static PrefixLmBatch Build(IReadOnlyList<PrefixLmSample> samples, IReadOnlyList<int> textPrefixLengths, SimVlmConfig config, Device? device = null, ScalarType pixelType = ScalarType.Float32)
     {
         if (samples.Count == 0) throw new ArgumentException("A batch needs at least one sample.", nameof(samples));
         if (textPrefixLengths.Count != samples.Count) throw new ArgumentException("One text prefix length per sample is required.", nameof(textPrefixLengths));
@@ -147,6 +148,11 @@ public static class PrefixLm
             var pixels = new float[size * pixelCount];
             for (int i = 0; i < size; i++) samples[i].Pixels!.CopyTo(pixels, i * pixelCount);
             images = tensor(pixels, [size, 3, config.ImageSize, config.ImageSize], device: device);
+            if (pixelType != ScalarType.Float32)
+            {
+                using var fp32 = images;
+                images = fp32.to(pixelType);
+            }
         }
         int imageTokens = withImages ? config.ImageTokens : 0;
         return new PrefixLmBatch

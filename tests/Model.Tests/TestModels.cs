@@ -9,7 +9,7 @@ internal static class TestModels
     {
         ImageSize = 16,
         PatchSize = 8,
-        StemWidth = 4,
+        StemWidth = SimVlmConfig.MinimumStemWidth,
         StageDepths = [1, 1, 1],
         Width = 32,
         EncoderLayers = 2,

@@ -100,4 +100,20 @@ public class TorchSharpSmokeTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void ConvolutionInputGradientsStayFiniteAtTheNarrowestAllowedStem()
+    {
+        // Guards the limit in SimVlmConfig.Validate: narrower 3x3 convolutions produced NaN input
+        // gradients in a fraction of backward passes with this libtorch on this machine.
+        int width = SimVlmConfig.MinimumStemWidth;
+        for (int pass = 0; pass < 60; pass++)
+        {
+            using var scope = NewDisposeScope();
+            var conv = nn.Conv2d(width, width, 3, padding: 1, bias: false);
+            var input = randn(8, width, 8, 8).requires_grad_(true);
+            conv.call(input).pow(2).sum().backward();
+            Assert.False(isnan(input.grad!).any().item<bool>(), $"NaN input gradient in pass {pass}");
+        }
+    }
 }
