@@ -1,0 +1,504 @@
+using System.Text.Json.Serialization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Model;
+
+// SimVLM (Wang et al., arXiv 2108.10904), read top to bottom: configuration, convolution stem,
+// attention, MLP, encoder and decoder blocks, the model, and its FLOP count. The encoder reads the
+// prefix (image patch tokens followed by prefix text) with full attention; the decoder generates the
+// suffix causally and cross-attends to the encoder. Pre-LayerNorm, GELU, tied text embeddings.
+
+/// <summary>Model shape. Presets: <see cref="Tiny"/>, <see cref="Base"/>; any other shape is a custom one.</summary>
+public sealed record SimVlmConfig
+{
+    /// <summary>Square input image side in pixels.</summary>
+    public int ImageSize { get; init; } = 224;
+
+    /// <summary>Pixels per side of one image token: the conv stem downsamples by this much (8 or 16).</summary>
+    public int PatchSize { get; init; } = 16;
+
+    /// <summary>Channels of the ResNet stem convolution; stage i's bottleneck is StemWidth * 2^i wide.</summary>
+    public int StemWidth { get; init; } = 64;
+
+    /// <summary>The narrowest stem allowed; see <see cref="Validate"/>.</summary>
+    public const int MinimumStemWidth = 16;
+
+    /// <summary>Bottleneck blocks in each of the first three ResNet stages (ResNet-50: 3, 4, 6).</summary>
+    public int[] StageDepths { get; init; } = [3, 4, 6];
+
+    /// <summary>Transformer width (d_model).</summary>
+    public int Width { get; init; } = 768;
+
+    public int EncoderLayers { get; init; } = 12;
+
+    public int DecoderLayers { get; init; } = 12;
+
+    public int Heads { get; init; } = 12;
+
+    public int MlpWidth { get; init; } = 3072;
+
+    /// <summary>Text vocabulary size, special tokens included (see <see cref="SpecialTokens"/>).</summary>
+    public int VocabSize { get; init; } = 32_000;
+
+    /// <summary>Longest text (prefix plus suffix, end-of-text included) in tokens.</summary>
+    public int MaxTextLength { get; init; } = 64;
+
+    /// <summary>Dropout on attention weights, residual branches and embeddings during training.</summary>
+    public double Dropout { get; init; } = 0.1;
+
+    /// <summary>Image tokens per image: the patch grid, flattened.</summary>
+    [JsonIgnore]
+    public int ImageTokens => (ImageSize / PatchSize) * (ImageSize / PatchSize);
+
+    /// <summary>The paper's Base size (ViT-Base transformer, 224x224 images, 16x16 patches, 196 image tokens).</summary>
+    public static SimVlmConfig Base => new();
+
+    /// <summary>Small enough to train on two CPU cores in minutes: 64x64 images, 16 image tokens, width 256.</summary>
+    public static SimVlmConfig Tiny => new()
+    {
+        ImageSize = 64,
+        PatchSize = 16,
+        StemWidth = 16,
+        StageDepths = [1, 1, 1],
+        Width = 256,
+        EncoderLayers = 2,
+        DecoderLayers = 2,
+        Heads = 4,
+        MlpWidth = 1024,
+        VocabSize = 8_192,
+        MaxTextLength = 32,
+        Dropout = 0.0,
+    };
+
+    public static SimVlmConfig Preset(string name) => name.ToLowerInvariant() switch
+    {
+        "tiny" => Tiny,
+        "base" => Base,
+        _ => throw new ArgumentException($"Unknown preset '{name}'; expected 'tiny' or 'base'.", nameof(name)),
+    };
+
+    /// <summary>Throws when the shape cannot be built, naming the offending setting.</summary>
+    public SimVlmConfig Validate()
+    {
+        if (PatchSize is not (8 or 16)) throw new ArgumentException($"PatchSize must be 8 or 16 (the stem's downsampling), not {PatchSize}.");
+        if (ImageSize <= 0 || ImageSize % PatchSize != 0) throw new ArgumentException($"ImageSize {ImageSize} must be a positive multiple of PatchSize {PatchSize}.");
+        if (StageDepths.Length != 3 || StageDepths.Any(d => d < 1)) throw new ArgumentException("StageDepths must list three positive block counts.");
+        // libtorch 2.10's CPU convolution sporadically returns NaN input gradients for 3x3 kernels
+        // over fewer than 16 channels (seen here: 4 channels about 1 in 4 backward passes, 8 channels
+        // about 1 in 30, 16 and more never); the narrowest stage is StemWidth wide.
+        if (StemWidth < MinimumStemWidth) throw new ArgumentException($"StemWidth {StemWidth} must be at least {MinimumStemWidth}.");
+        if (Width < 1 || Heads < 1 || Width % Heads != 0) throw new ArgumentException($"Width {Width} must be a positive multiple of Heads {Heads}.");
+        if (EncoderLayers < 1 || DecoderLayers < 1 || MlpWidth < 1) throw new ArgumentException("Layer counts and MlpWidth must be positive.");
+        if (VocabSize <= SpecialTokens.Count) throw new ArgumentException($"VocabSize {VocabSize} leaves no room beyond the {SpecialTokens.Count} special tokens.");
+        if (MaxTextLength < 2) throw new ArgumentException("MaxTextLength must allow at least a prefix token and a suffix token.");
+        if (Dropout is < 0 or >= 1) throw new ArgumentException($"Dropout {Dropout} must lie in [0, 1).");
+        return this;
+    }
+
+    /// <summary>GroupNorm groups for a channel count: 32 as in BiT's ResNets, fewer for narrow layers.</summary>
+    internal static int GroupNormGroups(int channels)
+    {
+        int groups = Math.Min(32, channels);
+        while (channels % groups != 0) groups--;
+        return groups;
+    }
+}
+
+/// <summary>Token ids every vocabulary reserves at its start.</summary>
+public static class SpecialTokens
+{
+    public const int Pad = 0;
+    /// <summary>Start of the decoder's input: the decoder predicts the first suffix token from it.</summary>
+    public const int Bos = 1;
+    /// <summary>End of text: the last target of every text.</summary>
+    public const int Eos = 2;
+    public const int Unknown = 3;
+    public const int Count = 4;
+}
+
+/// <summary>
+/// A ResNet bottleneck block (1x1 reduce, 3x3, 1x1 expand, projection shortcut where the shape
+/// changes). GroupNorm stands in for BatchNorm, as in BiT, so that no sample's features depend on
+/// the other samples in its batch (which PrefixLM's masking guarantees would otherwise break).
+/// </summary>
+internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d reduce, spatial, expand;
+    private readonly GroupNorm reduceNorm, spatialNorm, expandNorm;
+    private readonly Sequential? shortcut;
+
+    public BottleneckBlock(int inChannels, int width, int stride) : base(nameof(BottleneckBlock))
+    {
+        int outChannels = width * 4;
+        reduce = nn.Conv2d(inChannels, width, 1, bias: false);
+        reduceNorm = nn.GroupNorm(SimVlmConfig.GroupNormGroups(width), width);
+        spatial = nn.Conv2d(width, width, 3, stride: stride, padding: 1, bias: false);
+        spatialNorm = nn.GroupNorm(SimVlmConfig.GroupNormGroups(width), width);
+        expand = nn.Conv2d(width, outChannels, 1, bias: false);
+        expandNorm = nn.GroupNorm(SimVlmConfig.GroupNormGroups(outChannels), outChannels);
+        if (stride != 1 || inChannels != outChannels)
+            shortcut = nn.Sequential(
+                nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false),
+                nn.GroupNorm(SimVlmConfig.GroupNormGroups(outChannels), outChannels));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = nn.functional.relu(reduceNorm.call(reduce.call(x)));
+        h = nn.functional.relu(spatialNorm.call(spatial.call(h)));
+        h = expandNorm.call(expand.call(h));
+        var residual = shortcut is null ? x : shortcut.call(x);
+        return nn.functional.relu(h + residual).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// Image embedding: the ResNet stem and its first three stages turn an image into a grid of patch
+/// features (the paper prefers this to ViT's linear patch projection); a 1x1 convolution maps them to
+/// the transformer width, and learned position embeddings are added per grid cell.
+/// </summary>
+internal sealed class ConvStem : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential stages;
+    private readonly Conv2d toWidth;
+    private readonly Parameter positions;
+
+    public ConvStem(SimVlmConfig config) : base(nameof(ConvStem))
+    {
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>
+        {
+            ("stem_conv", nn.Conv2d(3, config.StemWidth, 7, stride: 2, padding: 3, bias: false)),
+            ("stem_norm", nn.GroupNorm(SimVlmConfig.GroupNormGroups(config.StemWidth), config.StemWidth)),
+            ("stem_relu", nn.ReLU()),
+        };
+        // Downsampling: stem conv 2, stage 2 and stage 3 by 2 each (8); the stem's max pool doubles it to 16.
+        if (config.PatchSize == 16) layers.Add(("stem_pool", nn.MaxPool2d(3, stride: 2, padding: 1)));
+        int channels = config.StemWidth;
+        for (int stage = 0; stage < 3; stage++)
+        {
+            int width = config.StemWidth << stage;
+            for (int block = 0; block < config.StageDepths[stage]; block++)
+            {
+                int stride = block == 0 && stage > 0 ? 2 : 1;
+                layers.Add(($"stage{stage + 1}_block{block + 1}", new BottleneckBlock(channels, width, stride)));
+                channels = width * 4;
+            }
+        }
+        stages = nn.Sequential(layers);
+        toWidth = nn.Conv2d(channels, config.Width, 1);
+        positions = nn.Parameter(randn(1, config.ImageTokens, config.Width) * 0.02);
+        RegisterComponents();
+    }
+
+    /// <summary>(batch, 3, H, W) normalised pixels to (batch, image tokens, width).</summary>
+    public override Tensor forward(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        var grid = toWidth.call(stages.call(images));          // (B, width, H/P, W/P)
+        var tokens = grid.flatten(2).transpose(1, 2);           // (B, H/P * W/P, width), row-major patches
+        return (tokens + positions).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Multi-head attention through scaled_dot_product_attention with a boolean mask (true = may attend).</summary>
+internal sealed class Attention : nn.Module
+{
+    private readonly Linear query, keyValue, output;
+    private readonly Dropout residualDropout;
+    private readonly int heads;
+    private readonly double dropout;
+
+    public Attention(SimVlmConfig config) : base(nameof(Attention))
+    {
+        heads = config.Heads;
+        dropout = config.Dropout;
+        query = nn.Linear(config.Width, config.Width);
+        keyValue = nn.Linear(config.Width, 2 * config.Width);
+        output = nn.Linear(config.Width, config.Width);
+        residualDropout = nn.Dropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    /// <param name="x">(B, Lq, width) queries.</param>
+    /// <param name="context">(B, Lk, width) keys and values: x itself for self-attention.</param>
+    /// <param name="mask">Boolean, broadcastable to (B, heads, Lq, Lk).</param>
+    public Tensor Forward(Tensor x, Tensor context, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], queries = x.shape[1], keys = context.shape[1], width = x.shape[2];
+        var q = query.call(x).view(batch, queries, heads, -1).transpose(1, 2);
+        var kv = keyValue.call(context).view(batch, keys, 2, heads, -1);
+        var k = kv.select(2, 0).transpose(1, 2);
+        var v = kv.select(2, 1).transpose(1, 2);
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0.0);
+        var merged = attended.transpose(1, 2).reshape(batch, queries, width);
+        return residualDropout.call(output.call(merged)).MoveToOuterDisposeScope();
+    }
+}
+
+internal sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear expand, contract;
+    private readonly Dropout dropout;
+
+    public Mlp(SimVlmConfig config) : base(nameof(Mlp))
+    {
+        expand = nn.Linear(config.Width, config.MlpWidth);
+        contract = nn.Linear(config.MlpWidth, config.Width);
+        dropout = nn.Dropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return dropout.call(contract.call(nn.functional.gelu(expand.call(x)))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Encoder layer: full (bidirectional) self-attention over the prefix, then the MLP; pre-LayerNorm.</summary>
+internal sealed class EncoderBlock : nn.Module
+{
+    private readonly LayerNorm attentionNorm, mlpNorm;
+    private readonly Attention selfAttention;
+    private readonly Mlp mlp;
+
+    public EncoderBlock(SimVlmConfig config) : base(nameof(EncoderBlock))
+    {
+        attentionNorm = nn.LayerNorm(config.Width);
+        selfAttention = new Attention(config);
+        mlpNorm = nn.LayerNorm(config.Width);
+        mlp = new Mlp(config);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var normed = attentionNorm.call(x);
+        x = x + selfAttention.Forward(normed, normed, mask);
+        x = x + mlp.call(mlpNorm.call(x));
+        return x.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Decoder layer: causal self-attention over the suffix, cross-attention to the encoded prefix, MLP.</summary>
+internal sealed class DecoderBlock : nn.Module
+{
+    private readonly LayerNorm selfNorm, crossNorm, mlpNorm;
+    private readonly Attention selfAttention, crossAttention;
+    private readonly Mlp mlp;
+
+    public DecoderBlock(SimVlmConfig config) : base(nameof(DecoderBlock))
+    {
+        selfNorm = nn.LayerNorm(config.Width);
+        selfAttention = new Attention(config);
+        crossNorm = nn.LayerNorm(config.Width);
+        crossAttention = new Attention(config);
+        mlpNorm = nn.LayerNorm(config.Width);
+        mlp = new Mlp(config);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor selfMask, Tensor encoded, Tensor crossMask)
+    {
+        using var scope = NewDisposeScope();
+        var normed = selfNorm.call(x);
+        x = x + selfAttention.Forward(normed, normed, selfMask);
+        x = x + crossAttention.Forward(crossNorm.call(x), encoded, crossMask);
+        x = x + mlp.call(mlpNorm.call(x));
+        return x.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>The SimVLM encoder-decoder.</summary>
+public sealed class SimVlmModel : nn.Module
+{
+    private readonly ConvStem imageEmbedding;
+    private readonly Embedding tokenEmbedding;
+    private readonly Parameter textPositions;
+    private readonly Dropout embeddingDropout;
+    private readonly ModuleList<EncoderBlock> encoder;
+    private readonly LayerNorm encoderNorm;
+    private readonly ModuleList<DecoderBlock> decoder;
+    private readonly LayerNorm decoderNorm;
+
+    public SimVlmConfig Config { get; }
+
+    public SimVlmModel(SimVlmConfig config) : base(nameof(SimVlmModel))
+    {
+        Config = config.Validate();
+        imageEmbedding = new ConvStem(config);
+        tokenEmbedding = nn.Embedding(config.VocabSize, config.Width, padding_idx: SpecialTokens.Pad);
+        // One set of text positions for the whole text: the encoder's prefix takes 0..Tp-1 and the
+        // decoder continues from there, so a token's position does not depend on where the split fell.
+        textPositions = nn.Parameter(randn(config.MaxTextLength, config.Width) * 0.02);
+        embeddingDropout = nn.Dropout(config.Dropout);
+        encoder = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(_ => new EncoderBlock(config)).ToArray());
+        encoderNorm = nn.LayerNorm(config.Width);
+        decoder = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(_ => new DecoderBlock(config)).ToArray());
+        decoderNorm = nn.LayerNorm(config.Width);
+        RegisterComponents();
+        InitialiseWeights();
+    }
+
+    /// <summary>
+    /// GPT-2's initialisation for the transformer (normal(0, 0.02) weights, zero biases), ResNet's
+    /// for the convolutions (He normal, fan-out). Norm layers are set to identity explicitly:
+    /// TorchSharp 0.107's GroupNorm allocates its affine parameters uninitialised.
+    /// </summary>
+    private void InitialiseWeights()
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Conv2d conv:
+                    nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+                    if (conv.bias is not null) nn.init.zeros_(conv.bias);
+                    break;
+                case GroupNorm norm:
+                    nn.init.ones_(norm.weight);
+                    if (norm.bias is not null) nn.init.zeros_(norm.bias);
+                    break;
+                case LayerNorm norm:
+                    nn.init.ones_(norm.weight);
+                    if (norm.bias is not null) nn.init.zeros_(norm.bias);
+                    break;
+                case Linear linear:
+                    nn.init.normal_(linear.weight, 0, 0.02);
+                    if (linear.bias is not null) nn.init.zeros_(linear.bias);
+                    break;
+                case Embedding embedding:
+                    nn.init.normal_(embedding.weight, 0, 0.02);
+                    embedding.weight![SpecialTokens.Pad].zero_();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Encodes the prefix: image tokens (when <paramref name="images"/> is given) followed by the
+    /// prefix text, all attending to each other. Returns the states and which of them are real.
+    /// </summary>
+    /// <param name="images">(B, 3, S, S) normalised pixels, or null for text-only samples.</param>
+    /// <param name="prefixTokens">(B, Lp) token ids, padded with <see cref="SpecialTokens.Pad"/>.</param>
+    /// <param name="prefixValid">(B, Lp) true where a token is real.</param>
+    public (Tensor States, Tensor Valid) Encode(Tensor? images, Tensor prefixTokens, Tensor prefixValid)
+    {
+        using var scope = NewDisposeScope();
+        long batch = prefixTokens.shape[0], textLength = prefixTokens.shape[1];
+        var text = tokenEmbedding.call(prefixTokens) + textPositions[..(int)textLength];
+        Tensor sequence = text, valid = prefixValid;
+        if (images is not null)
+        {
+            var imageTokens = imageEmbedding.call(images);
+            sequence = cat([imageTokens, text], 1);
+            valid = cat([ones(batch, imageTokens.shape[1], dtype: ScalarType.Bool, device: prefixValid.device), prefixValid], 1);
+        }
+        var x = embeddingDropout.call(sequence);
+        var mask = valid.view(batch, 1, 1, -1); // every query may see every real key
+        foreach (var block in encoder) x = block.Forward(x, mask);
+        return (encoderNorm.call(x).MoveToOuterDisposeScope(), valid.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Decodes the suffix causally against the encoded prefix and returns next-token logits.
+    /// </summary>
+    /// <param name="decoderInput">(B, Ls) the shifted suffix: BOS, then the suffix without its last token.</param>
+    /// <param name="decoderPositions">(B, Ls) text positions of the tokens being predicted.</param>
+    /// <param name="decoderValid">(B, Ls) true where a position is real.</param>
+    /// <returns>(B, Ls, vocabulary) logits.</returns>
+    public Tensor Decode(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
+    {
+        using var scope = NewDisposeScope();
+        long batch = decoderInput.shape[0], length = decoderInput.shape[1];
+        var x = embeddingDropout.call(tokenEmbedding.call(decoderInput) + textPositions.index_select(0, decoderPositions.flatten()).view(batch, length, -1));
+        var causal = ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril();
+        var selfMask = causal.unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
+        var crossMask = encodedValid.view(batch, 1, 1, -1);
+        foreach (var block in decoder) x = block.Forward(x, selfMask, encoded, crossMask);
+        // Tied embeddings: the output projection is the transposed token embedding.
+        var logits = matmul(decoderNorm.call(x), tokenEmbedding.weight!.t());
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Next-token logits for every suffix position of a PrefixLM batch: (B, Ls, vocabulary).</summary>
+    public Tensor Forward(PrefixLmBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var (encoded, valid) = Encode(batch.Images, batch.PrefixTokens, batch.PrefixValid);
+        return Decode(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Summed cross-entropy over the batch's real suffix tokens, and how many there are.</summary>
+    public (Tensor SummedLoss, long Tokens) SuffixLoss(PrefixLmBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var logits = Forward(batch);
+        var loss = nn.functional.cross_entropy(
+            logits.flatten(0, 1).to(ScalarType.Float32), batch.Targets.flatten(),
+            ignore_index: PrefixLmBatch.IgnoredTarget, reduction: nn.Reduction.Sum);
+        return (loss.MoveToOuterDisposeScope(), batch.TargetTokens);
+    }
+
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// Forward-pass matmul and convolution FLOPs for one sample with the given sequence lengths
+    /// (multiply-add = 2 FLOPs; norms, softmax and activations are ignored as small). Training
+    /// costs about three times this (forward, plus backward for activations and for weights).
+    /// </summary>
+    public static double ForwardFlopsPerSample(SimVlmConfig config, bool withImage, int prefixTextTokens, int suffixTokens)
+    {
+        double width = config.Width, mlp = config.MlpWidth;
+        double encoderTokens = (withImage ? config.ImageTokens : 0) + prefixTextTokens;
+        double flops = withImage ? ConvStemFlops(config) : 0;
+        double projections = 2 * 4 * width * width, feedForward = 2 * 2 * width * mlp;
+        // Encoder: projections and MLP per token; scores and weighted sum against every key.
+        flops += config.EncoderLayers * encoderTokens * (projections + feedForward + 2 * 2 * encoderTokens * width);
+        // Decoder: self-attention (causal, about half the keys), cross-attention, MLP.
+        double selfAttention = projections + 2 * 2 * (suffixTokens + 1) / 2.0 * width;
+        double crossAttention = 2 * 2 * width * width + 2 * 2 * encoderTokens * width;
+        double crossKeyValues = encoderTokens * 2 * 2 * width * width;
+        flops += config.DecoderLayers * (suffixTokens * (selfAttention + crossAttention + feedForward) + crossKeyValues);
+        flops += suffixTokens * 2 * width * config.VocabSize; // tied output projection
+        return flops;
+    }
+
+    /// <summary>Training FLOPs (forward and backward) for one optimiser step over the given batches.</summary>
+    public static double TrainingFlops(SimVlmConfig config, IEnumerable<PrefixLmBatch> batches) =>
+        3 * batches.Sum(b => Enumerable.Range(0, b.Size).Sum(i =>
+            ForwardFlopsPerSample(config, b.Images is not null, b.PrefixTextLengths[i], b.SuffixLengths[i])));
+
+    private static double ConvStemFlops(SimVlmConfig config)
+    {
+        double flops = 0;
+        int side = config.ImageSize / 2; // after the 7x7 stride-2 stem convolution
+        flops += 2.0 * 7 * 7 * 3 * config.StemWidth * side * side;
+        if (config.PatchSize == 16) side /= 2;
+        int channels = config.StemWidth;
+        for (int stage = 0; stage < 3; stage++)
+        {
+            int width = config.StemWidth << stage;
+            for (int block = 0; block < config.StageDepths[stage]; block++)
+            {
+                bool downsample = block == 0 && stage > 0;
+                int inSide = side;
+                if (downsample) side /= 2;
+                flops += 2.0 * channels * width * inSide * inSide;        // 1x1 reduce, at the input resolution
+                flops += 2.0 * 9 * width * width * side * side;           // 3x3 (strided)
+                flops += 2.0 * width * width * 4 * side * side;           // 1x1 expand
+                if (downsample || channels != width * 4) flops += 2.0 * channels * width * 4 * side * side;
+                channels = width * 4;
+            }
+        }
+        flops += 2.0 * channels * config.Width * config.ImageTokens;    // projection to the transformer width
+        return flops;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Platform.Model.Training;
+
+/// <summary>Everything besides tensors that a resumed run needs, saved as trainer.json.</summary>
+public sealed record TrainerState
+{
+    /// <summary>Optimiser steps completed.</summary>
+    public required int Step { get; init; }
+
+    public required SimVlmConfig Config { get; init; }
+
+    public required TrainingOptions Options { get; init; }
+
+    /// <summary>The data streams' cursor (<see cref="IPrefixLmData.SaveCursor"/>).</summary>
+    public required string DataCursor { get; init; }
+
+    /// <summary>State of the generator that draws PrefixLM splits.</summary>
+    public required ulong SplitRandomState { get; init; }
+
+    /// <summary>libtorch's CPU generator (dropout), base64.</summary>
+    public required string TorchRandomState { get; init; }
+}
+
+/// <summary>
+/// A checkpoint folder: model.bin and optimizer.bin (TorchSharp format), vocabulary.json (the
+/// tokenizer's id map) and trainer.json. Saving writes a hidden folder and renames it into place,
+/// then points the run's "latest" file at it (written to a temporary file and renamed), so a crash
+/// at any moment leaves the previous checkpoint intact and "latest" never names a partial one.
+/// </summary>
+public static class Checkpoint
+{
+    public const string ModelFile = "model.bin";
+    public const string OptimizerFile = "optimizer.bin";
+    public const string VocabularyFile = "vocabulary.json";
+    public const string StateFile = "trainer.json";
+    public const string LatestFile = "latest";
+
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static string FolderName(int step) => $"step-{step:D8}";
+
+    /// <summary>Writes a checkpoint through <paramref name="writeFiles"/> into a staging folder, then publishes it.</summary>
+    public static string Save(string directory, int step, Action<string> writeFiles)
+    {
+        Directory.CreateDirectory(directory);
+        string final = Path.Combine(directory, FolderName(step));
+        if (!Directory.Exists(final))
+        {
+            string staging = Path.Combine(directory, $".{FolderName(step)}.partial-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(staging);
+            try
+            {
+                writeFiles(staging);
+                Directory.Move(staging, final);
+            }
+            catch
+            {
+                Directory.Delete(staging, recursive: true);
+                throw;
+            }
+        }
+        string pointer = Path.Combine(directory, $".{LatestFile}.{Guid.NewGuid():N}");
+        File.WriteAllText(pointer, FolderName(step));
+        File.Move(pointer, Path.Combine(directory, LatestFile), overwrite: true);
+        return final;
+    }
+
+    /// <summary>The newest complete checkpoint folder in a run directory, or null when there is none.</summary>
+    public static string? Latest(string directory)
+    {
+        string pointer = Path.Combine(directory, LatestFile);
+        if (!File.Exists(pointer)) return null;
+        string folder = Path.Combine(directory, File.ReadAllText(pointer).Trim());
+        if (!File.Exists(Path.Combine(folder, StateFile)))
+            throw new InvalidDataException($"{pointer} names {folder}, which holds no {StateFile}.");
+        return folder;
+    }
+
+    public static TrainerState ReadState(string folder) =>
+        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(folder, StateFile)), Json)
+            ?? throw new InvalidDataException($"{folder}/{StateFile} is empty.");
+
+    internal static void WriteState(string folder, TrainerState state) =>
+        File.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(state, Json));
+}

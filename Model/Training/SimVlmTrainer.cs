@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Model.Training;
+
+/// <summary>What a training run reports, in order.</summary>
+public abstract record TrainingEvent;
+
+public sealed record StepCompleted(StepMetrics Metrics) : TrainingEvent;
+
+public sealed record CheckpointSaved(int Step, string Folder) : TrainingEvent;
+
+/// <summary>The last event of a run: where it stopped and whether it was cancelled.</summary>
+public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
+
+/// <summary>
+/// One optimiser step. Times are wall-clock seconds; Flops counts forward and backward; Updated is
+/// false when the gradient was not finite and the weights were left unchanged.
+/// </summary>
+public sealed record StepMetrics(
+    int Step,
+    double Loss,
+    double LearningRate,
+    double GradientNorm,
+    bool Updated,
+    int ImageTextSamples,
+    int TextOnlySamples,
+    long TargetTokens,
+    long ModelTokens,
+    double StepSeconds,
+    double DataSeconds,
+    double ComputeSeconds,
+    double OptimizerSeconds,
+    double Flops,
+    double? Mfu)
+{
+    /// <summary>Image and text tokens through the model per second.</summary>
+    public double TokensPerSecond => ModelTokens / StepSeconds;
+}
+
+/// <summary>
+/// PrefixLM pretraining of a <see cref="SimVlmModel"/>: configuration and data in, a stream of
+/// metrics and checkpoints out, cancellable between steps. The loop runs on one dedicated thread
+/// because TorchSharp's dispose scopes are thread-local; each step runs inside its own scope so
+/// that memory stays flat.
+/// </summary>
+public sealed class SimVlmTrainer : IDisposable
+{
+    private readonly IPrefixLmData data;
+    private readonly AdamW optimizer;
+    private readonly LearningRateSchedule schedule;
+    private readonly DeterministicRandom splitRandom;
+    private readonly ScalarType floatType;
+    private int running;
+
+    public SimVlmModel Model { get; }
+    public TextTokenizer Tokenizer { get; }
+    public TrainingOptions Options { get; }
+    public Device Device { get; }
+
+    /// <summary>Optimiser steps completed so far.</summary>
+    public int Step { get; private set; }
+
+    private SimVlmTrainer(SimVlmConfig config, TrainingOptions options, TextTokenizer tokenizer, IPrefixLmData data)
+    {
+        Options = options.Validate();
+        config.Validate();
+        if (config.VocabSize < tokenizer.VocabSize)
+            throw new ArgumentException($"The model's VocabSize {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize}.");
+        if (!data.HasImageText && !data.HasTextOnly) throw new ArgumentException("The data holds no samples.");
+        Tokenizer = tokenizer;
+        this.data = data;
+        Device = ChooseDevice(options.Device);
+        // CUDA runs in bfloat16 by explicit casts (TorchSharp has no autocast); the CPU keeps float32.
+        floatType = Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (options.Threads > 0) set_num_threads(options.Threads);
+
+        manual_seed((long)options.Seed);
+        Model = new SimVlmModel(config);
+        Model.to(Device);
+        if (floatType != ScalarType.Float32) Model.to(floatType);
+        Model.train();
+
+        // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
+        var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
+        var undecayed = Model.parameters().Where(p => p.dim() < 2).ToArray();
+        optimizer = optim.AdamW(
+            [
+                new AdamW.ParamGroup(decayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
+                new AdamW.ParamGroup(undecayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, 0.0, false, false),
+            ],
+            options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        schedule = new LearningRateSchedule(options.PeakLearningRate, options.WarmupSteps, options.Steps);
+        splitRandom = new DeterministicRandom(options.Seed ^ 0xC2B2AE3D27D4EB4FUL);
+    }
+
+    /// <summary>A new run from freshly initialised weights.</summary>
+    public static SimVlmTrainer Start(SimVlmConfig config, TrainingOptions options, TextTokenizer tokenizer, IPrefixLmData data) =>
+        new(config, options, tokenizer, data);
+
+    /// <summary>
+    /// Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimiser moments,
+    /// schedule position, data cursor and random generators, so the next steps are those the
+    /// original run would have taken. <paramref name="options"/> may replace the saved options
+    /// (e.g. more steps, another device).
+    /// </summary>
+    public static SimVlmTrainer Resume(string checkpointDirectory, IPrefixLmData data, TrainingOptions? options = null)
+    {
+        string folder = Checkpoint.Latest(checkpointDirectory)
+            ?? throw new InvalidOperationException($"{checkpointDirectory} holds no checkpoint to resume from.");
+        var state = Checkpoint.ReadState(folder);
+        var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
+        var trainer = new SimVlmTrainer(state.Config, (options ?? state.Options) with { CheckpointDirectory = checkpointDirectory }, tokenizer, data);
+        trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        trainer.optimizer.load_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
+        trainer.Step = state.Step;
+        data.RestoreCursor(state.DataCursor);
+        trainer.splitRandom.State = state.SplitRandomState;
+        using var torchRandom = tensor(Convert.FromBase64String(state.TorchRandomState));
+        set_rng_state(torchRandom);
+        return trainer;
+    }
+
+    private static Device ChooseDevice(string choice) => choice switch
+    {
+        "cpu" => CPU,
+        "cuda" => cuda.is_available() ? CUDA : throw new InvalidOperationException("CUDA was requested but libtorch finds no CUDA device (the CPU TorchSharp bundle has none)."),
+        _ => cuda.is_available() ? CUDA : CPU,
+    };
+
+    /// <summary>
+    /// Trains until <see cref="TrainingOptions.Steps"/> (or <paramref name="stopAfterStep"/>, if
+    /// sooner) on a dedicated thread, yielding events as they happen. Cancellation stops after the
+    /// current step; a checkpoint is then saved so that no finished step is lost.
+    /// </summary>
+    public async IAsyncEnumerable<TrainingEvent> RunAsync(int? stopAfterStep = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref running, 1) == 1) throw new InvalidOperationException("This trainer is already running.");
+        var channel = Channel.CreateUnbounded<TrainingEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Loop(channel.Writer, stopAfterStep ?? Options.Steps, cancellationToken);
+                channel.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.Complete(e);
+            }
+            finally
+            {
+                Volatile.Write(ref running, 0);
+            }
+        })
+        { IsBackground = true, Name = "SimVLM training" };
+        thread.Start();
+        // Not cancelled with the token: the events after cancellation (final checkpoint) still arrive.
+        await foreach (var trainingEvent in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return trainingEvent;
+    }
+
+    private void Loop(ChannelWriter<TrainingEvent> events, int lastStep, CancellationToken cancellationToken)
+    {
+        lastStep = Math.Min(lastStep, Options.Steps);
+        int savedStep = Step;
+        while (Step < lastStep && !cancellationToken.IsCancellationRequested)
+        {
+            events.TryWrite(new StepCompleted(TrainStep()));
+            if (Options.CheckpointDirectory is not null && Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0)
+            {
+                events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
+                savedStep = Step;
+            }
+        }
+        if (Options.CheckpointDirectory is not null && savedStep != Step)
+            events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
+        events.TryWrite(new TrainingFinished(Step, cancellationToken.IsCancellationRequested));
+    }
+
+    /// <summary>
+    /// One optimiser step: draw the step's samples (image-text and text-only at the configured
+    /// ratio), build per-sample PrefixLM splits, accumulate gradients of the mean suffix
+    /// cross-entropy over all micro-batches, clip, update. Call from one thread only.
+    /// </summary>
+    public StepMetrics TrainStep()
+    {
+        using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        double learningRate = schedule.At(Step);
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
+
+        var (imageText, textOnly) = (data.HasImageText, data.HasTextOnly) switch
+        {
+            (true, true) => PrefixLm.SplitStep(Options.SamplesPerStep, Options.ImageTextRatio, Options.TextOnlyRatio),
+            (true, false) => (Options.SamplesPerStep, 0),
+            _ => (0, Options.SamplesPerStep),
+        };
+        var batches = new List<PrefixLmBatch>();
+        for (int micro = 0; micro < Options.AccumulationSteps; micro++)
+        {
+            int imageCount = Share(imageText, micro), textCount = Share(textOnly, micro);
+            if (imageCount > 0) batches.Add(PrefixLm.Build(data.NextImageText(imageCount), Model.Config, splitRandom, Device, floatType));
+            if (textCount > 0) batches.Add(PrefixLm.Build(data.NextTextOnly(textCount), Model.Config, splitRandom, Device, floatType));
+        }
+        long targetTokens = batches.Sum(b => b.TargetTokens);
+        long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
+        double dataSeconds = clock.Elapsed.TotalSeconds;
+
+        optimizer.zero_grad();
+        double lossSum = 0;
+        foreach (var batch in batches)
+        {
+            // Each micro-batch's summed loss over the step's token count: the gradients add up to
+            // those of the mean over every suffix token of the step.
+            var (summed, _) = Model.SuffixLoss(batch);
+            (summed / targetTokens).backward();
+            lossSum += summed.item<float>();
+        }
+        double computeSeconds = clock.Elapsed.TotalSeconds - dataSeconds;
+
+        double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
+        // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
+        bool updated = double.IsFinite(gradientNorm);
+        if (updated) optimizer.step();
+        double stepSeconds = clock.Elapsed.TotalSeconds;
+        Step++;
+
+        double flops = SimVlmModel.TrainingFlops(Model.Config, batches);
+        foreach (var batch in batches) batch.Dispose();
+        return new StepMetrics(
+            Step, lossSum / targetTokens, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
+            stepSeconds, dataSeconds, computeSeconds, stepSeconds - dataSeconds - computeSeconds, flops,
+            Options.PeakFlopsPerSecond is double peak ? flops / stepSeconds / peak : null);
+    }
+
+    /// <summary>Micro-batch <paramref name="micro"/>'s share of <paramref name="total"/> samples, spread evenly.</summary>
+    private int Share(int total, int micro) =>
+        total / Options.AccumulationSteps + (micro < total % Options.AccumulationSteps ? 1 : 0);
+
+    /// <summary>Saves the complete training state (see <see cref="Checkpoint"/>) and returns its folder.</summary>
+    public string SaveCheckpoint(string directory)
+    {
+        using var torchRandom = get_rng_state();
+        var state = new TrainerState
+        {
+            Step = Step,
+            Config = Model.Config,
+            Options = Options,
+            DataCursor = data.SaveCursor(),
+            SplitRandomState = splitRandom.State,
+            TorchRandomState = Convert.ToBase64String(torchRandom.data<byte>().ToArray()),
+        };
+        return Checkpoint.Save(directory, Step, folder =>
+        {
+            Model.save(Path.Combine(folder, Checkpoint.ModelFile));
+            optimizer.save_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
+            Tokenizer.Save(Path.Combine(folder, Checkpoint.VocabularyFile));
+            Checkpoint.WriteState(folder, state);
+        });
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        Model.Dispose();
+    }
+}

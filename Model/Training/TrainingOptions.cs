@@ -1,0 +1,64 @@
+namespace Platform.Model.Training;
+
+/// <summary>How to train; defaults follow the paper where it says (AdamW 0.9/0.999, weight decay 0.01, 8:1 mixing).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Optimiser steps in the whole run (the schedule decays to zero at this step).</summary>
+    public int Steps { get; init; } = 1000;
+
+    /// <summary>Samples per optimiser step (summed over accumulation micro-steps), split between the two data kinds.</summary>
+    public int SamplesPerStep { get; init; } = 18;
+
+    /// <summary>Micro-batches per optimiser step; gradients are summed across them before the update.</summary>
+    public int AccumulationSteps { get; init; } = 1;
+
+    /// <summary>Image-text share of each step's samples (the paper: 4,096 pairs ...).</summary>
+    public int ImageTextRatio { get; init; } = 8;
+
+    /// <summary>... to 512 text-only documents: 8:1. Ignored when the data has no text-only documents.</summary>
+    public int TextOnlyRatio { get; init; } = 1;
+
+    public double PeakLearningRate { get; init; } = 5e-4;
+
+    /// <summary>Steps of linear warmup from zero to the peak; linear decay to zero follows.</summary>
+    public int WarmupSteps { get; init; } = 100;
+
+    public double WeightDecay { get; init; } = 0.01;
+
+    public double Beta1 { get; init; } = 0.9;
+
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>Global gradient-norm clip; 0 disables clipping.</summary>
+    public double GradientClipNorm { get; init; } = 1.0;
+
+    /// <summary>Seeds initialisation, data order, PrefixLM splits and dropout.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>"auto" (CUDA when available, else CPU), "cpu" or "cuda".</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>CPU threads for libtorch; 0 leaves libtorch's default. Keep below the core count so the host stays responsive.</summary>
+    public int Threads { get; init; } = 0;
+
+    /// <summary>Save a checkpoint every this many steps (and at the end and on cancellation); 0 saves only then.</summary>
+    public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Folder of checkpoints; null trains without saving.</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>The device's peak FLOP/s for model FLOPs utilisation in the metrics; null leaves MFU out.</summary>
+    public double? PeakFlopsPerSecond { get; init; }
+
+    public TrainingOptions Validate()
+    {
+        if (Steps < 1) throw new ArgumentException("Steps must be positive.");
+        if (AccumulationSteps < 1 || SamplesPerStep < AccumulationSteps)
+            throw new ArgumentException($"SamplesPerStep {SamplesPerStep} must give every one of the {AccumulationSteps} micro-batches a sample.");
+        if (PeakLearningRate <= 0 || WarmupSteps < 0) throw new ArgumentException("PeakLearningRate must be positive and WarmupSteps non-negative.");
+        if (ImageTextRatio < 0 || TextOnlyRatio < 0 || ImageTextRatio + TextOnlyRatio == 0) throw new ArgumentException("Mixing ratios must be non-negative and not both zero.");
+        if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"Device '{Device}' must be auto, cpu or cuda.");
+        if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
+        return this;
+    }
+}
