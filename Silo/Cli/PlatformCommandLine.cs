@@ -13,6 +13,8 @@ public static class PlatformCommandLine
         var root = new RootCommand(
             "SimVLM platform: ingest web dumps into WebDataset shards, pretrain with PrefixLM, evaluate checkpoints.");
         root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(ModelCommands.CreateTrain());
+        root.Subcommands.Add(ModelCommands.CreateCaption());
 
         var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
         root.Subcommands.Add(bench);

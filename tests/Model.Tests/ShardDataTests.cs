@@ -125,4 +125,45 @@ public sealed class ShardDataTests : IDisposable
         resumed.RestoreCursor(cursor);
         Assert.Equal(next, Captions(resumed.NextImageText(11)));
     }
+
+    [Fact]
+    public async Task TrainingRunFromShardsResumesAndItsCheckpointCaptionsImageFiles()
+    {
+        string[] shards = [WriteShard(0, 4), WriteShard(1, 4)];
+        string documents = Path.Combine(folder, "text.jsonl");
+        File.WriteAllLines(documents, ["{\"text\": \"a caption about nothing in particular\"}"]);
+        string run = Path.Combine(folder, "run");
+        var request = new TrainingRunRequest
+        {
+            Shards = shards,
+            Documents = [documents],
+            Preset = Config with { VocabSize = 500 },
+            Options = new TrainingOptions { Steps = 4, SamplesPerStep = 9, WarmupSteps = 1, Threads = 1, Device = "cpu", CheckpointEvery = 2, CheckpointDirectory = run },
+            ShuffleBuffer = 3,
+        };
+        using (var trainer = TrainingRun.Create(request))
+        {
+            Assert.True(trainer.Model.Config.VocabSize < 500, "the model is sized to the vocabulary seen in the data");
+            await foreach (var _ in trainer.RunAsync(stopAfterStep: 2, cancellationToken: TestContext.Current.CancellationToken)) { }
+        }
+        Assert.Throws<InvalidOperationException>(() => TrainingRun.Create(request)); // would overwrite the run
+        using (var resumed = TrainingRun.Create(request with { Resume = true, Options = request.Options with { Steps = 6 } }))
+        {
+            Assert.Equal(2, resumed.Step);
+            var events = new List<TrainingEvent>();
+            await foreach (var e in resumed.RunAsync(cancellationToken: TestContext.Current.CancellationToken)) events.Add(e);
+            Assert.Equal(6, Assert.IsType<TrainingFinished>(events[^1]).Step);
+        }
+
+        string image = Path.Combine(folder, "picture.png");
+        File.WriteAllBytes(image, Png(SKColors.Orange));
+        var (model, tokenizer) = Checkpoint.LoadForInference(run);
+        using (model)
+        {
+            var captions = new ImageCaptioner(model, tokenizer).Caption([image, Path.Combine(folder, "missing.png")], prompt: "caption", beamSize: 2, maxTokens: 5);
+            Assert.NotNull(captions[0].Caption);
+            Assert.Null(captions[0].Problem);
+            Assert.Equal("no such file", captions[1].Problem);
+        }
+    }
 }
