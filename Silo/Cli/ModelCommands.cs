@@ -84,6 +84,28 @@ public static class ModelCommands
         return command;
     }
 
+    /// <summary>`platform bench train`: fp32 matmul peak, then training throughput; the last line is mfu=achieved/peak.</summary>
+    public static Command CreateBenchTrain()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var steps = new Option<int>("--steps") { Description = "Measured steps (after 2 warmup steps).", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => new TrainingOptions().SamplesPerStep };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+        var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
+        var command = new Command("train", "Measure PrefixLM training throughput and MFU against the device's measured fp32 matmul peak.");
+        foreach (var option in new Option[] { preset, steps, batch, threads, device }) command.Options.Add(option);
+        command.SetAction((ParseResult result, CancellationToken _) =>
+        {
+            var options = new TrainingOptions { SamplesPerStep = result.GetValue(batch), Threads = result.GetValue(threads), Device = result.GetValue(device)! };
+            var benchmark = TrainingBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), options, measuredSteps: result.GetValue(steps));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={benchmark.Device} peak_fp32_flops={benchmark.PeakFlopsPerSecond:E3}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={benchmark.MeasuredSteps} step_s={benchmark.SecondsPerStep:F3} flops_per_step={benchmark.FlopsPerStep:E3} tokens/s={benchmark.TokensPerSecond:F0}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mfu={benchmark.Mfu:F4}"));
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
     private static string Describe(TrainingEvent trainingEvent) => trainingEvent switch
     {
         StepCompleted { Metrics: var m } => string.Create(CultureInfo.InvariantCulture,

@@ -17,6 +17,7 @@ public static class PlatformCommandLine
         root.Subcommands.Add(ModelCommands.CreateCaption());
 
         var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
+        bench.Subcommands.Add(ModelCommands.CreateBenchTrain());
         root.Subcommands.Add(bench);
         return root;
     }
