@@ -78,6 +78,21 @@ public static class Checkpoint
         return folder;
     }
 
+    /// <summary>
+    /// The model and vocabulary of a checkpoint folder, or of the newest checkpoint when given a run
+    /// directory, ready for decoding (evaluation mode, on the CPU).
+    /// </summary>
+    public static (SimVlmModel Model, TextTokenizer Tokenizer) LoadForInference(string path)
+    {
+        string folder = File.Exists(Path.Combine(path, StateFile)) ? path
+            : Latest(path) ?? throw new InvalidOperationException($"{path} is neither a checkpoint nor a run directory with one.");
+        var state = ReadState(folder);
+        var model = new SimVlmModel(state.Config);
+        model.load(Path.Combine(folder, ModelFile));
+        model.eval();
+        return (model, TextTokenizer.Load(Path.Combine(folder, VocabularyFile)));
+    }
+
     public static TrainerState ReadState(string folder) =>
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(folder, StateFile)), Json)
             ?? throw new InvalidDataException($"{folder}/{StateFile} is empty.");

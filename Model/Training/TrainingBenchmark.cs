@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace Platform.Model.Training;
+
+/// <summary>Result of `platform bench train`: the device's measured matmul peak and the training throughput against it.</summary>
+public sealed record TrainingBenchmarkResult(
+    string Device, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FlopsPerStep, double TokensPerSecond)
+{
+    /// <summary>Model FLOPs utilisation: achieved training FLOP/s over the measured matmul peak.</summary>
+    public double Mfu => FlopsPerStep / SecondsPerStep / PeakFlopsPerSecond;
+}
+
+/// <summary>
+/// Measures training speed as a ratio against a baseline taken in the same run: first the fp32
+/// matrix-multiply peak of the device (the best of several large square products), then real
+/// training steps of the chosen preset on synthetic samples (random pixels and token ids, so no
+/// data set is needed), after warmup steps that are not counted.
+/// </summary>
+public static class TrainingBenchmark
+{
+    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 2, int measuredSteps = 5, int matmulSize = 1024)
+    {
+        var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1 };
+        var random = new DeterministicRandom(options.Seed);
+        var tokenizer = TextTokenizer.BuildGpt2([], SpecialTokens.Count + 1); // vocabulary ids are synthetic; the tokenizer is only carried along
+        PrefixLmSample Sample(bool image) => new(
+            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
+            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
+        var data = new InMemoryPrefixLmData(
+            Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
+
+        using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
+        double peak = MatmulPeak(trainer.Device, matmulSize);
+        for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
+        var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
+        double seconds = metrics.Sum(m => m.StepSeconds);
+        return new TrainingBenchmarkResult(
+            trainer.Device.type.ToString(), peak, measuredSteps, seconds / measuredSteps, metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds);
+    }
+
+    /// <summary>Best fp32 FLOP/s over repeated n x n matrix products on the device.</summary>
+    public static double MatmulPeak(Device device, int n, int repeats = 5)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(n, n, device: device);
+        var b = randn(n, n, device: device);
+        matmul(a, b).sum().item<float>(); // warm up kernels and caches
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var product = matmul(a, b);
+            product[0, 0].item<float>(); // waits for the device
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / best;
+    }
+}

@@ -1,0 +1,46 @@
+namespace Platform.Model.Training;
+
+/// <summary>What `platform train` asks for: data, model preset, options, and whether to continue a saved run.</summary>
+public sealed record TrainingRunRequest
+{
+    public required IReadOnlyList<string> Shards { get; init; }
+    public IReadOnlyList<string> Documents { get; init; } = [];
+    public required SimVlmConfig Preset { get; init; }
+    public required TrainingOptions Options { get; init; }
+    /// <summary>Continue from the newest checkpoint in the output folder instead of starting afresh.</summary>
+    public bool Resume { get; init; }
+    public int ShuffleBuffer { get; init; } = 1000;
+}
+
+/// <summary>Sets up a training run from files on disk: the vocabulary from the data's texts, the streaming data, the trainer.</summary>
+public static class TrainingRun
+{
+    /// <summary>
+    /// A new run builds the restricted vocabulary from every caption and document (capacity: the
+    /// preset's VocabSize) and sizes the model to it; a resumed run takes model, vocabulary and
+    /// options from its checkpoint, with the requested step count and device settings.
+    /// </summary>
+    public static SimVlmTrainer Create(TrainingRunRequest request)
+    {
+        string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
+        if (request.Resume)
+        {
+            string folder = Checkpoint.Latest(directory) ?? throw new InvalidOperationException($"--resume: {directory} holds no checkpoint.");
+            var state = Checkpoint.ReadState(folder);
+            var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
+            var data = new ShardPrefixLmData(request.Shards, request.Documents, tokenizer, state.Config, state.Options.Seed, request.ShuffleBuffer);
+            var options = state.Options with
+            {
+                Steps = request.Options.Steps, Device = request.Options.Device, Threads = request.Options.Threads,
+                PeakFlopsPerSecond = request.Options.PeakFlopsPerSecond, CheckpointDirectory = directory,
+            };
+            return SimVlmTrainer.Resume(directory, data, options);
+        }
+        if (Checkpoint.Latest(directory) is not null)
+            throw new InvalidOperationException($"{directory} already holds checkpoints; pass --resume to continue that run or choose another folder.");
+        var newTokenizer = TextTokenizer.BuildGpt2(ShardPrefixLmData.ReadAllTexts(request.Shards, request.Documents), request.Preset.VocabSize);
+        var config = request.Preset with { VocabSize = newTokenizer.VocabSize };
+        var newData = new ShardPrefixLmData(request.Shards, request.Documents, newTokenizer, config, request.Options.Seed, request.ShuffleBuffer);
+        return SimVlmTrainer.Start(config, request.Options, newTokenizer, newData);
+    }
+}

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Globalization;
+using Platform.Model;
+using Platform.Model.Training;
+
+namespace Platform.Silo.Cli;
+
+/// <summary>`platform train` and `platform caption`: thin wrappers over the Model library.</summary>
+public static class ModelCommands
+{
+    public static Command CreateTrain()
+    {
+        var data = new Option<string[]>("--data") { Description = "WebDataset shards (.tar) of image-caption pairs.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var text = new Option<string[]>("--text") { Description = "Text-only documents (JSON lines with a \"text\" field), mixed in 8:1.", AllowMultipleArgumentsPerToken = true };
+        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps of the whole run.", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for checkpoints.", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
+        var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => new TrainingOptions().SamplesPerStep };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => new TrainingOptions().PeakLearningRate };
+        var warmup = new Option<int>("--warmup") { Description = "Warmup steps.", DefaultValueFactory = _ => new TrainingOptions().WarmupSteps };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => new TrainingOptions().CheckpointEvery };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+        var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
+
+        var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
+        foreach (var option in new Option[] { data, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, seed })
+            command.Options.Add(option);
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var request = new TrainingRunRequest
+            {
+                Shards = result.GetValue(data)!,
+                Documents = result.GetValue(text) ?? [],
+                Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
+                Resume = result.GetValue(resume),
+                Options = new TrainingOptions
+                {
+                    Steps = result.GetValue(steps),
+                    SamplesPerStep = result.GetValue(batch),
+                    PeakLearningRate = result.GetValue(learningRate),
+                    WarmupSteps = result.GetValue(warmup),
+                    CheckpointEvery = result.GetValue(checkpointEvery),
+                    Threads = result.GetValue(threads),
+                    Device = result.GetValue(device)!,
+                    Seed = result.GetValue(seed),
+                    CheckpointDirectory = result.GetValue(output),
+                },
+            };
+            using var trainer = TrainingRun.Create(request);
+            Console.WriteLine($"device={trainer.Device.type} parameters={trainer.Model.ParameterCount():N0} vocabulary={trainer.Tokenizer.VocabSize} from_step={trainer.Step}");
+            await foreach (var trainingEvent in trainer.RunAsync(cancellationToken: cancellationToken))
+                Console.WriteLine(Describe(trainingEvent));
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command CreateCaption()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a run folder (its newest checkpoint).", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Text the caption continues, e.g. \"A picture of\".", DefaultValueFactory = _ => "" };
+        var beam = new Option<int>("--beam") { Description = "Beam size; 1 decodes greedily.", DefaultValueFactory = _ => 1 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Longest caption in tokens.", DefaultValueFactory = _ => 30 };
+        var images = new Argument<string[]>("images") { Arity = ArgumentArity.OneOrMore, Description = "Image files." };
+        var command = new Command("caption", "Caption images with a trained checkpoint.");
+        command.Options.Add(checkpoint);
+        command.Options.Add(prompt);
+        command.Options.Add(beam);
+        command.Options.Add(maxTokens);
+        command.Arguments.Add(images);
+        command.SetAction((ParseResult result, CancellationToken _) =>
+        {
+            var (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+            using (model)
+            {
+                var captions = new ImageCaptioner(model, tokenizer).Caption(result.GetValue(images)!, result.GetValue(prompt)!, result.GetValue(beam), result.GetValue(maxTokens));
+                foreach (var caption in captions)
+                    Console.WriteLine(caption.Caption is null ? $"{caption.Path}\t(skipped: {caption.Problem})" : $"{caption.Path}\t{caption.Caption}");
+                return Task.FromResult(captions.Any(c => c.Caption is null) ? 1 : 0);
+            }
+        });
+        return command;
+    }
+
+    /// <summary>`platform bench train`: fp32 matmul peak, then training throughput; the last line is mfu=achieved/peak.</summary>
+    public static Command CreateBenchTrain()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var steps = new Option<int>("--steps") { Description = "Measured steps (after 2 warmup steps).", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => new TrainingOptions().SamplesPerStep };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
+        var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
+        var command = new Command("train", "Measure PrefixLM training throughput and MFU against the device's measured fp32 matmul peak.");
+        foreach (var option in new Option[] { preset, steps, batch, threads, device }) command.Options.Add(option);
+        command.SetAction((ParseResult result, CancellationToken _) =>
+        {
+            var options = new TrainingOptions { SamplesPerStep = result.GetValue(batch), Threads = result.GetValue(threads), Device = result.GetValue(device)! };
+            var benchmark = TrainingBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), options, measuredSteps: result.GetValue(steps));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={benchmark.Device} peak_fp32_flops={benchmark.PeakFlopsPerSecond:E3}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={benchmark.MeasuredSteps} step_s={benchmark.SecondsPerStep:F3} flops_per_step={benchmark.FlopsPerStep:E3} tokens/s={benchmark.TokensPerSecond:F0}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mfu={benchmark.Mfu:F4}"));
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static string Describe(TrainingEvent trainingEvent) => trainingEvent switch
+    {
+        StepCompleted { Metrics: var m } => string.Create(CultureInfo.InvariantCulture,
+            $"step={m.Step} loss={m.Loss:F4} lr={m.LearningRate:E2} grad_norm={m.GradientNorm:F3}{(m.Updated ? "" : " (update skipped: non-finite gradient)")} " +
+            $"tokens/s={m.TokensPerSecond:F0} step_ms={m.StepSeconds * 1000:F0} data_ms={m.DataSeconds * 1000:F0} compute_ms={m.ComputeSeconds * 1000:F0} " +
+            $"optimizer_ms={m.OptimizerSeconds * 1000:F0} flops={m.Flops:E3}{(m.Mfu is double mfu ? $" mfu={mfu:F4}" : "")}"),
+        CheckpointSaved saved => $"checkpoint step={saved.Step} folder={saved.Folder}",
+        TrainingFinished finished => $"finished step={finished.Step}{(finished.Cancelled ? " (cancelled; checkpoint saved)" : "")}",
+        _ => trainingEvent.ToString() ?? "",
+    };
+}

@@ -1,0 +1,169 @@
+using System.Formats.Tar;
+using Platform.Ingestion.Shards;
+using Platform.Model.Training;
+using SkiaSharp;
+
+namespace Platform.Model.Tests;
+
+/// <summary>WebDataset shards and text documents streamed into PrefixLM samples.</summary>
+public sealed class ShardDataTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("simvlm-shards-").FullName;
+    private static readonly SimVlmConfig Config = TestModels.Micro;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    private static byte[] Png(SKColor color, int width = 40, int height = 24)
+    {
+        using var bitmap = new SKBitmap(width, height);
+        bitmap.Erase(color);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    /// <summary>A shard of <paramref name="count"/> good samples (caption "caption {shard} {i}") plus the given extra members.</summary>
+    private string WriteShard(int shard, int count, params (string Name, byte[] Content)[] extra)
+    {
+        string path = Path.Combine(folder, $"{shard:D5}.tar");
+        using var stream = File.Create(path);
+        using var writer = new TarWriter(stream);
+        void Add(string name, byte[] content) => writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(content) });
+        for (int i = 0; i < count; i++)
+        {
+            string key = $"{shard:D5}{i:D4}";
+            Add($"{key}.jpg", Png(new SKColor((byte)(40 * i), (byte)(100 + shard), 30)));
+            Add($"{key}.txt", System.Text.Encoding.UTF8.GetBytes($"caption {shard} {i}"));
+            Add($"{key}.json", "{}"u8.ToArray());
+        }
+        foreach (var (name, content) in extra) Add(name, content);
+        return path;
+    }
+
+    private static TextTokenizer TokenizerFor(IEnumerable<string> shards, IEnumerable<string> documents) =>
+        TextTokenizer.BuildGpt2(ShardPrefixLmData.ReadAllTexts(shards, documents), 500);
+
+    [Fact]
+    public void ShardReaderGroupsMembersByKeyAndReportsBadMembers()
+    {
+        string shard = WriteShard(3, 2, ("000030002.txt", "lonely caption"u8.ToArray()), ("noextension", [1]));
+        var problems = new List<ShardProblem>();
+        var samples = WebDatasetShardReader.Read(shard, problems.Add).ToArray();
+        Assert.Equal(["000030000", "000030001", "000030002"], samples.Select(s => s.Key));
+        Assert.Equal(["jpg", "json", "txt"], samples[0].Files.Keys.Order());
+        Assert.Equal("caption 3 1", System.Text.Encoding.UTF8.GetString(samples[1].Files["txt"]));
+        Assert.Contains(problems, p => p.Reason.Contains("noextension"));
+
+        // A truncated archive yields what precedes the damage and says so.
+        byte[] bytes = File.ReadAllBytes(shard);
+        string truncated = Path.Combine(folder, "truncated.tar");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2 + 100)]);
+        problems.Clear();
+        var partial = WebDatasetShardReader.Read(truncated, problems.Add).ToArray();
+        Assert.NotEmpty(partial);
+        Assert.True(partial.Length < samples.Length);
+        Assert.Single(problems, p => p.Reason.Contains("unreadable tar"));
+    }
+
+    [Fact]
+    public void ImagesAreCroppedResizedAndNormalised()
+    {
+        var preprocessor = new ImagePreprocessor(8);
+        float[] pixels = preprocessor.Preprocess(Png(new SKColor(255, 0, 128), 30, 10), out var problem)!;
+        Assert.Null(problem);
+        Assert.Equal(3 * 8 * 8, pixels.Length);
+        Assert.All(pixels[..64], v => Assert.Equal(1f, v, 3));            // red 255 -> +1
+        Assert.All(pixels[64..128], v => Assert.Equal(-1f, v, 3));        // green 0 -> -1
+        Assert.All(pixels[128..], v => Assert.Equal(128 / 127.5f - 1, v, 2));
+        Assert.Null(preprocessor.Preprocess([1, 2, 3, 4], out problem));
+        Assert.Equal("not a decodable image", problem);
+    }
+
+    [Fact]
+    public void EveryGoodSampleComesOncePerEpochAndBadOnesAreCounted()
+    {
+        string[] shards = [WriteShard(0, 5), WriteShard(1, 4, ("000010004.jpg", Png(SKColors.Blue)))];
+        string documents = Path.Combine(folder, "text.jsonl");
+        File.WriteAllLines(documents, ["{\"text\": \"a long document about buses\"}", "not json", "{\"text\": \"another document\"}"]);
+        var tokenizer = TokenizerFor(shards, [documents]);
+        var data = new ShardPrefixLmData(shards, [documents], tokenizer, Config, seed: 1, shuffleBuffer: 4, decodeThreads: 2);
+
+        var epoch = data.NextImageText(9);
+        var expected = Enumerable.Range(0, 5).Select(i => $"caption 0 {i}").Concat(Enumerable.Range(0, 4).Select(i => $"caption 1 {i}"));
+        Assert.Equal(expected.Order(), epoch.Select(s => tokenizer.Decode(s.Text)).Order());
+        Assert.NotEqual(expected, epoch.Select(s => tokenizer.Decode(s.Text)));
+        Assert.All(epoch, s => Assert.Equal(3 * Config.ImageSize * Config.ImageSize, s.Pixels!.Length));
+        Assert.Equal(1, data.Skipped["sample without a caption"]);
+
+        string broken = WriteShard(2, 3, ("000020003.jpg", [9, 9, 9]), ("000020003.txt", "broken image"u8.ToArray()));
+        var withBroken = new ShardPrefixLmData([broken], [], tokenizer, Config, seed: 1, shuffleBuffer: 2, decodeThreads: 2);
+        var drawn = withBroken.NextImageText(7); // two whole epochs of three good samples, and one more
+        Assert.Equal(7, drawn.Count);
+        Assert.DoesNotContain(drawn, s => tokenizer.Decode(s.Text).Contains("broken"));
+        Assert.InRange(withBroken.Skipped["image not a decodable image"], 2, 3); // once per epoch reached
+
+        var texts = data.NextTextOnly(4).Select(s => tokenizer.Decode(s.Text)).ToArray();
+        Assert.Equal(2, texts.Distinct().Count());
+        Assert.True(data.Skipped["document line without a \"text\" string"] >= 1);
+    }
+
+    [Fact]
+    public void SameSeedSameOrderAndACursorResumesExactly()
+    {
+        string[] shards = [WriteShard(0, 6), WriteShard(1, 6), WriteShard(2, 6)];
+        var tokenizer = TokenizerFor(shards, []);
+        ShardPrefixLmData New(ulong seed) => new(shards, [], tokenizer, Config, seed, shuffleBuffer: 5, decodeThreads: 2);
+        string Captions(IEnumerable<PrefixLmSample> samples) => string.Join("|", samples.Select(s => tokenizer.Decode(s.Text)));
+
+        var first = New(7);
+        string drawnFirst = Captions(first.NextImageText(13));
+        Assert.Equal(drawnFirst, Captions(New(7).NextImageText(13)));
+        Assert.NotEqual(drawnFirst, Captions(New(8).NextImageText(13)));
+
+        string cursor = first.SaveCursor();
+        string next = Captions(first.NextImageText(11)); // crosses into the second epoch
+        var resumed = New(7);
+        resumed.RestoreCursor(cursor);
+        Assert.Equal(next, Captions(resumed.NextImageText(11)));
+    }
+
+    [Fact]
+    public async Task TrainingRunFromShardsResumesAndItsCheckpointCaptionsImageFiles()
+    {
+        string[] shards = [WriteShard(0, 4), WriteShard(1, 4)];
+        string documents = Path.Combine(folder, "text.jsonl");
+        File.WriteAllLines(documents, ["{\"text\": \"a caption about nothing in particular\"}"]);
+        string run = Path.Combine(folder, "run");
+        var request = new TrainingRunRequest
+        {
+            Shards = shards,
+            Documents = [documents],
+            Preset = Config with { VocabSize = 500 },
+            Options = new TrainingOptions { Steps = 4, SamplesPerStep = 9, WarmupSteps = 1, Threads = 1, Device = "cpu", CheckpointEvery = 2, CheckpointDirectory = run },
+            ShuffleBuffer = 3,
+        };
+        using (var trainer = TrainingRun.Create(request))
+        {
+            Assert.True(trainer.Model.Config.VocabSize < 500, "the model is sized to the vocabulary seen in the data");
+            await foreach (var _ in trainer.RunAsync(stopAfterStep: 2, cancellationToken: TestContext.Current.CancellationToken)) { }
+        }
+        Assert.Throws<InvalidOperationException>(() => TrainingRun.Create(request)); // would overwrite the run
+        using (var resumed = TrainingRun.Create(request with { Resume = true, Options = request.Options with { Steps = 6 } }))
+        {
+            Assert.Equal(2, resumed.Step);
+            var events = new List<TrainingEvent>();
+            await foreach (var e in resumed.RunAsync(cancellationToken: TestContext.Current.CancellationToken)) events.Add(e);
+            Assert.Equal(6, Assert.IsType<TrainingFinished>(events[^1]).Step);
+        }
+
+        string image = Path.Combine(folder, "picture.png");
+        File.WriteAllBytes(image, Png(SKColors.Orange));
+        var (model, tokenizer) = Checkpoint.LoadForInference(run);
+        using (model)
+        {
+            var captions = new ImageCaptioner(model, tokenizer).Caption([image, Path.Combine(folder, "missing.png")], prompt: "caption", beamSize: 2, maxTokens: 5);
+            Assert.NotNull(captions[0].Caption);
+            Assert.Null(captions[0].Problem);
+            Assert.Equal("no such file", captions[1].Problem);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using Platform.Model.Training;
+
+namespace Platform.Model.Tests;
+
+public class TrainingBenchmarkTests
+{
+    [Fact]
+    public void BenchmarkReportsThroughputAgainstAMeasuredPeak()
+    {
+        var result = TrainingBenchmark.Run(TestModels.Micro, new TrainingOptions { SamplesPerStep = 3, Threads = 1, Device = "cpu" }, warmupSteps: 1, measuredSteps: 2, matmulSize: 128);
+        Assert.Equal(2, result.MeasuredSteps);
+        Assert.True(result.PeakFlopsPerSecond > 1e6, $"implausible matmul peak {result.PeakFlopsPerSecond}");
+        Assert.True(result.FlopsPerStep > 0 && result.SecondsPerStep > 0 && result.TokensPerSecond > 0);
+        Assert.Equal(result.FlopsPerStep / result.SecondsPerStep / result.PeakFlopsPerSecond, result.Mfu, 12);
+        Assert.InRange(result.Mfu, 0, 1); // a tiny model cannot beat the device's own matmul peak
+    }
+}
