@@ -1,4 +1,4 @@
-// Compiled twice: by MSBuild's RoslynCodeTaskFactory (build/TorchSharpNativeFix.targets, against
+// Compiled twice: by MSBuild's RoslynCodeTaskFactory (deploy/build/TorchSharpNativeFix.targets, against
 // netstandard 2.0, so only APIs that exist there are used) and into tests/Model.Tests, which tests
 // the ELF reader and the task on copies of the real library.
 #nullable enable
@@ -305,7 +305,7 @@ namespace Platform.Build
         }
 
         private string Note(string library, VersionNeed need, string system) =>
-$@"{Path.GetFileName(library)} in this folder was changed by the build (build/TorchSharpNativeFix.targets).
+$@"{Path.GetFileName(library)} in this folder was changed by the build (deploy/build/TorchSharpNativeFix.targets).
 
 What: the {Version} requirement on {NeededLibrary} in .gnu.version_r was marked weak
 (VER_FLG_WEAK set in vna_flags at file offset 0x{need.FlagsOffset:x}); no other byte differs.
