@@ -1,0 +1,165 @@
+using Parquet;
+using Parquet.Serialization;
+using Platform.Ingestion.Dedupe;
+using Platform.Ingestion.Fetching;
+using Platform.Ingestion.Images;
+
+namespace Platform.Ingestion.Shards;
+
+/// <summary>Outcome of one run into a dataset.</summary>
+public sealed record DatasetRunSummary(int FirstShard, int ShardsWritten, int ShardsAlreadyCommitted, ShardStats Totals);
+
+/// <summary>
+/// Turns image candidates into WebDataset shards, exactly once. Candidates are cut into shards by position,
+/// so a rerun of the same job gives every candidate the same shard and key. Committed shards are skipped;
+/// an unfinished shard is redone from scratch against the dedupe state of committed shards only, so it comes
+/// out byte for byte as an uninterrupted run would have written it. Within a shard, downloads and decodes run
+/// in parallel but every dedupe decision and write happens in candidate order.
+/// </summary>
+public sealed class ImageDatasetWriter(
+    LocalDatasetFolder dataset,
+    IImageSource source,
+    ImageProcessor processor,
+    DedupeFilter dedupe,
+    ShardWriterOptions options)
+{
+    private static readonly ParquetOptions Parquet = new() { CompressionMethod = CompressionMethod.Snappy };
+
+    public async Task<DatasetRunSummary> RunAsync(IEnumerable<ImageCandidate> candidates, string jobId,
+        CancellationToken cancellationToken)
+    {
+        dataset.RemovePartials();
+        var firstShard = await dataset.ResolveFirstShardAsync(jobId, cancellationToken);
+        foreach (var shard in dataset.CommittedShards())
+            await dedupe.ApplyAsync(dataset.ReadDedupeDelta(shard), cancellationToken);
+
+        var totals = new ShardStats { Shard = "all" };
+        int written = 0, skipped = 0;
+        var shardNumber = firstShard;
+        foreach (var shardCandidates in candidates.Chunk(options.SamplesPerShard))
+        {
+            if (dataset.IsCommitted(shardNumber)) skipped++;
+            else
+            {
+                var stats = await WriteShardAsync(shardNumber, shardCandidates, cancellationToken);
+                Accumulate(totals, stats);
+                written++;
+            }
+            shardNumber++;
+        }
+        return new DatasetRunSummary(firstShard, written, skipped, totals);
+    }
+
+    private async Task<ShardStats> WriteShardAsync(int shard, ImageCandidate[] candidates, CancellationToken cancellationToken)
+    {
+        var name = LocalDatasetFolder.ShardName(shard);
+        var stats = new ShardStats { Shard = name };
+        var rows = new List<SampleRecord>(candidates.Length);
+        var delta = new DedupeDelta();
+        var window = Math.Max(1, options.MaxParallelism * options.WindowPerWorker);
+
+        var tarFile = dataset.OpenPartial(LocalDatasetFolder.TarName(shard));
+        try
+        {
+            await using (var tar = new WebDatasetShardWriter(tarFile))
+            {
+                for (var start = 0; start < candidates.Length; start += window)
+                {
+                    var count = Math.Min(window, candidates.Length - start);
+                    var samples = new SampleRecord[count];
+                    var claimed = new bool[count];
+                    for (var i = 0; i < count; i++)
+                    {
+                        var candidate = candidates[start + i];
+                        samples[i] = new SampleRecord { Url = candidate.Url, Caption = candidate.Caption, Key = $"{name}{start + i:D4}" };
+                        var duplicate = await dedupe.ClaimUrlAsync(candidate.Url, delta, cancellationToken);
+                        if (duplicate is null) claimed[i] = true;
+                        else Mark(samples[i], SampleStatus.Duplicate, duplicate);
+                    }
+
+                    var images = new ProcessedImage?[count];
+                    await Parallel.ForEachAsync(Enumerable.Range(0, count).Where(i => claimed[i]),
+                        new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelism, CancellationToken = cancellationToken },
+                        async (i, ct) => images[i] = await FetchAndCheckAsync(candidates[start + i], samples[i], ct));
+
+                    for (var i = 0; i < count; i++)
+                    {
+                        var sample = samples[i];
+                        if (images[i] is { } image)
+                        {
+                            var duplicate = await dedupe.AdmitAsync(image, sample.Caption, delta, cancellationToken);
+                            Describe(sample, image);
+                            if (duplicate is not null) Mark(sample, SampleStatus.Duplicate, duplicate);
+                            else
+                            {
+                                sample.Status = SampleStatus.Success;
+                                await tar.WriteSampleAsync(sample, image.Jpeg, cancellationToken);
+                            }
+                        }
+                        rows.Add(sample);
+                        stats.Count(sample);
+                    }
+                }
+            }
+            await dataset.PublishAsync(tarFile, LocalDatasetFolder.TarName(shard), cancellationToken);
+        }
+        catch
+        {
+            await tarFile.DisposeAsync();
+            throw;
+        }
+
+        await dataset.WriteFileAsync(LocalDatasetFolder.ParquetName(shard),
+            s => ParquetSerializer.SerializeAsync(rows, s, Parquet, cancellationToken: cancellationToken), cancellationToken);
+        await dataset.WriteFileAsync(LocalDatasetFolder.DedupeName(shard), s =>
+        {
+            delta.WriteTo(s);
+            return Task.CompletedTask;
+        }, cancellationToken);
+        // Last: its presence is what makes the shard count as done.
+        await dataset.WriteFileAsync(LocalDatasetFolder.StatsName(shard), s => s.WriteAsync(stats.ToJson(), cancellationToken).AsTask(),
+            cancellationToken);
+        return stats;
+    }
+
+    private async Task<ProcessedImage?> FetchAndCheckAsync(ImageCandidate candidate, SampleRecord sample, CancellationToken ct)
+    {
+        var fetched = await source.FetchAsync(candidate, ct);
+        if (fetched.Payload is not { } payload)
+        {
+            Mark(sample, SampleStatus.FailedToDownload, fetched.FailureReason ?? "unknown");
+            return null;
+        }
+        var outcome = processor.Process(payload);
+        if (outcome.Image is null)
+        {
+            Mark(sample, SampleStatus.Rejected, outcome.Rejection!.Value.Code());
+            return null;
+        }
+        return outcome.Image;
+    }
+
+    private static void Mark(SampleRecord sample, string status, string reason)
+    {
+        sample.Status = status;
+        sample.ErrorMessage = reason;
+    }
+
+    private static void Describe(SampleRecord sample, ProcessedImage image)
+    {
+        sample.Width = image.Width;
+        sample.Height = image.Height;
+        sample.OriginalWidth = image.OriginalWidth;
+        sample.OriginalHeight = image.OriginalHeight;
+        sample.Sha256 = image.Sha256;
+        sample.Phash = image.PerceptualHash.ToString("x16");
+    }
+
+    private static void Accumulate(ShardStats totals, ShardStats shard)
+    {
+        totals.Attempted += shard.Attempted;
+        totals.Successes += shard.Successes;
+        foreach (var (status, n) in shard.StatusCounts) totals.StatusCounts[status] = totals.StatusCounts.GetValueOrDefault(status) + n;
+        foreach (var (reason, n) in shard.ReasonCounts) totals.ReasonCounts[reason] = totals.ReasonCounts.GetValueOrDefault(reason) + n;
+    }
+}
