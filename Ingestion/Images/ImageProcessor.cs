@@ -69,10 +69,13 @@ public sealed class ImageProcessor(ImageOptions options)
     {
         header = default;
         using var data = SKData.CreateCopy(payload);
-        using var codec = SKCodec.Create(data);
+        // The codec owns the stream once created (and SkiaSharp frees it when creation fails).
+        using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
         if (codec is null)
         {
-            rejection = ImageOutcome.Reject(ImageRejection.UnrecognisedFormat, "no decoder recognises the payload");
+            rejection = created == SKCodecResult.IncompleteInput
+                ? ImageOutcome.Reject(ImageRejection.Truncated, "payload ends inside the image header")
+                : ImageOutcome.Reject(ImageRejection.UnrecognisedFormat, "no decoder recognises the payload");
             return null;
         }
 
