@@ -26,8 +26,12 @@ public sealed class ImageProcessor(ImageOptions options)
         if (decoded is null) return rejection!.Value;
         using (decoded)
         {
-            var hash = PerceptualHash.Compute(decoded);
-            using var output = Resize(decoded);
+            // One resampling pass: the whole picture scaled as the mode needs. The hash comes from it (the
+            // full picture, never the crop or the borders) and the output is placed from it without resampling.
+            using var content = ScaleContent(decoded);
+            var hash = PerceptualHash.Compute(content);
+            using var placed = Options.ResizeMode is ResizeMode.CenterCrop or ResizeMode.Border ? Place(content) : null;
+            var output = placed ?? content;
             using var data = output.PeekPixels().Encode(new SKJpegEncoderOptions(Options.JpegQuality));
             if (data is null) return ImageOutcome.Reject(ImageRejection.EncodeFailed, "JPEG encoder returned nothing");
             return ImageOutcome.Accept(new ProcessedImage(
@@ -216,48 +220,38 @@ public sealed class ImageProcessor(ImageOptions options)
         return upright;
     }
 
-    private SKBitmap Resize(SKBitmap source)
+    /// <summary>The whole picture at the scale the resize mode calls for, flattened onto white (JPEG has no alpha).</summary>
+    private SKBitmap ScaleContent(SKBitmap source)
     {
         int sw = source.Width, sh = source.Height, size = Options.ImageSize;
-        (int outW, int outH, SKRect dest) = Options.ResizeMode switch
+        var scale = Options.ResizeMode switch
         {
-            ResizeMode.No => (sw, sh, new SKRect(0, 0, sw, sh)),
-            ResizeMode.KeepRatio => KeepRatio(sw, sh, size),
-            ResizeMode.CenterCrop => CenterCrop(sw, sh, size),
-            ResizeMode.Border => Border(sw, sh, size),
+            ResizeMode.No => 1.0,
+            ResizeMode.KeepRatio or ResizeMode.CenterCrop => (double)size / Math.Min(sw, sh),
+            ResizeMode.Border => (double)size / Math.Max(sw, sh),
             _ => throw new InvalidOperationException($"unknown resize mode {Options.ResizeMode}"),
         };
-        var output = new SKBitmap(new SKImageInfo(outW, outH, SKImageInfo.PlatformColorType, SKAlphaType.Premul,
+        int w = Math.Max(1, (int)Math.Round(sw * scale)), h = Math.Max(1, (int)Math.Round(sh * scale));
+        return Draw(w, h, source, new SKRect(0, 0, w, h), Sampling);
+    }
+
+    /// <summary>Cuts or pads the scaled picture to the output size; integer offsets, so no second resampling.</summary>
+    private SKBitmap Place(SKBitmap content)
+    {
+        var size = Options.ImageSize;
+        int left = (size - content.Width) / 2, top = (size - content.Height) / 2;
+        return Draw(size, size, content, new SKRect(left, top, left + content.Width, top + content.Height),
+            new SKSamplingOptions(SKFilterMode.Nearest));
+    }
+
+    private static SKBitmap Draw(int width, int height, SKBitmap source, SKRect destination, SKSamplingOptions sampling)
+    {
+        var output = new SKBitmap(new SKImageInfo(width, height, SKImageInfo.PlatformColorType, SKAlphaType.Premul,
             SKColorSpace.CreateSrgb()));
         using var canvas = new SKCanvas(output);
         // JPEG has no alpha: transparent regions and borders become white, as img2dataset does.
         canvas.Clear(SKColors.White);
-        canvas.DrawBitmap(source, dest, Sampling);
+        canvas.DrawBitmap(source, destination, sampling);
         return output;
-    }
-
-    private static (int, int, SKRect) KeepRatio(int sw, int sh, int size)
-    {
-        var scale = (double)size / Math.Min(sw, sh);
-        int w = Math.Max(1, (int)Math.Round(sw * scale)), h = Math.Max(1, (int)Math.Round(sh * scale));
-        return (w, h, new SKRect(0, 0, w, h));
-    }
-
-    private static (int, int, SKRect) CenterCrop(int sw, int sh, int size)
-    {
-        var scale = (float)size / Math.Min(sw, sh);
-        float w = sw * scale, h = sh * scale;
-        var left = (size - w) / 2;
-        var top = (size - h) / 2;
-        return (size, size, new SKRect(left, top, left + w, top + h));
-    }
-
-    private static (int, int, SKRect) Border(int sw, int sh, int size)
-    {
-        var scale = (float)size / Math.Max(sw, sh);
-        float w = sw * scale, h = sh * scale;
-        var left = (size - w) / 2;
-        var top = (size - h) / 2;
-        return (size, size, new SKRect(left, top, left + w, top + h));
     }
 }

@@ -15,6 +15,7 @@ public static class PlatformCommandLine
         root.Subcommands.Add(UpCommand.Create());
 
         var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
+        bench.Subcommands.Add(BenchImagesCommand.Create());
         root.Subcommands.Add(bench);
         return root;
     }
