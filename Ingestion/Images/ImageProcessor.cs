@@ -147,7 +147,10 @@ public sealed class ImageProcessor(ImageOptions options)
         }
 
         rejection = null;
-        return Orient(bitmap, codec.EncodedOrigin);
+        var upright = Orient(bitmap, codec.EncodedOrigin);
+        // Immutable pixels let the canvas draw from them without first copying the whole image.
+        upright.SetImmutable();
+        return upright;
     }
 
     /// <summary>Decodes frame 0 (animated GIF/WebP are stored as their first frame); null bitmap on failure.</summary>
