@@ -73,6 +73,10 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         {
             return FetchResult.Failure(FetchReasons.BlockedAddress, blocked.Message);
         }
+        catch (UriFormatException ex)
+        {
+            return FetchResult.Failure(FetchReasons.InvalidUrl, ex.Message);
+        }
         catch (Exception ex) when (ex is HttpRequestException or IOException or SocketException)
         {
             return FetchResult.Failure(FetchReasons.NetworkError, ex.Message);

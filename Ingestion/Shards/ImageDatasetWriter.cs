@@ -23,6 +23,12 @@ public sealed class ImageDatasetWriter(
     DedupeFilter dedupe,
     ShardWriterOptions options)
 {
+    /// <summary>Reason when the image source threw instead of reporting a failure.</summary>
+    public const string SourceError = "source_error";
+
+    /// <summary>Reason when the image checks threw instead of rejecting.</summary>
+    public const string ProcessingError = "processing_error";
+
     private static readonly ParquetOptions Parquet = new() { CompressionMethod = CompressionMethod.Snappy };
 
     public async Task<DatasetRunSummary> RunAsync(IEnumerable<ImageCandidate> candidates, string jobId,
@@ -124,13 +130,32 @@ public sealed class ImageDatasetWriter(
 
     private async Task<ProcessedImage?> FetchAndCheckAsync(ImageCandidate candidate, SampleRecord sample, CancellationToken ct)
     {
-        var fetched = await source.FetchAsync(candidate, ct);
-        if (fetched.Payload is not { } payload)
+        FetchResult fetched;
+        try
         {
-            Mark(sample, SampleStatus.FailedToDownload, fetched.FailureReason ?? "unknown");
+            fetched = await source.FetchAsync(candidate, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // One misbehaving sample must not stop the shard; it is counted under its own reason.
+            Mark(sample, SampleStatus.FailedToDownload, SourceError);
             return null;
         }
-        var outcome = processor.Process(payload);
+        if (fetched.Payload is not { } payload)
+        {
+            Mark(sample, SampleStatus.FailedToDownload, fetched.FailureReason ?? SourceError);
+            return null;
+        }
+        ImageOutcome outcome;
+        try
+        {
+            outcome = processor.Process(payload);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Mark(sample, SampleStatus.Rejected, ProcessingError);
+            return null;
+        }
         if (outcome.Image is null)
         {
             Mark(sample, SampleStatus.Rejected, outcome.Rejection!.Value.Code());

@@ -197,4 +197,22 @@ public sealed class ShardWriterTests : IDisposable
         Assert.Equal(["duplicate_url", "duplicate_image_bytes", null], rows.Select(r => r.ErrorMessage));
         Assert.Equal("000030002", rows[2].Key);
     }
+
+    private sealed class ThrowingSource(string badUrl) : IImageSource
+    {
+        public Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken) =>
+            candidate.Url == badUrl
+                ? throw new InvalidOperationException("source bug")
+                : new EmbeddedImageSource().FetchAsync(candidate, cancellationToken);
+    }
+
+    [Fact]
+    public async Task A_source_that_throws_for_one_sample_costs_only_that_sample()
+    {
+        var summary = await Writer(_root, new ThrowingSource("https://img.test/3.jpg")).RunAsync(Candidates(), "job", Ct);
+
+        Assert.Equal(14, summary.Totals.Attempted);
+        Assert.Equal(8, summary.Totals.Successes);
+        Assert.Equal(1, summary.Totals.ReasonCounts[ImageDatasetWriter.SourceError]);
+    }
 }
