@@ -17,7 +17,7 @@ public sealed record DatasetRunSummary(int FirstShard, int ShardsWritten, int Sh
 /// in parallel but every dedupe decision and write happens in candidate order.
 /// </summary>
 public sealed class ImageDatasetWriter(
-    LocalDatasetFolder dataset,
+    IDatasetStore dataset,
     IImageSource source,
     ImageProcessor processor,
     DedupeFilter dedupe,
@@ -34,17 +34,18 @@ public sealed class ImageDatasetWriter(
     public async Task<DatasetRunSummary> RunAsync(IEnumerable<ImageCandidate> candidates, string jobId,
         CancellationToken cancellationToken)
     {
-        dataset.RemovePartials();
+        await dataset.RemovePartialsAsync(cancellationToken);
         var firstShard = await dataset.ResolveFirstShardAsync(jobId, cancellationToken);
-        foreach (var shard in dataset.CommittedShards())
-            await dedupe.ApplyAsync(dataset.ReadDedupeDelta(shard), cancellationToken);
+        var committed = (await dataset.CommittedShardsAsync(cancellationToken)).ToHashSet();
+        foreach (var shard in committed.Order())
+            await dedupe.ApplyAsync(await dataset.ReadDedupeDeltaAsync(shard, cancellationToken), cancellationToken);
 
         var totals = new ShardStats { Shard = "all" };
         int written = 0, skipped = 0;
         var shardNumber = firstShard;
         foreach (var shardCandidates in candidates.Chunk(options.SamplesPerShard))
         {
-            if (dataset.IsCommitted(shardNumber)) skipped++;
+            if (committed.Contains(shardNumber)) skipped++;
             else
             {
                 var stats = await WriteShardAsync(shardNumber, shardCandidates, cancellationToken);
@@ -58,13 +59,13 @@ public sealed class ImageDatasetWriter(
 
     private async Task<ShardStats> WriteShardAsync(int shard, ImageCandidate[] candidates, CancellationToken cancellationToken)
     {
-        var name = LocalDatasetFolder.ShardName(shard);
+        var name = DatasetLayout.ShardName(shard);
         var stats = new ShardStats { Shard = name };
         var rows = new List<SampleRecord>(candidates.Length);
         var delta = new DedupeDelta();
         var window = Math.Max(1, options.MaxParallelism * options.WindowPerWorker);
 
-        var tarFile = dataset.OpenPartial(LocalDatasetFolder.TarName(shard));
+        var tarFile = dataset.OpenPartial(DatasetLayout.TarName(shard));
         try
         {
             await using (var tar = new WebDatasetShardWriter(tarFile))
@@ -107,7 +108,7 @@ public sealed class ImageDatasetWriter(
                     }
                 }
             }
-            await dataset.PublishAsync(tarFile, LocalDatasetFolder.TarName(shard), cancellationToken);
+            await dataset.PublishAsync(tarFile, DatasetLayout.TarName(shard), cancellationToken);
         }
         catch
         {
@@ -115,15 +116,15 @@ public sealed class ImageDatasetWriter(
             throw;
         }
 
-        await dataset.WriteFileAsync(LocalDatasetFolder.ParquetName(shard),
+        await dataset.WriteFileAsync(DatasetLayout.ParquetName(shard),
             s => ParquetSerializer.SerializeAsync(rows, s, Parquet, cancellationToken: cancellationToken), cancellationToken);
-        await dataset.WriteFileAsync(LocalDatasetFolder.DedupeName(shard), s =>
+        await dataset.WriteFileAsync(DatasetLayout.DedupeName(shard), s =>
         {
             delta.WriteTo(s);
             return Task.CompletedTask;
         }, cancellationToken);
         // Last: its presence is what makes the shard count as done.
-        await dataset.WriteFileAsync(LocalDatasetFolder.StatsName(shard), s => s.WriteAsync(stats.ToJson(), cancellationToken).AsTask(),
+        await dataset.WriteFileAsync(DatasetLayout.StatsName(shard), s => s.WriteAsync(stats.ToJson(), cancellationToken).AsTask(),
             cancellationToken);
         return stats;
     }
