@@ -26,7 +26,7 @@ public sealed class ShardWriterTests : IDisposable
     /// 14 candidates: nine good images, an empty payload, a repeated URL, a missing payload, a too-small image and a
     /// re-encoded copy of an earlier image.
     /// </summary>
-    private static List<ImageCandidate> Candidates()
+    internal static List<ImageCandidate> Candidates()
     {
         var list = new List<ImageCandidate>();
         for (var i = 0; i < 9; i++)
@@ -39,8 +39,11 @@ public sealed class ShardWriterTests : IDisposable
         return list;
     }
 
-    private static ImageDatasetWriter Writer(string folder, IImageSource? source = null, int perShard = 5) => new(
-        new LocalDatasetFolder(folder), source ?? new EmbeddedImageSource(), new ImageProcessor(Images),
+    private static ImageDatasetWriter Writer(string folder, IImageSource? source = null, int perShard = 5) =>
+        Writer(new LocalDatasetFolder(folder), source, perShard);
+
+    internal static ImageDatasetWriter Writer(IDatasetStore store, IImageSource? source = null, int perShard = 5) => new(
+        store, source ?? new EmbeddedImageSource(), new ImageProcessor(Images),
         DedupeFilter.CreateInProcess(new DedupeOptions()),
         new ShardWriterOptions { SamplesPerShard = perShard, MaxParallelism = 2, WindowPerWorker = 1 });
 
@@ -116,7 +119,7 @@ public sealed class ShardWriterTests : IDisposable
     }
 
     /// <summary>Stands in for a crash: cancels the run when the n-th candidate is fetched.</summary>
-    private sealed class CrashingSource(int crashAtCandidate, CancellationTokenSource crash) : IImageSource
+    internal sealed class CrashingSource(int crashAtCandidate, CancellationTokenSource crash) : IImageSource
     {
         private int _fetched;
 
@@ -128,11 +131,11 @@ public sealed class ShardWriterTests : IDisposable
         }
     }
 
-    private static Dictionary<string, byte[]> Snapshot(string folder) => Directory
+    internal static Dictionary<string, byte[]> Snapshot(string folder) => Directory
         .EnumerateFiles(folder, "*", SearchOption.AllDirectories)
         .ToDictionary(path => Path.GetRelativePath(folder, path), File.ReadAllBytes);
 
-    private static void AssertSameFiles(Dictionary<string, byte[]> expected, Dictionary<string, byte[]> actual)
+    internal static void AssertSameFiles(Dictionary<string, byte[]> expected, Dictionary<string, byte[]> actual)
     {
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (name, bytes) in expected) Assert.True(bytes.AsSpan().SequenceEqual(actual[name]), $"{name} differs");
