@@ -189,6 +189,23 @@ public class ImageProcessorTests
     }
 
     [Fact]
+    public void Cmyk_jpeg_is_converted_to_rgb()
+    {
+        var cmyk = TestImages.CmykJpeg(32, 24);
+
+        var outcome = new ImageProcessor(SmallImages).Process(cmyk);
+
+        Assert.True(outcome.Accepted, outcome.Detail);
+        Assert.Equal(("jpeg", 32, 24), (outcome.Image!.SourceFormat, outcome.Image.OriginalWidth, outcome.Image.OriginalHeight));
+        using var stored = DecodeJpeg(outcome.Image.Jpeg);
+        Assert.Equal((32, 24), (stored.Width, stored.Height));
+        // Uniform input stays uniform after the CMYK-to-RGB conversion.
+        var corner = stored.GetPixel(0, 0);
+        var centre = stored.GetPixel(16, 12);
+        Assert.True(Math.Abs(corner.Red - centre.Red) < 8 && Math.Abs(corner.Green - centre.Green) < 8, $"{corner} vs {centre}");
+    }
+
+    [Fact]
     public void Jpeg_with_huge_metadata_segments_still_decodes()
     {
         var jpeg = TestImages.WithHugeMetadata(TestImages.Jpeg(64, 64, seed: 4), count: 8);

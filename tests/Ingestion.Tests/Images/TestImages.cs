@@ -253,4 +253,28 @@ public static class TestImages
 
         public byte[] ToArray() => _used == 0 ? [.. _bytes] : [.. _bytes, (byte)_current];
     }
+
+    /// <summary>
+    /// A baseline four-component (CMYK, Adobe APP14) JPEG of uniform colour, written by hand because SkiaSharp
+    /// cannot encode CMYK. Every block holds only a zero DC difference and an end-of-block, each a 1-bit code.
+    /// </summary>
+    public static byte[] CmykJpeg(int width, int height)
+    {
+        if (width % 8 != 0 || height % 8 != 0) throw new ArgumentException("dimensions must be multiples of 8");
+        using var output = new MemoryStream();
+        output.Write([0xFF, 0xD8]);
+        output.Write([0xFF, 0xEE, 0x00, 0x0E, .. "Adobe"u8, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]);
+        output.Write([0xFF, 0xDB, 0x00, 0x43, 0x00]);
+        output.Write(Enumerable.Repeat((byte)1, 64).ToArray());
+        output.Write([0xFF, 0xC0, 0x00, 0x14, 0x08, (byte)(height >> 8), (byte)height, (byte)(width >> 8), (byte)width, 0x04]);
+        for (byte c = 1; c <= 4; c++) output.Write([c, 0x11, 0x00]);
+        foreach (var tableClass in new byte[] { 0x00, 0x10 })
+            output.Write([0xFF, 0xC4, 0x00, 0x14, tableClass, 0x01, .. new byte[15], 0x00]);
+        output.Write([0xFF, 0xDA, 0x00, 0x0E, 0x04, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x3F, 0x00]);
+        var bits = width / 8 * (height / 8) * 4 * 2;
+        output.Write(new byte[bits / 8]);
+        if (bits % 8 != 0) output.WriteByte((byte)(0xFF >> (bits % 8)));
+        output.Write([0xFF, 0xD9]);
+        return output.ToArray();
+    }
 }
