@@ -7,12 +7,13 @@ namespace Platform.Ingestion.Dedupe;
 /// </summary>
 public sealed class DedupeDelta
 {
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
 
     public List<UInt128> UrlKeys { get; } = [];
     public List<UInt128> ImageKeys { get; } = [];
     public List<ulong> ImageHashes { get; } = [];
     public List<ulong[]> TextSignatures { get; } = [];
+    public List<UInt128> CaptionKeys { get; } = [];
 
     public void WriteTo(Stream stream)
     {
@@ -28,6 +29,7 @@ public sealed class DedupeDelta
             writer.Write(signature.Length);
             foreach (var v in signature) writer.Write(v);
         }
+        WriteKeys(writer, CaptionKeys);
     }
 
     public static DedupeDelta ReadFrom(Stream stream)
@@ -47,6 +49,7 @@ public sealed class DedupeDelta
             for (var j = 0; j < signature.Length; j++) signature[j] = reader.ReadUInt64();
             delta.TextSignatures.Add(signature);
         }
+        ReadKeys(reader, delta.CaptionKeys);
         return delta;
     }
 

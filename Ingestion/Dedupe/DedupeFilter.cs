@@ -12,6 +12,7 @@ public sealed class DedupeFilter(
     IExactKeySet images,
     INearDuplicateImageIndex? nearImages,
     INearDuplicateTextIndex? nearTexts,
+    IKeyCounter captionCounts,
     EvaluationImageSet? evaluation)
 {
     private readonly MinHasher _minHasher = new();
@@ -24,6 +25,7 @@ public sealed class DedupeFilter(
         new InProcessExactKeySet(),
         options.MaxImageHammingDistance is { } d ? new LshHammingIndex(d) : null,
         options.TextJaccardThreshold is { } t ? new MinHashLshIndex(t) : null,
+        new InProcessKeyCounter(),
         options.EvaluationImagesFolder is { } folder
             ? EvaluationImageSet.Load(folder, options.EvaluationHammingDistance, processor)
             : null);
@@ -47,6 +49,9 @@ public sealed class DedupeFilter(
         if (Options.ByImageBytes && await images.ContainsAsync(imageKey, cancellationToken)) return DedupeReasons.DuplicateImageBytes;
         if (nearImages is not null && await nearImages.FindAsync(image.PerceptualHash, cancellationToken) is not null)
             return DedupeReasons.NearDuplicateImage;
+        var captionKey = DedupeKeys.OfCaption(caption);
+        if (Options.MaxImagesPerCaption is { } maxPerCaption && await captionCounts.GetAsync(captionKey, cancellationToken) >= maxPerCaption)
+            return DedupeReasons.BoilerplateCaption;
         ulong[]? signature = null;
         if (nearTexts is not null)
         {
@@ -69,6 +74,11 @@ public sealed class DedupeFilter(
             await nearTexts.AddAsync(signature, cancellationToken);
             delta.TextSignatures.Add(signature);
         }
+        if (Options.MaxImagesPerCaption is not null)
+        {
+            await captionCounts.IncrementAsync(captionKey, 1, cancellationToken);
+            delta.CaptionKeys.Add(captionKey);
+        }
         return null;
     }
 
@@ -81,5 +91,6 @@ public sealed class DedupeFilter(
             foreach (var hash in delta.ImageHashes) await nearImages.AddAsync(hash, cancellationToken);
         if (nearTexts is not null)
             foreach (var signature in delta.TextSignatures) await nearTexts.AddAsync(signature, cancellationToken);
+        foreach (var key in delta.CaptionKeys) await captionCounts.IncrementAsync(key, 1, cancellationToken);
     }
 }

@@ -8,6 +8,9 @@ public static class DedupeKeys
 {
     public static UInt128 OfUrl(string url) => FromDigest(SHA256.HashData(Encoding.UTF8.GetBytes(url.Trim())));
 
+    public static UInt128 OfCaption(string caption) =>
+        FromDigest(SHA256.HashData(Encoding.UTF8.GetBytes(caption.Trim().ToLowerInvariant())));
+
     public static UInt128 OfSha256Hex(string sha256Hex) => FromDigest(Convert.FromHexString(sha256Hex));
 
     private static UInt128 FromDigest(ReadOnlySpan<byte> digest) =>

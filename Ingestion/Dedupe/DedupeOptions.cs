@@ -19,6 +19,13 @@ public sealed record DedupeOptions
     /// <summary>Drop captions whose MinHash Jaccard estimate with a stored caption reaches this; null disables.</summary>
     public double? TextJaccardThreshold { get; init; }
 
+    /// <summary>
+    /// Keep at most this many images per exact caption (after trimming and lower-casing); later ones are dropped
+    /// as boilerplate ("logo", "click here"). ALIGN drops alt texts shared by more than 10 images; this is its
+    /// streaming form, which keeps the first ones. Null disables.
+    /// </summary>
+    public int? MaxImagesPerCaption { get; init; }
+
     /// <summary>Folder of evaluation images whose near duplicates are removed (decontamination); null disables.</summary>
     public string? EvaluationImagesFolder { get; init; }
 

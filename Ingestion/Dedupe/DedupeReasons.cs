@@ -8,4 +8,5 @@ public static class DedupeReasons
     public const string NearDuplicateImage = "near_duplicate_image";
     public const string EvaluationNearDuplicate = "evaluation_near_duplicate";
     public const string NearDuplicateText = "near_duplicate_text";
+    public const string BoilerplateCaption = "boilerplate_caption";
 }

@@ -34,3 +34,15 @@ public interface INearDuplicateTextIndex
 
     ValueTask AddAsync(ulong[] signature, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Counts per key (e.g. how many kept images share one caption). In process now; a distributed implementation
+/// partitions by the key's leading bits like <see cref="IExactKeySet"/>.
+/// </summary>
+public interface IKeyCounter
+{
+    /// <summary>Adds <paramref name="amount"/> and returns the new count.</summary>
+    ValueTask<long> IncrementAsync(UInt128 key, long amount = 1, CancellationToken cancellationToken = default);
+
+    ValueTask<long> GetAsync(UInt128 key, CancellationToken cancellationToken = default);
+}

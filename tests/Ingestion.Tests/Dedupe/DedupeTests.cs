@@ -187,4 +187,25 @@ public class DedupeTests
         Assert.Equal(DedupeReasons.DuplicateUrl, await second.ClaimUrlAsync("https://example.test/8.jpg", scratch, Ct));
         Assert.Equal(DedupeReasons.DuplicateImageBytes, await second.AdmitAsync(Process(jpeg), "other", scratch, Ct));
     }
+
+    [Fact]
+    public async Task Captions_kept_with_too_many_images_are_dropped_as_boilerplate_and_the_count_survives_a_restart()
+    {
+        var options = new DedupeOptions { MaxImagesPerCaption = 2 };
+        var filter = DedupeFilter.CreateInProcess(options);
+        var delta = new DedupeDelta();
+        Assert.Null(await filter.AdmitAsync(Process(TestImages.Jpeg(64, 64, seed: 41)), "Click here", delta, Ct));
+        Assert.Null(await filter.AdmitAsync(Process(TestImages.Jpeg(64, 64, seed: 42)), "click here ", delta, Ct));
+        Assert.Equal(DedupeReasons.BoilerplateCaption,
+            await filter.AdmitAsync(Process(TestImages.Jpeg(64, 64, seed: 43)), "CLICK HERE", delta, Ct));
+        Assert.Null(await filter.AdmitAsync(Process(TestImages.Jpeg(64, 64, seed: 44)), "a heron at dawn", delta, Ct));
+
+        using var stream = new MemoryStream();
+        delta.WriteTo(stream);
+        stream.Position = 0;
+        var restarted = DedupeFilter.CreateInProcess(options);
+        await restarted.ApplyAsync(DedupeDelta.ReadFrom(stream), Ct);
+        Assert.Equal(DedupeReasons.BoilerplateCaption,
+            await restarted.AdmitAsync(Process(TestImages.Jpeg(64, 64, seed: 45)), "click here", new DedupeDelta(), Ct));
+    }
 }
