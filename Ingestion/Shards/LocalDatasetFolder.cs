@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Platform.Ingestion.Shards;
 
 /// <summary>
@@ -44,7 +46,41 @@ public sealed class LocalDatasetFolder : IDatasetStore
         await partial.FlushAsync(cancellationToken);
         if (partial is FileStream file) file.Flush(flushToDisk: true);
         await partial.DisposeAsync();
-        File.Move(PartialPath(name), FinalPath(name), overwrite: true);
+        var final = FinalPath(name);
+        File.Move(PartialPath(name), final, overwrite: true);
+        SyncDirectory(Path.GetDirectoryName(final)!);
+    }
+
+    /// <summary>
+    /// Makes the rename itself durable. Without it a power loss may keep a later rename (the stats marker)
+    /// and lose an earlier one (the tar), leaving a committed shard without its data. .NET cannot open a
+    /// directory as a file, so this goes to libc on Linux and macOS; Windows renames are journaled by NTFS.
+    /// </summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
+        var fd = Posix.Open(directory, 0 /* O_RDONLY */);
+        if (fd < 0) throw new IOException($"cannot open {directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
+        try
+        {
+            if (Posix.FSync(fd) != 0) throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+        finally
+        {
+            Posix.Close(fd);
+        }
+    }
+
+    private static class Posix
+    {
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        public static extern int FSync(int fd);
+
+        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+        public static extern int Close(int fd);
     }
 
     /// <summary>Leftovers of interrupted writes; they are never read and would be overwritten anyway.</summary>
