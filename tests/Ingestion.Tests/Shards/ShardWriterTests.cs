@@ -57,6 +57,16 @@ public sealed class ShardWriterTests : IDisposable
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    private static string GnuTarExtract(string tarPath, string member)
+    {
+        var start = new ProcessStartInfo("tar", ["-xOf", tarPath, member]) { RedirectStandardOutput = true };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+        return output;
+    }
+
     private static async Task<List<SampleRecord>> ReadParquet(string path)
     {
         await using var stream = File.OpenRead(path);
@@ -76,6 +86,8 @@ public sealed class ShardWriterTests : IDisposable
                 .SelectMany(r => new[] { $"{r.Key}.jpg", $"{r.Key}.txt", $"{r.Key}.json" }).ToArray();
             Assert.NotEmpty(expected);
             Assert.Equal(expected, GnuTarList(Path.Combine(_root, $"{shard}.tar")));
+            var first = rows.First(r => r.Status == SampleStatus.Success);
+            Assert.Equal(first.Caption, GnuTarExtract(Path.Combine(_root, $"{shard}.tar"), $"{first.Key}.txt"));
         }
     }
 
