@@ -20,6 +20,7 @@ public static class PlatformCommandLine
 
         var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
         bench.Subcommands.Add(ModelCommands.CreateBenchTrain());
+        bench.Subcommands.Add(BenchImagesCommand.Create());
         root.Subcommands.Add(bench);
         return root;
     }

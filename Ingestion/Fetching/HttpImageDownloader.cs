@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using Platform.Ingestion.Shards;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Platform.Ingestion.Fetching;
+
+/// <summary>
+/// Downloads images over HTTP politely and defensively: robots.txt and X-Robots-Tag opt-outs are honoured
+/// before any body is read; retries with exponential backoff and jitter; a circuit breaker per host;
+/// per-attempt and total timeouts; bounded redirects and body size; and every connection goes through a
+/// connect callback that refuses non-public addresses after resolution, so a hostname pointing at an
+/// internal address is refused too.
+/// </summary>
+public sealed class HttpImageDownloader : IImageSource, IDisposable
+{
+    private readonly DownloaderOptions _options;
+    private readonly HttpClient _client;
+    private readonly ConcurrentDictionary<string, ResiliencePipeline<Attempt>> _hostPipelines = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, Lazy<Task<RobotsRules>>> _robots = new(StringComparer.OrdinalIgnoreCase);
+
+    public HttpImageDownloader(DownloaderOptions options, IHostResolver? resolver = null)
+    {
+        _options = options;
+        var policy = new AddressPolicy(options.AllowLoopback, options.AllowPrivateNetworks);
+        resolver ??= new DnsHostResolver();
+        var handler = new SocketsHttpHandler
+        {
+            // Redirects are followed here, one hop at a time, so each hop is counted and checked against robots.txt.
+            AllowAutoRedirect = false,
+            // A proxy would connect on our behalf and bypass the address check.
+            UseProxy = false,
+            AutomaticDecompression = DecompressionMethods.All,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectCallback = (context, ct) => ConnectAsync(context, resolver, policy, ct),
+        };
+        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _client.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
+        _client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("image/*"));
+    }
+
+    /// <summary>One attempt's outcome; <see cref="Transient"/> failures are retried and count against the host.</summary>
+    private sealed record Attempt(FetchResult Result, bool Transient);
+
+    public async Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(candidate.Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            return FetchResult.Failure(FetchReasons.InvalidUrl, candidate.Url);
+        try
+        {
+            var pipeline = _hostPipelines.GetOrAdd(uri.Authority, _ => BuildPipeline());
+            var attempt = await pipeline.ExecuteAsync(ct => AttemptAsync(uri, ct), cancellationToken);
+            return attempt.Result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            return FetchResult.Failure(FetchReasons.Timeout, ex.Message);
+        }
+        catch (BrokenCircuitException ex)
+        {
+            return FetchResult.Failure(FetchReasons.CircuitOpen, ex.Message);
+        }
+        catch (HttpRequestException ex) when (FindBlocked(ex) is { } blocked)
+        {
+            return FetchResult.Failure(FetchReasons.BlockedAddress, blocked.Message);
+        }
+        catch (UriFormatException ex)
+        {
+            return FetchResult.Failure(FetchReasons.InvalidUrl, ex.Message);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or SocketException)
+        {
+            return FetchResult.Failure(FetchReasons.NetworkError, ex.Message);
+        }
+    }
+
+    private ResiliencePipeline<Attempt> BuildPipeline()
+    {
+        var transient = new PredicateBuilder<Attempt>()
+            .HandleResult(a => a.Transient)
+            .Handle<TimeoutRejectedException>()
+            .Handle<HttpRequestException>(ex => FindBlocked(ex) is null)
+            .Handle<IOException>();
+        var builder = new ResiliencePipelineBuilder<Attempt>().AddTimeout(_options.TotalTimeout);
+        // Polly refuses a retry strategy with zero attempts; no retries means no retry strategy.
+        if (_options.MaxRetries > 0)
+            builder.AddRetry(new RetryStrategyOptions<Attempt>
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = _options.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.RetryBaseDelay,
+            });
+        return builder
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<Attempt>
+            {
+                ShouldHandle = transient,
+                FailureRatio = _options.BreakerFailureRatio,
+                MinimumThroughput = Math.Max(2, _options.BreakerMinimumThroughput),
+                SamplingDuration = _options.BreakerSamplingDuration,
+                BreakDuration = _options.BreakerBreakDuration,
+            })
+            .AddTimeout(_options.AttemptTimeout)
+            .Build();
+    }
+
+    private async ValueTask<Attempt> AttemptAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        var current = uri;
+        for (var hop = 0; ; hop++)
+        {
+            if (_options.HonourRobotsTxt && !(await RobotsForAsync(current, cancellationToken)).IsAllowed(current.PathAndQuery))
+                return new Attempt(FetchResult.Failure(FetchReasons.RobotsDisallowed, current.ToString()), false);
+
+            using var request = new HttpRequestMessage(HttpMethod.Get, current);
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var status = (int)response.StatusCode;
+            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            {
+                if (hop >= _options.MaxRedirects)
+                    return new Attempt(FetchResult.Failure(FetchReasons.TooManyRedirects, $"more than {_options.MaxRedirects} redirects"), false);
+                current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                if (current.Scheme != Uri.UriSchemeHttp && current.Scheme != Uri.UriSchemeHttps)
+                    return new Attempt(FetchResult.Failure(FetchReasons.InvalidUrl, $"redirect to {current}"), false);
+                continue;
+            }
+            if (!response.IsSuccessStatusCode)
+                return new Attempt(FetchResult.Failure(FetchReasons.HttpStatus(status), response.ReasonPhrase ?? ""),
+                    status >= 500 || status is 408 or 429);
+            if (OptOutDirective(response) is { } directive)
+                return new Attempt(FetchResult.Failure(FetchReasons.OptedOut, directive), false);
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
+                && mediaType != "application/octet-stream" && mediaType != "binary/octet-stream")
+                return new Attempt(FetchResult.Failure(FetchReasons.WrongContentType, mediaType), false);
+            if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
+                return new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"{response.Content.Headers.ContentLength} bytes announced"), false);
+            var body = await ReadLimitedAsync(response.Content, cancellationToken);
+            return body is null
+                ? new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"more than {_options.MaxResponseBytes} bytes"), false)
+                : new Attempt(FetchResult.Success(body), false);
+        }
+    }
+
+    private async Task<byte[]?> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > _options.MaxResponseBytes) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// The first opt-out directive in X-Robots-Tag that applies to us. A value may be scoped to one crawler
+    /// ("otherbot: noindex"); unscoped values apply to every crawler.
+    /// </summary>
+    private string? OptOutDirective(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("X-Robots-Tag", out var values)) return null;
+        foreach (var value in values)
+        {
+            var directives = value;
+            var colon = value.IndexOf(':');
+            if (colon > 0)
+            {
+                var agent = value[..colon].Trim();
+                var known = agent.Equals(_options.RobotsProductToken, StringComparison.OrdinalIgnoreCase) || agent == "*";
+                // "unavailable_after: date" is a directive, not a crawler name.
+                var looksLikeAgent = !agent.Contains(' ') && !agent.Equals("unavailable_after", StringComparison.OrdinalIgnoreCase);
+                if (looksLikeAgent && !known) continue;
+                if (looksLikeAgent) directives = value[(colon + 1)..];
+            }
+            foreach (var directive in directives.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                if (_options.OptOutDirectives.Contains(directive, StringComparer.OrdinalIgnoreCase)) return directive.ToLowerInvariant();
+        }
+        return null;
+    }
+
+    private Task<RobotsRules> RobotsForAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        var origin = uri.GetLeftPart(UriPartial.Authority);
+        // Fetched once per origin; the fetch itself must not be cancelled by one caller on behalf of all.
+        return _robots.GetOrAdd(origin, o => new Lazy<Task<RobotsRules>>(() => FetchRobotsAsync(new Uri(o + "/robots.txt"))))
+            .Value.WaitAsync(cancellationToken);
+    }
+
+    private async Task<RobotsRules> FetchRobotsAsync(Uri robotsUri)
+    {
+        using var timeout = new CancellationTokenSource(_options.AttemptTimeout);
+        try
+        {
+            var current = robotsUri;
+            for (var hop = 0; hop <= _options.MaxRedirects; hop++)
+            {
+                using var response = await _client.GetAsync(current, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var status = (int)response.StatusCode;
+                if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+                {
+                    current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                    continue;
+                }
+                if (status is >= 400 and < 500) return RobotsRules.AllowEverything;
+                if (!response.IsSuccessStatusCode) return RobotsRules.Unreachable;
+                var body = await ReadLimitedAsync(response.Content, timeout.Token);
+                return body is null
+                    ? RobotsRules.AllowEverything
+                    : RobotsRules.Parse(System.Text.Encoding.UTF8.GetString(body), _options.RobotsProductToken);
+            }
+            return RobotsRules.AllowEverything;
+        }
+        // A refused address is not "unreachable": it propagates so the image fails as blocked_address.
+        catch (Exception ex) when ((ex is HttpRequestException or IOException or OperationCanceledException) && FindBlocked(ex) is null)
+        {
+            return RobotsRules.Unreachable;
+        }
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, IHostResolver resolver,
+        AddressPolicy policy, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
+            ? [literal]
+            : await resolver.ResolveAsync(host, cancellationToken);
+        var allowed = addresses.Where(policy.IsAllowed).ToArray();
+        if (allowed.Length == 0) throw new BlockedAddressException(host, addresses);
+
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            // The socket connects only to addresses that passed the check: no second lookup can swap them.
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static BlockedAddressException? FindBlocked(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+            if (e is BlockedAddressException blocked) return blocked;
+        return null;
+    }
+
+    public void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,26 @@
+namespace Platform.Ingestion.Shards;
+
+/// <summary>
+/// Where a dataset's files live (local folder, blob container). A file written through
+/// <see cref="OpenPartial"/> becomes visible under its name only when <see cref="PublishAsync"/> succeeds,
+/// complete and durable; readers never see a partial file. Names use '/' as separator.
+/// </summary>
+public interface IDatasetStore
+{
+    /// <summary>Describes the store in messages (a folder path or a container URI).</summary>
+    string Location { get; }
+
+    /// <summary>Names of published files starting with <paramref name="prefix"/>.</summary>
+    Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>A published file's content, or null when it does not exist.</summary>
+    Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken);
+
+    Stream OpenPartial(string name);
+
+    /// <summary>Makes the partial file visible under <paramref name="name"/> and disposes the stream.</summary>
+    Task PublishAsync(Stream partial, string name, CancellationToken cancellationToken);
+
+    /// <summary>Removes leftovers of interrupted writes, where the store keeps any.</summary>
+    Task RemovePartialsAsync(CancellationToken cancellationToken);
+}
