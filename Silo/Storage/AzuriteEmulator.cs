@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Platform.Silo.Storage;
 
@@ -143,14 +144,31 @@ public sealed class AzuriteEmulator : IAsyncDisposable
         return null;
     }
 
+    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
+    private static extern int SendSignal(int pid, int signal);
+
+    /// <summary>
+    /// Stops Azurite with SIGTERM so it saves its metadata database (it keeps it in memory between
+    /// autosaves: a hard kill loses the latest writes), and kills it only if it does not exit in time.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try { await _process.WaitForExitAsync(timeout.Token); }
-            catch (OperationCanceledException) { /* the kill was sent; nothing more to do */ }
+            const int sigterm = 15;
+            if (!OperatingSystem.IsWindows()) SendSignal(_process.Id, sigterm);
+            using var graceful = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(graceful.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try { await _process.WaitForExitAsync(timeout.Token); }
+                catch (OperationCanceledException) { /* the kill was sent; nothing more to do */ }
+            }
         }
         _process.Dispose();
     }
