@@ -280,6 +280,12 @@ public sealed class HtmlExtractor
 
     private void AppendText(ReadOnlySpan<byte> raw)
     {
+        // Indentation between tags is most of the text segments in real markup.
+        if (raw.IndexOfAnyExcept(" \t\r\n"u8) < 0)
+        {
+            text.Append(' ');
+            return;
+        }
         if (chars.Length < raw.Length) chars = new char[Math.Max(raw.Length, chars.Length * 2)];
         var n = Encoding.UTF8.GetChars(raw, chars);
         var segment = chars.AsSpan(0, n);

@@ -21,6 +21,7 @@ public sealed class ExtractionOptions
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 }
 
+/// <param name="Pairs">Pairs that passed the per-pair filters so far (the run-wide filters come at the end).</param>
 public readonly record struct ExtractionProgress(string Source, long BytesRead, long Records, long Pages, long Pairs);
 
 /// <summary>Receives what a run produces. Implementations write files, queues, or collect in memory.</summary>
@@ -100,10 +101,10 @@ public sealed class ExtractionRun : IDisposable
             if (progress is not null && (records & 31) == 0 && clock.Elapsed - lastReport >= options.ProgressInterval)
             {
                 lastReport = clock.Elapsed;
-                progress.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, PairsKept));
+                progress.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
             }
         }
-        progress?.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, PairsKept));
+        progress?.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
     }
 
     private void ProcessRecord(WarcRecord record, string source)

@@ -163,7 +163,8 @@ public sealed class WarcReader : IDisposable
         if (options.CheckDigests)
         {
             if (headers["WARC-Block-Digest"] is { } bd) blockOk = WarcDigest.Matches(bd, block.Span);
-            if (headers["WARC-Payload-Digest"] is { } pd) payloadOk = CheckPayloadDigest(pd, headers, block.Span);
+            // A matching block digest already proves the bytes intact; the payload digest adds nothing then.
+            if (blockOk != true && headers["WARC-Payload-Digest"] is { } pd) payloadOk = CheckPayloadDigest(pd, headers, block.Span);
             if (blockOk == false) stats.Note(Stage, "block_digest_mismatch");
             if (payloadOk == false) stats.Note(Stage, "payload_digest_mismatch");
         }
