@@ -87,10 +87,10 @@ public sealed class ExtractionRun : IDisposable
     public long Pages { get; private set; }
     public long PairsKept { get; private set; }
 
-    /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record.</summary>
+    /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record; the stream stays open.</summary>
     public void AddWarc(Stream input, string source, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var reader = new WarcReader(input, Stats, options.Warc);
+        using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         long records = 0;

@@ -13,7 +13,7 @@ internal interface IWarcByteSource : IDisposable
     /// <param name="memberStart">The compressed offset of the member whose first bytes these are, else -1.</param>
     int Read(Span<byte> destination, out long memberStart);
 
-    /// <summary>Bytes of the file consumed so far (for progress).</summary>
+    /// <summary>Bytes of the file consumed so far (for progress). Disposing leaves the input open; the reader owns it.</summary>
     long CompressedPosition { get; }
 
     static IWarcByteSource Open(Stream input, FunnelStats stats, int maxBufferedMember)
@@ -57,7 +57,7 @@ internal sealed class PlainSource(Stream input, byte[] prefix) : IWarcByteSource
         return n;
     }
 
-    public void Dispose() => input.Dispose();
+    public void Dispose() { }
 }
 
 /// <summary>
@@ -274,9 +274,5 @@ internal sealed class GzipMemberSource : IWarcByteSource
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    public void Dispose()
-    {
-        member?.Dispose();
-        input.Dispose();
-    }
+    public void Dispose() => member?.Dispose();
 }

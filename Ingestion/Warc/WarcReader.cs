@@ -37,8 +37,13 @@ public sealed class WarcReader : IDisposable
     private long position;
     private bool sourceEnded;
 
-    public WarcReader(Stream input, FunnelStats stats, WarcReaderOptions? options = null)
+    private readonly Stream input;
+    private readonly bool leaveOpen;
+
+    public WarcReader(Stream input, FunnelStats stats, WarcReaderOptions? options = null, bool leaveOpen = false)
     {
+        this.input = input;
+        this.leaveOpen = leaveOpen;
         this.stats = stats;
         this.options = options ?? new WarcReaderOptions();
         source = IWarcByteSource.Open(input, stats, this.options.MaxRecordBytes + this.options.MaxHeaderBytes);
@@ -321,5 +326,9 @@ public sealed class WarcReader : IDisposable
         return true;
     }
 
-    public void Dispose() => source.Dispose();
+    public void Dispose()
+    {
+        source.Dispose();
+        if (!leaveOpen) input.Dispose();
+    }
 }
