@@ -97,7 +97,11 @@ public static class ExtractBenchmark
         string Sentence(int n)
         {
             var sb = new StringBuilder();
-            for (var i = 0; i < n; i++) sb.Append(i == 0 ? char.ToUpperInvariant(words[random.Next(words.Length)][0]) + words[random.Next(words.Length)][1..] : " " + words[random.Next(words.Length)]);
+            for (var i = 0; i < n; i++)
+            {
+                var word = words[random.Next(words.Length)];
+                sb.Append(i == 0 ? char.ToUpperInvariant(word[0]) + word[1..] : " " + word);
+            }
             return sb.Append('.').ToString();
         }
         using var file = File.Create(path);

@@ -131,8 +131,10 @@ public sealed class WarcReader : IDisposable
         var blockStart = cursor;
         if (length > options.MaxRecordBytes)
         {
-            stats.Reject(Stage, "record_too_large");
-            return Discard(blockStart, length) ? Outcome.Skipped : Outcome.End;
+            // Scanning for the next record rather than trusting the length: a corrupt Content-Length
+            // of many gigabytes must not swallow the rest of the file.
+            Resync(blockStart, "record_too_large");
+            return Outcome.Skipped;
         }
         if (!Available(blockStart, (int)length + 4, keepFrom: start))
         {
@@ -238,20 +240,6 @@ public sealed class WarcReader : IDisposable
                 return;
             }
         }
-    }
-
-    private bool Discard(long from, long count)
-    {
-        position = from;
-        while (count > 0)
-        {
-            var have = windowBase + end - position;
-            var take = Math.Min(have, count);
-            position += take;
-            count -= take;
-            if (count > 0 && !Fill(keepFrom: position)) return false;
-        }
-        return true;
     }
 
     private bool SkipLineBreaks()

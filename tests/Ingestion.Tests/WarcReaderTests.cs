@@ -210,3 +210,20 @@ public class WarcReaderTests
         Assert.Equal("bad_content_encoding", reason);
     }
 }
+
+public class WarcReaderLengthTests
+{
+    [Fact]
+    public void An_absurd_content_length_does_not_swallow_the_rest_of_the_file()
+    {
+        var text = Encoding.UTF8.GetString(WarcSamples.Pages(3, gzip: false).Bytes);
+        var first = text.IndexOf("Content-Length: ", StringComparison.Ordinal);
+        var lineEnd = text.IndexOf('\r', first);
+        var damaged = text[..(first + 16)] + "99999999999" + text[lineEnd..];
+        var stats = new FunnelStats();
+        using var reader = new WarcReader(new MemoryStream(Encoding.UTF8.GetBytes(damaged)), stats);
+        var uris = reader.ReadAll(TestContext.Current.CancellationToken).Select(r => r.TargetUri).ToList();
+        Assert.Equal(["http://example.test/page/1", "http://example.test/page/2"], uris);
+        Assert.Equal(1, stats.Rejections(WarcReader.Stage, "record_too_large"));
+    }
+}
