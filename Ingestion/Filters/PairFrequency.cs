@@ -24,8 +24,17 @@ public interface IPairFrequencyCounter
 
 public sealed class InProcessPairFrequencyCounter(FrequencyFilterOptions options) : IPairFrequencyCounter
 {
-    private readonly Dictionary<ulong, HashSet<ulong>> imagesPerAlt = [];
-    private readonly Dictionary<ulong, HashSet<ulong>> altsPerImage = [];
+    // Almost every key is seen with a single value; a set is allocated only for the second one,
+    // which keeps millions of keys from becoming millions of objects for the GC to trace.
+    private struct Distinct
+    {
+        public ulong First;
+        public HashSet<ulong>? More;
+        public readonly int Count => More is null ? 1 : More.Count;
+    }
+
+    private readonly Dictionary<ulong, Distinct> imagesPerAlt = [];
+    private readonly Dictionary<ulong, Distinct> altsPerImage = [];
 
     public void Observe(string imageUrl, string altText)
     {
@@ -35,14 +44,24 @@ public sealed class InProcessPairFrequencyCounter(FrequencyFilterOptions options
         Add(altsPerImage, image, alt, options.MaxAltTextsPerImage + 1);
     }
 
-    public int DistinctImagesFor(string altText) => imagesPerAlt.TryGetValue(Hash(Normalize(altText)), out var s) ? s.Count : 0;
+    public int DistinctImagesFor(string altText) => imagesPerAlt.TryGetValue(Hash(Normalize(altText)), out var d) ? d.Count : 0;
 
-    public int DistinctAltTextsFor(string imageUrl) => altsPerImage.TryGetValue(Hash(imageUrl), out var s) ? s.Count : 0;
+    public int DistinctAltTextsFor(string imageUrl) => altsPerImage.TryGetValue(Hash(imageUrl), out var d) ? d.Count : 0;
 
-    private static void Add(Dictionary<ulong, HashSet<ulong>> map, ulong key, ulong value, int saturateAt)
+    private static void Add(Dictionary<ulong, Distinct> map, ulong key, ulong value, int saturateAt)
     {
-        if (!map.TryGetValue(key, out var set)) map[key] = set = new HashSet<ulong>(1);
-        if (set.Count < saturateAt) set.Add(value);
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, out var exists);
+        if (!exists)
+        {
+            entry.First = value;
+            return;
+        }
+        if (entry.More is null)
+        {
+            if (entry.First == value) return;
+            entry.More = [entry.First];
+        }
+        if (entry.More.Count < saturateAt) entry.More.Add(value);
     }
 
     /// <summary>Alt texts that differ only in case or spacing count as one text.</summary>

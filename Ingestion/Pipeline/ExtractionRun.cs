@@ -90,6 +90,21 @@ public sealed class ExtractionRun : IDisposable
     /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record; the stream stays open.</summary>
     public void AddWarc(Stream input, string source, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        // Extraction is a batch job: background GC would only compete with it for the core.
+        var latency = System.Runtime.GCSettings.LatencyMode;
+        System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
+        try
+        {
+            ReadWarc(input, source, progress, cancellationToken);
+        }
+        finally
+        {
+            System.Runtime.GCSettings.LatencyMode = latency;
+        }
+    }
+
+    private void ReadWarc(Stream input, string source, IProgress<ExtractionProgress>? progress, CancellationToken cancellationToken)
+    {
         using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;

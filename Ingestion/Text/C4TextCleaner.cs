@@ -140,17 +140,28 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         return false;
     }
 
+    /// <summary>White space other than the plain space; lines without it (or double spaces) are copied as they are.</summary>
+    private static readonly System.Buffers.SearchValues<char> UnusualWhiteSpace = System.Buffers.SearchValues.Create(
+        "\t\n\v\f\r\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000");
+
     /// <summary>Copies the line with white-space runs collapsed to one space; counts words and the longest one.</summary>
-    private static (int Length, int Words, int LongestWord) Collapse(ReadOnlySpan<char> raw, Span<char> destination)
+    private (int Length, int Words, int LongestWord) Collapse(ReadOnlySpan<char> raw, Span<char> destination)
     {
-        int length = 0, words = 0, longest = 0, current = 0;
+        if (raw.Length > 0 && raw[0] != ' ' && raw[^1] != ' ' && raw.IndexOfAny(UnusualWhiteSpace) < 0 && !raw.Contains("  ", StringComparison.Ordinal))
+        {
+            raw.CopyTo(destination);
+            // Only a line longer than the word limit can hold an overlong word.
+            var longest = raw.Length > options.MaxWordLength ? LongestWord(raw) : 0;
+            return (raw.Length, raw.Count(' ') + 1, longest);
+        }
+        int length = 0, words = 0, longestWord = 0, current = 0;
         var pendingSpace = false;
         foreach (var c in raw)
         {
             if (char.IsWhiteSpace(c))
             {
                 pendingSpace = length > 0;
-                if (current > longest) longest = current;
+                if (current > longestWord) longestWord = current;
                 current = 0;
                 continue;
             }
@@ -160,7 +171,20 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             destination[length++] = c;
             current++;
         }
-        return (length, words, Math.Max(longest, current));
+        return (length, words, Math.Max(longestWord, current));
+    }
+
+    private static int LongestWord(ReadOnlySpan<char> line)
+    {
+        var longest = 0;
+        while (line.Length > 0)
+        {
+            var space = line.IndexOf(' ');
+            var word = space < 0 ? line.Length : space;
+            if (word > longest) longest = word;
+            line = space < 0 ? default : line[(space + 1)..];
+        }
+        return longest;
     }
 
     private static bool EndsWithTerminalPunctuation(ReadOnlySpan<char> line)
@@ -183,15 +207,22 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
     {
         var result = new List<(int, int)>();
         var start = 0;
-        for (var i = 0; i < line.Length; i++)
+        var i = 0;
+        while (i < line.Length)
         {
-            if (line[i] is not ('.' or '!' or '?')) continue;
+            var at = line[i..].IndexOfAny('.', '!', '?');
+            if (at < 0) break;
+            i += at;
             var end = i + 1;
             while (end < line.Length && line[end] is '"' or '\u201d' or '\'' or ')') end++;
-            if (end < line.Length && line[end] != ' ') continue;
+            if (end < line.Length && line[end] != ' ')
+            {
+                i++;
+                continue;
+            }
             AddTrimmed(result, line, start, end);
             start = end;
-            i = end - 1;
+            i = end;
         }
         AddTrimmed(result, line, start, line.Length);
         return result;
@@ -204,12 +235,19 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         if (to > from) result.Add((from, to - from));
     }
 
+    /// <summary>A stable 64-bit hash that takes four characters per step (a shared deduplicator needs the same value everywhere).</summary>
     private static ulong Hash(ReadOnlySpan<char> s)
     {
-        var h = 14695981039346656037UL;
-        foreach (var c in s) h = (h ^ c) * 1099511628211UL;
+        var h = 0x9E3779B97F4A7C15UL ^ (ulong)s.Length;
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<char, ulong>(s);
+        foreach (var w in words) h = Mix(h, w);
+        foreach (var c in s[(words.Length * 4)..]) h = Mix(h, c);
         return h;
     }
 
-    private static ulong Mix(ulong a, ulong b) => (a ^ (b + 0x9E3779B97F4A7C15UL + (a << 6) + (a >> 2))) * 0xBF58476D1CE4E5B9UL;
+    private static ulong Mix(ulong a, ulong b)
+    {
+        var x = (a ^ b) * 0xBF58476D1CE4E5B9UL;
+        return x ^ (x >> 31);
+    }
 }
