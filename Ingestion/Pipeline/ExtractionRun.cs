@@ -267,8 +267,7 @@ public sealed class ExtractionRun : IDisposable
     /// <summary>Applies the run-wide filters to every spooled pair and hands each to the sink.</summary>
     public void Finish(CancellationToken cancellationToken = default)
     {
-        foreach (var (rule, count) in cleaner.LinesDropped) Stats.Note(TextStage, "lines_dropped_" + rule, count);
-        cleaner.LinesDropped.Clear();
+        foreach (var (rule, count) in cleaner.TakeLinesDropped()) Stats.Note(TextStage, "lines_dropped_" + rule, count);
         foreach (var spooled in Spool.ReadAll())
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -48,8 +48,19 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
     private readonly List<(int Start, int Length)> lines = [];
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
 
-    /// <summary>Counters of lines removed by each rule, for the funnel.</summary>
-    public Dictionary<string, long> LinesDropped { get; } = new(StringComparer.Ordinal);
+    private static readonly string[] DropRules = ["no_terminal_punctuation", "too_few_words", "overlong_word", "javascript", "policy"];
+    private const int NoTerminalPunctuation = 0, TooFewWords = 1, OverlongWord = 2, Javascript = 3, Policy = 4;
+    private readonly long[] dropped = new long[DropRules.Length];
+
+    /// <summary>Lines removed by each rule since the last call, for the funnel; resets the counts.</summary>
+    public Dictionary<string, long> TakeLinesDropped()
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 0; i < dropped.Length; i++)
+            if (dropped[i] > 0) result[DropRules[i]] = dropped[i];
+        Array.Clear(dropped);
+        return result;
+    }
 
     public TextDocument? Clean(string url, string? language, string? title, string text, out string? rejection)
     {
@@ -69,16 +80,18 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             var nl = source.IndexOf('\n');
             var raw = nl < 0 ? source : source[..nl];
             source = nl < 0 ? default : source[(nl + 1)..];
-            var (length, words, longestWord) = Collapse(raw, buffer.AsSpan(used));
-            if (length == 0) continue;
+            var trimmed = raw.TrimEnd();
+            if (trimmed.IsEmpty || trimmed.TrimStart().IsEmpty) continue;
+            // Most lines of a page (menus, buttons, headings) fail here; decide before copying them.
+            if (!EndsWithTerminalPunctuation(trimmed)) { dropped[NoTerminalPunctuation]++; continue; }
+            var (length, words, longestWord) = Collapse(trimmed, buffer.AsSpan(used));
             var line = buffer.AsSpan(used, length);
-            if (!EndsWithTerminalPunctuation(line)) { Drop("no_terminal_punctuation"); continue; }
-            if (words < options.MinWordsPerLine) { Drop("too_few_words"); continue; }
-            if (longestWord > options.MaxWordLength) { Drop("overlong_word"); continue; }
+            if (words < options.MinWordsPerLine) { dropped[TooFewWords]++; continue; }
+            if (longestWord > options.MaxWordLength) { dropped[OverlongWord]++; continue; }
             if (line.Contains("lorem ipsum", StringComparison.OrdinalIgnoreCase)) { rejection = "lorem_ipsum"; return null; }
             if (line.Contains('{')) { rejection = "curly_bracket"; return null; }
-            if (line.Contains("javascript", StringComparison.OrdinalIgnoreCase)) { Drop("javascript"); continue; }
-            if (ContainsPolicy(line)) { Drop("policy"); continue; }
+            if (line.Contains("javascript", StringComparison.OrdinalIgnoreCase)) { dropped[Javascript]++; continue; }
+            if (ContainsPolicy(line)) { dropped[Policy]++; continue; }
             lines.Add((used, length));
             used += length;
         }
@@ -128,8 +141,6 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         }
         return new TextDocument(url, language, title, output.ToString());
     }
-
-    private void Drop(string rule) => LinesDropped[rule] = LinesDropped.GetValueOrDefault(rule) + 1;
 
     private static bool ContainsPolicy(ReadOnlySpan<char> line)
     {

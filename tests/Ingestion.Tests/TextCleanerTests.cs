@@ -21,8 +21,10 @@ public class TextCleanerTests
         var doc = cleaner.Clean("u", "en", null, "Menu\nHome | About\nToo short.\n" + Good + "\nRead more", out var reason);
         Assert.Null(reason);
         Assert.Equal(Good.Replace("\r", ""), doc!.Text);
-        Assert.Equal(3, cleaner.LinesDropped["no_terminal_punctuation"]);
-        Assert.Equal(1, cleaner.LinesDropped["too_few_words"]);
+        var dropped = cleaner.TakeLinesDropped();
+        Assert.Equal(3, dropped["no_terminal_punctuation"]);
+        Assert.Equal(1, dropped["too_few_words"]);
+        Assert.Empty(cleaner.TakeLinesDropped());
     }
 
     [Fact]
