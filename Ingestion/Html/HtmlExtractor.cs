@@ -68,9 +68,9 @@ public sealed class HtmlExtractor
             }
             var tagNameEnd = NameEnd(html, i + 1);
             var tag = html[(i + 1)..tagNameEnd];
-            var interesting = tag.Length <= 7 && (Is(tag, "img"u8) || Is(tag, "source"u8) || Is(tag, "base"u8) || Is(tag, "meta"u8) || Is(tag, "html"u8) || Is(tag, "picture"u8));
+            var kind = Classify(tag);
             int tagEnd;
-            if (interesting)
+            if (kind is Tag.Img or Tag.Source or Tag.Base or Tag.Meta or Tag.Html or Tag.Picture)
             {
                 attributes.Clear();
                 tagEnd = ParseAttributes(html, tagNameEnd, attributes);
@@ -78,11 +78,16 @@ public sealed class HtmlExtractor
             else tagEnd = SkipTag(html, tagNameEnd);
             i = tagEnd;
 
-            if (Is(tag, "img"u8))
+            if (kind is Tag.Other) continue;
+            if (kind is Tag.Block)
+            {
+                if (collectText) text.Append('\n');
+            }
+            else if (kind is Tag.Img)
             {
                 AddImage(page, html, attributes, baseUri, pictureDepth > 0 ? pictureSources : null, seen);
             }
-            else if (Is(tag, "source"u8))
+            else if (kind is Tag.Source)
             {
                 if (pictureDepth > 0)
                 {
@@ -90,8 +95,8 @@ public sealed class HtmlExtractor
                     if (srcset is not null && LargestCandidate(srcset) is { } best) pictureSources.Add((best, "picture-source"));
                 }
             }
-            else if (Is(tag, "picture"u8)) pictureDepth++;
-            else if (Is(tag, "base"u8))
+            else if (kind is Tag.Picture) pictureDepth++;
+            else if (kind is Tag.Base)
             {
                 if (!sawBase && Value(html, attributes, "href"u8) is { } href && pageUri is not null && Uri.TryCreate(pageUri, href.Trim(), out var b))
                 {
@@ -99,11 +104,11 @@ public sealed class HtmlExtractor
                     sawBase = true;
                 }
             }
-            else if (Is(tag, "html"u8))
+            else if (kind is Tag.Html)
             {
                 page.Language ??= PrimaryLanguage(Value(html, attributes, "lang"u8) ?? Value(html, attributes, "xml:lang"u8));
             }
-            else if (Is(tag, "meta"u8))
+            else if (kind is Tag.Meta)
             {
                 var name = Value(html, attributes, "name"u8)?.Trim().ToLowerInvariant();
                 var equiv = Value(html, attributes, "http-equiv"u8)?.Trim().ToLowerInvariant();
@@ -111,18 +116,17 @@ public sealed class HtmlExtractor
                 if (name is "robots") page.Robots |= Robots.Parse(content);
                 if (equiv is "content-language") page.Language ??= PrimaryLanguage(content);
             }
-            else if (Is(tag, "title"u8))
+            else if (kind is Tag.Title)
             {
                 var close = IndexOfCloseTag(html, i, "title"u8);
                 if (page.Title is null) page.Title = Collapse(Decode(html[i..(close < 0 ? html.Length : close)]));
                 i = close < 0 ? html.Length : SkipPast(html, close, (byte)'>');
             }
-            else if (Is(tag, "script"u8) || Is(tag, "style"u8) || Is(tag, "textarea"u8) || Is(tag, "xmp"u8))
+            else if (kind is Tag.RawText)
             {
                 var close = IndexOfCloseTag(html, i, tag);
                 i = close < 0 ? html.Length : SkipPast(html, close, (byte)'>');
             }
-            else if (collectText && IsBlock(tag)) text.Append('\n');
         }
         if (collectText) page.Text = text.ToString();
         return page;
@@ -131,6 +135,21 @@ public sealed class HtmlExtractor
     private readonly record struct Attribute(int NameStart, int NameLength, int ValueStart, int ValueLength);
 
     private static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> lower) => Ascii.EqualsIgnoreCase(name, lower);
+
+    private enum Tag { Other, Block, Img, Source, Picture, Base, Html, Meta, Title, RawText }
+
+    /// <summary>One classification per tag, dispatched on length first so most names cost one comparison.</summary>
+    private static Tag Classify(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        1 => Is(name, "a"u8) ? Tag.Other : Is(name, "p"u8) ? Tag.Block : Tag.Other,
+        3 => Is(name, "img"u8) ? Tag.Img : Is(name, "xmp"u8) ? Tag.RawText : IsBlock(name) ? Tag.Block : Tag.Other,
+        4 => Is(name, "span"u8) ? Tag.Other : Is(name, "base"u8) ? Tag.Base : Is(name, "meta"u8) ? Tag.Meta : Is(name, "html"u8) ? Tag.Html : IsBlock(name) ? Tag.Block : Tag.Other,
+        5 => Is(name, "title"u8) ? Tag.Title : Is(name, "style"u8) ? Tag.RawText : IsBlock(name) ? Tag.Block : Tag.Other,
+        6 => Is(name, "source"u8) ? Tag.Source : Is(name, "script"u8) ? Tag.RawText : IsBlock(name) ? Tag.Block : Tag.Other,
+        7 => Is(name, "picture"u8) ? Tag.Picture : IsBlock(name) ? Tag.Block : Tag.Other,
+        8 => Is(name, "textarea"u8) ? Tag.RawText : Tag.Other,
+        _ => IsBlock(name) ? Tag.Block : Tag.Other,
+    };
 
     private static int NameEnd(ReadOnlySpan<byte> html, int from)
     {

@@ -41,8 +41,10 @@ public sealed record TextDocument(string Url, string? Language, string? Title, s
 /// </summary>
 public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator deduplicator)
 {
-    private static readonly string[] PolicyPhrases =
-        ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
+    /// <summary>C4's page killers (lorem ipsum, a curly bracket) and line killers (javascript, policy phrases).</summary>
+    private static readonly System.Buffers.SearchValues<string> Flagged = System.Buffers.SearchValues.Create(
+        ["lorem ipsum", "{", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
+        StringComparison.OrdinalIgnoreCase);
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
@@ -88,10 +90,15 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             var line = buffer.AsSpan(used, length);
             if (words < options.MinWordsPerLine) { dropped[TooFewWords]++; continue; }
             if (longestWord > options.MaxWordLength) { dropped[OverlongWord]++; continue; }
-            if (line.Contains("lorem ipsum", StringComparison.OrdinalIgnoreCase)) { rejection = "lorem_ipsum"; return null; }
-            if (line.Contains('{')) { rejection = "curly_bracket"; return null; }
-            if (line.Contains("javascript", StringComparison.OrdinalIgnoreCase)) { dropped[Javascript]++; continue; }
-            if (ContainsPolicy(line)) { dropped[Policy]++; continue; }
+            // One multi-string search finds any phrase of interest; which one only matters when there is one.
+            if (line.IndexOfAny(Flagged) >= 0)
+            {
+                if (line.Contains("lorem ipsum", StringComparison.OrdinalIgnoreCase)) { rejection = "lorem_ipsum"; return null; }
+                if (line.Contains('{')) { rejection = "curly_bracket"; return null; }
+                if (line.Contains("javascript", StringComparison.OrdinalIgnoreCase)) { dropped[Javascript]++; continue; }
+                dropped[Policy]++;
+                continue;
+            }
             lines.Add((used, length));
             used += length;
         }
@@ -140,15 +147,6 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             }
         }
         return new TextDocument(url, language, title, output.ToString());
-    }
-
-    private static bool ContainsPolicy(ReadOnlySpan<char> line)
-    {
-        // Every phrase contains "use" or "polic"; most lines have neither, so test those first.
-        if (!line.Contains("use", StringComparison.OrdinalIgnoreCase) && !line.Contains("polic", StringComparison.OrdinalIgnoreCase)) return false;
-        foreach (var phrase in PolicyPhrases)
-            if (line.Contains(phrase, StringComparison.OrdinalIgnoreCase)) return true;
-        return false;
     }
 
     /// <summary>White space other than the plain space; lines without it (or double spaces) are copied as they are.</summary>
