@@ -45,6 +45,8 @@ public sealed partial class AltTextFilter(AltTextFilterOptions options)
     [GeneratedRegex(@"^[\w\-.() ]+\.(jpe?g|png|gif|webp|bmp|svg|tiff?|avif|heic)$|^(img|dsc|dscn|dcim|image|photo|screenshot)[_\- ]?\d+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex FileNamePattern();
 
+    private static readonly System.Buffers.SearchValues<char> DotOrDigit = System.Buffers.SearchValues.Create(".0123456789");
+
     /// <summary>The reason to reject, or null to keep.</summary>
     public string? Check(in CandidateFacts facts)
     {
@@ -63,7 +65,8 @@ public sealed partial class AltTextFilter(AltTextFilterOptions options)
         if (words > options.MaxWords) return "alt_too_many_words";
         if (options.RejectBoilerplate)
         {
-            if (FileNamePattern().IsMatch(alt)) return "alt_file_name";
+            // Both file-name shapes need a dot or a digit; most alt texts have neither.
+            if (alt.AsSpan().IndexOfAny(DotOrDigit) >= 0 && FileNamePattern().IsMatch(alt)) return "alt_file_name";
             if (IsAllBoilerplate(alt)) return "alt_boilerplate";
         }
         if (options.Languages.Count > 0)
@@ -89,11 +92,16 @@ public sealed partial class AltTextFilter(AltTextFilterOptions options)
 
     private bool IsAllBoilerplate(string alt)
     {
-        foreach (var raw in alt.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        var rest = alt.AsSpan();
+        while (rest.Length > 0)
         {
-            var word = raw.Trim('.', ',', ':', ';', '!', '?', '"', '\'', '(', ')', '-', '|', '»', '«', '>', '<');
-            if (word.Length == 0 || word.All(char.IsAsciiDigit)) continue;
-            if (!options.BoilerplateWords.Contains(word)) return false;
+            var space = rest.IndexOf(' ');
+            var raw = space < 0 ? rest : rest[..space];
+            rest = space < 0 ? default : rest[(space + 1)..];
+            var word = raw.Trim(".,:;!?\"'()-|»«<>");
+            if (word.IsEmpty || !word.ContainsAnyExcept("0123456789")) continue;
+            // The first descriptive word settles it, so at most one string is made per alt text in practice.
+            if (!options.BoilerplateWords.Contains(word.ToString())) return false;
         }
         return true;
     }

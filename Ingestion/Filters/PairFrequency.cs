@@ -39,12 +39,12 @@ public sealed class InProcessPairFrequencyCounter(FrequencyFilterOptions options
     public void Observe(string imageUrl, string altText)
     {
         var image = Hash(imageUrl);
-        var alt = Hash(Normalize(altText));
+        var alt = HashNormalized(altText);
         Add(imagesPerAlt, alt, image, options.MaxImagesPerAltText + 1);
         Add(altsPerImage, image, alt, options.MaxAltTextsPerImage + 1);
     }
 
-    public int DistinctImagesFor(string altText) => imagesPerAlt.TryGetValue(Hash(Normalize(altText)), out var d) ? d.Count : 0;
+    public int DistinctImagesFor(string altText) => imagesPerAlt.TryGetValue(HashNormalized(altText), out var d) ? d.Count : 0;
 
     public int DistinctAltTextsFor(string imageUrl) => altsPerImage.TryGetValue(Hash(imageUrl), out var d) ? d.Count : 0;
 
@@ -64,8 +64,18 @@ public sealed class InProcessPairFrequencyCounter(FrequencyFilterOptions options
         if (entry.More.Count < saturateAt) entry.More.Add(value);
     }
 
-    /// <summary>Alt texts that differ only in case or spacing count as one text.</summary>
-    public static string Normalize(string altText) => altText.Trim().ToLowerInvariant();
+    /// <summary>The hash of the alt text trimmed and in lower case, so texts differing only in case or outer spaces count as one.</summary>
+    public static ulong HashNormalized(string altText)
+    {
+        var h = 14695981039346656037UL;
+        foreach (var raw in altText.AsSpan().Trim())
+        {
+            var c = char.ToLowerInvariant(raw);
+            h = (h ^ (byte)c) * 1099511628211UL;
+            h = (h ^ (byte)(c >> 8)) * 1099511628211UL;
+        }
+        return h;
+    }
 
     /// <summary>FNV-1a, stable across processes so a distributed counter can partition by it.</summary>
     public static ulong Hash(string s)

@@ -11,8 +11,7 @@ namespace Platform.Ingestion.Html;
 /// </summary>
 public sealed class HtmlExtractor
 {
-    private readonly StringBuilder text = new();
-    private char[] chars = new char[4096];
+    private readonly TextBuffer text = new();
 
     /// <summary>Extracts from a page already in UTF-8 (see <see cref="CharsetDecoder"/>).</summary>
     public HtmlPage Extract(ReadOnlySpan<byte> html, string pageUrl, bool collectText)
@@ -128,7 +127,7 @@ public sealed class HtmlExtractor
                 i = close < 0 ? html.Length : SkipPast(html, close, (byte)'>');
             }
         }
-        if (collectText) page.Text = text.ToString();
+        if (collectText) page.TextBuffer = text.Memory;
         return page;
     }
 
@@ -305,11 +304,51 @@ public sealed class HtmlExtractor
             text.Append(' ');
             return;
         }
-        if (chars.Length < raw.Length) chars = new char[Math.Max(raw.Length, chars.Length * 2)];
-        var n = Encoding.UTF8.GetChars(raw, chars);
-        var segment = chars.AsSpan(0, n);
-        if (segment.IndexOf('&') >= 0) text.Append(WebUtility.HtmlDecode(new string(segment)));
-        else text.Append(segment);
+        var start = text.Length;
+        text.AppendUtf8(raw);
+        var segment = text.Memory.Span[start..];
+        if (segment.IndexOf('&') >= 0)
+        {
+            var decoded = WebUtility.HtmlDecode(new string(segment));
+            text.Length = start;
+            text.Append(decoded);
+        }
+    }
+
+    /// <summary>A growable character buffer whose contents can be read as a span without making a string.</summary>
+    private sealed class TextBuffer
+    {
+        private char[] chars = new char[1 << 14];
+
+        public int Length { get; set; }
+
+        public ReadOnlyMemory<char> Memory => chars.AsMemory(0, Length);
+
+        public void Clear() => Length = 0;
+
+        public void Append(char c)
+        {
+            Ensure(1);
+            chars[Length++] = c;
+        }
+
+        public void Append(string s)
+        {
+            Ensure(s.Length);
+            s.CopyTo(chars.AsSpan(Length));
+            Length += s.Length;
+        }
+
+        public void AppendUtf8(ReadOnlySpan<byte> utf8)
+        {
+            Ensure(utf8.Length);
+            Length += Encoding.UTF8.GetChars(utf8, chars.AsSpan(Length));
+        }
+
+        private void Ensure(int more)
+        {
+            if (Length + more > chars.Length) Array.Resize(ref chars, Math.Max(chars.Length * 2, Length + more));
+        }
     }
 
     private static void AddImage(HtmlPage page, ReadOnlySpan<byte> html, List<Attribute> attributes, Uri? baseUri,

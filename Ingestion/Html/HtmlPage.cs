@@ -48,8 +48,16 @@ public sealed class HtmlPage
     public string? Language { get; set; }
     public RobotsDirectives Robots { get; set; }
     public List<ImageReference> Images { get; } = [];
-    /// <summary>Visible text with block elements as line breaks; null unless text was requested.</summary>
-    public string? Text { get; set; }
+    private string? text;
+
+    /// <summary>
+    /// Visible text with block elements as line breaks, in the extractor's buffer: valid until it
+    /// extracts the next page. Empty unless text was requested.
+    /// </summary>
+    public ReadOnlyMemory<char> TextBuffer { get; set; }
+
+    /// <summary>The visible text as a string (made on first use); null unless text was requested.</summary>
+    public string? Text => text ??= TextBuffer.IsEmpty ? null : new string(TextBuffer.Span);
     /// <summary>The charset the bytes were decoded with.</summary>
     public string Charset { get; set; } = "utf-8";
     /// <summary>Image references that could not become an absolute http(s) URL.</summary>

@@ -232,7 +232,7 @@ public sealed class ExtractionRun : IDisposable
                 Source = source,
             });
         }
-        if (options.ExtractText && page.Text is not null) OfferText(uri, page.Language, page.Title, page.Text);
+        if (options.ExtractText) OfferText(uri, page.Language, page.Title, page.TextBuffer.Span);
     }
 
     /// <summary>Runs the per-pair filters on a candidate from any input; kept ones are counted and spooled.</summary>
@@ -251,7 +251,7 @@ public sealed class ExtractionRun : IDisposable
         Spool.Append(candidate);
     }
 
-    private void OfferText(string uri, string? language, string? title, string text)
+    private void OfferText(string uri, string? language, string? title, ReadOnlySpan<char> text)
     {
         Stats.Enter(TextStage);
         var document = cleaner.Clean(uri, language, title, text, out var rejection);

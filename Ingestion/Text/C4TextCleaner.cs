@@ -48,6 +48,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
+    private readonly StringBuilder output = new();
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
 
     private static readonly string[] DropRules = ["no_terminal_punctuation", "too_few_words", "overlong_word", "javascript", "policy"];
@@ -64,7 +65,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         return result;
     }
 
-    public TextDocument? Clean(string url, string? language, string? title, string text, out string? rejection)
+    public TextDocument? Clean(string url, string? language, string? title, ReadOnlySpan<char> text, out string? rejection)
     {
         rejection = null;
         if (options.Languages.Count > 0)
@@ -76,7 +77,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         lines.Clear();
         sentences.Clear();
         var used = 0;
-        var source = text.AsSpan();
+        var source = text;
         while (source.Length > 0)
         {
             var nl = source.IndexOf('\n');
@@ -118,7 +119,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             }
             if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = "duplicate_spans"; return null; }
         }
-        var output = new StringBuilder(used + lines.Count);
+        var output = this.output.Clear();
         if (removed == 0)
         {
             foreach (var (start, length) in lines)
