@@ -116,28 +116,20 @@ public sealed class InMemoryCandidateSpool : ICandidateSpool
 public sealed class FileCandidateSpool : ICandidateSpool
 {
     private readonly string path;
-    private readonly FileStream stream;
-    private readonly Utf8JsonWriter json;
+    private readonly JsonLinesSink.Writer writer;
 
     public FileCandidateSpool(string path)
     {
         this.path = path;
-        stream = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
-        json = new Utf8JsonWriter(stream);
+        writer = new JsonLinesSink.Writer(path);
     }
 
-    public void Append(PairCandidate candidate)
-    {
-        candidate.WriteJson(json);
-        json.Flush();
-        json.Reset();
-        stream.WriteByte((byte)'\n');
-    }
+    public void Append(PairCandidate candidate) => writer.Line(json => candidate.WriteJson(json));
 
     public IEnumerable<PairCandidate> ReadAll()
     {
-        stream.Flush();
-        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        writer.Flush();
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16));
         while (reader.ReadLine() is { } line)
         {
             if (line.Length == 0) continue;
@@ -148,8 +140,7 @@ public sealed class FileCandidateSpool : ICandidateSpool
 
     public void Dispose()
     {
-        json.Dispose();
-        stream.Dispose();
+        writer.Dispose();
         File.Delete(path);
     }
 }

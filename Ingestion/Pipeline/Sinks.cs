@@ -51,24 +51,33 @@ public sealed class JsonLinesSink : IExtractionSink, IDisposable
         texts.Dispose();
     }
 
+    /// <summary>
+    /// One JSON object per line. Lines are built in memory and written to a buffered stream;
+    /// flushing the JSON writer straight into the file would flush the file on every line.
+    /// </summary>
     internal sealed class Writer : IDisposable
     {
         private readonly FileStream stream;
+        private readonly System.Buffers.ArrayBufferWriter<byte> line = new(4096);
         private readonly Utf8JsonWriter json;
 
-        public Writer(string path)
+        public Writer(string path, FileMode mode = FileMode.Create, FileAccess access = FileAccess.Write)
         {
-            stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
-            json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            stream = new FileStream(path, mode, access, FileShare.ReadWrite, 1 << 16);
+            json = new Utf8JsonWriter(line, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         }
 
         public void Line(Action<Utf8JsonWriter> write)
         {
             write(json);
             json.Flush();
-            json.Reset();
+            stream.Write(line.WrittenSpan);
             stream.WriteByte((byte)'\n');
+            line.ResetWrittenCount();
+            json.Reset(line);
         }
+
+        public void Flush() => stream.Flush();
 
         public void Dispose()
         {
