@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Platform.Ingestion.Sources;
 
 namespace Platform.Ingestion.Pipeline;
@@ -59,6 +58,4 @@ public static class ExtractCommandRunner
         public void Text(Text.TextDocument document) { Texts++; inner.Text(document); }
         public void Dispose() => inner.Dispose();
     }
-
-    public static string SummaryJson(ExtractSummary summary) => JsonSerializer.Serialize(new { summary.InputBytes, summary.Pages, summary.PairsKept, summary.TextDocuments });
 }

@@ -22,8 +22,6 @@ public sealed class FunnelStats
         public long RejectedTotal => Rejected.Values.Sum();
     }
 
-    public IReadOnlyList<string> StageNames => order;
-
     public StageCounts Stage(string stage)
     {
         if (!stages.TryGetValue(stage, out var counts))

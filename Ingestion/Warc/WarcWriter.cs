@@ -119,8 +119,6 @@ public sealed class WarcWriter(Stream output, bool gzipPerRecord = true, bool le
         _ => "Status",
     };
 
-    public void Flush() => output.Flush();
-
     public void Dispose()
     {
         output.Flush();

@@ -100,3 +100,24 @@ public class FilterTests
         Assert.Equal("image_has_too_many_alts", FrequencyFilter.Check(counter, options, "http://x.test/spacer.gif", "caption number 0"));
     }
 }
+
+public class FunnelStatsTests
+{
+    [Fact]
+    public void Merging_work_units_adds_every_count_and_keeps_stage_order()
+    {
+        var a = new Pipeline.FunnelStats();
+        a.Enter("pages", 3);
+        a.Pass("pages", 2);
+        a.Reject("pages", "bad", 1);
+        var b = new Pipeline.FunnelStats();
+        b.Enter("candidates", 5);
+        b.Enter("pages", 4);
+        b.Reject("pages", "bad", 2);
+        b.Note("pages", "charset_windows-1252");
+        a.Merge(b);
+        Assert.Equal((7L, 2L, 3L, 1L), (a.Stage("pages").In, a.Stage("pages").Passed, a.Rejections("pages", "bad"), a.Notes("pages", "charset_windows-1252")));
+        Assert.Equal(5, a.Stage("candidates").In);
+        Assert.True(a.ToJson().IndexOf("\"pages\"", StringComparison.Ordinal) < a.ToJson().IndexOf("\"candidates\"", StringComparison.Ordinal));
+    }
+}
