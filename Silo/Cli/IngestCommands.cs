@@ -38,10 +38,11 @@ public static class IngestCommands
         var maxRecordMb = new Option<int>("--max-record-mb") { Description = "Skip WARC records larger than this (bounds memory).", DefaultValueFactory = _ => 16 };
         var urlColumn = new Option<string>("--url-column") { Description = "URL column of URL lists.", DefaultValueFactory = _ => "url" };
         var captionColumn = new Option<string>("--caption-column") { Description = "Caption column of URL lists.", DefaultValueFactory = _ => "caption" };
+        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language (lang, Content-Language) undetected instead of identifying it from their text." };
 
         var command = new Command("extract", "Extract image/alt-text candidates, cleaned text and a funnel of every rejection.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { output, languages, minWords, maxWords, minChars, maxImagesPerAlt, maxAltsPerImage, ignoreOptOut, noText, maxRecordMb, urlColumn, captionColumn })
+        foreach (var option in new Option[] { output, languages, minWords, maxWords, minChars, maxImagesPerAlt, maxAltsPerImage, ignoreOptOut, noText, maxRecordMb, urlColumn, captionColumn, noLanguageDetection })
             command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
@@ -68,6 +69,7 @@ public static class IngestCommands
             var files = result.GetValue(inputs)!;
             var outDir = result.GetValue(output)!;
             var urlOptions = new UrlListOptions { UrlColumn = result.GetValue(urlColumn)!, CaptionColumn = result.GetValue(captionColumn)! };
+            ILanguageDetector? detector = result.GetValue(noLanguageDetection) ? null : new StopwordLanguageDetector();
             var totalBytes = files.Where(File.Exists).Sum(f => new FileInfo(f).Length);
             var clock = Stopwatch.StartNew();
             string Rates(ExtractionProgress p) =>
@@ -88,7 +90,7 @@ public static class IngestCommands
                                 task.Value = p.BytesRead;
                                 task.Description = Rates(p);
                             });
-                            var s = await Task.Run(() => ExtractCommandRunner.RunAsync(files, outDir, options, urlOptions, progress, cancellationToken: cancellationToken), cancellationToken);
+                            var s = await Task.Run(() => ExtractCommandRunner.RunAsync(files, outDir, options, urlOptions, progress, detector, cancellationToken), cancellationToken);
                             task.Value = task.MaxValue;
                             return s;
                         });
@@ -102,7 +104,7 @@ public static class IngestCommands
                         last = clock.Elapsed;
                         Console.WriteLine($"progress {p.BytesRead * 100.0 / Math.Max(totalBytes, 1):F1}% {Rates(p)} ({Path.GetFileName(p.Source)})");
                     });
-                    summary = await ExtractCommandRunner.RunAsync(files, outDir, options, urlOptions, progress, cancellationToken: cancellationToken);
+                    summary = await ExtractCommandRunner.RunAsync(files, outDir, options, urlOptions, progress, detector, cancellationToken);
                 }
             }
             catch (Exception e) when (e is FileNotFoundException or InvalidDataException)

@@ -1,3 +1,4 @@
+using Platform.Ingestion.Text;
 using System.IO.Compression;
 using System.Text;
 using Parquet;
@@ -80,6 +81,31 @@ public class ExtractionRunTests
 
         var text = Assert.Single(sink.Texts);
         Assert.StartsWith("The river runs", text.Text);
+    }
+
+    [Fact]
+    public void Pages_that_declare_no_language_get_one_from_the_detector_and_the_language_filter_applies()
+    {
+        var output = new MemoryStream();
+        using (var writer = new WarcWriter(output, leaveOpen: true))
+        {
+            writer.WriteResponse("http://site.test/de.html", 200, [new("Content-Type", "text/html")],
+                Encoding.UTF8.GetBytes("<p>Der Fluss fließt durch die Altstadt und an der Mühle vorbei, und die Besucher bleiben oft auf der Brücke stehen.</p>" +
+                                       "<img src='de.jpg' alt='Die alte Mühle am Fluss'>"));
+            writer.WriteResponse("http://site.test/en.html", 200, [new("Content-Type", "text/html")],
+                Encoding.UTF8.GetBytes("<p>The river runs through the old town and past the mill, and visitors often stop at the bridge to watch the boats.</p>" +
+                                       "<img src='en.jpg' alt='The old mill by the river'>"));
+        }
+        var sink = new CollectingSink();
+        using var run = new ExtractionRun(new ExtractionOptions(), sink, languageDetector: new StopwordLanguageDetector());
+        run.AddWarc(new MemoryStream(output.ToArray()), "undeclared.warc", cancellationToken: TestContext.Current.CancellationToken);
+        run.Finish(TestContext.Current.CancellationToken);
+
+        var kept = Assert.Single(sink.Accepted);
+        Assert.Equal(("http://site.test/en.jpg", "en"), (kept.ImageUrl, kept.Language));
+        var rejected = Assert.Single(sink.Rejected);
+        Assert.Equal(("http://site.test/de.jpg", "de", "language_not_allowed"), (rejected.Candidate.ImageUrl, rejected.Candidate.Language, rejected.Reason));
+        Assert.Equal(2, run.Stats.Notes(ExtractionRun.PagesStage, "language_detected"));
     }
 
     [Fact]
