@@ -27,6 +27,13 @@ public sealed record DownloaderOptions
     /// <summary>Fetch and honour each host's robots.txt (RFC 9309) for our product token.</summary>
     public bool HonourRobotsTxt { get; init; } = true;
 
+    /// <summary>
+    /// Limit for fetching one host's robots.txt. Separate from <see cref="AttemptTimeout"/>: an
+    /// unreachable robots.txt disallows the whole host (RFC 9309), so a tight image timeout must not
+    /// turn a slow first answer into a ban on every image of that host.
+    /// </summary>
+    public TimeSpan RobotsTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>X-Robots-Tag directives that opt an image out (img2dataset's defaults).</summary>
     public IReadOnlyList<string> OptOutDirectives { get; init; } = ["noai", "noimageai", "noindex", "noimageindex"];
 

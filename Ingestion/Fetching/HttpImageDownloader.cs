@@ -202,7 +202,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
 
     private async Task<RobotsRules> FetchRobotsAsync(Uri robotsUri)
     {
-        using var timeout = new CancellationTokenSource(_options.AttemptTimeout);
+        using var timeout = new CancellationTokenSource(_options.RobotsTimeout);
         try
         {
             var current = robotsUri;
