@@ -1,0 +1,95 @@
+using Platform.Ingestion.Fetching;
+using Platform.Ingestion.Http;
+using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Shards;
+using Platform.Ingestion.Warc;
+
+namespace Platform.Ingestion.Runs;
+
+/// <summary>Reason codes for images whose bytes should have come from the dump but could not be read there.</summary>
+public static class DumpReasons
+{
+    public const string RecordMissing = "dump_record_missing";
+    public const string RecordMismatch = "dump_record_mismatch";
+    public const string MalformedHttp = "dump_malformed_http";
+    public const string Unreadable = "dump_unreadable";
+}
+
+/// <summary>
+/// Reads one image response back out of a WARC by the position extraction recorded: per-record gzip files
+/// are entered at the record's gzip member, uncompressed files at the record's offset; whole-file gzip has
+/// no member per record, so it is read from the start up to the record.
+/// </summary>
+public static class DumpedImageReader
+{
+    public static FetchResult Read(DumpedImage image, WarcReaderOptions warcOptions, int maxBodyBytes)
+    {
+        try
+        {
+            using var file = new FileStream(image.Source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var gzip = file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
+            var start = image.CompressedOffset >= 0 ? image.CompressedOffset : gzip ? 0 : image.Offset;
+            // After a seek, offsets count from the seek position.
+            var offsetWanted = image.CompressedOffset >= 0 || !gzip ? 0 : image.Offset;
+            file.Position = start;
+            using var reader = new WarcReader(file, new FunnelStats(), warcOptions, leaveOpen: true);
+            foreach (var record in reader.ReadAll())
+            {
+                if (record.Offset < offsetWanted) continue;
+                if (record.Offset != offsetWanted || (image.RecordId is not null && record.RecordId != image.RecordId))
+                    return FetchResult.Failure(DumpReasons.RecordMismatch, $"{image.Source}@{image.Offset}: another record is there");
+                return Decode(record, maxBodyBytes);
+            }
+            return FetchResult.Failure(DumpReasons.RecordMissing, $"{image.Source}@{image.Offset}: no record");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return FetchResult.Failure(DumpReasons.Unreadable, $"{image.Source}: {e.Message}");
+        }
+    }
+
+    private static FetchResult Decode(WarcRecord record, int maxBodyBytes)
+    {
+        if (!record.IsHttp) return FetchResult.Success(record.Block.ToArray());
+        if (!HttpResponse.TryParse(record.Block.Span, out var response))
+            return FetchResult.Failure(DumpReasons.MalformedHttp, record.RecordId ?? "");
+        return HttpBody.TryDecode(response, record.Block[response.BodyOffset..], maxBodyBytes, out var body, out var failure)
+            ? FetchResult.Success(body.ToArray())
+            : FetchResult.Failure(failure ?? DumpReasons.MalformedHttp, record.RecordId ?? "");
+    }
+}
+
+/// <summary>
+/// Bytes from the dump for images it holds, from the web otherwise. The dump is read only when a sample is
+/// attempted, so shards committed by an earlier run cost nothing and no payload waits in memory.
+/// </summary>
+public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, WarcReaderOptions warcOptions, int maxBodyBytes) : IImageSource
+{
+    private long fromDump;
+    private long fromWeb;
+
+    public long FromDump => Interlocked.Read(ref fromDump);
+    public long FromWeb => Interlocked.Read(ref fromWeb);
+
+    /// <summary>Called after each attempt, from any thread.</summary>
+    public Action? Attempted { get; init; }
+
+    public async Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (candidate.EmbeddedBytes is { } embedded) return FetchResult.Success(embedded);
+            if (dump.TryGet(candidate.Url, out var image) && image is not null)
+            {
+                Interlocked.Increment(ref fromDump);
+                return await Task.Run(() => DumpedImageReader.Read(image, warcOptions, maxBodyBytes), cancellationToken);
+            }
+            Interlocked.Increment(ref fromWeb);
+            return await web.FetchAsync(candidate, cancellationToken);
+        }
+        finally
+        {
+            Attempted?.Invoke();
+        }
+    }
+}
