@@ -5,14 +5,16 @@ using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
+using Azure.Storage.Blobs;
 using Platform.Ingestion.Tests.Fetching;
+using Platform.Ingestion.Tests.Shards;
 using Platform.Ingestion.Warc;
 using SkiaSharp;
 using Xunit;
 
 namespace Platform.Ingestion.Tests.Runs;
 
-public sealed class IngestRunTests : IAsyncLifetime
+public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClassFixture<AzuriteBlob>
 {
     private const string Site = "http://site.test";
     private readonly string root = Directory.CreateTempSubdirectory("ingest-run").FullName;
@@ -142,6 +144,30 @@ public sealed class IngestRunTests : IAsyncLifetime
         Assert.Equal(1, resumed.Shards.ShardsAlreadyCommitted);
         Assert.Equal(complete, Snapshot(output));
         Assert.Equal(expected.OrderBy(p => p.Key), ReadShards(output).OrderBy(p => p.Key));
+    }
+
+    [Fact]
+    public async Task A_run_into_a_blob_url_writes_the_same_files_as_a_run_into_a_folder()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        if (azurite.ConnectionString is null) Assert.Skip(azurite.MissingReason ?? "Azurite unavailable");
+        var containerName = $"run-{Guid.NewGuid():N}";
+        var container = new BlobContainerClient(azurite.ConnectionString, containerName);
+        await container.CreateAsync(cancellationToken: ct);
+        var local = Path.Combine(root, "local");
+        await IngestRun.RunAsync([warcPath], new LocalDatasetFolder(local), Options(samplesPerShard: 100), cancellationToken: ct);
+
+        var blob = DatasetTarget.Open($"{container.Uri}/datasets/web", azurite.ConnectionString);
+        await IngestRun.RunAsync([warcPath], blob, Options(samplesPerShard: 100), cancellationToken: ct);
+
+        var uploaded = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var item in container.GetBlobsAsync(cancellationToken: ct))
+        {
+            Assert.StartsWith("datasets/web/", item.Name);
+            var content = await container.GetBlobClient(item.Name).DownloadContentAsync(ct);
+            uploaded[item.Name["datasets/web/".Length..]] = Sha(content.Value.Content.ToArray());
+        }
+        Assert.Equal(Snapshot(local), uploaded);
     }
 
     [Theory]
