@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;
@@ -105,17 +106,18 @@ public static class IngestRun
     }
 
     /// <summary>
-    /// Same inputs (by name, size and a digest of their first and last MiB) and same shard size give the
-    /// same id; shard positions depend on nothing else, since extraction is deterministic.
+    /// Same inputs (by name, size and a digest of their first and last MiB) and the same settings of every
+    /// stage that decides what lands in which shard give the same id; extraction is deterministic, so a
+    /// rerun lines every pair up with the shard it had. Changed settings make a new job rather than mixing.
     /// </summary>
     public static string JobIdFor(IReadOnlyList<string> inputs, IngestRunOptions options)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(BitConverter.GetBytes(options.Shards.SamplesPerShard));
+        hash.AppendData(Encoding.UTF8.GetBytes(OutputSettings(options)));
         var buffer = new byte[1 << 20];
         foreach (var input in inputs)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(input) + "\n"));
+            hash.AppendData(Encoding.UTF8.GetBytes("\n" + Path.GetFileName(input) + "\n"));
             using var file = File.OpenRead(input);
             hash.AppendData(BitConverter.GetBytes(file.Length));
             hash.AppendData(buffer, 0, file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false));
@@ -126,6 +128,42 @@ public static class IngestRun
             }
         }
         return "run-" + Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    /// <summary>
+    /// The settings that shape the dataset, as canonical JSON. String lists in them are sets (languages,
+    /// boilerplate words) whose order follows per-process string hashing, so they are sorted.
+    /// </summary>
+    private static string OutputSettings(IngestRunOptions options)
+    {
+        var node = JsonSerializer.SerializeToNode(new
+        {
+            options.Extraction,
+            options.UrlLists,
+            options.Images,
+            options.Dedupe,
+            options.Shards.SamplesPerShard,
+        })!;
+        SortStringSets(node);
+        return node.ToJsonString();
+    }
+
+    private static void SortStringSets(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (_, child) in obj) SortStringSets(child);
+                break;
+            case JsonArray array when array.All(item => item is JsonValue value && value.GetValueKind() == JsonValueKind.String):
+                var sorted = array.Select(item => item!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+                array.Clear();
+                foreach (var item in sorted) array.Add(item);
+                break;
+            case JsonArray array:
+                foreach (var child in array) SortStringSets(child);
+                break;
+        }
     }
 
     private static async Task<(long Bytes, long Pages, long Accepted, long Texts, FunnelStats Stats)> ExtractAsync(

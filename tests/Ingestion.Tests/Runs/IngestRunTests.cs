@@ -170,6 +170,28 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         Assert.Equal(Snapshot(local), uploaded);
     }
 
+    [Fact]
+    public void The_job_id_follows_the_inputs_and_the_settings_that_shape_the_shards()
+    {
+        var id = IngestRun.JobIdFor([warcPath], Options(samplesPerShard: 100));
+        Assert.Matches("^run-[0-9a-f]{16}$", id);
+        Assert.Equal(id, IngestRun.JobIdFor([warcPath], Options(samplesPerShard: 100)));
+        Assert.NotEqual(id, IngestRun.JobIdFor([warcPath], Options(samplesPerShard: 2)));
+        Assert.NotEqual(id, IngestRun.JobIdFor([warcPath], Options(samplesPerShard: 100) with
+        {
+            Extraction = new ExtractionOptions { AltText = new Platform.Ingestion.Filters.AltTextFilterOptions { Languages = new HashSet<string> { "de" } } },
+        }));
+
+        var copy = Path.Combine(root, "copy", Path.GetFileName(warcPath));
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        var bytes = File.ReadAllBytes(warcPath);
+        File.WriteAllBytes(copy, bytes);
+        Assert.Equal(id, IngestRun.JobIdFor([copy], Options(samplesPerShard: 100)));
+        bytes[^10] ^= 0xff;
+        File.WriteAllBytes(copy, bytes);
+        Assert.NotEqual(id, IngestRun.JobIdFor([copy], Options(samplesPerShard: 100)));
+    }
+
     [Theory]
     [InlineData("per-record gzip")]
     [InlineData("uncompressed")]
