@@ -12,10 +12,11 @@ public static class DatasetTarget
         target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || target.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Opens the store. A blob URL needs a storage connection string for the account it names, or a SAS
-    /// token in its query; without either it is refused rather than tried anonymously.
+    /// Opens the store. A blob URL needs a storage connection string for the account it names (the container
+    /// is created when missing), or a SAS token in its query for an existing container; without either it is
+    /// refused rather than tried anonymously. Checked before any work starts, so a wrong target fails fast.
     /// </summary>
-    public static IDatasetStore Open(string target, string? connectionString)
+    public static async Task<IDatasetStore> OpenAsync(string target, string? connectionString, CancellationToken cancellationToken)
     {
         if (!IsBlobUrl(target)) return new LocalDatasetFolder(target);
         var url = new Uri(target);
@@ -23,13 +24,18 @@ public static class DatasetTarget
         {
             var service = new BlobServiceClient(connectionString);
             var (container, prefix) = SplitContainerAndPrefix(url, service.Uri);
-            return new AzureBlobDatasetStore(service.GetBlobContainerClient(container), prefix);
+            var client = service.GetBlobContainerClient(container);
+            await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            return new AzureBlobDatasetStore(client, prefix);
         }
         if (url.Query.Contains("sig=", StringComparison.Ordinal))
         {
             var (container, prefix) = SplitContainerAndPrefix(url, new Uri(url.GetLeftPart(UriPartial.Authority)));
             var containerUri = new UriBuilder(url) { Path = container }.Uri;
-            return new AzureBlobDatasetStore(new BlobContainerClient(containerUri), prefix);
+            var client = new BlobContainerClient(containerUri);
+            if (!await client.ExistsAsync(cancellationToken))
+                throw new ArgumentException($"container '{container}' does not exist at {url.GetLeftPart(UriPartial.Authority)}.");
+            return new AzureBlobDatasetStore(client, prefix);
         }
         throw new ArgumentException($"'{target}' is a blob URL: give --storage-connection (or PLATFORM_Storage__ConnectionString), or a SAS token in the URL.");
     }

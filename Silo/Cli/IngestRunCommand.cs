@@ -62,9 +62,10 @@ public static class IngestRunCommand
             IDatasetStore store;
             try
             {
-                store = DatasetTarget.Open(target, result.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionEnvironmentVariable));
+                store = await DatasetTarget.OpenAsync(target, result.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionEnvironmentVariable),
+                    cancellationToken);
             }
-            catch (Exception e) when (e is ArgumentException or FormatException)
+            catch (Exception e) when (e is ArgumentException or FormatException or Azure.RequestFailedException or HttpRequestException)
             {
                 Console.Error.WriteLine(e.Message);
                 return 2;
@@ -84,9 +85,9 @@ public static class IngestRunCommand
                 return 2;
             }
             AnsiConsole.Write(FunnelTable(summary.Funnel));
-            Console.WriteLine($"job {summary.JobId}: {summary.Pages} pages, {summary.PairsAccepted} pairs attempted, " +
-                $"{summary.Shards.Totals.Successes} samples written in {summary.Shards.ShardsWritten} new shards " +
-                $"({summary.Shards.ShardsAlreadyCommitted} already committed) in {clock.Elapsed.TotalSeconds:F1} s; " +
+            var samples = summary.Funnel.Stage(IngestRun.ShardStage);
+            Console.WriteLine($"job {summary.JobId}: {summary.Pages} pages, {samples.Passed} of {samples.In} pairs in {summary.ShardCount} shards " +
+                $"({summary.Shards.ShardsWritten} written now, {summary.Shards.ShardsAlreadyCommitted} committed before) in {clock.Elapsed.TotalSeconds:F1} s; " +
                 $"{IngestRun.FunnelFileName(summary.JobId)} and {IngestRun.TextFileName(summary.JobId)} in {store.Location}");
             return 0;
         });

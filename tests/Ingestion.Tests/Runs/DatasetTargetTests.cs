@@ -21,13 +21,14 @@ public sealed class DatasetTargetTests
         Assert.Throws<ArgumentException>(() => DatasetTarget.SplitContainerAndPrefix(new Uri(url), new Uri(endpoint)));
 
     [Fact]
-    public void A_blob_url_without_credentials_is_refused_and_a_path_is_a_local_folder()
+    public async Task A_blob_url_without_credentials_is_refused_and_a_path_is_a_local_folder()
     {
-        Assert.Throws<ArgumentException>(() => DatasetTarget.Open("https://acct.blob.core.windows.net/data", null));
+        var ct = TestContext.Current.CancellationToken;
+        await Assert.ThrowsAsync<ArgumentException>(() => DatasetTarget.OpenAsync("https://acct.blob.core.windows.net/data", null, ct));
         var folder = Path.Combine(Path.GetTempPath(), $"target-{Guid.NewGuid():N}");
         try
         {
-            Assert.IsType<LocalDatasetFolder>(DatasetTarget.Open(folder, null));
+            Assert.IsType<LocalDatasetFolder>(await DatasetTarget.OpenAsync(folder, null, ct));
         }
         finally
         {

@@ -147,17 +147,15 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
     }
 
     [Fact]
-    public async Task A_run_into_a_blob_url_writes_the_same_files_as_a_run_into_a_folder()
+    public async Task A_run_into_a_new_blob_container_url_writes_the_same_files_as_a_run_into_a_folder()
     {
         var ct = TestContext.Current.CancellationToken;
         if (azurite.ConnectionString is null) Assert.Skip(azurite.MissingReason ?? "Azurite unavailable");
-        var containerName = $"run-{Guid.NewGuid():N}";
-        var container = new BlobContainerClient(azurite.ConnectionString, containerName);
-        await container.CreateAsync(cancellationToken: ct);
+        var container = new BlobContainerClient(azurite.ConnectionString, $"run-{Guid.NewGuid():N}");
         var local = Path.Combine(root, "local");
         await IngestRun.RunAsync([warcPath], new LocalDatasetFolder(local), Options(samplesPerShard: 100), cancellationToken: ct);
 
-        var blob = DatasetTarget.Open($"{container.Uri}/datasets/web", azurite.ConnectionString);
+        var blob = await DatasetTarget.OpenAsync($"{container.Uri}/datasets/web", azurite.ConnectionString, ct);
         await IngestRun.RunAsync([warcPath], blob, Options(samplesPerShard: 100), cancellationToken: ct);
 
         var uploaded = new SortedDictionary<string, string>(StringComparer.Ordinal);
