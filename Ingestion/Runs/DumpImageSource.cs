@@ -65,12 +65,6 @@ public static class DumpedImageReader
 /// </summary>
 public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, WarcReaderOptions warcOptions, int maxBodyBytes) : IImageSource
 {
-    private long fromDump;
-    private long fromWeb;
-
-    public long FromDump => Interlocked.Read(ref fromDump);
-    public long FromWeb => Interlocked.Read(ref fromWeb);
-
     /// <summary>Called after each attempt, from any thread.</summary>
     public Action? Attempted { get; init; }
 
@@ -80,11 +74,7 @@ public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, War
         {
             if (candidate.EmbeddedBytes is { } embedded) return FetchResult.Success(embedded);
             if (dump.TryGet(candidate.Url, out var image) && image is not null)
-            {
-                Interlocked.Increment(ref fromDump);
                 return await Task.Run(() => DumpedImageReader.Read(image, warcOptions, maxBodyBytes), cancellationToken);
-            }
-            Interlocked.Increment(ref fromWeb);
             return await web.FetchAsync(candidate, cancellationToken);
         }
         finally

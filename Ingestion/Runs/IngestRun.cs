@@ -87,12 +87,16 @@ public static class IngestRun
         var processor = new ImageProcessor(options.Images);
         var writer = new ImageDatasetWriter(store, source, processor, DedupeFilter.CreateInProcess(options.Dedupe, processor), options.Shards);
         progress?.Report(new IngestRunProgress(ShardPhase, 0, accepted, "images"));
-        var shards = await writer.RunAsync(ReadAccepted(Path.Combine(work, "candidates.jsonl")), jobId, cancellationToken);
+        var origins = new ImageOrigins();
+        var shards = await writer.RunAsync(ReadAccepted(Path.Combine(work, "candidates.jsonl"), origins), jobId, cancellationToken);
 
         var shardCount = (int)((accepted + options.Shards.SamplesPerShard - 1) / options.Shards.SamplesPerShard);
         var funnel = new FunnelStats();
         funnel.Merge(extractionStats);
         await AddShardStageAsync(funnel, store, shards.FirstShard, shardCount, cancellationToken);
+        // From the candidates rather than the attempts, so the counts cover shards committed by an earlier run too.
+        funnel.Note(ShardStage, "image_in_dump", origins.InDump);
+        funnel.Note(ShardStage, "image_from_web", origins.FromWeb);
 
         await store.WriteFileAsync(TextFileName(jobId), async s =>
         {
@@ -199,7 +203,13 @@ public static class IngestRun
         }
     }
 
-    private static IEnumerable<ImageCandidate> ReadAccepted(string path)
+    private sealed class ImageOrigins
+    {
+        public long InDump;
+        public long FromWeb;
+    }
+
+    private static IEnumerable<ImageCandidate> ReadAccepted(string path, ImageOrigins origins)
     {
         using var reader = new StreamReader(path);
         while (reader.ReadLine() is { } line)
@@ -207,6 +217,8 @@ public static class IngestRun
             if (line.Length == 0) continue;
             using var doc = JsonDocument.Parse(line);
             var pair = PairCandidate.ReadJson(doc.RootElement);
+            if (pair.ImageInDump) origins.InDump++;
+            else origins.FromWeb++;
             yield return new ImageCandidate(pair.ImageUrl, pair.AltText!);
         }
     }

@@ -103,6 +103,8 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         Assert.Equal(4, funnel.Stage(IngestRun.ShardStage).In);
         Assert.Equal(3, funnel.Stage(IngestRun.ShardStage).Passed);
         Assert.Equal(funnel.Stage(ExtractionRun.FrequencyStage).Passed, funnel.Stage(IngestRun.ShardStage).In);
+        Assert.Equal(2, funnel.Notes(IngestRun.ShardStage, "image_in_dump"));
+        Assert.Equal(2, funnel.Notes(IngestRun.ShardStage, "image_from_web"));
 
         using (var written = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, IngestRun.FunnelFileName(summary.JobId)))))
         {
