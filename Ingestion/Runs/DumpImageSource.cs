@@ -48,7 +48,19 @@ public static class DumpedImageReader
         }
     }
 
-    private static FetchResult Decode(WarcRecord record, int maxBodyBytes)
+    /// <summary>
+    /// Whether reading this image back means inflating its file from the start: a gzip file where the record
+    /// does not start a gzip member of its own (whole-file gzip).
+    /// </summary>
+    public static bool NeedsSequentialRead(DumpedImage image, Func<string, bool> isGzip) => image.CompressedOffset < 0 && isGzip(image.Source);
+
+    public static bool IsGzip(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        return file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
+    }
+
+    internal static FetchResult Decode(WarcRecord record, int maxBodyBytes)
     {
         if (!record.IsHttp) return FetchResult.Success(record.Block.ToArray());
         if (!HttpResponse.TryParse(record.Block.Span, out var response))
@@ -60,10 +72,70 @@ public static class DumpedImageReader
 }
 
 /// <summary>
+/// Images of whole-file gzip dumps, copied out in one sequential pass per file: such a file has no gzip
+/// member per record to seek to, so reading each image on its own would inflate the file once per image.
+/// Reads may come from any thread.
+/// </summary>
+public sealed class SequentialDumpSpool : IDisposable
+{
+    private readonly FileStream spool;
+    private readonly Dictionary<string, (long Offset, int Length)> copied = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FetchResult> failed = new(StringComparer.Ordinal);
+
+    public SequentialDumpSpool(string path) =>
+        spool = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.DeleteOnClose);
+
+    public int Count => copied.Count + failed.Count;
+
+    /// <summary>Copies the given images (all from <paramref name="source"/>) in one pass over it. Not thread-safe.</summary>
+    public void Collect(string source, IReadOnlyCollection<DumpedImage> images, WarcReaderOptions warcOptions, int maxBodyBytes,
+        CancellationToken cancellationToken)
+    {
+        var wanted = images.ToDictionary(i => i.Offset);
+        using (var file = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        using (var reader = new WarcReader(file, new FunnelStats(), warcOptions, leaveOpen: true))
+            foreach (var record in reader.ReadAll(cancellationToken))
+            {
+                if (!wanted.Remove(record.Offset, out var image)) continue;
+                if (image.RecordId is not null && record.RecordId != image.RecordId)
+                {
+                    failed[image.Url] = FetchResult.Failure(DumpReasons.RecordMismatch, $"{source}@{image.Offset}: another record is there");
+                    continue;
+                }
+                var result = DumpedImageReader.Decode(record, maxBodyBytes);
+                if (result.Payload is { } payload)
+                {
+                    spool.Seek(0, SeekOrigin.End);
+                    copied[image.Url] = (spool.Position, payload.Length);
+                    spool.Write(payload);
+                }
+                else failed[image.Url] = result;
+                if (wanted.Count == 0) break;
+            }
+        foreach (var missing in wanted.Values)
+            failed[missing.Url] = FetchResult.Failure(DumpReasons.RecordMissing, $"{source}@{missing.Offset}: no record");
+        spool.Flush();
+    }
+
+    public bool TryRead(string url, out FetchResult result)
+    {
+        if (failed.TryGetValue(url, out result)) return true;
+        if (!copied.TryGetValue(url, out var at)) return false;
+        var payload = new byte[at.Length];
+        RandomAccess.Read(spool.SafeFileHandle, payload, at.Offset);
+        result = FetchResult.Success(payload);
+        return true;
+    }
+
+    public void Dispose() => spool.Dispose();
+}
+
+/// <summary>
 /// Bytes from the dump for images it holds, from the web otherwise. The dump is read only when a sample is
 /// attempted, so shards committed by an earlier run cost nothing and no payload waits in memory.
 /// </summary>
-public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, WarcReaderOptions warcOptions, int maxBodyBytes) : IImageSource
+public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, WarcReaderOptions warcOptions, int maxBodyBytes,
+    SequentialDumpSpool? spooled = null) : IImageSource
 {
     /// <summary>Called after each attempt, from any thread.</summary>
     public Action? Attempted { get; init; }
@@ -73,6 +145,7 @@ public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, War
         try
         {
             if (candidate.EmbeddedBytes is { } embedded) return FetchResult.Success(embedded);
+            if (spooled is not null && spooled.TryRead(candidate.Url, out var copied)) return copied;
             if (dump.TryGet(candidate.Url, out var image) && image is not null)
                 return await Task.Run(() => DumpedImageReader.Read(image, warcOptions, maxBodyBytes), cancellationToken);
             return await web.FetchAsync(candidate, cancellationToken);

@@ -171,6 +171,23 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
     }
 
     [Fact]
+    public async Task A_whole_file_gzip_dump_gives_the_same_pairs_as_a_per_record_gzip_one()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var plain = new MemoryStream();
+        await using (var members = new System.IO.Compression.GZipStream(File.OpenRead(warcPath), System.IO.Compression.CompressionMode.Decompress))
+            await members.CopyToAsync(plain, ct);
+        var whole = Path.Combine(root, "whole.warc.gz");
+        await File.WriteAllBytesAsync(whole, WarcSamples.GzipWhole(plain.ToArray()), ct);
+        var output = Path.Combine(root, "whole");
+
+        var summary = await IngestRun.RunAsync([whole], new LocalDatasetFolder(output), Options(samplesPerShard: 100), cancellationToken: ct);
+
+        Assert.Equal(expected.OrderBy(p => p.Key), ReadShards(output).OrderBy(p => p.Key));
+        Assert.Equal(2, summary.Funnel.Notes(IngestRun.ShardStage, "image_in_dump"));
+    }
+
+    [Fact]
     public void The_job_id_follows_the_inputs_and_the_settings_that_shape_the_shards()
     {
         var id = IngestRun.JobIdFor([warcPath], Options(samplesPerShard: 100));
@@ -196,7 +213,7 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
     [InlineData("per-record gzip")]
     [InlineData("uncompressed")]
     [InlineData("whole-file gzip")]
-    public void Every_image_found_by_extraction_is_read_back_from_the_dump_byte_for_byte(string layout)
+    public void Every_image_found_by_extraction_is_read_back_from_the_dump_byte_for_byte_one_by_one_and_in_one_pass(string layout)
     {
         var images = Enumerable.Range(0, 4).Select(i => RunSamples.NoisyImage(new SKColor((byte)(60 * i), 90, 150), seed: 10 + i)).ToList();
         var plain = new MemoryStream();
@@ -223,6 +240,18 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
             Assert.Null(read.FailureReason);
             Assert.Equal(images[i], read.Payload);
         }
+
+        // The one-pass copy must agree with reading each record back on its own.
+        using var spool = new SequentialDumpSpool(Path.Combine(root, $"spool-{layout.Replace(' ', '-')}.bin"));
+        var all = Enumerable.Range(0, images.Count).Select(i => index.TryGet($"{Site}/i{i}.jpg", out var d) ? d! : throw new InvalidOperationException()).ToList();
+        spool.Collect(path, all, new WarcReaderOptions(), 1 << 20, TestContext.Current.CancellationToken);
+        Assert.Equal(layout == "whole-file gzip", all.Skip(1).All(d => DumpedImageReader.NeedsSequentialRead(d, DumpedImageReader.IsGzip)));
+        for (var i = 0; i < images.Count; i++)
+        {
+            Assert.True(spool.TryRead($"{Site}/i{i}.jpg", out var copied));
+            Assert.Equal(images[i], copied.Payload);
+        }
+        Assert.False(spool.TryRead($"{Site}/elsewhere.jpg", out _));
     }
 
     /// <summary>Caption to SHA-256 of the original bytes of every sample in every shard.</summary>
