@@ -22,8 +22,8 @@ public sealed record IngestRunOptions
     public DownloaderOptions Downloader { get; init; } = new();
 
     /// <summary>
-    /// Where extraction spools candidates and text before the shards are written (default: a folder per job
-    /// under the system temp folder). Removed after a successful run.
+    /// Where extraction spools candidates and text before the shards are written, in a subfolder named after
+    /// the job (default: under the system temp folder). The subfolder is removed after a successful run.
     /// </summary>
     public string? WorkDirectory { get; init; }
 }
@@ -67,30 +67,34 @@ public static class IngestRun
         foreach (var input in inputs)
             if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
         var jobId = JobIdFor(inputs, options);
-        var work = options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "platform-ingest-run", jobId);
+        // A folder of the job's own: it is wiped at the start and removed at the end.
+        var work = Path.Combine(options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "platform-ingest-run"), jobId);
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
 
         var images = new InProcessImageIndex();
         var (inputBytes, pages, accepted, texts, extractionStats) = await ExtractAsync(inputs, work, images, options, progress, cancellationToken);
 
-        using var spool = SpoolSequentialDumps(Path.Combine(work, "candidates.jsonl"), Path.Combine(work, "sequential-images.bin"), images, options,
-            cancellationToken);
-        using var downloader = new HttpImageDownloader(options.Downloader);
-        long attempted = 0;
-        var source = new DumpOrWebImageSource(images, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool)
-        {
-            Attempted = () =>
-            {
-                var done = Interlocked.Increment(ref attempted);
-                progress?.Report(new IngestRunProgress(ShardPhase, done, accepted, "images"));
-            },
-        };
-        var processor = new ImageProcessor(options.Images);
-        var writer = new ImageDatasetWriter(store, source, processor, DedupeFilter.CreateInProcess(options.Dedupe, processor), options.Shards);
-        progress?.Report(new IngestRunProgress(ShardPhase, 0, accepted, "images"));
         var origins = new ImageOrigins();
-        var shards = await writer.RunAsync(ReadAccepted(Path.Combine(work, "candidates.jsonl"), origins), jobId, cancellationToken);
+        DatasetRunSummary shards;
+        using (var spool = SpoolSequentialDumps(Path.Combine(work, "candidates.jsonl"), Path.Combine(work, "sequential-images.bin"), images, options,
+                   cancellationToken))
+        using (var downloader = new HttpImageDownloader(options.Downloader))
+        {
+            long attempted = 0;
+            var source = new DumpOrWebImageSource(images, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool)
+            {
+                Attempted = () =>
+                {
+                    var done = Interlocked.Increment(ref attempted);
+                    progress?.Report(new IngestRunProgress(ShardPhase, done, accepted, "images"));
+                },
+            };
+            var processor = new ImageProcessor(options.Images);
+            var writer = new ImageDatasetWriter(store, source, processor, DedupeFilter.CreateInProcess(options.Dedupe, processor), options.Shards);
+            progress?.Report(new IngestRunProgress(ShardPhase, 0, accepted, "images"));
+            shards = await writer.RunAsync(ReadAccepted(Path.Combine(work, "candidates.jsonl"), origins), jobId, cancellationToken);
+        }
 
         var shardCount = (int)((accepted + options.Shards.SamplesPerShard - 1) / options.Shards.SamplesPerShard);
         var funnel = new FunnelStats();

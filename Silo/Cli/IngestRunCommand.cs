@@ -34,7 +34,7 @@ public static class IngestRunCommand
         var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off'.", DefaultValueFactory = _ => "en" };
         var samplesPerShard = new Option<int>("--samples-per-shard") { Description = "Attempted samples per shard.", DefaultValueFactory = _ => 10_000 };
         var parallelism = new Option<int>("--parallelism") { Description = "Downloads and decodes in flight.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var workDirectory = new Option<string?>("--work-dir") { Description = "Spool folder for extraction (default: a folder per job under the temp folder)." };
+        var workDirectory = new Option<string?>("--work-dir") { Description = "Folder for the spool of extraction, in a subfolder per job (default: the temp folder)." };
 
         var command = new Command("run", "Extract pairs from dumps and write WebDataset shards (images from the dump or the web) in one go; reruns resume.");
         command.Arguments.Add(inputs);

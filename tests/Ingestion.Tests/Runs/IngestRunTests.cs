@@ -92,6 +92,8 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         var samples = ReadShards(output);
         Assert.Equal(expected.OrderBy(p => p.Key), samples.OrderBy(p => p.Key));
         Assert.Equal(1, server.Hits("/web/blue.jpg"));
+        Assert.True(Directory.Exists(Path.Combine(root, "work-100")));
+        Assert.False(Directory.Exists(Path.Combine(root, "work-100", summary.JobId)));
 
         var funnel = summary.Funnel;
         Assert.Equal(1, funnel.Rejections(ExtractionRun.CandidatesStage, "no_alt"));
