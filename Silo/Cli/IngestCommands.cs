@@ -16,6 +16,7 @@ public static class IngestCommands
     {
         var ingest = new Command("ingest", "Read web dumps and URL lists into image/alt-text candidates and cleaned text.");
         ingest.Subcommands.Add(CreateExtract());
+        ingest.Subcommands.Add(IngestRunCommand.Create());
         return ingest;
     }
 

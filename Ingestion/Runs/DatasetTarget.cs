@@ -1,0 +1,65 @@
+using Azure.Storage.Blobs;
+using Platform.Ingestion.Shards;
+
+namespace Platform.Ingestion.Runs;
+
+/// <summary>
+/// Where a run writes: a local folder, or a blob container given as <c>http(s)://account-endpoint/container[/prefix]</c>.
+/// </summary>
+public static class DatasetTarget
+{
+    public static bool IsBlobUrl(string target) =>
+        target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || target.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Opens the store. A blob URL needs a storage connection string for the account it names (the container
+    /// is created when missing), or a SAS token in its query for an existing container; without either it is
+    /// refused rather than tried anonymously. Checked before any work starts, so a wrong target fails fast.
+    /// </summary>
+    public static async Task<IDatasetStore> OpenAsync(string target, string? connectionString, CancellationToken cancellationToken)
+    {
+        if (!IsBlobUrl(target)) return new LocalDatasetFolder(target);
+        var url = new Uri(target);
+        if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            var service = new BlobServiceClient(connectionString);
+            var (container, prefix) = SplitContainerAndPrefix(url, service.Uri);
+            var client = service.GetBlobContainerClient(container);
+            await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            return new AzureBlobDatasetStore(client, prefix);
+        }
+        if (url.Query.Contains("sig=", StringComparison.Ordinal))
+        {
+            var (container, prefix) = SplitContainerAndPrefix(url, new Uri(url.GetLeftPart(UriPartial.Authority)));
+            var containerUri = new UriBuilder(url) { Path = container }.Uri;
+            var client = new BlobContainerClient(containerUri);
+            if (!await client.ExistsAsync(cancellationToken))
+                throw new ArgumentException($"container '{container}' does not exist at {url.GetLeftPart(UriPartial.Authority)}.");
+            return new AzureBlobDatasetStore(client, prefix);
+        }
+        throw new ArgumentException($"'{target}' is a blob URL: give --storage-connection (or PLATFORM_Storage__ConnectionString), or a SAS token in the URL.");
+    }
+
+    /// <summary>
+    /// Splits the path of <paramref name="url"/> below the account's endpoint into container and prefix.
+    /// Path-style endpoints (the local emulator's <c>http://127.0.0.1:10000/devstoreaccount1</c>) carry the
+    /// account as the first path segment, which is not part of the container name.
+    /// </summary>
+    public static (string Container, string Prefix) SplitContainerAndPrefix(Uri url, Uri accountEndpoint)
+    {
+        if (!string.Equals(url.Authority, accountEndpoint.Authority, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"'{url}' is not in the storage account at {accountEndpoint}.");
+        var path = Uri.UnescapeDataString(url.AbsolutePath).Trim('/');
+        var account = accountEndpoint.AbsolutePath.Trim('/');
+        if (account.Length > 0)
+        {
+            if (!(path == account || path.StartsWith(account + "/", StringComparison.Ordinal)))
+                throw new ArgumentException($"'{url}' is not in the storage account at {accountEndpoint}.");
+            path = path[account.Length..].TrimStart('/');
+        }
+        var slash = path.IndexOf('/');
+        var container = slash < 0 ? path : path[..slash];
+        if (container.Length == 0) throw new ArgumentException($"'{url}' names no container.");
+        return (container, slash < 0 ? "" : path[(slash + 1)..]);
+    }
+}
