@@ -22,6 +22,9 @@ public sealed class FunnelStats
         public long RejectedTotal => Rejected.Values.Sum();
     }
 
+    /// <summary>Stages in the order they were first touched, for tables and reports.</summary>
+    public IReadOnlyList<string> StageNames => order;
+
     public StageCounts Stage(string stage)
     {
         if (!stages.TryGetValue(stage, out var counts))
