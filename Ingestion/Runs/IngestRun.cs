@@ -1,3 +1,4 @@
+using Platform.Ingestion.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -20,6 +21,9 @@ public sealed record IngestRunOptions
     public DedupeOptions Dedupe { get; init; } = new();
     public ShardWriterOptions Shards { get; init; } = new();
     public DownloaderOptions Downloader { get; init; } = new();
+
+    /// <summary>Identify the language of pages that declare none (<see cref="StopwordLanguageDetector"/>) so the language filter applies to them.</summary>
+    public bool DetectLanguage { get; init; } = true;
 
     /// <summary>
     /// Where extraction spools candidates and text before the shards are written, in a subfolder named after
@@ -153,6 +157,7 @@ public static class IngestRun
             options.Images,
             options.Dedupe,
             options.Shards.SamplesPerShard,
+            options.DetectLanguage,
         })!;
         SortStringSets(node);
         return node.ToJsonString();
@@ -184,7 +189,8 @@ public static class IngestRun
         var sink = new CountingSink(new JsonLinesSink(work));
         try
         {
-            using var run = new ExtractionRun(options.Extraction, sink, new FileCandidateSpool(Path.Combine(work, "spool.jsonl")), images: images);
+            using var run = new ExtractionRun(options.Extraction, sink, new FileCandidateSpool(Path.Combine(work, "spool.jsonl")), images: images,
+                languageDetector: options.DetectLanguage ? new StopwordLanguageDetector() : null);
             long bytes = 0;
             foreach (var input in inputs)
             {

@@ -38,7 +38,8 @@ public static class IngestRunCommand
 
         var command = new Command("run", "Extract pairs from dumps and write WebDataset shards (images from the dump or the web) in one go; reruns resume.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { output, connection, languages, samplesPerShard, parallelism, workDirectory })
+        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
+        foreach (var option in new Option[] { output, connection, languages, samplesPerShard, parallelism, workDirectory, noLanguageDetection })
             command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
@@ -56,6 +57,7 @@ public static class IngestRunCommand
                 },
                 Shards = new ShardWriterOptions { SamplesPerShard = result.GetValue(samplesPerShard), MaxParallelism = result.GetValue(parallelism) },
                 WorkDirectory = result.GetValue(workDirectory),
+                DetectLanguage = !result.GetValue(noLanguageDetection),
             };
             var files = result.GetValue(inputs)!;
             var target = result.GetValue(output)!;
