@@ -13,10 +13,12 @@ public static class PlatformCommandLine
         var root = new RootCommand(
             "SimVLM platform: ingest web dumps into WebDataset shards, pretrain with PrefixLM, evaluate checkpoints.");
         root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(IngestCommands.Create());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());
 
         var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
+        bench.Subcommands.Add(BenchExtractCommand.Create());
         root.Subcommands.Add(bench);
         return root;
     }

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using Platform.Ingestion.Sources;
+
+namespace Platform.Ingestion.Pipeline;
+
+public sealed record ExtractSummary(long InputBytes, long Pages, long PairsKept, long TextDocuments, FunnelStats Stats);
+
+/// <summary>
+/// `platform ingest extract`: every input (WARC/WAT, gzip or not, or a URL list by extension) into
+/// candidates.jsonl, rejected.jsonl, text.jsonl, images.jsonl (image responses found in the dump)
+/// and stats.json in the output directory.
+/// </summary>
+public static class ExtractCommandRunner
+{
+    public static async Task<ExtractSummary> RunAsync(IReadOnlyList<string> inputs, string outDirectory, ExtractionOptions options,
+        UrlListOptions? urlListOptions = null, IProgress<ExtractionProgress>? progress = null, ILanguageDetector? languageDetector = null,
+        CancellationToken cancellationToken = default)
+    {
+        foreach (var input in inputs)
+            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+        Directory.CreateDirectory(outDirectory);
+        var counting = new CountingSink(new JsonLinesSink(outDirectory));
+        var images = new InProcessImageIndex();
+        long bytes = 0;
+        using (var run = new ExtractionRun(options, counting, new FileCandidateSpool(Path.Combine(outDirectory, ".spool.jsonl")), images: images, languageDetector: languageDetector))
+        {
+            foreach (var input in inputs)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var completed = bytes;
+                var perFile = progress is null ? null : new InlineProgress(p => progress.Report(p with { BytesRead = completed + p.BytesRead }));
+                await using var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                if (UrlListOptions.FormatOf(input) is { } format)
+                    await UrlListReader.AddAsync(run, stream, format, input, urlListOptions, cancellationToken);
+                else
+                    run.AddWarc(stream, input, perFile, cancellationToken);
+                bytes += new FileInfo(input).Length;
+            }
+            run.Finish(cancellationToken);
+            using (var writer = new JsonLinesSink.Writer(Path.Combine(outDirectory, "images.jsonl")))
+                foreach (var image in images.All) writer.Line(image.WriteJson);
+            await File.WriteAllTextAsync(Path.Combine(outDirectory, "stats.json"), run.Stats.ToJson(), cancellationToken);
+            counting.Dispose();
+            return new ExtractSummary(bytes, run.Pages, run.PairsKept, counting.Texts, run.Stats);
+        }
+    }
+
+    /// <summary>Progress&lt;T&gt; posts to the thread pool; reporting inline keeps the lines in order.</summary>
+    private sealed class InlineProgress(Action<ExtractionProgress> report) : IProgress<ExtractionProgress>
+    {
+        public void Report(ExtractionProgress value) => report(value);
+    }
+
+    private sealed class CountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
+    {
+        public long Texts { get; private set; }
+        public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
+        public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
+        public void Text(Text.TextDocument document) { Texts++; inner.Text(document); }
+        public void Dispose() => inner.Dispose();
+    }
+
+    public static string SummaryJson(ExtractSummary summary) => JsonSerializer.Serialize(new { summary.InputBytes, summary.Pages, summary.PairsKept, summary.TextDocuments });
+}

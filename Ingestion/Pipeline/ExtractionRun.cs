@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using Platform.Ingestion.Filters;
+using Platform.Ingestion.Html;
+using Platform.Ingestion.Http;
+using Platform.Ingestion.Text;
+using Platform.Ingestion.Warc;
+
+namespace Platform.Ingestion.Pipeline;
+
+public sealed class ExtractionOptions
+{
+    public WarcReaderOptions Warc { get; init; } = new();
+    public AltTextFilterOptions AltText { get; init; } = new();
+    public FrequencyFilterOptions Frequency { get; init; } = new();
+    public TextCleaningOptions Text { get; init; } = new();
+    /// <summary>Produce cleaned page text for the text-only corpus (default on).</summary>
+    public bool ExtractText { get; init; } = true;
+    /// <summary>Largest page body after de-chunking and decompression (default 8 MiB); bigger ones are rejected.</summary>
+    public int MaxDecodedBodyBytes { get; init; } = 8 << 20;
+    /// <summary>How often progress is reported at most.</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+}
+
+/// <param name="Pairs">Pairs that passed the per-pair filters so far (the run-wide filters come at the end).</param>
+public readonly record struct ExtractionProgress(string Source, long BytesRead, long Records, long Pages, long Pairs);
+
+/// <summary>Receives what a run produces. Implementations write files, queues, or collect in memory.</summary>
+public interface IExtractionSink
+{
+    void Accepted(PairCandidate candidate);
+    void Rejected(PairCandidate candidate, string reason);
+    void Text(TextDocument document);
+}
+
+/// <summary>Optional language identification for pages that do not declare one.</summary>
+public interface ILanguageDetector
+{
+    /// <summary>Primary language subtag (`en`) or null when unsure.</summary>
+    string? Detect(string text);
+}
+
+/// <summary>
+/// One extraction run over any number of inputs (WARC, WAT, URL lists). Inputs are added one by one
+/// (each is a work unit: a file or a byte range as a stream); per-pair filters, text cleaning and
+/// counting happen as they stream. <see cref="Finish"/> then applies the frequency filters, which
+/// need the counts of the whole run, and joins pairs with images found in the dump.
+/// Counters, spool and index are interfaces so a distributed driver can supply shared ones.
+/// </summary>
+public sealed class ExtractionRun : IDisposable
+{
+    public const string ResponsesStage = "responses";
+    public const string PagesStage = "pages";
+    public const string CandidatesStage = "candidates";
+    public const string FrequencyStage = "frequency";
+    public const string TextStage = "text";
+
+    private readonly ExtractionOptions options;
+    private readonly IExtractionSink sink;
+    private readonly AltTextFilter filter;
+    private readonly C4TextCleaner cleaner;
+    private readonly HtmlExtractor extractor = new();
+    private readonly ILanguageDetector? languageDetector;
+
+    public ExtractionRun(
+        ExtractionOptions options,
+        IExtractionSink sink,
+        ICandidateSpool? spool = null,
+        IPairFrequencyCounter? counter = null,
+        IImageIndex? images = null,
+        ISpanDeduplicator? spans = null,
+        ILanguageDetector? languageDetector = null)
+    {
+        this.options = options;
+        this.sink = sink;
+        this.languageDetector = languageDetector;
+        Spool = spool ?? new InMemoryCandidateSpool();
+        Counter = counter ?? new InProcessPairFrequencyCounter(options.Frequency);
+        Images = images ?? new InProcessImageIndex();
+        filter = new AltTextFilter(options.AltText);
+        cleaner = new C4TextCleaner(options.Text, spans ?? new InProcessSpanDeduplicator());
+    }
+
+    public FunnelStats Stats { get; } = new();
+    public ICandidateSpool Spool { get; }
+    public IPairFrequencyCounter Counter { get; }
+    public IImageIndex Images { get; }
+    public long Pages { get; private set; }
+    public long PairsKept { get; private set; }
+
+    /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record; the stream stays open.</summary>
+    public void AddWarc(Stream input, string source, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true);
+        var clock = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        long records = 0;
+        foreach (var record in reader.ReadAll(cancellationToken))
+        {
+            records++;
+            ProcessRecord(record, source);
+            if (progress is not null && (records & 31) == 0 && clock.Elapsed - lastReport >= options.ProgressInterval)
+            {
+                lastReport = clock.Elapsed;
+                progress.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
+            }
+        }
+        progress?.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
+    }
+
+    private void ProcessRecord(WarcRecord record, string source)
+    {
+        switch (record.Type)
+        {
+            case "response" when record.IsHttp:
+                ProcessHttpResponse(record, source);
+                break;
+            case "resource":
+                ProcessBody(record, source, record.TargetUri, HttpResponse.ParseContentType(record.ContentType), record.Block, null, 0, RobotsDirectives.None, null);
+                break;
+            case "metadata" when record.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true:
+                Sources.WatReader.Process(record, source, this);
+                break;
+            default:
+                Stats.Note(ResponsesStage, "skipped_record_type_" + (record.Type.Length == 0 ? "none" : record.Type));
+                break;
+        }
+    }
+
+    private void ProcessHttpResponse(WarcRecord record, string source)
+    {
+        Stats.Enter(ResponsesStage);
+        var block = record.Block;
+        if (!HttpResponse.TryParse(block.Span, out var response))
+        {
+            Stats.Reject(ResponsesStage, "malformed_http");
+            return;
+        }
+        if (response.StatusCode is < 200 or > 299)
+        {
+            Stats.Reject(ResponsesStage, response.StatusCode is >= 300 and < 400 ? "http_redirect" : $"http_status_{response.StatusCode / 100}xx");
+            return;
+        }
+        var contentType = HttpResponse.ParseContentType(response.Header("Content-Type"));
+        var robots = Robots.Parse(response.HeaderAll("X-Robots-Tag"));
+        ProcessBody(record, source, record.TargetUri, contentType, block[response.BodyOffset..], response, response.BodyOffset, robots, response.Header("Content-Language"));
+    }
+
+    private void ProcessBody(WarcRecord record, string source, string? uri, (string MediaType, string? Charset) contentType,
+        ReadOnlyMemory<byte> raw, HttpResponse? response, int bodyOffset, RobotsDirectives headerRobots, string? contentLanguage)
+    {
+        if (response is null) Stats.Enter(ResponsesStage);
+        if (uri is null)
+        {
+            Stats.Reject(ResponsesStage, "no_target_uri");
+            return;
+        }
+        var body = raw;
+        if (response is not null && !HttpBody.TryDecode(response, raw, options.MaxDecodedBodyBytes, out body, out var failure))
+        {
+            Stats.Reject(ResponsesStage, failure ?? "bad_body");
+            return;
+        }
+        var kind = ContentSniffer.Classify(contentType.MediaType, body.Span);
+        if (kind == ContentKind.Image)
+        {
+            if (!contentType.MediaType.StartsWith("image/", StringComparison.Ordinal)) Stats.Note(ResponsesStage, "mislabelled_image");
+            Images.Add(new DumpedImage(uri, source, record.RecordId, record.Offset, record.CompressedOffset,
+                contentType.MediaType, body.Length, headerRobots));
+            Stats.Pass(ResponsesStage);
+            Stats.Note(ResponsesStage, "images");
+            return;
+        }
+        if (kind != ContentKind.Html)
+        {
+            Stats.Reject(ResponsesStage, contentType.MediaType.StartsWith("image/", StringComparison.Ordinal) ? "mislabelled_not_image" : "not_html_or_image");
+            return;
+        }
+        Stats.Pass(ResponsesStage);
+        ProcessPage(source, uri, body, contentType.Charset, headerRobots, contentLanguage);
+    }
+
+    private void ProcessPage(string source, string uri, ReadOnlyMemory<byte> body, string? charset, RobotsDirectives headerRobots, string? contentLanguage)
+    {
+        Pages++;
+        Stats.Enter(PagesStage);
+        var utf8 = CharsetDecoder.ToUtf8(body, charset, out var usedCharset);
+        if (usedCharset != "utf-8") Stats.Note(PagesStage, "charset_" + usedCharset);
+        var page = extractor.Extract(utf8.Span, uri, options.ExtractText);
+        page.Charset = usedCharset;
+        page.Robots |= headerRobots;
+        if (page.Language is null && contentLanguage is not null)
+            page.Language = contentLanguage.Split(',')[0].Trim().Split('-')[0].ToLowerInvariant() is { Length: >= 2 and <= 3 } lang ? lang : null;
+        if (page.Language is null && languageDetector is not null)
+        {
+            page.Language = languageDetector.Detect(page.Text ?? page.Title ?? string.Join(' ', page.Images.Select(i => i.AltText)));
+            Stats.Note(PagesStage, page.Language is null ? "language_undetected" : "language_detected");
+        }
+        Stats.Pass(PagesStage);
+        if (page.UnusableImageUrls > 0)
+        {
+            Stats.Enter(CandidatesStage, page.UnusableImageUrls);
+            Stats.Reject(CandidatesStage, "image_url_not_http", page.UnusableImageUrls);
+        }
+        foreach (var image in page.Images)
+        {
+            Offer(new PairCandidate
+            {
+                PageUrl = uri,
+                ImageUrl = image.ImageUrl,
+                AltText = image.AltText,
+                Language = page.Language,
+                PageTitle = page.Title,
+                Width = image.Width,
+                Height = image.Height,
+                Origin = image.Origin,
+                PageRobots = page.Robots,
+                Source = source,
+            });
+        }
+        if (options.ExtractText && page.Text is not null) OfferText(uri, page.Language, page.Title, page.Text);
+    }
+
+    /// <summary>Runs the per-pair filters on a candidate from any input; kept ones are counted and spooled.</summary>
+    public void Offer(PairCandidate candidate)
+    {
+        Stats.Enter(CandidatesStage);
+        var reason = filter.Check(new CandidateFacts(candidate.AltText, candidate.Language, candidate.PageRobots, RobotsDirectives.None));
+        if (reason is not null)
+        {
+            Stats.Reject(CandidatesStage, reason);
+            sink.Rejected(candidate, reason);
+            return;
+        }
+        Stats.Pass(CandidatesStage);
+        Counter.Observe(candidate.ImageUrl, candidate.AltText!);
+        Spool.Append(candidate);
+    }
+
+    private void OfferText(string uri, string? language, string? title, string text)
+    {
+        Stats.Enter(TextStage);
+        var document = cleaner.Clean(uri, language, title, text, out var rejection);
+        if (document is null)
+        {
+            Stats.Reject(TextStage, rejection ?? "rejected");
+            return;
+        }
+        Stats.Pass(TextStage);
+        sink.Text(document);
+    }
+
+    /// <summary>Applies the run-wide filters to every spooled pair and hands each to the sink.</summary>
+    public void Finish(CancellationToken cancellationToken = default)
+    {
+        foreach (var (rule, count) in cleaner.LinesDropped) Stats.Note(TextStage, "lines_dropped_" + rule, count);
+        cleaner.LinesDropped.Clear();
+        foreach (var spooled in Spool.ReadAll())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Stats.Enter(FrequencyStage);
+            var inDump = Images.TryGet(spooled.ImageUrl, out var dumped);
+            var candidate = inDump ? spooled with { ImageInDump = true } : spooled;
+            var reason = FrequencyFilter.Check(Counter, options.Frequency, candidate.ImageUrl, candidate.AltText!);
+            if (reason is null && options.AltText.HonourOptOut && dumped is not null && (dumped.Robots & AltTextFilter.OptOut) != 0) reason = "image_opt_out";
+            if (reason is not null)
+            {
+                Stats.Reject(FrequencyStage, reason);
+                sink.Rejected(candidate, reason);
+                continue;
+            }
+            Stats.Pass(FrequencyStage);
+            PairsKept++;
+            sink.Accepted(candidate);
+        }
+    }
+
+    public void Dispose() => Spool.Dispose();
+}

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using Platform.Ingestion.Bench;
+
+namespace Platform.Silo.Cli;
+
+/// <summary>`platform bench extract FILE`: extraction time against `gzip -dc FILE` on the same file.</summary>
+public static class BenchExtractCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "A gzipped WARC file (per-record or whole-file gzip)." };
+        var generate = new Option<int?>("--generate-mb")
+        {
+            Description = "First write an HTML-heavy synthetic WARC of about this many MB (compressed) to FILE, replacing it.",
+        };
+        var command = new Command("extract", "Time extraction on a WARC against gzip -dc of the same file; the last line is extract_vs_gzip=<ratio>.");
+        command.Arguments.Add(file);
+        command.Options.Add(generate);
+        command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var path = result.GetValue(file)!;
+            if (result.GetValue(generate) is { } mb)
+            {
+                ExtractBenchmark.GenerateHtmlHeavyWarc(path, mb * 1_000_000L);
+                Console.WriteLine($"generated={path}");
+            }
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"No such file: {path}");
+                return Task.FromResult(2);
+            }
+            foreach (var line in ExtractBenchmark.Run(path, cancellationToken: cancellationToken).Lines()) Console.WriteLine(line);
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

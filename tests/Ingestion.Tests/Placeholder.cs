@@ -1,1 +1,0 @@
-namespace Platform.Ingestion.Tests; public class Placeholder { [Xunit.Fact] public void Builds() { } }
