@@ -21,9 +21,13 @@ public static class IngestJobFinisher
     /// <summary>Pairs judged per snapshot fetch.</summary>
     public const int ChunkSize = 20_000;
 
+    public static readonly IReadOnlyList<string> OutputFiles = ["candidates.jsonl", "rejected.jsonl", "text.jsonl", "images.jsonl", "stats.json"];
+
     public static async Task<long> RunAsync(IGrainFactory grains, FinishRequest request, CancellationToken cancellationToken)
     {
-        var output = request.OutputDirectory;
+        // Written aside and moved in at the end, so a stale finisher (its silo presumed dead) never interleaves lines with this one.
+        var output = Path.Combine(request.OutputDirectory, $".finish-{request.Attempt}");
+        if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         Directory.CreateDirectory(output);
         var spools = request.UnitDirectories.Select(d => Path.Combine(d, IngestUnitExtraction.SpoolFile)).ToList();
         var counter = new GrainPairFrequencyCounter(grains, $"{request.JobId}/finish-{request.Attempt}", request.Options.Frequency);
@@ -57,6 +61,8 @@ public static class IngestJobFinisher
                 kept = run.PairsKept;
             }
             await File.WriteAllTextAsync(Path.Combine(output, "stats.json"), stats.ToJson(), cancellationToken);
+            foreach (var name in OutputFiles) File.Move(Path.Combine(output, name), Path.Combine(request.OutputDirectory, name), overwrite: true);
+            Directory.Delete(output);
             return kept;
         }
         finally
