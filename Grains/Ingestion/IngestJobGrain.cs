@@ -130,8 +130,10 @@ public sealed class IngestJobGrain(
 
     private void StartTimer()
     {
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(200).Ticks, Settings.LeaseTimeout.Ticks / 4));
-        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period));
+        // Each second at most, so a finished extraction moves on to its final phase promptly; kept alive
+        // because during the final phase no worker calls in, and an idle-collected job would stall.
+        var period = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
     }
 
     private async Task TickAsync(CancellationToken cancellationToken)
