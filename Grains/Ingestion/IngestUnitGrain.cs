@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Runtime;
@@ -11,7 +12,7 @@ namespace Platform.Grains.Ingestion;
 /// its load statistics lag). The per-silo limit comes from <see cref="IngestWorkerSlots"/>.
 /// </summary>
 [RandomPlacement]
-public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, ILogger<IngestUnitGrain> logger) : Grain, IIngestUnitGrain
+public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestUnitGrain> logger) : Grain, IIngestUnitGrain
 {
     private Task? running;
 
@@ -26,7 +27,9 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
     private async Task RunAsync(IGrainFactory grains, UnitAssignment assignment)
     {
         var job = grains.GetGrain<IIngestJobGrain>(assignment.JobId);
-        using var stop = new CancellationTokenSource();
+        // A silo that stops takes its units with it (their leases then expire and they are redone elsewhere),
+        // rather than leaving work running in a host that no longer answers for it.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
         var heartbeats = HeartbeatAsync(job, assignment, stop);
         try
         {
@@ -44,7 +47,7 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            logger.LogInformation("Unit {Unit} attempt {Attempt} of job {Job} stopped: its lease is gone", assignment.Unit, assignment.Attempt, assignment.JobId);
+            logger.LogInformation("Unit {Unit} attempt {Attempt} of job {Job} stopped: its lease is gone or its silo is stopping", assignment.Unit, assignment.Attempt, assignment.JobId);
         }
         catch (Exception error)
         {

@@ -105,7 +105,10 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
 
         Assert.NotNull(killedUnit);
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
-        Assert.True(status.Units[killedUnit.Value].Attempt > 1, "the unit on the killed silo should have been redone");
+        // The silo held a running unit and, one unit at a time per silo, usually others waiting; a unit may
+        // still finish just before the kill lands, so the claim is that the lost ones were redone, not which.
+        Assert.True(status.Restarts >= 1, "units on the killed silo should have been redone");
+        Assert.All(status.Units, u => Assert.Equal(WorkUnitState.Done, u.State));
         IngestInputs.AssertSameOutputs(single, distributed);
     }
 }
