@@ -13,7 +13,7 @@ public static class PlatformCommandLine
         var root = new RootCommand(
             "SimVLM platform: ingest web dumps into WebDataset shards, pretrain with PrefixLM, evaluate checkpoints.");
         root.Subcommands.Add(UpCommand.Create());
-        root.Subcommands.Add(IngestCommands.Create());
+        root.Subcommands.Add(IngestClusterCommands.AddTo(IngestCommands.Create()));
         root.Subcommands.Add(ModelCommands.CreateTrain());
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(EvalCommands.Create());

@@ -27,6 +27,7 @@ public static class HangfireServiceExtensions
             o.ServerName = serverName;
         });
         services.AddTransient<DatasetAuditJob>();
+        services.AddTransient<IngestSubmitJob>();
         return services;
     }
 

@@ -20,6 +20,8 @@ public sealed class PlatformClient : IAsyncDisposable
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // Commands print results on stdout (`ingest submit` prints a job id for scripts); the host's start/stop lines would mix in.
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.UseOrleansClient(client =>
         {
             var clustering = configuration.Clustering;

@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using Platform.Grains;
 using Platform.Grains.Datasets;
+using Platform.Grains.Ingestion;
 using Platform.Silo.Storage;
 
 namespace Platform.Silo.Hosting;
@@ -17,6 +18,7 @@ public static class SiloBuilderExtensions
         silo.UseAzureTableReminderService(o => o.TableServiceClient = storage.CreateTableClient());
         silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
         silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));
+        silo.Services.AddPlatformIngestion();
         return silo;
     }
 

@@ -1,0 +1,99 @@
+namespace Platform.Grains.Ingestion;
+
+/// <summary>
+/// One distributed extraction run (key: job id): its inputs, settings, work units (one input file each)
+/// with their attempts and leases, and the final job-wide frequency filtering. Submitting the same job
+/// again returns its status, so Hangfire and the CLI may retry. Long work never runs inside a call:
+/// callers poll <see cref="GetStatus"/>.
+/// </summary>
+public interface IIngestJobGrain : IGrainWithStringKey
+{
+    Task<IngestJobStatus> Submit(IngestJobRequest request);
+
+    Task<IngestJobStatus> GetStatus();
+
+    /// <summary>A worker still runs this attempt: extends its lease. False when the attempt was superseded (the worker should stop).</summary>
+    Task<bool> Heartbeat(int unit, int attempt, string worker);
+
+    /// <summary>The attempt finished and its outputs are complete. False when the attempt was superseded (its outputs are ignored).</summary>
+    Task<bool> Complete(int unit, int attempt, UnitReport report);
+
+    /// <summary>The attempt failed; the unit is retried until its attempts run out.</summary>
+    Task Fail(int unit, int attempt, string error);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record IngestJobRequest(
+    [property: Id(0)] IReadOnlyList<string> Inputs,
+    [property: Id(1)] string OutputDirectory,
+    [property: Id(2)] IngestJobSettings Settings,
+    [property: Id(3)] string? Dataset = null);
+
+/// <summary>What a job runs with; the defaults are those of `platform ingest extract`.</summary>
+[GenerateSerializer, Immutable]
+public sealed record IngestJobSettings
+{
+    /// <summary>ALIGN: alt texts on more than 10 distinct images are dropped.</summary>
+    [Id(0)] public int MaxImagesPerAltText { get; init; } = 10;
+    /// <summary>ALIGN: images with more than 1000 distinct alt texts are dropped.</summary>
+    [Id(1)] public int MaxAltTextsPerImage { get; init; } = 1000;
+    /// <summary>Produce text.jsonl (default on).</summary>
+    [Id(2)] public bool ExtractText { get; init; } = true;
+    /// <summary>A unit whose worker sent no heartbeat for this long is presumed lost and restarted elsewhere (default 60 s).</summary>
+    [Id(3)] public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Attempts per unit (and for the final phase) before the job fails (default 5).</summary>
+    [Id(4)] public int MaxAttempts { get; init; } = 5;
+}
+
+[GenerateSerializer]
+public enum IngestJobPhase
+{
+    NotSubmitted,
+    Extracting,
+    Finishing,
+    Completed,
+    Failed,
+}
+
+[GenerateSerializer]
+public enum WorkUnitState
+{
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// <summary>What one finished unit attempt saw.</summary>
+[GenerateSerializer, Immutable]
+public sealed record UnitReport(
+    [property: Id(0)] long InputBytes,
+    [property: Id(1)] long Pages,
+    [property: Id(2)] long PairsPassed,
+    [property: Id(3)] long TextDocuments);
+
+[GenerateSerializer, Immutable]
+public sealed record WorkUnitStatus(
+    [property: Id(0)] int Index,
+    [property: Id(1)] string Input,
+    [property: Id(2)] WorkUnitState State,
+    [property: Id(3)] int Attempt,
+    [property: Id(4)] string? Worker,
+    [property: Id(5)] string? LastError);
+
+[GenerateSerializer, Immutable]
+public sealed record IngestJobStatus(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] IngestJobPhase Phase,
+    [property: Id(2)] IReadOnlyList<WorkUnitStatus> Units,
+    [property: Id(3)] long InputBytesDone,
+    [property: Id(4)] long Pages,
+    [property: Id(5)] long PairsPassed,
+    [property: Id(6)] long PairsKept,
+    [property: Id(7)] int FinishAttempts,
+    [property: Id(8)] string? Error)
+{
+    public int UnitsDone => Units.Count(u => u.State == WorkUnitState.Done);
+    public int Restarts => Units.Sum(u => Math.Max(0, u.Attempt - 1));
+    public bool IsOver => Phase is IngestJobPhase.Completed or IngestJobPhase.Failed;
+}

@@ -1,0 +1,153 @@
+using System.Text.Json;
+using Platform.Ingestion.Html;
+using Platform.Ingestion.Pipeline;
+
+namespace Platform.Grains.Ingestion;
+
+/// <param name="UnitDirectories">The accepted attempt's directory of every unit, in input order.</param>
+public sealed record FinishRequest(string JobId, int Attempt, IReadOnlyList<string> UnitDirectories, string OutputDirectory, ExtractionOptions Options);
+
+/// <summary>
+/// The final phase of a distributed extraction, two-phase over the partitioned count grains:
+/// every unit's pairs are counted (batched, under a scope of their own per attempt), then every pair
+/// is judged by <see cref="ExtractionRun.Finish"/> against counts fetched a chunk at a time. Writes
+/// the outputs of `platform ingest extract` (candidates.jsonl, rejected.jsonl, text.jsonl,
+/// images.jsonl, stats.json) in the same order as the single-process run over the same inputs.
+/// A lost count partition (<see cref="PairCountsLostException"/>) fails the attempt; the job retries
+/// under a fresh scope.
+/// </summary>
+public static class IngestJobFinisher
+{
+    /// <summary>Pairs judged per snapshot fetch.</summary>
+    public const int ChunkSize = 20_000;
+
+    public static readonly IReadOnlyList<string> OutputFiles = ["candidates.jsonl", "rejected.jsonl", "text.jsonl", "images.jsonl", "stats.json"];
+
+    public static async Task<long> RunAsync(IGrainFactory grains, FinishRequest request, CancellationToken cancellationToken)
+    {
+        // Written aside and moved in at the end, so a stale finisher (its silo presumed dead) never interleaves lines with this one.
+        var output = Path.Combine(request.OutputDirectory, $".finish-{request.Attempt}");
+        if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        Directory.CreateDirectory(output);
+        var spools = request.UnitDirectories.Select(d => Path.Combine(d, IngestUnitExtraction.SpoolFile)).ToList();
+        var counter = new GrainPairFrequencyCounter(grains, $"{request.JobId}/finish-{request.Attempt}", request.Options.Frequency);
+        try
+        {
+            await Task.Run(() =>
+            {
+                foreach (var spool in spools)
+                    foreach (var candidate in IngestUnitExtraction.ReadSpool(spool))
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        counter.Observe(candidate.ImageUrl, candidate.AltText!);
+                    }
+            }, cancellationToken);
+            await counter.FlushAsync();
+
+            var images = MergeImages(request.UnitDirectories, Path.Combine(output, "images.jsonl"));
+            var stats = new FunnelStats();
+            foreach (var directory in request.UnitDirectories)
+                AddStats(stats, await File.ReadAllTextAsync(Path.Combine(directory, IngestUnitExtraction.StatsFile), cancellationToken));
+            Concatenate(request.UnitDirectories, "text.jsonl", Path.Combine(output, "text.jsonl"));
+            // Per-pair rejections come first, then the frequency ones, as in the single-process run.
+            Concatenate(request.UnitDirectories, "rejected.jsonl", Path.Combine(output, "rejected.jsonl"));
+            long kept;
+            using (var candidates = new JsonLinesFile(Path.Combine(output, "candidates.jsonl")))
+            using (var rejected = new JsonLinesFile(Path.Combine(output, "rejected.jsonl"), FileMode.Append))
+            using (var run = new ExtractionRun(request.Options, new FinalSink(candidates, rejected), new PrefetchingSpool(spools, counter), counter, images))
+            {
+                await Task.Run(() => run.Finish(cancellationToken), cancellationToken);
+                stats.Merge(run.Stats);
+                kept = run.PairsKept;
+            }
+            await File.WriteAllTextAsync(Path.Combine(output, "stats.json"), stats.ToJson(), cancellationToken);
+            foreach (var name in OutputFiles) File.Move(Path.Combine(output, name), Path.Combine(request.OutputDirectory, name), overwrite: true);
+            Directory.Delete(output);
+            return kept;
+        }
+        finally
+        {
+            await counter.ReleaseAsync();
+        }
+    }
+
+    /// <summary>First occurrence of each image URL wins, in input order, as in one run's image index.</summary>
+    private static InProcessImageIndex MergeImages(IReadOnlyList<string> unitDirectories, string path)
+    {
+        var index = new InProcessImageIndex();
+        using var merged = new StreamWriter(path, append: false) { NewLine = "\n" };
+        foreach (var directory in unitDirectories)
+            foreach (var line in File.ReadLines(Path.Combine(directory, IngestUnitExtraction.ImagesFile)))
+            {
+                if (line.Length == 0) continue;
+                using var document = JsonDocument.Parse(line);
+                var e = document.RootElement;
+                var url = e.GetProperty("url").GetString()!;
+                if (index.TryGet(url, out _)) continue;
+                index.Add(new DumpedImage(url, e.GetProperty("source").GetString() ?? "", e.GetProperty("record_id").GetString(),
+                    e.GetProperty("offset").GetInt64(), e.GetProperty("compressed_offset").GetInt64(), e.GetProperty("media_type").GetString() ?? "",
+                    e.GetProperty("length").GetInt32(),
+                    e.TryGetProperty("robots", out var r) && Enum.TryParse<RobotsDirectives>(r.GetString(), out var robots) ? robots : RobotsDirectives.None));
+                merged.WriteLine(line);
+            }
+        return index;
+    }
+
+    private static void Concatenate(IReadOnlyList<string> unitDirectories, string name, string destination)
+    {
+        using var output = new FileStream(destination, FileMode.Create, FileAccess.Write);
+        foreach (var directory in unitDirectories)
+        {
+            using var input = File.OpenRead(Path.Combine(directory, name));
+            input.CopyTo(output);
+        }
+    }
+
+    /// <summary>Replays a unit's stats.json into the job's funnel.</summary>
+    public static void AddStats(FunnelStats stats, string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        foreach (var stage in document.RootElement.GetProperty("stages").EnumerateArray())
+        {
+            var name = stage.GetProperty("stage").GetString()!;
+            stats.Enter(name, stage.GetProperty("in").GetInt64());
+            stats.Pass(name, stage.GetProperty("passed").GetInt64());
+            foreach (var reason in stage.GetProperty("rejected").EnumerateObject()) stats.Reject(name, reason.Name, reason.Value.GetInt64());
+            foreach (var note in stage.GetProperty("notes").EnumerateObject()) stats.Note(name, note.Name, note.Value.GetInt64());
+        }
+    }
+
+    /// <summary>Hands the units' pairs to <see cref="ExtractionRun.Finish"/> a chunk at a time, fetching each chunk's counts first.</summary>
+    private sealed class PrefetchingSpool(IReadOnlyList<string> spools, GrainPairFrequencyCounter counter) : ICandidateSpool
+    {
+        public void Append(PairCandidate candidate) => throw new NotSupportedException("The final phase only reads the units' spools.");
+
+        public IEnumerable<PairCandidate> ReadAll()
+        {
+            var chunk = new List<PairCandidate>(ChunkSize);
+            foreach (var candidate in spools.SelectMany(IngestUnitExtraction.ReadSpool))
+            {
+                chunk.Add(candidate);
+                if (chunk.Count < ChunkSize) continue;
+                foreach (var ready in Fetched(chunk)) yield return ready;
+                chunk.Clear();
+            }
+            foreach (var ready in Fetched(chunk)) yield return ready;
+        }
+
+        private List<PairCandidate> Fetched(List<PairCandidate> chunk)
+        {
+            counter.PrefetchAsync(chunk.Select(c => (c.ImageUrl, c.AltText!))).GetAwaiter().GetResult();
+            return chunk;
+        }
+
+        public void Dispose() { }
+    }
+
+    private sealed class FinalSink(JsonLinesFile candidates, JsonLinesFile rejected) : IExtractionSink
+    {
+        public void Accepted(PairCandidate candidate) => candidates.Line(json => candidate.WriteJson(json));
+        public void Rejected(PairCandidate candidate, string reason) => rejected.Line(json => candidate.WriteJson(json, reason));
+        public void Text(Platform.Ingestion.Text.TextDocument document) => throw new InvalidOperationException("The final phase produces no text.");
+    }
+}

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Platform.Ingestion.Filters;
+using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Sources;
+
+namespace Platform.Grains.Ingestion;
+
+/// <summary>
+/// One work unit of a distributed extraction: one input through the per-pair filters, leaving in its
+/// own directory the pairs waiting for the job-wide frequency filter (spool.jsonl), the per-pair
+/// rejections, the text documents, the images found and the unit's funnel. A unit attempt owns its
+/// directory, so a stale worker of a lost attempt never mixes its files with the redo.
+/// </summary>
+public static class IngestUnitExtraction
+{
+    public const string SpoolFile = "spool.jsonl";
+    public const string ImagesFile = "images.jsonl";
+    public const string StatsFile = "stats.json";
+
+    public static ExtractionOptions Options(IngestJobSettings settings) => new()
+    {
+        Frequency = FrequencyOptions(settings),
+        ExtractText = settings.ExtractText,
+    };
+
+    public static FrequencyFilterOptions FrequencyOptions(IngestJobSettings settings) => new()
+    {
+        MaxImagesPerAltText = settings.MaxImagesPerAltText,
+        MaxAltTextsPerImage = settings.MaxAltTextsPerImage,
+    };
+
+    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        Directory.CreateDirectory(directory);
+        var images = new InProcessImageIndex();
+        long texts;
+        using (var sink = new TextCountingSink(new JsonLinesSink(directory)))
+        using (var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images))
+        {
+            await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+            {
+                if (UrlListOptions.FormatOf(input) is { } format)
+                    await UrlListReader.AddAsync(run, stream, format, input, cancellationToken: cancellationToken);
+                else
+                    run.AddWarc(stream, input, cancellationToken: cancellationToken);
+            }
+            run.Finish(cancellationToken);
+            using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
+                foreach (var image in images.All) writer.Line(image.WriteJson);
+            await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
+            texts = sink.Texts;
+            return new UnitReport(new FileInfo(input).Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, texts);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the unit's pairs on disk for the job's final phase and hands nothing back to the unit's own
+    /// <see cref="ExtractionRun.Finish"/>, which then only records the text cleaner's line-drop counts:
+    /// the frequency stage can only run once every unit is counted.
+    /// </summary>
+    private sealed class HeldBackSpool(string path) : ICandidateSpool
+    {
+        private readonly JsonLinesFile file = new(path);
+
+        public void Append(PairCandidate candidate) => file.Line(json => candidate.WriteJson(json));
+
+        public IEnumerable<PairCandidate> ReadAll() => [];
+
+        public void Dispose() => file.Dispose();
+    }
+
+    /// <summary>The job counts pairs from the units' spools in its final phase (so a lost count partition can be recounted); a unit counts nothing.</summary>
+    private sealed class CountedByTheJob : IPairFrequencyCounter
+    {
+        public void Observe(string imageUrl, string altText) { }
+
+        public int DistinctImagesFor(string altText) => throw new InvalidOperationException("Frequency counts are job-wide; a work unit cannot answer them.");
+
+        public int DistinctAltTextsFor(string imageUrl) => throw new InvalidOperationException("Frequency counts are job-wide; a work unit cannot answer them.");
+    }
+
+    private sealed class TextCountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
+    {
+        public long Texts { get; private set; }
+        public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
+        public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
+        public void Text(Platform.Ingestion.Text.TextDocument document) { Texts++; inner.Text(document); }
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>Reads back a spool written by a unit.</summary>
+    public static IEnumerable<PairCandidate> ReadSpool(string path)
+    {
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Length == 0) continue;
+            using var document = JsonDocument.Parse(line);
+            yield return PairCandidate.ReadJson(document.RootElement);
+        }
+    }
+}
+
+/// <summary>JSON lines written exactly as the single-process sinks write them (relaxed escaping), so outputs compare byte for byte.</summary>
+public sealed class JsonLinesFile : IDisposable
+{
+    private readonly FileStream stream;
+    private readonly Utf8JsonWriter json;
+
+    public JsonLinesFile(string path, FileMode mode = FileMode.Create)
+    {
+        stream = new FileStream(path, mode, FileAccess.Write, FileShare.Read, 1 << 16);
+        json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    }
+
+    public Stream Stream => stream;
+
+    public void Line(Action<Utf8JsonWriter> write)
+    {
+        write(json);
+        json.Flush();
+        json.Reset();
+        stream.WriteByte((byte)'\n');
+    }
+
+    public void Dispose()
+    {
+        json.Dispose();
+        stream.Dispose();
+    }
+}

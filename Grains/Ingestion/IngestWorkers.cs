@@ -1,0 +1,32 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Platform.Grains.Ingestion;
+
+public sealed class IngestWorkerOptions
+{
+    /// <summary>Work units one silo runs at once (default: its processor count); the others wait, keeping their leases.</summary>
+    public int MaxConcurrentUnitsPerSilo { get; set; } = Environment.ProcessorCount;
+}
+
+/// <summary>The per-silo limit on running units (one instance per silo).</summary>
+public sealed class IngestWorkerSlots(IOptions<IngestWorkerOptions> options)
+{
+    private readonly SemaphoreSlim slots = new(Math.Max(1, options.Value.MaxConcurrentUnitsPerSilo));
+
+    public Task WaitAsync(CancellationToken cancellationToken) => slots.WaitAsync(cancellationToken);
+
+    public void Release() => slots.Release();
+}
+
+public static class IngestionServiceCollectionExtensions
+{
+    /// <summary>What the ingestion grains need on every silo.</summary>
+    public static IServiceCollection AddPlatformIngestion(this IServiceCollection services, Action<IngestWorkerOptions>? configure = null)
+    {
+        var options = services.AddOptions<IngestWorkerOptions>();
+        if (configure is not null) options.Configure(configure);
+        services.AddSingleton<IngestWorkerSlots>();
+        return services;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text;
+using System.Text.Json;
+using Platform.Grains.Ingestion;
+using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Warc;
+
+namespace Platform.Tests.Ingestion;
+
+/// <summary>
+/// Generated WARC inputs whose pairs share alt texts and images across files, so the job-wide
+/// frequency filters (and the join with images found in other files) decide differently from any
+/// one file alone.
+/// </summary>
+internal static class IngestInputs
+{
+    private static readonly string[] Words = ["harbour", "river", "mountain", "village", "market", "bridge", "garden", "station",
+        "museum", "festival", "morning", "evening", "light", "stone", "water", "people", "street", "history", "season", "old",
+        "quiet", "busy", "green", "golden", "walk", "visit", "painted", "carried", "followed", "under", "beside", "toward"];
+
+    public static string[] Write(string directory, int files, int pagesPerFile, int seed)
+    {
+        Directory.CreateDirectory(directory);
+        var random = new Random(seed);
+        string Phrase(int words) => string.Join(' ', Enumerable.Range(0, words).Select(_ => Words[random.Next(Words.Length)]));
+        var sharedAlts = Enumerable.Range(0, 25).Select(i => $"A {Phrase(4)} view number {i}").ToArray();
+        var sharedImages = Enumerable.Range(0, 40).Select(i => $"http://cdn.example/shared/{i}.jpg").ToArray();
+        var paths = new string[files];
+        var unique = 0;
+        var ownImages = new List<string>();
+        for (var f = 0; f < files; f++)
+        {
+            paths[f] = Path.Combine(directory, $"input-{f:D2}.warc.gz");
+            using var file = File.Create(paths[f]);
+            using var writer = new WarcWriter(file);
+            writer.WriteWarcInfo(Path.GetFileName(paths[f]), [new("software", "platform tests")]);
+            for (var p = 0; p < pagesPerFile; p++)
+            {
+                var html = new StringBuilder("<!DOCTYPE html><html lang=\"en\"><head><title>")
+                    .Append(Phrase(5)).Append("</title></head><body>");
+                for (var paragraph = 0; paragraph < 6; paragraph++)
+                {
+                    html.Append("<p>");
+                    for (var s = 0; s < 4; s++) html.Append(char.ToUpperInvariant(Words[random.Next(Words.Length)][0])).Append(Phrase(9 + random.Next(8))).Append(" number ").Append(unique++).Append(". ");
+                    html.Append("</p>");
+                }
+                for (int i = 0, images = 3 + random.Next(5); i < images; i++)
+                {
+                    var image = random.Next(10) < 6 ? sharedImages[random.Next(sharedImages.Length)] : $"http://cdn.example/own/{unique++}.jpg";
+                    if (image.Contains("/own/", StringComparison.Ordinal)) ownImages.Add(image);
+                    var alt = random.Next(10) < 5 ? sharedAlts[random.Next(sharedAlts.Length)] : $"The {Phrase(5)} photo {unique++}";
+                    if (random.Next(8) == 0) alt = alt.ToUpperInvariant();
+                    html.Append("<img src=\"").Append(image).Append("\" alt=\"").Append(alt).Append("\">");
+                }
+                html.Append("</body></html>");
+                var uri = $"http://site{f}.example/page/{p}.html";
+                writer.WriteResponse(uri, 200, [new("Content-Type", "text/html; charset=utf-8")], Encoding.UTF8.GetBytes(html.ToString()));
+                if (p % 15 == 0)
+                {
+                    // An image referenced by pages of this or earlier files; some opt out of AI use.
+                    var jpeg = new byte[512];
+                    random.NextBytes(jpeg);
+                    jpeg[0] = 0xFF; jpeg[1] = 0xD8; jpeg[2] = 0xFF;
+                    List<KeyValuePair<string, string>> headers = [new("Content-Type", "image/jpeg")];
+                    if (random.Next(3) == 0) headers.Add(new("X-Robots-Tag", "noai"));
+                    var dumped = random.Next(3) == 0 || ownImages.Count == 0 ? sharedImages[random.Next(sharedImages.Length)] : ownImages[random.Next(ownImages.Count)];
+                    writer.WriteResponse(dumped, 200, headers, jpeg);
+                }
+            }
+        }
+        return paths;
+    }
+
+    public static readonly string[] OutputFiles = ["candidates.jsonl", "rejected.jsonl", "images.jsonl", "text.jsonl"];
+
+    public static void AssertSameOutputs(string expectedDirectory, string actualDirectory)
+    {
+        foreach (var name in OutputFiles)
+        {
+            var expected = File.ReadAllLines(Path.Combine(expectedDirectory, name));
+            var actual = File.ReadAllLines(Path.Combine(actualDirectory, name));
+            Assert.True(expected.SequenceEqual(actual), $"{name} differs: {expected.Length} lines expected, {actual.Length} written; first difference at line " +
+                Enumerable.Range(0, Math.Min(expected.Length, actual.Length)).FirstOrDefault(i => expected[i] != actual[i], Math.Min(expected.Length, actual.Length)));
+        }
+        Assert.Equal(StatsLines(expectedDirectory), StatsLines(actualDirectory));
+    }
+
+    /// <summary>The funnel as sorted lines: stage order may differ between runs, the counts may not.</summary>
+    public static List<string> StatsLines(string directory)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "stats.json")));
+        return document.RootElement.GetProperty("stages").EnumerateArray().SelectMany(stage =>
+        {
+            var name = stage.GetProperty("stage").GetString();
+            return new[] { $"{name} in={stage.GetProperty("in")} passed={stage.GetProperty("passed")}" }
+                .Concat(stage.GetProperty("rejected").EnumerateObject().Select(r => $"{name} rejected {r.Name}={r.Value}"))
+                .Concat(stage.GetProperty("notes").EnumerateObject().Select(n => $"{name} note {n.Name}={n.Value}"));
+        }).Order(StringComparer.Ordinal).ToList();
+    }
+
+    public static long Rejections(string directory, string reason) =>
+        File.ReadLines(Path.Combine(directory, "rejected.jsonl")).Count(line => line.Contains($"\"reason\":\"{reason}\"", StringComparison.Ordinal));
+
+    public static Task<ExtractSummary> RunSingleProcessAsync(IReadOnlyList<string> inputs, string output, IngestJobSettings settings) =>
+        ExtractCommandRunner.RunAsync(inputs, output, IngestUnitExtraction.Options(settings), cancellationToken: TestContext.Current.CancellationToken);
+}
