@@ -20,6 +20,12 @@ public sealed class AltTextFilterOptions
     public IReadOnlySet<string> BoilerplateWords { get; init; } = DefaultBoilerplateWords;
     /// <summary>Allowed primary language subtags (default English); empty turns the language filter off.</summary>
     public IReadOnlySet<string> Languages { get; init; } = new HashSet<string> { "en" };
+
+    /// <summary>A command-line language list: comma-separated codes (`en,de`), or `off` for no language filter (the empty set).</summary>
+    public static IReadOnlySet<string> ParseLanguages(string list) =>
+        list.Trim().Equals("off", StringComparison.OrdinalIgnoreCase)
+            ? new HashSet<string>()
+            : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(l => l.ToLowerInvariant()).ToHashSet();
     /// <summary>Reject candidates whose page language is unknown and could not be detected (default false: keep them).</summary>
     public bool RejectUnknownLanguage { get; init; }
     /// <summary>Honour noai/noimageai/noindex/noimageindex from robots meta tags and X-Robots-Tag (img2dataset's default).</summary>

@@ -27,7 +27,7 @@ public static class ExtractCommandRunner
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var completed = bytes;
-                var perFile = progress is null ? null : new InlineProgress(p => progress.Report(p with { BytesRead = completed + p.BytesRead }));
+                var perFile = progress is null ? null : new InlineProgress<ExtractionProgress>(p => progress.Report(p with { BytesRead = completed + p.BytesRead }));
                 await using var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
                 if (UrlListOptions.FormatOf(input) is { } format)
                     await UrlListReader.AddAsync(run, stream, format, input, urlListOptions, cancellationToken);
@@ -42,20 +42,5 @@ public static class ExtractCommandRunner
             counting.Dispose();
             return new ExtractSummary(bytes, run.Pages, run.PairsKept, counting.Texts, run.Stats);
         }
-    }
-
-    /// <summary>Progress&lt;T&gt; posts to the thread pool; reporting inline keeps the lines in order.</summary>
-    private sealed class InlineProgress(Action<ExtractionProgress> report) : IProgress<ExtractionProgress>
-    {
-        public void Report(ExtractionProgress value) => report(value);
-    }
-
-    private sealed class CountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
-    {
-        public long Texts { get; private set; }
-        public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
-        public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
-        public void Text(Text.TextDocument document) { Texts++; inner.Text(document); }
-        public void Dispose() => inner.Dispose();
     }
 }

@@ -86,3 +86,13 @@ public sealed class JsonLinesSink : IExtractionSink, IDisposable
         }
     }
 }
+
+/// <summary>Forwards to a <see cref="JsonLinesSink"/> and counts the text documents written.</summary>
+internal sealed class CountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
+{
+    public long Texts { get; private set; }
+    public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
+    public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
+    public void Text(Text.TextDocument document) { Texts++; inner.Text(document); }
+    public void Dispose() => inner.Dispose();
+}

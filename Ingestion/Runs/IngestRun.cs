@@ -269,18 +269,4 @@ public static class IngestRun
             foreach (var (reason, count) in stats.ReasonCounts) funnel.Reject(ShardStage, reason, count);
         }
     }
-
-    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
-
-    private sealed class CountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
-    {
-        public long Texts { get; private set; }
-        public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
-        public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
-        public void Text(Text.TextDocument document) { Texts++; inner.Text(document); }
-        public void Dispose() => inner.Dispose();
-    }
 }

@@ -48,10 +48,7 @@ public static class IngestCommands
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var lang = result.GetValue(languages)!;
-            var allowed = lang.Equals("off", StringComparison.OrdinalIgnoreCase)
-                ? new HashSet<string>()
-                : lang.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(l => l.ToLowerInvariant()).ToHashSet();
+            var allowed = AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!);
             var options = new ExtractionOptions
             {
                 Warc = new WarcReaderOptions { MaxRecordBytes = result.GetValue(maxRecordMb) << 20 },
@@ -86,7 +83,7 @@ public static class IngestCommands
                         .StartAsync(async context =>
                         {
                             var task = context.AddTask("extracting", maxValue: Math.Max(totalBytes, 1));
-                            var progress = new InlineProgress(p =>
+                            var progress = new InlineProgress<ExtractionProgress>(p =>
                             {
                                 task.Value = p.BytesRead;
                                 task.Description = Rates(p);
@@ -99,7 +96,7 @@ public static class IngestCommands
                 else
                 {
                     var last = TimeSpan.Zero;
-                    var progress = new InlineProgress(p =>
+                    var progress = new InlineProgress<ExtractionProgress>(p =>
                     {
                         if (clock.Elapsed - last < TimeSpan.FromSeconds(2)) return;
                         last = clock.Elapsed;
@@ -119,10 +116,5 @@ public static class IngestCommands
             return 0;
         });
         return command;
-    }
-
-    private sealed class InlineProgress(Action<ExtractionProgress> report) : IProgress<ExtractionProgress>
-    {
-        public void Report(ExtractionProgress value) => report(value);
     }
 }

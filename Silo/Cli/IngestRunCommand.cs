@@ -44,10 +44,7 @@ public static class IngestRunCommand
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var lang = result.GetValue(languages)!;
-            var allowed = lang.Equals("off", StringComparison.OrdinalIgnoreCase)
-                ? new HashSet<string>()
-                : lang.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(l => l.ToLowerInvariant()).ToHashSet();
+            var allowed = AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!);
             var options = new IngestRunOptions
             {
                 Extraction = new ExtractionOptions
@@ -103,7 +100,7 @@ public static class IngestRunCommand
             {
                 var extract = context.AddTask("extracting");
                 var images = context.AddTask("images", autoStart: false);
-                var progress = new InlineProgress(p =>
+                var progress = new InlineProgress<IngestRunProgress>(p =>
                 {
                     var task = p.Phase == IngestRun.ExtractPhase ? extract : images;
                     if (!task.IsStarted) task.StartTask();
@@ -118,7 +115,7 @@ public static class IngestRunCommand
         CancellationToken cancellationToken)
     {
         var last = TimeSpan.Zero;
-        var progress = new InlineProgress(p =>
+        var progress = new InlineProgress<IngestRunProgress>(p =>
         {
             lock (clock)
             {
@@ -149,9 +146,4 @@ public static class IngestRunCommand
     private static string Count(long count) => count.ToString("N0", CultureInfo.InvariantCulture);
 
     private static string Rate(long count, long of) => of == 0 ? "-" : (count / (double)of).ToString("P1", CultureInfo.InvariantCulture);
-
-    private sealed class InlineProgress(Action<IngestRunProgress> report) : IProgress<IngestRunProgress>
-    {
-        public void Report(IngestRunProgress value) => report(value);
-    }
 }

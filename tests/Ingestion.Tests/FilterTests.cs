@@ -101,6 +101,17 @@ public class FilterTests
     }
 }
 
+public class LanguageListTests
+{
+    [Theory]
+    [InlineData("en", new[] { "en" })]
+    [InlineData(" EN, de ,,fr ", new[] { "de", "en", "fr" })]
+    [InlineData("off", new string[0])]
+    [InlineData("OFF ", new string[0])]
+    public void Command_line_language_lists_parse_to_lower_case_codes_and_off_to_no_filter(string list, string[] expected) =>
+        Assert.Equal(expected, AltTextFilterOptions.ParseLanguages(list).Order(StringComparer.Ordinal));
+}
+
 public class FunnelStatsTests
 {
     [Fact]
