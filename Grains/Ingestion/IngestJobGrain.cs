@@ -70,7 +70,9 @@ public sealed class IngestJobGrain(
         if (string.IsNullOrWhiteSpace(request.OutputDirectory)) throw new ArgumentException("An ingest job needs an output directory.", nameof(request));
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.MaxAttempts, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
-        state.State.Request = request;
+        // The state is stored as JSON naming each value's runtime type, and only known types are read back:
+        // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
+        state.State.Request = request with { Inputs = request.Inputs.ToArray() };
         state.State.Units = request.Inputs.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
         state.State.Phase = IngestJobPhase.Extracting;
         await state.WriteStateAsync();

@@ -25,9 +25,12 @@ public static class HangfireServiceExtensions
         {
             o.WorkerCount = settings.WorkerCount;
             o.ServerName = serverName;
+            o.SchedulePollingInterval = settings.SchedulePollingInterval;
         });
         services.AddTransient<DatasetAuditJob>();
         services.AddTransient<IngestSubmitJob>();
+        services.AddTransient<IngestFolderWatchJob>();
+        services.AddHostedService<IngestWatchScheduler>();
         return services;
     }
 

@@ -12,7 +12,8 @@ public sealed record PlatformConfiguration(
     StorageConnection StorageConnection,
     ClusteringSettings Clustering,
     HangfireSettings Hangfire,
-    WebSettings Web)
+    WebSettings Web,
+    IngestWatchSettings IngestWatch)
 {
     public const string EnvironmentPrefix = "PLATFORM_";
 
@@ -22,15 +23,17 @@ public sealed record PlatformConfiguration(
         var clustering = Bind<ClusteringSettings>(configuration, ClusteringSettings.Section);
         var hangfire = Bind<HangfireSettings>(configuration, HangfireSettings.Section);
         var web = Bind<WebSettings>(configuration, WebSettings.Section);
+        var watch = Bind<IngestWatchSettings>(configuration, IngestWatchSettings.Section);
 
         var failures = new List<string>();
         Collect(failures, new SettingsValidation.Storage().Validate(null, storage));
         Collect(failures, new SettingsValidation.Clustering().Validate(null, clustering));
         Collect(failures, new SettingsValidation.Hangfire().Validate(null, hangfire));
         Collect(failures, new SettingsValidation.Web().Validate(null, web));
+        Collect(failures, new SettingsValidation.IngestWatch().Validate(null, watch));
         if (failures.Count > 0) throw new PlatformConfigurationException(failures);
 
-        return new PlatformConfiguration(storage, StorageConnection.Parse(storage.ConnectionString), clustering, hangfire, web);
+        return new PlatformConfiguration(storage, StorageConnection.Parse(storage.ConnectionString), clustering, hangfire, web, watch);
     }
 
     /// <summary>Configuration sources in precedence order: appsettings.json beside the program, then `PLATFORM_*` environment variables, then the caller's overrides.</summary>
@@ -63,6 +66,10 @@ public sealed record PlatformConfiguration(
         Path.IsPathRooted(Storage.EmulatorDataDirectory)
             ? Storage.EmulatorDataDirectory
             : Path.Combine(StateRoot(), Storage.EmulatorDataDirectory);
+
+    /// <summary>Where watch-started ingest jobs write: an absolute setting as given; a relative one under `.state/`.</summary>
+    public string IngestWatchWorkPath() =>
+        Path.IsPathRooted(IngestWatch.WorkDirectory) ? IngestWatch.WorkDirectory : Path.Combine(StateRoot(), IngestWatch.WorkDirectory);
 
     /// <summary>`.state/` at the repository root when the program runs from a checkout, else beside the working directory.</summary>
     public static string StateRoot()

@@ -58,6 +58,46 @@ public sealed class HangfireSettings
 
     /// <summary>Concurrent Hangfire workers in this process.</summary>
     public int WorkerCount { get; set; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>How often the server looks for due recurring and delayed jobs (Hangfire's default, 15 s). Sub-minute watch schedules need it shorter.</summary>
+    public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>Folders watched for new web dumps: each new file is ingested once, by a Hangfire recurring job per folder.</summary>
+public sealed class IngestWatchSettings
+{
+    public const string Section = "IngestWatch";
+
+    /// <summary>The watched folders (none by default). Environment: `PLATFORM_IngestWatch__Folders__0__Path` and so on.</summary>
+    public List<WatchedFolderSettings> Folders { get; set; } = [];
+
+    /// <summary>Where each watch-started job writes its extraction outputs, one subfolder per job. Relative paths are under the repository's git-ignored `.state/`.</summary>
+    public string WorkDirectory { get; set; } = "ingest";
+}
+
+public sealed class WatchedFolderSettings
+{
+    /// <summary>Names the watch (its recurring job is `ingest-watch-NAME`; its memory of claimed files is kept under this name). Default: the folder's own name.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The folder to watch (not its subfolders).</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>The dataset new files are ingested into (optional).</summary>
+    public string? Dataset { get; set; }
+
+    /// <summary>`;`-separated file patterns that count as dumps.</summary>
+    public string Patterns { get; set; } = "*.warc;*.warc.gz;*.wat;*.wat.gz;*.tsv;*.csv;*.jsonl;*.parquet";
+
+    /// <summary>Hangfire cron expression of the scans: 5 fields, or 6 with seconds first. Default: every minute.</summary>
+    public string Cron { get; set; } = "* * * * *";
+
+    /// <summary>A file is taken only once it has not been written to for this long, so a copy still in progress is not ingested half-written.</summary>
+    public TimeSpan SettleTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    public string EffectiveName => string.IsNullOrWhiteSpace(Name)
+        ? System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path)))
+        : Name;
 }
 
 public sealed class WebSettings

@@ -72,6 +72,8 @@ public static class SettingsValidation
             }
             if (string.IsNullOrWhiteSpace(s.Schema))
                 errors.Add($"{Name(HangfireSettings.Section, nameof(s.Schema))} is empty.");
+            if (s.SchedulePollingInterval < TimeSpan.FromMilliseconds(100))
+                errors.Add($"{Name(HangfireSettings.Section, nameof(s.SchedulePollingInterval))} = {s.SchedulePollingInterval} is too short; use at least 00:00:00.1 (default 00:00:15).");
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
     }
@@ -89,6 +91,40 @@ public static class SettingsValidation
                 if (!Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
                     || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                     errors.Add($"{Name(WebSettings.Section, nameof(s.Urls))} entry '{url}' is not an http(s) URL.");
+            }
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+
+    public sealed class IngestWatch : IValidateOptions<IngestWatchSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, IngestWatchSettings s)
+        {
+            var errors = new List<string>();
+            if (string.IsNullOrWhiteSpace(s.WorkDirectory))
+                errors.Add($"{Name(IngestWatchSettings.Section, nameof(s.WorkDirectory))} is empty.");
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < s.Folders.Count; i++)
+            {
+                var folder = s.Folders[i];
+                string Key(string property) => Name(IngestWatchSettings.Section, $"Folders:{i}:{property}")
+                    .Replace($"__Folders:{i}:", $"__Folders__{i}__", StringComparison.Ordinal);
+                if (string.IsNullOrWhiteSpace(folder.Path))
+                {
+                    errors.Add($"{Key(nameof(folder.Path))} is empty; name the folder to watch.");
+                    continue;
+                }
+                var watchName = folder.EffectiveName;
+                if (watchName.Length == 0 || !watchName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+                    errors.Add($"{Key(nameof(folder.Name))} = '{watchName}' must be ASCII letters, digits, '-', '_' or '.'; set a name for this folder.");
+                else if (!names.Add(watchName))
+                    errors.Add($"{Key(nameof(folder.Name))} = '{watchName}' names two watched folders; give each its own name.");
+                if (folder.Patterns.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Length == 0)
+                    errors.Add($"{Key(nameof(folder.Patterns))} is empty; e.g. *.warc.gz.");
+                if (folder.Cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length is not (5 or 6))
+                    errors.Add($"{Key(nameof(folder.Cron))} = '{folder.Cron}' is not a cron expression of 5 fields (or 6, seconds first).");
+                if (folder.SettleTime < TimeSpan.Zero)
+                    errors.Add($"{Key(nameof(folder.SettleTime))} = {folder.SettleTime} is negative.");
             }
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
