@@ -26,11 +26,57 @@ public interface ISpanDeduplicator
     bool FirstSeen(ulong spanHash);
 }
 
+/// <summary>
+/// An open-addressing set of span hashes in one flat array. A run offers every three-sentence span of
+/// every page (millions) and nearly all are new, so the cost that matters is the memory touched per
+/// insert: one slot here against a bucket and a chain of entries in a <see cref="HashSet{T}"/>.
+/// </summary>
 public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
 {
-    private readonly HashSet<ulong> seen = [];
+    private ulong[] slots = new ulong[1 << 12];
+    private int count;
+    /// <summary>Zero marks an empty slot, so the hash zero is remembered apart.</summary>
+    private bool sawZero;
 
-    public bool FirstSeen(ulong spanHash) => seen.Add(spanHash);
+    public bool FirstSeen(ulong spanHash)
+    {
+        if (spanHash == 0)
+        {
+            if (sawZero) return false;
+            sawZero = true;
+            return true;
+        }
+        if (!Insert(slots, spanHash)) return false;
+        // Kept at most half full, so a probe for a new hash ends after a slot or two.
+        if (++count * 2 > slots.Length) Grow();
+        return true;
+    }
+
+    private static bool Insert(ulong[] table, ulong hash)
+    {
+        var mask = table.Length - 1;
+        // Fibonacci hashing spreads any regularity in the low bits across the table.
+        var i = (int)((hash * 0x9E3779B97F4A7C15UL) >> 32) & mask;
+        while (true)
+        {
+            var slot = table[i];
+            if (slot == 0)
+            {
+                table[i] = hash;
+                return true;
+            }
+            if (slot == hash) return false;
+            i = (i + 1) & mask;
+        }
+    }
+
+    private void Grow()
+    {
+        var larger = new ulong[slots.Length * 2];
+        foreach (var hash in slots)
+            if (hash != 0) Insert(larger, hash);
+        slots = larger;
+    }
 }
 
 public sealed record TextDocument(string Url, string? Language, string? Title, string Text);
@@ -41,15 +87,20 @@ public sealed record TextDocument(string Url, string? Language, string? Title, s
 /// </summary>
 public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator deduplicator)
 {
-    /// <summary>C4's page killers (lorem ipsum, a curly bracket) and line killers (javascript, policy phrases).</summary>
-    private static readonly System.Buffers.SearchValues<string> Flagged = System.Buffers.SearchValues.Create(
-        ["lorem ipsum", "{", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
+    /// <summary>
+    /// C4's phrases: a page killer (lorem ipsum) and line killers (javascript, policy phrases). The curly
+    /// bracket, the other page killer, is searched on its own: a one-character value would make this
+    /// search fall back from the vectorised multi-string algorithm to a character-at-a-time automaton.
+    /// </summary>
+    private static readonly System.Buffers.SearchValues<string> FlaggedPhrases = System.Buffers.SearchValues.Create(
+        ["lorem ipsum", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
         StringComparison.OrdinalIgnoreCase);
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
     private readonly StringBuilder output = new();
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
+    private readonly List<(int Start, int Length)> lineSentences = [];
 
     private static readonly string[] DropRules = ["no_terminal_punctuation", "too_few_words", "overlong_word", "javascript", "policy"];
     private const int NoTerminalPunctuation = 0, TooFewWords = 1, OverlongWord = 2, Javascript = 3, Policy = 4;
@@ -92,7 +143,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             if (words < options.MinWordsPerLine) { dropped[TooFewWords]++; continue; }
             if (longestWord > options.MaxWordLength) { dropped[OverlongWord]++; continue; }
             // One multi-string search finds any phrase of interest; which one only matters when there is one.
-            if (line.IndexOfAny(Flagged) >= 0)
+            if (line.Contains('{') || line.IndexOfAny(FlaggedPhrases) >= 0)
             {
                 if (line.Contains("lorem ipsum", StringComparison.OrdinalIgnoreCase)) { rejection = "lorem_ipsum"; return null; }
                 if (line.Contains('{')) { rejection = "curly_bracket"; return null; }
@@ -205,17 +256,23 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
 
     private void AddSentences(int lineIndex, int offset, ReadOnlySpan<char> line)
     {
-        foreach (var (start, length) in SentenceRanges(line))
+        lineSentences.Clear();
+        SentenceRanges(line, lineSentences);
+        foreach (var (start, length) in lineSentences)
             sentences.Add((lineIndex, offset + start, length, Hash(line.Slice(start, length))));
     }
 
     /// <summary>Sentences end at terminal punctuation followed by white space (closing quotes stay with their sentence).</summary>
-    public static List<string> SplitSentences(string line) =>
-        SentenceRanges(line).Select(r => line.Substring(r.Start, r.Length)).ToList();
-
-    private static List<(int Start, int Length)> SentenceRanges(ReadOnlySpan<char> line)
+    public static List<string> SplitSentences(string line)
     {
-        var result = new List<(int, int)>();
+        var ranges = new List<(int Start, int Length)>();
+        SentenceRanges(line, ranges);
+        return ranges.Select(r => line.Substring(r.Start, r.Length)).ToList();
+    }
+
+    /// <summary>Appends the line's sentence ranges to <paramref name="result"/> (a list reused across lines).</summary>
+    private static void SentenceRanges(ReadOnlySpan<char> line, List<(int Start, int Length)> result)
+    {
         var start = 0;
         var i = 0;
         while (i < line.Length)
@@ -235,10 +292,9 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             i = end;
         }
         AddTrimmed(result, line, start, line.Length);
-        return result;
     }
 
-    private static void AddTrimmed(List<(int, int)> result, ReadOnlySpan<char> line, int from, int to)
+    private static void AddTrimmed(List<(int Start, int Length)> result, ReadOnlySpan<char> line, int from, int to)
     {
         while (from < to && line[from] == ' ') from++;
         while (to > from && line[to - 1] == ' ') to--;
