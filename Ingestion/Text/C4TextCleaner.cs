@@ -33,7 +33,9 @@ public interface ISpanDeduplicator
 /// </summary>
 public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
 {
-    private ulong[] slots = new ulong[1 << 12];
+    private const int InitialBits = 12;
+    private ulong[] slots = new ulong[1 << InitialBits];
+    private int bits = InitialBits;
     private int count;
     /// <summary>Zero marks an empty slot, so the hash zero is remembered apart.</summary>
     private bool sawZero;
@@ -46,17 +48,21 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
             sawZero = true;
             return true;
         }
-        if (!Insert(slots, spanHash)) return false;
+        if (!Insert(slots, bits, spanHash)) return false;
         // Kept at most half full, so a probe for a new hash ends after a slot or two.
         if (++count * 2 > slots.Length) Grow();
         return true;
     }
 
-    private static bool Insert(ulong[] table, ulong hash)
+    /// <summary>
+    /// The home slot is the top <paramref name="tableBits"/> bits of a Fibonacci product (which spreads any
+    /// regularity in the hash). Taking the top bits keeps slot order when the table doubles (home i becomes
+    /// 2i or 2i + 1), so growing writes the larger table front to back instead of at random.
+    /// </summary>
+    private static bool Insert(ulong[] table, int tableBits, ulong hash)
     {
         var mask = table.Length - 1;
-        // Fibonacci hashing spreads any regularity in the low bits across the table.
-        var i = (int)((hash * 0x9E3779B97F4A7C15UL) >> 32) & mask;
+        var i = (int)((hash * 0x9E3779B97F4A7C15UL) >> (64 - tableBits));
         while (true)
         {
             var slot = table[i];
@@ -74,8 +80,9 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
     {
         var larger = new ulong[slots.Length * 2];
         foreach (var hash in slots)
-            if (hash != 0) Insert(larger, hash);
+            if (hash != 0) Insert(larger, bits + 1, hash);
         slots = larger;
+        bits++;
     }
 }
 
