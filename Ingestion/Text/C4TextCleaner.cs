@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Platform.Ingestion.Text;
 
 /// <summary>The C4 rules (Raffel et al. 2020); every threshold is configurable.</summary>
@@ -105,7 +103,8 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
-    private readonly StringBuilder output = new();
+    /// <summary>Per sentence of the current page: removed as part of a repeated span.</summary>
+    private bool[] remove = new bool[256];
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
     private readonly List<(int Start, int Length)> lineSentences = [];
 
@@ -165,7 +164,8 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             AddSentences(i, lines[i].Start, buffer.AsSpan(lines[i].Start, lines[i].Length));
         if (sentences.Count < options.MinSentences) { rejection = "too_few_sentences"; return null; }
 
-        Span<bool> remove = sentences.Count <= 1024 ? stackalloc bool[sentences.Count] : new bool[sentences.Count];
+        if (remove.Length < sentences.Count) remove = new bool[Math.Max(sentences.Count, remove.Length * 2)];
+        Array.Clear(remove, 0, sentences.Count);
         var removed = 0;
         if (options.DedupeSpans)
         {
@@ -177,35 +177,48 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             }
             if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = "duplicate_spans"; return null; }
         }
-        var output = this.output.Clear();
+        // The document is written straight into its string: pieces plus one separator between each two.
+        var characters = -1;
         if (removed == 0)
-        {
-            foreach (var (start, length) in lines)
-            {
-                if (output.Length > 0) output.Append('\n');
-                output.Append(buffer, start, length);
-            }
-        }
+            foreach (var (_, length) in lines) characters += length + 1;
         else
-        {
-            var lastLine = -1;
-            var lineHasText = false;
             for (var i = 0; i < sentences.Count; i++)
-            {
-                if (remove[i]) continue;
-                var (lineIndex, start, length, _) = sentences[i];
-                if (lineIndex != lastLine)
-                {
-                    if (output.Length > 0) output.Append('\n');
-                    lastLine = lineIndex;
-                    lineHasText = false;
-                }
-                if (lineHasText) output.Append(' ');
-                output.Append(buffer, start, length);
-                lineHasText = true;
-            }
+                if (!remove[i]) characters += sentences[i].Length + 1;
+        // Zero pieces (possible only with MinSentences = 0) make an empty document.
+        var document = string.Create(Math.Max(characters, 0), (Cleaner: this, Removed: removed > 0), static (destination, state) =>
+        {
+            if (state.Removed) state.Cleaner.WriteKeptSentences(destination);
+            else state.Cleaner.WriteLines(destination);
+        });
+        return new TextDocument(url, language, title, document);
+    }
+
+    /// <summary>Every kept line, joined by line breaks.</summary>
+    private void WriteLines(Span<char> destination)
+    {
+        var at = 0;
+        foreach (var (start, length) in lines)
+        {
+            if (at > 0) destination[at++] = '\n';
+            buffer.AsSpan(start, length).CopyTo(destination[at..]);
+            at += length;
         }
-        return new TextDocument(url, language, title, output.ToString());
+    }
+
+    /// <summary>The sentences not removed as duplicates: a space between sentences of a line, a line break between lines.</summary>
+    private void WriteKeptSentences(Span<char> destination)
+    {
+        var at = 0;
+        var lastLine = -1;
+        for (var i = 0; i < sentences.Count; i++)
+        {
+            if (remove[i]) continue;
+            var (lineIndex, start, length, _) = sentences[i];
+            if (at > 0) destination[at++] = lineIndex != lastLine ? '\n' : ' ';
+            lastLine = lineIndex;
+            buffer.AsSpan(start, length).CopyTo(destination[at..]);
+            at += length;
+        }
     }
 
     /// <summary>White space other than the plain space; lines without it (or double spaces) are copied as they are.</summary>
