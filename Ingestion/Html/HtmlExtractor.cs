@@ -250,6 +250,8 @@ public sealed class HtmlExtractor
     /// <summary>Collapses runs of white space (any Unicode space) to one space and trims.</summary>
     public static string Collapse(string s)
     {
+        // Most alt texts and titles are already collapsed: no copy for them.
+        if (Text.WhiteSpace.IsCollapsed(s)) return s;
         var sb = new StringBuilder(s.Length);
         var space = false;
         foreach (var c in s)

@@ -221,14 +221,11 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         }
     }
 
-    /// <summary>White space other than the plain space; lines without it (or double spaces) are copied as they are.</summary>
-    private static readonly System.Buffers.SearchValues<char> UnusualWhiteSpace = System.Buffers.SearchValues.Create(
-        "\t\n\v\f\r\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000");
-
     /// <summary>Copies the line with white-space runs collapsed to one space; counts words and the longest one.</summary>
     private (int Length, int Words, int LongestWord) Collapse(ReadOnlySpan<char> raw, Span<char> destination)
     {
-        if (raw.Length > 0 && raw[0] != ' ' && raw[^1] != ' ' && raw.IndexOfAny(UnusualWhiteSpace) < 0 && !raw.Contains("  ", StringComparison.Ordinal))
+        // Most lines need no collapsing and are copied as they are.
+        if (raw.Length > 0 && WhiteSpace.IsCollapsed(raw))
         {
             raw.CopyTo(destination);
             // Only a line longer than the word limit can hold an overlong word.
