@@ -12,6 +12,10 @@ namespace Platform.Ingestion.Html;
 public sealed class HtmlExtractor
 {
     private readonly TextBuffer text = new();
+    // Per-page scratch collections, kept across pages so a page costs no collection growth.
+    private readonly List<(string Url, string Origin)> pictureSources = [];
+    private readonly HashSet<(string, string?)> seen = [];
+    private readonly List<Attribute> attributes = new(8);
 
     /// <summary>Extracts from a page already in UTF-8 (see <see cref="CharsetDecoder"/>).</summary>
     public HtmlPage Extract(ReadOnlySpan<byte> html, string pageUrl, bool collectText)
@@ -21,10 +25,9 @@ public sealed class HtmlExtractor
         var baseUri = pageUri;
         var sawBase = false;
         var pictureDepth = 0;
-        var pictureSources = new List<(string Url, string Origin)>();
-        var seen = new HashSet<(string, string?)>();
+        pictureSources.Clear();
+        seen.Clear();
         text.Clear();
-        var attributes = new List<Attribute>(8);
 
         var i = 0;
         while (i < html.Length)
@@ -247,6 +250,8 @@ public sealed class HtmlExtractor
     /// <summary>Collapses runs of white space (any Unicode space) to one space and trims.</summary>
     public static string Collapse(string s)
     {
+        // Most alt texts and titles are already collapsed: no copy for them.
+        if (Text.WhiteSpace.IsCollapsed(s)) return s;
         var sb = new StringBuilder(s.Length);
         var space = false;
         foreach (var c in s)

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Platform.Ingestion.Text;
 
 /// <summary>The C4 rules (Raffel et al. 2020); every threshold is configurable.</summary>
@@ -26,11 +24,64 @@ public interface ISpanDeduplicator
     bool FirstSeen(ulong spanHash);
 }
 
+/// <summary>
+/// An open-addressing set of span hashes in one flat array. A run offers every three-sentence span of
+/// every page (millions) and nearly all are new, so the cost that matters is the memory touched per
+/// insert: one slot here against a bucket and a chain of entries in a <see cref="HashSet{T}"/>.
+/// </summary>
 public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
 {
-    private readonly HashSet<ulong> seen = [];
+    private const int InitialBits = 12;
+    private ulong[] slots = new ulong[1 << InitialBits];
+    private int bits = InitialBits;
+    private int count;
+    /// <summary>Zero marks an empty slot, so the hash zero is remembered apart.</summary>
+    private bool sawZero;
 
-    public bool FirstSeen(ulong spanHash) => seen.Add(spanHash);
+    public bool FirstSeen(ulong spanHash)
+    {
+        if (spanHash == 0)
+        {
+            if (sawZero) return false;
+            sawZero = true;
+            return true;
+        }
+        if (!Insert(slots, bits, spanHash)) return false;
+        // Kept at most half full, so a probe for a new hash ends after a slot or two.
+        if (++count * 2 > slots.Length) Grow();
+        return true;
+    }
+
+    /// <summary>
+    /// The home slot is the top <paramref name="tableBits"/> bits of a Fibonacci product (which spreads any
+    /// regularity in the hash). Taking the top bits keeps slot order when the table doubles (home i becomes
+    /// 2i or 2i + 1), so growing writes the larger table front to back instead of at random.
+    /// </summary>
+    private static bool Insert(ulong[] table, int tableBits, ulong hash)
+    {
+        var mask = table.Length - 1;
+        var i = (int)((hash * 0x9E3779B97F4A7C15UL) >> (64 - tableBits));
+        while (true)
+        {
+            var slot = table[i];
+            if (slot == 0)
+            {
+                table[i] = hash;
+                return true;
+            }
+            if (slot == hash) return false;
+            i = (i + 1) & mask;
+        }
+    }
+
+    private void Grow()
+    {
+        var larger = new ulong[slots.Length * 2];
+        foreach (var hash in slots)
+            if (hash != 0) Insert(larger, bits + 1, hash);
+        slots = larger;
+        bits++;
+    }
 }
 
 public sealed record TextDocument(string Url, string? Language, string? Title, string Text);
@@ -41,15 +92,21 @@ public sealed record TextDocument(string Url, string? Language, string? Title, s
 /// </summary>
 public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator deduplicator)
 {
-    /// <summary>C4's page killers (lorem ipsum, a curly bracket) and line killers (javascript, policy phrases).</summary>
-    private static readonly System.Buffers.SearchValues<string> Flagged = System.Buffers.SearchValues.Create(
-        ["lorem ipsum", "{", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
+    /// <summary>
+    /// C4's phrases: a page killer (lorem ipsum) and line killers (javascript, policy phrases). The curly
+    /// bracket, the other page killer, is searched on its own: a one-character value would make this
+    /// search fall back from the vectorised multi-string algorithm to a character-at-a-time automaton.
+    /// </summary>
+    private static readonly System.Buffers.SearchValues<string> FlaggedPhrases = System.Buffers.SearchValues.Create(
+        ["lorem ipsum", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
         StringComparison.OrdinalIgnoreCase);
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
-    private readonly StringBuilder output = new();
+    /// <summary>Per sentence of the current page: removed as part of a repeated span.</summary>
+    private bool[] remove = new bool[256];
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
+    private readonly List<(int Start, int Length)> lineSentences = [];
 
     private static readonly string[] DropRules = ["no_terminal_punctuation", "too_few_words", "overlong_word", "javascript", "policy"];
     private const int NoTerminalPunctuation = 0, TooFewWords = 1, OverlongWord = 2, Javascript = 3, Policy = 4;
@@ -92,7 +149,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             if (words < options.MinWordsPerLine) { dropped[TooFewWords]++; continue; }
             if (longestWord > options.MaxWordLength) { dropped[OverlongWord]++; continue; }
             // One multi-string search finds any phrase of interest; which one only matters when there is one.
-            if (line.IndexOfAny(Flagged) >= 0)
+            if (line.Contains('{') || line.IndexOfAny(FlaggedPhrases) >= 0)
             {
                 if (line.Contains("lorem ipsum", StringComparison.OrdinalIgnoreCase)) { rejection = "lorem_ipsum"; return null; }
                 if (line.Contains('{')) { rejection = "curly_bracket"; return null; }
@@ -107,7 +164,8 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             AddSentences(i, lines[i].Start, buffer.AsSpan(lines[i].Start, lines[i].Length));
         if (sentences.Count < options.MinSentences) { rejection = "too_few_sentences"; return null; }
 
-        Span<bool> remove = sentences.Count <= 1024 ? stackalloc bool[sentences.Count] : new bool[sentences.Count];
+        if (remove.Length < sentences.Count) remove = new bool[Math.Max(sentences.Count, remove.Length * 2)];
+        Array.Clear(remove, 0, sentences.Count);
         var removed = 0;
         if (options.DedupeSpans)
         {
@@ -119,45 +177,55 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             }
             if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = "duplicate_spans"; return null; }
         }
-        var output = this.output.Clear();
+        // The document is written straight into its string: pieces plus one separator between each two.
+        var characters = -1;
         if (removed == 0)
-        {
-            foreach (var (start, length) in lines)
-            {
-                if (output.Length > 0) output.Append('\n');
-                output.Append(buffer, start, length);
-            }
-        }
+            foreach (var (_, length) in lines) characters += length + 1;
         else
-        {
-            var lastLine = -1;
-            var lineHasText = false;
             for (var i = 0; i < sentences.Count; i++)
-            {
-                if (remove[i]) continue;
-                var (lineIndex, start, length, _) = sentences[i];
-                if (lineIndex != lastLine)
-                {
-                    if (output.Length > 0) output.Append('\n');
-                    lastLine = lineIndex;
-                    lineHasText = false;
-                }
-                if (lineHasText) output.Append(' ');
-                output.Append(buffer, start, length);
-                lineHasText = true;
-            }
-        }
-        return new TextDocument(url, language, title, output.ToString());
+                if (!remove[i]) characters += sentences[i].Length + 1;
+        // Zero pieces (possible only with MinSentences = 0) make an empty document.
+        var document = string.Create(Math.Max(characters, 0), (Cleaner: this, Removed: removed > 0), static (destination, state) =>
+        {
+            if (state.Removed) state.Cleaner.WriteKeptSentences(destination);
+            else state.Cleaner.WriteLines(destination);
+        });
+        return new TextDocument(url, language, title, document);
     }
 
-    /// <summary>White space other than the plain space; lines without it (or double spaces) are copied as they are.</summary>
-    private static readonly System.Buffers.SearchValues<char> UnusualWhiteSpace = System.Buffers.SearchValues.Create(
-        "\t\n\v\f\r\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000");
+    /// <summary>Every kept line, joined by line breaks.</summary>
+    private void WriteLines(Span<char> destination)
+    {
+        var at = 0;
+        foreach (var (start, length) in lines)
+        {
+            if (at > 0) destination[at++] = '\n';
+            buffer.AsSpan(start, length).CopyTo(destination[at..]);
+            at += length;
+        }
+    }
+
+    /// <summary>The sentences not removed as duplicates: a space between sentences of a line, a line break between lines.</summary>
+    private void WriteKeptSentences(Span<char> destination)
+    {
+        var at = 0;
+        var lastLine = -1;
+        for (var i = 0; i < sentences.Count; i++)
+        {
+            if (remove[i]) continue;
+            var (lineIndex, start, length, _) = sentences[i];
+            if (at > 0) destination[at++] = lineIndex != lastLine ? '\n' : ' ';
+            lastLine = lineIndex;
+            buffer.AsSpan(start, length).CopyTo(destination[at..]);
+            at += length;
+        }
+    }
 
     /// <summary>Copies the line with white-space runs collapsed to one space; counts words and the longest one.</summary>
     private (int Length, int Words, int LongestWord) Collapse(ReadOnlySpan<char> raw, Span<char> destination)
     {
-        if (raw.Length > 0 && raw[0] != ' ' && raw[^1] != ' ' && raw.IndexOfAny(UnusualWhiteSpace) < 0 && !raw.Contains("  ", StringComparison.Ordinal))
+        // Most lines need no collapsing and are copied as they are.
+        if (raw.Length > 0 && WhiteSpace.IsCollapsed(raw))
         {
             raw.CopyTo(destination);
             // Only a line longer than the word limit can hold an overlong word.
@@ -205,17 +273,23 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
 
     private void AddSentences(int lineIndex, int offset, ReadOnlySpan<char> line)
     {
-        foreach (var (start, length) in SentenceRanges(line))
+        lineSentences.Clear();
+        SentenceRanges(line, lineSentences);
+        foreach (var (start, length) in lineSentences)
             sentences.Add((lineIndex, offset + start, length, Hash(line.Slice(start, length))));
     }
 
     /// <summary>Sentences end at terminal punctuation followed by white space (closing quotes stay with their sentence).</summary>
-    public static List<string> SplitSentences(string line) =>
-        SentenceRanges(line).Select(r => line.Substring(r.Start, r.Length)).ToList();
-
-    private static List<(int Start, int Length)> SentenceRanges(ReadOnlySpan<char> line)
+    public static List<string> SplitSentences(string line)
     {
-        var result = new List<(int, int)>();
+        var ranges = new List<(int Start, int Length)>();
+        SentenceRanges(line, ranges);
+        return ranges.Select(r => line.Substring(r.Start, r.Length)).ToList();
+    }
+
+    /// <summary>Appends the line's sentence ranges to <paramref name="result"/> (a list reused across lines).</summary>
+    private static void SentenceRanges(ReadOnlySpan<char> line, List<(int Start, int Length)> result)
+    {
         var start = 0;
         var i = 0;
         while (i < line.Length)
@@ -235,10 +309,9 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             i = end;
         }
         AddTrimmed(result, line, start, line.Length);
-        return result;
     }
 
-    private static void AddTrimmed(List<(int, int)> result, ReadOnlySpan<char> line, int from, int to)
+    private static void AddTrimmed(List<(int Start, int Length)> result, ReadOnlySpan<char> line, int from, int to)
     {
         while (from < to && line[from] == ' ') from++;
         while (to > from && line[to - 1] == ' ') to--;

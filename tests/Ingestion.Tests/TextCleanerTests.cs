@@ -77,6 +77,29 @@ public class TextCleanerTests
     }
 
     [Fact]
+    public void Removing_a_repeated_span_keeps_the_other_sentences_of_their_lines_in_place()
+    {
+        var cleaner = Cleaner();
+        Assert.NotNull(cleaner.Clean("a", "en", null, Good, out _));
+        var goodLines = Good.Replace("\r", "").Split('\n');
+        var page = string.Join('\n',
+            "Alpha sentence is right here. Beta sentence follows it closely.",
+            goodLines[0], goodLines[1], goodLines[2],
+            "Gamma sentence is written here. Delta sentence ends the page now. Epsilon closes it all today.");
+        var document = cleaner.Clean("b", "en", null, page, out var reason);
+        Assert.Null(reason);
+        Assert.Equal("Alpha sentence is right here. Beta sentence follows it closely.\nGamma sentence is written here. Delta sentence ends the page now. Epsilon closes it all today.", document!.Text);
+    }
+
+    [Fact]
+    public void With_no_sentence_minimum_a_page_without_kept_lines_is_an_empty_document()
+    {
+        var document = Cleaner(new TextCleaningOptions { MinSentences = 0 }).Clean("u", "en", null, "Menu\nHome | About", out var reason);
+        Assert.Null(reason);
+        Assert.Equal("", document!.Text);
+    }
+
+    [Fact]
     public void Sentences_split_at_terminal_punctuation_followed_by_space()
     {
         Assert.Equal(["He said \"hi.\"", "Then 3.5 km later!", "Done?"], C4TextCleaner.SplitSentences("He said \"hi.\" Then 3.5 km later! Done?"));
