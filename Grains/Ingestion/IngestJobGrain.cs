@@ -50,6 +50,7 @@ public sealed class IngestJobGrain(
 {
     private readonly Dictionary<int, DateTimeOffset> leases = [];
     private IGrainTimer? timer;
+    private TimeSpan tickPeriod;
     private Task<(long Kept, int FirstShard)>? finishing;
     private Task? deduping;
 
@@ -146,7 +147,13 @@ public sealed class IngestJobGrain(
             leases.Clear();
         }
         await state.WriteStateAsync();
-        if (state.State.Phase == IngestJobPhase.Completed) Complete();
+        // A job-wide step starts now rather than at the next tick.
+        switch (state.State.Phase)
+        {
+            case IngestJobPhase.Completed: Complete(); break;
+            case IngestJobPhase.Finishing: await AdvanceFinishAsync(); break;
+            case IngestJobPhase.Deduping: await AdvanceDedupeAsync(); break;
+        }
         return true;
     }
 
@@ -180,8 +187,8 @@ public sealed class IngestJobGrain(
     {
         // Each second at most, so a finished step moves on promptly; kept alive because during the job-wide
         // steps no worker calls in, and an idle-collected job would stall.
-        var period = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
-        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        tickPeriod = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(tickPeriod, tickPeriod) { KeepAlive = true });
     }
 
     private async Task TickAsync(CancellationToken cancellationToken)
@@ -289,6 +296,7 @@ public sealed class IngestJobGrain(
                 var first = dataset is null ? 0 : await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
                 return (kept, first);
             });
+            TickWhenDone(finishing);
             return;
         }
         if (!finishing.IsCompleted) return;
@@ -336,6 +344,7 @@ public sealed class IngestJobGrain(
                 VerdictsDirectory(state.State.DedupeAttempts), Settings);
             var grains = GrainFactory;
             deduping = Task.Run(() => IngestShardPhase.DecideAsync(grains, request, CancellationToken.None));
+            TickWhenDone(deduping);
             return;
         }
         if (!deduping.IsCompleted) return;
@@ -358,6 +367,13 @@ public sealed class IngestJobGrain(
             await state.WriteStateAsync();
         }
     }
+
+    /// <summary>
+    /// Moves on as soon as a background step ends instead of at the next tick, by bringing the tick forward
+    /// (ticks never interleave with calls, so the step's result is taken over exactly once).
+    /// </summary>
+    private void TickWhenDone(Task step) =>
+        step.ContinueWith(_ => timer?.Change(TimeSpan.Zero, tickPeriod), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Current);
 
     private async Task FailJobAsync(string error)
     {

@@ -63,11 +63,12 @@ public class FirstClaimDedupeTests
         // B is within 6 bits of A, C within 6 of B but 10 from A: A kept, B and C dropped, in either form.
         const ulong a = 0, b = 0b11_1111, c = 0b11_1111_1111_0000;
         Assert.True(BitOperations.PopCount(a ^ b) <= 6 && BitOperations.PopCount(b ^ c) <= 6 && BitOperations.PopCount(a ^ c) > 6);
-        Sample[] samples = [new("http://x/a", "aa", a), new("http://x/b", "bb", b), new("http://x/c", "cc", c)];
+        Sample[] samples = [new("http://x/a", new string('a', 64), a), new("http://x/b", new string('b', 64), b), new("http://x/c", new string('c', 64), c)];
         var options = new DedupeOptions { MaxImageHammingDistance = 6 };
         string?[] expected = [null, DedupeReasons.NearDuplicateImage, DedupeReasons.NearDuplicateImage];
         Assert.Equal(expected, await SequentialAsync(samples, options));
         var dedupe = new FirstClaimDedupe(options, new InProcessKeyClaims(), new InProcessKeyClaims(), new InProcessNearDuplicateClaims(6));
-        Assert.Equal([.. expected.Reverse()], await dedupe.DecideAsync([.. samples.Select((s, i) => new DedupeSubject(i, s.Url, s.Sha256, s.Hash)).Reverse()], Ct));
+        var decided = await dedupe.DecideAsync([.. samples.Select((s, i) => new DedupeSubject(i, s.Url, s.Sha256, s.Hash)).Reverse()], Ct);
+        Assert.Equal(expected.Reverse().ToArray(), decided);
     }
 }
