@@ -289,11 +289,14 @@ public sealed class IngestJobGrain(
             var grains = GrainFactory;
             var dataset = state.State.Request!.Dataset;
             var jobId = JobId;
+            var settings = Settings;
             finishing = Task.Run(async () =>
             {
                 var kept = await IngestJobFinisher.RunAsync(grains, request, CancellationToken.None);
                 // The job's first shard number is fixed once, in the dataset's folder, as `ingest run` fixes it.
-                var first = dataset is null ? 0 : await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
+                if (dataset is null) return (kept, 0);
+                var first = await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
+                await IngestShardPhase.FindUrlDuplicatesAsync(grains, jobId, request.Attempt, request.OutputDirectory, settings, CancellationToken.None);
                 return (kept, first);
             });
             TickWhenDone(finishing);

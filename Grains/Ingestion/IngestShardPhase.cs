@@ -69,9 +69,53 @@ public static class IngestShardPhase
         using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken);
         using var downloader = new HttpImageDownloader(options.Downloader);
         var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool);
+        var first = (long)a.Shard * size;
+        var urlDuplicates = File.ReadLines(UrlDuplicatesFile(a.OutputDirectory)).Select(long.Parse)
+            .Where(position => position >= first && position < first + size).Select(position => (int)(position - first)).ToHashSet();
         var samples = await ShardAttempts.FetchAsync(candidates, source, new ImageProcessor(options.Images), options.Dedupe, options.Shards, a.Directory,
-            cancellationToken);
+            cancellationToken, urlDuplicates);
         return new ShardReport(samples.Count, samples.Count(s => s.HasImage));
+    }
+
+    public static string UrlDuplicatesFile(string outputDirectory) => Path.Combine(outputDirectory, ".shards", "url-duplicates.txt");
+
+    /// <summary>
+    /// Before any image is fetched: the positions of kept pairs whose URL an earlier pair has (URL dedupe needs
+    /// only the candidates), so shards fetch each URL once job-wide. Claimed over the partitioned key grains under
+    /// a scope of the finishing attempt; written aside and moved into place.
+    /// </summary>
+    public static async Task FindUrlDuplicatesAsync(IGrainFactory grains, string jobId, int attempt, string outputDirectory, IngestJobSettings settings,
+        CancellationToken cancellationToken)
+    {
+        var path = UrlDuplicatesFile(outputDirectory);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var keys = new List<UInt128>();
+        if (settings.DedupeByUrl)
+            foreach (var line in File.ReadLines(Path.Combine(outputDirectory, "candidates.jsonl")))
+            {
+                if (line.Length == 0) continue;
+                using var document = JsonDocument.Parse(line);
+                keys.Add(DedupeKeys.OfUrl(PairCandidate.ReadJson(document.RootElement).ImageUrl));
+            }
+        var urls = new GrainKeyClaims(grains, $"{jobId}/urls-{attempt}");
+        var partial = path + $".{attempt}.partial";
+        try
+        {
+            await using (var writer = new StreamWriter(partial) { NewLine = "\n" })
+                foreach (var batch in Enumerable.Range(0, keys.Count).Chunk(1 << 20))
+                {
+                    await urls.ClaimAsync([.. batch.Select(i => new KeyClaim(keys[i], i))], cancellationToken);
+                    var firstClaims = await urls.FirstClaimsAsync([.. batch.Select(i => keys[i])], cancellationToken);
+                    // Claims of later batches cannot be earlier than a position of this one, so each batch is final once claimed.
+                    for (var j = 0; j < batch.Length; j++)
+                        if (firstClaims[j] < batch[j]) await writer.WriteLineAsync(batch[j].ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            File.Move(partial, path, overwrite: true);
+        }
+        finally
+        {
+            await urls.ReleaseAsync();
+        }
     }
 
     /// <summary>

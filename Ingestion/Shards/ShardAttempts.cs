@@ -42,10 +42,12 @@ public static class ShardAttempts
 
     /// <summary>
     /// Fetches and checks every candidate (in parallel, a window at a time) into <paramref name="directory"/>, which
-    /// is emptied first. A URL seen earlier in the shard is not fetched: the earlier sample wins it whatever happens.
+    /// is emptied first. A URL seen earlier in the shard, or one of <paramref name="knownUrlDuplicates"/> (indices
+    /// of candidates whose URL an earlier shard has), is not fetched: the earlier sample wins it whatever happens.
     /// </summary>
     public static async Task<IReadOnlyList<AttemptedSample>> FetchAsync(IReadOnlyList<ImageCandidate> candidates, IImageSource source,
-        ImageProcessor processor, DedupeOptions dedupe, ShardWriterOptions options, string directory, CancellationToken cancellationToken)
+        ImageProcessor processor, DedupeOptions dedupe, ShardWriterOptions options, string directory, CancellationToken cancellationToken,
+        IReadOnlySet<int>? knownUrlDuplicates = null)
     {
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
@@ -63,7 +65,7 @@ public static class ShardAttempts
             {
                 var candidate = candidates[start + i];
                 records[i] = new SampleRecord { Url = candidate.Url, Caption = candidate.Caption };
-                if (dedupe.ByUrl && !seenUrls.Add(DedupeKeys.OfUrl(candidate.Url)))
+                if (dedupe.ByUrl && (!seenUrls.Add(DedupeKeys.OfUrl(candidate.Url)) || knownUrlDuplicates?.Contains(start + i) == true))
                     ImageDatasetWriter.Mark(records[i], SampleStatus.Duplicate, DedupeReasons.DuplicateUrl);
                 else fetch.Add(i);
             }
