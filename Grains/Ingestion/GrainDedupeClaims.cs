@@ -18,6 +18,12 @@ internal sealed class PartitionActivations(string scope)
             known[partition] = activation;
         }
     }
+
+    /// <summary>Partitions that have answered, so releasing a scope does not activate the ones it never used.</summary>
+    public IEnumerable<int> Touched()
+    {
+        lock (known) return [.. Enumerable.Range(0, DedupePartitions.Count).Where(p => known[p] is not null)];
+    }
 }
 
 /// <summary>
@@ -57,7 +63,7 @@ public sealed class GrainKeyClaims(IGrainFactory grains, string scope) : IKeyCla
         (await FirstClaimsAsync([key], cancellationToken))[0] != long.MaxValue;
 
     /// <summary>Lets the partitions of this scope go once the job no longer needs them.</summary>
-    public Task ReleaseAsync() => Task.WhenAll(Enumerable.Range(0, DedupePartitions.Count).Select(p => Grain(p).Release()));
+    public Task ReleaseAsync() => Task.WhenAll(activations.Touched().Select(p => Grain(p).Release()));
 
     private async Task<bool[]> ClaimBatchAsync(IReadOnlyList<KeyClaim> claims)
     {
@@ -117,8 +123,7 @@ public sealed class GrainNearDuplicateClaims(IGrainFactory grains, string scope,
     public async ValueTask AddAsync(ulong hash, CancellationToken cancellationToken = default) =>
         await ClaimAsync([new HashClaim(hash, 0)], cancellationToken);
 
-    public Task ReleaseAsync() => Task.WhenAll(Enumerable.Range(0, DedupePartitions.Count)
-        .Select(p => grains.GetGrain<INearDuplicateBucketGrain>(DedupePartitions.Key(scope, p)).Release()));
+    public Task ReleaseAsync() => Task.WhenAll(activations.Touched().Select(p => Grain(p).Release()));
 
     private async Task<(long[] Positions, ulong[] Matched)> LookUpAsync(IReadOnlyList<ulong> hashes)
     {
