@@ -1,8 +1,10 @@
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
-/// One distributed extraction run (key: job id): its inputs, settings, work units (one input file each)
-/// with their attempts and leases, and the final job-wide frequency filtering. Submitting the same job
+/// One distributed ingestion run (key: job id): its inputs, settings, work units (one input file each)
+/// with their attempts and leases, the job-wide frequency filtering and, when the job names a dataset,
+/// the shard phase (see <see cref="IngestShardPhase"/>): shards fetched by leased workers, dedupe decided
+/// for all of them at once, shards written and committed by leased workers. Submitting the same job
 /// again returns its status, so Hangfire and the CLI may retry. Long work never runs inside a call:
 /// callers poll <see cref="GetStatus"/>.
 /// </summary>
@@ -20,6 +22,15 @@ public interface IIngestJobGrain : IGrainWithStringKey
 
     /// <summary>The attempt failed; the unit is retried until its attempts run out.</summary>
     Task Fail(int unit, int attempt, string error);
+
+    /// <summary>As <see cref="Heartbeat"/>, for a step of a shard.</summary>
+    Task<bool> ShardHeartbeat(ShardStep step, int shard, int attempt, string worker);
+
+    /// <summary>As <see cref="Complete"/>, for a step of a shard (a write completes once the shard is committed).</summary>
+    Task<bool> ShardComplete(ShardStep step, int shard, int attempt, ShardReport report);
+
+    /// <summary>As <see cref="Fail"/>, for a step of a shard.</summary>
+    Task ShardFail(ShardStep step, int shard, int attempt, string error);
 }
 
 [GenerateSerializer, Immutable]
@@ -28,6 +39,7 @@ public sealed record IngestJobRequest(
     [property: Id(1)] string OutputDirectory,
     [property: Id(2)] IngestJobSettings Settings,
     [property: Id(3)] string? Dataset = null);
+
 
 /// <summary>What a job runs with; the defaults are those of `platform ingest extract`.</summary>
 [GenerateSerializer, Immutable]
@@ -43,6 +55,14 @@ public sealed record IngestJobSettings
     [Id(3)] public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Attempts per unit (and for the final phase) before the job fails (default 5).</summary>
     [Id(4)] public int MaxAttempts { get; init; } = 5;
+    /// <summary>Samples attempted per shard (default 10,000, as `ingest run`).</summary>
+    [Id(5)] public int SamplesPerShard { get; init; } = 10_000;
+    /// <summary>Drop a sample whose URL an earlier sample has (default on).</summary>
+    [Id(6)] public bool DedupeByUrl { get; init; } = true;
+    /// <summary>Drop an image whose bytes an earlier sample has (default on).</summary>
+    [Id(7)] public bool DedupeByImageBytes { get; init; } = true;
+    /// <summary>Drop an image within this pHash Hamming distance of an earlier one (default 8; null: off).</summary>
+    [Id(8)] public int? MaxImageHammingDistance { get; init; } = 8;
 }
 
 [GenerateSerializer]
@@ -53,6 +73,12 @@ public enum IngestJobPhase
     Finishing,
     Completed,
     Failed,
+    /// <summary>Shard phase: workers fetch and check each shard's samples.</summary>
+    FetchingShards,
+    /// <summary>Shard phase: the job decides dedupe for every sample at once.</summary>
+    Deduping,
+    /// <summary>Shard phase: workers write and commit each shard.</summary>
+    WritingShards,
 }
 
 [GenerateSerializer]
@@ -91,9 +117,23 @@ public sealed record IngestJobStatus(
     [property: Id(5)] long PairsPassed,
     [property: Id(6)] long PairsKept,
     [property: Id(7)] int FinishAttempts,
-    [property: Id(8)] string? Error)
+    [property: Id(8)] string? Error,
+    [property: Id(9)] ShardPhaseStatus? Shards = null)
 {
     public int UnitsDone => Units.Count(u => u.State == WorkUnitState.Done);
     public int Restarts => Units.Sum(u => Math.Max(0, u.Attempt - 1));
     public bool IsOver => Phase is IngestJobPhase.Completed or IngestJobPhase.Failed;
 }
+
+/// <summary>Progress of the shard phase: shards fetched, shards committed, samples attempted and stored so far.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardPhaseStatus(
+    [property: Id(0)] int ShardCount,
+    [property: Id(1)] int FirstShardNumber,
+    [property: Id(2)] int ShardsFetched,
+    [property: Id(3)] int ShardsCommitted,
+    [property: Id(4)] long SamplesAttempted,
+    [property: Id(5)] long SamplesStored,
+    [property: Id(6)] int DedupeAttempts,
+    [property: Id(7)] int Restarts,
+    [property: Id(8)] IReadOnlyList<WorkUnitStatus> Running);

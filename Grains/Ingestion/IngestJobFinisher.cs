@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Platform.Ingestion.Html;
 using Platform.Ingestion.Pipeline;
 
 namespace Platform.Grains.Ingestion;
@@ -81,13 +80,9 @@ public static class IngestJobFinisher
             {
                 if (line.Length == 0) continue;
                 using var document = JsonDocument.Parse(line);
-                var e = document.RootElement;
-                var url = e.GetProperty("url").GetString()!;
-                if (index.TryGet(url, out _)) continue;
-                index.Add(new DumpedImage(url, e.GetProperty("source").GetString() ?? "", e.GetProperty("record_id").GetString(),
-                    e.GetProperty("offset").GetInt64(), e.GetProperty("compressed_offset").GetInt64(), e.GetProperty("media_type").GetString() ?? "",
-                    e.GetProperty("length").GetInt32(),
-                    e.TryGetProperty("robots", out var r) && Enum.TryParse<RobotsDirectives>(r.GetString(), out var robots) ? robots : RobotsDirectives.None));
+                var image = DumpedImage.ReadJson(document.RootElement);
+                if (index.TryGet(image.Url, out _)) continue;
+                index.Add(image);
                 merged.WriteLine(line);
             }
         return index;

@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Platform.Ingestion.Shards;
 
 namespace Platform.Grains.Ingestion;
 
-/// <summary>Durable, small: inputs, settings and one row per unit. Outputs live in files.</summary>
+/// <summary>Durable, small: inputs, settings and one row per unit and per shard step. Outputs live in files.</summary>
 [GenerateSerializer]
 public sealed class IngestJobState
 {
@@ -13,6 +14,10 @@ public sealed class IngestJobState
     [Id(3)] public int FinishAttempts { get; set; }
     [Id(4)] public long PairsKept { get; set; }
     [Id(5)] public string? Error { get; set; }
+    [Id(6)] public List<WorkUnitRecord> ShardFetches { get; set; } = [];
+    [Id(7)] public List<WorkUnitRecord> ShardWrites { get; set; } = [];
+    [Id(8)] public int FirstShardNumber { get; set; }
+    [Id(9)] public int DedupeAttempts { get; set; }
 }
 
 [GenerateSerializer]
@@ -25,15 +30,19 @@ public sealed class WorkUnitRecord
     [Id(4)] public string? Worker { get; set; }
     [Id(5)] public string? LastError { get; set; }
     [Id(6)] public UnitReport? Report { get; set; }
+    [Id(7)] public ShardReport? ShardReport { get; set; }
 }
 
 /// <summary>
-/// Leases: a unit is Running under an attempt number; its worker heartbeats every third of the lease
-/// timeout. Lease expiry times are kept in memory only: the grain's timer checks them, and after a
-/// reactivation (the job's own silo died) every running unit gets a fresh lease, so live workers can
-/// check in before anything is redone. An expired unit goes back to Pending with its attempt number
-/// already used, so a late completion of the lost attempt is refused and nothing is counted twice.
-/// After the job's silo dies the job comes back on the next call: a live worker's heartbeat or a status poll.
+/// Leases: a unit (an input to extract, or a shard to fetch or to write) is Running under an attempt number;
+/// its worker heartbeats every third of the lease timeout. Lease expiry times are kept in memory only: the
+/// grain's timer checks them, and after a reactivation (the job's own silo died) every running unit gets a
+/// fresh lease, so live workers can check in before anything is redone. An expired unit goes back to Pending
+/// with its attempt number already used, so a late completion of the lost attempt is refused and nothing is
+/// counted twice; each attempt writes into a folder of its own, and the attempt accepted is the one whose
+/// output the next phase reads. The two job-wide steps (frequency filter, dedupe) run in the job's own
+/// background task and are retried from their inputs when they fail. After the job's silo dies the job comes
+/// back on the next call: a live worker's heartbeat or a status poll.
 /// </summary>
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
@@ -41,18 +50,32 @@ public sealed class IngestJobGrain(
 {
     private readonly Dictionary<int, DateTimeOffset> leases = [];
     private IGrainTimer? timer;
-    private Task<long>? finishing;
+    private TimeSpan tickPeriod;
+    private Task<(long Kept, int FirstShard)>? finishing;
+    private Task? deduping;
 
     private string JobId => this.GetPrimaryKeyString();
     private IngestJobSettings Settings => state.State.Request!.Settings;
-    private string UnitsDirectory => Path.Combine(state.State.Request!.OutputDirectory, ".units");
+    private string OutputDirectory => state.State.Request!.OutputDirectory;
+    private string UnitsDirectory => Path.Combine(OutputDirectory, ".units");
+    private string ShardsDirectory => Path.Combine(OutputDirectory, ".shards");
+
+    private List<WorkUnitRecord>? UnitsOf(IngestJobPhase phase) => phase switch
+    {
+        IngestJobPhase.Extracting => state.State.Units,
+        IngestJobPhase.FetchingShards => state.State.ShardFetches,
+        IngestJobPhase.WritingShards => state.State.ShardWrites,
+        _ => null,
+    };
+
+    private static IngestJobPhase PhaseOf(ShardStep step) => step == ShardStep.Fetch ? IngestJobPhase.FetchingShards : IngestJobPhase.WritingShards;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Phase is IngestJobPhase.Extracting or IngestJobPhase.Finishing)
+        if (state.State.Request is not null && state.State.Phase is not (IngestJobPhase.NotSubmitted or IngestJobPhase.Completed or IngestJobPhase.Failed))
         {
-            foreach (var unit in state.State.Units.Where(u => u.State == WorkUnitState.Running))
-                leases[unit.Index] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
+            foreach (var unit in UnitsOf(state.State.Phase) ?? [])
+                if (unit.State == WorkUnitState.Running) leases[unit.Index] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
             StartTimer();
         }
         return Task.CompletedTask;
@@ -62,14 +85,16 @@ public sealed class IngestJobGrain(
     {
         if (state.State.Request is { } existing)
         {
-            if (!existing.Inputs.SequenceEqual(request.Inputs) || existing.OutputDirectory != request.OutputDirectory)
-                throw new InvalidOperationException($"Ingest job '{JobId}' already exists with other inputs or another output directory.");
+            if (!existing.Inputs.SequenceEqual(request.Inputs) || existing.OutputDirectory != request.OutputDirectory || existing.Dataset != request.Dataset)
+                throw new InvalidOperationException($"Ingest job '{JobId}' already exists with other inputs, another output directory or another dataset.");
             return Status();
         }
         if (request.Inputs.Count == 0) throw new ArgumentException("An ingest job needs at least one input.", nameof(request));
         if (string.IsNullOrWhiteSpace(request.OutputDirectory)) throw new ArgumentException("An ingest job needs an output directory.", nameof(request));
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.MaxAttempts, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
+        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.SamplesPerShard, 1);
+        if (request.Dataset is { } dataset) Platform.Grains.Datasets.DatasetNames.Validate(dataset);
         // The state is stored as JSON naming each value's runtime type, and only known types are read back:
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
@@ -83,38 +108,68 @@ public sealed class IngestJobGrain(
 
     public Task<IngestJobStatus> GetStatus() => Task.FromResult(Status());
 
-    public Task<bool> Heartbeat(int unit, int attempt, string worker)
+    public Task<bool> Heartbeat(int unit, int attempt, string worker) => HeartbeatAsync(IngestJobPhase.Extracting, unit, attempt, worker);
+
+    public Task<bool> ShardHeartbeat(ShardStep step, int shard, int attempt, string worker) => HeartbeatAsync(PhaseOf(step), shard, attempt, worker);
+
+    public Task<bool> Complete(int unit, int attempt, UnitReport report) =>
+        CompleteAsync(IngestJobPhase.Extracting, unit, attempt, record => record.Report = report);
+
+    public Task<bool> ShardComplete(ShardStep step, int shard, int attempt, ShardReport report) =>
+        CompleteAsync(PhaseOf(step), shard, attempt, record => record.ShardReport = report);
+
+    public Task Fail(int unit, int attempt, string error) => FailAsync(IngestJobPhase.Extracting, unit, attempt, error);
+
+    public Task ShardFail(ShardStep step, int shard, int attempt, string error) => FailAsync(PhaseOf(step), shard, attempt, error);
+
+    private Task<bool> HeartbeatAsync(IngestJobPhase phase, int unit, int attempt, string worker)
     {
-        if (!IsCurrent(unit, attempt, out var record)) return Task.FromResult(false);
+        if (!IsCurrent(phase, unit, attempt, out var record)) return Task.FromResult(false);
         record.Worker = worker;
         leases[unit] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
         return Task.FromResult(true);
     }
 
-    public async Task<bool> Complete(int unit, int attempt, UnitReport report)
+    private async Task<bool> CompleteAsync(IngestJobPhase phase, int unit, int attempt, Action<WorkUnitRecord> keepReport)
     {
-        if (state.State.Units.ElementAtOrDefault(unit) is { State: WorkUnitState.Done } done) return done.Attempt == attempt;
-        if (!IsCurrent(unit, attempt, out var record)) return false;
+        if (UnitsOf(phase)?.ElementAtOrDefault(unit) is { State: WorkUnitState.Done } done) return done.Attempt == attempt;
+        if (!IsCurrent(phase, unit, attempt, out var record)) return false;
         record.State = WorkUnitState.Done;
-        record.Report = report;
+        keepReport(record);
         record.LastError = null;
         leases.Remove(unit);
-        if (state.State.Units.All(u => u.State == WorkUnitState.Done)) state.State.Phase = IngestJobPhase.Finishing;
+        if (UnitsOf(phase)!.All(u => u.State == WorkUnitState.Done))
+        {
+            state.State.Phase = phase switch
+            {
+                IngestJobPhase.Extracting => IngestJobPhase.Finishing,
+                IngestJobPhase.FetchingShards => IngestJobPhase.Deduping,
+                _ => IngestJobPhase.Completed,
+            };
+            leases.Clear();
+        }
         await state.WriteStateAsync();
+        // A job-wide step starts now rather than at the next tick.
+        switch (state.State.Phase)
+        {
+            case IngestJobPhase.Completed: Complete(); break;
+            case IngestJobPhase.Finishing: await AdvanceFinishAsync(); break;
+            case IngestJobPhase.Deduping: await AdvanceDedupeAsync(); break;
+        }
         return true;
     }
 
-    public async Task Fail(int unit, int attempt, string error)
+    private async Task FailAsync(IngestJobPhase phase, int unit, int attempt, string error)
     {
-        if (!IsCurrent(unit, attempt, out var record)) return;
+        if (!IsCurrent(phase, unit, attempt, out var record)) return;
         leases.Remove(unit);
         await GiveUpOrRetryAsync(record, error);
     }
 
-    private bool IsCurrent(int unit, int attempt, out WorkUnitRecord record)
+    private bool IsCurrent(IngestJobPhase phase, int unit, int attempt, out WorkUnitRecord record)
     {
-        record = state.State.Units.ElementAtOrDefault(unit)!;
-        return state.State.Phase == IngestJobPhase.Extracting && record is { State: WorkUnitState.Running } && record.Attempt == attempt;
+        record = UnitsOf(phase)?.ElementAtOrDefault(unit)!;
+        return state.State.Phase == phase && record is { State: WorkUnitState.Running } && record.Attempt == attempt;
     }
 
     private async Task GiveUpOrRetryAsync(WorkUnitRecord record, string error)
@@ -124,7 +179,7 @@ public sealed class IngestJobGrain(
         {
             record.State = WorkUnitState.Failed;
             state.State.Phase = IngestJobPhase.Failed;
-            state.State.Error = $"Unit {record.Index} ({record.Input}) failed {record.Attempt} times; last: {error}";
+            state.State.Error = $"{record.Input} failed {record.Attempt} times; last: {error}";
         }
         else record.State = WorkUnitState.Pending;
         await state.WriteStateAsync();
@@ -132,22 +187,26 @@ public sealed class IngestJobGrain(
 
     private void StartTimer()
     {
-        // Each second at most, so a finished extraction moves on to its final phase promptly; kept alive
-        // because during the final phase no worker calls in, and an idle-collected job would stall.
-        var period = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
-        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        // Each second at most, so a finished step moves on promptly; kept alive because during the job-wide
+        // steps no worker calls in, and an idle-collected job would stall.
+        tickPeriod = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(tickPeriod, tickPeriod) { KeepAlive = true });
     }
 
     private async Task TickAsync(CancellationToken cancellationToken)
     {
         switch (state.State.Phase)
         {
-            case IngestJobPhase.Extracting:
+            case IngestJobPhase.Extracting or IngestJobPhase.FetchingShards or IngestJobPhase.WritingShards:
+                var phase = state.State.Phase;
                 await ExpireLeasesAsync();
-                if (state.State.Phase == IngestJobPhase.Extracting) await DispatchPendingAsync();
+                if (state.State.Phase == phase) await DispatchPendingAsync();
                 break;
             case IngestJobPhase.Finishing:
                 await AdvanceFinishAsync();
+                break;
+            case IngestJobPhase.Deduping:
+                await AdvanceDedupeAsync();
                 break;
             default:
                 Stop();
@@ -158,19 +217,20 @@ public sealed class IngestJobGrain(
     private async Task ExpireLeasesAsync()
     {
         var now = DateTimeOffset.UtcNow;
-        foreach (var unit in state.State.Units.Where(u => u.State == WorkUnitState.Running).ToList())
+        var phase = state.State.Phase;
+        foreach (var unit in UnitsOf(phase)!.Where(u => u.State == WorkUnitState.Running).ToList())
         {
             if (!leases.TryGetValue(unit.Index, out var expires) || expires > now) continue;
             leases.Remove(unit.Index);
-            logger.LogWarning("Unit {Unit} of job {Job} lost its lease (attempt {Attempt} on {Worker}); it is redone", unit.Index, JobId, unit.Attempt, unit.Worker);
+            logger.LogWarning("{Unit} of job {Job} lost its lease (attempt {Attempt} on {Worker}); it is redone", unit.Input, JobId, unit.Attempt, unit.Worker);
             await GiveUpOrRetryAsync(unit, $"lease expired on {unit.Worker ?? "an unknown worker"}");
-            if (state.State.Phase != IngestJobPhase.Extracting) return;
+            if (state.State.Phase != phase) return;
         }
     }
 
     private async Task DispatchPendingAsync()
     {
-        var pending = state.State.Units.Where(u => u.State == WorkUnitState.Pending).ToList();
+        var pending = UnitsOf(state.State.Phase)!.Where(u => u.State == WorkUnitState.Pending).ToList();
         if (pending.Count == 0) return;
         foreach (var unit in pending)
         {
@@ -181,15 +241,39 @@ public sealed class IngestJobGrain(
         }
         // The attempt numbers are durable before any worker starts, so a restarted job never reuses one.
         await state.WriteStateAsync();
+        var phase = state.State.Phase;
         await Task.WhenAll(pending.Select(async unit =>
         {
-            var assignment = new UnitAssignment(JobId, unit.Index, unit.Attempt, unit.Input, UnitDirectory(unit), Settings);
-            try { await GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{unit.Index}/{unit.Attempt}").Start(assignment); }
-            catch (Exception error) { logger.LogWarning(error, "Starting unit {Unit} of job {Job} failed; its lease will expire and it is retried", unit.Index, JobId); }
+            try
+            {
+                switch (phase)
+                {
+                    case IngestJobPhase.Extracting:
+                        await GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{unit.Index}/{unit.Attempt}")
+                            .Start(new UnitAssignment(JobId, unit.Index, unit.Attempt, unit.Input, UnitDirectory(unit), Settings));
+                        break;
+                    case IngestJobPhase.FetchingShards:
+                        await StartShardAsync(ShardStep.Fetch, unit, FetchDirectory(unit), null);
+                        break;
+                    default:
+                        await StartShardAsync(ShardStep.Write, unit, FetchDirectory(state.State.ShardFetches[unit.Index]),
+                            IngestShardPhase.VerdictsFile(VerdictsDirectory(state.State.DedupeAttempts), unit.Index));
+                        break;
+                }
+            }
+            catch (Exception error) { logger.LogWarning(error, "Starting {Unit} of job {Job} failed; its lease will expire and it is retried", unit.Input, JobId); }
         }));
     }
 
+    private Task StartShardAsync(ShardStep step, WorkUnitRecord unit, string directory, string? verdicts) =>
+        GrainFactory.GetGrain<IIngestShardGrain>($"{JobId}/{step}/{unit.Index}/{unit.Attempt}").Start(new ShardAssignment(JobId, step, unit.Index, unit.Attempt,
+            OutputDirectory, directory, verdicts, state.State.FirstShardNumber, state.State.Request!.Dataset!, Settings));
+
     private string UnitDirectory(WorkUnitRecord unit) => Path.Combine(UnitsDirectory, $"{unit.Index:D5}.{unit.Attempt}");
+
+    private string FetchDirectory(WorkUnitRecord shard) => Path.Combine(ShardsDirectory, "fetch", $"{shard.Index:D5}.{shard.Attempt}");
+
+    private string VerdictsDirectory(int attempt) => Path.Combine(ShardsDirectory, $"verdicts-{attempt}");
 
     private async Task AdvanceFinishAsync()
     {
@@ -197,17 +281,27 @@ public sealed class IngestJobGrain(
         {
             if (state.State.FinishAttempts >= Settings.MaxAttempts)
             {
-                state.State.Phase = IngestJobPhase.Failed;
-                state.State.Error ??= $"The final phase failed {state.State.FinishAttempts} times.";
-                await state.WriteStateAsync();
+                await FailJobAsync($"The final phase failed {state.State.FinishAttempts} times.");
                 return;
             }
             state.State.FinishAttempts++;
             await state.WriteStateAsync();
             var request = new FinishRequest(JobId, state.State.FinishAttempts, state.State.Units.Select(UnitDirectory).ToList(),
-                state.State.Request!.OutputDirectory, IngestUnitExtraction.Options(Settings));
+                OutputDirectory, IngestUnitExtraction.Options(Settings));
             var grains = GrainFactory;
-            finishing = Task.Run(() => IngestJobFinisher.RunAsync(grains, request, CancellationToken.None));
+            var dataset = state.State.Request!.Dataset;
+            var jobId = JobId;
+            var settings = Settings;
+            finishing = Task.Run(async () =>
+            {
+                var kept = await IngestJobFinisher.RunAsync(grains, request, CancellationToken.None);
+                // The job's first shard number is fixed once, in the dataset's folder, as `ingest run` fixes it.
+                if (dataset is null) return (kept, 0);
+                var first = await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
+                await IngestShardPhase.FindUrlDuplicatesAsync(grains, jobId, request.Attempt, request.OutputDirectory, settings, CancellationToken.None);
+                return (kept, first);
+            });
+            TickWhenDone(finishing);
             return;
         }
         if (!finishing.IsCompleted) return;
@@ -215,13 +309,22 @@ public sealed class IngestJobGrain(
         finishing = null;
         if (finished.IsCompletedSuccessfully)
         {
-            state.State.PairsKept = finished.Result;
-            state.State.Phase = IngestJobPhase.Completed;
+            var (kept, first) = finished.Result;
+            state.State.PairsKept = kept;
             state.State.Error = null;
+            var shards = state.State.Request!.Dataset is null ? 0 : IngestShardPhase.ShardCount(kept, Settings);
+            if (shards == 0) state.State.Phase = IngestJobPhase.Completed;
+            else
+            {
+                state.State.FirstShardNumber = first;
+                state.State.ShardFetches = Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Index = i, Input = $"shard {first + i:D5} (fetch)" }).ToList();
+                state.State.Phase = IngestJobPhase.FetchingShards;
+            }
             await state.WriteStateAsync();
             try { Directory.Delete(UnitsDirectory, recursive: true); }
             catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
-            Stop();
+            if (state.State.Phase == IngestJobPhase.Completed) Complete();
+            else await DispatchPendingAsync();
         }
         else
         {
@@ -229,6 +332,70 @@ public sealed class IngestJobGrain(
             logger.LogWarning(finished.Exception, "Final phase attempt {Attempt} of job {Job} failed; it is retried", state.State.FinishAttempts, JobId);
             await state.WriteStateAsync();
         }
+    }
+
+    private async Task AdvanceDedupeAsync()
+    {
+        if (deduping is null)
+        {
+            if (state.State.DedupeAttempts >= Settings.MaxAttempts)
+            {
+                await FailJobAsync($"Dedupe failed {state.State.DedupeAttempts} times.");
+                return;
+            }
+            state.State.DedupeAttempts++;
+            await state.WriteStateAsync();
+            var request = new DedupeRequest(JobId, state.State.DedupeAttempts, state.State.ShardFetches.Select(FetchDirectory).ToList(),
+                VerdictsDirectory(state.State.DedupeAttempts), Settings);
+            var grains = GrainFactory;
+            deduping = Task.Run(() => IngestShardPhase.DecideAsync(grains, request, CancellationToken.None));
+            TickWhenDone(deduping);
+            return;
+        }
+        if (!deduping.IsCompleted) return;
+        var decided = deduping;
+        deduping = null;
+        if (decided.IsCompletedSuccessfully)
+        {
+            // The writes read the verdicts of this attempt (state.DedupeAttempts).
+            state.State.Error = null;
+            state.State.ShardWrites = state.State.ShardFetches
+                .Select(f => new WorkUnitRecord { Index = f.Index, Input = $"shard {state.State.FirstShardNumber + f.Index:D5} (write)" }).ToList();
+            state.State.Phase = IngestJobPhase.WritingShards;
+            await state.WriteStateAsync();
+            await DispatchPendingAsync();
+        }
+        else
+        {
+            state.State.Error = decided.Exception?.GetBaseException().Message;
+            logger.LogWarning(decided.Exception, "Dedupe attempt {Attempt} of job {Job} failed; it is retried", state.State.DedupeAttempts, JobId);
+            await state.WriteStateAsync();
+        }
+    }
+
+    /// <summary>
+    /// Moves on as soon as a background step ends instead of at the next tick, by bringing the tick forward
+    /// (ticks never interleave with calls, so the step's result is taken over exactly once).
+    /// </summary>
+    private void TickWhenDone(Task step) =>
+        step.ContinueWith(_ => timer?.Change(TimeSpan.Zero, tickPeriod), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Current);
+
+    private async Task FailJobAsync(string error)
+    {
+        state.State.Phase = IngestJobPhase.Failed;
+        state.State.Error ??= error;
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>The job is over: its work folders go, and so does the timer.</summary>
+    private void Complete()
+    {
+        if (Directory.Exists(ShardsDirectory))
+        {
+            try { Directory.Delete(ShardsDirectory, recursive: true); }
+            catch (IOException error) { logger.LogWarning(error, "Could not remove the shard work files of job {Job} (a stale worker may still write there)", JobId); }
+        }
+        Stop();
     }
 
     private void Stop()
@@ -241,9 +408,22 @@ public sealed class IngestJobGrain(
     {
         var units = state.State.Units;
         var reports = units.Where(u => u.State == WorkUnitState.Done && u.Report is not null).Select(u => u.Report!).ToList();
-        return new IngestJobStatus(JobId, state.State.Phase,
-            units.Select(u => new WorkUnitStatus(u.Index, u.Input, u.State, u.Attempt, u.Worker, u.LastError)).ToList(),
+        return new IngestJobStatus(JobId, state.State.Phase, units.Select(Describe).ToList(),
             reports.Sum(r => r.InputBytes), reports.Sum(r => r.Pages), reports.Sum(r => r.PairsPassed), state.State.PairsKept,
-            state.State.FinishAttempts, state.State.Error);
+            state.State.FinishAttempts, state.State.Error, ShardStatus());
     }
+
+    private ShardPhaseStatus? ShardStatus()
+    {
+        var fetches = state.State.ShardFetches;
+        if (fetches.Count == 0) return null;
+        var writes = state.State.ShardWrites;
+        var written = writes.Where(w => w.State == WorkUnitState.Done && w.ShardReport is not null).Select(w => w.ShardReport!).ToList();
+        var running = (state.State.Phase == IngestJobPhase.WritingShards ? writes : fetches).Where(u => u.State != WorkUnitState.Done).Select(Describe).ToList();
+        return new ShardPhaseStatus(fetches.Count, state.State.FirstShardNumber, fetches.Count(f => f.State == WorkUnitState.Done), written.Count,
+            written.Sum(r => (long)r.Attempted), written.Sum(r => (long)r.Passed), state.State.DedupeAttempts,
+            fetches.Concat(writes).Sum(u => Math.Max(0, u.Attempt - 1)), running);
+    }
+
+    private static WorkUnitStatus Describe(WorkUnitRecord u) => new(u.Index, u.Input, u.State, u.Attempt, u.Worker, u.LastError);
 }

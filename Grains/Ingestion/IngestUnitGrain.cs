@@ -30,7 +30,9 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
         // A silo that stops takes its units with it (their leases then expire and they are redone elsewhere),
         // rather than leaving work running in a host that no longer answers for it.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
-        var heartbeats = HeartbeatAsync(job, assignment, stop);
+        var worker = silo.SiloAddress.ToString();
+        var heartbeats = LeaseHeartbeats.RunAsync(() => job.Heartbeat(assignment.Unit, assignment.Attempt, worker), assignment.Settings.LeaseTimeout, stop,
+            logger, $"unit {assignment.Unit} of job {assignment.JobId}");
         try
         {
             await slots.WaitAsync(stop.Token);
@@ -59,40 +61,6 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
         {
             await stop.CancelAsync();
             await heartbeats;
-        }
-    }
-
-    /// <summary>
-    /// Renews the lease three times per timeout. Stops the work when the job says the attempt is
-    /// superseded, or when the job has been unreachable for a whole lease (it has given the unit away).
-    /// </summary>
-    private async Task HeartbeatAsync(IIngestJobGrain job, UnitAssignment assignment, CancellationTokenSource stop)
-    {
-        var interval = assignment.Settings.LeaseTimeout / 3;
-        var lastAnswer = DateTimeOffset.UtcNow;
-        var worker = silo.SiloAddress.ToString();
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                if (!await job.Heartbeat(assignment.Unit, assignment.Attempt, worker))
-                {
-                    await stop.CancelAsync();
-                    return;
-                }
-                lastAnswer = DateTimeOffset.UtcNow;
-            }
-            catch (Exception error) when (!stop.IsCancellationRequested)
-            {
-                logger.LogDebug(error, "Heartbeat of unit {Unit} failed", assignment.Unit);
-                if (DateTimeOffset.UtcNow - lastAnswer > assignment.Settings.LeaseTimeout)
-                {
-                    await stop.CancelAsync();
-                    return;
-                }
-            }
-            try { await Task.Delay(interval, stop.Token); }
-            catch (OperationCanceledException) { return; }
         }
     }
 }

@@ -40,15 +40,30 @@ public sealed class DedupeFilter(
         return null;
     }
 
-    /// <summary>Checks a decoded image and its caption; when kept, records them so later copies are dropped.</summary>
+    /// <summary>
+    /// Checks a decoded image and its caption. Every image that gets this far is recorded, kept or not, so a
+    /// later copy of a dropped near duplicate is dropped too: the decision for a sample depends only on the
+    /// samples before it in input order, the rule <see cref="FirstClaimDedupe"/> applies to parallel shards.
+    /// Captions count only kept samples.
+    /// </summary>
     public async ValueTask<string?> AdmitAsync(ProcessedImage image, string caption, DedupeDelta delta,
         CancellationToken cancellationToken = default)
     {
         if (evaluation is not null && evaluation.IsNear(image.PerceptualHash)) return DedupeReasons.EvaluationNearDuplicate;
         var imageKey = DedupeKeys.OfSha256Hex(image.Sha256);
-        if (Options.ByImageBytes && await images.ContainsAsync(imageKey, cancellationToken)) return DedupeReasons.DuplicateImageBytes;
-        if (nearImages is not null && await nearImages.FindAsync(image.PerceptualHash, cancellationToken) is not null)
-            return DedupeReasons.NearDuplicateImage;
+        if (Options.ByImageBytes)
+        {
+            // The same bytes were recorded with the same perceptual hash already.
+            if (!await images.TryAddAsync(imageKey, cancellationToken)) return DedupeReasons.DuplicateImageBytes;
+            delta.ImageKeys.Add(imageKey);
+        }
+        if (nearImages is not null)
+        {
+            var near = await nearImages.FindAsync(image.PerceptualHash, cancellationToken) is not null;
+            await nearImages.AddAsync(image.PerceptualHash, cancellationToken);
+            delta.ImageHashes.Add(image.PerceptualHash);
+            if (near) return DedupeReasons.NearDuplicateImage;
+        }
         var captionKey = DedupeKeys.OfCaption(caption);
         if (Options.MaxImagesPerCaption is { } maxPerCaption && await captionCounts.GetAsync(captionKey, cancellationToken) >= maxPerCaption)
             return DedupeReasons.BoilerplateCaption;
@@ -59,16 +74,6 @@ public sealed class DedupeFilter(
             if (await nearTexts.ContainsNearAsync(signature, cancellationToken)) return DedupeReasons.NearDuplicateText;
         }
 
-        if (Options.ByImageBytes)
-        {
-            await images.TryAddAsync(imageKey, cancellationToken);
-            delta.ImageKeys.Add(imageKey);
-        }
-        if (nearImages is not null)
-        {
-            await nearImages.AddAsync(image.PerceptualHash, cancellationToken);
-            delta.ImageHashes.Add(image.PerceptualHash);
-        }
         if (nearTexts is not null && signature is not null)
         {
             await nearTexts.AddAsync(signature, cancellationToken);

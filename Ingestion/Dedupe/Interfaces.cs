@@ -46,3 +46,33 @@ public interface IKeyCounter
 
     ValueTask<long> GetAsync(UInt128 key, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Exact keys claimed by samples at their input positions, remembering the earliest claimant of each key.
+/// "Earliest position wins" gives the same decisions whatever order the claims arrive in, so shards can be
+/// attempted in parallel: claim everything first, decide after. Calls take whole batches; a distributed
+/// implementation sends one call per partition per batch.
+/// </summary>
+public interface IKeyClaims
+{
+    /// <summary>Records each claim; a key keeps the smallest position claimed for it. Claiming again changes nothing.</summary>
+    ValueTask ClaimAsync(IReadOnlyList<KeyClaim> claims, CancellationToken cancellationToken = default);
+
+    /// <summary>Per key, the smallest position that claimed it, or <see cref="long.MaxValue"/> when none did.</summary>
+    ValueTask<long[]> FirstClaimsAsync(IReadOnlyList<UInt128> keys, CancellationToken cancellationToken = default);
+}
+
+public readonly record struct KeyClaim(UInt128 Key, long Position);
+
+/// <summary>Perceptual hashes claimed at input positions; answers "which earliest position claimed a hash within <see cref="MaxDistance"/>?".</summary>
+public interface INearDuplicateClaims
+{
+    int MaxDistance { get; }
+
+    ValueTask ClaimAsync(IReadOnlyList<HashClaim> claims, CancellationToken cancellationToken = default);
+
+    /// <summary>Per hash, the smallest position of a claimed hash within <see cref="MaxDistance"/> of it, or <see cref="long.MaxValue"/>.</summary>
+    ValueTask<long[]> EarliestNearAsync(IReadOnlyList<ulong> hashes, CancellationToken cancellationToken = default);
+}
+
+public readonly record struct HashClaim(ulong Hash, long Position);

@@ -10,27 +10,15 @@ namespace Platform.Ingestion.Dedupe;
 /// </summary>
 public sealed class LshHammingIndex : INearDuplicateImageIndex
 {
-    private readonly (int Shift, ulong Mask)[] _bands;
+    private readonly HammingBands _bands;
     private readonly Dictionary<ulong, List<ulong>>[] _buckets;
     private readonly Lock _lock = new();
 
     public LshHammingIndex(int maxDistance, int? bands = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(maxDistance);
-        var bandCount = bands ?? maxDistance + 1;
-        if (bandCount <= maxDistance)
-            throw new ArgumentException($"{bandCount} bands cannot guarantee recall at distance {maxDistance}", nameof(bands));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(bandCount, 64, nameof(bands));
+        _bands = new HammingBands(maxDistance, bands);
         MaxDistance = maxDistance;
-        _bands = new (int, ulong)[bandCount];
-        var shift = 0;
-        for (var b = 0; b < bandCount; b++)
-        {
-            var width = 64 / bandCount + (b < 64 % bandCount ? 1 : 0);
-            _bands[b] = (shift, width == 64 ? ulong.MaxValue : (1UL << width) - 1);
-            shift += width;
-        }
-        _buckets = [.. Enumerable.Range(0, bandCount).Select(_ => new Dictionary<ulong, List<ulong>>())];
+        _buckets = [.. Enumerable.Range(0, _bands.Count).Select(_ => new Dictionary<ulong, List<ulong>>())];
     }
 
     public int MaxDistance { get; }
@@ -50,7 +38,7 @@ public sealed class LshHammingIndex : INearDuplicateImageIndex
     {
         lock (_lock)
         {
-            for (var b = 0; b < _bands.Length; b++)
+            for (var b = 0; b < _bands.Count; b++)
             {
                 if (!_buckets[b].TryGetValue(BandValue(hash, b), out var bucket)) continue;
                 foreach (var stored in bucket)
@@ -64,7 +52,7 @@ public sealed class LshHammingIndex : INearDuplicateImageIndex
     {
         lock (_lock)
         {
-            for (var b = 0; b < _bands.Length; b++)
+            for (var b = 0; b < _bands.Count; b++)
             {
                 var key = BandValue(hash, b);
                 if (!_buckets[b].TryGetValue(key, out var bucket)) _buckets[b][key] = bucket = [];
@@ -74,5 +62,5 @@ public sealed class LshHammingIndex : INearDuplicateImageIndex
         }
     }
 
-    private ulong BandValue(ulong hash, int band) => (hash >> _bands[band].Shift) & _bands[band].Mask;
+    private ulong BandValue(ulong hash, int band) => _bands.Value(hash, band);
 }

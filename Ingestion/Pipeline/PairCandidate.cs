@@ -71,6 +71,13 @@ public sealed record DumpedImage(string Url, string Source, string? RecordId, lo
         if (Robots != RobotsDirectives.None) json.WriteString("robots", Robots.ToString());
         json.WriteEndObject();
     }
+
+    /// <summary>Reads back what <see cref="WriteJson"/> wrote (a line of images.jsonl).</summary>
+    public static DumpedImage ReadJson(JsonElement e) => new(
+        e.GetProperty("url").GetString()!, e.GetProperty("source").GetString() ?? "", e.GetProperty("record_id").GetString(),
+        e.GetProperty("offset").GetInt64(), e.GetProperty("compressed_offset").GetInt64(), e.GetProperty("media_type").GetString() ?? "",
+        e.GetProperty("length").GetInt32(),
+        e.TryGetProperty("robots", out var r) && Enum.TryParse<RobotsDirectives>(r.GetString(), out var robots) ? robots : RobotsDirectives.None);
 }
 
 /// <summary>Images found in the dump, by URL. A distributed run can back this with a shared table.</summary>

@@ -85,6 +85,26 @@ public sealed class SequentialDumpSpool : IDisposable
     public SequentialDumpSpool(string path) =>
         spool = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.DeleteOnClose);
 
+    /// <summary>A spool holding the images of <paramref name="candidates"/> that sit in whole-file gzip dumps, one pass per dump.</summary>
+    public static SequentialDumpSpool ForCandidates(string path, IEnumerable<ImageCandidate> candidates, IImageIndex images,
+        WarcReaderOptions warcOptions, int maxBodyBytes, CancellationToken cancellationToken)
+    {
+        var gzip = new Dictionary<string, bool>(StringComparer.Ordinal);
+        bool IsGzip(string source) => gzip.TryGetValue(source, out var known) ? known : gzip[source] = DumpedImageReader.IsGzip(source);
+        var wanted = new Dictionary<string, Dictionary<long, DumpedImage>>(StringComparer.Ordinal);
+        foreach (var candidate in candidates)
+        {
+            if (!images.TryGet(candidate.Url, out var image) || image is null) continue;
+            if (!DumpedImageReader.NeedsSequentialRead(image, IsGzip)) continue;
+            if (!wanted.TryGetValue(image.Source, out var bySource)) wanted[image.Source] = bySource = [];
+            bySource.TryAdd(image.Offset, image);
+        }
+        var spool = new SequentialDumpSpool(path);
+        foreach (var (source, bySource) in wanted)
+            spool.Collect(source, bySource.Values, warcOptions, maxBodyBytes, cancellationToken);
+        return spool;
+    }
+
     public int Count => copied.Count + failed.Count;
 
     /// <summary>Copies the given images (all from <paramref name="source"/>) in one pass over it. Not thread-safe.</summary>

@@ -217,23 +217,9 @@ public static class IngestRun
 
     /// <summary>Copies the accepted images of whole-file gzip inputs out in one pass per input (see <see cref="SequentialDumpSpool"/>).</summary>
     private static SequentialDumpSpool SpoolSequentialDumps(string acceptedPath, string spoolPath, InProcessImageIndex images,
-        IngestRunOptions options, CancellationToken cancellationToken)
-    {
-        var gzip = new Dictionary<string, bool>(StringComparer.Ordinal);
-        bool IsGzip(string path) => gzip.TryGetValue(path, out var known) ? known : gzip[path] = DumpedImageReader.IsGzip(path);
-        var wanted = new Dictionary<string, Dictionary<long, DumpedImage>>(StringComparer.Ordinal);
-        foreach (var candidate in ReadAccepted(acceptedPath, new ImageOrigins()))
-        {
-            if (!images.TryGet(candidate.Url, out var image) || image is null) continue;
-            if (!DumpedImageReader.NeedsSequentialRead(image, IsGzip)) continue;
-            if (!wanted.TryGetValue(image.Source, out var bySource)) wanted[image.Source] = bySource = [];
-            bySource.TryAdd(image.Offset, image);
-        }
-        var spool = new SequentialDumpSpool(spoolPath);
-        foreach (var (source, bySource) in wanted)
-            spool.Collect(source, bySource.Values, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken);
-        return spool;
-    }
+        IngestRunOptions options, CancellationToken cancellationToken) =>
+        SequentialDumpSpool.ForCandidates(spoolPath, ReadAccepted(acceptedPath, new ImageOrigins()), images, options.Extraction.Warc,
+            options.Images.MaxBytes, cancellationToken);
 
     private sealed class ImageOrigins
     {

@@ -116,6 +116,14 @@ public sealed class ImageDatasetWriter(
             throw;
         }
 
+        await PublishShardRestAsync(dataset, shard, rows, delta, stats, cancellationToken);
+        return stats;
+    }
+
+    /// <summary>After the shard's tar: its sample table, its dedupe additions and, last, the stats that mark it committed.</summary>
+    internal static async Task PublishShardRestAsync(IDatasetStore dataset, int shard, List<SampleRecord> rows, DedupeDelta delta, ShardStats stats,
+        CancellationToken cancellationToken)
+    {
         await dataset.WriteFileAsync(DatasetLayout.ParquetName(shard),
             s => ParquetSerializer.SerializeAsync(rows, s, Parquet, cancellationToken: cancellationToken), cancellationToken);
         await dataset.WriteFileAsync(DatasetLayout.DedupeName(shard), s =>
@@ -126,10 +134,14 @@ public sealed class ImageDatasetWriter(
         // Last: its presence is what makes the shard count as done.
         await dataset.WriteFileAsync(DatasetLayout.StatsName(shard), s => s.WriteAsync(stats.ToJson(), cancellationToken).AsTask(),
             cancellationToken);
-        return stats;
     }
 
-    private async Task<ProcessedImage?> FetchAndCheckAsync(ImageCandidate candidate, SampleRecord sample, CancellationToken ct)
+    private Task<ProcessedImage?> FetchAndCheckAsync(ImageCandidate candidate, SampleRecord sample, CancellationToken ct) =>
+        FetchAndCheckAsync(source, processor, candidate, sample, ct);
+
+    /// <summary>Fetches and checks one sample; on failure marks <paramref name="sample"/> with the reason and returns null.</summary>
+    internal static async Task<ProcessedImage?> FetchAndCheckAsync(IImageSource source, ImageProcessor processor, ImageCandidate candidate,
+        SampleRecord sample, CancellationToken ct)
     {
         FetchResult fetched;
         try
@@ -165,13 +177,13 @@ public sealed class ImageDatasetWriter(
         return outcome.Image;
     }
 
-    private static void Mark(SampleRecord sample, string status, string reason)
+    internal static void Mark(SampleRecord sample, string status, string reason)
     {
         sample.Status = status;
         sample.ErrorMessage = reason;
     }
 
-    private static void Describe(SampleRecord sample, ProcessedImage image)
+    internal static void Describe(SampleRecord sample, ProcessedImage image)
     {
         sample.Width = image.Width;
         sample.Height = image.Height;

@@ -5,7 +5,7 @@ using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Cli;
 
-/// <summary>`platform ingest submit` and `platform ingest status`: distributed extraction on a running platform.</summary>
+/// <summary>`platform ingest submit` and `platform ingest status`: distributed ingestion (extraction, then the dataset's shards) on a running platform.</summary>
 public static class IngestClusterCommands
 {
     /// <summary>Adds the cluster commands to the `ingest` command and returns it.</summary>
@@ -23,16 +23,17 @@ public static class IngestClusterCommands
             Description = "WARC/WAT files and URL lists, on storage every silo can read; one work unit each.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var dataset = new Option<string>("--dataset") { Description = "Target dataset name, recorded with the job.", Required = true };
+        var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset).", Required = true };
         var output = new Option<string>("--out") { Description = "Output directory (on storage every silo can write).", Required = true };
         var job = new Option<string>("--job") { Description = "Job id (default: derived from the inputs, output and dataset, so a repeated submit finds the same job)." };
         var maxImagesPerAlt = new Option<int>("--max-images-per-alt") { Description = "Drop alt texts shared by more images (ALIGN: 10).", DefaultValueFactory = _ => 10 };
         var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
         var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text." };
+        var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
 
-        var command = new Command("submit", "Start a distributed extraction on the running platform and print its job id.");
+        var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var files = result.GetValue(inputs)!.Select(Path.GetFullPath).ToArray();
@@ -50,6 +51,7 @@ public static class IngestClusterCommands
                 MaxImagesPerAltText = result.GetValue(maxImagesPerAlt),
                 MaxAltTextsPerImage = result.GetValue(maxAltsPerImage),
                 ExtractText = !result.GetValue(noText),
+                SamplesPerShard = result.GetValue(perShard),
             };
             return await WithClientAsync(async grains =>
             {
@@ -65,7 +67,7 @@ public static class IngestClusterCommands
     private static Command CreateStatus()
     {
         var job = new Argument<string>("job") { Description = "Job id printed by `ingest submit`." };
-        var command = new Command("status", "Print the progress of a distributed extraction.");
+        var command = new Command("status", "Print the progress of a distributed ingestion.");
         command.Arguments.Add(job);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
             await WithClientAsync(async grains =>
@@ -79,6 +81,8 @@ public static class IngestClusterCommands
                 Console.WriteLine(Describe(status));
                 foreach (var unit in status.Units.Where(u => u.State != WorkUnitState.Done || u.LastError is not null))
                     Console.WriteLine($"  unit {unit.Index} {unit.State} attempt {unit.Attempt} on {unit.Worker ?? "-"}: {unit.Input}{(unit.LastError is null ? "" : " (" + unit.LastError + ")")}");
+                foreach (var shard in status.Shards?.Running ?? [])
+                    Console.WriteLine($"  {shard.Input} {shard.State} attempt {shard.Attempt} on {shard.Worker ?? "-"}{(shard.LastError is null ? "" : " (" + shard.LastError + ")")}");
                 return status.Phase == IngestJobPhase.Failed ? 1 : 0;
             }, cancellationToken));
         return command;
@@ -87,7 +91,10 @@ public static class IngestClusterCommands
     public static string Describe(IngestJobStatus status) =>
         $"{status.JobId}: {status.Phase}, {status.UnitsDone}/{status.Units.Count} units done, {status.Restarts} restarts, " +
         $"{status.InputBytesDone / 1e6:F1} MB, {status.Pages} pages, {status.PairsPassed} pairs passed the per-pair filters" +
-        (status.Phase == IngestJobPhase.Completed ? $", {status.PairsKept} kept" : "") +
+        (status.Phase is IngestJobPhase.Completed or IngestJobPhase.FetchingShards or IngestJobPhase.Deduping or IngestJobPhase.WritingShards ? $", {status.PairsKept} kept" : "") +
+        (status.Shards is { } shards
+            ? $"; shards: {shards.ShardsFetched}/{shards.ShardCount} fetched, {shards.ShardsCommitted}/{shards.ShardCount} committed, {shards.SamplesStored}/{shards.SamplesAttempted} samples stored, {shards.Restarts} restarts"
+            : "") +
         (status.Error is null ? "" : $"; error: {status.Error}");
 
     private static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)

@@ -23,6 +23,7 @@ public static class PlatformCommandLine
         bench.Subcommands.Add(BenchExtractCommand.Create());
         bench.Subcommands.Add(ModelCommands.CreateBenchTrain());
         bench.Subcommands.Add(BenchImagesCommand.Create());
+        bench.Subcommands.Add(BenchIngestClusterCommand.Create());
         root.Subcommands.Add(bench);
         return root;
     }

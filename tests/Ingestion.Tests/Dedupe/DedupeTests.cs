@@ -85,7 +85,8 @@ public class DedupeTests
             var expected = name == "same bytes" ? DedupeReasons.DuplicateImageBytes : DedupeReasons.NearDuplicateImage;
             Assert.True(reason == expected, $"{name}: got {reason ?? "kept"}, expected {expected}");
         }
-        Assert.Single(delta.ImageHashes);
+        // Every checked image but the exact copy is recorded, dropped or not (the earliest-wins rule).
+        Assert.Equal(copies.Count, delta.ImageHashes.Count);
     }
 
     [Fact]

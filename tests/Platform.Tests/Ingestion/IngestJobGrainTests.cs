@@ -20,7 +20,7 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
     };
 
     /// <summary>Three silos on Azurite, wired as the host, each running at most <paramref name="unitsPerSilo"/> units at once.</summary>
-    private static async Task<InProcessTestCluster> StartClusterAsync(StorageConnection storage, int unitsPerSilo)
+    internal static async Task<InProcessTestCluster> StartClusterAsync(StorageConnection storage, int unitsPerSilo)
     {
         var builder = new InProcessTestClusterBuilder(3);
         builder.Options.ServiceId = "ingest-" + Guid.NewGuid().ToString("N")[..8];
@@ -35,7 +35,7 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         return cluster;
     }
 
-    private static async Task<IngestJobStatus> WaitForEndAsync(IIngestJobGrain job, TimeSpan limit, Func<IngestJobStatus, Task>? onProgress = null)
+    internal static async Task<IngestJobStatus> WaitForEndAsync(IIngestJobGrain job, TimeSpan limit, Func<IngestJobStatus, Task>? onProgress = null)
     {
         var deadline = DateTime.UtcNow + limit;
         while (true)

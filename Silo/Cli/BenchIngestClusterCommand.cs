@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Platform.Silo.Hosting;
+
+namespace Platform.Silo.Cli;
+
+/// <summary>`platform bench ingest-cluster`: the cluster job on 1 and 2 silos against `ingest run`'s library on the same generated input.</summary>
+public static class BenchIngestClusterCommand
+{
+    public static Command Create()
+    {
+        var work = new Option<string>("--work") { Description = "Folder for the generated input and the three datasets (emptied first; default: under the temp folder)." };
+        var files = new Option<int>("--files") { Description = "Generated WARC files (one extraction unit each).", DefaultValueFactory = _ => 8 };
+        var pages = new Option<int>("--pages") { Description = "Pages per file.", DefaultValueFactory = _ => 150 };
+        var pictures = new Option<int>("--pictures") { Description = "Distinct pictures (each with some exact and near copies).", DefaultValueFactory = _ => 400 };
+        var perShard = new Option<int>("--samples-per-shard") { Description = "Samples per shard.", DefaultValueFactory = _ => 250 };
+        var command = new Command("ingest-cluster",
+            "Time `ingest run`'s library, then the cluster job on 1 and on 2 in-process silos, on the same input; the last line is cluster_overhead=<1 silo / library>.");
+        foreach (var option in new Option[] { work, files, pages, pictures, perShard }) command.Options.Add(option);
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var folder = result.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "platform-bench-ingest-cluster");
+            var measured = await IngestClusterBenchmark.RunAsync(folder, result.GetValue(files), result.GetValue(pages), result.GetValue(pictures),
+                result.GetValue(perShard), cancellationToken);
+            foreach (var line in measured.Lines()) Console.WriteLine(line);
+            return measured.SameDataset ? 0 : 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using Platform.Grains.Ingestion;
+using Platform.Ingestion.Bench;
+using Platform.Ingestion.Runs;
+using Platform.Ingestion.Shards;
+using Platform.Silo.Storage;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>What `platform bench ingest-cluster` measured; every time is from the job's submission (or the run's start) to its dataset.</summary>
+public sealed record IngestClusterBenchmarkResult(
+    int Files, long Pages, long Pairs, long Stored, double SingleProcessSeconds, double OneSiloSeconds, double TwoSiloSeconds, bool SameDataset)
+{
+    /// <summary>The cluster job on one silo against the bare library on the same input: what orchestration costs.</summary>
+    public double ClusterOverhead => OneSiloSeconds / SingleProcessSeconds;
+
+    public IEnumerable<string> Lines()
+    {
+        yield return $"input files={Files} pages={Pages} pairs={Pairs} samples_stored={Stored}";
+        yield return $"single_process seconds={SingleProcessSeconds:F2} pairs_per_s={Pairs / SingleProcessSeconds:F1}";
+        yield return $"cluster_1_silo seconds={OneSiloSeconds:F2} pairs_per_s={Pairs / OneSiloSeconds:F1}";
+        yield return $"cluster_2_silos seconds={TwoSiloSeconds:F2} pairs_per_s={Pairs / TwoSiloSeconds:F1}";
+        yield return $"same_dataset={(SameDataset ? "true" : "false")}";
+        yield return $"cluster_overhead={ClusterOverhead:F3}";
+    }
+}
+
+/// <summary>
+/// The same generated dumps (<see cref="ImageDumpGenerator"/>) through `ingest run`'s library (<see cref="IngestRun"/>),
+/// then as a cluster job (extraction, frequency filter, shard phase, commits) on one silo and on two silos in this
+/// process, over one Azurite started for the benchmark. Cluster start-up is not timed; job submission to completion is.
+/// </summary>
+public static class IngestClusterBenchmark
+{
+    public static async Task<IngestClusterBenchmarkResult> RunAsync(string workDirectory, int files, int pagesPerFile, int pictures, int samplesPerShard,
+        CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(workDirectory)) Directory.Delete(workDirectory, recursive: true);
+        var inputs = ImageDumpGenerator.Write(Path.Combine(workDirectory, "inputs"), files, pagesPerFile, pictures, seed: 1);
+        var settings = new IngestJobSettings { SamplesPerShard = samplesPerShard };
+
+        var single = Path.Combine(workDirectory, "single");
+        var clock = Stopwatch.StartNew();
+        var summary = await IngestRun.RunAsync(inputs, new LocalDatasetFolder(single),
+            IngestShardPhase.RunOptions(settings) with { WorkDirectory = Path.Combine(workDirectory, "work") }, cancellationToken: cancellationToken);
+        var singleSeconds = clock.Elapsed.TotalSeconds;
+
+        var storage = StorageConnection.ForEmulator("127.0.0.1", AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
+        await using var azurite = await AzuriteEmulator.StartAsync(storage, dataDirectory: null, cancellationToken);
+        var one = await RunJobAsync(storage, silos: 1, inputs, Path.Combine(workDirectory, "one-silo"), settings, cancellationToken);
+        var two = await RunJobAsync(storage, silos: 2, inputs, Path.Combine(workDirectory, "two-silos"), settings, cancellationToken);
+        var same = SameShards(single, Path.Combine(workDirectory, "one-silo", IngestShardPhase.DatasetFolder))
+                   && SameShards(single, Path.Combine(workDirectory, "two-silos", IngestShardPhase.DatasetFolder));
+        return new IngestClusterBenchmarkResult(files, summary.Pages, summary.PairsAccepted, summary.Shards.Totals.Successes, singleSeconds,
+            one.TotalSeconds, two.TotalSeconds, same);
+    }
+
+    private static async Task<TimeSpan> RunJobAsync(StorageConnection storage, int silos, string[] inputs, string output, IngestJobSettings settings,
+        CancellationToken cancellationToken)
+    {
+        var serviceId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var siloPorts = Enumerable.Range(0, silos).Select(_ => AzuriteEmulator.FreeTcpPort()).ToArray();
+        var hosts = new List<IHost>();
+        try
+        {
+            for (var i = 0; i < silos; i++)
+            {
+                var builder = Host.CreateApplicationBuilder();
+                builder.Logging.ClearProviders();
+                var (siloPort, primary) = (siloPorts[i], i == 0 ? null : new IPEndPoint(IPAddress.Loopback, siloPorts[0]));
+                builder.UseOrleans(silo =>
+                {
+                    silo.UseLocalhostClustering(siloPort, AzuriteEmulator.FreeTcpPort(), primary, serviceId, serviceId);
+                    silo.AddPlatformStorage(storage, "bench-datasets");
+                });
+                var host = builder.Build();
+                await host.StartAsync(cancellationToken);
+                hosts.Add(host);
+            }
+            var job = hosts[0].Services.GetRequiredService<IGrainFactory>().GetGrain<IIngestJobGrain>(serviceId);
+            var clock = Stopwatch.StartNew();
+            var status = await job.Submit(new IngestJobRequest(inputs, output, settings, serviceId));
+            while (!status.IsOver)
+            {
+                await Task.Delay(20, cancellationToken);
+                status = await job.GetStatus();
+            }
+            var elapsed = clock.Elapsed;
+            if (status.Phase != IngestJobPhase.Completed) throw new InvalidOperationException($"The benchmark job on {silos} silo(s) failed: {status.Error}");
+            return elapsed;
+        }
+        finally
+        {
+            foreach (var host in Enumerable.Reverse(hosts))
+            {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
+            }
+        }
+    }
+
+    private static bool SameShards(string expected, string actual)
+    {
+        static string[] Tars(string folder) => [.. Directory.GetFiles(folder, "*.tar").Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
+        return Tars(expected).SequenceEqual(Tars(actual))
+               && Tars(expected).All(name => File.ReadAllBytes(Path.Combine(expected, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(actual, name))));
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using Platform.Grains.Datasets;
+using Platform.Grains.Ingestion;
+using Platform.Ingestion.Bench;
+using Platform.Ingestion.Dedupe;
+using Platform.Ingestion.Runs;
+using Platform.Ingestion.Shards;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests.Ingestion;
+
+/// <summary>The cluster job's shard phase against the single-process `ingest run` over the same generated dumps.</summary>
+public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("ingest-shards-").FullName;
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private static readonly IngestJobSettings Settings = new()
+    {
+        SamplesPerShard = 40,
+        LeaseTimeout = TimeSpan.FromSeconds(2),
+    };
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Every sample stored: (key, sha256 of the original, caption), in shard order.</summary>
+    private static List<(string Key, string Sha256, string Caption)> Stored(string datasetFolder) =>
+        [.. Directory.GetFiles(datasetFolder, "*.tar").Order(StringComparer.Ordinal).SelectMany(tar => WebDatasetShardReader.Read(tar))
+            .Select(sample =>
+            {
+                using var json = JsonDocument.Parse(sample.Files["json"]);
+                return (sample.Key, json.RootElement.GetProperty("sha256").GetString()!, Encoding.UTF8.GetString(sample.Files["txt"]));
+            })];
+
+    /// <summary>The shard files that must come out byte for byte the same: tars, dedupe deltas and stats.</summary>
+    private static void AssertSameShardFiles(string expected, string actual)
+    {
+        string[] Names(string folder) => [.. Directory.GetFiles(folder).Select(Path.GetFileName).Where(n => n!.EndsWith(".tar") || n.EndsWith("_dedupe.bin") || n.EndsWith("_stats.json")).Order(StringComparer.Ordinal)!];
+        Assert.Equal(Names(expected), Names(actual));
+        foreach (var name in Names(expected))
+            Assert.True(File.ReadAllBytes(Path.Combine(expected, name)).SequenceEqual(File.ReadAllBytes(Path.Combine(actual, name))), $"{name} differs");
+    }
+
+    private async Task<(string Folder, IngestRunSummary Summary)> RunSingleProcessAsync(string[] inputs)
+    {
+        var folder = Path.Combine(root, "single");
+        var summary = await IngestRun.RunAsync(inputs, new LocalDatasetFolder(folder), IngestShardPhase.RunOptions(Settings) with { WorkDirectory = Path.Combine(root, "work") },
+            cancellationToken: Ct);
+        return (folder, summary);
+    }
+
+    [Fact]
+    public async Task A_job_on_three_silos_commits_the_dataset_the_single_process_run_writes()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 5, pagesPerFile: 24, pictures: 60, seed: 3);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+        Assert.True(summary.ShardCount >= 3, $"{summary.ShardCount} shards: too few to spread");
+        // The input holds every kind of duplicate, so the comparison covers each dedupe decision.
+        foreach (var reason in new[] { DedupeReasons.DuplicateUrl, DedupeReasons.DuplicateImageBytes, DedupeReasons.NearDuplicateImage })
+            Assert.True(summary.Shards.Totals.ReasonCounts.GetValueOrDefault(reason) > 0, $"no {reason} in the single-process run");
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "shards-" + Guid.NewGuid().ToString("N")[..8];
+        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var output = Path.Combine(root, "distributed");
+        await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        Assert.Equal(Stored(single), Stored(distributed));
+        Assert.True(Stored(single).Count > 0);
+        AssertSameShardFiles(single, distributed);
+        Assert.Equal(summary.ShardCount, status.Shards!.ShardsCommitted);
+        Assert.Equal(summary.Shards.Totals.Successes, status.Shards.SamplesStored);
+        var totals = await cluster.Client.GetGrain<IDatasetGrain>(dataset).GetTotals();
+        Assert.Equal(summary.ShardCount, totals.ShardCount);
+        Assert.Equal(summary.Shards.Totals.Successes, totals.SampleCount);
+        Assert.False(Directory.Exists(Path.Combine(output, ".shards")));
+    }
+
+    [Fact]
+    public async Task A_silo_killed_in_the_shard_phase_loses_no_shard_and_commits_none_twice()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 4, pagesPerFile: 30, pictures: 60, seed: 8);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 1);
+        var dataset = "shards-" + Guid.NewGuid().ToString("N")[..8];
+        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var output = Path.Combine(root, "distributed");
+        await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
+
+        // Kill a non-primary silo as soon as a shard step runs on it; one step at a time per silo, so others wait there too.
+        var victims = cluster.Silos.Skip(1).ToDictionary(s => s.SiloAddress.ToString());
+        string? killedDuring = null;
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(3), async progress =>
+        {
+            if (killedDuring is not null || progress.Shards?.Running.FirstOrDefault(u =>
+                    u.State == WorkUnitState.Running && u.Worker is not null && victims.ContainsKey(u.Worker)) is not { } running) return;
+            killedDuring = $"{progress.Phase}: {running.Input}";
+            await cluster.KillSiloAsync(victims[running.Worker!]);
+        });
+
+        Assert.NotNull(killedDuring);
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        Assert.True(status.Shards!.Restarts >= 1, $"shard steps on the killed silo should have been redone (killed during {killedDuring})");
+        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        Assert.Equal(Stored(single), Stored(distributed));
+        AssertSameShardFiles(single, distributed);
+        var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
+        Assert.Equal(Enumerable.Range(0, summary.ShardCount).Select(DatasetLayout.ShardName), shards.Select(s => s.ShardId).Order(StringComparer.Ordinal));
+        Assert.Equal(summary.Shards.Totals.Successes, shards.Sum(s => s.SampleCount));
+    }
+}
