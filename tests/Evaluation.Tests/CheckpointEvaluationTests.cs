@@ -56,4 +56,28 @@ public sealed class CheckpointEvaluationTests : IDisposable
         Assert.True(accuracy[1] > accuracy[0] + 10, $"briefly trained {accuracy[1]} vs untrained {accuracy[0]}");
         Assert.True(accuracy[2] > accuracy[1] + 10, $"trained longer {accuracy[2]} vs briefly trained {accuracy[1]}");
     }
+
+    [Fact]
+    public void Retrieval_likelihoods_are_the_training_objective_with_the_whole_text_as_suffix()
+    {
+        var (data, _) = UntrainedModel();
+        string trained = TinyBenchmarkModel.Checkpoint(data, Path.Combine(folder.Path, "trained"), steps: 5);
+        var (model, tokenizer) = Platform.Model.Training.Checkpoint.LoadForInference(trained);
+        using var _ = model;
+        var random = new Platform.Model.DeterministicRandom(9);
+        var pixels = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
+        int[][] texts = [tokenizer.Encode("a red circle"), tokenizer.Encode("Two shapes on a white background."), tokenizer.Encode("blue")];
+
+        // Batches of two texts: padding to the longest text of a batch must not change any score.
+        var likelihoods = TextLikelihood.TokenLogLikelihoods(model, pixels, texts, batchSize: 2, cancellationToken: TestContext.Current.CancellationToken);
+        for (int image = 0; image < pixels.Length; image++)
+            for (int text = 0; text < texts.Length; text++)
+            {
+                Assert.Equal(texts[text].Length, likelihoods[image][text].Length);
+                using var batch = Platform.Model.PrefixLm.Build([new Platform.Model.PrefixLmSample(pixels[image], texts[text])], [0], model.Config);
+                using var noGrad = TorchSharp.torch.no_grad();
+                var (loss, _) = model.SuffixLoss(batch);
+                Assert.Equal(-loss.item<float>(), likelihoods[image][text].Sum(), 3);
+            }
+    }
 }
