@@ -80,4 +80,16 @@ public sealed class CheckpointEvaluationTests : IDisposable
                 Assert.Equal(-loss.item<float>(), likelihoods[image][text].Sum(), 3);
             }
     }
+
+    [Fact]
+    public void Fine_tuning_is_refused_for_retrieval_and_a_missing_data_folder_is_named()
+    {
+        var (data, untrained) = UntrainedModel();
+        var refused = Assert.Throws<ArgumentException>(() => CheckpointEvaluator.Run(untrained, EvaluationTask.Retrieval, data,
+            new CheckpointEvaluationOptions { FineTune = new FineTuneOptions() }, cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains("--finetune applies to coco-captions and vqa", refused.Message);
+        var missing = Path.Combine(folder.Path, "nowhere");
+        Assert.Contains(missing, Assert.Throws<DirectoryNotFoundException>(() => CheckpointEvaluator.Run(untrained, EvaluationTask.Vqa, missing,
+            new CheckpointEvaluationOptions(), cancellationToken: TestContext.Current.CancellationToken)).Message);
+    }
 }
