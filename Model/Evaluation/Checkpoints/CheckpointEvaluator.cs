@@ -145,7 +145,7 @@ public static class CheckpointEvaluator
     {
         var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
         var images = references.Images.Where(i => references.Captions.TryGetValue(i.Id, out var c) && c.Count > 0).Take(options.MaxImages ?? int.MaxValue).ToArray();
-        int[] prompt = data.Prompt(options.Prompt, 1);
+        int[] prompt = data.Prompt(options.Prompt, options.MaxCaptionTokens);
         var texts = Generate(model, tokenizer, images.Select(i => (i, prompt)).ToArray(), data, options.Split, options.BeamSize, options.MaxCaptionTokens, options.BatchSize, problems, log, cancellationToken);
         var captions = images.Zip(texts).Where(p => p.Second is not null).Select(p => new GeneratedCaption(p.First.Id, p.First.FileName, p.Second!)).ToArray();
         if (captions.Length == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be captioned (first problem: {problems.FirstOrDefault()}).");
