@@ -5,9 +5,10 @@ namespace Platform.Model;
 /// <summary>
 /// One training sample: a tokenised text ending in <see cref="SpecialTokens.Eos"/>, with the
 /// image it describes (normalised pixels, channels first: 3 x size x size) or none for text-only
-/// documents.
+/// documents. <paramref name="TextPrefixLength"/> fixes the split for task fine-tuning (VQA: the
+/// question is the prefix, the answer the suffix); null draws it at random as pretraining does.
 /// </summary>
-public sealed record PrefixLmSample(float[]? Pixels, int[] Text);
+public sealed record PrefixLmSample(float[]? Pixels, int[] Text, int? TextPrefixLength = null);
 
 /// <summary>
 /// A PrefixLM batch of one kind (all image-text or all text-only), padded to rectangles. Each
@@ -82,6 +83,7 @@ public static class PrefixLm
     /// <summary>How many leading text tokens go to the prefix, drawn uniformly over the allowed range.</summary>
     public static int DrawTextPrefixLength(PrefixLmSample sample, DeterministicRandom random)
     {
+        if (sample.TextPrefixLength is int fixedLength) return fixedLength; // Build checks its range
         if (sample.Pixels is not null)
         {
             if (sample.Text.Length < 1) throw new ArgumentException("An image-text sample needs at least one text token (end-of-text) to predict.", nameof(sample));

@@ -9,6 +9,9 @@ public enum EvaluationTask
 {
     CocoCaptions,
     Vqa,
+
+    /// <summary>Image-text retrieval over a captions split; only checkpoints are scored on it (there is no standard results file).</summary>
+    Retrieval,
 }
 
 /// <summary>Thrown when a results file does not fit its task's annotations; the message says how.</summary>
@@ -31,13 +34,15 @@ public static class ResultsScoring
     {
         "coco-captions" => EvaluationTask.CocoCaptions,
         "vqa" => EvaluationTask.Vqa,
-        _ => throw new ArgumentException($"Unknown task '{name}'; expected coco-captions or vqa.", nameof(name)),
+        "retrieval" => EvaluationTask.Retrieval,
+        _ => throw new ArgumentException($"Unknown task '{name}'; expected coco-captions, vqa or retrieval.", nameof(name)),
     };
 
     public static string TaskName(EvaluationTask task) => task switch
     {
         EvaluationTask.CocoCaptions => "coco-captions",
         EvaluationTask.Vqa => "vqa",
+        EvaluationTask.Retrieval => "retrieval",
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
@@ -48,6 +53,7 @@ public static class ResultsScoring
         EvaluationTask.Vqa => ScoreVqa(
             DatasetReaders.ReadJson<List<VqaResultRecord>>(resultsPath),
             DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split)), split),
+        EvaluationTask.Retrieval => throw new ArgumentException("Retrieval has no standard results file; score a checkpoint on it with --checkpoint."),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 

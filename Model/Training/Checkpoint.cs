@@ -84,14 +84,18 @@ public static class Checkpoint
     /// </summary>
     public static (SimVlmModel Model, TextTokenizer Tokenizer) LoadForInference(string path)
     {
-        string folder = File.Exists(Path.Combine(path, StateFile)) ? path
-            : Latest(path) ?? throw new InvalidOperationException($"{path} is neither a checkpoint nor a run directory with one.");
+        string folder = ResolveFolder(path);
         var state = ReadState(folder);
         var model = new SimVlmModel(state.Config);
         model.load(Path.Combine(folder, ModelFile));
         model.eval();
         return (model, TextTokenizer.Load(Path.Combine(folder, VocabularyFile)));
     }
+
+    /// <summary>A checkpoint folder as given, or the newest checkpoint of a run directory.</summary>
+    public static string ResolveFolder(string path) =>
+        File.Exists(Path.Combine(path, StateFile)) ? path
+            : Latest(path) ?? throw new InvalidOperationException($"{path} is neither a checkpoint nor a run directory with one.");
 
     public static TrainerState ReadState(string folder) =>
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(folder, StateFile)), Json)

@@ -125,6 +125,21 @@ public sealed class SimVlmTrainer : IDisposable
         return trainer;
     }
 
+    /// <summary>
+    /// Fine-tunes a checkpoint's weights on task data: a fresh optimiser and schedule from
+    /// <paramref name="options"/> (no optimiser state or data cursor is carried over), and the
+    /// given dropout (the paper fine-tunes with 0.1).
+    /// </summary>
+    public static SimVlmTrainer FineTune(string checkpoint, IPrefixLmData data, TrainingOptions options, double dropout)
+    {
+        string folder = Checkpoint.ResolveFolder(checkpoint);
+        var state = Checkpoint.ReadState(folder);
+        var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
+        var trainer = new SimVlmTrainer(state.Config with { Dropout = dropout }, options, tokenizer, data);
+        trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        return trainer;
+    }
+
     private static Device ChooseDevice(string choice) => choice switch
     {
         "cpu" => CPU,

@@ -1,47 +1,84 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Platform.Model.Evaluation;
+using Platform.Model.Evaluation.Checkpoints;
 using Platform.Model.Evaluation.Datasets;
+using Platform.Model.Evaluation.Retrieval;
 using Spectre.Console;
 
 namespace Platform.Silo.Cli;
 
-/// <summary>`platform eval`: scores a standard results file against a task's annotations.</summary>
+/// <summary>`platform eval`: scores a standard results file, or a checkpoint, on a task's annotations.</summary>
 public static class EvalCommands
 {
     public static Command Create()
     {
+        var defaults = new CheckpointEvaluationOptions();
+        var fineTuneDefaults = new FineTuneOptions();
         var results = new Option<string>("--results") { Description = "Results file: [{\"image_id\",\"caption\"}] for coco-captions, [{\"question_id\",\"answer\"}] for vqa." };
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Model checkpoint to generate results from (not available yet)." };
-        var task = new Option<string>("--task") { Description = "coco-captions or vqa.", Required = true };
-        var data = new Option<string>("--data") { Description = "Evaluation data folder: annotations/captions_{split}.json or annotations/karpathy_splits.json; annotations/vqa_questions_{split}.json + vqa_annotations_{split}.json.", Required = true };
-        var split = new Option<string>("--split") { Description = "Split to score against.", DefaultValueFactory = _ => "test" };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint folder (or run folder: its newest checkpoint) to generate and score outputs with." };
+        var task = new Option<string>("--task") { Description = "coco-captions, vqa or retrieval (retrieval: --checkpoint only).", Required = true };
+        var data = new Option<string>("--data") { Description = "Evaluation data folder: annotations/captions_{split}.json or annotations/karpathy_splits.json; annotations/vqa_questions_{split}.json + vqa_annotations_{split}.json; images/{split}/.", Required = true };
+        var split = new Option<string>("--split") { Description = "Split to score against.", DefaultValueFactory = _ => defaults.Split };
+        var output = new Option<string>("--out") { Description = "Folder for scores.json and the per-item outputs (--checkpoint); default eval-{task}-{split} in the current folder." };
+        var prompt = new Option<string>("--prompt") { Description = "Captioning prompt the caption continues; not part of the scored caption.", DefaultValueFactory = _ => defaults.Prompt };
+        var beam = new Option<int>("--beam") { Description = "Beam size for captions and answers; 1 decodes greedily.", DefaultValueFactory = _ => defaults.BeamSize };
+        var finetune = new Option<bool>("--finetune") { Description = "Fine-tune on the task's train split first (coco-captions, vqa) with the paper's settings: AdamW, dropout 0.1." };
+        var finetuneSteps = new Option<int>("--finetune-steps") { Description = "Fine-tuning steps.", DefaultValueFactory = _ => fineTuneDefaults.Steps };
+        var finetuneLearningRate = new Option<double>("--finetune-lr") { Description = "Fine-tuning peak learning rate (the paper: 1e-5, 2e-5 or 5e-5).", DefaultValueFactory = _ => fineTuneDefaults.LearningRate };
+        var maxImages = new Option<int?>("--max-images") { Description = "Score only the split's first N images (retrieval is quadratic in them)." };
+        var pairScoring = new Option<string>("--retrieval-scoring") { Description = "Retrieval pair score: mean or sum of the text's token log-likelihoods given the image.", DefaultValueFactory = _ => "mean" };
 
-        var command = new Command("eval", "Score results with the field's exact metrics (BLEU, ROUGE-L, CIDEr-D; VQA accuracy). The last output line is the scores as JSON.");
-        foreach (var option in new Option[] { results, checkpoint, task, data, split })
+        var command = new Command("eval", "Score results files or checkpoints with the field's exact metrics (BLEU, ROUGE-L, CIDEr-D; VQA accuracy; retrieval recall). The last output line is the scores as JSON.");
+        foreach (var option in new Option[] { results, checkpoint, task, data, split, output, prompt, beam, finetune, finetuneSteps, finetuneLearningRate, maxImages, pairScoring })
             command.Options.Add(option);
 
-        command.SetAction((ParseResult r, CancellationToken _) =>
+        command.SetAction((ParseResult r, CancellationToken cancellationToken) =>
         {
             var resultsPath = r.GetValue(results);
-            if (r.GetValue(checkpoint) is not null)
+            var checkpointPath = r.GetValue(checkpoint);
+            if ((resultsPath is null) == (checkpointPath is null))
             {
-                Console.Error.WriteLine("eval --checkpoint is not available yet: scoring a checkpoint needs a trained SimVLM model and its decoder, which this build does not have. Write a results file and pass --results.");
-                return Task.FromResult(2);
-            }
-            if (resultsPath is null)
-            {
-                Console.Error.WriteLine("eval needs --results FILE (or, later, --checkpoint).");
+                Console.Error.WriteLine("eval needs exactly one of --results FILE or --checkpoint DIR.");
                 return Task.FromResult(2);
             }
             try
             {
-                var scores = ResultsScoring.ScoreFile(ResultsScoring.ParseTask(r.GetValue(task)!), resultsPath, r.GetValue(data)!, r.GetValue(split)!);
-                Print(scores);
+                var evaluationTask = ResultsScoring.ParseTask(r.GetValue(task)!);
+                if (resultsPath is not null)
+                {
+                    Print(ResultsScoring.ScoreFile(evaluationTask, resultsPath, r.GetValue(data)!, r.GetValue(split)!));
+                    return Task.FromResult(0);
+                }
+                var options = new CheckpointEvaluationOptions
+                {
+                    Split = r.GetValue(split)!,
+                    Prompt = r.GetValue(prompt)!,
+                    BeamSize = r.GetValue(beam),
+                    MaxImages = r.GetValue(maxImages),
+                    RetrievalScoring = r.GetValue(pairScoring) switch
+                    {
+                        "mean" => PairScoring.MeanLogLikelihood,
+                        "sum" => PairScoring.SumLogLikelihood,
+                        var other => throw new ArgumentException($"--retrieval-scoring must be mean or sum, not '{other}'."),
+                    },
+                    FineTune = r.GetValue(finetune) ? fineTuneDefaults with { Steps = r.GetValue(finetuneSteps), LearningRate = r.GetValue(finetuneLearningRate) } : null,
+                };
+                var evaluation = CheckpointEvaluator.Run(checkpointPath!, evaluationTask, r.GetValue(data)!, options,
+                    message => Console.Error.WriteLine($"eval: {message}"), cancellationToken);
+                var folder = r.GetValue(output) ?? Path.GetFullPath($"eval-{ResultsScoring.TaskName(evaluationTask)}-{options.Split}");
+                foreach (var problem in evaluation.Problems.Take(10))
+                    Console.Error.WriteLine($"eval: skipped {problem}");
+                if (evaluation.Problems.Count > 10) Console.Error.WriteLine($"eval: ... {evaluation.Problems.Count - 10} more problems, all listed in {EvaluationOutputFiles.ScoresFile}");
+                foreach (var (name, value) in evaluation.Settings)
+                    Console.Out.WriteLine($"{name}: {value}");
+                foreach (var file in EvaluationOutputFiles.Write(folder, evaluation))
+                    Console.Out.WriteLine($"wrote {file}");
+                Print(evaluation.Scores);
                 return Task.FromResult(0);
             }
-            catch (Exception e) when (e is FileNotFoundException or DatasetFormatException or ResultsMismatchException or ArgumentException)
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or DatasetFormatException or ResultsMismatchException
+                                          or ArgumentException or InvalidDataException or InvalidOperationException)
             {
                 Console.Error.WriteLine($"eval: {e.Message}");
                 return Task.FromResult(1);
@@ -65,6 +102,6 @@ public static class EvalCommands
         foreach (var (name, value) in scores.Scores)
             table.AddRow(Markup.Escape(name), value.ToString("F4", CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
-        Console.Out.WriteLine(JsonSerializer.Serialize(scores.Scores.ToDictionary(p => p.Key, p => p.Value)));
+        Console.Out.WriteLine(EvaluationOutputFiles.ScoresJson(scores));
     }
 }

@@ -101,6 +101,6 @@ public class ResultsScoringTests
     {
         Assert.Equal(EvaluationTask.CocoCaptions, ResultsScoring.ParseTask("coco-captions"));
         Assert.Equal(EvaluationTask.Vqa, ResultsScoring.ParseTask("vqa"));
-        Assert.Contains("expected coco-captions or vqa", Assert.Throws<ArgumentException>(() => ResultsScoring.ParseTask("nocaps")).Message);
+        Assert.Contains("expected coco-captions, vqa or retrieval", Assert.Throws<ArgumentException>(() => ResultsScoring.ParseTask("nocaps")).Message);
     }
 }

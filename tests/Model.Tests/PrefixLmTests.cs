@@ -8,6 +8,22 @@ public class PrefixLmTests
     private static readonly SimVlmConfig Config = TestModels.Micro;
 
     [Fact]
+    public void AFixedTextPrefixLengthIsKeptForEverySampleWhateverTheRandomState()
+    {
+        // Task fine-tuning (VQA): the question is always the prefix and only the answer is predicted.
+        Gen.Select(Gen.ULong, Gen.Int[2, Config.MaxTextLength]).Sample((seed, length) =>
+        {
+            var random = new DeterministicRandom(seed);
+            var text = TestModels.RandomText(Config, random, length);
+            int questionLength = random.Next(0, length);
+            var sample = new PrefixLmSample(TestModels.RandomPixels(Config, random), text, questionLength);
+            using var batch = PrefixLm.Build([sample, sample, sample], Config, random);
+            Assert.All(batch.PrefixTextLengths, p => Assert.Equal(questionLength, p));
+            Assert.Equal(text[questionLength..].Select(t => (long)t), batch.Targets[0].data<long>().ToArray());
+        }, iter: 50);
+    }
+
+    [Fact]
     public void ImageTextPrefixCoversTheWholeImageAndTheTextIsSplitWithoutLoss()
     {
         Gen.Select(Gen.ULong, Gen.Int[1, 12], Gen.Int[2, Config.MaxTextLength]).Sample((seed, count, maxLength) =>

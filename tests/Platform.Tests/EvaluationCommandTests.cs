@@ -1,10 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Platform.Evaluation.Tests;
+using Platform.Model.Evaluation.Benchmark;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests;
 
-/// <summary>`platform benchmark-data` and `platform eval --results` as a user runs them.</summary>
+/// <summary>`platform benchmark-data` and `platform eval` (results files and checkpoints) as a user runs them.</summary>
 public sealed class EvaluationCommandTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
@@ -77,5 +79,46 @@ public sealed class EvaluationCommandTests : IDisposable
         var refused = await PlatformCommand.RunAsync(Timeout, "eval", "--results", unknown, "--task", "coco-captions", "--data", data);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("987654321", refused.StandardError + refused.StandardOutput);
+    }
+
+    [Fact]
+    public async Task Eval_scores_a_checkpoint_on_each_task_and_writes_outputs_that_rescore_to_the_same_numbers()
+    {
+        var data = Path.Combine(_work.FullName, "data");
+        BenchmarkGenerator.Generate(data, TinyBenchmarkModel.Benchmark(), TestContext.Current.CancellationToken);
+        var checkpoint = TinyBenchmarkModel.Checkpoint(data, Path.Combine(_work.FullName, "run"), steps: 3);
+        string Out(string task) => Path.Combine(_work.FullName, "out-" + task);
+
+        var captions = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "coco-captions", "--data", data, "--out", Out("captions"));
+        Assert.True(captions.ExitCode == 0, captions.StandardError);
+        var cider = JsonDocument.Parse(captions.LastLine).RootElement.GetProperty("CIDEr").GetDouble();
+        var scoresFile = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Out("captions"), "scores.json"), TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal(("coco-captions", 3, 15), (scoresFile.GetProperty("task").GetString(), scoresFile.GetProperty("step").GetInt32(), scoresFile.GetProperty("scored").GetInt32()));
+        Assert.Equal(cider, scoresFile.GetProperty("scores").GetProperty("CIDEr").GetDouble());
+        Assert.Equal("A picture of", scoresFile.GetProperty("settings").GetProperty("prompt").GetString());
+        // captions.json is a standard results file: scoring it gives the same CIDEr.
+        var rescored = await PlatformCommand.RunAsync(Timeout, "eval", "--results", Path.Combine(Out("captions"), "captions.json"), "--task", "coco-captions", "--data", data);
+        Assert.Equal(cider, JsonDocument.Parse(rescored.LastLine).RootElement.GetProperty("CIDEr").GetDouble());
+
+        var vqa = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "vqa", "--data", data, "--out", Out("vqa"), "--beam", "2");
+        Assert.True(vqa.ExitCode == 0, vqa.StandardError);
+        var answers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Out("vqa"), "answers.json"), TestContext.Current.CancellationToken))!.AsArray();
+        var questions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(data, "annotations", "vqa_questions_test.json"), TestContext.Current.CancellationToken))!["questions"]!.AsArray();
+        Assert.Equal(questions.Select(q => q!["question_id"]!.GetValue<long>()).Order(), answers.Select(a => a!["question_id"]!.GetValue<long>()).Order());
+        var vqaScores = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Out("vqa"), "scores.json"), TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal((questions.Count, JsonDocument.Parse(vqa.LastLine).RootElement.GetProperty("overall").GetDouble()),
+            (vqaScores.GetProperty("scored").GetInt32(), vqaScores.GetProperty("scores").GetProperty("overall").GetDouble()));
+
+        var retrieval = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "retrieval", "--data", data, "--out", Out("retrieval"));
+        Assert.True(retrieval.ExitCode == 0, retrieval.StandardError);
+        Assert.Contains("mean log-likelihood", retrieval.StandardOutput);
+        var recall = JsonDocument.Parse(retrieval.LastLine).RootElement;
+        var ranks = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Out("retrieval"), "ranks.json"), TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal(15, ranks.GetProperty("image_to_text").GetArrayLength());
+        Assert.Equal(75, ranks.GetProperty("text_to_image").GetArrayLength());
+        // R@1 image-to-text recomputed from the written ranks.
+        var hits = ranks.GetProperty("image_to_text").EnumerateArray().Count(r => r.GetProperty("rank").GetInt32() < 1);
+        Assert.Equal(100.0 * hits / 15, recall.GetProperty("i2t_R@1").GetDouble(), 9);
+
     }
 }

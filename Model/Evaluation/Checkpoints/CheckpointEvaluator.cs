@@ -1,0 +1,233 @@
+using System.Globalization;
+using Platform.Model.Evaluation.Datasets;
+using Platform.Model.Evaluation.Retrieval;
+using Platform.Model.Training;
+using static TorchSharp.torch;
+
+namespace Platform.Model.Evaluation.Checkpoints;
+
+public sealed record GeneratedCaption(long ImageId, string FileName, string Caption);
+
+public sealed record GeneratedAnswer(long QuestionId, long ImageId, string Question, string Answer);
+
+/// <summary>0-based rank of an image's best-ranked ground-truth text among all texts.</summary>
+public sealed record ImageRank(long ImageId, int Rank);
+
+/// <summary>0-based rank of a text's image among all images.</summary>
+public sealed record TextRank(int TextIndex, long ImageId, string Text, int Rank);
+
+public sealed record RetrievalRanks(IReadOnlyList<ImageRank> Images, IReadOnlyList<TextRank> Texts);
+
+/// <summary>What fine-tuning did before the evaluation.</summary>
+public sealed record FineTuneSummary(int Steps, int Samples, double FirstLoss, double LastLoss);
+
+/// <summary>
+/// A checkpoint's scores on one task, the per-item outputs they came from (captions, answers or
+/// ranks, depending on the task), the settings used, and the items that could not be used.
+/// </summary>
+public sealed record CheckpointEvaluation(
+    EvaluationTask Task,
+    string Checkpoint,
+    int Step,
+    TaskScores Scores,
+    IReadOnlyDictionary<string, string> Settings,
+    IReadOnlyList<string> Problems,
+    FineTuneSummary? FineTune = null,
+    IReadOnlyList<GeneratedCaption>? Captions = null,
+    IReadOnlyList<GeneratedAnswer>? Answers = null,
+    RetrievalRanks? Ranks = null);
+
+/// <summary>
+/// Scores a trained checkpoint on a downstream task with the same metric code that scores results
+/// files: zero-shot captioning with a prompt, VQA as generation (image and question in the prefix,
+/// the answer generated as the suffix), and retrieval by the PrefixLM likelihood of the text given
+/// the image. Runs synchronously on the calling thread (TorchSharp's dispose scopes are per thread).
+/// </summary>
+public static class CheckpointEvaluator
+{
+    public static CheckpointEvaluation Run(string checkpoint, EvaluationTask task, string dataRoot, CheckpointEvaluationOptions options,
+        Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (!Directory.Exists(dataRoot)) throw new DirectoryNotFoundException($"Evaluation data folder {dataRoot} does not exist.");
+        string folder = Checkpoint.ResolveFolder(checkpoint);
+        int step = Checkpoint.ReadState(folder).Step;
+        if (options.FineTune is { } fineTune)
+        {
+            if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa; retrieval scores the checkpoint as it is.");
+            return FineTuneThenEvaluate(folder, step, task, dataRoot, options, fineTune, log, cancellationToken);
+        }
+        var (model, tokenizer) = Checkpoint.LoadForInference(folder);
+        using (model)
+            return Evaluate(model, tokenizer, folder, step, task, dataRoot, options, null, [], log, cancellationToken);
+    }
+
+    private static CheckpointEvaluation FineTuneThenEvaluate(string folder, int step, EvaluationTask task, string dataRoot, CheckpointEvaluationOptions options,
+        FineTuneOptions fineTune, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var state = Checkpoint.ReadState(folder);
+        var data = new TaskData(dataRoot, state.Config, TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile)));
+        var (samples, problems) = task == EvaluationTask.Vqa
+            ? data.VqaSamples(fineTune.Split, options.MaxAnswerTokens)
+            : data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens);
+        if (samples.Count == 0) throw new InvalidDataException($"Split '{fineTune.Split}' gave no usable fine-tuning samples ({problems.Count} problems; first: {problems.FirstOrDefault()}).");
+        var trainingOptions = new TrainingOptions
+        {
+            Steps = fineTune.Steps,
+            SamplesPerStep = fineTune.SamplesPerStep,
+            PeakLearningRate = fineTune.LearningRate,
+            WarmupSteps = (int)(fineTune.Steps * fineTune.WarmupFraction),
+            WeightDecay = fineTune.WeightDecay,
+            Seed = fineTune.Seed,
+            Device = fineTune.Device,
+            CheckpointEvery = 0,
+        };
+        log?.Invoke($"fine-tuning on {samples.Count} {fineTune.Split} samples for {fineTune.Steps} steps (lr {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}, dropout {fineTune.Dropout.ToString(CultureInfo.InvariantCulture)})");
+        using var trainer = SimVlmTrainer.FineTune(folder, new InMemoryPrefixLmData(samples, [], fineTune.Seed), trainingOptions, fineTune.Dropout);
+        double first = double.NaN, last = double.NaN;
+        while (trainer.Step < fineTune.Steps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var metrics = trainer.TrainStep();
+            if (trainer.Step == 1) first = metrics.Loss;
+            last = metrics.Loss;
+            if (trainer.Step % 50 == 0 || trainer.Step == fineTune.Steps)
+                log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"fine-tune step {trainer.Step}/{fineTune.Steps} loss {metrics.Loss:F4}"));
+        }
+        var summary = new FineTuneSummary(fineTune.Steps, samples.Count, first, last);
+        return Evaluate(trainer.Model, trainer.Tokenizer, folder, step, task, dataRoot, options, summary, problems, log, cancellationToken);
+    }
+
+    private static CheckpointEvaluation Evaluate(SimVlmModel model, TextTokenizer tokenizer, string folder, int step, EvaluationTask task, string dataRoot,
+        CheckpointEvaluationOptions options, FineTuneSummary? fineTune, IReadOnlyList<string> fineTuneProblems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var data = new TaskData(dataRoot, model.Config, tokenizer);
+        var settings = new Dictionary<string, string>
+        {
+            ["split"] = options.Split,
+            ["beam"] = options.BeamSize.ToString(CultureInfo.InvariantCulture),
+        };
+        if (fineTune is not null)
+        {
+            var f = options.FineTune!;
+            settings["finetune"] = string.Create(CultureInfo.InvariantCulture, $"{f.Steps} steps on {f.Split}, lr {f.LearningRate}, dropout {f.Dropout}, {f.SamplesPerStep} samples/step, weight decay {f.WeightDecay}");
+        }
+        var problems = new List<string>(fineTuneProblems);
+        switch (task)
+        {
+            case EvaluationTask.CocoCaptions:
+            {
+                settings["prompt"] = options.Prompt;
+                var (scores, captions) = Captioning(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Captions: captions);
+            }
+            case EvaluationTask.Vqa:
+            {
+                var (scores, answers) = Vqa(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Answers: answers);
+            }
+            case EvaluationTask.Retrieval:
+            {
+                settings["pair_scoring"] = options.RetrievalScoring == PairScoring.MeanLogLikelihood
+                    ? "mean log-likelihood per text token (end-of-text included) given the image"
+                    : "summed log-likelihood over text tokens (end-of-text included) given the image";
+                settings["captions_per_image"] = options.CaptionsPerImage.ToString(CultureInfo.InvariantCulture);
+                var (scores, ranks) = Retrieve(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Ranks: ranks);
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(task));
+        }
+    }
+
+    private static (TaskScores, IReadOnlyList<GeneratedCaption>) Captioning(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
+        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
+        var images = references.Images.Where(i => references.Captions.TryGetValue(i.Id, out var c) && c.Count > 0).Take(options.MaxImages ?? int.MaxValue).ToArray();
+        int[] prompt = data.Prompt(options.Prompt, options.MaxCaptionTokens);
+        var texts = Generate(model, tokenizer, images.Select(i => (i, prompt)).ToArray(), data, options.Split, options.BeamSize, options.MaxCaptionTokens, options.BatchSize, problems, log, cancellationToken);
+        var captions = images.Zip(texts).Where(p => p.Second is not null).Select(p => new GeneratedCaption(p.First.Id, p.First.FileName, p.Second!)).ToArray();
+        if (captions.Length == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be captioned (first problem: {problems.FirstOrDefault()}).");
+        var scores = ResultsScoring.ScoreCaptions(captions.Select(c => (CaptionResultRecord?)new CaptionResultRecord { ImageId = c.ImageId, Caption = c.Caption }).ToArray(), references, options.Split);
+        return (scores, captions);
+    }
+
+    private static (TaskScores, IReadOnlyList<GeneratedAnswer>) Vqa(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
+        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var dataset = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, options.Split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, options.Split));
+        if (dataset.Annotations.Count == 0) throw new InvalidDataException($"Split '{options.Split}' has no VQA annotations to score against.");
+        var imagesById = TaskData.ImagesById(dataRoot, options.Split);
+        var kept = imagesById.Values.Select(i => i.Id).Order().Take(options.MaxImages ?? int.MaxValue).ToHashSet();
+        var annotated = dataset.Annotations.Values.Where(a => kept.Contains(a.ImageId) || !imagesById.ContainsKey(a.ImageId)).OrderBy(a => a.QuestionId).ToArray();
+        var questions = annotated.Select(a => dataset.Questions[a.QuestionId]).ToArray();
+        var items = questions.Select(q => (imagesById.GetValueOrDefault(q.ImageId) ?? new CocoImage(q.ImageId, "", 0, 0), data.Prompt(q.Question, options.MaxAnswerTokens))).ToArray();
+        var texts = Generate(model, tokenizer, items, data, options.Split, options.BeamSize, options.MaxAnswerTokens, options.BatchSize, problems, log, cancellationToken);
+        // A question whose image is unusable still gets an (empty, wrong) answer: the score stays over every annotated question.
+        var answers = questions.Zip(texts).Select(p => new GeneratedAnswer(p.First.QuestionId, p.First.ImageId, p.First.Question, p.Second ?? "")).ToArray();
+        var scoredDataset = dataset with { Annotations = annotated.ToDictionary(a => a.QuestionId) };
+        var scores = ResultsScoring.ScoreVqa(answers.Select(a => (VqaResultRecord?)new VqaResultRecord { QuestionId = a.QuestionId, Answer = a.Answer }).ToArray(), scoredDataset, options.Split);
+        return (scores, answers);
+    }
+
+    /// <summary>Generated text per item (null where the image was unusable), batched greedily or by beam search per item.</summary>
+    private static string?[] Generate(SimVlmModel model, TextTokenizer tokenizer, IReadOnlyList<(CocoImage Image, int[] Prompt)> items, TaskData data, string split,
+        int beamSize, int maxTokens, int batchSize, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var results = new string?[items.Count];
+        var pixelCache = new Dictionary<long, TaskImage>();
+        int side = model.Config.ImageSize;
+        for (int start = 0; start < items.Count; start += batchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ready = new List<(int Index, float[] Pixels, int[] Prompt)>();
+            for (int i = start; i < Math.Min(items.Count, start + batchSize); i++)
+            {
+                var (image, prompt) = items[i];
+                if (!pixelCache.TryGetValue(image.Id, out var loaded))
+                {
+                    loaded = image.FileName.Length == 0 ? new TaskImage(image, null, $"image {image.Id} is not listed in split '{split}''s captions file") : data.LoadImage(image, split);
+                    pixelCache[image.Id] = loaded;
+                    if (loaded.Problem is not null) problems.Add(loaded.Problem);
+                }
+                if (loaded.Pixels is not null) ready.Add((i, loaded.Pixels, prompt));
+            }
+            if (ready.Count == 0) continue;
+            using var scope = NewDisposeScope();
+            var images = tensor(ready.SelectMany(r => r.Pixels).ToArray(), [ready.Count, 3, side, side]);
+            var decoded = beamSize <= 1
+                ? CaptionDecoder.Greedy(model, images, ready.Select(r => r.Prompt).ToArray(), maxTokens)
+                : ready.Select((r, j) => CaptionDecoder.Beam(model, images[j], r.Prompt, beamSize, maxTokens)).ToArray();
+            for (int j = 0; j < ready.Count; j++) results[ready[j].Index] = tokenizer.Decode(decoded[j].Tokens).Trim();
+            log?.Invoke($"generated {Math.Min(items.Count, start + batchSize)}/{items.Count}");
+        }
+        return results;
+    }
+
+    private static (TaskScores, RetrievalRanks) Retrieve(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
+        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
+        var usable = new List<(CocoImage Image, float[] Pixels)>();
+        foreach (var image in references.Images.Where(i => references.Captions.TryGetValue(i.Id, out var c) && c.Count > 0).Take(options.MaxImages ?? int.MaxValue))
+        {
+            var loaded = data.LoadImage(image, options.Split);
+            if (loaded.Pixels is null) problems.Add(loaded.Problem!);
+            else usable.Add((image, loaded.Pixels));
+        }
+        if (usable.Count == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be loaded (first problem: {problems.FirstOrDefault()}).");
+        var set = RetrievalSet.FromCaptions(references with { Images = usable.Select(u => u.Image).ToArray() }, options.CaptionsPerImage);
+        var textIds = set.Texts.Select(t => tokenizer.Encode(t, model.Config.MaxTextLength)).ToArray();
+        var logLikelihoods = TextLikelihood.TokenLogLikelihoods(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, log, cancellationToken);
+        var scoreMatrix = GenerativePairScore.Matrix(usable.Count, set.Texts.Count, (i, t) => logLikelihoods[i][t], options.RetrievalScoring);
+        var recall = RetrievalRecall.Compute(scoreMatrix, set.TextImage);
+        var imageRanks = RetrievalRecall.ImageToTextRanks(scoreMatrix, set.TextImage);
+        var textRanks = RetrievalRecall.TextToImageRanks(scoreMatrix, set.TextImage);
+        var ranks = new RetrievalRanks(
+            imageRanks.Select((r, i) => new ImageRank(usable[i].Image.Id, r)).ToArray(),
+            textRanks.Select((r, t) => new TextRank(t, usable[set.TextImage[t]].Image.Id, set.Texts[t], r)).ToArray());
+        var scores = new TaskScores(EvaluationTask.Retrieval, options.Split, recall.Named(), usable.Count, references.Captions.Count(c => c.Value.Count > 0), references.Skipped);
+        return (scores, ranks);
+    }
+}

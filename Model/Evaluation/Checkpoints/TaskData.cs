@@ -1,0 +1,90 @@
+using Platform.Model.Evaluation.Datasets;
+using Platform.Model.Training;
+
+namespace Platform.Model.Evaluation.Checkpoints;
+
+/// <summary>A task item's image, decoded for the model, or why it could not be.</summary>
+public sealed record TaskImage(CocoImage Image, float[]? Pixels, string? Problem);
+
+/// <summary>
+/// A split's images and texts turned into model inputs: pixels for evaluation, fixed-split PrefixLM
+/// samples for fine-tuning. Images are found under images/{split}/{file_name}, or at
+/// {root}/{file_name} (Karpathy files name them relative to the data root).
+/// </summary>
+public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer tokenizer)
+{
+    private readonly ImagePreprocessor preprocessor = new(config.ImageSize);
+
+    public TaskImage LoadImage(CocoImage image, string split)
+    {
+        string inSplit = Path.Combine(EvaluationDataLayout.ImagesFolder(dataRoot, split), image.FileName);
+        string path = File.Exists(inSplit) ? inSplit : Path.Combine(dataRoot, image.FileName);
+        if (image.FileName.Length == 0 || !File.Exists(path)) return new TaskImage(image, null, $"image {image.Id}: no file {inSplit}");
+        var pixels = preprocessor.Preprocess(File.ReadAllBytes(path), out string? problem);
+        return new TaskImage(image, pixels, pixels is null ? $"image {image.Id} ({path}): {problem}" : null);
+    }
+
+    /// <summary>Images of a split by id, from its captions file (VQA files carry only image ids).</summary>
+    public static IReadOnlyDictionary<long, CocoImage> ImagesById(string dataRoot, string split) =>
+        ResultsScoring.ReadCaptionReferences(dataRoot, split).Images.ToDictionary(i => i.Id);
+
+    /// <summary>The prompt's ids, cut so that at least <paramref name="room"/> positions stay free for the generated text.</summary>
+    public int[] Prompt(string text, int room)
+    {
+        if (text.Length == 0) return [];
+        int[] ids = tokenizer.EncodeWithoutEos(text);
+        int keep = Math.Max(0, config.MaxTextLength - room);
+        return ids.Length <= keep ? ids : ids[..keep];
+    }
+
+    /// <summary>A fine-tuning sample: the prompt is the text prefix (read by the encoder with the image), the target the suffix.</summary>
+    public PrefixLmSample FixedSplitSample(float[] pixels, int[] prompt, string target)
+    {
+        // The target continues the prompt, so it takes the leading space it has in running text.
+        int[] targetIds = tokenizer.Encode(prompt.Length == 0 ? target : " " + target.TrimStart(), config.MaxTextLength - prompt.Length);
+        return new PrefixLmSample(pixels, [.. prompt, .. targetIds], prompt.Length);
+    }
+
+    /// <summary>Captioning fine-tuning: every (image, reference caption) pair of the split, continuing the prompt.</summary>
+    public (IReadOnlyList<PrefixLmSample> Samples, IReadOnlyList<string> Problems) CaptionSamples(string split, string prompt, int maxCaptionTokens)
+    {
+        var dataset = ResultsScoring.ReadCaptionReferences(dataRoot, split);
+        int[] promptIds = Prompt(prompt, maxCaptionTokens);
+        var samples = new List<PrefixLmSample>();
+        var problems = dataset.Skipped.Select(s => $"{s.File} record {s.Index}: {s.Reason}").ToList();
+        foreach (var image in dataset.Images)
+        {
+            var loaded = LoadImage(image, split);
+            if (loaded.Pixels is null) { problems.Add(loaded.Problem!); continue; }
+            foreach (var caption in dataset.Captions[image.Id])
+                samples.Add(FixedSplitSample(loaded.Pixels, promptIds, caption));
+        }
+        return (samples, problems);
+    }
+
+    /// <summary>VQA fine-tuning: image and question as the prefix, the most common human answer as the target.</summary>
+    public (IReadOnlyList<PrefixLmSample> Samples, IReadOnlyList<string> Problems) VqaSamples(string split, int maxAnswerTokens)
+    {
+        var dataset = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split));
+        if (dataset.Annotations.Count == 0) throw new InvalidDataException($"Split '{split}' has no VQA annotations to fine-tune on.");
+        var images = ImagesById(dataRoot, split);
+        var pixels = new Dictionary<long, float[]?>();
+        var samples = new List<PrefixLmSample>();
+        var problems = dataset.Skipped.Select(s => $"{s.File} record {s.Index}: {s.Reason}").ToList();
+        foreach (var annotation in dataset.Annotations.Values.OrderBy(a => a.QuestionId))
+        {
+            if (!pixels.TryGetValue(annotation.ImageId, out var imagePixels))
+            {
+                var loaded = images.TryGetValue(annotation.ImageId, out var image) ? LoadImage(image, split)
+                    : new TaskImage(new CocoImage(annotation.ImageId, "", 0, 0), null, $"image {annotation.ImageId} is not listed in split '{split}''s captions file");
+                if (loaded.Problem is not null) problems.Add(loaded.Problem);
+                pixels[annotation.ImageId] = imagePixels = loaded.Pixels;
+            }
+            if (imagePixels is null) continue;
+            string answer = annotation.MultipleChoiceAnswer.Length > 0 ? annotation.MultipleChoiceAnswer
+                : annotation.Answers.GroupBy(a => a).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).First().Key;
+            samples.Add(FixedSplitSample(imagePixels, Prompt(dataset.Questions[annotation.QuestionId].Question, maxAnswerTokens), answer));
+        }
+        return (samples, problems);
+    }
+}
