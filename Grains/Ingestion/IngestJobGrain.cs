@@ -42,12 +42,18 @@ public sealed class WorkUnitRecord
 /// counted twice; each attempt writes into a folder of its own, and the attempt accepted is the one whose
 /// output the next phase reads. The two job-wide steps (frequency filter, dedupe) run in the job's own
 /// background task and are retried from their inputs when they fail. After the job's silo dies the job comes
-/// back on the next call: a live worker's heartbeat or a status poll.
+/// back on the next call (a live worker's heartbeat or a status poll) or, when nothing calls (every worker was
+/// on that silo, or the job was in a job-wide step), at the latest when its wake reminder fires: a persistent
+/// reminder registered while the job runs and removed when it is over.
 /// </summary>
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
-    ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain
+    ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain, IRemindable
 {
+    public const string WakeReminder = "wake";
+    /// <summary>Orleans' shortest reminder period by default: how long a job whose silo died may wait for a caller.</summary>
+    public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
+
     private readonly Dictionary<int, DateTimeOffset> leases = [];
     private IGrainTimer? timer;
     private TimeSpan tickPeriod;
@@ -70,15 +76,35 @@ public sealed class IngestJobGrain(
 
     private static IngestJobPhase PhaseOf(ShardStep step) => step == ShardStep.Fetch ? IngestJobPhase.FetchingShards : IngestJobPhase.WritingShards;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Request is not null && state.State.Phase is not (IngestJobPhase.NotSubmitted or IngestJobPhase.Completed or IngestJobPhase.Failed))
         {
             foreach (var unit in UnitsOf(state.State.Phase) ?? [])
                 if (unit.State == WorkUnitState.Running) leases[unit.Index] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
             StartTimer();
+            await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         }
-        return Task.CompletedTask;
+    }
+
+    /// <summary>Being activated was the point (<see cref="OnActivateAsync"/> resumes the job); a reminder left over from a finished job is removed.</summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == WakeReminder && state.State.Phase is IngestJobPhase.Completed or IngestJobPhase.Failed or IngestJobPhase.NotSubmitted)
+            await ForgetWakeReminderAsync();
+    }
+
+    private async Task ForgetWakeReminderAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(WakeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // Harmless: the reminder fires once more and removes itself then.
+            logger.LogWarning(error, "Could not remove the wake reminder of finished job {Job}", JobId);
+        }
     }
 
     public async Task<IngestJobStatus> Submit(IngestJobRequest request)
@@ -102,6 +128,7 @@ public sealed class IngestJobGrain(
         state.State.Phase = IngestJobPhase.Extracting;
         await state.WriteStateAsync();
         StartTimer();
+        await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         await DispatchPendingAsync();
         return Status();
     }
@@ -400,8 +427,10 @@ public sealed class IngestJobGrain(
 
     private void Stop()
     {
-        timer?.Dispose();
+        if (timer is null) return;
+        timer.Dispose();
         timer = null;
+        _ = ForgetWakeReminderAsync();
     }
 
     private IngestJobStatus Status()
