@@ -22,10 +22,11 @@ public static class ModelCommands
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => new TrainingOptions().CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Subword model of a new run: gpt2, or sentencepiece:PATH for a SentencePiece .model file.", DefaultValueFactory = _ => TextTokenizer.Gpt2 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
         var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
-        foreach (var option in new Option[] { data, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, seed })
+        foreach (var option in new Option[] { data, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, tokenizer, seed })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -35,6 +36,7 @@ public static class ModelCommands
                 Documents = result.GetValue(text) ?? [],
                 Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
                 Resume = result.GetValue(resume),
+                Tokenizer = result.GetValue(tokenizer)!,
                 Options = new TrainingOptions
                 {
                     Steps = result.GetValue(steps),
@@ -49,7 +51,7 @@ public static class ModelCommands
                 },
             };
             using var trainer = TrainingRun.Create(request);
-            Console.WriteLine($"device={trainer.Device.type} parameters={trainer.Model.ParameterCount():N0} vocabulary={trainer.Tokenizer.VocabSize} from_step={trainer.Step}");
+            Console.WriteLine($"device={trainer.Device.type} parameters={trainer.Model.ParameterCount():N0} tokenizer={trainer.Tokenizer.BaseName} vocabulary={trainer.Tokenizer.VocabSize} from_step={trainer.Step}");
             await foreach (var trainingEvent in trainer.RunAsync(cancellationToken: cancellationToken))
                 Console.WriteLine(Describe(trainingEvent));
             return 0;
