@@ -18,8 +18,10 @@ public sealed record CheckpointSaved(int Step, string Folder) : TrainingEvent;
 public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 
 /// <summary>
-/// One optimiser step. Times are wall-clock seconds; Flops counts forward and backward; Updated is
-/// false when the gradient was not finite and the weights were left unchanged.
+/// One optimiser step. Times are wall-clock seconds: data (drawing samples and building batches),
+/// forward, backward, optimizer (clipping and the update); on CUDA, where kernels run asynchronously,
+/// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
+/// when the gradient was not finite and the weights were left unchanged.
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -33,13 +35,19 @@ public sealed record StepMetrics(
     long ModelTokens,
     double StepSeconds,
     double DataSeconds,
-    double ComputeSeconds,
+    double ForwardSeconds,
+    double BackwardSeconds,
     double OptimizerSeconds,
-    double Flops,
+    FlopsByPart FlopsByPart,
     double? Mfu)
 {
+    public double Flops => FlopsByPart.Total;
+
     /// <summary>Image and text tokens through the model per second.</summary>
     public double TokensPerSecond => ModelTokens / StepSeconds;
+
+    /// <summary>Forward and backward together.</summary>
+    public double ComputeSeconds => ForwardSeconds + BackwardSeconds;
 }
 
 /// <summary>
@@ -211,16 +219,22 @@ public sealed class SimVlmTrainer : IDisposable
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
         optimizer.zero_grad();
-        double lossSum = 0;
+        Tensor? lossSum = null;
+        double forwardSeconds = 0, backwardSeconds = 0;
         foreach (var batch in batches)
         {
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
             // those of the mean over every suffix token of the step.
+            double started = clock.Elapsed.TotalSeconds;
             var (summed, _) = Model.SuffixLoss(batch);
+            double forwardDone = clock.Elapsed.TotalSeconds;
             (summed / targetTokens).backward();
-            lossSum += summed.item<float>();
+            forwardSeconds += forwardDone - started;
+            backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
+            // Summed on the device and read once per step: one synchronisation, not one per micro-batch.
+            lossSum = lossSum is null ? summed.detach() : lossSum + summed.detach();
         }
-        double computeSeconds = clock.Elapsed.TotalSeconds - dataSeconds;
+        double loss = lossSum!.item<float>() / (double)targetTokens;
 
         double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
         // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
@@ -229,12 +243,12 @@ public sealed class SimVlmTrainer : IDisposable
         double stepSeconds = clock.Elapsed.TotalSeconds;
         Step++;
 
-        double flops = SimVlmModel.TrainingFlops(Model.Config, batches);
+        var flops = SimVlmModel.TrainingFlopsByPart(Model.Config, batches);
         foreach (var batch in batches) batch.Dispose();
         return new StepMetrics(
-            Step, lossSum / targetTokens, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
-            stepSeconds, dataSeconds, computeSeconds, stepSeconds - dataSeconds - computeSeconds, flops,
-            Options.PeakFlopsPerSecond is double peak ? flops / stepSeconds / peak : null);
+            Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
+            stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
+            Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
     }
 
     /// <summary>Micro-batch <paramref name="micro"/>'s share of <paramref name="total"/> samples, spread evenly.</summary>

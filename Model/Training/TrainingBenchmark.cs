@@ -3,12 +3,20 @@ using static TorchSharp.torch;
 
 namespace Platform.Model.Training;
 
-/// <summary>Result of `platform bench train`: the device's measured matmul peak and the training throughput against it.</summary>
+/// <summary>
+/// Result of `platform bench train`: the device's measured matmul peak and the training throughput
+/// against it, with the mean step split into its phases and the FLOPs into the model's parts.
+/// </summary>
 public sealed record TrainingBenchmarkResult(
-    string Device, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FlopsPerStep, double TokensPerSecond)
+    string Device, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
+    double FlopsPerStep, double TokensPerSecond,
+    double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart)
 {
-    /// <summary>Model FLOPs utilisation: achieved training FLOP/s over the measured matmul peak.</summary>
+    /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the mean step) over the measured matmul peak.</summary>
     public double Mfu => FlopsPerStep / SecondsPerStep / PeakFlopsPerSecond;
+
+    /// <summary>The same over the fastest measured step: what the run reaches when nothing else competes for the cores.</summary>
+    public double FastestStepMfu => FlopsPerStep / FastestStepSeconds / PeakFlopsPerSecond;
 }
 
 /// <summary>
@@ -36,7 +44,10 @@ public static class TrainingBenchmark
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
-            trainer.Device.type.ToString(), peak, measuredSteps, seconds / measuredSteps, metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds);
+            trainer.Device.type.ToString(), get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
+            metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds,
+            metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
+            metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps));
     }
 
     /// <summary>Best fp32 FLOP/s over repeated n x n matrix products on the device.</summary>

@@ -100,8 +100,15 @@ public static class ModelCommands
         {
             var options = new TrainingOptions { SamplesPerStep = result.GetValue(batch), Threads = result.GetValue(threads), Device = result.GetValue(device)! };
             var benchmark = TrainingBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), options, measuredSteps: result.GetValue(steps));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={benchmark.Device} peak_fp32_flops={benchmark.PeakFlopsPerSecond:E3}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={benchmark.MeasuredSteps} step_s={benchmark.SecondsPerStep:F3} flops_per_step={benchmark.FlopsPerStep:E3} tokens/s={benchmark.TokensPerSecond:F0}"));
+            string Share(double part, double whole) => string.Create(CultureInfo.InvariantCulture, $"{part / whole:F3}");
+            var b = benchmark;
+            var f = b.FlopsByPart;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={b.Device} threads={b.Threads} peak_fp32_flops={b.PeakFlopsPerSecond:E3}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={b.MeasuredSteps} step_s={b.SecondsPerStep:F3} fastest_step_s={b.FastestStepSeconds:F3} flops_per_step={b.FlopsPerStep:E3} tokens/s={b.TokensPerSecond:F0}"));
+            Console.WriteLine("flops_per_step = 3 x forward (forward + backward for activations and weights); forward = stem convolutions + per token: 4 w^2 per projection x (4 per encoder layer, 6 per decoder layer, plus 2 per decoder layer per encoder token) + 4 w x keys per attention + 4 w x mlp per MLP + 2 w x vocabulary per suffix token (multiply-add = 2)");
+            Console.WriteLine($"time_share data={Share(b.DataSeconds, b.SecondsPerStep)} forward={Share(b.ForwardSeconds, b.SecondsPerStep)} backward={Share(b.BackwardSeconds, b.SecondsPerStep)} optimizer={Share(b.OptimizerSeconds, b.SecondsPerStep)}");
+            Console.WriteLine($"flops_share stem={Share(f.Stem, f.Total)} projections={Share(f.Projections, f.Total)} attention={Share(f.Attention, f.Total)} mlp={Share(f.Mlp, f.Total)} output_layer={Share(f.OutputLayer, f.Total)}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fastest_step_mfu={b.FastestStepMfu:F4}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mfu={benchmark.Mfu:F4}"));
             return Task.FromResult(0);
         });
@@ -112,7 +119,7 @@ public static class ModelCommands
     {
         StepCompleted { Metrics: var m } => string.Create(CultureInfo.InvariantCulture,
             $"step={m.Step} loss={m.Loss:F4} lr={m.LearningRate:E2} grad_norm={m.GradientNorm:F3}{(m.Updated ? "" : " (update skipped: non-finite gradient)")} " +
-            $"tokens/s={m.TokensPerSecond:F0} step_ms={m.StepSeconds * 1000:F0} data_ms={m.DataSeconds * 1000:F0} compute_ms={m.ComputeSeconds * 1000:F0} " +
+            $"tokens/s={m.TokensPerSecond:F0} step_ms={m.StepSeconds * 1000:F0} data_ms={m.DataSeconds * 1000:F0} forward_ms={m.ForwardSeconds * 1000:F0} backward_ms={m.BackwardSeconds * 1000:F0} " +
             $"optimizer_ms={m.OptimizerSeconds * 1000:F0} flops={m.Flops:E3}{(m.Mfu is double mfu ? $" mfu={mfu:F4}" : "")}"),
         CheckpointSaved saved => $"checkpoint step={saved.Step} folder={saved.Folder}",
         TrainingFinished finished => $"finished step={finished.Step}{(finished.Cancelled ? " (cancelled; checkpoint saved)" : "")}",

@@ -13,5 +13,12 @@ public class TrainingBenchmarkTests
         Assert.True(result.FlopsPerStep > 0 && result.SecondsPerStep > 0 && result.TokensPerSecond > 0);
         Assert.Equal(result.FlopsPerStep / result.SecondsPerStep / result.PeakFlopsPerSecond, result.Mfu, 12);
         Assert.InRange(result.Mfu, 0, 1); // a tiny model cannot beat the device's own matmul peak
+        Assert.InRange(result.FastestStepMfu, result.Mfu, 1);
+
+        // The phases add up to the step and the parts to the FLOPs; the micro batch has images, so the stem counts.
+        Assert.Equal(result.SecondsPerStep, result.DataSeconds + result.ForwardSeconds + result.BackwardSeconds + result.OptimizerSeconds, 9);
+        Assert.True(result.ForwardSeconds > 0 && result.BackwardSeconds > 0 && result.OptimizerSeconds > 0);
+        Assert.Equal(result.FlopsPerStep, result.FlopsByPart.Total, 3);
+        Assert.True(result.FlopsByPart.Stem > 0 && result.FlopsByPart.Attention > 0 && result.FlopsByPart.Mlp > 0 && result.FlopsByPart.OutputLayer > 0);
     }
 }
