@@ -417,16 +417,24 @@ public sealed class SimVlmModel : nn.Module
     public Tensor Decode(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
         using var scope = NewDisposeScope();
+        return OutputLogits(DecoderStates(encoded, encodedValid, decoderInput, decoderPositions, decoderValid)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder's final (normed) states, (B, Ls, width): what the output layer reads.</summary>
+    private Tensor DecoderStates(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
+    {
+        using var scope = NewDisposeScope();
         long batch = decoderInput.shape[0], length = decoderInput.shape[1];
         var x = embeddingDropout.call(tokenEmbedding.call(decoderInput) + textPositions.index_select(0, decoderPositions.flatten()).view(batch, length, -1));
         var causal = ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril();
         var selfMask = causal.unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
         var crossMask = encodedValid.view(batch, 1, 1, -1);
         foreach (var block in decoder) x = block.Forward(x, selfMask, encoded, crossMask);
-        // Tied embeddings: the output projection is the transposed token embedding.
-        var logits = matmul(decoderNorm.call(x), tokenEmbedding.weight!.t());
-        return logits.MoveToOuterDisposeScope();
+        return decoderNorm.call(x).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Tied embeddings: the output projection is the transposed token embedding.</summary>
+    private Tensor OutputLogits(Tensor states) => matmul(states, tokenEmbedding.weight!.t());
 
     /// <summary>Next-token logits for every suffix position of a PrefixLM batch: (B, Ls, vocabulary).</summary>
     public Tensor Forward(PrefixLmBatch batch)
@@ -436,13 +444,20 @@ public sealed class SimVlmModel : nn.Module
         return Decode(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Summed cross-entropy over the batch's real suffix tokens, and how many there are.</summary>
+    /// <summary>
+    /// Summed cross-entropy over the batch's real suffix tokens, and how many there are. Only real
+    /// positions go through the output layer: with per-sample splits the suffixes' lengths vary
+    /// widely, and the vocabulary-wide projection of padding would be pure waste.
+    /// </summary>
     public (Tensor SummedLoss, long Tokens) SuffixLoss(PrefixLmBatch batch)
     {
         using var scope = NewDisposeScope();
-        var logits = Forward(batch);
+        var (encoded, valid) = Encode(batch.Images, batch.PrefixTokens, batch.PrefixValid);
+        var states = DecoderStates(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid);
+        var realPositions = batch.DecoderValid.flatten().nonzero().squeeze(1);
+        var logits = OutputLogits(states.flatten(0, 1).index_select(0, realPositions));
         var loss = nn.functional.cross_entropy(
-            logits.flatten(0, 1).to(ScalarType.Float32), batch.Targets.flatten(),
+            logits.to(ScalarType.Float32), batch.Targets.flatten().index_select(0, realPositions),
             ignore_index: PrefixLmBatch.IgnoredTarget, reduction: nn.Reduction.Sum);
         return (loss.MoveToOuterDisposeScope(), batch.TargetTokens);
     }

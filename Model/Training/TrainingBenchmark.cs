@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Model.Training;
@@ -10,10 +11,21 @@ namespace Platform.Model.Training;
 public sealed record TrainingBenchmarkResult(
     string Device, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
     double FlopsPerStep, double TokensPerSecond,
-    double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart)
+    double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart,
+    double StemSeconds, double? CpuTimeMfu)
 {
+    /// <summary>Share of forward and backward time that the convolution stem takes (timed alone on the step's images).</summary>
+    public double StemTimeShare => StemSeconds / (ForwardSeconds + BackwardSeconds);
+
     /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the mean step) over the measured matmul peak.</summary>
     public double Mfu => FlopsPerStep / SecondsPerStep / PeakFlopsPerSecond;
+
+    /// <summary>
+    /// On the CPU: training FLOPs per second of processor time this process used, over the same for
+    /// the matmul peak. Wall-clock MFU falls when other processes share the cores; this ratio does
+    /// not, so it shows how efficiently the step uses the cores it gets. Null on CUDA.
+    /// </summary>
+    public double? CpuTimeMfu { get; init; } = CpuTimeMfu;
 
     /// <summary>The same over the fastest measured step: what the run reaches when nothing else competes for the cores.</summary>
     public double FastestStepMfu => FlopsPerStep / FastestStepSeconds / PeakFlopsPerSecond;
@@ -39,25 +51,63 @@ public static class TrainingBenchmark
             Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
-        double peak = MatmulPeak(trainer.Device, matmulSize);
+        var (peak, peakPerCpuSecond) = MatmulPeak(trainer.Device, matmulSize);
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
+        var cpuTime = ProcessorTime();
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
+        double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
             trainer.Device.type.ToString(), get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
             metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds,
             metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
-            metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps));
+            metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
+            StemSeconds(config, trainer.Device, metrics[0].ImageTextSamples, measuredSteps),
+            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null);
     }
 
-    /// <summary>Best fp32 FLOP/s over repeated n x n matrix products on the device.</summary>
-    public static double MatmulPeak(Device device, int n, int repeats = 5)
+    private static TimeSpan ProcessorTime()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    /// <summary>
+    /// Mean seconds of the convolution stem's forward and backward pass over <paramref name="images"/>
+    /// images, timed alone: the stem's convolutions and group norms work on few channels, so its share
+    /// of the time says how far its FLOP share understates it.
+    /// </summary>
+    private static double StemSeconds(SimVlmConfig config, Device device, int images, int repeats)
+    {
+        if (images == 0) return 0;
+        var floatType = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var stem = new ConvStem(config);
+        stem.to(device).to(floatType);
+        double total = 0;
+        for (int i = -1; i < repeats; i++) // the first pass warms up and is not counted
+        {
+            using var scope = NewDisposeScope();
+            var pixels = randn(images, 3, config.ImageSize, config.ImageSize, dtype: floatType, device: device);
+            var clock = Stopwatch.StartNew();
+            stem.call(pixels).sum().backward();
+            stem.zero_grad();
+            if (i >= 0) total += clock.Elapsed.TotalSeconds;
+        }
+        return total / repeats;
+    }
+
+    /// <summary>
+    /// Best fp32 FLOP/s over repeated n x n matrix products on the device, and their FLOPs per
+    /// second of this process's processor time (meaningful on the CPU only).
+    /// </summary>
+    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, int repeats = 5)
     {
         using var scope = NewDisposeScope();
         var a = randn(n, n, device: device);
         var b = randn(n, n, device: device);
         matmul(a, b).sum().item<float>(); // warm up kernels and caches
         double best = double.MaxValue;
+        var cpuTime = ProcessorTime();
         for (int i = 0; i < repeats; i++)
         {
             var clock = Stopwatch.StartNew();
@@ -65,6 +115,7 @@ public static class TrainingBenchmark
             product[0, 0].item<float>(); // waits for the device
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
-        return 2.0 * n * n * n / best;
+        double flops = 2.0 * n * n * n;
+        return (flops / best, flops * repeats / (ProcessorTime() - cpuTime).TotalSeconds);
     }
 }

@@ -19,6 +19,8 @@ public class TrainingBenchmarkTests
         Assert.Equal(result.SecondsPerStep, result.DataSeconds + result.ForwardSeconds + result.BackwardSeconds + result.OptimizerSeconds, 9);
         Assert.True(result.ForwardSeconds > 0 && result.BackwardSeconds > 0 && result.OptimizerSeconds > 0);
         Assert.Equal(result.FlopsPerStep, result.FlopsByPart.Total, 3);
+        Assert.True(result.CpuTimeMfu > 0, "on the CPU the processor-time ratio is measured too");
+        Assert.True(result.StemSeconds > 0, "the stem is timed on the step's images");
         Assert.True(result.FlopsByPart.Stem > 0 && result.FlopsByPart.Attention > 0 && result.FlopsByPart.Mlp > 0 && result.FlopsByPart.OutputLayer > 0);
     }
 }
