@@ -63,6 +63,8 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
     private readonly ScalarType floatType;
+    /// <summary>The model that runs forward and backward: <see cref="Model"/> itself in float32, its bfloat16 copy otherwise.</summary>
+    private readonly SimVlmModel compute;
     private int running;
 
     public SimVlmModel Model { get; }
@@ -83,15 +85,29 @@ public sealed class SimVlmTrainer : IDisposable
         Tokenizer = tokenizer;
         this.data = data;
         Device = ChooseDevice(options.Device);
-        // CUDA runs in bfloat16 by explicit casts (TorchSharp has no autocast); the CPU keeps float32.
-        floatType = Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        floatType = Options.Precision switch
+        {
+            "bf16" => ScalarType.BFloat16,
+            "fp32" => ScalarType.Float32,
+            _ => Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+        };
         if (options.Threads > 0) set_num_threads(options.Threads);
 
         manual_seed((long)options.Seed);
         Model = new SimVlmModel(config);
         Model.to(Device);
-        if (floatType != ScalarType.Float32) Model.to(floatType);
         Model.train();
+        // bfloat16 by explicit casts (TorchSharp has no autocast): forward and backward run in a
+        // bfloat16 copy of the model, while Model keeps the float32 master weights that the optimiser
+        // updates, checkpoints save and exports read. Updating bfloat16 weights directly would round
+        // away every update smaller than about 1/256 of a weight, i.e. most of them.
+        if (floatType != ScalarType.Float32)
+        {
+            compute = new SimVlmModel(config);
+            compute.to(Device).to(floatType);
+            compute.train();
+        }
+        else compute = Model;
 
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
@@ -219,6 +235,7 @@ public sealed class SimVlmTrainer : IDisposable
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
         optimizer.zero_grad();
+        if (compute != Model) CopyMasterWeightsToCompute();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
         foreach (var batch in batches)
@@ -226,7 +243,7 @@ public sealed class SimVlmTrainer : IDisposable
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
             // those of the mean over every suffix token of the step.
             double started = clock.Elapsed.TotalSeconds;
-            var (summed, _) = Model.SuffixLoss(batch);
+            var (summed, _) = compute.SuffixLoss(batch);
             double forwardDone = clock.Elapsed.TotalSeconds;
             (summed / targetTokens).backward();
             forwardSeconds += forwardDone - started;
@@ -235,6 +252,7 @@ public sealed class SimVlmTrainer : IDisposable
             lossSum = lossSum is null ? summed.detach() : lossSum + summed.detach();
         }
         double loss = lossSum!.item<float>() / (double)targetTokens;
+        if (compute != Model) CopyComputeGradientsToMaster();
 
         double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
         // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
@@ -249,6 +267,23 @@ public sealed class SimVlmTrainer : IDisposable
             Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+    }
+
+    private void CopyMasterWeightsToCompute()
+    {
+        using var noGrad = no_grad();
+        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
+        {
+            copy.copy_(master); // casts to bfloat16
+            copy.grad = null;
+        }
+    }
+
+    /// <summary>The bfloat16 gradients, cast to float32, become the master weights' gradients.</summary>
+    private void CopyComputeGradientsToMaster()
+    {
+        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
+            master.grad = copy.grad?.to(ScalarType.Float32);
     }
 
     /// <summary>Micro-batch <paramref name="micro"/>'s share of <paramref name="total"/> samples, spread evenly.</summary>
@@ -280,6 +315,7 @@ public sealed class SimVlmTrainer : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
+        if (compute != Model) compute.Dispose();
         Model.Dispose();
     }
 }
