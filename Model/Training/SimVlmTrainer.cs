@@ -21,7 +21,8 @@ public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 /// One optimiser step. Times are wall-clock seconds: data (drawing samples and building batches),
 /// forward, backward, optimizer (clipping and the update); on CUDA, where kernels run asynchronously,
 /// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
-/// when the gradient was not finite and the weights were left unchanged.
+/// when the gradient was not finite and the weights were left unchanged. ModelTokens counts the real
+/// image and text positions, PaddedTokens the positions computed (padding included).
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -33,6 +34,7 @@ public sealed record StepMetrics(
     int TextOnlySamples,
     long TargetTokens,
     long ModelTokens,
+    long PaddedTokens,
     double StepSeconds,
     double DataSeconds,
     double ForwardSeconds,
@@ -232,6 +234,8 @@ public sealed class SimVlmTrainer : IDisposable
         }
         long targetTokens = batches.Sum(b => b.TargetTokens);
         long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
+        // Positions the encoder and decoder actually compute: every sample padded to its batch's longest prefix and suffix.
+        long paddedTokens = batches.Sum(b => b.Size * (b.ImageTokens + b.PrefixTokens.shape[1] + b.DecoderInput.shape[1]));
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
         optimizer.zero_grad();
@@ -264,7 +268,7 @@ public sealed class SimVlmTrainer : IDisposable
         var flops = SimVlmModel.TrainingFlopsByPart(Model.Config, batches);
         foreach (var batch in batches) batch.Dispose();
         return new StepMetrics(
-            Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
+            Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
     }

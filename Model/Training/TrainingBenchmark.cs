@@ -12,8 +12,15 @@ public sealed record TrainingBenchmarkResult(
     string Device, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
     double FlopsPerStep, double TokensPerSecond,
     double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart,
-    double StemSeconds, double? CpuTimeMfu)
+    double StemSeconds, double? CpuTimeMfu, double PaddingShare)
 {
+    /// <summary>
+    /// Share of the transformer positions computed that are padding (per-sample PrefixLM splits pad
+    /// every sample to its batch's longest prefix and longest suffix): work that the FLOP count, and
+    /// so MFU, rightly leaves out.
+    /// </summary>
+    public double PaddingShare { get; init; } = PaddingShare;
+
     /// <summary>Share of forward and backward time that the convolution stem takes (timed alone on the step's images).</summary>
     public double StemTimeShare => StemSeconds / (ForwardSeconds + BackwardSeconds);
 
@@ -63,7 +70,8 @@ public static class TrainingBenchmark
             metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
             metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
             StemSeconds(config, trainer.Device, metrics[0].ImageTextSamples, measuredSteps),
-            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null);
+            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null,
+            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens));
     }
 
     private static TimeSpan ProcessorTime()

@@ -211,6 +211,7 @@ public sealed class TrainingTests : IDisposable
             Assert.True(m.Loss > 0 && double.IsFinite(m.Loss));
             Assert.True(m.GradientNorm > 0 && m.Updated);
             Assert.True(m.ModelTokens > m.TargetTokens && m.TargetTokens >= 9);
+            Assert.True(m.PaddedTokens >= m.ModelTokens, "padding adds positions, never removes them");
             Assert.True(m.Flops > 0 && m.TokensPerSecond > 0);
             Assert.Equal(m.Flops / m.StepSeconds / 1e12, m.Mfu!.Value, 9);
             Assert.Equal(m.StepSeconds, m.DataSeconds + m.ComputeSeconds + m.OptimizerSeconds, 9);
