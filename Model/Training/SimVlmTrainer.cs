@@ -65,6 +65,9 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
     private readonly ScalarType floatType;
+
+    /// <summary>The floating-point type forward and backward run in: bfloat16 or float32 (see <see cref="TrainingOptions.Precision"/>).</summary>
+    public ScalarType ComputeType => floatType;
     /// <summary>The model that runs forward and backward: <see cref="Model"/> itself in float32, its bfloat16 copy otherwise.</summary>
     private readonly SimVlmModel compute;
     private int running;

@@ -9,7 +9,7 @@ namespace Platform.Model.Training;
 /// against it, with the mean step split into its phases and the FLOPs into the model's parts.
 /// </summary>
 public sealed record TrainingBenchmarkResult(
-    string Device, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
+    string Device, string PeakType, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
     double FlopsPerStep, double TokensPerSecond,
     double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart,
     double StemSeconds, double? CpuTimeMfu, double PaddingShare)
@@ -39,10 +39,11 @@ public sealed record TrainingBenchmarkResult(
 }
 
 /// <summary>
-/// Measures training speed as a ratio against a baseline taken in the same run: first the fp32
-/// matrix-multiply peak of the device (the best of several large square products), then real
-/// training steps of the chosen preset on synthetic samples (random pixels and token ids, so no
-/// data set is needed), after warmup steps that are not counted.
+/// Measures training speed as a ratio against a baseline taken in the same run: first the
+/// matrix-multiply peak of the device in the type the model computes in (fp32 on the CPU; the best
+/// of several large square products), then real training steps of the chosen preset on synthetic
+/// samples (random pixels and token ids, so no data set is needed), after warmup steps that are not
+/// counted.
 /// </summary>
 public static class TrainingBenchmark
 {
@@ -58,14 +59,15 @@ public static class TrainingBenchmark
             Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
-        var (peak, peakPerCpuSecond) = MatmulPeak(trainer.Device, matmulSize);
+        // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
+        var (peak, peakPerCpuSecond) = MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType);
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
         var cpuTime = ProcessorTime();
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
         double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
-            trainer.Device.type.ToString(), get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
+            trainer.Device.type.ToString(), trainer.ComputeType == ScalarType.Float32 ? "fp32" : "bf16", get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
             metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds,
             metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
             metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
@@ -108,19 +110,19 @@ public static class TrainingBenchmark
     /// Best fp32 FLOP/s over repeated n x n matrix products on the device, and their FLOPs per
     /// second of this process's processor time (meaningful on the CPU only).
     /// </summary>
-    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, int repeats = 5)
+    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, ScalarType type = ScalarType.Float32, int repeats = 5)
     {
         using var scope = NewDisposeScope();
-        var a = randn(n, n, device: device);
-        var b = randn(n, n, device: device);
-        matmul(a, b).sum().item<float>(); // warm up kernels and caches
+        var a = randn(n, n, dtype: type, device: device);
+        var b = randn(n, n, dtype: type, device: device);
+        matmul(a, b).sum().to(ScalarType.Float32).item<float>(); // warm up kernels and caches
         double best = double.MaxValue;
         var cpuTime = ProcessorTime();
         for (int i = 0; i < repeats; i++)
         {
             var clock = Stopwatch.StartNew();
             using var product = matmul(a, b);
-            product[0, 0].item<float>(); // waits for the device
+            product[0, 0].to(ScalarType.Float32).item<float>(); // waits for the device
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
         double flops = 2.0 * n * n * n;

@@ -88,7 +88,7 @@ public static class ModelCommands
         return command;
     }
 
-    /// <summary>`platform bench train`: fp32 matmul peak, then training throughput; the last line is mfu=achieved/peak.</summary>
+    /// <summary>`platform bench train`: matmul peak (fp32 on the CPU, bf16 on CUDA), then training throughput; the last line is mfu=achieved/peak.</summary>
     public static Command CreateBenchTrain()
     {
         var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
@@ -98,7 +98,7 @@ public static class ModelCommands
         var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => 36 };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
-        var command = new Command("train", "Measure PrefixLM training throughput and MFU against the device's measured fp32 matmul peak.");
+        var command = new Command("train", "Measure PrefixLM training throughput and MFU against the device's measured matmul peak (fp32 on the CPU, bf16 on CUDA).");
         foreach (var option in new Option[] { preset, steps, batch, threads, device }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
@@ -107,7 +107,7 @@ public static class ModelCommands
             string Share(double part, double whole) => string.Create(CultureInfo.InvariantCulture, $"{part / whole:F3}");
             var b = benchmark;
             var f = b.FlopsByPart;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={b.Device} threads={b.Threads} peak_fp32_flops={b.PeakFlopsPerSecond:E3}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"device={b.Device} threads={b.Threads} peak_{b.PeakType}_flops={b.PeakFlopsPerSecond:E3}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={b.MeasuredSteps} step_s={b.SecondsPerStep:F3} fastest_step_s={b.FastestStepSeconds:F3} flops_per_step={b.FlopsPerStep:E3} tokens/s={b.TokensPerSecond:F0}"));
             Console.WriteLine("flops_per_step = 3 x forward (backward costs twice the forward); forward per sample = stem convolutions + 2 w^2 per token per w x w projection (4 per encoder layer; 6 per decoder layer, plus cross-attention keys and values: 2 per decoder layer per encoder token) + 4 w per token per key attended, per attention + 4 w mlp per token per MLP + 2 w vocabulary per suffix token (w = width; a multiply-add counts 2)");
             Console.WriteLine($"time_share data={Share(b.DataSeconds, b.SecondsPerStep)} forward={Share(b.ForwardSeconds, b.SecondsPerStep)} backward={Share(b.BackwardSeconds, b.SecondsPerStep)} optimizer={Share(b.OptimizerSeconds, b.SecondsPerStep)}");
