@@ -417,16 +417,24 @@ public sealed class SimVlmModel : nn.Module
     public Tensor Decode(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
         using var scope = NewDisposeScope();
+        return OutputLogits(DecoderStates(encoded, encodedValid, decoderInput, decoderPositions, decoderValid)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder's final (normed) states, (B, Ls, width): what the output layer reads.</summary>
+    private Tensor DecoderStates(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
+    {
+        using var scope = NewDisposeScope();
         long batch = decoderInput.shape[0], length = decoderInput.shape[1];
         var x = embeddingDropout.call(tokenEmbedding.call(decoderInput) + textPositions.index_select(0, decoderPositions.flatten()).view(batch, length, -1));
         var causal = ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril();
         var selfMask = causal.unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
         var crossMask = encodedValid.view(batch, 1, 1, -1);
         foreach (var block in decoder) x = block.Forward(x, selfMask, encoded, crossMask);
-        // Tied embeddings: the output projection is the transposed token embedding.
-        var logits = matmul(decoderNorm.call(x), tokenEmbedding.weight!.t());
-        return logits.MoveToOuterDisposeScope();
+        return decoderNorm.call(x).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Tied embeddings: the output projection is the transposed token embedding.</summary>
+    private Tensor OutputLogits(Tensor states) => matmul(states, tokenEmbedding.weight!.t());
 
     /// <summary>Next-token logits for every suffix position of a PrefixLM batch: (B, Ls, vocabulary).</summary>
     public Tensor Forward(PrefixLmBatch batch)
@@ -436,13 +444,20 @@ public sealed class SimVlmModel : nn.Module
         return Decode(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Summed cross-entropy over the batch's real suffix tokens, and how many there are.</summary>
+    /// <summary>
+    /// Summed cross-entropy over the batch's real suffix tokens, and how many there are. Only real
+    /// positions go through the output layer: with per-sample splits the suffixes' lengths vary
+    /// widely, and the vocabulary-wide projection of padding would be pure waste.
+    /// </summary>
     public (Tensor SummedLoss, long Tokens) SuffixLoss(PrefixLmBatch batch)
     {
         using var scope = NewDisposeScope();
-        var logits = Forward(batch);
+        var (encoded, valid) = Encode(batch.Images, batch.PrefixTokens, batch.PrefixValid);
+        var states = DecoderStates(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid);
+        var realPositions = batch.DecoderValid.flatten().nonzero().squeeze(1);
+        var logits = OutputLogits(states.flatten(0, 1).index_select(0, realPositions));
         var loss = nn.functional.cross_entropy(
-            logits.flatten(0, 1).to(ScalarType.Float32), batch.Targets.flatten(),
+            logits.to(ScalarType.Float32), batch.Targets.flatten().index_select(0, realPositions),
             ignore_index: PrefixLmBatch.IgnoredTarget, reduction: nn.Reduction.Sum);
         return (loss.MoveToOuterDisposeScope(), batch.TargetTokens);
     }
@@ -454,27 +469,39 @@ public sealed class SimVlmModel : nn.Module
     /// (multiply-add = 2 FLOPs; norms, softmax and activations are ignored as small). Training
     /// costs about three times this (forward, plus backward for activations and for weights).
     /// </summary>
-    public static double ForwardFlopsPerSample(SimVlmConfig config, bool withImage, int prefixTextTokens, int suffixTokens)
+    public static double ForwardFlopsPerSample(SimVlmConfig config, bool withImage, int prefixTextTokens, int suffixTokens) =>
+        ForwardFlopsByPart(config, withImage, prefixTextTokens, suffixTokens).Total;
+
+    /// <summary>The terms of <see cref="ForwardFlopsPerSample"/>, by the part of the model that spends them.</summary>
+    public static FlopsByPart ForwardFlopsByPart(SimVlmConfig config, bool withImage, int prefixTextTokens, int suffixTokens)
     {
         double width = config.Width, mlp = config.MlpWidth;
         double encoderTokens = (withImage ? config.ImageTokens : 0) + prefixTextTokens;
-        double flops = withImage ? ConvStemFlops(config) : 0;
-        double projections = 2 * 4 * width * width, feedForward = 2 * 2 * width * mlp;
-        // Encoder: projections and MLP per token; scores and weighted sum against every key.
-        flops += config.EncoderLayers * encoderTokens * (projections + feedForward + 2 * 2 * encoderTokens * width);
-        // Decoder: self-attention (causal, about half the keys), cross-attention, MLP.
-        double selfAttention = projections + 2 * 2 * (suffixTokens + 1) / 2.0 * width;
-        double crossAttention = 2 * 2 * width * width + 2 * 2 * encoderTokens * width;
-        double crossKeyValues = encoderTokens * 2 * 2 * width * width;
-        flops += config.DecoderLayers * (suffixTokens * (selfAttention + crossAttention + feedForward) + crossKeyValues);
-        flops += suffixTokens * 2 * width * config.VocabSize; // tied output projection
-        return flops;
+        double projection = 2 * width * width, feedForward = 2 * 2 * width * mlp;
+        // Encoder, per token: Q, K, V and output projections and the MLP; scores and the weighted
+        // sum against every key.
+        double encoderProjections = config.EncoderLayers * encoderTokens * 4 * projection;
+        double encoderAttention = config.EncoderLayers * encoderTokens * 2 * 2 * encoderTokens * width;
+        // Decoder, per suffix token: self-attention (causal: about half the keys), cross-attention
+        // (queries and output per suffix token, keys and values once per encoder token), MLP.
+        double decoderProjections = config.DecoderLayers * (suffixTokens * (4 * projection + 2 * projection) + encoderTokens * 2 * projection);
+        double decoderAttention = config.DecoderLayers * suffixTokens * (2 * 2 * (suffixTokens + 1) / 2.0 * width + 2 * 2 * encoderTokens * width);
+        return new FlopsByPart(
+            Stem: withImage ? ConvStemFlops(config) : 0,
+            Projections: encoderProjections + decoderProjections,
+            Attention: encoderAttention + decoderAttention,
+            Mlp: (config.EncoderLayers * encoderTokens + config.DecoderLayers * suffixTokens) * feedForward,
+            OutputLayer: suffixTokens * 2 * width * config.VocabSize); // tied output projection
     }
 
     /// <summary>Training FLOPs (forward and backward) for one optimiser step over the given batches.</summary>
-    public static double TrainingFlops(SimVlmConfig config, IEnumerable<PrefixLmBatch> batches) =>
-        3 * batches.Sum(b => Enumerable.Range(0, b.Size).Sum(i =>
-            ForwardFlopsPerSample(config, b.Images is not null, b.PrefixTextLengths[i], b.SuffixLengths[i])));
+    public static double TrainingFlops(SimVlmConfig config, IEnumerable<PrefixLmBatch> batches) => TrainingFlopsByPart(config, batches).Total;
+
+    /// <summary><see cref="TrainingFlops"/> by part of the model.</summary>
+    public static FlopsByPart TrainingFlopsByPart(SimVlmConfig config, IEnumerable<PrefixLmBatch> batches) =>
+        batches.SelectMany(b => Enumerable.Range(0, b.Size).Select(i =>
+            ForwardFlopsByPart(config, b.Images is not null, b.PrefixTextLengths[i], b.SuffixLengths[i])))
+            .Aggregate(new FlopsByPart(0, 0, 0, 0, 0), (sum, part) => sum + part) * 3;
 
     private static double ConvStemFlops(SimVlmConfig config)
     {
@@ -501,4 +528,20 @@ public sealed class SimVlmModel : nn.Module
         flops += 2.0 * channels * config.Width * config.ImageTokens;    // projection to the transformer width
         return flops;
     }
+}
+
+/// <summary>
+/// FLOPs by part of the model: the convolution stem; the attention layers' linear projections
+/// (queries, keys, values, outputs); attention proper (scores and weighted sums, which grow with
+/// sequence length); the MLPs; the tied output layer over the vocabulary.
+/// </summary>
+public sealed record FlopsByPart(double Stem, double Projections, double Attention, double Mlp, double OutputLayer)
+{
+    public double Total => Stem + Projections + Attention + Mlp + OutputLayer;
+
+    public static FlopsByPart operator +(FlopsByPart a, FlopsByPart b) =>
+        new(a.Stem + b.Stem, a.Projections + b.Projections, a.Attention + b.Attention, a.Mlp + b.Mlp, a.OutputLayer + b.OutputLayer);
+
+    public static FlopsByPart operator *(FlopsByPart a, double factor) =>
+        new(a.Stem * factor, a.Projections * factor, a.Attention * factor, a.Mlp * factor, a.OutputLayer * factor);
 }

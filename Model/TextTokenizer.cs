@@ -5,32 +5,39 @@ using Microsoft.ML.Tokenizers;
 namespace Platform.Model;
 
 /// <summary>
-/// GPT-2 byte-pair encoding restricted to the subwords that occur in the training data. The full
-/// GPT-2 vocabulary has 50,257 entries, most of which a small model would never see; keeping only
-/// seen subwords (the most frequent first, up to a capacity) shrinks the embedding and output
-/// layers. The map from model ids to GPT-2 ids is the vocabulary: it is saved with every
-/// checkpoint, so a checkpoint always decodes with the ids it was trained on.
-/// Model ids 0..3 are <see cref="SpecialTokens"/>; GPT-2 subwords outside the map encode as Unknown.
+/// A subword tokenizer (GPT-2 byte-pair encoding, or a SentencePiece model) restricted to the
+/// subwords that occur in the training data. The full GPT-2 vocabulary has 50,257 entries, most of
+/// which a small model would never see; keeping only seen subwords (the most frequent first, up to a
+/// capacity) shrinks the embedding and output layers. The map from model ids to base tokenizer ids
+/// is the vocabulary: it is saved with every checkpoint (with the SentencePiece model itself, when
+/// one is used), so a checkpoint always decodes with the tokenizer and ids it was trained on.
+/// Model ids 0..3 are <see cref="SpecialTokens"/>; base subwords outside the map encode as Unknown.
 /// </summary>
 public sealed class TextTokenizer
 {
     public const string Gpt2 = "gpt2";
+    public const string SentencePiece = "sentencepiece";
 
     private static readonly Lazy<Tokenizer> Gpt2Bpe = new(() => TiktokenTokenizer.CreateForModel(Gpt2));
 
     private readonly Tokenizer bpe;
+    private readonly byte[]? sentencePieceModel;
+    private readonly int baseUnknownId;
     private readonly int[] modelToBase;
     private readonly Dictionary<int, int> baseToModel;
 
-    private TextTokenizer(Tokenizer bpe, string baseName, int[] modelToBase)
+    private TextTokenizer(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, int[] modelToBase)
     {
         this.bpe = bpe;
         BaseName = baseName;
+        this.sentencePieceModel = sentencePieceModel;
+        // SentencePiece encodes characters outside its pieces as its own unknown id; GPT-2's bytes cover every text.
+        baseUnknownId = bpe is SentencePieceTokenizer sentencePiece ? sentencePiece.UnknownId : -1;
         this.modelToBase = modelToBase;
         baseToModel = modelToBase.Select((baseId, index) => (baseId, index)).ToDictionary(p => p.baseId, p => p.index + SpecialTokens.Count);
     }
 
-    /// <summary>Name of the underlying subword model (only "gpt2" for now).</summary>
+    /// <summary>Name of the underlying subword model: <see cref="Gpt2"/> or <see cref="SentencePiece"/>.</summary>
     public string BaseName { get; }
 
     /// <summary>Model vocabulary size, special tokens included: the model's <see cref="SimVlmConfig.VocabSize"/>.</summary>
@@ -41,16 +48,56 @@ public sealed class TextTokenizer
     /// first (ties by GPT-2 id, so the result does not depend on text order), at most
     /// <paramref name="maxVocabSize"/> ids in all.
     /// </summary>
-    public static TextTokenizer BuildGpt2(IEnumerable<string> trainingTexts, int maxVocabSize)
+    public static TextTokenizer BuildGpt2(IEnumerable<string> trainingTexts, int maxVocabSize) =>
+        Build(Gpt2Bpe.Value, Gpt2, null, trainingTexts, maxVocabSize);
+
+    /// <summary>
+    /// As <see cref="BuildGpt2"/>, over the pieces of a SentencePiece model (the serialised
+    /// ModelProto that SentencePiece's trainer writes as a .model file; BPE and unigram models).
+    /// </summary>
+    public static TextTokenizer BuildSentencePiece(byte[] model, IEnumerable<string> trainingTexts, int maxVocabSize) =>
+        Build(LoadSentencePiece(model), SentencePiece, model, trainingTexts, maxVocabSize);
+
+    /// <summary>
+    /// The tokenizer a training run asks for: "gpt2", or "sentencepiece:PATH" for the SentencePiece
+    /// model file at PATH.
+    /// </summary>
+    public static TextTokenizer Build(string choice, IEnumerable<string> trainingTexts, int maxVocabSize)
+    {
+        if (choice == Gpt2) return BuildGpt2(trainingTexts, maxVocabSize);
+        if (choice.StartsWith(SentencePiece + ":", StringComparison.Ordinal))
+        {
+            string path = choice[(SentencePiece.Length + 1)..];
+            if (!File.Exists(path)) throw new FileNotFoundException($"No SentencePiece model at {path}.", path);
+            return BuildSentencePiece(File.ReadAllBytes(path), trainingTexts, maxVocabSize);
+        }
+        throw new ArgumentException($"Unknown tokenizer '{choice}'; expected '{Gpt2}' or '{SentencePiece}:PATH'.", nameof(choice));
+    }
+
+    private static TextTokenizer Build(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, IEnumerable<string> trainingTexts, int maxVocabSize)
     {
         if (maxVocabSize <= SpecialTokens.Count) throw new ArgumentOutOfRangeException(nameof(maxVocabSize), $"Must exceed the {SpecialTokens.Count} special tokens.");
+        int unknown = bpe is SentencePieceTokenizer sentencePiece ? sentencePiece.UnknownId : -1;
         var counts = new Dictionary<int, long>();
         foreach (var text in trainingTexts)
-            foreach (int id in Gpt2Bpe.Value.EncodeToIds(text))
-                counts[id] = counts.GetValueOrDefault(id) + 1;
+            foreach (int id in bpe.EncodeToIds(text))
+                if (id != unknown) counts[id] = counts.GetValueOrDefault(id) + 1;
         int[] kept = counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key)
             .Take(maxVocabSize - SpecialTokens.Count).Select(p => p.Key).ToArray();
-        return new TextTokenizer(Gpt2Bpe.Value, Gpt2, kept);
+        return new TextTokenizer(bpe, baseName, sentencePieceModel, kept);
+    }
+
+    private static SentencePieceTokenizer LoadSentencePiece(byte[] model)
+    {
+        try
+        {
+            // No BOS or EOS from SentencePiece: the model's own special tokens frame the text.
+            return SentencePieceTokenizer.Create(new MemoryStream(model, writable: false), addBeginningOfSentence: false, addEndOfSentence: false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Not a usable SentencePiece model: {e.Message}", e);
+        }
     }
 
     /// <summary>
@@ -63,7 +110,7 @@ public sealed class TextTokenizer
         var ids = bpe.EncodeToIds(text);
         int kept = Math.Min(ids.Count, maxTokens - 1);
         var result = new int[kept + 1];
-        for (int i = 0; i < kept; i++) result[i] = baseToModel.TryGetValue(ids[i], out int id) ? id : SpecialTokens.Unknown;
+        for (int i = 0; i < kept; i++) result[i] = ids[i] != baseUnknownId && baseToModel.TryGetValue(ids[i], out int id) ? id : SpecialTokens.Unknown;
         result[kept] = SpecialTokens.Eos;
         return result;
     }
@@ -83,22 +130,32 @@ public sealed class TextTokenizer
         return bpe.Decode(baseIds);
     }
 
-    /// <summary>Writes the vocabulary (base name and id map) as JSON.</summary>
+    /// <summary>Writes the vocabulary (base name, id map and any SentencePiece model) as one JSON file.</summary>
     public void Save(string path) =>
-        File.WriteAllText(path, JsonSerializer.Serialize(new VocabularyFile(BaseName, modelToBase), VocabularyFile.Options));
+        File.WriteAllText(path, JsonSerializer.Serialize(
+            new VocabularyFile(BaseName, modelToBase, sentencePieceModel is null ? null : Convert.ToBase64String(sentencePieceModel)), VocabularyFile.Options));
 
     public static TextTokenizer Load(string path)
     {
         var file = JsonSerializer.Deserialize<VocabularyFile>(File.ReadAllText(path), VocabularyFile.Options)
             ?? throw new InvalidDataException($"{path} holds no vocabulary.");
-        if (file.Base != Gpt2) throw new InvalidDataException($"{path}: unknown base tokenizer '{file.Base}'; only '{Gpt2}' is supported.");
-        if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a GPT-2 id twice.");
-        return new TextTokenizer(Gpt2Bpe.Value, file.Base, file.BaseIds);
+        if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a base id twice.");
+        switch (file.Base)
+        {
+            case Gpt2:
+                return new TextTokenizer(Gpt2Bpe.Value, Gpt2, null, file.BaseIds);
+            case SentencePiece:
+                byte[] model = Convert.FromBase64String(file.SentencePieceModel ?? throw new InvalidDataException($"{path}: a SentencePiece vocabulary without its model."));
+                return new TextTokenizer(LoadSentencePiece(model), SentencePiece, model, file.BaseIds);
+            default:
+                throw new InvalidDataException($"{path}: unknown base tokenizer '{file.Base}'; expected '{Gpt2}' or '{SentencePiece}'.");
+        }
     }
 
     private sealed record VocabularyFile(
         [property: JsonPropertyName("base")] string Base,
-        [property: JsonPropertyName("base_ids")] int[] BaseIds)
+        [property: JsonPropertyName("base_ids")] int[] BaseIds,
+        [property: JsonPropertyName("sentencepiece_model"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SentencePieceModel = null)
     {
         public static readonly JsonSerializerOptions Options = new() { WriteIndented = false };
     }

@@ -18,8 +18,11 @@ public sealed record CheckpointSaved(int Step, string Folder) : TrainingEvent;
 public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 
 /// <summary>
-/// One optimiser step. Times are wall-clock seconds; Flops counts forward and backward; Updated is
-/// false when the gradient was not finite and the weights were left unchanged.
+/// One optimiser step. Times are wall-clock seconds: data (drawing samples and building batches),
+/// forward, backward, optimizer (clipping and the update); on CUDA, where kernels run asynchronously,
+/// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
+/// when the gradient was not finite and the weights were left unchanged. ModelTokens counts the real
+/// image and text positions, PaddedTokens the positions computed (padding included).
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -31,15 +34,22 @@ public sealed record StepMetrics(
     int TextOnlySamples,
     long TargetTokens,
     long ModelTokens,
+    long PaddedTokens,
     double StepSeconds,
     double DataSeconds,
-    double ComputeSeconds,
+    double ForwardSeconds,
+    double BackwardSeconds,
     double OptimizerSeconds,
-    double Flops,
+    FlopsByPart FlopsByPart,
     double? Mfu)
 {
+    public double Flops => FlopsByPart.Total;
+
     /// <summary>Image and text tokens through the model per second.</summary>
     public double TokensPerSecond => ModelTokens / StepSeconds;
+
+    /// <summary>Forward and backward together.</summary>
+    public double ComputeSeconds => ForwardSeconds + BackwardSeconds;
 }
 
 /// <summary>
@@ -55,6 +65,11 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
     private readonly ScalarType floatType;
+
+    /// <summary>The floating-point type forward and backward run in: bfloat16 or float32 (see <see cref="TrainingOptions.Precision"/>).</summary>
+    public ScalarType ComputeType => floatType;
+    /// <summary>The model that runs forward and backward: <see cref="Model"/> itself in float32, its bfloat16 copy otherwise.</summary>
+    private readonly SimVlmModel compute;
     private int running;
 
     public SimVlmModel Model { get; }
@@ -75,15 +90,29 @@ public sealed class SimVlmTrainer : IDisposable
         Tokenizer = tokenizer;
         this.data = data;
         Device = ChooseDevice(options.Device);
-        // CUDA runs in bfloat16 by explicit casts (TorchSharp has no autocast); the CPU keeps float32.
-        floatType = Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        floatType = Options.Precision switch
+        {
+            "bf16" => ScalarType.BFloat16,
+            "fp32" => ScalarType.Float32,
+            _ => Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+        };
         if (options.Threads > 0) set_num_threads(options.Threads);
 
         manual_seed((long)options.Seed);
         Model = new SimVlmModel(config);
         Model.to(Device);
-        if (floatType != ScalarType.Float32) Model.to(floatType);
         Model.train();
+        // bfloat16 by explicit casts (TorchSharp has no autocast): forward and backward run in a
+        // bfloat16 copy of the model, while Model keeps the float32 master weights that the optimiser
+        // updates, checkpoints save and exports read. Updating bfloat16 weights directly would round
+        // away every update smaller than about 1/256 of a weight, i.e. most of them.
+        if (floatType != ScalarType.Float32)
+        {
+            compute = new SimVlmModel(config);
+            compute.to(Device).to(floatType);
+            compute.train();
+        }
+        else compute = Model;
 
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
@@ -223,19 +252,29 @@ public sealed class SimVlmTrainer : IDisposable
         }
         long targetTokens = batches.Sum(b => b.TargetTokens);
         long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
+        // Positions the encoder and decoder actually compute: every sample padded to its batch's longest prefix and suffix.
+        long paddedTokens = batches.Sum(b => b.Size * (b.ImageTokens + b.PrefixTokens.shape[1] + b.DecoderInput.shape[1]));
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
         optimizer.zero_grad();
-        double lossSum = 0;
+        if (compute != Model) CopyMasterWeightsToCompute();
+        Tensor? lossSum = null;
+        double forwardSeconds = 0, backwardSeconds = 0;
         foreach (var batch in batches)
         {
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
             // those of the mean over every suffix token of the step.
-            var (summed, _) = Model.SuffixLoss(batch);
+            double started = clock.Elapsed.TotalSeconds;
+            var (summed, _) = compute.SuffixLoss(batch);
+            double forwardDone = clock.Elapsed.TotalSeconds;
             (summed / targetTokens).backward();
-            lossSum += summed.item<float>();
+            forwardSeconds += forwardDone - started;
+            backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
+            // Summed on the device and read once per step: one synchronisation, not one per micro-batch.
+            lossSum = lossSum is null ? summed.detach() : lossSum + summed.detach();
         }
-        double computeSeconds = clock.Elapsed.TotalSeconds - dataSeconds;
+        double loss = lossSum!.item<float>() / (double)targetTokens;
+        if (compute != Model) CopyComputeGradientsToMaster();
 
         double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
         // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
@@ -244,12 +283,29 @@ public sealed class SimVlmTrainer : IDisposable
         double stepSeconds = clock.Elapsed.TotalSeconds;
         Step++;
 
-        double flops = SimVlmModel.TrainingFlops(Model.Config, batches);
+        var flops = SimVlmModel.TrainingFlopsByPart(Model.Config, batches);
         foreach (var batch in batches) batch.Dispose();
         return new StepMetrics(
-            Step, lossSum / targetTokens, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens,
-            stepSeconds, dataSeconds, computeSeconds, stepSeconds - dataSeconds - computeSeconds, flops,
-            Options.PeakFlopsPerSecond is double peak ? flops / stepSeconds / peak : null);
+            Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
+            stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
+            Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+    }
+
+    private void CopyMasterWeightsToCompute()
+    {
+        using var noGrad = no_grad();
+        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
+        {
+            copy.copy_(master); // casts to bfloat16
+            copy.grad = null;
+        }
+    }
+
+    /// <summary>The bfloat16 gradients, cast to float32, become the master weights' gradients.</summary>
+    private void CopyComputeGradientsToMaster()
+    {
+        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
+            master.grad = copy.grad?.to(ScalarType.Float32);
     }
 
     /// <summary>Micro-batch <paramref name="micro"/>'s share of <paramref name="total"/> samples, spread evenly.</summary>
@@ -281,6 +337,7 @@ public sealed class SimVlmTrainer : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
+        if (compute != Model) compute.Dispose();
         Model.Dispose();
     }
 }

@@ -1,21 +1,49 @@
 using System.Diagnostics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Model.Training;
 
-/// <summary>Result of `platform bench train`: the device's measured matmul peak and the training throughput against it.</summary>
+/// <summary>
+/// Result of `platform bench train`: the device's measured matmul peak and the training throughput
+/// against it, with the mean step split into its phases and the FLOPs into the model's parts.
+/// </summary>
 public sealed record TrainingBenchmarkResult(
-    string Device, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FlopsPerStep, double TokensPerSecond)
+    string Device, string PeakType, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
+    double FlopsPerStep, double TokensPerSecond,
+    double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart,
+    double StemSeconds, double? CpuTimeMfu, double PaddingShare)
 {
-    /// <summary>Model FLOPs utilisation: achieved training FLOP/s over the measured matmul peak.</summary>
+    /// <summary>
+    /// Share of the transformer positions computed that are padding (per-sample PrefixLM splits pad
+    /// every sample to its batch's longest prefix and longest suffix): work that the FLOP count, and
+    /// so MFU, rightly leaves out.
+    /// </summary>
+    public double PaddingShare { get; init; } = PaddingShare;
+
+    /// <summary>Share of forward and backward time that the convolution stem takes (timed alone on the step's images).</summary>
+    public double StemTimeShare => StemSeconds / (ForwardSeconds + BackwardSeconds);
+
+    /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the mean step) over the measured matmul peak.</summary>
     public double Mfu => FlopsPerStep / SecondsPerStep / PeakFlopsPerSecond;
+
+    /// <summary>
+    /// On the CPU: training FLOPs per second of processor time this process used, over the same for
+    /// the matmul peak. Wall-clock MFU falls when other processes share the cores; this ratio does
+    /// not, so it shows how efficiently the step uses the cores it gets. Null on CUDA.
+    /// </summary>
+    public double? CpuTimeMfu { get; init; } = CpuTimeMfu;
+
+    /// <summary>The same over the fastest measured step: what the run reaches when nothing else competes for the cores.</summary>
+    public double FastestStepMfu => FlopsPerStep / FastestStepSeconds / PeakFlopsPerSecond;
 }
 
 /// <summary>
-/// Measures training speed as a ratio against a baseline taken in the same run: first the fp32
-/// matrix-multiply peak of the device (the best of several large square products), then real
-/// training steps of the chosen preset on synthetic samples (random pixels and token ids, so no
-/// data set is needed), after warmup steps that are not counted.
+/// Measures training speed as a ratio against a baseline taken in the same run: first the
+/// matrix-multiply peak of the device in the type the model computes in (fp32 on the CPU; the best
+/// of several large square products), then real training steps of the chosen preset on synthetic
+/// samples (random pixels and token ids, so no data set is needed), after warmup steps that are not
+/// counted.
 /// </summary>
 public static class TrainingBenchmark
 {
@@ -31,29 +59,73 @@ public static class TrainingBenchmark
             Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
-        double peak = MatmulPeak(trainer.Device, matmulSize);
+        // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
+        var (peak, peakPerCpuSecond) = MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType);
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
+        var cpuTime = ProcessorTime();
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
+        double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
-            trainer.Device.type.ToString(), peak, measuredSteps, seconds / measuredSteps, metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds);
+            trainer.Device.type.ToString(), trainer.ComputeType == ScalarType.Float32 ? "fp32" : "bf16", get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
+            metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds,
+            metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
+            metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
+            StemSeconds(config, trainer.Device, metrics[0].ImageTextSamples, measuredSteps),
+            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null,
+            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens));
     }
 
-    /// <summary>Best fp32 FLOP/s over repeated n x n matrix products on the device.</summary>
-    public static double MatmulPeak(Device device, int n, int repeats = 5)
+    private static TimeSpan ProcessorTime()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    /// <summary>
+    /// Mean seconds of the convolution stem's forward and backward pass over <paramref name="images"/>
+    /// images, timed alone: the stem's convolutions and group norms work on few channels, so its share
+    /// of the time says how far its FLOP share understates it.
+    /// </summary>
+    private static double StemSeconds(SimVlmConfig config, Device device, int images, int repeats)
+    {
+        if (images == 0) return 0;
+        var floatType = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var stem = new ConvStem(config);
+        stem.to(device).to(floatType);
+        double total = 0;
+        for (int i = -1; i < repeats; i++) // the first pass warms up and is not counted
+        {
+            using var scope = NewDisposeScope();
+            var pixels = randn(images, 3, config.ImageSize, config.ImageSize, dtype: floatType, device: device);
+            var clock = Stopwatch.StartNew();
+            stem.call(pixels).sum().backward();
+            stem.zero_grad();
+            if (i >= 0) total += clock.Elapsed.TotalSeconds;
+        }
+        return total / repeats;
+    }
+
+    /// <summary>
+    /// Best fp32 FLOP/s over repeated n x n matrix products on the device, and their FLOPs per
+    /// second of this process's processor time (meaningful on the CPU only).
+    /// </summary>
+    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, ScalarType type = ScalarType.Float32, int repeats = 5)
     {
         using var scope = NewDisposeScope();
-        var a = randn(n, n, device: device);
-        var b = randn(n, n, device: device);
-        matmul(a, b).sum().item<float>(); // warm up kernels and caches
+        var a = randn(n, n, dtype: type, device: device);
+        var b = randn(n, n, dtype: type, device: device);
+        matmul(a, b).sum().to(ScalarType.Float32).item<float>(); // warm up kernels and caches
         double best = double.MaxValue;
+        var cpuTime = ProcessorTime();
         for (int i = 0; i < repeats; i++)
         {
             var clock = Stopwatch.StartNew();
             using var product = matmul(a, b);
-            product[0, 0].item<float>(); // waits for the device
+            product[0, 0].to(ScalarType.Float32).item<float>(); // waits for the device
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
-        return 2.0 * n * n * n / best;
+        double flops = 2.0 * n * n * n;
+        return (flops / best, flops * repeats / (ProcessorTime() - cpuTime).TotalSeconds);
     }
 }

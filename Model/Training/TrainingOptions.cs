@@ -38,6 +38,13 @@ public sealed record TrainingOptions
     /// <summary>"auto" (CUDA when available, else CPU), "cpu" or "cuda".</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>
+    /// "auto" (bfloat16 on CUDA, float32 on the CPU), "fp32" or "bf16". In bfloat16, forward and
+    /// backward run in a bfloat16 copy of the model by explicit casts; the optimiser keeps float32
+    /// master weights. "bf16" on the CPU works but is slow: it exists to test that path without a GPU.
+    /// </summary>
+    public string Precision { get; init; } = "auto";
+
     /// <summary>CPU threads for libtorch; 0 leaves libtorch's default. Keep below the core count so the host stays responsive.</summary>
     public int Threads { get; init; } = 0;
 
@@ -58,6 +65,7 @@ public sealed record TrainingOptions
         if (PeakLearningRate <= 0 || WarmupSteps < 0) throw new ArgumentException("PeakLearningRate must be positive and WarmupSteps non-negative.");
         if (ImageTextRatio < 0 || TextOnlyRatio < 0 || ImageTextRatio + TextOnlyRatio == 0) throw new ArgumentException("Mixing ratios must be non-negative and not both zero.");
         if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"Device '{Device}' must be auto, cpu or cuda.");
+        if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;
     }

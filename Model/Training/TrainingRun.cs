@@ -10,6 +10,11 @@ public sealed record TrainingRunRequest
     /// <summary>Continue from the newest checkpoint in the output folder instead of starting afresh.</summary>
     public bool Resume { get; init; }
     public int ShuffleBuffer { get; init; } = 1000;
+    /// <summary>
+    /// Subword model of a new run: "gpt2" (default) or "sentencepiece:PATH" (see
+    /// <see cref="TextTokenizer.Build(string, IEnumerable{string}, int)"/>). A resumed run keeps the one in its checkpoint.
+    /// </summary>
+    public string Tokenizer { get; init; } = TextTokenizer.Gpt2;
 }
 
 /// <summary>Sets up a training run from files on disk: the vocabulary from the data's texts, the streaming data, the trainer.</summary>
@@ -38,7 +43,7 @@ public static class TrainingRun
         }
         if (Checkpoint.Latest(directory) is not null)
             throw new InvalidOperationException($"{directory} already holds checkpoints; pass --resume to continue that run or choose another folder.");
-        var newTokenizer = TextTokenizer.BuildGpt2(ShardPrefixLmData.ReadAllTexts(request.Shards, request.Documents), request.Preset.VocabSize);
+        var newTokenizer = TextTokenizer.Build(request.Tokenizer, ShardPrefixLmData.ReadAllTexts(request.Shards, request.Documents), request.Preset.VocabSize);
         var config = request.Preset with { VocabSize = newTokenizer.VocabSize };
         var newData = new ShardPrefixLmData(request.Shards, request.Documents, newTokenizer, config, request.Options.Seed, request.ShuffleBuffer);
         return SimVlmTrainer.Start(config, request.Options, newTokenizer, newData);

@@ -189,4 +189,24 @@ public class SimVlmModelTests
         long convWeights = model.modules().OfType<Conv2d>().Sum(c => c.weight!.numel());
         Assert.True(withImage > expected + 2.0 * convWeights * Config.ImageTokens, "the conv stem runs at a resolution no coarser than the patch grid");
     }
+
+    [Fact]
+    public void FlopPartsSplitTheEstimateByWhereItIsSpent()
+    {
+        var textOnly = SimVlmModel.ForwardFlopsByPart(Config, withImage: false, prefixTextTokens: 3, suffixTokens: 5);
+        Assert.Equal(0, textOnly.Stem);
+        Assert.Equal(5 * 2.0 * Config.Width * Config.VocabSize, textOnly.OutputLayer);
+        Assert.Equal((Config.EncoderLayers * 3 + Config.DecoderLayers * 5) * 4.0 * Config.Width * Config.MlpWidth, textOnly.Mlp);
+        Assert.Equal(SimVlmModel.ForwardFlopsPerSample(Config, false, 3, 5), textOnly.Total, 6);
+
+        // Projections grow linearly with the prefix, attention faster (every token meets every key).
+        var longer = SimVlmModel.ForwardFlopsByPart(Config, withImage: false, prefixTextTokens: 6, suffixTokens: 5);
+        var longest = SimVlmModel.ForwardFlopsByPart(Config, withImage: false, prefixTextTokens: 9, suffixTokens: 5);
+        Assert.Equal(longest.Projections - longer.Projections, longer.Projections - textOnly.Projections, 6);
+        Assert.True(longest.Attention - longer.Attention > longer.Attention - textOnly.Attention);
+
+        var withImage = SimVlmModel.ForwardFlopsByPart(Config, withImage: true, prefixTextTokens: 3, suffixTokens: 5);
+        Assert.True(withImage.Stem > 0);
+        Assert.Equal(textOnly.OutputLayer, withImage.OutputLayer);
+    }
 }

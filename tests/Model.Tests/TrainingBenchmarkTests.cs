@@ -9,9 +9,29 @@ public class TrainingBenchmarkTests
     {
         var result = TrainingBenchmark.Run(TestModels.Micro, new TrainingOptions { SamplesPerStep = 3, Threads = 1, Device = "cpu" }, warmupSteps: 1, measuredSteps: 2, matmulSize: 128);
         Assert.Equal(2, result.MeasuredSteps);
+        Assert.Equal("fp32", result.PeakType);
         Assert.True(result.PeakFlopsPerSecond > 1e6, $"implausible matmul peak {result.PeakFlopsPerSecond}");
         Assert.True(result.FlopsPerStep > 0 && result.SecondsPerStep > 0 && result.TokensPerSecond > 0);
         Assert.Equal(result.FlopsPerStep / result.SecondsPerStep / result.PeakFlopsPerSecond, result.Mfu, 12);
         Assert.InRange(result.Mfu, 0, 1); // a tiny model cannot beat the device's own matmul peak
+        Assert.InRange(result.FastestStepMfu, result.Mfu, 1);
+
+        // The phases add up to the step and the parts to the FLOPs; the micro batch has images, so the stem counts.
+        Assert.Equal(result.SecondsPerStep, result.DataSeconds + result.ForwardSeconds + result.BackwardSeconds + result.OptimizerSeconds, 9);
+        Assert.True(result.ForwardSeconds > 0 && result.BackwardSeconds > 0 && result.OptimizerSeconds > 0);
+        Assert.Equal(result.FlopsPerStep, result.FlopsByPart.Total, 3);
+        Assert.True(result.CpuTimeMfu > 0, "on the CPU the processor-time ratio is measured too");
+        // Random per-sample splits leave some samples' prefixes and suffixes shorter than their batch's longest.
+        Assert.InRange(result.PaddingShare, 0.01, 0.99);
+        Assert.True(result.StemSeconds > 0, "the stem is timed on the step's images");
+        Assert.True(result.FlopsByPart.Stem > 0 && result.FlopsByPart.Attention > 0 && result.FlopsByPart.Mlp > 0 && result.FlopsByPart.OutputLayer > 0);
+    }
+
+    [Fact]
+    public void BenchmarkMeasuresThePeakInTheTypeTheModelComputesIn()
+    {
+        var result = TrainingBenchmark.Run(TestModels.Micro, new TrainingOptions { SamplesPerStep = 2, Threads = 1, Device = "cpu", Precision = "bf16" }, warmupSteps: 0, measuredSteps: 1, matmulSize: 64);
+        Assert.Equal("bf16", result.PeakType);
+        Assert.True(result.PeakFlopsPerSecond > 0 && result.FlopsPerStep > 0);
     }
 }
