@@ -119,14 +119,15 @@ public sealed class DownloaderTests : IAsyncLifetime
     public async Task Hanging_server_hits_the_per_attempt_timeout_and_each_retry_is_bounded()
     {
         _server.Map("/hang.jpg", (context, _) => Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted));
-        var options = Fast with { AttemptTimeout = TimeSpan.FromMilliseconds(200), MaxRetries = 1 };
+        // Long enough for each attempt to reach the server on a loaded machine, far below the handler's 30 s.
+        var options = Fast with { AttemptTimeout = TimeSpan.FromSeconds(1), TotalTimeout = TimeSpan.FromSeconds(20), MaxRetries = 1 };
 
         var clock = Stopwatch.StartNew();
         var result = await Fetch(_server.Url("/hang.jpg"), options);
 
         Assert.Equal("timeout", result.FailureReason);
         Assert.Equal(2, _server.Hits("/hang.jpg"));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"took {clock.Elapsed}");
     }
 
     [Fact]
