@@ -17,7 +17,7 @@ public sealed record PrefixLmSample(float[]? Pixels, int[] Text, int? TextPrefix
 /// </summary>
 public sealed class PrefixLmBatch : IDisposable
 {
-    /// <summary>Target id that cross-entropy skips: padding after a shorter suffix.</summary>
+    /// <summary>Target id at padding after a shorter suffix: never a token (and cross-entropy's default ignore index).</summary>
     public const long IgnoredTarget = -100;
 
     public required int Size { get; init; }

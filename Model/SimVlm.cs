@@ -223,21 +223,55 @@ internal sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    /// <param name="x">(B, Lq, width) queries.</param>
-    /// <param name="context">(B, Lk, width) keys and values: x itself for self-attention.</param>
+    /// <param name="x">(Nq, width) the real query tokens, packed (see <see cref="TokenLayout"/>).</param>
+    /// <param name="queries">Where the query tokens sit in their (B, Lq) rectangle.</param>
+    /// <param name="context">(Nk, width) the real key and value tokens, packed: x itself for self-attention.</param>
+    /// <param name="keys">Where the context tokens sit in their (B, Lk) rectangle.</param>
     /// <param name="mask">Boolean, broadcastable to (B, heads, Lq, Lk).</param>
-    public Tensor Forward(Tensor x, Tensor context, Tensor mask)
+    /// <returns>(Nq, width), packed like x.</returns>
+    public Tensor Forward(Tensor x, TokenLayout queries, Tensor context, TokenLayout keys, Tensor mask)
     {
         using var scope = NewDisposeScope();
-        long batch = x.shape[0], queries = x.shape[1], keys = context.shape[1], width = x.shape[2];
-        var q = query.call(x).view(batch, queries, heads, -1).transpose(1, 2);
-        var kv = keyValue.call(context).view(batch, keys, 2, heads, -1);
+        long batch = queries.Batch, width = x.shape[1];
+        // Projections on the real tokens only; attention itself needs the per-sample rectangles.
+        var q = queries.Unpack(query.call(x)).view(batch, queries.Length, heads, -1).transpose(1, 2);
+        var kv = keys.Unpack(keyValue.call(context)).view(batch, keys.Length, 2, heads, -1);
         var k = kv.select(2, 0).transpose(1, 2);
         var v = kv.select(2, 1).transpose(1, 2);
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0.0);
-        var merged = attended.transpose(1, 2).reshape(batch, queries, width);
+        var merged = queries.Pack(attended.transpose(1, 2).reshape(batch, queries.Length, width));
         return residualDropout.call(output.call(merged)).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>
+/// The real tokens of a padded (B, L) batch. Per-sample PrefixLM splits leave a large share of every
+/// rectangle as padding; the position-wise layers (norms, projections, MLPs) run on the real tokens
+/// packed into (N, ...) rows, and only attention, which needs each sample's tokens together, sees the
+/// rectangle. Packing keeps row-major order: sample by sample, position by position.
+/// </summary>
+internal sealed class TokenLayout
+{
+    /// <summary>(N,) flat indices of the real positions in the (B * L) rectangle.</summary>
+    private readonly Tensor real;
+
+    public long Batch { get; }
+    public long Length { get; }
+
+    /// <param name="valid">(B, L) true where a position is real.</param>
+    public TokenLayout(Tensor valid)
+    {
+        Batch = valid.shape[0];
+        Length = valid.shape[1];
+        real = valid.flatten().nonzero().squeeze(1);
+    }
+
+    /// <summary>(B, L, ...) to (N, ...): the real positions only.</summary>
+    public Tensor Pack(Tensor padded) => padded.flatten(0, 1).index_select(0, real);
+
+    /// <summary>(N, C) to (B, L, C), zeros at padding.</summary>
+    public Tensor Unpack(Tensor packed) =>
+        zeros(Batch * Length, packed.shape[1], dtype: packed.dtype, device: packed.device).index_copy(0, real, packed).view(Batch, Length, -1);
 }
 
 internal sealed class Mlp : nn.Module<Tensor, Tensor>
@@ -276,11 +310,12 @@ internal sealed class EncoderBlock : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor mask)
+    /// <param name="x">(N, width) the prefix's real tokens, packed as <paramref name="layout"/> says.</param>
+    public Tensor Forward(Tensor x, TokenLayout layout, Tensor mask)
     {
         using var scope = NewDisposeScope();
         var normed = attentionNorm.call(x);
-        x = x + selfAttention.Forward(normed, normed, mask);
+        x = x + selfAttention.Forward(normed, layout, normed, layout, mask);
         x = x + mlp.call(mlpNorm.call(x));
         return x.MoveToOuterDisposeScope();
     }
@@ -304,12 +339,14 @@ internal sealed class DecoderBlock : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor selfMask, Tensor encoded, Tensor crossMask)
+    /// <param name="x">(N, width) the suffix's real tokens, packed as <paramref name="layout"/> says.</param>
+    /// <param name="encoded">(Nk, width) the encoded prefix, packed as <paramref name="encodedLayout"/> says.</param>
+    public Tensor Forward(Tensor x, TokenLayout layout, Tensor selfMask, Tensor encoded, TokenLayout encodedLayout, Tensor crossMask)
     {
         using var scope = NewDisposeScope();
         var normed = selfNorm.call(x);
-        x = x + selfAttention.Forward(normed, normed, selfMask);
-        x = x + crossAttention.Forward(crossNorm.call(x), encoded, crossMask);
+        x = x + selfAttention.Forward(normed, layout, normed, layout, selfMask);
+        x = x + crossAttention.Forward(crossNorm.call(x), layout, encoded, encodedLayout, crossMask);
         x = x + mlp.call(mlpNorm.call(x));
         return x.MoveToOuterDisposeScope();
     }
@@ -384,7 +421,7 @@ public sealed class SimVlmModel : nn.Module
 
     /// <summary>
     /// Encodes the prefix: image tokens (when <paramref name="images"/> is given) followed by the
-    /// prefix text, all attending to each other. Returns the states and which of them are real.
+    /// prefix text, all attending to each other. Returns the states (zeros at padding) and which of them are real.
     /// </summary>
     /// <param name="images">(B, 3, S, S) normalised pixels, or null for text-only samples.</param>
     /// <param name="prefixTokens">(B, Lp) token ids, padded with <see cref="SpecialTokens.Pad"/>.</param>
@@ -392,6 +429,13 @@ public sealed class SimVlmModel : nn.Module
     public (Tensor States, Tensor Valid) Encode(Tensor? images, Tensor prefixTokens, Tensor prefixValid)
     {
         using var scope = NewDisposeScope();
+        var (states, layout, valid) = EncodePacked(images, prefixTokens, prefixValid);
+        return (layout.Unpack(states).MoveToOuterDisposeScope(), valid.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The encoder's final (normed) states of the real prefix tokens, packed, with their layout and the (B, Lk) validity mask.</summary>
+    private (Tensor States, TokenLayout Layout, Tensor Valid) EncodePacked(Tensor? images, Tensor prefixTokens, Tensor prefixValid)
+    {
         long batch = prefixTokens.shape[0], textLength = prefixTokens.shape[1];
         var text = tokenEmbedding.call(prefixTokens) + textPositions[..(int)textLength];
         Tensor sequence = text, valid = prefixValid;
@@ -401,64 +445,67 @@ public sealed class SimVlmModel : nn.Module
             sequence = cat([imageTokens, text], 1);
             valid = cat([ones(batch, imageTokens.shape[1], dtype: ScalarType.Bool, device: prefixValid.device), prefixValid], 1);
         }
-        var x = embeddingDropout.call(sequence);
+        var layout = new TokenLayout(valid);
+        var x = embeddingDropout.call(layout.Pack(sequence));
         var mask = valid.view(batch, 1, 1, -1); // every query may see every real key
-        foreach (var block in encoder) x = block.Forward(x, mask);
-        return (encoderNorm.call(x).MoveToOuterDisposeScope(), valid.MoveToOuterDisposeScope());
+        foreach (var block in encoder) x = block.Forward(x, layout, mask);
+        return (encoderNorm.call(x), layout, valid);
     }
 
     /// <summary>
     /// Decodes the suffix causally against the encoded prefix and returns next-token logits.
     /// </summary>
+    /// <param name="encoded">(B, Lk, width) encoder states, as <see cref="Encode"/> returns them.</param>
     /// <param name="decoderInput">(B, Ls) the shifted suffix: BOS, then the suffix without its last token.</param>
     /// <param name="decoderPositions">(B, Ls) text positions of the tokens being predicted.</param>
     /// <param name="decoderValid">(B, Ls) true where a position is real.</param>
-    /// <returns>(B, Ls, vocabulary) logits.</returns>
+    /// <returns>(B, Ls, vocabulary) logits; zeros at padding.</returns>
     public Tensor Decode(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
         using var scope = NewDisposeScope();
-        return OutputLogits(DecoderStates(encoded, encodedValid, decoderInput, decoderPositions, decoderValid)).MoveToOuterDisposeScope();
+        var encodedLayout = new TokenLayout(encodedValid);
+        var layout = new TokenLayout(decoderValid);
+        var states = DecoderStates(encodedLayout.Pack(encoded), encodedLayout, encodedValid, layout, decoderInput, decoderPositions, decoderValid);
+        return layout.Unpack(OutputLogits(states)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The decoder's final (normed) states, (B, Ls, width): what the output layer reads.</summary>
-    private Tensor DecoderStates(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
+    /// <summary>The decoder's final (normed) states of the real suffix positions, packed as <paramref name="layout"/> says: what the output layer reads.</summary>
+    private Tensor DecoderStates(Tensor encoded, TokenLayout encodedLayout, Tensor encodedValid, TokenLayout layout, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
-        using var scope = NewDisposeScope();
         long batch = decoderInput.shape[0], length = decoderInput.shape[1];
-        var x = embeddingDropout.call(tokenEmbedding.call(decoderInput) + textPositions.index_select(0, decoderPositions.flatten()).view(batch, length, -1));
+        var x = embeddingDropout.call(tokenEmbedding.call(layout.Pack(decoderInput)) + textPositions.index_select(0, layout.Pack(decoderPositions)));
         var causal = ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril();
         var selfMask = causal.unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
         var crossMask = encodedValid.view(batch, 1, 1, -1);
-        foreach (var block in decoder) x = block.Forward(x, selfMask, encoded, crossMask);
-        return decoderNorm.call(x).MoveToOuterDisposeScope();
+        foreach (var block in decoder) x = block.Forward(x, layout, selfMask, encoded, encodedLayout, crossMask);
+        return decoderNorm.call(x);
     }
 
     /// <summary>Tied embeddings: the output projection is the transposed token embedding.</summary>
     private Tensor OutputLogits(Tensor states) => matmul(states, tokenEmbedding.weight!.t());
 
-    /// <summary>Next-token logits for every suffix position of a PrefixLM batch: (B, Ls, vocabulary).</summary>
+    /// <summary>Next-token logits for every suffix position of a PrefixLM batch: (B, Ls, vocabulary), zeros at padding.</summary>
     public Tensor Forward(PrefixLmBatch batch)
     {
         using var scope = NewDisposeScope();
-        var (encoded, valid) = Encode(batch.Images, batch.PrefixTokens, batch.PrefixValid);
-        return Decode(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid).MoveToOuterDisposeScope();
+        var (encoded, encodedLayout, valid) = EncodePacked(batch.Images, batch.PrefixTokens, batch.PrefixValid);
+        var layout = new TokenLayout(batch.DecoderValid);
+        var states = DecoderStates(encoded, encodedLayout, valid, layout, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid);
+        return layout.Unpack(OutputLogits(states)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Summed cross-entropy over the batch's real suffix tokens, and how many there are. Only real
-    /// positions go through the output layer: with per-sample splits the suffixes' lengths vary
-    /// widely, and the vocabulary-wide projection of padding would be pure waste.
+    /// positions go through the output layer (as through every position-wise layer): with per-sample
+    /// splits the suffixes' lengths vary widely, and the vocabulary-wide projection of padding would be pure waste.
     /// </summary>
     public (Tensor SummedLoss, long Tokens) SuffixLoss(PrefixLmBatch batch)
     {
         using var scope = NewDisposeScope();
-        var (encoded, valid) = Encode(batch.Images, batch.PrefixTokens, batch.PrefixValid);
-        var states = DecoderStates(encoded, valid, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid);
-        var realPositions = batch.DecoderValid.flatten().nonzero().squeeze(1);
-        var logits = OutputLogits(states.flatten(0, 1).index_select(0, realPositions));
-        var loss = nn.functional.cross_entropy(
-            logits.to(ScalarType.Float32), batch.Targets.flatten().index_select(0, realPositions),
-            ignore_index: PrefixLmBatch.IgnoredTarget, reduction: nn.Reduction.Sum);
+        var (encoded, encodedLayout, valid) = EncodePacked(batch.Images, batch.PrefixTokens, batch.PrefixValid);
+        var layout = new TokenLayout(batch.DecoderValid);
+        var states = DecoderStates(encoded, encodedLayout, valid, layout, batch.DecoderInput, batch.DecoderPositions, batch.DecoderValid);
+        var loss = nn.functional.cross_entropy(OutputLogits(states).to(ScalarType.Float32), layout.Pack(batch.Targets), reduction: nn.Reduction.Sum);
         return (loss.MoveToOuterDisposeScope(), batch.TargetTokens);
     }
 

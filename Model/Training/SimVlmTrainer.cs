@@ -22,7 +22,8 @@ public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 /// forward, backward, optimizer (clipping and the update); on CUDA, where kernels run asynchronously,
 /// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
 /// when the gradient was not finite and the weights were left unchanged. ModelTokens counts the real
-/// image and text positions, PaddedTokens the positions computed (padding included).
+/// image and text positions (all that norms, projections, MLPs and the output layer compute),
+/// PaddedTokens the positions of the padded rectangles that attention works on.
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -252,7 +253,7 @@ public sealed class SimVlmTrainer : IDisposable
         }
         long targetTokens = batches.Sum(b => b.TargetTokens);
         long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
-        // Positions the encoder and decoder actually compute: every sample padded to its batch's longest prefix and suffix.
+        // Attention's rectangles: every sample padded to its batch's longest prefix and suffix.
         long paddedTokens = batches.Sum(b => b.Size * (b.ImageTokens + b.PrefixTokens.shape[1] + b.DecoderInput.shape[1]));
         double dataSeconds = clock.Elapsed.TotalSeconds;
 

@@ -15,9 +15,9 @@ public sealed record TrainingBenchmarkResult(
     double StemSeconds, double? CpuTimeMfu, double PaddingShare)
 {
     /// <summary>
-    /// Share of the transformer positions computed that are padding (per-sample PrefixLM splits pad
-    /// every sample to its batch's longest prefix and longest suffix): work that the FLOP count, and
-    /// so MFU, rightly leaves out.
+    /// Share of the positions in attention's rectangles that are padding (per-sample PrefixLM splits
+    /// pad every sample to its batch's longest prefix and longest suffix). Only attention pays for it:
+    /// the position-wise layers run on the real tokens, packed.
     /// </summary>
     public double PaddingShare { get; init; } = PaddingShare;
 

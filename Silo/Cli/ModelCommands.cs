@@ -111,7 +111,7 @@ public static class ModelCommands
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps={b.MeasuredSteps} step_s={b.SecondsPerStep:F3} fastest_step_s={b.FastestStepSeconds:F3} flops_per_step={b.FlopsPerStep:E3} tokens/s={b.TokensPerSecond:F0}"));
             Console.WriteLine("flops_per_step = 3 x forward (backward costs twice the forward); forward per sample = stem convolutions + 2 w^2 per token per w x w projection (4 per encoder layer; 6 per decoder layer, plus cross-attention keys and values: 2 per decoder layer per encoder token) + 4 w per token per key attended, per attention + 4 w mlp per token per MLP + 2 w vocabulary per suffix token (w = width; a multiply-add counts 2)");
             Console.WriteLine($"time_share data={Share(b.DataSeconds, b.SecondsPerStep)} forward={Share(b.ForwardSeconds, b.SecondsPerStep)} backward={Share(b.BackwardSeconds, b.SecondsPerStep)} optimizer={Share(b.OptimizerSeconds, b.SecondsPerStep)}");
-            Console.WriteLine($"padding_share={Share(b.PaddingShare, 1)} of the encoder and decoder positions computed (not counted as FLOPs)");
+            Console.WriteLine($"padding_share={Share(b.PaddingShare, 1)} of the positions in attention's rectangles (attention alone computes them; norms, projections, MLPs and the output layer run on real tokens only)");
             Console.WriteLine($"stem_time_share={Share(b.StemSeconds, b.ForwardSeconds + b.BackwardSeconds)} of forward+backward (timed alone)");
             Console.WriteLine($"flops_share stem={Share(f.Stem, f.Total)} projections={Share(f.Projections, f.Total)} attention={Share(f.Attention, f.Total)} mlp={Share(f.Mlp, f.Total)} output_layer={Share(f.OutputLayer, f.Total)}");
             if (b.CpuTimeMfu is double cpuTimeMfu)

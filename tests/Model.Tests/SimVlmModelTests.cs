@@ -129,6 +129,46 @@ public class SimVlmModelTests
         Assert.True(allclose(model.Forward(textAlone)[0], model.Forward(textPadded)[0, ..3], rtol: 1e-5, atol: 1e-5));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void APaddedBatchGivesTheLossAndGradientsOfItsSamplesTakenAlone(bool withImages)
+    {
+        // Samples of very different prefix and suffix lengths: the batch's rectangles are mostly
+        // padding, which must add nothing to the loss or to any gradient.
+        using var scope = NewDisposeScope();
+        var model = TestModels.NewModel(Config, 8);
+        var random = new DeterministicRandom(8);
+        int[] lengths = [3, Config.MaxTextLength, 7, 12];
+        var samples = lengths.Select(length => withImages ? TestModels.ImageTextSample(Config, random, length) : TestModels.TextOnlySample(Config, random, length)).ToArray();
+        var splits = samples.Select(s => PrefixLm.DrawTextPrefixLength(s, random)).ToArray();
+
+        using var batch = PrefixLm.Build(samples, splits, Config);
+        var (batchLoss, _) = model.SuffixLoss(batch);
+        batchLoss.backward();
+        var batchGradients = model.parameters().Select(GradientOrZeros).ToArray();
+
+        model.zero_grad();
+        double aloneLoss = 0;
+        for (int i = 0; i < samples.Length; i++)
+        {
+            using var alone = PrefixLm.Build([samples[i]], [splits[i]], Config);
+            var (loss, _) = model.SuffixLoss(alone);
+            loss.backward(); // gradients accumulate over the samples
+            aloneLoss += loss.item<float>();
+        }
+        Assert.Equal(aloneLoss, batchLoss.item<float>(), aloneLoss * 1e-5);
+        foreach (var ((name, parameter), batchGradient) in model.named_parameters().Zip(batchGradients))
+        {
+            var aloneGradient = GradientOrZeros(parameter);
+            Assert.True(allclose(batchGradient, aloneGradient, rtol: 1e-4, atol: 1e-6), $"{name}: the batch's gradient differs from its samples' (max difference {(batchGradient - aloneGradient).abs().max().item<float>()})");
+        }
+        Assert.Contains(batchGradients, g => g.abs().sum().item<float>() > 0);
+
+        // Text-only samples never reach the stem: its parameters have no gradient at all.
+        static Tensor GradientOrZeros(Tensor parameter) => parameter.grad is null ? zeros_like(parameter) : parameter.grad.clone();
+    }
+
     [Fact]
     public void LossIsCrossEntropyOverSuffixTokensOnly()
     {
