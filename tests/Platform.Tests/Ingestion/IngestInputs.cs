@@ -105,9 +105,12 @@ internal static class IngestInputs
     }
 
     /// <summary>The funnel as sorted lines: stage order may differ between runs, the counts may not.</summary>
-    public static List<string> StatsLines(string directory)
+    public static List<string> StatsLines(string directory) => FunnelLines(Path.Combine(directory, "stats.json"));
+
+    /// <summary>A funnel file (stats.json, funnel-{job}.json) as sorted lines.</summary>
+    public static List<string> FunnelLines(string path)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "stats.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
         return document.RootElement.GetProperty("stages").EnumerateArray().SelectMany(stage =>
         {
             var name = stage.GetProperty("stage").GetString();
