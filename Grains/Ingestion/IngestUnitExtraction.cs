@@ -10,7 +10,8 @@ namespace Platform.Grains.Ingestion;
 /// <summary>
 /// One work unit of a distributed extraction: one input through the per-pair filters, leaving in its
 /// own directory the pairs waiting for the job-wide frequency filter (spool.jsonl), the per-pair
-/// rejections, the text documents, the images found and the unit's funnel. A unit attempt owns its
+/// rejections, the text documents (their spans deduped within the unit, with every span call logged so the
+/// final phase can dedupe across units), the images found and the unit's funnel. A unit attempt owns its
 /// directory, so a stale worker of a lost attempt never mixes its files with the redo.
 /// </summary>
 public static class IngestUnitExtraction
