@@ -90,7 +90,7 @@ public enum WorkUnitState
     Failed,
 }
 
-/// <summary>What one finished unit attempt saw.</summary>
+/// <summary>What one finished unit attempt saw; <c>TextDocuments</c> counts before the job-wide span dedupe, which may reject some.</summary>
 [GenerateSerializer, Immutable]
 public sealed record UnitReport(
     [property: Id(0)] long InputBytes,

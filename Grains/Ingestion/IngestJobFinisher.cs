@@ -1,5 +1,9 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Text;
 
 namespace Platform.Grains.Ingestion;
 
@@ -47,7 +51,8 @@ public static class IngestJobFinisher
             var stats = new FunnelStats();
             foreach (var directory in request.UnitDirectories)
                 AddStats(stats, await File.ReadAllTextAsync(Path.Combine(directory, IngestUnitExtraction.StatsFile), cancellationToken));
-            Concatenate(request.UnitDirectories, "text.jsonl", Path.Combine(output, "text.jsonl"));
+            await Task.Run(() => WriteTextWithJobWideSpanDedupe(request.UnitDirectories, Path.Combine(output, "text.jsonl"), request.Options.Text, stats,
+                cancellationToken), cancellationToken);
             // Per-pair rejections come first, then the frequency ones, as in the single-process run.
             Concatenate(request.UnitDirectories, "rejected.jsonl", Path.Combine(output, "rejected.jsonl"));
             long kept;
@@ -86,6 +91,78 @@ public static class IngestJobFinisher
                 merged.WriteLine(line);
             }
         return index;
+    }
+
+    /// <summary>
+    /// The units' text documents in input order, with the span dedupe of one run over all inputs: every span call
+    /// of every unit is answered again, in input order, by one deduplicator for the whole job (a call's answer is
+    /// "first seen" when no earlier call of the job offered its hash). Units whose answers all agree are copied as
+    /// they are; in the others, each document with a changed answer has its dedupe step redone
+    /// (<see cref="SpanDedupeReplay"/>), which may shorten it or reject it, and the funnel's text stage says so.
+    /// Documents a unit rejected stay rejected: the job-wide answers only ever find more repeats.
+    /// </summary>
+    private static void WriteTextWithJobWideSpanDedupe(IReadOnlyList<string> unitDirectories, string destination, TextCleaningOptions options,
+        FunnelStats stats, CancellationToken cancellationToken)
+    {
+        var seen = new InProcessSpanDeduplicator();
+        var line = new ArrayBufferWriter<byte>(1 << 12);
+        using var json = new Utf8JsonWriter(line, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        using var output = new FileStream(destination, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        foreach (var directory in unitDirectories)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var local = new List<bool>();
+            var job = new List<bool>();
+            var changed = false;
+            using (var log = new FileStream(Path.Combine(directory, IngestUnitExtraction.SpansFile), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                foreach (var (hash, firstSeen) in RecordingSpanDeduplicator.Read(log))
+                {
+                    var answer = seen.FirstSeen(hash);
+                    local.Add(firstSeen);
+                    job.Add(answer);
+                    changed |= answer != firstSeen;
+                }
+            var texts = Path.Combine(directory, "text.jsonl");
+            if (!changed)
+            {
+                using var input = File.OpenRead(texts);
+                input.CopyTo(output);
+                continue;
+            }
+            using var calls = File.ReadLines(Path.Combine(directory, IngestUnitExtraction.TextSpansFile)).GetEnumerator();
+            foreach (var text in File.ReadLines(texts))
+            {
+                if (!calls.MoveNext()) throw new InvalidDataException($"{directory} has more text documents than span records");
+                var (first, count) = ParseCalls(calls.Current);
+                if (local.GetRange(first, count).SequenceEqual(job.GetRange(first, count)))
+                {
+                    output.Write(Encoding.UTF8.GetBytes(text));
+                    output.WriteByte((byte)'\n');
+                    continue;
+                }
+                TextDocument document;
+                using (var parsed = JsonDocument.Parse(text))
+                    document = JsonLinesSink.ReadText(parsed.RootElement) with { Spans = count };
+                var redone = SpanDedupeReplay.Apply(document, local.GetRange(first, count).ToArray(), job.GetRange(first, count).ToArray(), options, out var rejection);
+                if (redone is null)
+                {
+                    stats.Overturn(ExtractionRun.TextStage, rejection!);
+                    continue;
+                }
+                JsonLinesSink.WriteText(json, redone);
+                json.Flush();
+                output.Write(line.WrittenSpan);
+                output.WriteByte((byte)'\n');
+                line.ResetWrittenCount();
+                json.Reset(line);
+            }
+        }
+    }
+
+    private static (int First, int Count) ParseCalls(string line)
+    {
+        var space = line.IndexOf(' ');
+        return (int.Parse(line.AsSpan(0, space), CultureInfo.InvariantCulture), int.Parse(line.AsSpan(space + 1), CultureInfo.InvariantCulture));
     }
 
     private static void Concatenate(IReadOnlyList<string> unitDirectories, string name, string destination)

@@ -174,6 +174,7 @@ public sealed class IngestJobGrain(
                 _ => IngestJobPhase.Completed,
             };
             leases.Clear();
+            if (phase == IngestJobPhase.WritingShards) await WriteFunnelAsync();
         }
         await state.WriteStateAsync();
         // A job-wide step starts now rather than at the next tick.
@@ -184,6 +185,27 @@ public sealed class IngestJobGrain(
             case IngestJobPhase.Deduping: await AdvanceDedupeAsync(); break;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Every shard is committed, so the dataset gets the job's funnel as `ingest run` leaves it. A failure to write it
+    /// fails the job with the reason (the committed shards stay as they are).
+    /// </summary>
+    private async Task WriteFunnelAsync()
+    {
+        var output = OutputDirectory;
+        var jobId = JobId;
+        var (first, shards) = (state.State.FirstShardNumber, state.State.ShardWrites.Count);
+        try
+        {
+            await Task.Run(() => IngestShardPhase.WriteFunnelAsync(output, jobId, first, shards, CancellationToken.None));
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            logger.LogError(error, "Could not write the funnel of job {Job} into its dataset", JobId);
+            state.State.Phase = IngestJobPhase.Failed;
+            state.State.Error = $"Every shard is committed, but the funnel could not be written into the dataset: {error.Message}";
+        }
     }
 
     private async Task FailAsync(IngestJobPhase phase, int unit, int attempt, string error)
@@ -325,6 +347,10 @@ public sealed class IngestJobGrain(
                 // The job's first shard number is fixed once, in the dataset's folder, as `ingest run` fixes it.
                 if (dataset is null) return (kept, 0);
                 var first = await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
+                await IngestShardPhase.WriteTextAsync(request.OutputDirectory, jobId, CancellationToken.None);
+                var shards = IngestShardPhase.ShardCount(kept, settings);
+                // With no pair kept there is no shard phase; the funnel is complete now.
+                if (shards == 0) await IngestShardPhase.WriteFunnelAsync(request.OutputDirectory, jobId, first, 0, CancellationToken.None);
                 await IngestShardPhase.FindUrlDuplicatesAsync(grains, jobId, request.Attempt, request.OutputDirectory, settings, CancellationToken.None);
                 return (kept, first);
             });

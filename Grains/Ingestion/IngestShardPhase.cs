@@ -43,6 +43,35 @@ public static class IngestShardPhase
         DetectLanguage = false,
     };
 
+    /// <summary>As `ingest run` does, the job's cleaned text goes into the dataset beside the shards (once the final phase wrote it).</summary>
+    public static Task WriteTextAsync(string outputDirectory, string jobId, CancellationToken cancellationToken) =>
+        Store(outputDirectory).WriteFileAsync(IngestRun.TextFileName(jobId), async s =>
+        {
+            await using var text = File.OpenRead(Path.Combine(outputDirectory, "text.jsonl"));
+            await text.CopyToAsync(s, cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>
+    /// As `ingest run` does, the job's funnel goes into the dataset once every shard is committed: the final phase's
+    /// stats.json, then the shard stage read from the shards' stats, with the kept pairs' image origins.
+    /// </summary>
+    public static async Task WriteFunnelAsync(string outputDirectory, string jobId, int firstShard, int shardCount, CancellationToken cancellationToken)
+    {
+        var extraction = new FunnelStats();
+        IngestJobFinisher.AddStats(extraction, await File.ReadAllTextAsync(Path.Combine(outputDirectory, "stats.json"), cancellationToken));
+        long inDump = 0, fromWeb = 0;
+        foreach (var line in File.ReadLines(Path.Combine(outputDirectory, "candidates.jsonl")))
+        {
+            if (line.Length == 0) continue;
+            using var document = JsonDocument.Parse(line);
+            if (PairCandidate.ReadJson(document.RootElement).ImageInDump) inDump++;
+            else fromWeb++;
+        }
+        var store = Store(outputDirectory);
+        var funnel = await IngestRun.FunnelAsync(extraction, store, firstShard, shardCount, inDump, fromWeb, cancellationToken);
+        await IngestRun.WriteFunnelAsync(store, jobId, funnel, cancellationToken);
+    }
+
     public static int ShardCount(long pairsKept, IngestJobSettings settings) => (int)((pairsKept + settings.SamplesPerShard - 1) / settings.SamplesPerShard);
 
     public static async Task<ShardReport> FetchAsync(ShardAssignment a, CancellationToken cancellationToken)

@@ -1,14 +1,17 @@
+using System.Globalization;
 using System.Text.Json;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Sources;
+using Platform.Ingestion.Text;
 
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
 /// One work unit of a distributed extraction: one input through the per-pair filters, leaving in its
 /// own directory the pairs waiting for the job-wide frequency filter (spool.jsonl), the per-pair
-/// rejections, the text documents, the images found and the unit's funnel. A unit attempt owns its
+/// rejections, the text documents (their spans deduped within the unit, with every span call logged so the
+/// final phase can dedupe across units), the images found and the unit's funnel. A unit attempt owns its
 /// directory, so a stale worker of a lost attempt never mixes its files with the redo.
 /// </summary>
 public static class IngestUnitExtraction
@@ -16,6 +19,10 @@ public static class IngestUnitExtraction
     public const string SpoolFile = "spool.jsonl";
     public const string ImagesFile = "images.jsonl";
     public const string StatsFile = "stats.json";
+    /// <summary>Every span dedupe call of the unit, in call order (<see cref="RecordingSpanDeduplicator"/>).</summary>
+    public const string SpansFile = "spans.bin";
+    /// <summary>Per line of text.jsonl: the document's first span call and how many it made ("first count").</summary>
+    public const string TextSpansFile = "text-spans.txt";
 
     public static ExtractionOptions Options(IngestJobSettings settings) => new()
     {
@@ -35,24 +42,24 @@ public static class IngestUnitExtraction
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
         var images = new InProcessImageIndex();
-        long texts;
-        using (var sink = new TextCountingSink(new JsonLinesSink(directory)))
-        using (var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images))
+        // Spans are deduped within the unit here; the finisher redoes that step with the answers of the whole job.
+        using var spanLog = new FileStream(Path.Combine(directory, SpansFile), FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
+        using var textSpans = new StreamWriter(Path.Combine(directory, TextSpansFile)) { NewLine = "\n" };
+        var spans = new RecordingSpanDeduplicator(new InProcessSpanDeduplicator(), spanLog);
+        using var sink = new TextCountingSink(new JsonLinesSink(directory), spans, textSpans);
+        using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans);
+        await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         {
-            await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-            {
-                if (UrlListOptions.FormatOf(input) is { } format)
-                    await UrlListReader.AddAsync(run, stream, format, input, cancellationToken: cancellationToken);
-                else
-                    run.AddWarc(stream, input, cancellationToken: cancellationToken);
-            }
-            run.Finish(cancellationToken);
-            using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
-                foreach (var image in images.All) writer.Line(image.WriteJson);
-            await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
-            texts = sink.Texts;
-            return new UnitReport(new FileInfo(input).Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, texts);
+            if (UrlListOptions.FormatOf(input) is { } format)
+                await UrlListReader.AddAsync(run, stream, format, input, cancellationToken: cancellationToken);
+            else
+                run.AddWarc(stream, input, cancellationToken: cancellationToken);
         }
+        run.Finish(cancellationToken);
+        using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
+            foreach (var image in images.All) writer.Line(image.WriteJson);
+        await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
+        return new UnitReport(new FileInfo(input).Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts);
     }
 
     /// <summary>
@@ -81,12 +88,20 @@ public static class IngestUnitExtraction
         public int DistinctAltTextsFor(string imageUrl) => throw new InvalidOperationException("Frequency counts are job-wide; a work unit cannot answer them.");
     }
 
-    private sealed class TextCountingSink(JsonLinesSink inner) : IExtractionSink, IDisposable
+    /// <summary>Counts the text documents and notes which span calls each one made (its last ones, just before it is handed over).</summary>
+    private sealed class TextCountingSink(JsonLinesSink inner, RecordingSpanDeduplicator spans, StreamWriter textSpans) : IExtractionSink, IDisposable
     {
         public long Texts { get; private set; }
         public void Accepted(PairCandidate candidate) => inner.Accepted(candidate);
         public void Rejected(PairCandidate candidate, string reason) => inner.Rejected(candidate, reason);
-        public void Text(Platform.Ingestion.Text.TextDocument document) { Texts++; inner.Text(document); }
+
+        public void Text(TextDocument document)
+        {
+            Texts++;
+            inner.Text(document);
+            textSpans.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{spans.Calls - document.Spans} {document.Spans}"));
+        }
+
         public void Dispose() => inner.Dispose();
     }
 

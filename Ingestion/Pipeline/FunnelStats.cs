@@ -46,6 +46,13 @@ public sealed class FunnelStats
         rejected[reason] = rejected.GetValueOrDefault(reason) + count;
     }
 
+    /// <summary>Turns passes into rejections: items a later, wider look (a run-wide dedupe, say) rejects after all.</summary>
+    public void Overturn(string stage, string reason, long count = 1)
+    {
+        Stage(stage).Passed -= count;
+        Reject(stage, reason, count);
+    }
+
     public void Note(string stage, string what, long count = 1)
     {
         var notes = Stage(stage).Notes;

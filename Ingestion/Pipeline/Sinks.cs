@@ -34,7 +34,10 @@ public sealed class JsonLinesSink : IExtractionSink, IDisposable
 
     public void Rejected(PairCandidate candidate, string reason) => rejected.Line(json => candidate.WriteJson(json, reason));
 
-    public void Text(TextDocument document) => texts.Line(json =>
+    public void Text(TextDocument document) => texts.Line(json => WriteText(json, document));
+
+    /// <summary>One line of text.jsonl.</summary>
+    public static void WriteText(Utf8JsonWriter json, TextDocument document)
     {
         json.WriteStartObject();
         json.WriteString("url", document.Url);
@@ -42,7 +45,11 @@ public sealed class JsonLinesSink : IExtractionSink, IDisposable
         json.WriteString("title", document.Title);
         json.WriteString("text", document.Text);
         json.WriteEndObject();
-    });
+    }
+
+    /// <summary>Reads back a line written by <see cref="WriteText"/> (the span count is not part of it).</summary>
+    public static TextDocument ReadText(JsonElement line) => new(
+        line.GetProperty("url").GetString()!, line.GetProperty("lang").GetString(), line.GetProperty("title").GetString(), line.GetProperty("text").GetString()!);
 
     public void Dispose()
     {

@@ -101,23 +101,36 @@ public static class IngestRun
         }
 
         var shardCount = (int)((accepted + options.Shards.SamplesPerShard - 1) / options.Shards.SamplesPerShard);
-        var funnel = new FunnelStats();
-        funnel.Merge(extractionStats);
-        await AddShardStageAsync(funnel, store, shards.FirstShard, shardCount, cancellationToken);
         // From the candidates rather than the attempts, so the counts cover shards committed by an earlier run too.
-        funnel.Note(ShardStage, "image_in_dump", origins.InDump);
-        funnel.Note(ShardStage, "image_from_web", origins.FromWeb);
+        var funnel = await FunnelAsync(extractionStats, store, shards.FirstShard, shardCount, origins.InDump, origins.FromWeb, cancellationToken);
 
         await store.WriteFileAsync(TextFileName(jobId), async s =>
         {
             await using var text = File.OpenRead(Path.Combine(work, "text.jsonl"));
             await text.CopyToAsync(s, cancellationToken);
         }, cancellationToken);
-        await store.WriteFileAsync(FunnelFileName(jobId), s => s.WriteAsync(Encoding.UTF8.GetBytes(funnel.ToJson()), cancellationToken).AsTask(),
-            cancellationToken);
+        await WriteFunnelAsync(store, jobId, funnel, cancellationToken);
         Directory.Delete(work, recursive: true);
         return new IngestRunSummary(jobId, inputBytes, pages, accepted, texts, shards, shardCount, funnel);
     }
+
+    /// <summary>
+    /// The funnel of a job as a run writes it: extraction's stages, then <see cref="ShardStage"/> over every shard of
+    /// the job, with where the kept pairs' images come from (the dump or the web) as notes.
+    /// </summary>
+    public static async Task<FunnelStats> FunnelAsync(FunnelStats extraction, IDatasetStore store, int firstShard, int shardCount,
+        long imagesInDump, long imagesFromWeb, CancellationToken cancellationToken)
+    {
+        var funnel = new FunnelStats();
+        funnel.Merge(extraction);
+        await AddShardStageAsync(funnel, store, firstShard, shardCount, cancellationToken);
+        funnel.Note(ShardStage, "image_in_dump", imagesInDump);
+        funnel.Note(ShardStage, "image_from_web", imagesFromWeb);
+        return funnel;
+    }
+
+    public static Task WriteFunnelAsync(IDatasetStore store, string jobId, FunnelStats funnel, CancellationToken cancellationToken) =>
+        store.WriteFileAsync(FunnelFileName(jobId), s => s.WriteAsync(Encoding.UTF8.GetBytes(funnel.ToJson()), cancellationToken).AsTask(), cancellationToken);
 
     /// <summary>
     /// Same inputs (by name, size and a digest of their first and last MiB) and the same settings of every

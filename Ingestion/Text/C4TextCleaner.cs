@@ -84,7 +84,15 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
     }
 }
 
-public sealed record TextDocument(string Url, string? Language, string? Title, string Text);
+public sealed record TextDocument(string Url, string? Language, string? Title, string Text)
+{
+    /// <summary>
+    /// How many three-sentence spans of the page were offered to the span deduplicator for this document
+    /// (the cleaner's last calls before it returned the document), so a distributed run can redo the span
+    /// dedupe with run-wide answers (<see cref="SpanDedupeReplay"/>).
+    /// </summary>
+    public int Spans { get; init; }
+}
 
 /// <summary>
 /// Cleans page text the way C4 did; returns the document or a rejection reason. Works on one
@@ -100,6 +108,9 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
     private static readonly System.Buffers.SearchValues<string> FlaggedPhrases = System.Buffers.SearchValues.Create(
         ["lorem ipsum", "javascript", "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"],
         StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The rejection of a page left with too few sentences once its repeated spans are removed.</summary>
+    public const string DuplicateSpans = "duplicate_spans";
 
     private char[] buffer = new char[1 << 16];
     private readonly List<(int Start, int Length)> lines = [];
@@ -175,7 +186,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
                 if (deduplicator.FirstSeen(hash)) continue;
                 for (var k = i; k < i + 3; k++) if (!remove[k]) { remove[k] = true; removed++; }
             }
-            if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = "duplicate_spans"; return null; }
+            if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = DuplicateSpans; return null; }
         }
         // The document is written straight into its string: pieces plus one separator between each two.
         var characters = -1;
@@ -190,7 +201,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
             if (state.Removed) state.Cleaner.WriteKeptSentences(destination);
             else state.Cleaner.WriteLines(destination);
         });
-        return new TextDocument(url, language, title, document);
+        return new TextDocument(url, language, title, document) { Spans = options.DedupeSpans ? Math.Max(0, sentences.Count - 2) : 0 };
     }
 
     /// <summary>Every kept line, joined by line breaks.</summary>
@@ -288,7 +299,7 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
     }
 
     /// <summary>Appends the line's sentence ranges to <paramref name="result"/> (a list reused across lines).</summary>
-    private static void SentenceRanges(ReadOnlySpan<char> line, List<(int Start, int Length)> result)
+    internal static void SentenceRanges(ReadOnlySpan<char> line, List<(int Start, int Length)> result)
     {
         var start = 0;
         var i = 0;

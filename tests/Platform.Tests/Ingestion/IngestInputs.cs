@@ -9,7 +9,8 @@ namespace Platform.Tests.Ingestion;
 /// <summary>
 /// Generated WARC inputs whose pairs share alt texts and images across files, so the job-wide
 /// frequency filters (and the join with images found in other files) decide differently from any
-/// one file alone.
+/// one file alone. Pages also share three-sentence passages within and across files, and some pages are
+/// little more than a passage, so the run-wide span dedupe shortens and rejects pages no file alone would.
 /// </summary>
 internal static class IngestInputs
 {
@@ -27,6 +28,10 @@ internal static class IngestInputs
         var paths = new string[files];
         var unique = 0;
         var ownImages = new List<string>();
+        // A random of their own, so the pairs come out as they did before passages were added.
+        var passageRandom = new Random(seed + 1);
+        var passages = Enumerable.Range(0, 12).Select(i => string.Join(' ', Enumerable.Range(0, 3).Select(k =>
+            $"{char.ToUpperInvariant(Words[passageRandom.Next(Words.Length)][0])}{string.Join(' ', Enumerable.Range(0, 8).Select(_ => Words[passageRandom.Next(Words.Length)]))} passage {i} part {k}."))).ToArray();
         for (var f = 0; f < files; f++)
         {
             paths[f] = Path.Combine(directory, $"input-{f:D2}.warc.gz");
@@ -37,11 +42,26 @@ internal static class IngestInputs
             {
                 var html = new StringBuilder("<!DOCTYPE html><html lang=\"en\"><head><title>")
                     .Append(Phrase(5)).Append("</title></head><body>");
+                var text = new StringBuilder();
                 for (var paragraph = 0; paragraph < 6; paragraph++)
                 {
-                    html.Append("<p>");
-                    for (var s = 0; s < 4; s++) html.Append(char.ToUpperInvariant(Words[random.Next(Words.Length)][0])).Append(Phrase(9 + random.Next(8))).Append(" number ").Append(unique++).Append(". ");
-                    html.Append("</p>");
+                    text.Append("<p>");
+                    for (var s = 0; s < 4; s++) text.Append(char.ToUpperInvariant(Words[random.Next(Words.Length)][0])).Append(Phrase(9 + random.Next(8))).Append(" number ").Append(unique++).Append(". ");
+                    text.Append("</p>");
+                }
+                var passage = $"<p>{passages[passageRandom.Next(passages.Length)]}</p>";
+                switch (passageRandom.Next(10))
+                {
+                    case 0:
+                        // Five sentences: a passage seen before leaves two, too few to keep the page.
+                        html.Append(passage).Append($"<p>The walk of page {f} {p} ended here. Nobody followed the walk of page {f} {p}.</p>");
+                        break;
+                    case < 4:
+                        html.Append(passage).Append(text);
+                        break;
+                    default:
+                        html.Append(text);
+                        break;
                 }
                 for (int i = 0, images = 3 + random.Next(5); i < images; i++)
                 {
@@ -85,9 +105,12 @@ internal static class IngestInputs
     }
 
     /// <summary>The funnel as sorted lines: stage order may differ between runs, the counts may not.</summary>
-    public static List<string> StatsLines(string directory)
+    public static List<string> StatsLines(string directory) => FunnelLines(Path.Combine(directory, "stats.json"));
+
+    /// <summary>A funnel file (stats.json, funnel-{job}.json) as sorted lines.</summary>
+    public static List<string> FunnelLines(string path)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "stats.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
         return document.RootElement.GetProperty("stages").EnumerateArray().SelectMany(stage =>
         {
             var name = stage.GetProperty("stage").GetString();

@@ -1,5 +1,7 @@
 using Orleans.TestingHost;
 using Platform.Grains.Ingestion;
+using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Text;
 using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
@@ -55,7 +57,14 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 8, pagesPerFile: 40, seed: 11);
         var single = Path.Combine(root, "single");
-        await IngestInputs.RunSingleProcessAsync(inputs, single, Settings);
+        var summary = await IngestInputs.RunSingleProcessAsync(inputs, single, Settings);
+        // Pages repeat passages of pages in other files, so one run over all inputs rejects pages that each file alone keeps.
+        long perFile = 0;
+        for (var i = 0; i < inputs.Length; i++)
+            perFile += (await IngestInputs.RunSingleProcessAsync([inputs[i]], Path.Combine(root, $"alone-{i}"), Settings)).Stats
+                .Rejections(ExtractionRun.TextStage, C4TextCleaner.DuplicateSpans);
+        Assert.True(summary.Stats.Rejections(ExtractionRun.TextStage, C4TextCleaner.DuplicateSpans) > perFile,
+            $"{summary.Stats.Rejections(ExtractionRun.TextStage, C4TextCleaner.DuplicateSpans)} duplicate_spans rejections over all inputs, {perFile} file by file");
 
         await using var cluster = await StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
         var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));

@@ -63,7 +63,8 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
 
         await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
         var dataset = "shards-" + Guid.NewGuid().ToString("N")[..8];
-        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
         var output = Path.Combine(root, "distributed");
         await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
@@ -79,6 +80,13 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal(summary.ShardCount, totals.ShardCount);
         Assert.Equal(summary.Shards.Totals.Successes, totals.SampleCount);
         Assert.False(Directory.Exists(Path.Combine(output, ".shards")));
+        // Besides the shards, the dataset holds the job's text and funnel as `ingest run` leaves them.
+        var text = File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId)));
+        Assert.True(text.Length > 0);
+        Assert.Equal(text, File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
+        var funnel = IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId)));
+        Assert.Contains(funnel, line => line.StartsWith($"{IngestRun.ShardStage} in=", StringComparison.Ordinal) && !line.EndsWith("in=0 passed=0", StringComparison.Ordinal));
+        Assert.Equal(funnel, IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
     }
 
     [Fact]
