@@ -65,7 +65,7 @@ public sealed class CrawlFetcher : IDisposable
                 var robots = await politeness.GetRobotsAsync(origin, ct => FetchRobotsAsync(origin, archive, ct), cancellationToken);
                 if (!robots.Rules(options.RobotsProductToken).IsAllowed(current.PathAndQuery))
                     throw new FetchFailed(FetchReasons.RobotsDisallowed, hostFailure: false);
-                exchange = await SendAsync(current, target.Kind == CrawlTargetKind.Image, cancellationToken);
+                exchange = await SendAsync(current, target.Kind == CrawlTargetKind.Image, options.RequestTimeout, cancellationToken);
             }
             catch (FetchFailed failure)
             {
@@ -108,13 +108,13 @@ public sealed class CrawlFetcher : IDisposable
     }
 
     /// <summary>One request in one fetch slot; the outcome is reported to the host's circuit.</summary>
-    private async Task<Exchange> SendAsync(Uri uri, bool isImage, CancellationToken cancellationToken)
+    private async Task<Exchange> SendAsync(Uri uri, bool isImage, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var origin = uri.GetLeftPart(UriPartial.Authority);
         if (!await politeness.WaitForSlotAsync(origin, cancellationToken)) throw new FetchFailed(FetchReasons.CircuitOpen, hostFailure: false);
         try
         {
-            var exchange = await ExchangeAsync(uri, isImage, cancellationToken);
+            var exchange = await ExchangeAsync(uri, isImage, timeout, cancellationToken);
             await politeness.ReportAsync(origin, exchange.Status >= 500 || exchange.Status == 429, cancellationToken);
             return exchange;
         }
@@ -125,10 +125,10 @@ public sealed class CrawlFetcher : IDisposable
         }
     }
 
-    private async Task<Exchange> ExchangeAsync(Uri uri, bool isImage, CancellationToken cancellationToken)
+    private async Task<Exchange> ExchangeAsync(Uri uri, bool isImage, TimeSpan limit, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.RequestTimeout);
+        timeout.CancelAfter(limit);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
@@ -194,7 +194,7 @@ public sealed class CrawlFetcher : IDisposable
         {
             for (var hop = 0; hop <= options.MaxRedirects; hop++)
             {
-                var exchange = await SendAsync(current, isImage: false, cancellationToken);
+                var exchange = await SendAsync(current, isImage: false, options.RobotsTimeout, cancellationToken);
                 stats.Add(CrawlStats.BytesArchived, archive.Write(current, exchange.Status, exchange.Headers, exchange.Body));
                 stats.Add(CrawlStats.RobotsFetched);
                 if (exchange.Location is { } location)

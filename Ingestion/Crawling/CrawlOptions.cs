@@ -27,6 +27,13 @@ public sealed record CrawlOptions
     /// <summary>Limit for one request, body included (default 10 s); a slower answer is abandoned and counted as a timeout.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Limit for fetching one host's robots.txt (default 10 s). Separate from <see cref="RequestTimeout"/>: an
+    /// unreachable robots.txt disallows the whole host (RFC 9309), so a tight page timeout must not turn one
+    /// slow first answer into a ban on the host.
+    /// </summary>
+    public TimeSpan RobotsTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Redirect hops followed per URL (default 5); a longer chain is counted as too_many_redirects, a chain that comes back as redirect_loop.</summary>
     public int MaxRedirects { get; init; } = 5;
 

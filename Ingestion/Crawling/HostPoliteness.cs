@@ -66,6 +66,7 @@ public enum RobotsClaim
 public sealed class HostPolitenessState(PolitenessOptions options, string productToken)
 {
     private DateTimeOffset nextSlot = DateTimeOffset.MinValue;
+    private DateTimeOffset? lastSlot;
     private int consecutiveFailures;
     private DateTimeOffset? openUntil;
     private DateTimeOffset? robotsClaimedAt;
@@ -90,6 +91,8 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
         if (Robots is not null) return;
         Robots = robots;
         robotsDelay = robots.Rules(productToken).CrawlDelay;
+        // The robots.txt request itself went out under the default delay; the next one keeps the host's.
+        if (lastSlot is { } last && last + Delay > nextSlot) nextSlot = last + Delay;
     }
 
     public FetchSlot Reserve(DateTimeOffset now)
@@ -97,6 +100,7 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
         if (openUntil is { } until && now < until) return new FetchSlot(now, until);
         var at = nextSlot > now ? nextSlot : now;
         nextSlot = at + Delay;
+        lastSlot = at;
         return new FetchSlot(at, null);
     }
 
