@@ -27,15 +27,14 @@ public sealed class CrawlHostGrain : Grain, ICrawlHostGrain
 
     public Task PutRobots(string status, string? text, CrawlHostSettings settings)
     {
-        For(settings).SetRobots(new RobotsFile(Enum.Parse<RobotsFileStatus>(status), text));
+        For(settings).SetRobots(new RobotsFile(Enum.Parse<RobotsFileStatus>(status), text), DateTimeOffset.UtcNow);
         return Task.CompletedTask;
     }
 
     public Task<HostSlot> ReserveSlot(CrawlHostSettings settings)
     {
-        var now = DateTimeOffset.UtcNow;
-        var slot = For(settings).Reserve(now);
-        return Task.FromResult(slot.Refused ? new HostSlot(true, TimeSpan.Zero) : new HostSlot(false, slot.At - now));
+        var slot = For(settings).Reserve(DateTimeOffset.UtcNow);
+        return Task.FromResult(new HostSlot(slot.Refused, slot.At));
     }
 
     public Task Report(bool failed, CrawlHostSettings settings)
@@ -76,7 +75,8 @@ public sealed class GrainHostPoliteness(IGrainFactory grains, PolitenessOptions 
     {
         var slot = await grains.GetGrain<ICrawlHostGrain>(origin).ReserveSlot(settings);
         if (slot.Refused) return false;
-        if (slot.Wait > TimeSpan.Zero) await Task.Delay(slot.Wait, cancellationToken);
+        var wait = slot.At - DateTimeOffset.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
         return true;
     }
 

@@ -28,7 +28,10 @@ public sealed class CrawlSliceGrain(IngestWorkerSlots slots, IHostApplicationLif
         var job = grains.GetGrain<ICrawlJobGrain>(assignment.JobId);
         var stop = lifetime.ApplicationStopping;
         CrawlArchive? archive = null;
-        var accepted = false;
+        // Files are removed when the job refused them, or when the attempt failed before offering them; never
+        // when the completion call itself failed, since the job may have recorded them before its answer was lost.
+        bool? accepted = null;
+        var offered = false;
         try
         {
             await slots.WaitAsync(stop);
@@ -52,6 +55,7 @@ public sealed class CrawlSliceGrain(IngestWorkerSlots slots, IHostApplicationLif
             {
                 slots.Release();
             }
+            offered = true;
             accepted = await job.CompleteSlice(assignment.Slice, assignment.Attempt, report);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -68,7 +72,7 @@ public sealed class CrawlSliceGrain(IngestWorkerSlots slots, IHostApplicationLif
         {
             archive?.Dispose();
             // A failed or superseded attempt's files would duplicate another attempt's records in the dump.
-            if (!accepted && archive is not null)
+            if ((accepted == false || !offered) && archive is not null)
                 foreach (var file in archive.Files) File.Delete(file);
         }
     }

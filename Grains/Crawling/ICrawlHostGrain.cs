@@ -33,9 +33,13 @@ public enum HostRobotsClaim
 [GenerateSerializer, Immutable]
 public sealed record HostRobotsAnswer([property: Id(0)] HostRobotsClaim Claim, [property: Id(1)] string? Status, [property: Id(2)] string? Text);
 
-/// <summary>A slot as a wait relative to the grain's clock, so workers on other machines need no synchronised clocks.</summary>
+/// <summary>
+/// "You may fetch at <see cref="At"/>" (UTC). An absolute time rather than a wait, so that a grant that
+/// reaches one worker late does not push its request into the next worker's slot; silos' clocks are
+/// assumed synchronised (NTP), and any skew between two silos shortens the spacing by that much.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] TimeSpan Wait);
+public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At);
 
 /// <summary>The politeness settings of the crawl asking; the first caller's settings configure the host's grain.</summary>
 [GenerateSerializer, Immutable]

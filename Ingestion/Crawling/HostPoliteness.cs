@@ -66,7 +66,6 @@ public enum RobotsClaim
 public sealed class HostPolitenessState(PolitenessOptions options, string productToken)
 {
     private DateTimeOffset nextSlot = DateTimeOffset.MinValue;
-    private DateTimeOffset? lastSlot;
     private int consecutiveFailures;
     private DateTimeOffset? openUntil;
     private DateTimeOffset? robotsClaimedAt;
@@ -85,14 +84,15 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
         return RobotsClaim.FetchIt;
     }
 
-    public void SetRobots(RobotsFile robots)
+    public void SetRobots(RobotsFile robots, DateTimeOffset now)
     {
         // The first answer stands: a late duplicate (after a claim timed out) must not change the rules mid-crawl.
         if (Robots is not null) return;
         Robots = robots;
         robotsDelay = robots.Rules(productToken).CrawlDelay;
-        // The robots.txt request itself went out under the default delay; the next one keeps the host's.
-        if (lastSlot is { } last && last + Delay > nextSlot) nextSlot = last + Delay;
+        // The robots.txt request went out before the host's delay was known, and its answer may have been slow
+        // (a first connection): the next request waits the host's delay from that answer.
+        if (now + Delay > nextSlot) nextSlot = now + Delay;
     }
 
     public FetchSlot Reserve(DateTimeOffset now)
@@ -100,7 +100,6 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
         if (openUntil is { } until && now < until) return new FetchSlot(now, until);
         var at = nextSlot > now ? nextSlot : now;
         nextSlot = at + Delay;
-        lastSlot = at;
         return new FetchSlot(at, null);
     }
 
@@ -141,7 +140,7 @@ public sealed class InProcessHostPoliteness(PolitenessOptions options, string pr
             // Fetched once per host; the fetch must not be cancelled by one caller on behalf of all.
             robots = host.Robots ??= new Lazy<Task<RobotsFile>>(() => fetch(CancellationToken.None));
         var file = await robots.Value.WaitAsync(cancellationToken);
-        lock (host) host.State.SetRobots(file);
+        lock (host) host.State.SetRobots(file, clock.GetUtcNow());
         return file;
     }
 

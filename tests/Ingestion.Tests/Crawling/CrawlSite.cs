@@ -3,7 +3,10 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Platform.Ingestion.Tests.Fetching;
 using Platform.Ingestion.Tests.Runs;
+using Platform.Ingestion.Crawling;
+using Platform.Ingestion.Fetching;
 using SkiaSharp;
+using Xunit;
 
 namespace Platform.Ingestion.Tests.Crawling;
 
@@ -34,6 +37,15 @@ public sealed class CrawlSite : IAsyncDisposable
     public static readonly string[] NeverRequested =
         ["/private/secret.html", "/private/hidden.jpg", "/img/page-opted-out.jpg", "/behind-nofollow.html", "/deep3.html"];
 
+    /// <summary>Made once per process: encoding them is most of a site's start-up.</summary>
+    private static readonly Lazy<(byte[], byte[], byte[], byte[], byte[], byte[])> Images = new(() => (
+        RunSamples.NoisyImage(new SKColor(200, 40, 40), seed: 1),
+        RunSamples.NoisyImage(new SKColor(40, 200, 40), seed: 2),
+        RunSamples.NoisyImage(new SKColor(40, 40, 200), seed: 3),
+        RunSamples.NoisyImage(new SKColor(220, 220, 40), seed: 4),
+        RunSamples.NoisyImage(new SKColor(128, 128, 128), seed: 5),
+        RunSamples.NoisyImage(new SKColor(10, 10, 10), seed: 6)));
+
     public static async Task<CrawlSite> StartAsync()
     {
         var site = new CrawlSite(await LoopbackServer.StartAsync());
@@ -41,15 +53,13 @@ public sealed class CrawlSite : IAsyncDisposable
         server.Map("/robots.txt", (c, _) => Text(c, "text/plain",
             $"User-agent: *\nDisallow: /private/\nCrawl-delay: {CrawlDelay.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n"));
 
-        var red = RunSamples.NoisyImage(new SKColor(200, 40, 40), seed: 1);
-        var green = RunSamples.NoisyImage(new SKColor(40, 200, 40), seed: 2);
-        var blue = RunSamples.NoisyImage(new SKColor(40, 40, 200), seed: 3);
+        var (red, green, blue, yellow, grey, black) = Images.Value;
         server.MapImage("/img/red.jpg", red);
         server.MapImage("/img/green.jpg", green);
         server.MapImage("/img/blue.jpg", blue);
-        server.MapImage("/img/noai.jpg", RunSamples.NoisyImage(new SKColor(220, 220, 40), seed: 4), robotsTag: "noai");
-        server.MapImage("/img/page-opted-out.jpg", RunSamples.NoisyImage(new SKColor(128, 128, 128), seed: 5));
-        server.MapImage("/private/hidden.jpg", RunSamples.NoisyImage(new SKColor(10, 10, 10), seed: 6));
+        server.MapImage("/img/noai.jpg", yellow, robotsTag: "noai");
+        server.MapImage("/img/page-opted-out.jpg", grey);
+        server.MapImage("/private/hidden.jpg", black);
         site.ExpectedPairs["A red bicycle leaning against a brick wall"] = Sha(red);
         site.ExpectedPairs["Green hills under a wide summer sky"] = Sha(green);
         site.ExpectedPairs["A small blue boat on a calm lake"] = Sha(blue);
@@ -87,6 +97,43 @@ public sealed class CrawlSite : IAsyncDisposable
     public int Requests(string path) => Server.Requests.Count(r => r.PathAndQuery == path);
 
     public int RequestsStartingWith(string prefix) => Server.Requests.Count(r => r.PathAndQuery.StartsWith(prefix, StringComparison.Ordinal));
+
+    public void AssertOnlyAllowedContentFetched(IReadOnlyDictionary<string, long> stats, int maxRedirects)
+    {
+        foreach (var path in CrawlSite.NeverRequested) Assert.Equal(0, Requests(path));
+        Assert.DoesNotContain(Server.Requests, r => r.Host != "127.0.0.1");
+        Assert.Equal(1, Requests("/robots.txt"));
+        foreach (var path in new[] { "/", "/harbour.html", "/hills.html", "/nofollow.html", "/opted-out.html", "/deep1.html", "/deep2.html",
+                     "/img/red.jpg", "/img/green.jpg", "/img/blue.jpg", "/img/noai.jpg", "/slow.html", "/loop-a.html", "/loop-b.html" })
+            Assert.Equal(1, Requests(path));
+        Assert.Equal(maxRedirects + 1, RequestsStartingWith("/chain"));
+
+        Assert.Equal(7, stats.GetValueOrDefault(CrawlStats.PagesFetched));
+        Assert.Equal(3, stats.GetValueOrDefault(CrawlStats.ImagesFetched));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.Timeout)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, CrawlReasons.RedirectLoop)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.TooManyRedirects)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.RobotsDisallowed)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Image, FetchReasons.RobotsDisallowed)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Image, FetchReasons.OptedOut)));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlReasons.LinkOffDomain));
+        Assert.Equal(1, stats.GetValueOrDefault(CrawlReasons.LinkTooDeep));
+    }
+
+    /// <summary>
+    /// Arrival times at the server: no two requests closer than three quarters of the delay (the crawler
+    /// starts them a full delay apart; connection set-up and thread scheduling on a loaded machine shift
+    /// arrivals a little), which the default minimum delay of these crawls (50 ms) could not satisfy.
+    /// </summary>
+    public void AssertRequestsSpacedBy(TimeSpan delay)
+    {
+        var requests = Server.Requests.OrderBy(r => r.At).ToList();
+        Assert.True(requests.Count > 10);
+        var gaps = requests.Zip(requests.Skip(1), (a, b) => (Gap: b.At - a.At, a.PathAndQuery, Next: b.PathAndQuery)).ToList();
+        var smallest = gaps.MinBy(g => g.Gap);
+        Assert.True(smallest.Gap >= delay * 0.75,
+            $"smallest gap {smallest.Gap.TotalMilliseconds} ms ({smallest.PathAndQuery} then {smallest.Next}), delay {delay.TotalMilliseconds} ms");
+    }
 
     private static void MapPage(LoopbackServer server, string path, string body, string meta = "") =>
         server.Map(path, (c, _) => Text(c, "text/html; charset=utf-8",

@@ -39,8 +39,8 @@ public sealed class CrawlerTests : IAsyncLifetime
         var warcs = Path.Combine(root, "warc");
         var summary = await Crawler.RunAsync([site.Seed], warcs, SiteOptions, cancellationToken: ct);
 
-        AssertOnlyAllowedContentFetched(site, summary.Stats, SiteOptions.MaxRedirects);
-        AssertRequestsSpacedBy(site.Server, CrawlSite.CrawlDelay);
+        site.AssertOnlyAllowedContentFetched(summary.Stats, SiteOptions.MaxRedirects);
+        site.AssertRequestsSpacedBy(CrawlSite.CrawlDelay);
 
         // The archive: every response read, each with its request; the opted-out image's body was never read.
         var records = ReadRecords(summary.WarcFiles);
@@ -77,38 +77,6 @@ public sealed class CrawlerTests : IAsyncLifetime
         Assert.Equal(0, site.Requests("/slow.html"));
         Assert.Equal(0, site.RequestsStartingWith("/img/"));
         Assert.True(summary.Stats[CrawlReasons.LinkOverPageBudget] > 0);
-    }
-
-    internal static void AssertOnlyAllowedContentFetched(CrawlSite site, IReadOnlyDictionary<string, long> stats, int maxRedirects)
-    {
-        foreach (var path in CrawlSite.NeverRequested) Assert.Equal(0, site.Requests(path));
-        Assert.DoesNotContain(site.Server.Requests, r => r.Host != "127.0.0.1");
-        Assert.Equal(1, site.Requests("/robots.txt"));
-        foreach (var path in new[] { "/", "/harbour.html", "/hills.html", "/nofollow.html", "/opted-out.html", "/deep1.html", "/deep2.html",
-                     "/img/red.jpg", "/img/green.jpg", "/img/blue.jpg", "/img/noai.jpg", "/slow.html", "/loop-a.html", "/loop-b.html" })
-            Assert.Equal(1, site.Requests(path));
-        Assert.Equal(maxRedirects + 1, site.RequestsStartingWith("/chain"));
-
-        Assert.Equal(7, stats.GetValueOrDefault(CrawlStats.PagesFetched));
-        Assert.Equal(3, stats.GetValueOrDefault(CrawlStats.ImagesFetched));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.Timeout)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, CrawlReasons.RedirectLoop)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.TooManyRedirects)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Page, FetchReasons.RobotsDisallowed)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Image, FetchReasons.RobotsDisallowed)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlStats.Key(CrawlTargetKind.Image, FetchReasons.OptedOut)));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlReasons.LinkOffDomain));
-        Assert.Equal(1, stats.GetValueOrDefault(CrawlReasons.LinkTooDeep));
-    }
-
-    /// <summary>Arrival times at the server: no two requests closer than the delay (less a little for connection set-up).</summary>
-    internal static void AssertRequestsSpacedBy(Fetching.LoopbackServer server, TimeSpan delay)
-    {
-        var times = server.Requests.Select(r => r.At).Order().ToList();
-        Assert.True(times.Count > 10);
-        var gaps = times.Zip(times.Skip(1), (a, b) => b - a).ToList();
-        var tolerance = TimeSpan.FromMilliseconds(30);
-        Assert.True(gaps.Min() >= delay - tolerance, $"smallest gap {gaps.Min().TotalMilliseconds} ms, delay {delay.TotalMilliseconds} ms");
     }
 
     internal static List<WarcRecord> ReadRecords(IEnumerable<string> files)

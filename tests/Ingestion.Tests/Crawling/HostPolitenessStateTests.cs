@@ -37,10 +37,12 @@ public sealed class HostPolitenessStateTests
     public void Robots_crawl_delay_sets_the_spacing_within_the_minimum_and_the_cap(string crawlDelay, int expectedMs)
     {
         var state = new HostPolitenessState(Options, "bot");
-        var robotsSlot = state.Reserve(T0);
-        state.SetRobots(new RobotsFile(RobotsFileStatus.Found, $"User-agent: *\nCrawl-delay: {crawlDelay}\nDisallow: /x\n"));
-        var next = state.Reserve(T0);
-        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), next.At - robotsSlot.At);
+        state.Reserve(T0);
+        var answered = T0.AddMilliseconds(300);
+        state.SetRobots(new RobotsFile(RobotsFileStatus.Found, $"User-agent: *\nCrawl-delay: {crawlDelay}\nDisallow: /x\n"), answered);
+        var next = state.Reserve(answered);
+        // The first request after robots.txt waits the delay from robots.txt's answer.
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), next.At - answered);
         Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), state.Reserve(T0).At - next.At);
     }
 
@@ -74,8 +76,8 @@ public sealed class HostPolitenessStateTests
         Assert.Equal(RobotsClaim.FetchIt, state.ClaimRobots(T0));
         Assert.Equal(RobotsClaim.Wait, state.ClaimRobots(T0.AddSeconds(5)));
         Assert.Equal(RobotsClaim.FetchIt, state.ClaimRobots(T0.AddSeconds(11)));
-        state.SetRobots(new RobotsFile(RobotsFileStatus.Missing));
-        state.SetRobots(new RobotsFile(RobotsFileStatus.Unreachable)); // a late duplicate changes nothing
+        state.SetRobots(new RobotsFile(RobotsFileStatus.Missing), T0.AddSeconds(12));
+        state.SetRobots(new RobotsFile(RobotsFileStatus.Unreachable), T0.AddSeconds(12)); // a late duplicate changes nothing
         Assert.Equal(RobotsClaim.Known, state.ClaimRobots(T0.AddSeconds(12)));
         Assert.Equal(RobotsFileStatus.Missing, state.Robots!.Status);
     }
