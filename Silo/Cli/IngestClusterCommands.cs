@@ -90,7 +90,7 @@ public static class IngestClusterCommands
         (status.Phase == IngestJobPhase.Completed ? $", {status.PairsKept} kept" : "") +
         (status.Error is null ? "" : $"; error: {status.Error}");
 
-    private static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)
+    internal static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);
