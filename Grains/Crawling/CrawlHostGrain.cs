@@ -34,7 +34,7 @@ public sealed class CrawlHostGrain : Grain, ICrawlHostGrain
     public Task<HostSlot> ReserveSlot(CrawlHostSettings settings)
     {
         var slot = For(settings).Reserve(DateTimeOffset.UtcNow);
-        return Task.FromResult(new HostSlot(slot.Refused, slot.At));
+        return Task.FromResult(new HostSlot(slot.Refused, slot.At, slot.Spacing));
     }
 
     public Task Report(bool failed, CrawlHostSettings settings)
@@ -73,11 +73,15 @@ public sealed class GrainHostPoliteness(IGrainFactory grains, PolitenessOptions 
 
     public async Task<bool> WaitForSlotAsync(string origin, CancellationToken cancellationToken)
     {
-        var slot = await grains.GetGrain<ICrawlHostGrain>(origin).ReserveSlot(settings);
-        if (slot.Refused) return false;
-        var wait = slot.At - DateTimeOffset.UtcNow;
-        if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
-        return true;
+        var host = grains.GetGrain<ICrawlHostGrain>(origin);
+        while (true)
+        {
+            var slot = (await host.ReserveSlot(settings)).ToSlot();
+            if (slot.Refused) return false;
+            var wait = slot.At - DateTimeOffset.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
+            if (!slot.IsStale(DateTimeOffset.UtcNow)) return true;
+        }
     }
 
     public Task ReportAsync(string origin, bool failed, CancellationToken cancellationToken) =>

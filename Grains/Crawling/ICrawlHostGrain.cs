@@ -39,7 +39,10 @@ public sealed record HostRobotsAnswer([property: Id(0)] HostRobotsClaim Claim, [
 /// assumed synchronised (NTP), and any skew between two silos shortens the spacing by that much.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At);
+public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At, [property: Id(2)] TimeSpan Spacing)
+{
+    public FetchSlot ToSlot() => new(At, Refused ? At : null, Spacing);
+}
 
 /// <summary>The politeness settings of the crawl asking; the first caller's settings configure the host's grain.</summary>
 [GenerateSerializer, Immutable]

@@ -27,7 +27,7 @@ public static class Crawler
         politeness ??= new InProcessHostPoliteness(options.Politeness, options.RobotsProductToken);
         var stats = new CrawlStats();
         using var fetcher = new CrawlFetcher(options, frontier.Scope, politeness, stats, resolver);
-        using var archive = new CrawlArchive(outputDirectory, "crawl-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss"), options.MaxWarcFileBytes, options.UserAgent);
+        using var archive = new CrawlArchive(outputDirectory, $"crawl-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}", options.MaxWarcFileBytes, options.UserAgent);
         var running = new Dictionary<Task<CrawlDiscovery>, CrawlTarget>();
         long attempted = 0;
         try

@@ -40,10 +40,17 @@ public sealed record RobotsFile(RobotsFileStatus Status, string? Text = null)
     };
 }
 
-/// <summary>One fetch slot: the time the request may start, or a refusal while the circuit is open until <see cref="OpenUntil"/>.</summary>
-public readonly record struct FetchSlot(DateTimeOffset At, DateTimeOffset? OpenUntil)
+/// <summary>
+/// One fetch slot: the time the request may start, or a refusal while the circuit is open until
+/// <see cref="OpenUntil"/>. A slot is only good for a quarter of the host's delay after <see cref="At"/>:
+/// a caller that got there later (a busy machine, a slow grant) asks for a new one, since its request
+/// would otherwise land just before the next caller's.
+/// </summary>
+public readonly record struct FetchSlot(DateTimeOffset At, DateTimeOffset? OpenUntil, TimeSpan Spacing)
 {
     public bool Refused => OpenUntil is not null;
+
+    public bool IsStale(DateTimeOffset now) => now - At > Spacing / 4;
 }
 
 /// <summary>What a caller asking for a host's robots.txt is told.</summary>
@@ -97,10 +104,10 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
 
     public FetchSlot Reserve(DateTimeOffset now)
     {
-        if (openUntil is { } until && now < until) return new FetchSlot(now, until);
+        if (openUntil is { } until && now < until) return new FetchSlot(now, until, Delay);
         var at = nextSlot > now ? nextSlot : now;
         nextSlot = at + Delay;
-        return new FetchSlot(at, null);
+        return new FetchSlot(at, null, Delay);
     }
 
     public void Report(bool failed, DateTimeOffset now)
@@ -147,12 +154,15 @@ public sealed class InProcessHostPoliteness(PolitenessOptions options, string pr
     public async Task<bool> WaitForSlotAsync(string origin, CancellationToken cancellationToken)
     {
         var host = For(origin);
-        FetchSlot slot;
-        lock (host) slot = host.State.Reserve(clock.GetUtcNow());
-        if (slot.Refused) return false;
-        var wait = slot.At - clock.GetUtcNow();
-        if (wait > TimeSpan.Zero) await Task.Delay(wait, clock, cancellationToken);
-        return true;
+        while (true)
+        {
+            FetchSlot slot;
+            lock (host) slot = host.State.Reserve(clock.GetUtcNow());
+            if (slot.Refused) return false;
+            var wait = slot.At - clock.GetUtcNow();
+            if (wait > TimeSpan.Zero) await Task.Delay(wait, clock, cancellationToken);
+            if (!slot.IsStale(clock.GetUtcNow())) return true;
+        }
     }
 
     public Task ReportAsync(string origin, bool failed, CancellationToken cancellationToken)

@@ -30,6 +30,14 @@ public sealed class HostPolitenessStateTests
         });
     }
 
+    [Fact]
+    public void A_slot_taken_up_later_than_a_quarter_of_the_delay_is_stale()
+    {
+        var slot = new HostPolitenessState(Options, "bot").Reserve(T0);
+        Assert.False(slot.IsStale(T0.AddMilliseconds(250)));
+        Assert.True(slot.IsStale(T0.AddMilliseconds(251)));
+    }
+
     [Theory]
     [InlineData("2", 2000)]
     [InlineData("0.5", 1000)] // below the minimum: the minimum holds
