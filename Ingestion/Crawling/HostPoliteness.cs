@@ -50,7 +50,8 @@ public readonly record struct FetchSlot(DateTimeOffset At, DateTimeOffset? OpenU
 {
     public bool Refused => OpenUntil is not null;
 
-    public bool IsStale(DateTimeOffset now) => now - At > Spacing / 4;
+    /// <summary>Never for a host without a delay: there is no next caller to collide with.</summary>
+    public bool IsStale(DateTimeOffset now) => Spacing > TimeSpan.Zero && now - At > Spacing / 4;
 }
 
 /// <summary>What a caller asking for a host's robots.txt is told.</summary>
