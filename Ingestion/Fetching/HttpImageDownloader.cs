@@ -29,16 +29,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         _options = options;
         var policy = new AddressPolicy(options.AllowLoopback, options.AllowPrivateNetworks);
         resolver ??= new DnsHostResolver();
-        var handler = new SocketsHttpHandler
-        {
-            // Redirects are followed here, one hop at a time, so each hop is counted and checked against robots.txt.
-            AllowAutoRedirect = false,
-            // A proxy would connect on our behalf and bypass the address check.
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.All,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            ConnectCallback = (context, ct) => ConnectAsync(context, resolver, policy, ct),
-        };
+        var handler = GuardedHttp.CreateHandler(policy, resolver, decompress: true);
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
         _client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("image/*"));
@@ -69,7 +60,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         {
             return FetchResult.Failure(FetchReasons.CircuitOpen, ex.Message);
         }
-        catch (HttpRequestException ex) when (FindBlocked(ex) is { } blocked)
+        catch (HttpRequestException ex) when (GuardedHttp.FindBlocked(ex) is { } blocked)
         {
             return FetchResult.Failure(FetchReasons.BlockedAddress, blocked.Message);
         }
@@ -88,7 +79,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         var transient = new PredicateBuilder<Attempt>()
             .HandleResult(a => a.Transient)
             .Handle<TimeoutRejectedException>()
-            .Handle<HttpRequestException>(ex => FindBlocked(ex) is null)
+            .Handle<HttpRequestException>(ex => GuardedHttp.FindBlocked(ex) is null)
             .Handle<IOException>();
         var builder = new ResiliencePipelineBuilder<Attempt>().AddTimeout(_options.TotalTimeout);
         // Polly refuses a retry strategy with zero attempts; no retries means no retry strategy.
@@ -137,7 +128,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
             if (!response.IsSuccessStatusCode)
                 return new Attempt(FetchResult.Failure(FetchReasons.HttpStatus(status), response.ReasonPhrase ?? ""),
                     status >= 500 || status is 408 or 429);
-            if (OptOutDirective(response) is { } directive)
+            if (GuardedHttp.OptOutDirective(response, _options.RobotsProductToken, _options.OptOutDirectives) is { } directive)
                 return new Attempt(FetchResult.Failure(FetchReasons.OptedOut, directive), false);
             var mediaType = response.Content.Headers.ContentType?.MediaType;
             if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
@@ -164,32 +155,6 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
             buffer.Write(chunk, 0, read);
         }
         return buffer.ToArray();
-    }
-
-    /// <summary>
-    /// The first opt-out directive in X-Robots-Tag that applies to us. A value may be scoped to one crawler
-    /// ("otherbot: noindex"); unscoped values apply to every crawler.
-    /// </summary>
-    private string? OptOutDirective(HttpResponseMessage response)
-    {
-        if (!response.Headers.TryGetValues("X-Robots-Tag", out var values)) return null;
-        foreach (var value in values)
-        {
-            var directives = value;
-            var colon = value.IndexOf(':');
-            if (colon > 0)
-            {
-                var agent = value[..colon].Trim();
-                var known = agent.Equals(_options.RobotsProductToken, StringComparison.OrdinalIgnoreCase) || agent == "*";
-                // "unavailable_after: date" is a directive, not a crawler name.
-                var looksLikeAgent = !agent.Contains(' ') && !agent.Equals("unavailable_after", StringComparison.OrdinalIgnoreCase);
-                if (looksLikeAgent && !known) continue;
-                if (looksLikeAgent) directives = value[(colon + 1)..];
-            }
-            foreach (var directive in directives.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-                if (_options.OptOutDirectives.Contains(directive, StringComparer.OrdinalIgnoreCase)) return directive.ToLowerInvariant();
-        }
-        return null;
     }
 
     private Task<RobotsRules> RobotsForAsync(Uri uri, CancellationToken cancellationToken)
@@ -225,41 +190,10 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
             return RobotsRules.AllowEverything;
         }
         // A refused address is not "unreachable": it propagates so the image fails as blocked_address.
-        catch (Exception ex) when ((ex is HttpRequestException or IOException or OperationCanceledException) && FindBlocked(ex) is null)
+        catch (Exception ex) when ((ex is HttpRequestException or IOException or OperationCanceledException) && GuardedHttp.FindBlocked(ex) is null)
         {
             return RobotsRules.Unreachable;
         }
-    }
-
-    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, IHostResolver resolver,
-        AddressPolicy policy, CancellationToken cancellationToken)
-    {
-        var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
-            ? [literal]
-            : await resolver.ResolveAsync(host, cancellationToken);
-        var allowed = addresses.Where(policy.IsAllowed).ToArray();
-        if (allowed.Length == 0) throw new BlockedAddressException(host, addresses);
-
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            // The socket connects only to addresses that passed the check: no second lookup can swap them.
-            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private static BlockedAddressException? FindBlocked(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-            if (e is BlockedAddressException blocked) return blocked;
-        return null;
     }
 
     public void Dispose() => _client.Dispose();

@@ -10,13 +10,17 @@ public sealed class RobotsRules
 {
     private readonly List<(Regex Pattern, int Length, bool Allow)> _rules;
 
-    private RobotsRules(List<(Regex, int, bool)> rules, bool disallowAll)
+    private RobotsRules(List<(Regex, int, bool)> rules, bool disallowAll, TimeSpan? crawlDelay = null)
     {
         _rules = rules;
         DisallowAll = disallowAll;
+        CrawlDelay = crawlDelay;
     }
 
     public bool DisallowAll { get; }
+
+    /// <summary>The non-standard but widely used <c>Crawl-delay</c> (seconds between requests) of the groups that apply; null when absent.</summary>
+    public TimeSpan? CrawlDelay { get; }
 
     public static RobotsRules AllowEverything { get; } = new([], false);
 
@@ -55,17 +59,26 @@ public sealed class RobotsRules
                 }
                 current.Value.Agents.Add(value);
             }
-            else if (field is "allow" or "disallow" && current is not null)
+            else if (field is "allow" or "disallow" or "crawl-delay" && current is not null)
                 current.Value.Rules.Add((field, value));
         }
 
         var mine = groups.Where(g => g.Agents.Any(a => a.Equals(productToken, StringComparison.OrdinalIgnoreCase))).ToList();
         if (mine.Count == 0) mine = [.. groups.Where(g => g.Agents.Contains("*"))];
+        TimeSpan? crawlDelay = null;
+        foreach (var (_, value) in mine.SelectMany(g => g.Rules).Where(r => r.Field == "crawl-delay"))
+            if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && seconds >= 0 && seconds <= 86400)
+            {
+                crawlDelay = TimeSpan.FromSeconds(seconds);
+                break;
+            }
         var rules = mine.SelectMany(g => g.Rules)
+            .Where(r => r.Field != "crawl-delay")
             .Where(r => r.Value.Length > 0) // an empty Disallow allows everything
             .Select(r => (ToRegex(r.Value), r.Value.Length, r.Field == "allow"))
             .ToList();
-        return new RobotsRules(rules, false);
+        return new RobotsRules(rules, false, crawlDelay);
     }
 
     private static Regex ToRegex(string pattern)

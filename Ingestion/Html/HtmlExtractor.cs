@@ -18,7 +18,8 @@ public sealed class HtmlExtractor
     private readonly List<Attribute> attributes = new(8);
 
     /// <summary>Extracts from a page already in UTF-8 (see <see cref="CharsetDecoder"/>).</summary>
-    public HtmlPage Extract(ReadOnlySpan<byte> html, string pageUrl, bool collectText)
+    /// <param name="collectLinks">Also collect <c>&lt;a href&gt;</c> targets into <see cref="HtmlPage.Links"/> (the crawler's frontier); off for extraction, which has no use for them.</param>
+    public HtmlPage Extract(ReadOnlySpan<byte> html, string pageUrl, bool collectText, bool collectLinks = false)
     {
         var page = new HtmlPage { PageUrl = pageUrl };
         Uri.TryCreate(pageUrl, UriKind.Absolute, out var pageUri);
@@ -72,7 +73,8 @@ public sealed class HtmlExtractor
             var tag = html[(i + 1)..tagNameEnd];
             var kind = Classify(tag);
             int tagEnd;
-            if (kind is Tag.Img or Tag.Source or Tag.Base or Tag.Meta or Tag.Html or Tag.Picture)
+            if (kind is Tag.Anchor && !collectLinks) kind = Tag.Other;
+            if (kind is Tag.Img or Tag.Source or Tag.Base or Tag.Meta or Tag.Html or Tag.Picture or Tag.Anchor)
             {
                 attributes.Clear();
                 tagEnd = ParseAttributes(html, tagNameEnd, attributes);
@@ -98,6 +100,13 @@ public sealed class HtmlExtractor
                 }
             }
             else if (kind is Tag.Picture) pictureDepth++;
+            else if (kind is Tag.Anchor)
+            {
+                var rel = Value(html, attributes, "rel"u8);
+                var nofollow = rel is not null && rel.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("nofollow", StringComparer.OrdinalIgnoreCase);
+                if (!nofollow && Value(html, attributes, "href"u8) is { } href && Resolve(baseUri, href) is { } link && !page.Links.Contains(link))
+                    page.Links.Add(link);
+            }
             else if (kind is Tag.Base)
             {
                 if (!sawBase && Value(html, attributes, "href"u8) is { } href && pageUri is not null && Uri.TryCreate(pageUri, href.Trim(), out var b))
@@ -138,12 +147,12 @@ public sealed class HtmlExtractor
 
     private static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> lower) => Ascii.EqualsIgnoreCase(name, lower);
 
-    private enum Tag { Other, Block, Img, Source, Picture, Base, Html, Meta, Title, RawText }
+    private enum Tag { Other, Block, Img, Source, Picture, Base, Html, Meta, Title, RawText, Anchor }
 
     /// <summary>One classification per tag, dispatched on length first so most names cost one comparison.</summary>
     private static Tag Classify(ReadOnlySpan<byte> name) => name.Length switch
     {
-        1 => Is(name, "a"u8) ? Tag.Other : Is(name, "p"u8) ? Tag.Block : Tag.Other,
+        1 => Is(name, "a"u8) ? Tag.Anchor : Is(name, "p"u8) ? Tag.Block : Tag.Other,
         3 => Is(name, "img"u8) ? Tag.Img : Is(name, "xmp"u8) ? Tag.RawText : IsBlock(name) ? Tag.Block : Tag.Other,
         4 => Is(name, "span"u8) ? Tag.Other : Is(name, "base"u8) ? Tag.Base : Is(name, "meta"u8) ? Tag.Meta : Is(name, "html"u8) ? Tag.Html : IsBlock(name) ? Tag.Block : Tag.Other,
         5 => Is(name, "title"u8) ? Tag.Title : Is(name, "style"u8) ? Tag.RawText : IsBlock(name) ? Tag.Block : Tag.Other,

@@ -9,6 +9,8 @@ public enum RobotsDirectives
     NoImageAi = 2,
     NoIndex = 4,
     NoImageIndex = 8,
+    /// <summary>Links on the page must not be followed (nofollow, or none).</summary>
+    NoFollow = 16,
 }
 
 public static class Robots
@@ -25,7 +27,9 @@ public static class Robots
             {
                 "noai" => RobotsDirectives.NoAi,
                 "noimageai" => RobotsDirectives.NoImageAi,
-                "noindex" or "none" => RobotsDirectives.NoIndex,
+                "noindex" => RobotsDirectives.NoIndex,
+                "none" => RobotsDirectives.NoIndex | RobotsDirectives.NoFollow,
+                "nofollow" => RobotsDirectives.NoFollow,
                 "noimageindex" => RobotsDirectives.NoImageIndex,
                 _ => RobotsDirectives.None,
             };
@@ -48,6 +52,8 @@ public sealed class HtmlPage
     public string? Language { get; set; }
     public RobotsDirectives Robots { get; set; }
     public List<ImageReference> Images { get; } = [];
+    /// <summary>Absolute http(s) targets of <c>&lt;a href&gt;</c> without fragments, first occurrence order, <c>rel=nofollow</c> left out; empty unless links were requested.</summary>
+    public List<string> Links { get; } = [];
     private string? text;
 
     /// <summary>

@@ -97,7 +97,7 @@ public static class IngestClusterCommands
             : "") +
         (status.Error is null ? "" : $"; error: {status.Error}");
 
-    private static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)
+    internal static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);

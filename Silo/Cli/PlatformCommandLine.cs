@@ -14,6 +14,7 @@ public static class PlatformCommandLine
             "SimVLM platform: ingest web dumps into WebDataset shards, pretrain with PrefixLM, evaluate checkpoints.");
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(IngestClusterCommands.AddTo(IngestCommands.Create()));
+        root.Subcommands.Add(CrawlCommand.Create());
         root.Subcommands.Add(ModelCommands.CreateTrain());
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(EvalCommands.Create());

@@ -19,6 +19,9 @@ public sealed class LoopbackServer : IAsyncDisposable
 
     public ConcurrentQueue<string> UserAgents { get; } = new();
 
+    /// <summary>Every request as it arrived: Host header, path with query, and when.</summary>
+    public ConcurrentQueue<(string Host, string PathAndQuery, DateTimeOffset At)> Requests { get; } = new();
+
     private LoopbackServer(WebApplication app) => _app = app;
 
     public int Port { get; private set; }
@@ -54,6 +57,7 @@ public sealed class LoopbackServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "/";
+        Requests.Enqueue((context.Request.Host.Host, path + context.Request.QueryString, DateTimeOffset.UtcNow));
         var before = _hits.AddOrUpdate(path, 1, (_, n) => n + 1) - 1;
         UserAgents.Enqueue(context.Request.Headers.UserAgent.ToString());
         if (_routes.TryGetValue(path, out var handler)) await handler(context, before);

@@ -1,0 +1,68 @@
+using Platform.Ingestion.Crawling;
+
+namespace Platform.Grains.Crawling;
+
+/// <summary>
+/// The politeness of one host for every crawl worker in the cluster (key: the host's origin,
+/// <c>scheme://host:port</c>, since robots.txt is per origin). It keeps the host's robots.txt, hands out
+/// fetch slots spaced by the crawl delay ("wait this long, then fetch"), and opens the host's circuit
+/// after consecutive failures. All calls are short; no HTTP happens in the grain.
+/// </summary>
+public interface ICrawlHostGrain : IGrainWithStringKey
+{
+    /// <summary>The robots.txt if known; otherwise either this caller is to fetch it (and <see cref="PutRobots"/>) or it should ask again shortly.</summary>
+    Task<HostRobotsAnswer> ClaimRobots(CrawlHostSettings settings);
+
+    Task PutRobots(string status, string? text, CrawlHostSettings settings);
+
+    /// <summary>Reserves the host's next fetch slot.</summary>
+    Task<HostSlot> ReserveSlot(CrawlHostSettings settings);
+
+    Task Report(bool failed, CrawlHostSettings settings);
+}
+
+[GenerateSerializer]
+public enum HostRobotsClaim
+{
+    Known,
+    FetchIt,
+    Wait,
+}
+
+/// <param name="Status">A <see cref="RobotsFileStatus"/> name when <paramref name="Claim"/> is Known.</param>
+[GenerateSerializer, Immutable]
+public sealed record HostRobotsAnswer([property: Id(0)] HostRobotsClaim Claim, [property: Id(1)] string? Status, [property: Id(2)] string? Text);
+
+/// <summary>
+/// "You may fetch at <see cref="At"/>" (UTC). An absolute time rather than a wait, so that a grant that
+/// reaches one worker late does not push its request into the next worker's slot; silos' clocks are
+/// assumed synchronised (NTP), and any skew between two silos shortens the spacing by that much.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At, [property: Id(2)] TimeSpan Spacing)
+{
+    public FetchSlot ToSlot() => new(At, Refused ? At : null, Spacing);
+}
+
+/// <summary>The politeness settings of the crawl asking; the first caller's settings configure the host's grain.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CrawlHostSettings(
+    [property: Id(0)] string ProductToken,
+    [property: Id(1)] TimeSpan MinDelay,
+    [property: Id(2)] TimeSpan MaxCrawlDelay,
+    [property: Id(3)] int BreakerFailures,
+    [property: Id(4)] TimeSpan BreakerDuration,
+    [property: Id(5)] TimeSpan RobotsClaimTimeout)
+{
+    public static CrawlHostSettings From(PolitenessOptions options, string productToken) =>
+        new(productToken, options.MinDelay, options.MaxCrawlDelay, options.BreakerFailures, options.BreakerDuration, options.RobotsClaimTimeout);
+
+    public PolitenessOptions ToOptions() => new()
+    {
+        MinDelay = MinDelay,
+        MaxCrawlDelay = MaxCrawlDelay,
+        BreakerFailures = BreakerFailures,
+        BreakerDuration = BreakerDuration,
+        RobotsClaimTimeout = RobotsClaimTimeout,
+    };
+}
