@@ -138,7 +138,7 @@ public sealed class CrawlFetcher : IDisposable
                 && GuardedHttp.OptOutDirective(response, options.RobotsProductToken, options.OptOutDirectives) is not null)
                 throw new FetchFailed(FetchReasons.OptedOut, hostFailure: false);
             if (response.Content.Headers.ContentLength > options.MaxResponseBytes) throw new FetchFailed(FetchReasons.TooLarge, hostFailure: false);
-            var body = await ReadLimitedAsync(response.Content, timeout.Token) ?? throw new FetchFailed(FetchReasons.TooLarge, hostFailure: false);
+            var body = await GuardedHttp.ReadLimitedAsync(response.Content, options.MaxResponseBytes, timeout.Token) ?? throw new FetchFailed(FetchReasons.TooLarge, hostFailure: false);
             var location = status is >= 300 and < 400 ? response.Headers.Location : null;
             return new Exchange(status, ArchivedHeaders(response, body.Length), body, location);
         }
@@ -170,20 +170,6 @@ public sealed class CrawlFetcher : IDisposable
         }
         headers.Add(new("Content-Length", bodyLength.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return headers;
-    }
-
-    private async Task<byte[]?> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > options.MaxResponseBytes) return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
     }
 
     /// <summary>robots.txt per RFC 9309: 4xx allows everything; 5xx, errors and timeouts disallow the host. Archived like any response.</summary>

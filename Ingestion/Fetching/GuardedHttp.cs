@@ -5,8 +5,8 @@ namespace Platform.Ingestion.Fetching;
 
 /// <summary>
 /// What every HTTP client of ours that fetches URLs found on the web shares: connections only to
-/// addresses the <see cref="AddressPolicy"/> allows, checked after resolution, and the reading of
-/// X-Robots-Tag opt-outs.
+/// addresses the <see cref="AddressPolicy"/> allows, checked after resolution, the reading of
+/// X-Robots-Tag opt-outs, and bodies read within a size limit.
 /// </summary>
 public static class GuardedHttp
 {
@@ -81,5 +81,20 @@ public static class GuardedHttp
                 if (optOutDirectives.Contains(directive, StringComparer.OrdinalIgnoreCase)) return directive.ToLowerInvariant();
         }
         return null;
+    }
+
+    /// <summary>The whole body, or null once it passes <paramref name="maxBytes"/> (a missing or lying Content-Length cannot make us hold more).</summary>
+    public static async Task<byte[]?> ReadLimitedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
     }
 }

@@ -136,25 +136,11 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
                 return new Attempt(FetchResult.Failure(FetchReasons.WrongContentType, mediaType), false);
             if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
                 return new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"{response.Content.Headers.ContentLength} bytes announced"), false);
-            var body = await ReadLimitedAsync(response.Content, cancellationToken);
+            var body = await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, cancellationToken);
             return body is null
                 ? new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"more than {_options.MaxResponseBytes} bytes"), false)
                 : new Attempt(FetchResult.Success(body), false);
         }
-    }
-
-    private async Task<byte[]?> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > _options.MaxResponseBytes) return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
     }
 
     private Task<RobotsRules> RobotsForAsync(Uri uri, CancellationToken cancellationToken)
@@ -182,7 +168,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
                 }
                 if (status is >= 400 and < 500) return RobotsRules.AllowEverything;
                 if (!response.IsSuccessStatusCode) return RobotsRules.Unreachable;
-                var body = await ReadLimitedAsync(response.Content, timeout.Token);
+                var body = await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, timeout.Token);
                 return body is null
                     ? RobotsRules.AllowEverything
                     : RobotsRules.Parse(System.Text.Encoding.UTF8.GetString(body), _options.RobotsProductToken);
