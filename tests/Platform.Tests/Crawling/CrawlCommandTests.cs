@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Platform.Ingestion.Tests.Crawling;
 using Platform.Silo.Cli;
 using Platform.Silo.Storage;
@@ -22,17 +21,8 @@ public sealed class CrawlCommandTests : IAsyncLifetime
 
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunPlatformAsync(StorageConnection storage, int gatewayPort, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "platform.dll"));
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        info.Environment["PLATFORM_Storage__ConnectionString"] = storage.ConnectionString;
-        info.Environment["PLATFORM_Clustering__GatewayPort"] = gatewayPort.ToString();
-        info.Environment["PLATFORM_Clustering__ServiceId"] = PlatformProcess.ServiceId;
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        return (process.ExitCode, await stdout, await stderr);
+        var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(storage, gatewayPort), args);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
     [Fact]

@@ -10,7 +10,10 @@ public static class PlatformCommand
         public string LastLine => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
     }
 
-    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] arguments)
+    public static Task<Result> RunAsync(TimeSpan timeout, params string[] arguments) => RunAsync(timeout, null, arguments);
+
+    /// <param name="environment">Variables set for the command, e.g. <see cref="PlatformProcess.ClientEnvironment"/> to reach a running platform.</param>
+    public static async Task<Result> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -22,6 +25,7 @@ public static class PlatformCommand
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         // Plain output: no colours or live progress in captured text.
         info.Environment["NO_COLOR"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -70,6 +70,14 @@ public sealed class PlatformProcess : IAsyncDisposable
         return platform;
     }
 
+    /// <summary>What a `platform` client command needs to reach a platform started on this storage and gateway port.</summary>
+    public static IReadOnlyDictionary<string, string> ClientEnvironment(StorageConnection storage, int gatewayPort) => new Dictionary<string, string>
+    {
+        ["PLATFORM_Storage__ConnectionString"] = storage.ConnectionString,
+        ["PLATFORM_Clustering__GatewayPort"] = gatewayPort.ToString(),
+        ["PLATFORM_Clustering__ServiceId"] = ServiceId,
+    };
+
     private void Remember(string? line)
     {
         if (line is null) return;
