@@ -113,7 +113,8 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
             await cluster.KillSiloAsync(victims[running.Worker!]);
         });
 
-        Assert.NotNull(killedUnit);
+        Assert.True(killedUnit is not null, $"no unit was seen running on a non-primary silo before the job ended: {status.Phase} {status.Error} "
+            + string.Join(", ", status.Units.Select(u => $"{u.Index}@{u.Worker}#{u.Attempt}:{u.State}")));
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
         // The silo held a running unit and, one unit at a time per silo, usually others waiting; a unit may
         // still finish just before the kill lands, so the claim is that the lost ones were redone, not which.
