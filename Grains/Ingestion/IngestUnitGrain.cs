@@ -24,43 +24,16 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
         return Task.CompletedTask;
     }
 
-    private async Task RunAsync(IGrainFactory grains, UnitAssignment assignment)
+    private Task RunAsync(IGrainFactory grains, UnitAssignment a)
     {
-        var job = grains.GetGrain<IIngestJobGrain>(assignment.JobId);
-        // A silo that stops takes its units with it (their leases then expire and they are redone elsewhere),
-        // rather than leaving work running in a host that no longer answers for it.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        var job = grains.GetGrain<IIngestJobGrain>(a.JobId);
         var worker = silo.SiloAddress.ToString();
-        var heartbeats = LeaseHeartbeats.RunAsync(() => job.Heartbeat(assignment.Unit, assignment.Attempt, worker), assignment.Settings.LeaseTimeout, stop,
-            logger, $"unit {assignment.Unit} of job {assignment.JobId}");
-        try
-        {
-            await slots.WaitAsync(stop.Token);
-            UnitReport report;
-            try
-            {
-                report = await IngestUnitExtraction.RunAsync(assignment.Input, assignment.Directory, IngestUnitExtraction.Options(assignment.Settings), stop.Token);
-            }
-            finally
-            {
-                slots.Release();
-            }
-            await job.Complete(assignment.Unit, assignment.Attempt, report);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            logger.LogInformation("Unit {Unit} attempt {Attempt} of job {Job} stopped: its lease is gone or its silo is stopping", assignment.Unit, assignment.Attempt, assignment.JobId);
-        }
-        catch (Exception error)
-        {
-            logger.LogWarning(error, "Unit {Unit} attempt {Attempt} of job {Job} failed", assignment.Unit, assignment.Attempt, assignment.JobId);
-            try { await job.Fail(assignment.Unit, assignment.Attempt, error.Message); }
-            catch (Exception report) { logger.LogWarning(report, "Could not report the failure; the lease will expire instead"); }
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await heartbeats;
-        }
+        return new LeasedAttempt<UnitReport>(
+            $"Unit {a.Unit} attempt {a.Attempt} of job {a.JobId}",
+            a.Settings.LeaseTimeout,
+            () => job.Heartbeat(a.Unit, a.Attempt, worker),
+            stop => IngestUnitExtraction.RunAsync(a.Input, a.Directory, IngestUnitExtraction.Options(a.Settings), stop),
+            report => job.Complete(a.Unit, a.Attempt, report),
+            error => job.Fail(a.Unit, a.Attempt, error)).RunAsync(slots, lifetime.ApplicationStopping, logger);
     }
 }
