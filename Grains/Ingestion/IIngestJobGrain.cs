@@ -63,6 +63,10 @@ public sealed record IngestJobSettings
     [Id(7)] public bool DedupeByImageBytes { get; init; } = true;
     /// <summary>Drop an image within this pHash Hamming distance of an earlier one (default 8; null: off).</summary>
     [Id(8)] public int? MaxImageHammingDistance { get; init; } = 8;
+    /// <summary>Languages kept for pairs and page text, as primary subtags (default English only); empty: no language filter.</summary>
+    [Id(9)] public string[] Languages { get; init; } = ["en"];
+    /// <summary>Identify the language of pages that declare none from their text, so the language filter applies to them (default on, as `ingest run`).</summary>
+    [Id(10)] public bool DetectLanguage { get; init; } = true;
 }
 
 [GenerateSerializer]

@@ -40,7 +40,7 @@ public static class IngestShardPhase
         Extraction = IngestUnitExtraction.Options(settings),
         Dedupe = DedupeOptions(settings),
         Shards = new ShardWriterOptions { SamplesPerShard = settings.SamplesPerShard },
-        DetectLanguage = false,
+        DetectLanguage = settings.DetectLanguage,
     };
 
     /// <summary>As `ingest run` does, the job's cleaned text goes into the dataset beside the shards (once the final phase wrote it).</summary>

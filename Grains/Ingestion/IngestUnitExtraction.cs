@@ -24,11 +24,20 @@ public static class IngestUnitExtraction
     /// <summary>Per line of text.jsonl: the document's first span call and how many it made ("first count").</summary>
     public const string TextSpansFile = "text-spans.txt";
 
-    public static ExtractionOptions Options(IngestJobSettings settings) => new()
+    public static ExtractionOptions Options(IngestJobSettings settings)
     {
-        Frequency = FrequencyOptions(settings),
-        ExtractText = settings.ExtractText,
-    };
+        var languages = settings.Languages.ToHashSet(StringComparer.Ordinal);
+        return new()
+        {
+            Frequency = FrequencyOptions(settings),
+            ExtractText = settings.ExtractText,
+            AltText = new AltTextFilterOptions { Languages = languages },
+            Text = new TextCleaningOptions { Languages = languages },
+        };
+    }
+
+    /// <summary>The detector a unit runs with: as `ingest run`, pages that declare no language get one from their text unless the job turned that off.</summary>
+    public static ILanguageDetector? LanguageDetector(IngestJobSettings settings) => settings.DetectLanguage ? new StopwordLanguageDetector() : null;
 
     public static FrequencyFilterOptions FrequencyOptions(IngestJobSettings settings) => new()
     {
@@ -36,7 +45,7 @@ public static class IngestUnitExtraction
         MaxAltTextsPerImage = settings.MaxAltTextsPerImage,
     };
 
-    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, CancellationToken cancellationToken)
+    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, ILanguageDetector? languageDetector, CancellationToken cancellationToken)
     {
         if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
@@ -47,7 +56,7 @@ public static class IngestUnitExtraction
         using var textSpans = new StreamWriter(Path.Combine(directory, TextSpansFile)) { NewLine = "\n" };
         var spans = new RecordingSpanDeduplicator(new InProcessSpanDeduplicator(), spanLog);
         using var sink = new TextCountingSink(new JsonLinesSink(directory), spans, textSpans);
-        using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans);
+        using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans, languageDetector);
         await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         {
             if (UrlListOptions.FormatOf(input) is { } format)

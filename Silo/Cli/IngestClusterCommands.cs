@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Platform.Grains.Ingestion;
+using Platform.Ingestion.Filters;
 using Platform.Silo.Hosting;
 using Platform.Silo.Jobs;
 
@@ -30,10 +31,12 @@ public static class IngestClusterCommands
         var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
         var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text." };
         var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
+        var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).", DefaultValueFactory = _ => "en" };
+        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var files = result.GetValue(inputs)!.Select(Path.GetFullPath).ToArray();
@@ -52,6 +55,8 @@ public static class IngestClusterCommands
                 MaxAltTextsPerImage = result.GetValue(maxAltsPerImage),
                 ExtractText = !result.GetValue(noText),
                 SamplesPerShard = result.GetValue(perShard),
+                Languages = [.. AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!).Order(StringComparer.Ordinal)],
+                DetectLanguage = !result.GetValue(noLanguageDetection),
             };
             return await WithClientAsync(async grains =>
             {
