@@ -34,6 +34,8 @@ public static class PlatformHost
         builder.Services.AddPlatformHangfire(configuration.Hangfire, serverName);
         builder.Services.AddPlatformHealthChecks();
         builder.Services.AddAuthorization();
+        // The HTTP API speaks enum names (phases, states), as the command line prints them.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 
         var app = builder.Build();
         var policy = configuration.Web.DashboardAuthorizationPolicy;
@@ -41,6 +43,7 @@ public static class PlatformHost
             EnsurePolicyExists(app, policy);
         app.MapPlatformHealthChecks();
         app.MapPlatformDashboards(policy);
+        app.MapPlatformIngestApi(policy);
         app.MapGet("/", () => Results.Redirect(DashboardEndpoints.OrleansPath));
         return app;
     }

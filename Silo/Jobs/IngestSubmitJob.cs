@@ -10,9 +10,9 @@ namespace Platform.Silo.Jobs;
 /// </summary>
 public sealed class IngestSubmitJob(IGrainFactory grains, ILogger<IngestSubmitJob> logger)
 {
-    public async Task<IngestJobPhase> RunAsync(string jobId, string[] inputs, string outputDirectory, string? dataset)
+    public async Task<IngestJobPhase> RunAsync(string jobId, string[] inputs, string outputDirectory, string? dataset, IngestJobSettings? settings = null)
     {
-        var status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(inputs, outputDirectory, new IngestJobSettings(), dataset));
+        var status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(inputs, outputDirectory, settings ?? new IngestJobSettings(), dataset));
         logger.LogInformation("Ingest job {Job}: {Phase}, {Done}/{Units} units done", jobId, status.Phase, status.UnitsDone, status.Units.Count);
         return status.Phase;
     }

@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
 
@@ -45,5 +47,59 @@ public sealed class IngestCommandsTests : IDisposable
         var unknown = await RunPlatformAsync(platform.Storage, gatewayPort, "ingest", "status", "no-such-job");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("No ingest job 'no-such-job'", unknown.Stderr);
+    }
+
+    [Fact]
+    public async Task An_ingestion_posted_over_http_runs_as_a_hangfire_job_and_completes_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 6);
+        var output = Path.Combine(root, "out");
+        await using var platform = PlatformProcess.StartUp(gatewayPort: Platform.Silo.Storage.AzuriteEmulator.FreeTcpPort());
+        using var http = new HttpClient { BaseAddress = platform.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+        await platform.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+
+        using (var wrong = await http.PostAsJsonAsync("/api/ingest/jobs", new { inputs = new[] { "relative.warc.gz" }, output }, ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, wrong.StatusCode);
+            Assert.Contains("is not an absolute path of an existing file", await wrong.Content.ReadAsStringAsync(ct));
+        }
+
+        var submission = new { inputs, output, dataset = "web", settings = new { samplesPerShard = 50 } };
+        string jobId;
+        using (var posted = await http.PostAsJsonAsync("/api/ingest/jobs", submission, ct))
+        {
+            Assert.True(posted.StatusCode == System.Net.HttpStatusCode.Accepted, await posted.Content.ReadAsStringAsync(ct));
+            using var body = JsonDocument.Parse(await posted.Content.ReadAsStringAsync(ct));
+            jobId = body.RootElement.GetProperty("job").GetString()!;
+            Assert.Equal($"/api/ingest/jobs/{jobId}", posted.Headers.Location?.OriginalString);
+        }
+        // Posting the same ingestion again is another Hangfire job but the same ingest job.
+        using (var again = await http.PostAsJsonAsync("/api/ingest/jobs", submission, ct))
+        using (var body = JsonDocument.Parse(await again.Content.ReadAsStringAsync(ct)))
+            Assert.Equal(jobId, body.RootElement.GetProperty("job").GetString());
+
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        JsonElement status = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await http.GetAsync($"/api/ingest/jobs/{jobId}", ct);
+            if (response.IsSuccessStatusCode)
+            {
+                status = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement;
+                if (status.GetProperty("isOver").GetBoolean()) break;
+            }
+            await Task.Delay(200, ct);
+        }
+        Assert.True(status.ValueKind == JsonValueKind.Object && status.GetProperty("isOver").GetBoolean(), $"the posted job did not finish: {status}");
+        Assert.Equal("Completed", status.GetProperty("phase").GetString());
+        Assert.All(status.GetProperty("units").EnumerateArray(), u => Assert.Equal(1, u.GetProperty("attempt").GetInt32()));
+        // The posted settings reached the job: 50 samples a shard cut the kept pairs into several shards.
+        Assert.True(status.GetProperty("shards").GetProperty("shardCount").GetInt32() > 1, status.ToString());
+
+        var succeeded = await http.GetStringAsync("/hangfire/jobs/succeeded", ct);
+        Assert.Contains("IngestSubmitJob", succeeded);
+        using (var missing = await http.GetAsync("/api/ingest/jobs/no-such-job", ct))
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
     }
 }
