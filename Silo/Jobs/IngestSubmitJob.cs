@@ -18,9 +18,11 @@ public sealed class IngestSubmitJob(IGrainFactory grains, ILogger<IngestSubmitJo
     }
 
     /// <summary>A job id that depends only on what is ingested, so submitting the same inputs twice finds the same job.</summary>
-    public static string JobIdFor(IEnumerable<string> inputs, string outputDirectory, string? dataset)
+    public static string JobIdFor(IEnumerable<string> inputs, string outputDirectory, string? dataset, string? datasetLocation = null)
     {
-        var text = string.Join('\n', inputs.Select(Path.GetFullPath)) + "\n>" + Path.GetFullPath(outputDirectory) + "\n@" + dataset;
+        // A job into the default location keeps the id it had before locations could be chosen.
+        var text = string.Join('\n', inputs.Select(Path.GetFullPath)) + "\n>" + Path.GetFullPath(outputDirectory) + "\n@" + dataset
+            + (datasetLocation is null ? "" : "\n=" + datasetLocation);
         return "ingest-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
 }
