@@ -130,8 +130,10 @@ public sealed class IngestJobGrain(
             await storage.OpenDatasetAsync(request.EffectiveDatasetLocation, CancellationToken.None);
         // The state is stored as JSON naming each value's runtime type, and only known types are read back:
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
+        // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
+        var units = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
-        state.State.Units = request.Inputs.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
+        state.State.Units = units.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
         state.State.Phase = IngestJobPhase.Extracting;
         await state.WriteStateAsync();
         StartTimer();

@@ -78,7 +78,8 @@ public static class IngestShardPhase
 
     public static int ShardCount(long pairsKept, IngestJobSettings settings) => (int)((pairsKept + settings.SamplesPerShard - 1) / settings.SamplesPerShard);
 
-    public static async Task<ShardReport> FetchAsync(ShardAssignment a, CancellationToken cancellationToken)
+    /// <param name="inputs">Reads the images found in the job's dumps back out of them (local files or blobs).</param>
+    public static async Task<ShardReport> FetchAsync(ShardAssignment a, DumpInputs inputs, CancellationToken cancellationToken)
     {
         var size = a.Settings.SamplesPerShard;
         var candidates = File.ReadLines(Path.Combine(a.OutputDirectory, "candidates.jsonl")).Where(line => line.Length > 0)
@@ -99,9 +100,10 @@ public static class IngestShardPhase
         }
         var options = RunOptions(a.Settings);
         var spoolPath = Path.Combine(Path.GetTempPath(), $"platform-shard-{Guid.NewGuid():N}.bin");
-        using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken);
+        using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken,
+            inputs);
         using var downloader = new HttpImageDownloader(options.Downloader);
-        var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool);
+        var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool, inputs);
         var first = (long)a.Shard * size;
         var urlDuplicates = File.ReadLines(UrlDuplicatesFile(a.OutputDirectory)).Select(long.Parse)
             .Where(position => position >= first && position < first + size).Select(position => (int)(position - first)).ToHashSet();

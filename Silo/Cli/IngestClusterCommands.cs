@@ -21,7 +21,8 @@ public static class IngestClusterCommands
     {
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = "WARC/WAT files and URL lists, on storage every silo can read; one work unit each.",
+            Description = "WARC/WAT files and URL lists, on storage every silo can read, or blobs as http(s)://account-endpoint/container/name in the platform's " +
+                "storage account (a container or prefix URL stands for every dump blob under it, in name order); one work unit each.",
             Arity = ArgumentArity.OneOrMore,
         };
         var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset unless --dataset-location says otherwise).", Required = true };
@@ -42,8 +43,9 @@ public static class IngestClusterCommands
         foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var files = result.GetValue(inputs)!.Select(Path.GetFullPath).ToArray();
-            var missing = files.Where(f => !File.Exists(f)).ToList();
+            var files = result.GetValue(inputs)!.Select(IngestSubmitJob.FullInput).ToArray();
+            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
+            var missing = files.Where(f => !DumpInputs.IsBlobUrl(f) && !File.Exists(f)).ToList();
             if (missing.Count > 0)
             {
                 Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
@@ -67,9 +69,9 @@ public static class IngestClusterCommands
                 {
                     status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(files, outDir, settings, name, datasetLocation));
                 }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException or Azure.RequestFailedException)
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or FileNotFoundException or Azure.RequestFailedException)
                 {
-                    // A dataset location the silos' storage account cannot open, or a job id taken by another job.
+                    // A blob input or dataset location the silos' storage account cannot open, or a job id taken by another job.
                     Console.Error.WriteLine(e.Message);
                     return 2;
                 }

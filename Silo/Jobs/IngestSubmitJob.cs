@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Platform.Grains.Ingestion;
+using Platform.Ingestion.Runs;
 
 namespace Platform.Silo.Jobs;
 
@@ -21,8 +22,11 @@ public sealed class IngestSubmitJob(IGrainFactory grains, ILogger<IngestSubmitJo
     public static string JobIdFor(IEnumerable<string> inputs, string outputDirectory, string? dataset, string? datasetLocation = null)
     {
         // A job into the default location keeps the id it had before locations could be chosen.
-        var text = string.Join('\n', inputs.Select(Path.GetFullPath)) + "\n>" + Path.GetFullPath(outputDirectory) + "\n@" + dataset
+        var text = string.Join('\n', inputs.Select(FullInput)) + "\n>" + Path.GetFullPath(outputDirectory) + "\n@" + dataset
             + (datasetLocation is null ? "" : "\n=" + datasetLocation);
         return "ingest-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
+
+    /// <summary>A local input by its full path; a blob URL as it is.</summary>
+    public static string FullInput(string input) => DumpInputs.IsBlobUrl(input) ? input : Path.GetFullPath(input);
 }

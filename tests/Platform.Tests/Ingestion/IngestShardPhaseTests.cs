@@ -134,6 +134,40 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task A_job_over_blob_inputs_commits_the_dataset_the_single_process_run_writes_from_the_same_files()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 20, pictures: 40, seed: 6);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+        var container = azurite.Connection.CreateBlobClient().GetBlobContainerClient("dumps-" + Guid.NewGuid().ToString("N")[..12]);
+        await container.CreateAsync(cancellationToken: Ct);
+        foreach (var input in inputs) await container.GetBlobClient("crawl/" + Path.GetFileName(input)).UploadAsync(input, Ct);
+        await container.GetBlobClient("crawl/README.txt").UploadAsync(BinaryData.FromString("not a dump"), Ct);
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "blobinputs-" + Guid.NewGuid().ToString("N")[..8];
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
+        var output = Path.Combine(root, "distributed");
+        var prefix = $"{azurite.Connection.BlobEndpoint.ToString().TrimEnd('/')}/{container.Name}/crawl";
+        var submitted = await job.Submit(new IngestJobRequest([prefix], output, Settings, dataset));
+        // The prefix stands for its dumps, one unit each, in name order (the generator names them in input order).
+        Assert.Equal(inputs.Select(i => $"{prefix}/{Path.GetFileName(i)}"), submitted.Units.Select(u => u.Input));
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        Assert.Equal(inputs.Sum(i => new FileInfo(i).Length), status.InputBytesDone);
+        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        Assert.Equal(Stored(single), Stored(distributed));
+        Assert.True(Stored(single).Count > 0);
+        // Images stored from the dumps were read back out of the blobs, not fetched: the shards are the same bytes.
+        Assert.True(summary.Shards.Totals.Successes > 0);
+        AssertSameShardFiles(single, distributed);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))), File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))),
+            IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+    }
+
+    [Fact]
     public async Task A_silo_killed_in_the_shard_phase_loses_no_shard_and_commits_none_twice()
     {
         var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 4, pagesPerFile: 30, pictures: 60, seed: 8);
