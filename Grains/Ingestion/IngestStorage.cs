@@ -18,5 +18,5 @@ public sealed class IngestStorage(BlobServiceClient? account)
 
     /// <summary>A dataset folder, or a blob container as <c>http(s)://account-endpoint/container[/prefix]</c> (see <see cref="DatasetTarget"/>).</summary>
     public Task<IDatasetStore> OpenDatasetAsync(string location, CancellationToken cancellationToken) =>
-        DatasetTarget.OpenAsync(location, account, cancellationToken);
+        DatasetTarget.OpenWithClientAsync(location, account, cancellationToken);
 }

@@ -17,10 +17,10 @@ public static class DatasetTarget
     /// refused rather than tried anonymously. Checked before any work starts, so a wrong target fails fast.
     /// </summary>
     public static Task<IDatasetStore> OpenAsync(string target, string? connectionString, CancellationToken cancellationToken) =>
-        OpenAsync(target, IsBlobUrl(target) && !string.IsNullOrWhiteSpace(connectionString) ? new BlobServiceClient(connectionString) : null, cancellationToken);
+        OpenWithClientAsync(target, IsBlobUrl(target) && !string.IsNullOrWhiteSpace(connectionString) ? new BlobServiceClient(connectionString) : null, cancellationToken);
 
     /// <summary>As <see cref="OpenAsync(string, string?, CancellationToken)"/>, with a client of the storage account (a silo's) instead of its connection string.</summary>
-    public static async Task<IDatasetStore> OpenAsync(string target, BlobServiceClient? account, CancellationToken cancellationToken)
+    public static async Task<IDatasetStore> OpenWithClientAsync(string target, BlobServiceClient? account, CancellationToken cancellationToken)
     {
         if (!IsBlobUrl(target)) return new LocalDatasetFolder(target);
         var url = new Uri(target);
