@@ -11,8 +11,6 @@ namespace Platform.Grains.Ingestion;
 /// </summary>
 public sealed class IngestStorage(BlobServiceClient? account)
 {
-    public BlobServiceClient? Account => account;
-
     /// <summary>Opens and expands a job's inputs: local files, or blobs in this account (or with a SAS token).</summary>
     public DumpInputs Inputs { get; } = new(account);
 

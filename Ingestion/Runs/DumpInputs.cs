@@ -107,7 +107,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
         return expanded;
     }
 
-    public BlobClient BlobOf(string url)
+    private BlobClient BlobOf(string url)
     {
         var (container, path) = ContainerOf(url);
         if (path.Length == 0) throw new ArgumentException($"'{url}' names a container, not a blob.");
