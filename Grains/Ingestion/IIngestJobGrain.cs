@@ -33,12 +33,23 @@ public interface IIngestJobGrain : IGrainWithStringKey
     Task ShardFail(ShardStep step, int shard, int attempt, string error);
 }
 
+/// <param name="OutputDirectory">The job's work folder (extraction outputs, unit and shard attempts), on storage every silo can write.</param>
+/// <param name="Dataset">The dataset the shards are committed to; without one the job stops after extraction.</param>
+/// <param name="DatasetLocation">
+/// Where the dataset's files (shards, text, funnel) are written: a folder, or a blob container as
+/// <c>http(s)://account-endpoint/container[/prefix]</c> in the silos' storage account (or with a SAS token), as `ingest run --out`
+/// takes it. Default: <c>{OutputDirectory}/dataset</c>.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record IngestJobRequest(
     [property: Id(0)] IReadOnlyList<string> Inputs,
     [property: Id(1)] string OutputDirectory,
     [property: Id(2)] IngestJobSettings Settings,
-    [property: Id(3)] string? Dataset = null);
+    [property: Id(3)] string? Dataset = null,
+    [property: Id(4)] string? DatasetLocation = null)
+{
+    public string EffectiveDatasetLocation => DatasetLocation ?? Path.Combine(OutputDirectory, IngestShardPhase.DatasetFolder);
+}
 
 
 /// <summary>What a job runs with; the defaults are those of `platform ingest extract`.</summary>

@@ -24,6 +24,7 @@ public enum ShardStep
 /// <param name="Shard">Index of the shard within the job (0-based); its number in the dataset is <paramref name="FirstShardNumber"/> + this.</param>
 /// <param name="Directory">Fetch: the attempt's own folder. Write: the folder of the fetch attempt the verdicts were decided on.</param>
 /// <param name="VerdictsFile">Write only: one line per sample, its dedupe reason or empty.</param>
+/// <param name="DatasetLocation">Where the shard's files go (<see cref="IngestJobRequest.EffectiveDatasetLocation"/>).</param>
 [GenerateSerializer, Immutable]
 public sealed record ShardAssignment(
     [property: Id(0)] string JobId,
@@ -35,7 +36,8 @@ public sealed record ShardAssignment(
     [property: Id(6)] string? VerdictsFile,
     [property: Id(7)] int FirstShardNumber,
     [property: Id(8)] string Dataset,
-    [property: Id(9)] IngestJobSettings Settings);
+    [property: Id(9)] IngestJobSettings Settings,
+    [property: Id(10)] string DatasetLocation);
 
 /// <summary>What one finished shard step saw: samples attempted and, for a fetch, images that passed the checks; for a write, samples stored.</summary>
 [GenerateSerializer, Immutable]

@@ -48,6 +48,7 @@ public sealed class WorkUnitRecord
 /// </summary>
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
+    IngestStorage storage,
     ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain, IRemindable
 {
     public const string WakeReminder = "wake";
@@ -63,6 +64,7 @@ public sealed class IngestJobGrain(
     private string JobId => this.GetPrimaryKeyString();
     private IngestJobSettings Settings => state.State.Request!.Settings;
     private string OutputDirectory => state.State.Request!.OutputDirectory;
+    private string DatasetLocation => state.State.Request!.EffectiveDatasetLocation;
     private string UnitsDirectory => Path.Combine(OutputDirectory, ".units");
     private string ShardsDirectory => Path.Combine(OutputDirectory, ".shards");
 
@@ -111,7 +113,8 @@ public sealed class IngestJobGrain(
     {
         if (state.State.Request is { } existing)
         {
-            if (!existing.Inputs.SequenceEqual(request.Inputs) || existing.OutputDirectory != request.OutputDirectory || existing.Dataset != request.Dataset)
+            if (!existing.Inputs.SequenceEqual(request.Inputs) || existing.OutputDirectory != request.OutputDirectory || existing.Dataset != request.Dataset
+                || existing.EffectiveDatasetLocation != request.EffectiveDatasetLocation)
                 throw new InvalidOperationException($"Ingest job '{JobId}' already exists with other inputs, another output directory or another dataset.");
             return Status();
         }
@@ -121,10 +124,16 @@ public sealed class IngestJobGrain(
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.SamplesPerShard, 1);
         if (request.Dataset is { } dataset) Platform.Grains.Datasets.DatasetNames.Validate(dataset);
+        else if (request.DatasetLocation is not null) throw new ArgumentException("A dataset location needs a dataset to commit the shards to.", nameof(request));
+        // A blob location this silo's storage account cannot open fails the submission, not the job's last phase.
+        if (request.Dataset is not null && Platform.Ingestion.Runs.DatasetTarget.IsBlobUrl(request.EffectiveDatasetLocation))
+            await storage.OpenDatasetAsync(request.EffectiveDatasetLocation, CancellationToken.None);
         // The state is stored as JSON naming each value's runtime type, and only known types are read back:
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
+        // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
+        var units = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
-        state.State.Units = request.Inputs.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
+        state.State.Units = units.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
         state.State.Phase = IngestJobPhase.Extracting;
         await state.WriteStateAsync();
         StartTimer();
@@ -194,13 +203,16 @@ public sealed class IngestJobGrain(
     private async Task WriteFunnelAsync()
     {
         var output = OutputDirectory;
+        var location = DatasetLocation;
         var jobId = JobId;
         var (first, shards) = (state.State.FirstShardNumber, state.State.ShardWrites.Count);
         try
         {
-            await Task.Run(() => IngestShardPhase.WriteFunnelAsync(output, jobId, first, shards, CancellationToken.None));
+            await Task.Run(async () => await IngestShardPhase.WriteFunnelAsync(await storage.OpenDatasetAsync(location, CancellationToken.None), output, jobId,
+                first, shards, CancellationToken.None));
         }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException)
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException
+            or Azure.RequestFailedException)
         {
             logger.LogError(error, "Could not write the funnel of job {Job} into its dataset", JobId);
             state.State.Phase = IngestJobPhase.Failed;
@@ -316,7 +328,7 @@ public sealed class IngestJobGrain(
 
     private Task StartShardAsync(ShardStep step, WorkUnitRecord unit, string directory, string? verdicts) =>
         GrainFactory.GetGrain<IIngestShardGrain>($"{JobId}/{step}/{unit.Index}/{unit.Attempt}").Start(new ShardAssignment(JobId, step, unit.Index, unit.Attempt,
-            OutputDirectory, directory, verdicts, state.State.FirstShardNumber, state.State.Request!.Dataset!, Settings));
+            OutputDirectory, directory, verdicts, state.State.FirstShardNumber, state.State.Request!.Dataset!, Settings, DatasetLocation));
 
     private string UnitDirectory(WorkUnitRecord unit) => Path.Combine(UnitsDirectory, $"{unit.Index:D5}.{unit.Attempt}");
 
@@ -339,18 +351,20 @@ public sealed class IngestJobGrain(
                 OutputDirectory, IngestUnitExtraction.Options(Settings));
             var grains = GrainFactory;
             var dataset = state.State.Request!.Dataset;
+            var location = DatasetLocation;
             var jobId = JobId;
             var settings = Settings;
             finishing = Task.Run(async () =>
             {
                 var kept = await IngestJobFinisher.RunAsync(grains, request, CancellationToken.None);
-                // The job's first shard number is fixed once, in the dataset's folder, as `ingest run` fixes it.
+                // The job's first shard number is fixed once, in the dataset's store, as `ingest run` fixes it.
                 if (dataset is null) return (kept, 0);
-                var first = await IngestShardPhase.Store(request.OutputDirectory).ResolveFirstShardAsync(jobId, CancellationToken.None);
-                await IngestShardPhase.WriteTextAsync(request.OutputDirectory, jobId, CancellationToken.None);
+                var store = await storage.OpenDatasetAsync(location, CancellationToken.None);
+                var first = await store.ResolveFirstShardAsync(jobId, CancellationToken.None);
+                await IngestShardPhase.WriteTextAsync(store, request.OutputDirectory, jobId, CancellationToken.None);
                 var shards = IngestShardPhase.ShardCount(kept, settings);
                 // With no pair kept there is no shard phase; the funnel is complete now.
-                if (shards == 0) await IngestShardPhase.WriteFunnelAsync(request.OutputDirectory, jobId, first, 0, CancellationToken.None);
+                if (shards == 0) await IngestShardPhase.WriteFunnelAsync(store, request.OutputDirectory, jobId, first, 0, CancellationToken.None);
                 await IngestShardPhase.FindUrlDuplicatesAsync(grains, jobId, request.Attempt, request.OutputDirectory, settings, CancellationToken.None);
                 return (kept, first);
             });

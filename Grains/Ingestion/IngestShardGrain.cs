@@ -7,7 +7,7 @@ namespace Platform.Grains.Ingestion;
 
 /// <summary>One shard step attempt, placed at random and limited per silo by <see cref="IngestWorkerSlots"/>, as <see cref="IngestUnitGrain"/>.</summary>
 [RandomPlacement]
-public sealed class IngestShardGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestShardGrain> logger)
+public sealed class IngestShardGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestShardGrain> logger)
     : Grain, IIngestShardGrain
 {
     private Task? running;
@@ -27,7 +27,9 @@ public sealed class IngestShardGrain(IngestWorkerSlots slots, ILocalSiloDetails 
             $"Shard {a.Shard} ({a.Step}) attempt {a.Attempt} of job {a.JobId}",
             a.Settings.LeaseTimeout,
             () => job.ShardHeartbeat(a.Step, a.Shard, a.Attempt, worker),
-            stop => a.Step == ShardStep.Fetch ? IngestShardPhase.FetchAsync(a, stop) : IngestShardPhase.WriteAsync(grains, a, stop),
+            async stop => a.Step == ShardStep.Fetch
+                ? await IngestShardPhase.FetchAsync(a, storage.Inputs, stop)
+                : await IngestShardPhase.WriteAsync(grains, await storage.OpenDatasetAsync(a.DatasetLocation, stop), a, stop),
             report => job.ShardComplete(a.Step, a.Shard, a.Attempt, report),
             error => job.ShardFail(a.Step, a.Shard, a.Attempt, error)).RunAsync(slots, lifetime.ApplicationStopping, logger);
     }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Platform.Grains.Datasets;
 using Platform.Ingestion.Dedupe;
@@ -18,14 +17,14 @@ public sealed record DedupeRequest(string JobId, int Attempt, IReadOnlyList<stri
 /// <see cref="IngestJobSettings.SamplesPerShard"/> as `ingest run` cuts them. Each shard is fetched and checked by a
 /// leased worker (<see cref="FetchAsync"/>); then the job decides dedupe for every sample at once over the
 /// partitioned claim grains (<see cref="DecideAsync"/>, the earliest sample in input order wins); then each shard
-/// is written and committed by a leased worker (<see cref="WriteAsync"/>). The dataset's files go to
-/// <c>{output}/dataset</c>; the shards are committed to the <see cref="IDatasetGrain"/> of the job's dataset.
+/// is written and committed by a leased worker (<see cref="WriteAsync"/>). The dataset's files go to the job's
+/// <see cref="IngestJobRequest.EffectiveDatasetLocation"/> (<c>{output}/dataset</c>, or a blob container) through its
+/// <see cref="IDatasetStore"/>; the shards are committed to the <see cref="IDatasetGrain"/> of the job's dataset.
 /// </summary>
 public static class IngestShardPhase
 {
     public const string DatasetFolder = "dataset";
 
-    public static LocalDatasetFolder Store(string outputDirectory) => new(Path.Combine(outputDirectory, DatasetFolder));
 
     public static DedupeOptions DedupeOptions(IngestJobSettings settings) => new()
     {
@@ -44,8 +43,8 @@ public static class IngestShardPhase
     };
 
     /// <summary>As `ingest run` does, the job's cleaned text goes into the dataset beside the shards (once the final phase wrote it).</summary>
-    public static Task WriteTextAsync(string outputDirectory, string jobId, CancellationToken cancellationToken) =>
-        Store(outputDirectory).WriteFileAsync(IngestRun.TextFileName(jobId), async s =>
+    public static Task WriteTextAsync(IDatasetStore store, string outputDirectory, string jobId, CancellationToken cancellationToken) =>
+        store.WriteFileAsync(IngestRun.TextFileName(jobId), async s =>
         {
             await using var text = File.OpenRead(Path.Combine(outputDirectory, "text.jsonl"));
             await text.CopyToAsync(s, cancellationToken);
@@ -55,7 +54,8 @@ public static class IngestShardPhase
     /// As `ingest run` does, the job's funnel goes into the dataset once every shard is committed: the final phase's
     /// stats.json, then the shard stage read from the shards' stats, with the kept pairs' image origins.
     /// </summary>
-    public static async Task WriteFunnelAsync(string outputDirectory, string jobId, int firstShard, int shardCount, CancellationToken cancellationToken)
+    public static async Task WriteFunnelAsync(IDatasetStore store, string outputDirectory, string jobId, int firstShard, int shardCount,
+        CancellationToken cancellationToken)
     {
         var extraction = new FunnelStats();
         IngestJobFinisher.AddStats(extraction, await File.ReadAllTextAsync(Path.Combine(outputDirectory, "stats.json"), cancellationToken));
@@ -67,14 +67,19 @@ public static class IngestShardPhase
             if (PairCandidate.ReadJson(document.RootElement).ImageInDump) inDump++;
             else fromWeb++;
         }
-        var store = Store(outputDirectory);
         var funnel = await IngestRun.FunnelAsync(extraction, store, firstShard, shardCount, inDump, fromWeb, cancellationToken);
         await IngestRun.WriteFunnelAsync(store, jobId, funnel, cancellationToken);
     }
 
+    /// <summary>Where the manifest says a shard's tar is: its path in a folder, its blob's URL in a container.</summary>
+    public static string TarLocation(IDatasetStore store, int shard) => store is LocalDatasetFolder folder
+        ? Path.Combine(folder.Root, DatasetLayout.TarName(shard))
+        : store.Location + DatasetLayout.TarName(shard);
+
     public static int ShardCount(long pairsKept, IngestJobSettings settings) => (int)((pairsKept + settings.SamplesPerShard - 1) / settings.SamplesPerShard);
 
-    public static async Task<ShardReport> FetchAsync(ShardAssignment a, CancellationToken cancellationToken)
+    /// <param name="inputs">Reads the images found in the job's dumps back out of them (local files or blobs).</param>
+    public static async Task<ShardReport> FetchAsync(ShardAssignment a, DumpInputs inputs, CancellationToken cancellationToken)
     {
         var size = a.Settings.SamplesPerShard;
         var candidates = File.ReadLines(Path.Combine(a.OutputDirectory, "candidates.jsonl")).Where(line => line.Length > 0)
@@ -95,9 +100,10 @@ public static class IngestShardPhase
         }
         var options = RunOptions(a.Settings);
         var spoolPath = Path.Combine(Path.GetTempPath(), $"platform-shard-{Guid.NewGuid():N}.bin");
-        using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken);
+        using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken,
+            inputs);
         using var downloader = new HttpImageDownloader(options.Downloader);
-        var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool);
+        var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool, inputs);
         var first = (long)a.Shard * size;
         var urlDuplicates = File.ReadLines(UrlDuplicatesFile(a.OutputDirectory)).Select(long.Parse)
             .Where(position => position >= first && position < first + size).Select(position => (int)(position - first)).ToHashSet();
@@ -192,17 +198,14 @@ public static class IngestShardPhase
     /// Writes the shard's files and commits it. A redo after a worker died writes the same bytes, so the commit of
     /// an already committed shard is recognised by its checksum and changes nothing.
     /// </summary>
-    public static async Task<ShardReport> WriteAsync(IGrainFactory grains, ShardAssignment a, CancellationToken cancellationToken)
+    public static async Task<ShardReport> WriteAsync(IGrainFactory grains, IDatasetStore store, ShardAssignment a, CancellationToken cancellationToken)
     {
         var verdicts = (await File.ReadAllLinesAsync(a.VerdictsFile!, cancellationToken)).Select(line => line.Length == 0 ? null : line).ToList();
-        var store = Store(a.OutputDirectory);
         var number = a.FirstShardNumber + a.Shard;
-        var stats = await ShardAttempts.WriteAsync(store, number, a.Directory, verdicts, DedupeOptions(a.Settings), cancellationToken);
-        var tarPath = Path.Combine(store.Root, DatasetLayout.TarName(number));
-        string checksum;
-        await using (var tar = File.OpenRead(tarPath))
-            checksum = Convert.ToHexStringLower(await SHA256.HashDataAsync(tar, cancellationToken));
-        var entry = new ShardEntry(DatasetLayout.ShardName(number), stats.Successes, new FileInfo(tarPath).Length, checksum, tarPath, DateTimeOffset.UtcNow);
+        var written = await ShardAttempts.WriteAsync(store, number, a.Directory, verdicts, DedupeOptions(a.Settings), cancellationToken);
+        var stats = written.Stats;
+        var entry = new ShardEntry(DatasetLayout.ShardName(number), stats.Successes, written.TarBytes, written.TarSha256,
+            TarLocation(store, number), DateTimeOffset.UtcNow);
         if (await grains.GetGrain<IDatasetGrain>(a.Dataset).AddShard(entry) == ShardAddResult.ConflictingChecksum)
             throw new InvalidOperationException($"Shard {entry.ShardId} of dataset '{a.Dataset}' is already committed with other contents.");
         return new ShardReport(stats.Attempted, stats.Successes);

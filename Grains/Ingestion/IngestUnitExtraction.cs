@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Runs;
 using Platform.Ingestion.Sources;
 using Platform.Ingestion.Text;
 
@@ -45,9 +46,11 @@ public static class IngestUnitExtraction
         MaxAltTextsPerImage = settings.MaxAltTextsPerImage,
     };
 
-    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, ILanguageDetector? languageDetector, CancellationToken cancellationToken)
+    /// <param name="inputs">Opens the input: a local file, or a blob streamed as it is read.</param>
+    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, DumpInputs inputs, ILanguageDetector? languageDetector, CancellationToken cancellationToken)
     {
-        if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+        // Opened first, so a missing input fails the unit before its folder is touched.
+        await using var opened = await inputs.OpenAsync(input, cancellationToken: cancellationToken);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
         var images = new InProcessImageIndex();
@@ -57,18 +60,15 @@ public static class IngestUnitExtraction
         var spans = new RecordingSpanDeduplicator(new InProcessSpanDeduplicator(), spanLog);
         using var sink = new TextCountingSink(new JsonLinesSink(directory), spans, textSpans);
         using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans, languageDetector);
-        await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        {
-            if (UrlListOptions.FormatOf(input) is { } format)
-                await UrlListReader.AddAsync(run, stream, format, input, cancellationToken: cancellationToken);
-            else
-                run.AddWarc(stream, input, cancellationToken: cancellationToken);
-        }
+        if (UrlListOptions.FormatOf(DumpInputs.NameOf(input)) is { } format)
+            await UrlListReader.AddAsync(run, opened.Stream, format, input, cancellationToken: cancellationToken);
+        else
+            run.AddWarc(opened.Stream, input, cancellationToken: cancellationToken);
         run.Finish(cancellationToken);
         using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
             foreach (var image in images.All) writer.Line(image.WriteJson);
         await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
-        return new UnitReport(new FileInfo(input).Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts);
+        return new UnitReport(opened.Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts);
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ namespace Platform.Grains.Ingestion;
 /// its load statistics lag). The per-silo limit comes from <see cref="IngestWorkerSlots"/>.
 /// </summary>
 [RandomPlacement]
-public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestUnitGrain> logger) : Grain, IIngestUnitGrain
+public sealed class IngestUnitGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestUnitGrain> logger) : Grain, IIngestUnitGrain
 {
     private Task? running;
 
@@ -32,7 +32,7 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, ILocalSiloDetails s
             $"Unit {a.Unit} attempt {a.Attempt} of job {a.JobId}",
             a.Settings.LeaseTimeout,
             () => job.Heartbeat(a.Unit, a.Attempt, worker),
-            stop => IngestUnitExtraction.RunAsync(a.Input, a.Directory, IngestUnitExtraction.Options(a.Settings), IngestUnitExtraction.LanguageDetector(a.Settings), stop),
+            stop => IngestUnitExtraction.RunAsync(a.Input, a.Directory, IngestUnitExtraction.Options(a.Settings), storage.Inputs, IngestUnitExtraction.LanguageDetector(a.Settings), stop),
             report => job.Complete(a.Unit, a.Attempt, report),
             error => job.Fail(a.Unit, a.Attempt, error)).RunAsync(slots, lifetime.ApplicationStopping, logger);
     }

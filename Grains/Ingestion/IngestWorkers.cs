@@ -27,6 +27,7 @@ public static class IngestionServiceCollectionExtensions
         var options = services.AddOptions<IngestWorkerOptions>();
         if (configure is not null) options.Configure(configure);
         services.AddSingleton<IngestWorkerSlots>();
+        services.AddSingleton(sp => new IngestStorage(sp.GetService<Azure.Storage.Blobs.BlobServiceClient>()));
         return services;
     }
 }

@@ -16,13 +16,17 @@ public static class DatasetTarget
     /// is created when missing), or a SAS token in its query for an existing container; without either it is
     /// refused rather than tried anonymously. Checked before any work starts, so a wrong target fails fast.
     /// </summary>
-    public static async Task<IDatasetStore> OpenAsync(string target, string? connectionString, CancellationToken cancellationToken)
+    public static Task<IDatasetStore> OpenAsync(string target, string? connectionString, CancellationToken cancellationToken) =>
+        OpenWithClientAsync(target, IsBlobUrl(target) && !string.IsNullOrWhiteSpace(connectionString) ? new BlobServiceClient(connectionString) : null, cancellationToken);
+
+    /// <summary>As <see cref="OpenAsync(string, string?, CancellationToken)"/>, with a client of the storage account (a silo's) instead of its connection string.</summary>
+    public static async Task<IDatasetStore> OpenWithClientAsync(string target, BlobServiceClient? account, CancellationToken cancellationToken)
     {
         if (!IsBlobUrl(target)) return new LocalDatasetFolder(target);
         var url = new Uri(target);
-        if (!string.IsNullOrWhiteSpace(connectionString))
+        if (account is not null)
         {
-            var service = new BlobServiceClient(connectionString);
+            var service = account;
             var (container, prefix) = SplitContainerAndPrefix(url, service.Uri);
             var client = service.GetBlobContainerClient(container);
             await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);

@@ -18,21 +18,21 @@ public static class DumpReasons
 /// <summary>
 /// Reads one image response back out of a WARC by the position extraction recorded: per-record gzip files
 /// are entered at the record's gzip member, uncompressed files at the record's offset; whole-file gzip has
-/// no member per record, so it is read from the start up to the record.
+/// no member per record, so it is read from the start up to the record. A dump in blob storage is read the same way,
+/// by a download from the record's position (<see cref="DumpInputs"/>).
 /// </summary>
 public static class DumpedImageReader
 {
-    public static FetchResult Read(DumpedImage image, WarcReaderOptions warcOptions, int maxBodyBytes)
+    public static FetchResult Read(DumpedImage image, WarcReaderOptions warcOptions, int maxBodyBytes, DumpInputs? inputs = null)
     {
         try
         {
-            using var file = new FileStream(image.Source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            var gzip = file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
-            var start = image.CompressedOffset >= 0 ? image.CompressedOffset : gzip ? 0 : image.Offset;
+            // Per-record gzip: the record's member; otherwise a whole-file gzip is inflated from the start, and a plain file entered at the record.
+            var start = image.CompressedOffset >= 0 ? image.CompressedOffset : IsGzip(image.Source, inputs) ? 0 : image.Offset;
             // After a seek, offsets count from the seek position.
-            var offsetWanted = image.CompressedOffset >= 0 || !gzip ? 0 : image.Offset;
-            file.Position = start;
-            using var reader = new WarcReader(file, new FunnelStats(), warcOptions, leaveOpen: true);
+            var offsetWanted = start == 0 ? image.Offset : 0;
+            using var file = (inputs ?? DumpInputs.LocalOnly).Open(image.Source, start);
+            using var reader = new WarcReader(file.Stream, new FunnelStats(), warcOptions, leaveOpen: true);
             foreach (var record in reader.ReadAll())
             {
                 if (record.Offset < offsetWanted) continue;
@@ -42,7 +42,7 @@ public static class DumpedImageReader
             }
             return FetchResult.Failure(DumpReasons.RecordMissing, $"{image.Source}@{image.Offset}: no record");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or Azure.RequestFailedException)
         {
             return FetchResult.Failure(DumpReasons.Unreadable, $"{image.Source}: {e.Message}");
         }
@@ -54,10 +54,12 @@ public static class DumpedImageReader
     /// </summary>
     public static bool NeedsSequentialRead(DumpedImage image, Func<string, bool> isGzip) => image.CompressedOffset < 0 && isGzip(image.Source);
 
-    public static bool IsGzip(string path)
+    public static bool IsGzip(string path) => IsGzip(path, null);
+
+    public static bool IsGzip(string path, DumpInputs? inputs)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        return file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
+        using var file = (inputs ?? DumpInputs.LocalOnly).Open(path);
+        return file.Stream.ReadByte() == 0x1f && file.Stream.ReadByte() == 0x8b;
     }
 
     internal static FetchResult Decode(WarcRecord record, int maxBodyBytes)
@@ -87,10 +89,10 @@ public sealed class SequentialDumpSpool : IDisposable
 
     /// <summary>A spool holding the images of <paramref name="candidates"/> that sit in whole-file gzip dumps, one pass per dump.</summary>
     public static SequentialDumpSpool ForCandidates(string path, IEnumerable<ImageCandidate> candidates, IImageIndex images,
-        WarcReaderOptions warcOptions, int maxBodyBytes, CancellationToken cancellationToken)
+        WarcReaderOptions warcOptions, int maxBodyBytes, CancellationToken cancellationToken, DumpInputs? inputs = null)
     {
         var gzip = new Dictionary<string, bool>(StringComparer.Ordinal);
-        bool IsGzip(string source) => gzip.TryGetValue(source, out var known) ? known : gzip[source] = DumpedImageReader.IsGzip(source);
+        bool IsGzip(string source) => gzip.TryGetValue(source, out var known) ? known : gzip[source] = DumpedImageReader.IsGzip(source, inputs);
         var wanted = new Dictionary<string, Dictionary<long, DumpedImage>>(StringComparer.Ordinal);
         foreach (var candidate in candidates)
         {
@@ -101,7 +103,7 @@ public sealed class SequentialDumpSpool : IDisposable
         }
         var spool = new SequentialDumpSpool(path);
         foreach (var (source, bySource) in wanted)
-            spool.Collect(source, bySource.Values, warcOptions, maxBodyBytes, cancellationToken);
+            spool.Collect(source, bySource.Values, warcOptions, maxBodyBytes, cancellationToken, inputs);
         return spool;
     }
 
@@ -109,11 +111,11 @@ public sealed class SequentialDumpSpool : IDisposable
 
     /// <summary>Copies the given images (all from <paramref name="source"/>) in one pass over it. Not thread-safe.</summary>
     public void Collect(string source, IReadOnlyCollection<DumpedImage> images, WarcReaderOptions warcOptions, int maxBodyBytes,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, DumpInputs? inputs = null)
     {
         var wanted = images.ToDictionary(i => i.Offset);
-        using (var file = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        using (var reader = new WarcReader(file, new FunnelStats(), warcOptions, leaveOpen: true))
+        using (var file = (inputs ?? DumpInputs.LocalOnly).Open(source))
+        using (var reader = new WarcReader(file.Stream, new FunnelStats(), warcOptions, leaveOpen: true))
             foreach (var record in reader.ReadAll(cancellationToken))
             {
                 if (!wanted.Remove(record.Offset, out var image)) continue;
@@ -155,7 +157,7 @@ public sealed class SequentialDumpSpool : IDisposable
 /// attempted, so shards committed by an earlier run cost nothing and no payload waits in memory.
 /// </summary>
 public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, WarcReaderOptions warcOptions, int maxBodyBytes,
-    SequentialDumpSpool? spooled = null) : IImageSource
+    SequentialDumpSpool? spooled = null, DumpInputs? inputs = null) : IImageSource
 {
     /// <summary>Called after each attempt, from any thread.</summary>
     public Action? Attempted { get; init; }
@@ -167,7 +169,7 @@ public sealed class DumpOrWebImageSource(IImageIndex dump, IImageSource web, War
             if (candidate.EmbeddedBytes is { } embedded) return FetchResult.Success(embedded);
             if (spooled is not null && spooled.TryRead(candidate.Url, out var copied)) return copied;
             if (dump.TryGet(candidate.Url, out var image) && image is not null)
-                return await Task.Run(() => DumpedImageReader.Read(image, warcOptions, maxBodyBytes), cancellationToken);
+                return await Task.Run(() => DumpedImageReader.Read(image, warcOptions, maxBodyBytes, inputs), cancellationToken);
             return await web.FetchAsync(candidate, cancellationToken);
         }
         finally

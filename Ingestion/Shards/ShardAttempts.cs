@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
@@ -25,6 +26,9 @@ public sealed record AttemptedSample(
 {
     public bool HasImage => Sha256 is not null;
 }
+
+/// <summary>A shard as <see cref="ShardAttempts.WriteAsync"/> published it: its stats, and its tar's size and sha256 (hex).</summary>
+public sealed record WrittenShard(ShardStats Stats, long TarBytes, string TarSha256);
 
 /// <summary>
 /// A shard in two steps, for shards attempted in parallel (the cluster's shard phase): <see cref="FetchAsync"/>
@@ -100,9 +104,10 @@ public static class ShardAttempts
 
     /// <summary>
     /// Writes shard <paramref name="shard"/> (tar, parquet, dedupe delta, stats last) from a fetched attempt and the dedupe
-    /// verdict of each of its samples, and returns its stats.
+    /// verdict of each of its samples, and returns its stats with the tar's size and sha256 (taken as it is written, so a
+    /// shard in blob storage is not downloaded again to be committed).
     /// </summary>
-    public static async Task<ShardStats> WriteAsync(IDatasetStore dataset, int shard, string directory, IReadOnlyList<string?> verdicts,
+    public static async Task<WrittenShard> WriteAsync(IDatasetStore dataset, int shard, string directory, IReadOnlyList<string?> verdicts,
         DedupeOptions dedupe, CancellationToken cancellationToken)
     {
         var samples = ReadSamples(directory);
@@ -113,39 +118,48 @@ public static class ShardAttempts
         var delta = new DedupeDelta();
         await using var images = new FileStream(Path.Combine(directory, ImagesFile), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var tarFile = dataset.OpenPartial(DatasetLayout.TarName(shard));
+        using var sha256 = SHA256.Create();
+        long tarBytes;
         try
         {
-            await using (var tar = new WebDatasetShardWriter(tarFile))
-                for (var i = 0; i < samples.Count; i++)
-                {
-                    var sample = samples[i];
-                    var verdict = verdicts[i];
-                    var row = new SampleRecord { Url = sample.Url, Caption = sample.Caption, Key = $"{name}{i:D4}" };
-                    if (verdict == DedupeReasons.DuplicateUrl) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
-                    else
+            // A hash transform passes the bytes through unchanged; the tar reaches the store as written.
+            await using (var hashed = new CryptoStream(tarFile, sha256, CryptoStreamMode.Write, leaveOpen: true))
+            {
+                await using (var tar = new WebDatasetShardWriter(hashed))
+                    for (var i = 0; i < samples.Count; i++)
                     {
-                        // What DedupeFilter records: the URL once claimed, and every checked image but an exact copy.
-                        if (dedupe.ByUrl) delta.UrlKeys.Add(DedupeKeys.OfUrl(sample.Url));
-                        if (!sample.HasImage) ImageDatasetWriter.Mark(row, sample.Status!, sample.Reason!);
+                        var sample = samples[i];
+                        var verdict = verdicts[i];
+                        var row = new SampleRecord { Url = sample.Url, Caption = sample.Caption, Key = $"{name}{i:D4}" };
+                        if (verdict == DedupeReasons.DuplicateUrl) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
                         else
                         {
-                            Describe(row, sample);
-                            var exactCopy = dedupe.ByImageBytes && verdict == DedupeReasons.DuplicateImageBytes;
-                            if (dedupe.ByImageBytes && !exactCopy) delta.ImageKeys.Add(DedupeKeys.OfSha256Hex(sample.Sha256!));
-                            if (dedupe.MaxImageHammingDistance is not null && !exactCopy) delta.ImageHashes.Add(sample.PerceptualHash);
-                            if (verdict is not null) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
+                            // What DedupeFilter records: the URL once claimed, and every checked image but an exact copy.
+                            if (dedupe.ByUrl) delta.UrlKeys.Add(DedupeKeys.OfUrl(sample.Url));
+                            if (!sample.HasImage) ImageDatasetWriter.Mark(row, sample.Status!, sample.Reason!);
                             else
                             {
-                                row.Status = SampleStatus.Success;
-                                var jpeg = new byte[sample.ImageLength];
-                                await RandomAccess.ReadAsync(images.SafeFileHandle, jpeg, sample.ImageOffset, cancellationToken);
-                                await tar.WriteSampleAsync(row, jpeg, cancellationToken);
+                                Describe(row, sample);
+                                var exactCopy = dedupe.ByImageBytes && verdict == DedupeReasons.DuplicateImageBytes;
+                                if (dedupe.ByImageBytes && !exactCopy) delta.ImageKeys.Add(DedupeKeys.OfSha256Hex(sample.Sha256!));
+                                if (dedupe.MaxImageHammingDistance is not null && !exactCopy) delta.ImageHashes.Add(sample.PerceptualHash);
+                                if (verdict is not null) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
+                                else
+                                {
+                                    row.Status = SampleStatus.Success;
+                                    var jpeg = new byte[sample.ImageLength];
+                                    await RandomAccess.ReadAsync(images.SafeFileHandle, jpeg, sample.ImageOffset, cancellationToken);
+                                    await tar.WriteSampleAsync(row, jpeg, cancellationToken);
+                                }
                             }
                         }
+                        rows.Add(row);
+                        stats.Count(row);
                     }
-                    rows.Add(row);
-                    stats.Count(row);
-                }
+                await hashed.FlushFinalBlockAsync(cancellationToken);
+                // A partial file starts empty, so where it stands is what was written.
+                tarBytes = tarFile.Position;
+            }
             await dataset.PublishAsync(tarFile, DatasetLayout.TarName(shard), cancellationToken);
         }
         catch
@@ -154,7 +168,7 @@ public static class ShardAttempts
             throw;
         }
         await ImageDatasetWriter.PublishShardRestAsync(dataset, shard, rows, delta, stats, cancellationToken);
-        return stats;
+        return new WrittenShard(stats, tarBytes, Convert.ToHexStringLower(sha256.Hash!));
     }
 
     private static void Describe(SampleRecord row, AttemptedSample sample)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Filters;
+using Platform.Ingestion.Runs;
 using Platform.Silo.Hosting;
 using Platform.Silo.Jobs;
 
@@ -21,10 +22,16 @@ public static class IngestClusterCommands
     {
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = "WARC/WAT files and URL lists, on storage every silo can read; one work unit each.",
+            Description = "WARC/WAT files and URL lists, on storage every silo can read, or blobs as http(s)://account-endpoint/container/name in the platform's " +
+                "storage account (a container or prefix URL stands for every dump blob under it, in name order); one work unit each.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset).", Required = true };
+        var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset unless --dataset-location says otherwise).", Required = true };
+        var location = new Option<string?>("--dataset-location")
+        {
+            Description = "Where the dataset's files go: a folder every silo can write, or a blob container as http(s)://account-endpoint/container[/prefix] " +
+                "in the platform's storage account (Storage:ConnectionString), as `ingest run --out` takes it. Default: OUT/dataset.",
+        };
         var output = new Option<string>("--out") { Description = "Output directory (on storage every silo can write).", Required = true };
         var job = new Option<string>("--job") { Description = "Job id (default: derived from the inputs, output and dataset, so a repeated submit finds the same job)." };
         var maxImagesPerAlt = new Option<int>("--max-images-per-alt") { Description = "Drop alt texts shared by more images (ALIGN: 10).", DefaultValueFactory = _ => 10 };
@@ -36,11 +43,12 @@ public static class IngestClusterCommands
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var files = result.GetValue(inputs)!.Select(Path.GetFullPath).ToArray();
-            var missing = files.Where(f => !File.Exists(f)).ToList();
+            var files = result.GetValue(inputs)!.Select(IngestSubmitJob.FullInput).ToArray();
+            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
+            var missing = files.Where(f => !DumpInputs.IsBlobUrl(f) && !File.Exists(f)).ToList();
             if (missing.Count > 0)
             {
                 Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
@@ -48,7 +56,8 @@ public static class IngestClusterCommands
             }
             var outDir = Path.GetFullPath(result.GetValue(output)!);
             var name = result.GetValue(dataset)!;
-            var jobId = result.GetValue(job) ?? IngestSubmitJob.JobIdFor(files, outDir, name);
+            var datasetLocation = result.GetValue(location) is { } at ? DatasetTarget.IsBlobUrl(at) ? at : Path.GetFullPath(at) : null;
+            var jobId = result.GetValue(job) ?? IngestSubmitJob.JobIdFor(files, outDir, name, datasetLocation);
             var settings = new IngestJobSettings
             {
                 MaxImagesPerAltText = result.GetValue(maxImagesPerAlt),
@@ -60,7 +69,17 @@ public static class IngestClusterCommands
             };
             return await WithClientAsync(async grains =>
             {
-                var status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(files, outDir, settings, name));
+                IngestJobStatus status;
+                try
+                {
+                    status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(files, outDir, settings, name, datasetLocation));
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or FileNotFoundException or Azure.RequestFailedException)
+                {
+                    // A blob input or dataset location the silos' storage account cannot open, or a job id taken by another job.
+                    Console.Error.WriteLine(e.Message);
+                    return 2;
+                }
                 Console.WriteLine(jobId);
                 Console.Error.WriteLine(Describe(status));
                 return 0;

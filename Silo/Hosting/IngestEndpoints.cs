@@ -1,17 +1,20 @@
 using Hangfire;
 using Platform.Dashboard;
 using Platform.Grains.Ingestion;
+using Platform.Ingestion.Runs;
 using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Hosting;
 
 /// <summary>What `POST /api/ingest/jobs` takes: the inputs and output as `platform ingest submit` takes them.</summary>
-/// <param name="Inputs">Absolute paths of WARC/WAT files and URL lists on storage every silo can read.</param>
+/// <param name="Inputs">Absolute paths of WARC/WAT files and URL lists on storage every silo can read, or blob URLs (a blob, or a container or prefix standing for its dumps).</param>
 /// <param name="Output">Absolute path of the job's output directory, on storage every silo can write.</param>
 /// <param name="Dataset">Dataset the shards are committed to; none: extraction only (candidates, text and funnel in the output).</param>
 /// <param name="Job">Job id; default derived from inputs, output and dataset, so posting the same ingestion twice finds the same job.</param>
 /// <param name="Settings">Filters, leases and shard size; default those of `ingest submit`.</param>
-public sealed record IngestSubmission(string[]? Inputs, string? Output, string? Dataset = null, string? Job = null, IngestJobSettings? Settings = null);
+/// <param name="DatasetLocation">Where the shards go: a folder or a blob URL in the platform's account; default `OUTPUT/dataset`.</param>
+public sealed record IngestSubmission(string[]? Inputs, string? Output, string? Dataset = null, string? Job = null, IngestJobSettings? Settings = null,
+    string? DatasetLocation = null);
 
 /// <summary>
 /// Starting an ingestion over HTTP: the request becomes a Hangfire job (listed on `/hangfire`, retried by Hangfire
@@ -32,9 +35,11 @@ public static class IngestEndpoints
         {
             var problems = Validate(submission);
             if (problems.Count > 0) return Results.ValidationProblem(problems, title: "The ingestion cannot start as posted.");
-            var jobId = submission.Job ?? IngestSubmitJob.JobIdFor(submission.Inputs!, submission.Output!, submission.Dataset);
+            var inputs = submission.Inputs!.Select(IngestSubmitJob.FullInput).ToArray();
+            var jobId = submission.Job ?? IngestSubmitJob.JobIdFor(inputs, submission.Output!, submission.Dataset, submission.DatasetLocation);
             var settings = submission.Settings ?? new IngestJobSettings();
-            var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job => job.RunAsync(jobId, submission.Inputs!, submission.Output!, submission.Dataset, settings));
+            var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job =>
+                job.RunAsync(jobId, inputs, submission.Output!, submission.Dataset, settings, submission.DatasetLocation));
             return Results.Accepted($"{JobsPath}/{Uri.EscapeDataString(jobId)}", new { job = jobId, hangfireJob });
         });
         group.MapGet("{job}", async (string job, IGrainFactory grains) =>
@@ -52,8 +57,9 @@ public static class IngestEndpoints
         if (submission.Inputs is not { Length: > 0 } inputs) problems["inputs"] = ["Give at least one input file."];
         else
         {
-            var wrong = inputs.Where(i => !Path.IsPathFullyQualified(i) || !File.Exists(i)).ToList();
-            if (wrong.Count > 0) problems["inputs"] = [.. wrong.Select(i => $"'{i}' is not an absolute path of an existing file on this host.")];
+            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
+            var wrong = inputs.Where(i => !DumpInputs.IsBlobUrl(i) && (!Path.IsPathFullyQualified(i) || !File.Exists(i))).ToList();
+            if (wrong.Count > 0) problems["inputs"] = [.. wrong.Select(i => $"'{i}' is neither a blob URL nor an absolute path of an existing file on this host.")];
         }
         if (string.IsNullOrWhiteSpace(submission.Output) || !Path.IsPathFullyQualified(submission.Output))
             problems["output"] = ["Give the output directory as an absolute path."];

@@ -77,11 +77,16 @@ public sealed class IngestWatchSettings
 
 public sealed class WatchedFolderSettings
 {
-    /// <summary>Names the watch (its recurring job is `ingest-watch-NAME`; its memory of claimed files is kept under this name). Default: the folder's own name.</summary>
+    /// <summary>Names the watch (its recurring job is `ingest-watch-NAME`; its memory of claimed files is kept under this name). Default: the folder's own name (a blob URL's last path segment).</summary>
     public string? Name { get; set; }
 
-    /// <summary>The folder to watch (not its subfolders).</summary>
+    /// <summary>
+    /// The folder to watch (not its subfolders), or a blob container or prefix as `http(s)://account-endpoint/container[/prefix]`
+    /// in the platform's storage account (`Storage:ConnectionString`): the blobs directly under it, settled by their Last-Modified time.
+    /// </summary>
     public string Path { get; set; } = "";
+
+    public bool IsBlobContainer => Platform.Ingestion.Runs.DumpInputs.IsBlobUrl(Path);
 
     /// <summary>The dataset new files are ingested into (optional).</summary>
     public string? Dataset { get; set; }
@@ -95,9 +100,9 @@ public sealed class WatchedFolderSettings
     /// <summary>A file is taken only once it has not been written to for this long, so a copy still in progress is not ingested half-written.</summary>
     public TimeSpan SettleTime { get; set; } = TimeSpan.FromSeconds(30);
 
-    public string EffectiveName => string.IsNullOrWhiteSpace(Name)
-        ? System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path)))
-        : Name;
+    public string EffectiveName => !string.IsNullOrWhiteSpace(Name) ? Name
+        : IsBlobContainer ? Uri.TryCreate(Path, UriKind.Absolute, out var url) ? Uri.UnescapeDataString(url.AbsolutePath).TrimEnd('/').Split('/')[^1] : ""
+        : System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path)));
 }
 
 public sealed class WebSettings

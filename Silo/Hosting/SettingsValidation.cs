@@ -114,6 +114,8 @@ public static class SettingsValidation
                     errors.Add($"{Key(nameof(folder.Path))} is empty; name the folder to watch.");
                     continue;
                 }
+                if (folder.IsBlobContainer && !Uri.TryCreate(folder.Path, UriKind.Absolute, out _))
+                    errors.Add($"{Key(nameof(folder.Path))} = '{folder.Path}' is not a blob container URL; e.g. https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX.");
                 var watchName = folder.EffectiveName;
                 if (watchName.Length == 0 || !watchName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
                     errors.Add($"{Key(nameof(folder.Name))} = '{watchName}' must be ASCII letters, digits, '-', '_' or '.'; set a name for this folder.");

@@ -62,7 +62,7 @@ public sealed class IngestCommandsTests : IDisposable
         using (var wrong = await http.PostAsJsonAsync("/api/ingest/jobs", new { inputs = new[] { "relative.warc.gz" }, output }, ct))
         {
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, wrong.StatusCode);
-            Assert.Contains("is not an absolute path of an existing file", await wrong.Content.ReadAsStringAsync(ct));
+            Assert.Contains("is neither a blob URL nor an absolute path of an existing file", await wrong.Content.ReadAsStringAsync(ct));
         }
 
         var submission = new { inputs, output, dataset = "web", settings = new { samplesPerShard = 50 } };
@@ -101,5 +101,44 @@ public sealed class IngestCommandsTests : IDisposable
         Assert.Contains("IngestSubmitJob", succeeded);
         using (var missing = await http.GetAsync("/api/ingest/jobs/no-such-job", ct))
             Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Submit_reads_blob_inputs_and_writes_the_dataset_to_a_blob_dataset_location()
+    {
+        var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 5);
+        var output = Path.Combine(root, "out");
+        var gatewayPort = Platform.Silo.Storage.AzuriteEmulator.FreeTcpPort();
+        await using var platform = PlatformProcess.StartUp(gatewayPort: gatewayPort);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        await platform.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        var ct = TestContext.Current.CancellationToken;
+        var container = platform.Storage.CreateBlobClient().GetBlobContainerClient("crawls");
+        await container.CreateIfNotExistsAsync(cancellationToken: ct);
+        foreach (var input in inputs) await container.GetBlobClient("in/" + Path.GetFileName(input)).UploadAsync(input, ct);
+        var containerUrl = $"{platform.Storage.BlobEndpoint.ToString().TrimEnd('/')}/crawls";
+
+        var submitted = await RunPlatformAsync(platform.Storage, gatewayPort,
+            "ingest", "submit", containerUrl + "/in", "--dataset", "webblobs", "--out", output, "--dataset-location", containerUrl + "/datasets/webblobs");
+        Assert.True(submitted.ExitCode == 0, submitted.Stderr);
+        var jobId = submitted.Stdout.Trim();
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        (int ExitCode, string Stdout, string Stderr) status;
+        do status = await RunPlatformAsync(platform.Storage, gatewayPort, "ingest", "status", jobId);
+        while (!status.Stdout.Contains(": Completed,", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
+        Assert.Contains($"{jobId}: Completed, 2/2 units done", status.Stdout);
+        var blobs = new List<string>();
+        await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, "datasets/webblobs/", ct))
+            blobs.Add(blob.Name);
+        Assert.Contains("datasets/webblobs/00000_stats.json", blobs);
+        Assert.Contains($"datasets/webblobs/funnel-{jobId}.json", blobs);
+        Assert.False(Directory.Exists(Path.Combine(output, "dataset")));
+
+        // A location outside the platform's storage account is refused before any work starts.
+        var refused = await RunPlatformAsync(platform.Storage, gatewayPort,
+            "ingest", "submit", inputs[0], "--dataset", "elsewhere", "--out", Path.Combine(root, "out2"), "--dataset-location", "https://other.example/c/p");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("not in the storage account", refused.Stderr);
     }
 }

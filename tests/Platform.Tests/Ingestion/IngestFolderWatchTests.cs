@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Platform.Grains.Ingestion;
@@ -9,7 +10,7 @@ namespace Platform.Tests.Ingestion;
 
 /// <summary>The folder-watch job on the shared test cluster: each settled dump becomes one ingest job, whatever runs the scan and how often.</summary>
 [Collection(SharedClusterCollection.Name)]
-public sealed class IngestFolderWatchTests(SharedClusterFixture shared) : IDisposable
+public sealed class IngestFolderWatchTests(SharedClusterFixture shared, AzuriteFixture azurite) : IDisposable
 {
     private readonly string root = Directory.CreateTempSubdirectory("ingest-watch-").FullName;
 
@@ -106,6 +107,74 @@ public sealed class IngestFolderWatchTests(SharedClusterFixture shared) : IDispo
         Assert.Equal(new FileInfo(dump).Length, settled[0].SizeBytes);
     }
 
+    private async Task<(IngestFolderWatchJob Job, BlobContainerClient Container, string Url, string Name)> WatchBlobsAsync(TimeSpan settle)
+    {
+        var container = azurite.Connection.CreateBlobClient().GetBlobContainerClient("drop-" + Guid.NewGuid().ToString("N")[..12]);
+        await container.CreateAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var url = $"{azurite.Connection.BlobEndpoint.ToString().TrimEnd('/')}/{container.Name}/incoming";
+        var name = "blobwatch-" + Guid.NewGuid().ToString("N")[..8];
+        var configuration = PlatformConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:ConnectionString"] = azurite.Connection.ConnectionString,
+            ["IngestWatch:WorkDirectory"] = Path.Combine(root, "work"),
+            ["IngestWatch:Folders:0:Path"] = url,
+            ["IngestWatch:Folders:0:Name"] = name,
+            ["IngestWatch:Folders:0:SettleTime"] = settle.ToString(),
+        }).Build());
+        return (new IngestFolderWatchJob(shared.Grains, configuration, NullLogger<IngestFolderWatchJob>.Instance), container, url, name);
+    }
+
+    [Fact]
+    public async Task A_blob_dropped_into_a_watched_container_is_ingested_exactly_once_over_repeated_scans()
+    {
+        var (job, container, url, name) = await WatchBlobsAsync(TimeSpan.Zero);
+        var dump = IngestInputs.Write(Path.Combine(root, "made"), files: 1, pagesPerFile: 6, seed: 14)[0];
+        var dropped = Path.GetFileName(dump);
+        var ct = TestContext.Current.CancellationToken;
+        await container.GetBlobClient("incoming/" + dropped).UploadAsync(dump, ct);
+        // Not dumps of this watch: hidden, not matching a pattern, below the prefix's top level, outside the prefix.
+        foreach (var other in new[] { "incoming/.hidden.warc.gz", "incoming/notes.txt", "incoming/sub/deeper.warc.gz", "incomingness.warc.gz", "elsewhere/x.warc.gz" })
+            await container.GetBlobClient(other).UploadAsync(dump, ct);
+
+        var reports = await Task.WhenAll(job.RunAsync(name), job.RunAsync(name));
+        Assert.Equal([dropped], reports.SelectMany(r => r.Submitted).Distinct());
+        var status = await shared.Grains.GetGrain<IIngestWatchGrain>(name).GetStatus();
+        var claimed = Assert.Single(status.Files);
+        Assert.Equal(dropped, claimed.RelativePath);
+        Assert.Equal(new FileInfo(dump).Length, claimed.SizeBytes);
+        Assert.True(claimed.Submitted);
+        var ingest = await WaitForJobAsync(claimed.JobId);
+        Assert.True(ingest.Phase == IngestJobPhase.Completed, ingest.Error);
+        Assert.Equal($"{url}/{dropped}", Assert.Single(ingest.Units).Input);
+        Assert.Equal(new FileInfo(dump).Length, ingest.InputBytesDone);
+        Assert.True(ingest.PairsKept > 0);
+
+        for (var scan = 0; scan < 3; scan++)
+        {
+            var later = await job.RunAsync(name);
+            Assert.Equal(1, later.SettledFiles);
+            Assert.Empty(later.Submitted);
+        }
+        Assert.Equal(status.Files, (await shared.Grains.GetGrain<IIngestWatchGrain>(name).GetStatus()).Files);
+    }
+
+    [Fact]
+    public async Task A_blob_is_left_for_a_later_scan_until_its_last_modified_time_is_older_than_the_settle_time()
+    {
+        var settle = TimeSpan.FromMinutes(5);
+        var (job, container, _, name) = await WatchBlobsAsync(settle);
+        await container.GetBlobClient("incoming/fresh.warc.gz").UploadAsync(BinaryData.FromString("fresh"), TestContext.Current.CancellationToken);
+
+        var now = await job.RunAsync(name);
+        Assert.Equal(0, now.SettledFiles);
+        Assert.Empty((await shared.Grains.GetGrain<IIngestWatchGrain>(name).GetStatus()).Files);
+
+        var settled = await IngestFolderWatchJob.SettledBlobsAsync(container, "incoming/", new WatchedFolderSettings { SettleTime = settle },
+            DateTimeOffset.UtcNow.AddMinutes(6), TestContext.Current.CancellationToken);
+        Assert.Equal(["fresh.warc.gz"], settled.Select(f => f.RelativePath));
+        Assert.Equal(5, settled[0].SizeBytes);
+    }
+
     [Fact]
     public async Task A_missing_watched_folder_fails_the_scan_with_a_message_naming_the_setting()
     {
@@ -151,8 +220,11 @@ public sealed class IngestWatchSettingsTests
             ["IngestWatch:Folders:0:Path"] = "/data/incoming/",
             ["IngestWatch:Folders:1:Path"] = "/data/other",
             ["IngestWatch:Folders:1:Name"] = "crawl-drops",
+            ["IngestWatch:Folders:2:Path"] = "https://account.blob.core.windows.net/dumps/new-crawls/",
+            ["IngestWatch:Folders:3:Path"] = "https://account.blob.core.windows.net/whole-container",
         }).Build());
-        Assert.Equal(["incoming", "crawl-drops"], configuration.IngestWatch.Folders.Select(f => f.EffectiveName));
+        Assert.Equal(["incoming", "crawl-drops", "new-crawls", "whole-container"], configuration.IngestWatch.Folders.Select(f => f.EffectiveName));
+        Assert.Equal([false, false, true, true], configuration.IngestWatch.Folders.Select(f => f.IsBlobContainer));
         Assert.Equal(TimeSpan.FromSeconds(30), configuration.IngestWatch.Folders[0].SettleTime);
         Assert.Equal("* * * * *", configuration.IngestWatch.Folders[0].Cron);
     }

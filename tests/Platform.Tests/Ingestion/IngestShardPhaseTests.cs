@@ -90,6 +90,84 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task A_job_into_a_blob_dataset_writes_the_blobs_the_single_process_run_writes_as_files()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 20, pictures: 40, seed: 5);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+        Assert.True(summary.ShardCount >= 2, $"{summary.ShardCount} shards: too few to spread");
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "blobshards-" + Guid.NewGuid().ToString("N")[..8];
+        var container = "ds-" + Guid.NewGuid().ToString("N")[..12];
+        var location = $"{azurite.Connection.BlobEndpoint.ToString().TrimEnd('/')}/{container}/datasets/web";
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
+        var output = Path.Combine(root, "distributed");
+        await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset, location));
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        Assert.False(Directory.Exists(Path.Combine(output, IngestShardPhase.DatasetFolder)), "nothing of the dataset should be written locally");
+        var blobs = new Dictionary<string, byte[]>();
+        var client = azurite.Connection.CreateBlobClient().GetBlobContainerClient(container);
+        await foreach (var blob in client.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, "datasets/web/", Ct))
+            blobs[blob.Name["datasets/web/".Length..]] = (await client.GetBlobClient(blob.Name).DownloadContentAsync(Ct)).Value.Content.ToArray();
+        var shardFiles = Directory.GetFiles(single).Select(Path.GetFileName)
+            .Where(n => n!.EndsWith(".tar") || n.EndsWith("_dedupe.bin") || n.EndsWith("_stats.json")).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(shardFiles, blobs.Keys.Where(n => n.EndsWith(".tar") || n.EndsWith("_dedupe.bin") || n.EndsWith("_stats.json")).Order(StringComparer.Ordinal));
+        foreach (var name in shardFiles)
+            Assert.True(File.ReadAllBytes(Path.Combine(single, name!)).SequenceEqual(blobs[name!]), $"{name} differs");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))), blobs[IngestRun.TextFileName(jobId)]);
+        var funnel = Path.Combine(root, "funnel.json");
+        File.WriteAllBytes(funnel, blobs[IngestRun.FunnelFileName(jobId)]);
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))), IngestInputs.FunnelLines(funnel));
+        // The manifest points at the blobs, with the sizes and checksums of what was uploaded.
+        var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
+        Assert.Equal(summary.ShardCount, shards.Count);
+        foreach (var shard in shards)
+        {
+            var tar = blobs[shard.ShardId + ".tar"];
+            Assert.Equal($"{location}/{shard.ShardId}.tar", shard.Location);
+            Assert.Equal(tar.LongLength, shard.SizeBytes);
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(tar)), shard.Checksum);
+        }
+    }
+
+    [Fact]
+    public async Task A_job_over_blob_inputs_commits_the_dataset_the_single_process_run_writes_from_the_same_files()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 20, pictures: 40, seed: 6);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+        var container = azurite.Connection.CreateBlobClient().GetBlobContainerClient("dumps-" + Guid.NewGuid().ToString("N")[..12]);
+        await container.CreateAsync(cancellationToken: Ct);
+        foreach (var input in inputs) await container.GetBlobClient("crawl/" + Path.GetFileName(input)).UploadAsync(input, Ct);
+        await container.GetBlobClient("crawl/README.txt").UploadAsync(BinaryData.FromString("not a dump"), Ct);
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "blobinputs-" + Guid.NewGuid().ToString("N")[..8];
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
+        var output = Path.Combine(root, "distributed");
+        var prefix = $"{azurite.Connection.BlobEndpoint.ToString().TrimEnd('/')}/{container.Name}/crawl";
+        var submitted = await job.Submit(new IngestJobRequest([prefix], output, Settings, dataset));
+        // The prefix stands for its dumps, one unit each, in name order (the generator names them in input order).
+        Assert.Equal(inputs.Select(i => $"{prefix}/{Path.GetFileName(i)}"), submitted.Units.Select(u => u.Input));
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        Assert.Equal(inputs.Sum(i => new FileInfo(i).Length), status.InputBytesDone);
+        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        Assert.Equal(Stored(single), Stored(distributed));
+        Assert.True(Stored(single).Count > 0);
+        // Images stored from the dumps were read back out of the blobs, not fetched: the shards are the same bytes.
+        Assert.True(summary.Shards.Totals.Successes > 0);
+        AssertSameShardFiles(single, distributed);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))), File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))),
+            IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+    }
+
+    [Fact]
     public async Task A_silo_killed_in_the_shard_phase_loses_no_shard_and_commits_none_twice()
     {
         var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 4, pagesPerFile: 30, pictures: 60, seed: 8);

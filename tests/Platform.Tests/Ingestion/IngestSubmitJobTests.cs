@@ -36,4 +36,17 @@ public sealed class IngestSubmitJobTests(SharedClusterFixture shared) : IDisposa
         Assert.True(status.PairsKept > 0);
         await Assert.ThrowsAnyAsync<Exception>(() => job.RunAsync(jobId, inputs[..1], output, "web"));
     }
+
+    [Fact]
+    public async Task A_blob_dataset_location_the_silos_cannot_open_fails_the_submission()
+    {
+        var job = shared.Grains.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var request = new IngestJobRequest([Path.Combine(root, "some.warc.gz")], Path.Combine(root, "out"), new IngestJobSettings(), "elsewhere",
+            "http://127.0.0.1:1/otheraccount/container/prefix");
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => job.Submit(request));
+        Assert.Contains("not in the storage account", error.Message);
+        Assert.Equal(IngestJobPhase.NotSubmitted, (await job.GetStatus()).Phase);
+        // Nor may a location be given without a dataset to commit to.
+        await Assert.ThrowsAsync<ArgumentException>(() => job.Submit(request with { Dataset = null }));
+    }
 }

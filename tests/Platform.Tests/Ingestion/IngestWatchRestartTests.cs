@@ -7,7 +7,7 @@ using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Ingestion;
 
-/// <summary>The folder watch as a user runs it: `platform up` configured with a watched folder, Hangfire's recurring scans, a restart in between.</summary>
+/// <summary>The folder watch as a user runs it: `platform up` configured with a watched folder and a watched blob container, Hangfire's recurring scans, a restart in between.</summary>
 public sealed class IngestWatchRestartTests : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
@@ -31,6 +31,11 @@ public sealed class IngestWatchRestartTests : IDisposable
             ["PLATFORM_IngestWatch__Folders__0__Name"] = "drops",
             ["PLATFORM_IngestWatch__Folders__0__Cron"] = "*/2 * * * * *",
             ["PLATFORM_IngestWatch__Folders__0__SettleTime"] = "00:00:00",
+            // The same, for a blob container in the platform's own storage (created once the platform has started it).
+            ["PLATFORM_IngestWatch__Folders__1__Path"] = $"{storage.BlobEndpoint.ToString().TrimEnd('/')}/drops/incoming",
+            ["PLATFORM_IngestWatch__Folders__1__Name"] = "blobdrops",
+            ["PLATFORM_IngestWatch__Folders__1__Cron"] = "*/2 * * * * *",
+            ["PLATFORM_IngestWatch__Folders__1__SettleTime"] = "00:00:00",
         };
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
         var client = PlatformConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -41,8 +46,9 @@ public sealed class IngestWatchRestartTests : IDisposable
         }).Build());
         var first = Path.GetFileName(dumps[0]);
         var second = Path.GetFileName(dumps[1]);
-        WatchedFile firstRecord;
+        WatchedFile firstRecord, firstBlobRecord;
         long scansBeforeRestart;
+        var container = storage.CreateBlobClient().GetBlobContainerClient("drops");
 
         await using (var platform = PlatformProcess.StartUp(environment, storage, dataDirectory, gatewayPort))
         {
@@ -53,14 +59,20 @@ public sealed class IngestWatchRestartTests : IDisposable
                 Assert.Contains("ingest-watch-drops", await recurring.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
             }
             DropInto(drop, dumps[0]);
+            await container.CreateIfNotExistsAsync(cancellationToken: TestContext.Current.CancellationToken);
+            await container.GetBlobClient("incoming/" + first).UploadAsync(dumps[0], TestContext.Current.CancellationToken);
             await using var connection = await PlatformClient.ConnectAsync(client, TestContext.Current.CancellationToken);
             var watch = connection.Grains.GetGrain<IIngestWatchGrain>("drops");
+            var blobWatch = connection.Grains.GetGrain<IIngestWatchGrain>("blobdrops");
             firstRecord = await WaitForIngestedAsync(connection.Grains, watch, first);
-            // Let the recurring job scan the folder again a few times: the file is not taken twice.
+            firstBlobRecord = await WaitForIngestedAsync(connection.Grains, blobWatch, first);
+            // Let the recurring jobs scan the folder and the container again a few times: nothing is taken twice.
             var scans = (await watch.GetStatus()).Scans;
-            await WaitUntilAsync(async () => (await watch.GetStatus()).Scans >= scans + 3, "three more scans");
+            var blobScans = (await blobWatch.GetStatus()).Scans;
+            await WaitUntilAsync(async () => (await watch.GetStatus()).Scans >= scans + 3 && (await blobWatch.GetStatus()).Scans >= blobScans + 3, "three more scans");
             var status = await watch.GetStatus();
             Assert.Equal(firstRecord, Assert.Single(status.Files));
+            Assert.Equal(firstBlobRecord, Assert.Single((await blobWatch.GetStatus()).Files));
             scansBeforeRestart = status.Scans;
             await platform.StopAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(0, platform.Process.ExitCode);
@@ -80,7 +92,15 @@ public sealed class IngestWatchRestartTests : IDisposable
             Assert.NotEqual(firstRecord.JobId, secondRecord.JobId);
             var firstJob = await connection.Grains.GetGrain<IIngestJobGrain>(firstRecord.JobId).GetStatus();
             Assert.Equal(1, Assert.Single(firstJob.Units).Attempt);
-            Assert.Equal(2, Directory.GetDirectories(Path.Combine(root, "work")).Length);
+            // The container's storage lives with the platform, so its next blob arrives after the restart.
+            var blobWatch = connection.Grains.GetGrain<IIngestWatchGrain>("blobdrops");
+            await container.GetBlobClient("incoming/" + second).UploadAsync(dumps[1], TestContext.Current.CancellationToken);
+            var secondBlobRecord = await WaitForIngestedAsync(connection.Grains, blobWatch, second);
+            Assert.Equal([firstBlobRecord, secondBlobRecord], (await blobWatch.GetStatus()).Files);
+            var firstBlobJob = await connection.Grains.GetGrain<IIngestJobGrain>(firstBlobRecord.JobId).GetStatus();
+            Assert.Equal(1, Assert.Single(firstBlobJob.Units).Attempt);
+            Assert.Equal($"{storage.BlobEndpoint.ToString().TrimEnd('/')}/drops/incoming/{first}", firstBlobJob.Units[0].Input);
+            Assert.Equal(4, Directory.GetDirectories(Path.Combine(root, "work")).Length);
             await platform.StopAsync(TimeSpan.FromSeconds(60));
         }
     }
