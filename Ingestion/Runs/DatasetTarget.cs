@@ -34,11 +34,26 @@ public static class DatasetTarget
         }
         if (url.Query.Contains("sig=", StringComparison.Ordinal))
         {
-            var (container, prefix) = SplitContainerAndPrefix(url, new Uri(url.GetLeftPart(UriPartial.Authority)));
-            var containerUri = new UriBuilder(url) { Path = container }.Uri;
-            var client = new BlobContainerClient(containerUri);
-            if (!await client.ExistsAsync(cancellationToken))
-                throw new ArgumentException($"container '{container}' does not exist at {url.GetLeftPart(UriPartial.Authority)}.");
+            // The SDK's parser knows both endpoint styles (an emulator's path-style URL carries the account first).
+            var parts = new BlobUriBuilder(url);
+            var prefix = parts.BlobName.Trim('/');
+            parts.BlobName = "";
+            var client = new BlobContainerClient(parts.ToUri());
+            if (string.IsNullOrEmpty(parts.BlobContainerName)) throw new ArgumentException($"'{url.GetLeftPart(UriPartial.Path)}' names no container.");
+            // A container SAS cannot read the container's properties, so existence (and the List permission a rerun
+            // needs) is checked by listing one name under the prefix.
+            try
+            {
+                await foreach (var _ in client.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, prefix, cancellationToken).AsPages(pageSizeHint: 1)) break;
+            }
+            catch (Azure.RequestFailedException error) when (error.ErrorCode == "ContainerNotFound")
+            {
+                throw new ArgumentException($"container '{parts.BlobContainerName}' does not exist at {url.GetLeftPart(UriPartial.Authority)}.");
+            }
+            catch (Azure.RequestFailedException error) when (error.Status == 403)
+            {
+                throw new ArgumentException($"the SAS token in the URL does not allow listing container '{parts.BlobContainerName}' (a dataset needs read, list, write and delete): {error.ErrorCode}");
+            }
             return new AzureBlobDatasetStore(client, prefix);
         }
         throw new ArgumentException($"'{target}' is a blob URL: give --storage-connection (or PLATFORM_Storage__ConnectionString), or a SAS token in the URL.");

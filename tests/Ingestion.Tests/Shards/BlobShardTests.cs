@@ -96,6 +96,25 @@ public sealed class BlobShardTests(AzuriteBlob azurite) : IClassFixture<AzuriteB
     }
 
     [Fact]
+    public async Task A_container_url_with_a_sas_token_opens_that_container_under_its_prefix_on_a_path_style_endpoint()
+    {
+        var container = await NewContainer();
+        var sas = container.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.All, DateTimeOffset.UtcNow.AddHours(1));
+        // Azurite's endpoint is path-style: http://127.0.0.1:PORT/devstoreaccount1/CONTAINER/...
+        var target = new UriBuilder(sas) { Path = sas.AbsolutePath.TrimEnd('/') + "/run-1" }.Uri.ToString();
+
+        var store = await Platform.Ingestion.Runs.DatasetTarget.OpenAsync(target, connectionString: null, Ct);
+        var partial = store.OpenPartial("note.txt");
+        await partial.WriteAsync("written through the SAS"u8.ToArray(), Ct);
+        await store.PublishAsync(partial, "note.txt", Ct);
+
+        var blob = container.GetBlobClient("run-1/note.txt");
+        Assert.True(await blob.ExistsAsync(Ct), $"{store.Location} did not write run-1/note.txt into {container.Uri}");
+        Assert.Equal("written through the SAS", (await blob.DownloadContentAsync(Ct)).Value.Content.ToString());
+        Assert.Equal(["note.txt"], await store.ListAsync("", Ct));
+    }
+
+    [Fact]
     public async Task Blob_output_after_a_crash_and_rerun_matches_an_uninterrupted_local_run_byte_for_byte()
     {
         var local = Directory.CreateTempSubdirectory("shards-local").FullName;
