@@ -123,15 +123,18 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         // (1,200 pages) that the kill lands before the unit can finish, even on a loaded machine.
         var victims = cluster.Silos.Skip(1).ToDictionary(s => s.SiloAddress.ToString());
         int? killedUnit = null;
+        var seen = new List<string>();
         var status = await WaitForEndAsync(job, TimeSpan.FromMinutes(3), async progress =>
         {
+            // Unit, state initial, worker's port: what the test saw, for a run that never sees a unit on a victim.
+            seen.Add(string.Join(" ", progress.Units.Select(u => $"{u.Index}{u.State.ToString()[0]}{u.Worker?.Split(':').ElementAtOrDefault(1)}")));
             if (killedUnit is not null) return;
             if (progress.Units.FirstOrDefault(u => u.State == WorkUnitState.Running && u.Worker is not null && victims.ContainsKey(u.Worker)) is not { } running) return;
             killedUnit = running.Index;
             await cluster.KillSiloAsync(victims[running.Worker!]);
         });
 
-        Assert.True(killedUnit is not null, $"no unit was seen running on a non-primary silo before the job ended: {status.Phase} {status.Error} "
+        Assert.True(killedUnit is not null, $"victims {string.Join(",", victims.Keys)}, {seen.Count} polls, the last distinct ones: {string.Join(" | ", seen.Distinct().TakeLast(40))} no unit was seen running on a non-primary silo before the job ended: {status.Phase} {status.Error} "
             + string.Join(", ", status.Units.Select(u => $"{u.Index}@{u.Worker}#{u.Attempt}:{u.State}")));
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
         // The silo held a running unit and, one unit at a time per silo, usually others waiting; a unit may
