@@ -4,11 +4,12 @@ using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Sources;
 using Platform.Ingestion.Text;
+using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
-/// One work unit of a distributed extraction: one input through the per-pair filters, leaving in its
+/// One work unit of a distributed extraction: one input, or a part of it, through the per-pair filters, leaving in its
 /// own directory the pairs waiting for the job-wide frequency filter (spool.jsonl), the per-pair
 /// rejections, the text documents (their spans deduped within the unit, with every span call logged so the
 /// final phase can dedupe across units), the images found and the unit's funnel. A unit attempt owns its
@@ -36,8 +37,9 @@ public static class IngestUnitExtraction
         MaxAltTextsPerImage = settings.MaxAltTextsPerImage,
     };
 
-    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, CancellationToken cancellationToken)
+    public static async Task<UnitReport> RunAsync(InputUnit unit, string directory, ExtractionOptions options, CancellationToken cancellationToken)
     {
+        var input = unit.Input;
         if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
@@ -48,19 +50,17 @@ public static class IngestUnitExtraction
         var spans = new RecordingSpanDeduplicator(new InProcessSpanDeduplicator(), spanLog);
         using var sink = new TextCountingSink(new JsonLinesSink(directory), spans, textSpans);
         using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans);
-        await using (var stream = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        {
-            if (UrlListOptions.FormatOf(input) is { } format)
-                await UrlListReader.AddAsync(run, stream, format, input, cancellationToken: cancellationToken);
-            else
-                run.AddWarc(stream, input, cancellationToken: cancellationToken);
-        }
+        var extent = await InputUnitReader.AddAsync(run, unit, OpenInput(input), cancellationToken: cancellationToken);
         run.Finish(cancellationToken);
         using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
             foreach (var image in images.All) writer.Line(image.WriteJson);
         await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
-        return new UnitReport(new FileInfo(input).Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts);
+        return new UnitReport((unit.End ?? new FileInfo(input).Length) - unit.Start, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts,
+            extent.DecompressedStart, extent.DecompressedBytes);
     }
+
+    /// <summary>Where a unit reads its input's bytes from: the one place that opens an input.</summary>
+    private static OpenInputRange OpenInput(string input) => InputUnitReader.LocalFile(input);
 
     /// <summary>
     /// Keeps the unit's pairs on disk for the job's final phase and hands nothing back to the unit's own

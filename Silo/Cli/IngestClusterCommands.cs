@@ -20,7 +20,7 @@ public static class IngestClusterCommands
     {
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = "WARC/WAT files and URL lists, on storage every silo can read; one work unit each.",
+            Description = "WARC/WAT files and URL lists, on storage every silo can read; a big one is split into several work units (--unit-mb).",
             Arity = ArgumentArity.OneOrMore,
         };
         var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset).", Required = true };
@@ -30,10 +30,15 @@ public static class IngestClusterCommands
         var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
         var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text." };
         var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
+        var unitMb = new Option<int>("--unit-mb")
+        {
+            Description = "Split inputs larger than this many MiB into work units of about this size, at record or row boundaries, so one big dump spreads over the silos.",
+            DefaultValueFactory = _ => (int)(IngestJobSettings.DefaultUnitBytes >> 20),
+        };
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, unitMb }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var files = result.GetValue(inputs)!.Select(Path.GetFullPath).ToArray();
@@ -41,6 +46,11 @@ public static class IngestClusterCommands
             if (missing.Count > 0)
             {
                 Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
+                return 2;
+            }
+            if (result.GetValue(unitMb) < 1)
+            {
+                Console.Error.WriteLine("--unit-mb must be at least 1.");
                 return 2;
             }
             var outDir = Path.GetFullPath(result.GetValue(output)!);
@@ -52,6 +62,7 @@ public static class IngestClusterCommands
                 MaxAltTextsPerImage = result.GetValue(maxAltsPerImage),
                 ExtractText = !result.GetValue(noText),
                 SamplesPerShard = result.GetValue(perShard),
+                UnitBytes = (long)result.GetValue(unitMb) << 20,
             };
             return await WithClientAsync(async grains =>
             {
