@@ -170,6 +170,27 @@ public sealed class InputSplitterPropertyTests
         }, iter: 60);
     }
 
+    [Fact]
+    public async Task No_cut_follows_a_record_whose_length_runs_into_the_next_one()
+    {
+        // A whole-file reader finds the wrong length by the next record's bytes where the trailer should be; a unit ending
+        // at the next record would find its data cut short instead and count the damage under another reason.
+        var bytes = Warc(WarcForm.Uncompressed, seed: 21, records: 20);
+        var text = Encoding.Latin1.GetString(bytes);
+        var damaged = 0;
+        for (var record = text.IndexOf("WARC/1.1\r\n", 1, StringComparison.Ordinal); record >= 0 && damaged < 3; record = text.IndexOf("WARC/1.1\r\n", record + 1, StringComparison.Ordinal))
+        {
+            var field = text.IndexOf("\r\nContent-Length: ", record, StringComparison.Ordinal) + "\r\nContent-Length: ".Length;
+            var digits = text.IndexOf('\r', field) - field;
+            var longer = (long.Parse(text.AsSpan(field, digits)) + 4).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (longer.Length != digits) continue;
+            Encoding.ASCII.GetBytes(longer).CopyTo(bytes, field);
+            damaged++;
+        }
+        Assert.Equal(3, damaged);
+        await AssertUnitsReadAsTheWholeFileAsync("lengths.warc", bytes, unitBytes: 1, expectedUnitsAtLeast: 10);
+    }
+
     [Theory]
     [InlineData(WarcForm.PerRecordGzip)]
     [InlineData(WarcForm.Uncompressed)]
