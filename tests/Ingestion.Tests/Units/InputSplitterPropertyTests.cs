@@ -287,6 +287,18 @@ public sealed class InputSplitterPropertyTests
         await AssertUnitsReadAsTheWholeFileAsync(NameOf(form), bytes, bytes.Length / 6, expectedUnitsAtLeast: 4);
     }
 
+    /// <summary>Any text, well-formed CSV or not: the planner follows the quoting exactly as the reader does, so rows stay whole.</summary>
+    [Fact]
+    public void Csv_units_of_arbitrary_text_read_the_whole_files_rows()
+    {
+        string[] tokens = ["http://img.example/a.jpg", "x", " ", ",", "\"", "\"\"", "\n", "\r\n", "\r", "é", "\"http://img.example/b.jpg\""];
+        Gen.Select(Gen.Int[0, tokens.Length - 1].Array[1, 400], Gen.Double[0.01, 0.6]).Sample((picks, fraction) =>
+        {
+            var bytes = Encoding.UTF8.GetBytes("caption,url\nfirst,http://img.example/first.jpg\n" + string.Concat(picks.Select(i => tokens[i])));
+            AssertUnitsReadAsTheWholeFileAsync("any.csv", bytes, Math.Max(1, (long)(bytes.Length * fraction))).GetAwaiter().GetResult();
+        }, iter: 200);
+    }
+
     [Fact]
     public async Task A_csv_record_with_line_breaks_in_quotes_is_never_cut()
     {
