@@ -1,7 +1,7 @@
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
-/// One distributed ingestion run (key: job id): its inputs, settings, work units (one input file each)
+/// One distributed ingestion run (key: job id): its inputs, settings, work units (an input file, or a part of a big one)
 /// with their attempts and leases, the job-wide frequency filtering and, when the job names a dataset,
 /// the shard phase (see <see cref="IngestShardPhase"/>): shards fetched by leased workers, dedupe decided
 /// for all of them at once, shards written and committed by leased workers. Submitting the same job
@@ -78,6 +78,13 @@ public sealed record IngestJobSettings
     [Id(9)] public string[] Languages { get; init; } = ["en"];
     /// <summary>Identify the language of pages that declare none from their text, so the language filter applies to them (default on, as `ingest run`).</summary>
     [Id(10)] public bool DetectLanguage { get; init; } = true;
+    /// <summary>
+    /// An input larger than this is split into work units of about this size (default 256 MiB), so one big dump spreads over
+    /// the silos: WARC/WAT at record boundaries, URL lists at row boundaries (see <see cref="Platform.Ingestion.Units.InputSplitter"/>).
+    /// </summary>
+    [Id(11)] public long UnitBytes { get; init; } = DefaultUnitBytes;
+
+    public const long DefaultUnitBytes = 256L << 20;
 }
 
 [GenerateSerializer]
@@ -105,14 +112,21 @@ public enum WorkUnitState
     Failed,
 }
 
-/// <summary>What one finished unit attempt saw; <c>TextDocuments</c> counts before the job-wide span dedupe, which may reject some.</summary>
+/// <summary>
+/// What one finished unit attempt saw; <c>TextDocuments</c> counts before the job-wide span dedupe, which may reject some.
+/// A WARC unit's record offsets count from <c>DecompressedStart</c>, and it read <c>DecompressedBytes</c> (see <see cref="Platform.Ingestion.Pipeline.WarcExtent"/>):
+/// the job places the images of a part of a gzip file, whose decompressed start the unit cannot know, after the parts before it.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record UnitReport(
     [property: Id(0)] long InputBytes,
     [property: Id(1)] long Pages,
     [property: Id(2)] long PairsPassed,
-    [property: Id(3)] long TextDocuments);
+    [property: Id(3)] long TextDocuments,
+    [property: Id(4)] long DecompressedStart = 0,
+    [property: Id(5)] long DecompressedBytes = 0);
 
+/// <param name="Input">The unit's input: a file, or a part of one as <c>file.warc.gz [0, 268435456)</c>.</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkUnitStatus(
     [property: Id(0)] int Index,

@@ -9,6 +9,7 @@ public interface IIngestUnitGrain : IGrainWithStringKey
     Task Start(UnitAssignment assignment);
 }
 
+/// <param name="Input">The input file; the unit reads all of it, or (with <paramref name="End"/>) its part [<paramref name="Start"/>, <paramref name="End"/>).</param>
 [GenerateSerializer, Immutable]
 public sealed record UnitAssignment(
     [property: Id(0)] string JobId,
@@ -16,4 +17,9 @@ public sealed record UnitAssignment(
     [property: Id(2)] int Attempt,
     [property: Id(3)] string Input,
     [property: Id(4)] string Directory,
-    [property: Id(5)] IngestJobSettings Settings);
+    [property: Id(5)] IngestJobSettings Settings,
+    [property: Id(6)] long Start = 0,
+    [property: Id(7)] long? End = null)
+{
+    public Platform.Ingestion.Units.InputUnit InputUnit => new(Input, Start, End);
+}

@@ -8,7 +8,9 @@ using Platform.Ingestion.Text;
 namespace Platform.Grains.Ingestion;
 
 /// <param name="UnitDirectories">The accepted attempt's directory of every unit, in input order.</param>
-public sealed record FinishRequest(string JobId, int Attempt, IReadOnlyList<string> UnitDirectories, string OutputDirectory, ExtractionOptions Options);
+/// <param name="ImageOffsetShifts">Per unit, what turns its images' record offsets into offsets in the whole decompressed file (null: none to add).</param>
+public sealed record FinishRequest(string JobId, int Attempt, IReadOnlyList<string> UnitDirectories, string OutputDirectory, ExtractionOptions Options,
+    IReadOnlyList<long>? ImageOffsetShifts = null);
 
 /// <summary>
 /// The final phase of a distributed extraction, two-phase over the partitioned count grains:
@@ -47,7 +49,7 @@ public static class IngestJobFinisher
             }, cancellationToken);
             await counter.FlushAsync();
 
-            var images = MergeImages(request.UnitDirectories, Path.Combine(output, "images.jsonl"));
+            var images = MergeImages(request.UnitDirectories, request.ImageOffsetShifts, Path.Combine(output, "images.jsonl"));
             var stats = new FunnelStats();
             foreach (var directory in request.UnitDirectories)
                 AddStats(stats, await File.ReadAllTextAsync(Path.Combine(directory, IngestUnitExtraction.StatsFile), cancellationToken));
@@ -75,21 +77,28 @@ public static class IngestJobFinisher
         }
     }
 
-    /// <summary>First occurrence of each image URL wins, in input order, as in one run's image index.</summary>
-    private static InProcessImageIndex MergeImages(IReadOnlyList<string> unitDirectories, string path)
+    /// <summary>
+    /// First occurrence of each image URL wins, in input order, as in one run's image index. A unit that read a part of a gzip file
+    /// numbered its records from the part's start; its images get their offsets in the whole file, as one run over it gives them.
+    /// </summary>
+    private static InProcessImageIndex MergeImages(IReadOnlyList<string> unitDirectories, IReadOnlyList<long>? offsetShifts, string path)
     {
         var index = new InProcessImageIndex();
-        using var merged = new StreamWriter(path, append: false) { NewLine = "\n" };
-        foreach (var directory in unitDirectories)
-            foreach (var line in File.ReadLines(Path.Combine(directory, IngestUnitExtraction.ImagesFile)))
+        using var merged = new JsonLinesFile(path);
+        for (var unit = 0; unit < unitDirectories.Count; unit++)
+        {
+            var shift = offsetShifts?[unit] ?? 0;
+            foreach (var line in File.ReadLines(Path.Combine(unitDirectories[unit], IngestUnitExtraction.ImagesFile)))
             {
                 if (line.Length == 0) continue;
                 using var document = JsonDocument.Parse(line);
                 var image = DumpedImage.ReadJson(document.RootElement);
                 if (index.TryGet(image.Url, out _)) continue;
+                if (shift != 0) image = image with { Offset = image.Offset + shift };
                 index.Add(image);
-                merged.WriteLine(line);
+                merged.Line(image.WriteJson);
             }
+        }
         return index;
     }
 

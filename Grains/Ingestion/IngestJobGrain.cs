@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
+using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
 
@@ -31,6 +33,12 @@ public sealed class WorkUnitRecord
     [Id(5)] public string? LastError { get; set; }
     [Id(6)] public UnitReport? Report { get; set; }
     [Id(7)] public ShardReport? ShardReport { get; set; }
+    /// <summary>An extraction unit's part of its input, [Start, End) (see <see cref="InputUnit"/>); End is null when the unit reads the whole file.</summary>
+    [Id(8)] public long Start { get; set; }
+    [Id(9)] public long? End { get; set; }
+
+    /// <summary>The input, with the part of it when the unit reads a part: `file.warc.gz [0, 268435456)`.</summary>
+    public string Describe() => new InputUnit(Input, Start, End).ToString();
 }
 
 /// <summary>
@@ -123,6 +131,7 @@ public sealed class IngestJobGrain(
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.MaxAttempts, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.SamplesPerShard, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.UnitBytes, 1);
         if (request.Dataset is { } dataset) Platform.Grains.Datasets.DatasetNames.Validate(dataset);
         else if (request.DatasetLocation is not null) throw new ArgumentException("A dataset location needs a dataset to commit the shards to.", nameof(request));
         // A blob location this silo's storage account cannot open fails the submission, not the job's last phase.
@@ -133,13 +142,41 @@ public sealed class IngestJobGrain(
         // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
         var units = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
-        state.State.Units = units.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
+        var settings = request.Settings;
+        var inputs = storage.Inputs;
+        // Planning reads the big inputs (a few reads per unit for per-record gzip, all of it for uncompressed WARC and CSV): off the scheduler.
+        var planned = await Task.Run(() => PlanUnitsAsync(units, settings, inputs, logger));
+        state.State.Units = planned.Select((unit, i) => new WorkUnitRecord { Index = i, Input = unit.Input, Start = unit.Start, End = unit.End }).ToList();
         state.State.Phase = IngestJobPhase.Extracting;
         await state.WriteStateAsync();
         StartTimer();
         await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         await DispatchPendingAsync();
         return Status();
+    }
+
+    /// <summary>
+    /// The work units, in input order and, within an input, in file order, so that reading them in unit order reads what one run over the
+    /// inputs reads in the same order (the job's dedupe and text rules depend on it). An input that cannot be planned (unreadable,
+    /// missing) is one unit, whose worker then reports the error as it always did.
+    /// </summary>
+    private static async Task<List<InputUnit>> PlanUnitsAsync(IReadOnlyList<string> inputs, IngestJobSettings settings, DumpInputs open, ILogger logger)
+    {
+        var units = new List<InputUnit>();
+        foreach (var input in inputs)
+        {
+            try
+            {
+                await using var file = await open.OpenSeekableAsync(input, CancellationToken.None);
+                units.AddRange(await InputSplitter.PlanAsync(input, file, settings.UnitBytes, IngestUnitExtraction.Options(settings).Warc));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
+            {
+                logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
+                units.Add(new InputUnit(input));
+            }
+        }
+        return units;
     }
 
     public Task<IngestJobStatus> GetStatus() => Task.FromResult(Status());
@@ -240,7 +277,7 @@ public sealed class IngestJobGrain(
         {
             record.State = WorkUnitState.Failed;
             state.State.Phase = IngestJobPhase.Failed;
-            state.State.Error = $"{record.Input} failed {record.Attempt} times; last: {error}";
+            state.State.Error = $"{record.Describe()} failed {record.Attempt} times; last: {error}";
         }
         else record.State = WorkUnitState.Pending;
         await state.WriteStateAsync();
@@ -283,7 +320,7 @@ public sealed class IngestJobGrain(
         {
             if (!leases.TryGetValue(unit.Index, out var expires) || expires > now) continue;
             leases.Remove(unit.Index);
-            logger.LogWarning("{Unit} of job {Job} lost its lease (attempt {Attempt} on {Worker}); it is redone", unit.Input, JobId, unit.Attempt, unit.Worker);
+            logger.LogWarning("{Unit} of job {Job} lost its lease (attempt {Attempt} on {Worker}); it is redone", unit.Describe(), JobId, unit.Attempt, unit.Worker);
             await GiveUpOrRetryAsync(unit, $"lease expired on {unit.Worker ?? "an unknown worker"}");
             if (state.State.Phase != phase) return;
         }
@@ -311,7 +348,7 @@ public sealed class IngestJobGrain(
                 {
                     case IngestJobPhase.Extracting:
                         await GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{unit.Index}/{unit.Attempt}")
-                            .Start(new UnitAssignment(JobId, unit.Index, unit.Attempt, unit.Input, UnitDirectory(unit), Settings));
+                            .Start(new UnitAssignment(JobId, unit.Index, unit.Attempt, unit.Input, UnitDirectory(unit), Settings, unit.Start, unit.End));
                         break;
                     case IngestJobPhase.FetchingShards:
                         await StartShardAsync(ShardStep.Fetch, unit, FetchDirectory(unit), null);
@@ -322,7 +359,7 @@ public sealed class IngestJobGrain(
                         break;
                 }
             }
-            catch (Exception error) { logger.LogWarning(error, "Starting {Unit} of job {Job} failed; its lease will expire and it is retried", unit.Input, JobId); }
+            catch (Exception error) { logger.LogWarning(error, "Starting {Unit} of job {Job} failed; its lease will expire and it is retried", unit.Describe(), JobId); }
         }));
     }
 
@@ -348,7 +385,7 @@ public sealed class IngestJobGrain(
             state.State.FinishAttempts++;
             await state.WriteStateAsync();
             var request = new FinishRequest(JobId, state.State.FinishAttempts, state.State.Units.Select(UnitDirectory).ToList(),
-                OutputDirectory, IngestUnitExtraction.Options(Settings));
+                OutputDirectory, IngestUnitExtraction.Options(Settings), ImageOffsetShifts(state.State.Units));
             var grains = GrainFactory;
             var dataset = state.State.Request!.Dataset;
             var location = DatasetLocation;
@@ -399,6 +436,25 @@ public sealed class IngestJobGrain(
             logger.LogWarning(finished.Exception, "Final phase attempt {Attempt} of job {Job} failed; it is retried", state.State.FinishAttempts, JobId);
             await state.WriteStateAsync();
         }
+    }
+
+    /// <summary>
+    /// Per unit, what to add to its images' record offsets to make them offsets in the whole decompressed file: the decompressed bytes
+    /// of the units of the same input before it, less where its own offsets count from (zero for whole files and uncompressed parts).
+    /// </summary>
+    private static long[] ImageOffsetShifts(List<WorkUnitRecord> units)
+    {
+        var shifts = new long[units.Count];
+        var before = 0L;
+        for (var i = 0; i < units.Count; i++)
+        {
+            // A file's first unit starts at 0 (a whole file's only unit too), even when the same file is listed twice.
+            if (units[i].Start == 0) before = 0;
+            var report = units[i].Report!;
+            shifts[i] = before - report.DecompressedStart;
+            before += report.DecompressedBytes;
+        }
+        return shifts;
     }
 
     private async Task AdvanceDedupeAsync()
@@ -494,5 +550,5 @@ public sealed class IngestJobGrain(
             fetches.Concat(writes).Sum(u => Math.Max(0, u.Attempt - 1)), running);
     }
 
-    private static WorkUnitStatus Describe(WorkUnitRecord u) => new(u.Index, u.Input, u.State, u.Attempt, u.Worker, u.LastError);
+    private static WorkUnitStatus Describe(WorkUnitRecord u) => new(u.Index, u.Describe(), u.State, u.Attempt, u.Worker, u.LastError);
 }

@@ -5,11 +5,12 @@ using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Runs;
 using Platform.Ingestion.Sources;
 using Platform.Ingestion.Text;
+using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
-/// One work unit of a distributed extraction: one input through the per-pair filters, leaving in its
+/// One work unit of a distributed extraction: one input, or a part of it, through the per-pair filters, leaving in its
 /// own directory the pairs waiting for the job-wide frequency filter (spool.jsonl), the per-pair
 /// rejections, the text documents (their spans deduped within the unit, with every span call logged so the
 /// final phase can dedupe across units), the images found and the unit's funnel. A unit attempt owns its
@@ -47,10 +48,10 @@ public static class IngestUnitExtraction
     };
 
     /// <param name="inputs">Opens the input: a local file, or a blob streamed as it is read.</param>
-    public static async Task<UnitReport> RunAsync(string input, string directory, ExtractionOptions options, DumpInputs inputs, ILanguageDetector? languageDetector, CancellationToken cancellationToken)
+    public static async Task<UnitReport> RunAsync(InputUnit unit, string directory, ExtractionOptions options, DumpInputs inputs, ILanguageDetector? languageDetector,
+        CancellationToken cancellationToken)
     {
-        // Opened first, so a missing input fails the unit before its folder is touched.
-        await using var opened = await inputs.OpenAsync(input, cancellationToken: cancellationToken);
+        var input = unit.Input;
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         Directory.CreateDirectory(directory);
         var images = new InProcessImageIndex();
@@ -60,16 +61,23 @@ public static class IngestUnitExtraction
         var spans = new RecordingSpanDeduplicator(new InProcessSpanDeduplicator(), spanLog);
         using var sink = new TextCountingSink(new JsonLinesSink(directory), spans, textSpans);
         using var run = new ExtractionRun(options, sink, new HeldBackSpool(Path.Combine(directory, SpoolFile)), new CountedByTheJob(), images, spans, languageDetector);
-        if (UrlListOptions.FormatOf(DumpInputs.NameOf(input)) is { } format)
-            await UrlListReader.AddAsync(run, opened.Stream, format, input, cancellationToken: cancellationToken);
-        else
-            run.AddWarc(opened.Stream, input, cancellationToken: cancellationToken);
+        long inputLength = 0;
+        var extent = await InputUnitReader.AddAsync(run, unit, OpenInput(input, inputs, length => inputLength = length), cancellationToken: cancellationToken);
         run.Finish(cancellationToken);
         using (var writer = new JsonLinesFile(Path.Combine(directory, ImagesFile)))
             foreach (var image in images.All) writer.Line(image.WriteJson);
         await File.WriteAllTextAsync(Path.Combine(directory, StatsFile), run.Stats.ToJson(), cancellationToken);
-        return new UnitReport(opened.Length, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts);
+        return new UnitReport((unit.End ?? inputLength) - unit.Start, run.Pages, run.Stats.Stage(ExtractionRun.CandidatesStage).Passed, sink.Texts,
+            extent.DecompressedStart, extent.DecompressedBytes);
     }
+
+    /// <summary>Where a unit reads its input's bytes from (a local file or a blob): the one place that opens an input. Notes the whole input's size.</summary>
+    private static OpenInputRange OpenInput(string input, DumpInputs inputs, Action<long> inputLength) => async (start, length, cancellationToken) =>
+    {
+        var opened = await inputs.OpenAsync(input, start, cancellationToken);
+        inputLength(opened.Length);
+        return length is { } n ? new ByteRangeStream(opened.Stream, n) : opened.Stream;
+    };
 
     /// <summary>
     /// Keeps the unit's pairs on disk for the job's final phase and hands nothing back to the unit's own

@@ -24,6 +24,12 @@ public sealed class ExtractionOptions
 /// <param name="Pairs">Pairs that passed the per-pair filters so far (the run-wide filters come at the end).</param>
 public readonly record struct ExtractionProgress(string Source, long BytesRead, long Records, long Pages, long Pairs);
 
+/// <summary>
+/// The decompressed bytes one <see cref="ExtractionRun.AddWarc"/> read: its records' offsets count from <paramref name="DecompressedStart"/>,
+/// and the next byte range of the same file begins <paramref name="DecompressedBytes"/> further on.
+/// </summary>
+public readonly record struct WarcExtent(long DecompressedStart, long DecompressedBytes);
+
 /// <summary>Receives what a run produces. Implementations write files, queues, or collect in memory.</summary>
 public interface IExtractionSink
 {
@@ -88,14 +94,17 @@ public sealed class ExtractionRun : IDisposable
     public long PairsKept { get; private set; }
 
     /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record; the stream stays open.</summary>
-    public void AddWarc(Stream input, string source, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="inputOffset">Where in the file <paramref name="input"/> begins when it is a byte range of it (see <see cref="WarcReader"/>).</param>
+    /// <returns>Where the records' offsets count from, and the decompressed length read.</returns>
+    public WarcExtent AddWarc(Stream input, string source, IProgress<ExtractionProgress>? progress = null, CancellationToken cancellationToken = default,
+        long inputOffset = 0)
     {
         // Extraction is a batch job: background GC would only compete with it for the core.
         var latency = System.Runtime.GCSettings.LatencyMode;
         System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
         try
         {
-            ReadWarc(input, source, progress, cancellationToken);
+            return ReadWarc(input, source, progress, cancellationToken, inputOffset);
         }
         finally
         {
@@ -103,9 +112,9 @@ public sealed class ExtractionRun : IDisposable
         }
     }
 
-    private void ReadWarc(Stream input, string source, IProgress<ExtractionProgress>? progress, CancellationToken cancellationToken)
+    private WarcExtent ReadWarc(Stream input, string source, IProgress<ExtractionProgress>? progress, CancellationToken cancellationToken, long inputOffset)
     {
-        using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true);
+        using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true, inputOffset);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         long records = 0;
@@ -120,6 +129,7 @@ public sealed class ExtractionRun : IDisposable
             }
         }
         progress?.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
+        return new WarcExtent(reader.DecompressedStart, reader.DecompressedBytes);
     }
 
     private void ProcessRecord(WarcRecord record, string source)

@@ -66,6 +66,27 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
     }
 
     /// <summary>
+    /// Opens an input for reading anywhere in it (planning its work units seeks to each cut): a local file, or a blob
+    /// through the SDK's seekable read stream. Throws <see cref="FileNotFoundException"/> for a missing file or blob.
+    /// </summary>
+    public async Task<Stream> OpenSeekableAsync(string input, CancellationToken cancellationToken = default)
+    {
+        if (!IsBlobUrl(input))
+        {
+            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+            return new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        try
+        {
+            return await BlobOf(input).OpenReadAsync(new BlobOpenReadOptions(allowModifications: false), cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new FileNotFoundException($"Input not found: {input} ({e.ErrorCode})", input, e);
+        }
+    }
+
+    /// <summary>
     /// <see cref="OpenAsync"/> for readers that read synchronously (the WARC reader reading images back out of a dump);
     /// called off any scheduler that blocking could stall.
     /// </summary>

@@ -31,15 +31,62 @@ public static class UrlListReader
     public const string Stage = "url_list_rows";
 
     /// <summary>Offers every row as a candidate to the run; malformed rows are counted and skipped.</summary>
-    public static async Task AddAsync(ExtractionRun run, Stream input, UrlListFormat format, string source, UrlListOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task AddAsync(ExtractionRun run, Stream input, UrlListFormat format, string source, UrlListOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new UrlListOptions();
         var rows = format switch
         {
-            UrlListFormat.Parquet => ReadParquet(input, options, run.Stats, cancellationToken),
-            UrlListFormat.JsonLines => ReadJsonLines(input, options, run.Stats, cancellationToken),
-            _ => ReadDelimited(input, format == UrlListFormat.Tsv ? '\t' : ',', options, run.Stats, cancellationToken),
+            UrlListFormat.Parquet => ReadParquet(input, 0, long.MaxValue, options, run.Stats, cancellationToken),
+            UrlListFormat.JsonLines => ReadJsonLines(input, options, run.Stats, cancellationToken, FileStart),
+            _ => ReadDelimited(input, Separator(format), header: null, options, run.Stats, cancellationToken),
         };
+        return OfferAsync(run, rows, source);
+    }
+
+    /// <summary>
+    /// As <see cref="AddAsync"/> for the rows of one chunk of a delimited or JSON lines file: <paramref name="rows"/> holds the chunk's
+    /// bytes, which begin at a line start after the header; <paramref name="fileStart"/> reads the file from its start, for the column names
+    /// of its header (not read for JSON lines).
+    /// </summary>
+    public static async Task AddChunkAsync(ExtractionRun run, Stream fileStart, Stream rows, UrlListFormat format, string source, UrlListOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (format == UrlListFormat.Parquet) throw new ArgumentException("A Parquet file is split by row groups (AddRowGroupsAsync), not by bytes.", nameof(format));
+        options ??= new UrlListOptions();
+        if (format == UrlListFormat.JsonLines)
+        {
+            await OfferAsync(run, ReadJsonLines(rows, options, run.Stats, cancellationToken, MidFile), source);
+            return;
+        }
+        List<string>? header;
+        using (var reader = new StreamReader(fileStart, FileStart, detectEncodingFromByteOrderMarks: true, leaveOpen: true))
+            header = await ReadRecordAsync(reader, Separator(format), cancellationToken);
+        await OfferAsync(run, ReadDelimited(rows, Separator(format), header ?? [], options, run.Stats, cancellationToken), source);
+    }
+
+    /// <summary>As <see cref="AddAsync"/> for the row groups of a Parquet file (seekable) that begin in bytes [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    public static Task AddRowGroupsAsync(ExtractionRun run, Stream file, long start, long end, string source, UrlListOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        OfferAsync(run, ReadParquet(file, start, end, options ?? new UrlListOptions(), run.Stats, cancellationToken), source);
+
+    /// <summary>Where a Parquet row group's bytes begin: its first page, dictionary or data, of any column.</summary>
+    public static long RowGroupStart(Parquet.Meta.RowGroup group)
+    {
+        var first = long.MaxValue;
+        foreach (var column in group.Columns)
+            if (column.MetaData is { } m) first = Math.Min(first, m.DictionaryPageOffset is > 0 and var d ? Math.Min(d, m.DataPageOffset) : m.DataPageOffset);
+        return first != long.MaxValue ? first : group.FileOffset ?? 0;
+    }
+
+    private static char Separator(UrlListFormat format) => format == UrlListFormat.Tsv ? '\t' : ',';
+
+    /// <summary>UTF-8 at a file's start, where a byte order mark is skipped (the reader detects others).</summary>
+    private static readonly Encoding FileStart = Encoding.UTF8;
+    /// <summary>UTF-8 in the middle of a file, where the bytes of U+FEFF are text, not a byte order mark.</summary>
+    private static readonly Encoding MidFile = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+    private static async Task OfferAsync(ExtractionRun run, IAsyncEnumerable<(string? Url, string? Caption)> rows, string source)
+    {
         await foreach (var (url, caption) in rows)
         {
             if (url is null || !Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
@@ -59,19 +106,19 @@ public static class UrlListReader
         }
     }
 
-    private static async IAsyncEnumerable<(string? Url, string? Caption)> ReadDelimited(Stream input, char separator, UrlListOptions options, FunnelStats stats,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="header">The file's header when <paramref name="input"/> is a chunk after it; null when the input is the whole file.</param>
+    private static async IAsyncEnumerable<(string? Url, string? Caption)> ReadDelimited(Stream input, char separator, List<string>? header, UrlListOptions options,
+        FunnelStats stats, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var reader = new StreamReader(input, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = header is null ? new StreamReader(input, FileStart, detectEncodingFromByteOrderMarks: true) : new StreamReader(input, MidFile, false);
         int urlIndex = -1, captionIndex = -1;
+        if (header is not null) (urlIndex, captionIndex) = Columns(header, separator, options);
         List<string>? fields;
         while ((fields = await ReadRecordAsync(reader, separator, cancellationToken)) is not null)
         {
             if (urlIndex < 0)
             {
-                urlIndex = fields.FindIndex(f => f.Trim() == options.UrlColumn);
-                captionIndex = fields.FindIndex(f => f.Trim() == options.CaptionColumn);
-                if (urlIndex < 0) throw new InvalidDataException($"The header has no '{options.UrlColumn}' column: {string.Join(separator, fields)}");
+                (urlIndex, captionIndex) = Columns(fields, separator, options);
                 continue;
             }
             stats.Enter(Stage);
@@ -82,6 +129,13 @@ public static class UrlListReader
             }
             yield return (fields[urlIndex], captionIndex >= 0 && captionIndex < fields.Count ? fields[captionIndex] : null);
         }
+    }
+
+    private static (int Url, int Caption) Columns(List<string> header, char separator, UrlListOptions options)
+    {
+        var url = header.FindIndex(f => f.Trim() == options.UrlColumn);
+        if (url < 0) throw new InvalidDataException($"The header has no '{options.UrlColumn}' column: {string.Join(separator, header)}");
+        return (url, header.FindIndex(f => f.Trim() == options.CaptionColumn));
     }
 
     /// <summary>One record; CSV fields may be quoted (with doubled quotes and line breaks inside), TSV fields are not.</summary>
@@ -126,9 +180,9 @@ public static class UrlListReader
     }
 
     private static async IAsyncEnumerable<(string? Url, string? Caption)> ReadJsonLines(Stream input, UrlListOptions options, FunnelStats stats,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, Encoding encoding)
     {
-        using var reader = new StreamReader(input, Encoding.UTF8);
+        using var reader = new StreamReader(input, encoding, detectEncodingFromByteOrderMarks: encoding == FileStart);
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -158,7 +212,7 @@ public static class UrlListReader
         }
     }
 
-    private static async IAsyncEnumerable<(string? Url, string? Caption)> ReadParquet(Stream input, UrlListOptions options, FunnelStats stats,
+    private static async IAsyncEnumerable<(string? Url, string? Caption)> ReadParquet(Stream input, long start, long end, UrlListOptions options, FunnelStats stats,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var reader = await ParquetReader.CreateAsync(input, cancellationToken: cancellationToken);
@@ -169,6 +223,7 @@ public static class UrlListReader
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
+            if (RowGroupStart(group.RowGroup) is var at && (at < start || at >= end)) continue;
             var count = checked((int)group.RowCount);
             var urls = new string?[count];
             await group.ReadAsync(urlField, urls.AsMemory(), null, cancellationToken);

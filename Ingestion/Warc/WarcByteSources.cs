@@ -16,7 +16,8 @@ internal interface IWarcByteSource : IDisposable
     /// <summary>Bytes of the file consumed so far (for progress). Disposing leaves the input open; the reader owns it.</summary>
     long CompressedPosition { get; }
 
-    static IWarcByteSource Open(Stream input, FunnelStats stats, int maxBufferedMember)
+    /// <param name="inputOffset">Where in the file the stream begins (a work unit's byte range): compressed offsets count from the file's start.</param>
+    static IWarcByteSource Open(Stream input, FunnelStats stats, int maxBufferedMember, long inputOffset = 0)
     {
         var head = new byte[2];
         var got = 0;
@@ -27,15 +28,16 @@ internal interface IWarcByteSource : IDisposable
             got += n;
         }
         return got == 2 && head[0] == 0x1f && head[1] == 0x8b
-            ? new GzipMemberSource(input, head, stats, maxBufferedMember)
-            : new PlainSource(input, head.AsSpan(0, got).ToArray());
+            ? new GzipMemberSource(input, head, stats, maxBufferedMember, inputOffset)
+            : new PlainSource(input, head.AsSpan(0, got).ToArray(), inputOffset);
     }
 }
 
-internal sealed class PlainSource(Stream input, byte[] prefix) : IWarcByteSource
+/// <summary>An uncompressed file: its bytes are the records', so offsets are file offsets (from <c>inputOffset</c> on for a range).</summary>
+internal sealed class PlainSource(Stream input, byte[] prefix, long inputOffset) : IWarcByteSource
 {
     private int prefixUsed;
-    private long position;
+    private long position = inputOffset;
 
     public long CompressedPosition => position;
 
@@ -68,7 +70,7 @@ internal sealed class PlainSource(Stream input, byte[] prefix) : IWarcByteSource
 /// </summary>
 internal sealed class GzipMemberSource : IWarcByteSource
 {
-    private const int HeaderLength = 10;
+    public const int HeaderLength = 10;
     public const string Stage = "warc_bytes";
     private readonly Stream input;
     private readonly FunnelStats stats;
@@ -87,9 +89,10 @@ internal sealed class GzipMemberSource : IWarcByteSource
     private int segmentEnd;
     private long memberOutput;
 
-    public GzipMemberSource(Stream input, byte[] prefix, FunnelStats stats, int maxBufferedMember)
+    public GzipMemberSource(Stream input, byte[] prefix, FunnelStats stats, int maxBufferedMember, long inputOffset)
     {
         this.input = input;
+        rawBase = inputOffset;
         this.stats = stats;
         this.maxBufferedMember = maxBufferedMember;
         prefix.CopyTo(raw, 0);
@@ -211,13 +214,16 @@ internal sealed class GzipMemberSource : IWarcByteSource
         }
     }
 
-    private bool IsHeader(int i)
+    private bool IsHeader(int i) => rawEnd - i >= HeaderLength && IsMemberHeader(raw.AsSpan(i, HeaderLength));
+
+    /// <summary>Whether these bytes can begin a gzip member (deflate, no reserved flags, a known OS): where the reader starts a member.</summary>
+    public static bool IsMemberHeader(ReadOnlySpan<byte> header)
     {
-        if (rawEnd - i < HeaderLength) return false;
-        var flags = raw[i + 3];
-        var extraFlags = raw[i + 8];
-        var os = raw[i + 9];
-        return raw[i + 1] == 0x8b && raw[i + 2] == 8 && (flags & 0xE0) == 0
+        if (header.Length < HeaderLength) return false;
+        var flags = header[3];
+        var extraFlags = header[8];
+        var os = header[9];
+        return header[0] == 0x1f && header[1] == 0x8b && header[2] == 8 && (flags & 0xE0) == 0
             && (extraFlags == 0 || extraFlags == 2 || extraFlags == 4) && (os <= 13 || os == 255);
     }
 

@@ -40,17 +40,29 @@ public sealed class WarcReader : IDisposable
     private readonly Stream input;
     private readonly bool leaveOpen;
 
-    public WarcReader(Stream input, FunnelStats stats, WarcReaderOptions? options = null, bool leaveOpen = false)
+    /// <param name="inputOffset">
+    /// Where in its file <paramref name="input"/> begins, when it is a byte range of the file (a work unit): gzip member offsets
+    /// (<see cref="WarcRecord.CompressedOffset"/>) and, in an uncompressed file, record offsets are then the file's own. In a gzip
+    /// file the decompressed offset of the range is unknown; records count from it (<see cref="DecompressedStart"/> is 0).
+    /// </param>
+    public WarcReader(Stream input, FunnelStats stats, WarcReaderOptions? options = null, bool leaveOpen = false, long inputOffset = 0)
     {
         this.input = input;
         this.leaveOpen = leaveOpen;
         this.stats = stats;
         this.options = options ?? new WarcReaderOptions();
-        source = IWarcByteSource.Open(input, stats, this.options.MaxRecordBytes + this.options.MaxHeaderBytes);
+        source = IWarcByteSource.Open(input, stats, this.options.MaxRecordBytes + this.options.MaxHeaderBytes, inputOffset);
+        windowBase = position = DecompressedStart = source is PlainSource ? inputOffset : 0;
     }
 
-    /// <summary>Bytes of the (compressed) input consumed so far.</summary>
+    /// <summary>Bytes of the (compressed) input consumed so far, counted from the file's start.</summary>
     public long BytesConsumed => source.CompressedPosition;
+
+    /// <summary>The decompressed offset that <see cref="WarcRecord.Offset"/> of the input's first byte has.</summary>
+    public long DecompressedStart { get; }
+
+    /// <summary>Decompressed bytes read so far; once every record is read, the decompressed length of the input.</summary>
+    public long DecompressedBytes => windowBase + end - DecompressedStart;
 
     public IEnumerable<WarcRecord> ReadAll(CancellationToken cancellationToken = default)
     {

@@ -23,7 +23,7 @@ public static class IngestClusterCommands
         var inputs = new Argument<string[]>("inputs")
         {
             Description = "WARC/WAT files and URL lists, on storage every silo can read, or blobs as http(s)://account-endpoint/container/name in the platform's " +
-                "storage account (a container or prefix URL stands for every dump blob under it, in name order); one work unit each.",
+                "storage account (a container or prefix URL stands for every dump blob under it, in name order); a big one is split into several work units (--unit-mb).",
             Arity = ArgumentArity.OneOrMore,
         };
         var dataset = new Option<string>("--dataset") { Description = "Dataset the job's shards are committed to (files under OUT/dataset unless --dataset-location says otherwise).", Required = true };
@@ -40,10 +40,15 @@ public static class IngestClusterCommands
         var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
         var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).", DefaultValueFactory = _ => "en" };
         var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
+        var unitMb = new Option<int>("--unit-mb")
+        {
+            Description = "Split inputs larger than this many MiB into work units of about this size, at record or row boundaries, so one big dump spreads over the silos.",
+            DefaultValueFactory = _ => (int)(IngestJobSettings.DefaultUnitBytes >> 20),
+        };
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection, unitMb }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var files = result.GetValue(inputs)!.Select(IngestSubmitJob.FullInput).ToArray();
@@ -52,6 +57,11 @@ public static class IngestClusterCommands
             if (missing.Count > 0)
             {
                 Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
+                return 2;
+            }
+            if (result.GetValue(unitMb) < 1)
+            {
+                Console.Error.WriteLine("--unit-mb must be at least 1.");
                 return 2;
             }
             var outDir = Path.GetFullPath(result.GetValue(output)!);
@@ -66,6 +76,7 @@ public static class IngestClusterCommands
                 SamplesPerShard = result.GetValue(perShard),
                 Languages = [.. AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!).Order(StringComparer.Ordinal)],
                 DetectLanguage = !result.GetValue(noLanguageDetection),
+                UnitBytes = (long)result.GetValue(unitMb) << 20,
             };
             return await WithClientAsync(async grains =>
             {

@@ -90,6 +90,42 @@ internal static class IngestInputs
         return paths;
     }
 
+    /// <summary>An uncompressed copy of a per-record gzip WARC (its members inflated one after another), beside it as `.warc`.</summary>
+    public static string Uncompressed(string gzipped)
+    {
+        var path = Path.ChangeExtension(gzipped, null);
+        using var input = new System.IO.Compression.GZipStream(File.OpenRead(gzipped), System.IO.Compression.CompressionMode.Decompress);
+        using var output = File.Create(path);
+        input.CopyTo(output);
+        return path;
+    }
+
+    /// <summary>A CSV URL list with a header, quoted captions (some holding commas, quotes and line breaks) and some rows that are no URL.</summary>
+    public static string CsvUrlList(string path, int rows, int seed)
+    {
+        var random = new Random(seed);
+        using var writer = new StreamWriter(path) { NewLine = "\r\n" };
+        writer.WriteLine("id,url,caption");
+        for (var i = 0; i < rows; i++)
+        {
+            var url = random.Next(15) == 0 ? "not a url" : $"http://cdn.example/list/{random.Next(rows)}.jpg";
+            var caption = $"A {Words[random.Next(Words.Length)]} \"{Words[random.Next(Words.Length)]}\", seen {i}" + (random.Next(5) == 0 ? "\nby the " + Words[random.Next(Words.Length)] : "");
+            writer.WriteLine($"{i},{url},\"{caption.Replace("\"", "\"\"")}\"");
+        }
+        return path;
+    }
+
+    /// <summary>Whether every input was split into several work units, each shown with its byte range.</summary>
+    public static void AssertEachInputSplit(IngestJobStatus status, IReadOnlyList<string> inputs)
+    {
+        foreach (var input in inputs)
+        {
+            var parts = status.Units.Where(u => u.Input.StartsWith(input + " [", StringComparison.Ordinal)).ToList();
+            Assert.True(parts.Count >= 2, $"{input} should be split into several units: {string.Join(", ", status.Units.Select(u => u.Input))}");
+        }
+        Assert.All(status.Units, u => Assert.Matches(@" \[\d+, \d+\)$", u.Input));
+    }
+
     public static readonly string[] OutputFiles = ["candidates.jsonl", "rejected.jsonl", "images.jsonl", "text.jsonl"];
 
     public static void AssertSameOutputs(string expectedDirectory, string actualDirectory)

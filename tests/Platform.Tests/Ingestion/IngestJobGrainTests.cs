@@ -108,6 +108,31 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task A_job_whose_inputs_are_split_into_many_units_writes_what_the_single_process_extraction_writes()
+    {
+        // Per-record gzip, uncompressed WARC and a CSV list with quoted line breaks, each cut into several units of 16 KiB.
+        var warcs = IngestInputs.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 60, seed: 13);
+        string[] inputs = [warcs[0], IngestInputs.Uncompressed(warcs[1]), IngestInputs.CsvUrlList(Path.Combine(root, "in", "list.csv"), rows: 400, seed: 13), warcs[2]];
+        var settings = Settings with { UnitBytes = 16 << 10 };
+        var single = Path.Combine(root, "single");
+        await IngestInputs.RunSingleProcessAsync(inputs, single, settings);
+
+        await using var cluster = await StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var distributed = Path.Combine(root, "distributed");
+        var submitted = await job.Submit(new IngestJobRequest(inputs, distributed, settings));
+        IngestInputs.AssertEachInputSplit(submitted, inputs);
+
+        var status = await WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        // Images of later gzip parts carry their offsets in the whole file, as the single-process run gives them.
+        IngestInputs.AssertSameOutputs(single, distributed);
+        Assert.Contains(File.ReadLines(Path.Combine(single, "images.jsonl")), line => line.Contains(Path.GetFileName(warcs[2]), StringComparison.Ordinal));
+        Assert.Equal(inputs.Sum(i => new FileInfo(i).Length), status.InputBytesDone);
+        Assert.True(status.Units.Select(u => u.Worker).Distinct().Count() > 1, "the units should spread over the silos");
+    }
+
+    [Fact]
     public async Task A_silo_killed_mid_job_loses_no_unit_and_counts_none_twice()
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 9, pagesPerFile: 1200, seed: 5);

@@ -90,6 +90,34 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task A_job_whose_inputs_are_split_into_many_units_commits_the_dataset_the_single_process_run_writes()
+    {
+        var dumps = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 24, pictures: 60, seed: 5);
+        string[] inputs = [dumps[0], IngestInputs.Uncompressed(dumps[1]), dumps[2]];
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+        Assert.True(summary.ShardCount >= 2, $"{summary.ShardCount} shards: too few to spread");
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "split-" + Guid.NewGuid().ToString("N")[..8];
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
+        var output = Path.Combine(root, "distributed");
+        var submitted = await job.Submit(new IngestJobRequest(inputs, output, Settings with { UnitBytes = inputs.Min(i => new FileInfo(i).Length) / 4 }, dataset));
+        IngestInputs.AssertEachInputSplit(submitted, inputs);
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
+
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        Assert.True(Stored(single).Count > 0);
+        Assert.Equal(Stored(single), Stored(distributed));
+        AssertSameShardFiles(single, distributed);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))),
+            File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))),
+            IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+    }
+
+    [Fact]
     public async Task A_job_into_a_blob_dataset_writes_the_blobs_the_single_process_run_writes_as_files()
     {
         var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 20, pictures: 40, seed: 5);
@@ -149,9 +177,13 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
         var output = Path.Combine(root, "distributed");
         var prefix = $"{azurite.Connection.BlobEndpoint.ToString().TrimEnd('/')}/{container.Name}/crawl";
-        var submitted = await job.Submit(new IngestJobRequest([prefix], output, Settings, dataset));
-        // The prefix stands for its dumps, one unit each, in name order (the generator names them in input order).
-        Assert.Equal(inputs.Select(i => $"{prefix}/{Path.GetFileName(i)}"), submitted.Units.Select(u => u.Input));
+        // Units smaller than each blob: the blobs are planned and read in byte ranges, as local files are.
+        var unitBytes = inputs.Min(i => new FileInfo(i).Length) / 3;
+        var submitted = await job.Submit(new IngestJobRequest([prefix], output, Settings with { UnitBytes = unitBytes }, dataset));
+        // The prefix stands for its dumps, in name order (the generator names them in input order), each cut into parts.
+        var blobs = inputs.Select(i => $"{prefix}/{Path.GetFileName(i)}").ToList();
+        IngestInputs.AssertEachInputSplit(submitted, blobs);
+        Assert.Equal(blobs, submitted.Units.Select(u => u.Input[..u.Input.LastIndexOf(" [", StringComparison.Ordinal)]).Distinct());
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
