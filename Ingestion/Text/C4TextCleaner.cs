@@ -70,8 +70,10 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
             return true;
         }
         if (!Insert(slots, bits, spanHash)) return false;
-        // Kept at most half full, so a probe for a new hash ends after a slot or two.
-        if (++count * 2 > slots.Length) Grow();
+        // Kept at most three quarters full. Each doubling allocates fresh memory (page faults, and a large
+        // object that brings full collections closer), which cost more than the longer probes: at this load a
+        // probe for a new hash still ends within the home slot's cache line or the next one, mostly.
+        if (++count * 4 > slots.Length * 3) Grow();
         return true;
     }
 
