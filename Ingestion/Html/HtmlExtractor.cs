@@ -23,7 +23,7 @@ public sealed class HtmlExtractor
     {
         var page = new HtmlPage { PageUrl = pageUrl };
         Uri.TryCreate(pageUrl, UriKind.Absolute, out var pageUri);
-        var baseUri = pageUri;
+        var baseUrl = new BaseUrl(pageUri);
         var sawBase = false;
         var pictureDepth = 0;
         pictureSources.Clear();
@@ -89,7 +89,7 @@ public sealed class HtmlExtractor
             }
             else if (kind is Tag.Img)
             {
-                AddImage(page, html, attributes, baseUri, pictureDepth > 0 ? pictureSources : null, seen);
+                AddImage(page, html, attributes, baseUrl, pictureDepth > 0 ? pictureSources : null, seen);
             }
             else if (kind is Tag.Source)
             {
@@ -104,14 +104,14 @@ public sealed class HtmlExtractor
             {
                 var rel = Value(html, attributes, "rel"u8);
                 var nofollow = rel is not null && rel.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("nofollow", StringComparer.OrdinalIgnoreCase);
-                if (!nofollow && Value(html, attributes, "href"u8) is { } href && Resolve(baseUri, href) is { } link && !page.Links.Contains(link))
+                if (!nofollow && Value(html, attributes, "href"u8) is { } href && baseUrl.Resolve(href) is { } link && !page.Links.Contains(link))
                     page.Links.Add(link);
             }
             else if (kind is Tag.Base)
             {
                 if (!sawBase && Value(html, attributes, "href"u8) is { } href && pageUri is not null && Uri.TryCreate(pageUri, href.Trim(), out var b))
                 {
-                    baseUri = b;
+                    baseUrl = new BaseUrl(b);
                     sawBase = true;
                 }
             }
@@ -365,7 +365,7 @@ public sealed class HtmlExtractor
         }
     }
 
-    private static void AddImage(HtmlPage page, ReadOnlySpan<byte> html, List<Attribute> attributes, Uri? baseUri,
+    private static void AddImage(HtmlPage page, ReadOnlySpan<byte> html, List<Attribute> attributes, BaseUrl baseUrl,
         List<(string Url, string Origin)>? pictureSources, HashSet<(string, string?)> seen)
     {
         var alt = Value(html, attributes, "alt"u8) is { } a ? Collapse(a) : null;
@@ -383,7 +383,7 @@ public sealed class HtmlExtractor
 
         void Add(string raw, string origin, int? w, int? h)
         {
-            var resolved = Resolve(baseUri, raw);
+            var resolved = baseUrl.Resolve(raw);
             if (resolved is null)
             {
                 page.UnusableImageUrls++;
@@ -391,17 +391,6 @@ public sealed class HtmlExtractor
             }
             if (seen.Add((resolved, alt))) page.Images.Add(new ImageReference(resolved, alt, w, h, origin));
         }
-    }
-
-    private static string? Resolve(Uri? baseUri, string raw)
-    {
-        var trimmed = raw.Trim();
-        if (trimmed.Length == 0 || trimmed.StartsWith("data:", StringComparison.OrdinalIgnoreCase)) return null;
-        Uri? uri;
-        if (baseUri is null) Uri.TryCreate(trimmed, UriKind.Absolute, out uri);
-        else Uri.TryCreate(baseUri, trimmed, out uri);
-        if (uri is null || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)) return null;
-        return uri.Fragment.Length > 0 ? uri.GetLeftPart(UriPartial.Query) : uri.AbsoluteUri;
     }
 
     private static int? Dimension(string? value)

@@ -22,6 +22,12 @@ public interface ISpanDeduplicator
 {
     /// <summary>True the first time a span hash is offered.</summary>
     bool FirstSeen(ulong spanHash);
+
+    /// <summary>
+    /// A hint that these hashes are about to be offered to <see cref="FirstSeen"/>, in this order (a page's spans).
+    /// It changes no answer; a table in memory can start fetching their slots together rather than one miss at a time.
+    /// </summary>
+    void Expect(ReadOnlySpan<ulong> spanHashes) { }
 }
 
 /// <summary>
@@ -38,6 +44,23 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
     /// <summary>Zero marks an empty slot, so the hash zero is remembered apart.</summary>
     private bool sawZero;
 
+    /// <summary>Where the loads of <see cref="Expect"/> go, so the JIT cannot drop them as unused.</summary>
+    private ulong expected;
+
+    /// <summary>
+    /// The table is far larger than the caches, so each new hash costs a cache miss. Loading every home slot
+    /// of a page's spans in one loop of independent loads lets the processor have many misses in flight at once;
+    /// the inserts that follow then find their slots in cache.
+    /// </summary>
+    public void Expect(ReadOnlySpan<ulong> spanHashes)
+    {
+        var table = slots;
+        var shift = 64 - bits;
+        ulong any = 0;
+        foreach (var hash in spanHashes) any |= table[(int)((hash * 0x9E3779B97F4A7C15UL) >> shift)];
+        expected = any;
+    }
+
     public bool FirstSeen(ulong spanHash)
     {
         if (spanHash == 0)
@@ -47,8 +70,10 @@ public sealed class InProcessSpanDeduplicator : ISpanDeduplicator
             return true;
         }
         if (!Insert(slots, bits, spanHash)) return false;
-        // Kept at most half full, so a probe for a new hash ends after a slot or two.
-        if (++count * 2 > slots.Length) Grow();
+        // Kept at most three quarters full. Each doubling allocates fresh memory (page faults, and a large
+        // object that brings full collections closer), which cost more than the longer probes: at this load a
+        // probe for a new hash still ends within the home slot's cache line or the next one, mostly.
+        if (++count * 4 > slots.Length * 3) Grow();
         return true;
     }
 
@@ -116,6 +141,8 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
     private readonly List<(int Start, int Length)> lines = [];
     /// <summary>Per sentence of the current page: removed as part of a repeated span.</summary>
     private bool[] remove = new bool[256];
+    /// <summary>The current page's three-sentence span hashes, in the order they are offered.</summary>
+    private ulong[] spanHashes = new ulong[256];
     private readonly List<(int Line, int Start, int Length, ulong Hash)> sentences = [];
     private readonly List<(int Start, int Length)> lineSentences = [];
 
@@ -178,12 +205,16 @@ public sealed class C4TextCleaner(TextCleaningOptions options, ISpanDeduplicator
         if (remove.Length < sentences.Count) remove = new bool[Math.Max(sentences.Count, remove.Length * 2)];
         Array.Clear(remove, 0, sentences.Count);
         var removed = 0;
-        if (options.DedupeSpans)
+        if (options.DedupeSpans && sentences.Count >= 3)
         {
-            for (var i = 0; i + 3 <= sentences.Count; i++)
+            var spans = sentences.Count - 2;
+            if (spanHashes.Length < spans) spanHashes = new ulong[Math.Max(spans, spanHashes.Length * 2)];
+            for (var i = 0; i < spans; i++)
+                spanHashes[i] = Mix(Mix(sentences[i].Hash, sentences[i + 1].Hash), sentences[i + 2].Hash);
+            deduplicator.Expect(spanHashes.AsSpan(0, spans));
+            for (var i = 0; i < spans; i++)
             {
-                var hash = Mix(Mix(sentences[i].Hash, sentences[i + 1].Hash), sentences[i + 2].Hash);
-                if (deduplicator.FirstSeen(hash)) continue;
+                if (deduplicator.FirstSeen(spanHashes[i])) continue;
                 for (var k = i; k < i + 3; k++) if (!remove[k]) { remove[k] = true; removed++; }
             }
             if (removed > 0 && sentences.Count - removed < options.MinSentences) { rejection = DuplicateSpans; return null; }

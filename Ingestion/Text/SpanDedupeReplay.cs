@@ -17,6 +17,8 @@ public sealed class RecordingSpanDeduplicator(ISpanDeduplicator inner, Stream lo
     /// <summary>Calls so far; the next call's index.</summary>
     public long Calls { get; private set; }
 
+    public void Expect(ReadOnlySpan<ulong> spanHashes) => inner.Expect(spanHashes);
+
     public bool FirstSeen(ulong spanHash)
     {
         var answer = inner.FirstSeen(spanHash);

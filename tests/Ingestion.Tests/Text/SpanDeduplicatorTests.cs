@@ -28,6 +28,27 @@ public class SpanDeduplicatorTests
     }
 
     [Fact]
+    public void Expecting_a_page_of_hashes_first_changes_no_answer()
+    {
+        // The cleaner announces each page's spans before offering them; pages of any length, with repeats
+        // inside a page and growths in the middle of one.
+        var hash = Gen.Frequency((3, Gen.ULong[0, 64]), (1, Gen.Const(0UL)), (4, Gen.ULong));
+        Gen.Select(hash.Array[0, 12_000], Gen.Int[1, 300]).Sample((hashes, pageLength) =>
+        {
+            var reference = new HashSet<ulong>();
+            ISpanDeduplicator deduplicator = new InProcessSpanDeduplicator();
+            for (var start = 0; start < hashes.Length; start += pageLength)
+            {
+                var page = hashes.AsSpan(start, Math.Min(pageLength, hashes.Length - start));
+                deduplicator.Expect(page);
+                foreach (var h in page)
+                    if (deduplicator.FirstSeen(h) != reference.Add(h)) return false;
+            }
+            return true;
+        }, iter: 60);
+    }
+
+    [Fact]
     public void Remembers_every_hash_through_many_growths()
     {
         var deduplicator = new InProcessSpanDeduplicator();
