@@ -14,14 +14,15 @@ public static class BenchIngestClusterCommand
         var pages = new Option<int>("--pages") { Description = "Pages per file.", DefaultValueFactory = _ => 600 };
         var pictures = new Option<int>("--pictures") { Description = "Distinct pictures (each with some exact and near copies).", DefaultValueFactory = _ => 1600 };
         var perShard = new Option<int>("--samples-per-shard") { Description = "Samples per shard.", DefaultValueFactory = _ => 250 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds, each running the library and both cluster jobs once; the figures are the medians.", DefaultValueFactory = _ => 3 };
         var command = new Command("ingest-cluster",
-            "Time `ingest run`'s library, then the cluster job on 1 and on 2 in-process silos, on the same input; the last line is cluster_overhead=<1 silo / library>.");
-        foreach (var option in new Option[] { work, files, pages, pictures, perShard }) command.Options.Add(option);
+            "Time `ingest run`'s library, then the cluster job on 1 and on 2 in-process silos, on the same input, in alternating rounds; the last line is cluster_overhead=<1 silo / library>, from the medians.");
+        foreach (var option in new Option[] { work, files, pages, pictures, perShard, rounds }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var folder = result.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "platform-bench-ingest-cluster");
             var measured = await IngestClusterBenchmark.RunAsync(folder, result.GetValue(files), result.GetValue(pages), result.GetValue(pictures),
-                result.GetValue(perShard), cancellationToken);
+                result.GetValue(perShard), result.GetValue(rounds), cancellationToken);
             foreach (var line in measured.Lines()) Console.WriteLine(line);
             return measured.SameDataset ? 0 : 1;
         });
