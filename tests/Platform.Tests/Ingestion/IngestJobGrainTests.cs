@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 using Orleans.TestingHost;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Pipeline;
@@ -36,23 +34,10 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        await WaitForEverySiloToKnowEveryOtherAsync(cluster);
+        // Random placement picks among the silos a silo's cluster manifest lists, which fills in a little after the silos
+        // start: a job submitted at once could put every unit on one silo, and a test that must kill a silo running units would miss.
+        await cluster.WaitForClusterManifestToStabilizeAsync();
         return cluster;
-    }
-
-    /// <summary>
-    /// Random placement picks among the silos a silo's cluster manifest lists, and that list fills in a little after
-    /// the silos start: a job submitted at once could put every unit on its own silo, and the tests that need units
-    /// spread over the silos (a kill must hit one) would not get them.
-    /// </summary>
-    private static async Task WaitForEverySiloToKnowEveryOtherAsync(InProcessTestCluster cluster)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (cluster.Silos.Any(s => s.ServiceProvider.GetRequiredService<IClusterManifestProvider>().Current.Silos.Count < cluster.Silos.Count))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The silos did not all learn of each other within 30 s.");
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
     }
 
     internal static async Task<IngestJobStatus> WaitForEndAsync(IIngestJobGrain job, TimeSpan limit, Func<IngestJobStatus, Task>? onProgress = null)
