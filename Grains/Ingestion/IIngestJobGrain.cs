@@ -101,6 +101,8 @@ public enum IngestJobPhase
     Deduping,
     /// <summary>Shard phase: workers write and commit each shard.</summary>
     WritingShards,
+    /// <summary>The job cuts its big inputs into work units (<see cref="IngestJobSettings.UnitBytes"/>); until then each input shows as one unit.</summary>
+    Planning,
 }
 
 [GenerateSerializer]

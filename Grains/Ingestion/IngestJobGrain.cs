@@ -20,6 +20,7 @@ public sealed class IngestJobState
     [Id(7)] public List<WorkUnitRecord> ShardWrites { get; set; } = [];
     [Id(8)] public int FirstShardNumber { get; set; }
     [Id(9)] public int DedupeAttempts { get; set; }
+    [Id(10)] public int PlanAttempts { get; set; }
 }
 
 [GenerateSerializer]
@@ -66,6 +67,7 @@ public sealed class IngestJobGrain(
     private readonly Dictionary<int, DateTimeOffset> leases = [];
     private IGrainTimer? timer;
     private TimeSpan tickPeriod;
+    private Task<List<InputUnit>>? planning;
     private Task<(long Kept, int FirstShard)>? finishing;
     private Task? deduping;
 
@@ -140,18 +142,16 @@ public sealed class IngestJobGrain(
         // The state is stored as JSON naming each value's runtime type, and only known types are read back:
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
         // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
-        var units = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
+        var inputs = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
-        var settings = request.Settings;
-        var inputs = storage.Inputs;
-        // Planning reads the big inputs (a few reads per unit for per-record gzip, all of it for uncompressed WARC and CSV): off the scheduler.
-        var planned = await Task.Run(() => PlanUnitsAsync(units, settings, inputs, logger));
-        state.State.Units = planned.Select((unit, i) => new WorkUnitRecord { Index = i, Input = unit.Input, Start = unit.Start, End = unit.End }).ToList();
-        state.State.Phase = IngestJobPhase.Extracting;
+        // One unit per input until planning cuts the big ones: planning reads them (a few reads per cut for per-record gzip, all of an
+        // uncompressed WARC or CSV), which must not hold up this call or the job's status behind it.
+        state.State.Units = inputs.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
+        state.State.Phase = IngestJobPhase.Planning;
         await state.WriteStateAsync();
         StartTimer();
         await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
-        await DispatchPendingAsync();
+        await AdvancePlanningAsync();
         return Status();
     }
 
@@ -300,6 +300,9 @@ public sealed class IngestJobGrain(
                 await ExpireLeasesAsync();
                 if (state.State.Phase == phase) await DispatchPendingAsync();
                 break;
+            case IngestJobPhase.Planning:
+                await AdvancePlanningAsync();
+                break;
             case IngestJobPhase.Finishing:
                 await AdvanceFinishAsync();
                 break;
@@ -372,6 +375,43 @@ public sealed class IngestJobGrain(
     private string FetchDirectory(WorkUnitRecord shard) => Path.Combine(ShardsDirectory, "fetch", $"{shard.Index:D5}.{shard.Attempt}");
 
     private string VerdictsDirectory(int attempt) => Path.Combine(ShardsDirectory, $"verdicts-{attempt}");
+
+    /// <summary>Plans the work units off the scheduler (see <see cref="PlanUnitsAsync"/>), then starts extracting them; a failed planning is retried from the inputs.</summary>
+    private async Task AdvancePlanningAsync()
+    {
+        if (planning is null)
+        {
+            if (state.State.PlanAttempts >= Settings.MaxAttempts)
+            {
+                await FailJobAsync($"Planning the work units failed {state.State.PlanAttempts} times.");
+                return;
+            }
+            state.State.PlanAttempts++;
+            await state.WriteStateAsync();
+            var inputs = state.State.Units.Select(u => u.Input).ToList();
+            var (settings, open, log) = (Settings, storage.Inputs, logger);
+            planning = Task.Run(() => PlanUnitsAsync(inputs, settings, open, log));
+            TickWhenDone(planning);
+            return;
+        }
+        if (!planning.IsCompleted) return;
+        var planned = planning;
+        planning = null;
+        if (planned.IsCompletedSuccessfully)
+        {
+            state.State.Units = planned.Result.Select((unit, i) => new WorkUnitRecord { Index = i, Input = unit.Input, Start = unit.Start, End = unit.End }).ToList();
+            state.State.Phase = IngestJobPhase.Extracting;
+            state.State.Error = null;
+            await state.WriteStateAsync();
+            await DispatchPendingAsync();
+        }
+        else
+        {
+            state.State.Error = planned.Exception?.GetBaseException().Message;
+            logger.LogWarning(planned.Exception, "Planning attempt {Attempt} of job {Job} failed; it is retried", state.State.PlanAttempts, JobId);
+            await state.WriteStateAsync();
+        }
+    }
 
     private async Task AdvanceFinishAsync()
     {

@@ -40,6 +40,19 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         return cluster;
     }
 
+    /// <summary>The job's status once it has planned its work units (the submission returns before, with one unit per input).</summary>
+    internal static async Task<IngestJobStatus> WaitUntilPlannedAsync(IIngestJobGrain job)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        IngestJobStatus status;
+        while ((status = await job.GetStatus()).Phase == IngestJobPhase.Planning)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The job did not plan its units within a minute.");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+        return status;
+    }
+
     internal static async Task<IngestJobStatus> WaitForEndAsync(IIngestJobGrain job, TimeSpan limit, Func<IngestJobStatus, Task>? onProgress = null)
     {
         var deadline = DateTime.UtcNow + limit;
@@ -106,7 +119,10 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
         var distributed = Path.Combine(root, "distributed");
         var submitted = await job.Submit(new IngestJobRequest(inputs, distributed, settings));
-        IngestInputs.AssertEachInputSplit(submitted, inputs);
+        // The submission does not read the inputs: it returns with one unit per input, and the job plans the parts afterwards.
+        Assert.Equal(IngestJobPhase.Planning, submitted.Phase);
+        Assert.Equal(inputs, submitted.Units.Select(u => u.Input));
+        IngestInputs.AssertEachInputSplit(await WaitUntilPlannedAsync(job), inputs);
 
         var status = await WaitForEndAsync(job, TimeSpan.FromMinutes(2));
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);

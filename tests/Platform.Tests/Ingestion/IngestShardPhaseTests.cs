@@ -103,7 +103,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var job = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
         var output = Path.Combine(root, "distributed");
         var submitted = await job.Submit(new IngestJobRequest(inputs, output, Settings with { UnitBytes = inputs.Min(i => new FileInfo(i).Length) / 4 }, dataset));
-        IngestInputs.AssertEachInputSplit(submitted, inputs);
+        IngestInputs.AssertEachInputSplit(await IngestJobGrainTests.WaitUntilPlannedAsync(job), inputs);
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
@@ -182,8 +182,10 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var submitted = await job.Submit(new IngestJobRequest([prefix], output, Settings with { UnitBytes = unitBytes }, dataset));
         // The prefix stands for its dumps, in name order (the generator names them in input order), each cut into parts.
         var blobs = inputs.Select(i => $"{prefix}/{Path.GetFileName(i)}").ToList();
-        IngestInputs.AssertEachInputSplit(submitted, blobs);
-        Assert.Equal(blobs, submitted.Units.Select(u => u.Input[..u.Input.LastIndexOf(" [", StringComparison.Ordinal)]).Distinct());
+        Assert.Equal(blobs, submitted.Units.Select(u => u.Input));
+        var planned = await IngestJobGrainTests.WaitUntilPlannedAsync(job);
+        IngestInputs.AssertEachInputSplit(planned, blobs);
+        Assert.Equal(blobs, planned.Units.Select(u => u.Input[..u.Input.LastIndexOf(" [", StringComparison.Ordinal)]).Distinct());
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
