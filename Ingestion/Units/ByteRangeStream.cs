@@ -1,7 +1,9 @@
+using Platform.Ingestion.Warc;
+
 namespace Platform.Ingestion.Units;
 
 /// <summary>Reads at most <c>length</c> bytes of <c>inner</c> from where it stands, so a reader sees a byte range as a whole stream; owns <c>inner</c>.</summary>
-public sealed class ByteRangeStream(Stream inner, long length) : Stream
+public sealed class ByteRangeStream(Stream inner, long length) : ForwardReadStream
 {
     private long left = length;
 
@@ -25,16 +27,6 @@ public sealed class ByteRangeStream(Stream inner, long length) : Stream
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

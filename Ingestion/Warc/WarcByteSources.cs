@@ -246,7 +246,7 @@ internal sealed class GzipMemberSource : IWarcByteSource
     }
 
     /// <summary>Feeds a huge member to the inflater: first what is buffered, then the input in chunks.</summary>
-    private sealed class StreamingFeed(GzipMemberSource owner) : Stream
+    private sealed class StreamingFeed(GzipMemberSource owner) : ForwardReadStream
     {
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -268,16 +268,6 @@ internal sealed class GzipMemberSource : IWarcByteSource
             o.rawStart += take;
             return take;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     public void Dispose() => member?.Dispose();
