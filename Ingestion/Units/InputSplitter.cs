@@ -25,13 +25,6 @@ namespace Platform.Ingestion.Units;
 /// </summary>
 public static class InputSplitter
 {
-    /// <summary>Plans the units of a local file (see <see cref="PlanAsync"/>).</summary>
-    public static async Task<IReadOnlyList<InputUnit>> PlanFileAsync(string path, long unitBytes, WarcReaderOptions? warc = null, CancellationToken cancellationToken = default)
-    {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return await PlanAsync(path, file, unitBytes, warc, cancellationToken);
-    }
-
     /// <summary>Plans the units of <paramref name="input"/>, whose bytes <paramref name="file"/> (seekable) reads; its format comes from its name.</summary>
     /// <param name="warc">The options the units will be read with: a record too large for them is read differently.</param>
     public static async Task<IReadOnlyList<InputUnit>> PlanAsync(string input, Stream file, long unitBytes, WarcReaderOptions? warc = null,

@@ -43,20 +43,4 @@ public static class InputUnitReader
                     return run.AddWarc(range, unit.Input, progress, cancellationToken, inputOffset: unit.Start);
         }
     }
-
-    /// <summary>Opens ranges of a local file.</summary>
-    public static OpenInputRange LocalFile(string path) => (start, length, _) =>
-    {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        try
-        {
-            file.Position = start;
-            return Task.FromResult<Stream>(length is { } n ? new ByteRangeStream(file, n) : file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    };
 }
