@@ -12,10 +12,40 @@ public sealed class IngestCommandsTests : IDisposable
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunPlatformAsync(StorageConnection storage, int gatewayPort, params string[] args)
+    /// <summary>`platform up` answering its health check, and the client commands run against it.</summary>
+    private sealed class RunningPlatform(PlatformProcess process, int gatewayPort) : IAsyncDisposable
     {
-        var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(storage, gatewayPort), args);
-        return (result.ExitCode, result.StandardOutput, result.StandardError);
+        public StorageConnection Storage => process.Storage;
+        public HttpClient Http { get; } = new() { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+
+        public static async Task<RunningPlatform> StartAsync()
+        {
+            var gatewayPort = AzuriteEmulator.FreeTcpPort();
+            var process = PlatformProcess.StartUp(gatewayPort: gatewayPort);
+            var platform = new RunningPlatform(process, gatewayPort);
+            try
+            {
+                await process.WaitUntilHealthyAsync(platform.Http, TimeSpan.FromSeconds(120));
+                return platform;
+            }
+            catch
+            {
+                await platform.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+        {
+            var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(process.Storage, gatewayPort), args);
+            return (result.ExitCode, result.StandardOutput, result.StandardError);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await process.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -23,28 +53,25 @@ public sealed class IngestCommandsTests : IDisposable
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 4);
         var output = Path.Combine(root, "out");
-        var gatewayPort = Platform.Silo.Storage.AzuriteEmulator.FreeTcpPort();
-        await using var platform = PlatformProcess.StartUp(gatewayPort: gatewayPort);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
-        await platform.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        await using var platform = await RunningPlatform.StartAsync();
 
         string[] submit = ["ingest", "submit", .. inputs, "--dataset", "web", "--out", output];
-        var first = await RunPlatformAsync(platform.Storage, gatewayPort, submit);
+        var first = await platform.RunAsync(submit);
         Assert.True(first.ExitCode == 0, first.Stderr);
         var jobId = first.Stdout.Trim();
         Assert.True(jobId.StartsWith("ingest-", StringComparison.Ordinal), first.Stdout + first.Stderr);
-        var again = await RunPlatformAsync(platform.Storage, gatewayPort, submit);
+        var again = await platform.RunAsync(submit);
         Assert.Equal(jobId, again.Stdout.Trim());
 
         var deadline = DateTime.UtcNow.AddMinutes(1);
         (int ExitCode, string Stdout, string Stderr) status;
-        do status = await RunPlatformAsync(platform.Storage, gatewayPort, "ingest", "status", jobId);
+        do status = await platform.RunAsync("ingest", "status", jobId);
         while (!status.Stdout.Contains(": Completed,", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
         Assert.Contains($"{jobId}: Completed, 2/2 units done, 0 restarts", status.Stdout);
         Assert.Contains($"{File.ReadLines(Path.Combine(output, "candidates.jsonl")).Count()} kept", status.Stdout);
 
-        var unknown = await RunPlatformAsync(platform.Storage, gatewayPort, "ingest", "status", "no-such-job");
+        var unknown = await platform.RunAsync("ingest", "status", "no-such-job");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("No ingest job 'no-such-job'", unknown.Stderr);
     }
@@ -55,9 +82,8 @@ public sealed class IngestCommandsTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 6);
         var output = Path.Combine(root, "out");
-        await using var platform = PlatformProcess.StartUp(gatewayPort: Platform.Silo.Storage.AzuriteEmulator.FreeTcpPort());
-        using var http = new HttpClient { BaseAddress = platform.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
-        await platform.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        await using var platform = await RunningPlatform.StartAsync();
+        var http = platform.Http;
 
         using (var wrong = await http.PostAsJsonAsync("/api/ingest/jobs", new { inputs = new[] { "relative.warc.gz" }, output }, ct))
         {
@@ -108,23 +134,20 @@ public sealed class IngestCommandsTests : IDisposable
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 5);
         var output = Path.Combine(root, "out");
-        var gatewayPort = Platform.Silo.Storage.AzuriteEmulator.FreeTcpPort();
-        await using var platform = PlatformProcess.StartUp(gatewayPort: gatewayPort);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
-        await platform.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        await using var platform = await RunningPlatform.StartAsync();
         var ct = TestContext.Current.CancellationToken;
         var container = platform.Storage.CreateBlobClient().GetBlobContainerClient("crawls");
         await container.CreateIfNotExistsAsync(cancellationToken: ct);
         foreach (var input in inputs) await container.GetBlobClient("in/" + Path.GetFileName(input)).UploadAsync(input, ct);
         var containerUrl = $"{platform.Storage.BlobEndpoint.ToString().TrimEnd('/')}/crawls";
 
-        var submitted = await RunPlatformAsync(platform.Storage, gatewayPort,
+        var submitted = await platform.RunAsync(
             "ingest", "submit", containerUrl + "/in", "--dataset", "webblobs", "--out", output, "--dataset-location", containerUrl + "/datasets/webblobs");
         Assert.True(submitted.ExitCode == 0, submitted.Stderr);
         var jobId = submitted.Stdout.Trim();
         var deadline = DateTime.UtcNow.AddMinutes(1);
         (int ExitCode, string Stdout, string Stderr) status;
-        do status = await RunPlatformAsync(platform.Storage, gatewayPort, "ingest", "status", jobId);
+        do status = await platform.RunAsync("ingest", "status", jobId);
         while (!status.Stdout.Contains(": Completed,", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
         Assert.Contains($"{jobId}: Completed, 2/2 units done", status.Stdout);
@@ -136,7 +159,7 @@ public sealed class IngestCommandsTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(output, "dataset")));
 
         // A location outside the platform's storage account is refused before any work starts.
-        var refused = await RunPlatformAsync(platform.Storage, gatewayPort,
+        var refused = await platform.RunAsync(
             "ingest", "submit", inputs[0], "--dataset", "elsewhere", "--out", Path.Combine(root, "out2"), "--dataset-location", "https://other.example/c/p");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("not in the storage account", refused.Stderr);
