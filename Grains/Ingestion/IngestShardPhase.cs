@@ -23,7 +23,7 @@ public sealed record DedupeRequest(string JobId, int Attempt, IReadOnlyList<stri
 /// </summary>
 public static class IngestShardPhase
 {
-    public const string DatasetFolder = "dataset";
+    public const string DatasetFolder = IngestJobRequest.DefaultDatasetFolder;
 
 
     public static DedupeOptions DedupeOptions(IngestJobSettings settings) => new()

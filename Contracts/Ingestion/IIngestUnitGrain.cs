@@ -19,7 +19,4 @@ public sealed record UnitAssignment(
     [property: Id(4)] string Directory,
     [property: Id(5)] IngestJobSettings Settings,
     [property: Id(6)] long Start = 0,
-    [property: Id(7)] long? End = null)
-{
-    public Platform.Ingestion.Units.InputUnit InputUnit => new(Input, Start, End);
-}
+    [property: Id(7)] long? End = null);

@@ -1,5 +1,3 @@
-using Platform.Ingestion.Crawling;
-
 namespace Platform.Grains.Crawling;
 
 /// <summary>
@@ -29,7 +27,7 @@ public enum HostRobotsClaim
     Wait,
 }
 
-/// <param name="Status">A <see cref="RobotsFileStatus"/> name when <paramref name="Claim"/> is Known.</param>
+/// <param name="Status">A robots file status name (the crawler's <c>RobotsFileStatus</c>) when <paramref name="Claim"/> is Known.</param>
 [GenerateSerializer, Immutable]
 public sealed record HostRobotsAnswer([property: Id(0)] HostRobotsClaim Claim, [property: Id(1)] string? Status, [property: Id(2)] string? Text);
 
@@ -39,10 +37,7 @@ public sealed record HostRobotsAnswer([property: Id(0)] HostRobotsClaim Claim, [
 /// assumed synchronised (NTP), and any skew between two silos shortens the spacing by that much.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At, [property: Id(2)] TimeSpan Spacing)
-{
-    public FetchSlot ToSlot() => new(At, Refused ? At : null, Spacing);
-}
+public sealed record HostSlot([property: Id(0)] bool Refused, [property: Id(1)] DateTimeOffset At, [property: Id(2)] TimeSpan Spacing);
 
 /// <summary>The politeness settings of the crawl asking; the first caller's settings configure the host's grain.</summary>
 [GenerateSerializer, Immutable]
@@ -52,17 +47,4 @@ public sealed record CrawlHostSettings(
     [property: Id(2)] TimeSpan MaxCrawlDelay,
     [property: Id(3)] int BreakerFailures,
     [property: Id(4)] TimeSpan BreakerDuration,
-    [property: Id(5)] TimeSpan RobotsClaimTimeout)
-{
-    public static CrawlHostSettings From(PolitenessOptions options, string productToken) =>
-        new(productToken, options.MinDelay, options.MaxCrawlDelay, options.BreakerFailures, options.BreakerDuration, options.RobotsClaimTimeout);
-
-    public PolitenessOptions ToOptions() => new()
-    {
-        MinDelay = MinDelay,
-        MaxCrawlDelay = MaxCrawlDelay,
-        BreakerFailures = BreakerFailures,
-        BreakerDuration = BreakerDuration,
-        RobotsClaimTimeout = RobotsClaimTimeout,
-    };
-}
+    [property: Id(5)] TimeSpan RobotsClaimTimeout);

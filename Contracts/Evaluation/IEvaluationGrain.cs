@@ -1,10 +1,7 @@
-using Platform.Model.Evaluation;
-using Platform.Model.Evaluation.Checkpoints;
-
 namespace Platform.Grains.Evaluation;
 
 /// <summary>
-/// Scores one checkpoint on one task (key: <see cref="EvaluationKey.For"/>). Evaluation takes long,
+/// Scores one checkpoint on one task (key: "{task}|{checkpoint folder}", made by the grains' <c>EvaluationKey</c>). Evaluation takes long,
 /// so <see cref="Start"/> returns at once and callers poll <see cref="GetStatus"/>. Asking again
 /// for a finished or running evaluation returns it as it is: nothing runs twice.
 /// </summary>
@@ -27,16 +24,22 @@ public sealed record EvaluationRequest
 
     [Id(2)] public string Split { get; init; } = "test";
 
-    [Id(3)] public string Prompt { get; init; } = new CheckpointEvaluationOptions().Prompt;
+    /// <summary>Captioning prompt; the default is the evaluator's (a test holds the two equal).</summary>
+    [Id(3)] public string Prompt { get; init; } = DefaultPrompt;
 
     [Id(4)] public int BeamSize { get; init; } = 1;
 
     /// <summary>Fine-tuning steps on the train split before scoring; null scores the checkpoint as it is.</summary>
     [Id(5)] public int? FineTuneSteps { get; init; }
 
-    [Id(6)] public double FineTuneLearningRate { get; init; } = new FineTuneOptions().LearningRate;
+    /// <summary>The default is the evaluator's (the paper's 5e-5; a test holds the two equal).</summary>
+    [Id(6)] public double FineTuneLearningRate { get; init; } = DefaultFineTuneLearningRate;
 
     [Id(7)] public int? MaxImages { get; init; }
+
+    public const string DefaultPrompt = "A picture of";
+
+    public const double DefaultFineTuneLearningRate = 5e-5;
 }
 
 public enum EvaluationPhase
@@ -61,26 +64,3 @@ public sealed record EvaluationStatus(
     [property: Id(9)] int Runs,
     [property: Id(10)] long Step,
     [property: Id(11)] string? RunId);
-
-/// <summary>Evaluation grain keys: task name and checkpoint folder, "{task}|{full path}".</summary>
-public static class EvaluationKey
-{
-    public static string For(string checkpoint, EvaluationTask task) =>
-        $"{ResultsScoring.TaskName(task)}|{Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint))}";
-
-    public static (EvaluationTask Task, string Checkpoint) Parse(string key)
-    {
-        int bar = key.IndexOf('|', StringComparison.Ordinal);
-        if (bar <= 0 || bar == key.Length - 1) throw new ArgumentException($"'{key}' is not an evaluation key: expected \"{{task}}|{{checkpoint folder}}\".");
-        return (ResultsScoring.ParseTask(key[..bar]), key[(bar + 1)..]);
-    }
-
-    /// <summary>The score a task's leaderboard ranks by.</summary>
-    public static string PrimaryMetric(EvaluationTask task) => task switch
-    {
-        EvaluationTask.CocoCaptions => "CIDEr",
-        EvaluationTask.Vqa => "overall",
-        EvaluationTask.Retrieval => "RSUM",
-        _ => throw new ArgumentOutOfRangeException(nameof(task)),
-    };
-}

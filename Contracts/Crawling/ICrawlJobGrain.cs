@@ -1,5 +1,4 @@
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Crawling;
 
 namespace Platform.Grains.Crawling;
 
@@ -32,7 +31,7 @@ public sealed record CrawlJobRequest(
     [property: Id(2)] string Dataset,
     [property: Id(3)] CrawlJobSettings Settings);
 
-/// <summary>A crawl's bounds and behaviour; defaults are those of <see cref="CrawlOptions"/> and <see cref="PolitenessOptions"/>.</summary>
+/// <summary>A crawl's bounds and behaviour; defaults are those of the crawler's <c>CrawlOptions</c> and <c>PolitenessOptions</c>.</summary>
 [GenerateSerializer, Immutable]
 public sealed record CrawlJobSettings
 {
@@ -60,20 +59,6 @@ public sealed record CrawlJobSettings
     [Id(13)] public int MaxAttempts { get; init; } = 3;
     [Id(14)] public IngestJobSettings Ingest { get; init; } = new();
     [Id(15)] public TimeSpan RobotsTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    public CrawlOptions ToOptions(IReadOnlyList<string> allowedDomains) => new()
-    {
-        AllowedDomains = allowedDomains,
-        MaxDepth = MaxDepth,
-        MaxPages = MaxPages,
-        FetchImages = FetchImages,
-        RequestTimeout = RequestTimeout,
-        RobotsTimeout = RobotsTimeout,
-        MaxRedirects = MaxRedirects,
-        AllowLoopback = AllowLoopback,
-        Concurrency = ConcurrencyPerSlice,
-        Politeness = new PolitenessOptions { MinDelay = MinDelay, MaxCrawlDelay = MaxCrawlDelay },
-    };
 }
 
 [GenerateSerializer]
@@ -87,12 +72,7 @@ public enum CrawlJobPhase
 }
 
 [GenerateSerializer, Immutable]
-public sealed record CrawlTargetRecord([property: Id(0)] string Url, [property: Id(1)] bool IsImage, [property: Id(2)] int Depth)
-{
-    public CrawlTarget ToTarget() => new(Url, IsImage ? CrawlTargetKind.Image : CrawlTargetKind.Page, Depth);
-
-    public static CrawlTargetRecord From(CrawlTarget target) => new(target.Url, target.Kind == CrawlTargetKind.Image, target.Depth);
-}
+public sealed record CrawlTargetRecord([property: Id(0)] string Url, [property: Id(1)] bool IsImage, [property: Id(2)] int Depth);
 
 /// <summary>What one fetched target revealed.</summary>
 [GenerateSerializer, Immutable]
@@ -117,7 +97,7 @@ public sealed record SliceAssignment(
     [property: Id(5)] IReadOnlyList<string> AllowedDomains,
     [property: Id(6)] CrawlJobSettings Settings);
 
-/// <param name="Stats">Fetch and frontier counters by name (see <see cref="CrawlStats"/>).</param>
+/// <param name="Stats">Fetch and frontier counters by name (the crawler's <c>CrawlStats</c> names).</param>
 /// <param name="Ingest">The ingest job's status once the crawl has been submitted for ingestion.</param>
 [GenerateSerializer, Immutable]
 public sealed record CrawlJobStatus(

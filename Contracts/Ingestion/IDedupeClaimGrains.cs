@@ -19,7 +19,7 @@ public interface IDedupeKeyGrain : IGrainWithStringKey
 }
 
 /// <summary>
-/// One partition of a job's perceptual-hash band buckets (see <see cref="Platform.Ingestion.Dedupe.HammingBands"/>):
+/// One partition of a job's perceptual-hash band buckets (the dedupe library's <c>HammingBands</c>):
 /// a bucket is one (band, band value), and lives in the partition its mixed id's top byte names. Stores every
 /// claimed (hash, position) of its buckets; answers, per query, the earliest claim within a Hamming distance found
 /// in the query's bucket. Kept in memory like <see cref="IDedupeKeyGrain"/>. Key: "{scope}/{partition:x2}".

@@ -3,7 +3,7 @@ namespace Platform.Grains.Ingestion;
 /// <summary>
 /// One distributed ingestion run (key: job id): its inputs, settings, work units (an input file, or a part of a big one)
 /// with their attempts and leases, the job-wide frequency filtering and, when the job names a dataset,
-/// the shard phase (see <see cref="IngestShardPhase"/>): shards fetched by leased workers, dedupe decided
+/// the shard phase: shards fetched by leased workers, dedupe decided
 /// for all of them at once, shards written and committed by leased workers. Submitting the same job
 /// again returns its status, so Hangfire and the CLI may retry. Long work never runs inside a call:
 /// callers poll <see cref="GetStatus"/>.
@@ -48,7 +48,10 @@ public sealed record IngestJobRequest(
     [property: Id(3)] string? Dataset = null,
     [property: Id(4)] string? DatasetLocation = null)
 {
-    public string EffectiveDatasetLocation => DatasetLocation ?? Path.Combine(OutputDirectory, IngestShardPhase.DatasetFolder);
+    /// <summary>The folder under <see cref="OutputDirectory"/> that holds the dataset when no <see cref="DatasetLocation"/> is given.</summary>
+    public const string DefaultDatasetFolder = "dataset";
+
+    public string EffectiveDatasetLocation => DatasetLocation ?? Path.Combine(OutputDirectory, DefaultDatasetFolder);
 }
 
 
@@ -80,7 +83,7 @@ public sealed record IngestJobSettings
     [Id(10)] public bool DetectLanguage { get; init; } = true;
     /// <summary>
     /// An input larger than this is split into work units of about this size (default 256 MiB), so one big dump spreads over
-    /// the silos: WARC/WAT at record boundaries, URL lists at row boundaries (see <see cref="Platform.Ingestion.Units.InputSplitter"/>).
+    /// the silos: WARC/WAT at record boundaries, URL lists at row boundaries (the ingestion library's <c>InputSplitter</c>).
     /// </summary>
     [Id(11)] public long UnitBytes { get; init; } = DefaultUnitBytes;
 
@@ -116,7 +119,7 @@ public enum WorkUnitState
 
 /// <summary>
 /// What one finished unit attempt saw; <c>TextDocuments</c> counts before the job-wide span dedupe, which may reject some.
-/// A WARC unit's record offsets count from <c>DecompressedStart</c>, and it read <c>DecompressedBytes</c> (see <see cref="Platform.Ingestion.Pipeline.WarcExtent"/>):
+/// A WARC unit's record offsets count from <c>DecompressedStart</c>, and it read <c>DecompressedBytes</c> (the ingestion library's <c>WarcExtent</c>):
 /// the job places the images of a part of a gzip file, whose decompressed start the unit cannot know, after the parts before it.
 /// </summary>
 [GenerateSerializer, Immutable]
