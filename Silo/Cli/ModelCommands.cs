@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Platform.Datasets;
 using Platform.Model;
 using Platform.Model.Training;
 
@@ -33,7 +34,7 @@ public static class ModelCommands
         {
             var request = new TrainingRunRequest
             {
-                Shards = result.GetValue(data)!,
+                Shards = [.. result.GetValue(data)!.Select(DatasetShard.File)],
                 Documents = result.GetValue(text) ?? [],
                 Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
                 Resume = result.GetValue(resume),
