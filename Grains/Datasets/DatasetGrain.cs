@@ -1,4 +1,5 @@
 using Orleans.Runtime;
+using Platform.Datasets;
 
 namespace Platform.Grains.Datasets;
 
@@ -65,7 +66,7 @@ public sealed class DatasetGrain(
         {
             // The blob is the record of truth: append first, then update the summary. A crash in
             // between leaves a summary that activation recomputes from the manifest.
-            _tail = await manifests.AppendAsync(Dataset, _tail, fresh);
+            _tail = await manifests.AppendAsync(Dataset, _tail, fresh.Select(ToManifest).ToList());
             foreach (var shard in fresh)
             {
                 _shards!.Add(shard);
@@ -95,7 +96,7 @@ public sealed class DatasetGrain(
     {
         if (_byId is not null) return _byId;
         var contents = await manifests.ReadAsync(Dataset);
-        _shards = contents.Entries;
+        _shards = contents.Entries.Select(FromManifest).ToList();
         _byId = _shards.ToDictionary(s => s.ShardId, StringComparer.Ordinal);
         _tail = contents.Tail;
         if (_shards.Count != state.State.ShardCount)
@@ -113,6 +114,10 @@ public sealed class DatasetGrain(
         state.State.SizeBytes = shards.Sum(s => s.SizeBytes);
         state.State.LastCommitAt = shards.Count == 0 ? null : shards.Max(s => s.CommittedAt);
     }
+
+    private static ManifestShard ToManifest(ShardEntry s) => new(s.ShardId, s.SampleCount, s.SizeBytes, s.Checksum, s.Location, s.CommittedAt);
+
+    private static ShardEntry FromManifest(ManifestShard s) => new(s.ShardId, s.SampleCount, s.SizeBytes, s.Checksum, s.Location, s.CommittedAt);
 
     private static void Validate(ShardEntry shard)
     {

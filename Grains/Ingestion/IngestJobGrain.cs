@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Platform.Datasets;
 using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
 using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
@@ -134,10 +134,10 @@ public sealed class IngestJobGrain(
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.SamplesPerShard, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.UnitBytes, 1);
-        if (request.Dataset is { } dataset) Platform.Grains.Datasets.DatasetNames.Validate(dataset);
+        if (request.Dataset is { } dataset) Platform.Datasets.DatasetNames.Validate(dataset);
         else if (request.DatasetLocation is not null) throw new ArgumentException("A dataset location needs a dataset to commit the shards to.", nameof(request));
         // A blob location this silo's storage account cannot open fails the submission, not the job's last phase.
-        if (request.Dataset is not null && Platform.Ingestion.Runs.DatasetTarget.IsBlobUrl(request.EffectiveDatasetLocation))
+        if (request.Dataset is not null && Platform.Datasets.DatasetTarget.IsBlobUrl(request.EffectiveDatasetLocation))
             await storage.OpenDatasetAsync(request.EffectiveDatasetLocation, CancellationToken.None);
         // The state is stored as JSON naming each value's runtime type, and only known types are read back:
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Platform.Datasets;
 using Platform.Grains.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;

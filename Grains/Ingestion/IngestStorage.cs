@@ -1,6 +1,6 @@
 using Azure.Storage.Blobs;
+using Platform.Datasets;
 using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
 
 namespace Platform.Grains.Ingestion;
 

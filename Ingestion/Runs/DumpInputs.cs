@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Platform.Datasets;
 using Platform.Ingestion.Sources;
 
 namespace Platform.Ingestion.Runs;

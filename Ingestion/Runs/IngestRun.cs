@@ -1,3 +1,4 @@
+using Platform.Datasets;
 using Platform.Ingestion.Text;
 using System.Security.Cryptography;
 using System.Text;

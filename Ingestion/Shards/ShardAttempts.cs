@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;

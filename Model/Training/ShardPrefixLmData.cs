@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Platform.Ingestion.Shards;
+using Platform.Datasets;
 
 namespace Platform.Model.Training;
 
@@ -25,20 +25,22 @@ public sealed class ShardPrefixLmData : IPrefixLmData
 
     private sealed record ImageTextRecord(string Key, byte[] Image, string Caption);
 
+    /// <param name="shards">Image-text shards: files, or shards of a dataset in a folder or blob container. Each epoch
+    /// shuffles this list with its seed, so the same shards in the same order give the same samples.</param>
     public ShardPrefixLmData(
-        IReadOnlyList<string> shardPaths, IReadOnlyList<string> documentPaths, TextTokenizer tokenizer, SimVlmConfig config,
+        IReadOnlyList<DatasetShard> shards, IReadOnlyList<string> documentPaths, TextTokenizer tokenizer, SimVlmConfig config,
         ulong seed, int shuffleBuffer = 1000, int decodeThreads = 0)
     {
         if (shuffleBuffer < 1) throw new ArgumentOutOfRangeException(nameof(shuffleBuffer), "The shuffle buffer needs room for a sample.");
-        foreach (var path in shardPaths.Concat(documentPaths))
+        foreach (var path in shards.Select(shard => shard.LocalPath).OfType<string>().Concat(documentPaths))
             if (!File.Exists(path)) throw new FileNotFoundException($"Training data file {path} does not exist.", path);
         this.tokenizer = tokenizer;
         this.config = config;
         preprocessor = new ImagePreprocessor(config.ImageSize);
         this.decodeThreads = decodeThreads > 0 ? decodeThreads : Math.Max(1, Environment.ProcessorCount - 1);
-        hasImageText = shardPaths.Count > 0;
+        hasImageText = shards.Count > 0;
         hasTextOnly = documentPaths.Count > 0;
-        imageText = new ShuffledStream<ImageTextRecord>(epochSeed => ReadImageText(Shuffle(shardPaths, epochSeed)), shuffleBuffer, seed);
+        imageText = new ShuffledStream<ImageTextRecord>(epochSeed => ReadImageText(Shuffle(shards, epochSeed)), shuffleBuffer, seed);
         textOnly = new ShuffledStream<string>(epochSeed => ReadDocuments(Shuffle(documentPaths, epochSeed)), shuffleBuffer, seed ^ 0x632BE59BD9B4E019UL);
     }
 
@@ -93,23 +95,23 @@ public sealed class ShardPrefixLmData : IPrefixLmData
     }
 
     /// <summary>Every caption and document text, for building the tokenizer's vocabulary.</summary>
-    public static IEnumerable<string> ReadAllTexts(IEnumerable<string> shardPaths, IEnumerable<string> documentPaths)
+    public static IEnumerable<string> ReadAllTexts(IEnumerable<DatasetShard> shards, IEnumerable<string> documentPaths)
     {
         var reader = new RecordReader();
-        foreach (var record in reader.ImageText(shardPaths)) yield return record.Caption;
+        foreach (var record in reader.ImageText(shards)) yield return record.Caption;
         foreach (var text in reader.Documents(documentPaths)) yield return text;
     }
 
     private void Skip(string reason) => skipped.AddOrUpdate(reason, 1, (_, n) => n + 1);
 
-    private IEnumerable<ImageTextRecord> ReadImageText(IEnumerable<string> shards) => new RecordReader(Skip).ImageText(shards);
+    private IEnumerable<ImageTextRecord> ReadImageText(IEnumerable<DatasetShard> shards) => new RecordReader(Skip).ImageText(shards);
 
     private IEnumerable<string> ReadDocuments(IEnumerable<string> paths) => new RecordReader(Skip).Documents(paths);
 
-    private static IReadOnlyList<string> Shuffle(IReadOnlyList<string> paths, ulong seed)
+    private static IReadOnlyList<T> Shuffle<T>(IReadOnlyList<T> items, ulong seed)
     {
         var random = new DeterministicRandom(seed);
-        var order = paths.ToArray();
+        var order = items.ToArray();
         for (int i = order.Length - 1; i > 0; i--)
         {
             int j = random.Next(0, i + 1);
@@ -123,7 +125,7 @@ public sealed class ShardPrefixLmData : IPrefixLmData
     {
         private static readonly string[] ImageExtensions = ["jpg", "jpeg", "png", "webp"];
 
-        public IEnumerable<ImageTextRecord> ImageText(IEnumerable<string> shards)
+        public IEnumerable<ImageTextRecord> ImageText(IEnumerable<DatasetShard> shards)
         {
             foreach (var shard in shards)
                 foreach (var sample in WebDatasetShardReader.Read(shard, problem => skip?.Invoke($"shard: {problem.Reason}")))

@@ -1,9 +1,12 @@
+using Platform.Datasets;
+
 namespace Platform.Model.Training;
 
 /// <summary>What `platform train` asks for: data, model preset, options, and whether to continue a saved run.</summary>
 public sealed record TrainingRunRequest
 {
-    public required IReadOnlyList<string> Shards { get; init; }
+    /// <summary>Image-text shards: the files of `--data`, or a dataset's committed shards in manifest order.</summary>
+    public required IReadOnlyList<DatasetShard> Shards { get; init; }
     public IReadOnlyList<string> Documents { get; init; } = [];
     public required SimVlmConfig Preset { get; init; }
     public required TrainingOptions Options { get; init; }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Platform.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Runs;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Platform.Datasets;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Runs;

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using Platform.Datasets;
 using Platform.Model;
 using Platform.Model.Training;
+using Platform.Silo.Hosting;
 
 namespace Platform.Silo.Cli;
 
@@ -10,7 +12,12 @@ public static class ModelCommands
 {
     public static Command CreateTrain()
     {
-        var data = new Option<string[]>("--data") { Description = "WebDataset shards (.tar) of image-caption pairs.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data") { Description = "WebDataset shards (.tar) of image-caption pairs.", AllowMultipleArgumentsPerToken = true };
+        var dataset = new Option<string>("--dataset")
+        {
+            Description = "Instead of --data: a dataset's name. Trains on its committed shards in manifest (commit) order, read from the folder or blob " +
+                "container its manifest names, with the platform's storage settings (Storage:ConnectionString, Storage:ManifestContainer).",
+        };
         var text = new Option<string[]>("--text") { Description = "Text-only documents (JSON lines with a \"text\" field), mixed in 8:1.", AllowMultipleArgumentsPerToken = true };
         var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps of the whole run.", Required = true };
@@ -27,13 +34,22 @@ public static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
         var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
-        foreach (var option in new Option[] { data, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed })
+        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
+            var files = result.GetValue(data) is { Length: > 0 } given ? given : null;
+            var name = result.GetValue(dataset);
+            if ((files is null) == (name is null))
+            {
+                Console.Error.WriteLine("Give exactly one of --data (shard files) and --dataset (a dataset's name).");
+                return 2;
+            }
+            var shards = files?.Select(DatasetShard.File).ToList() ?? await CommittedShardsAsync(name!, cancellationToken);
+            if (shards is null) return 2;
             var request = new TrainingRunRequest
             {
-                Shards = result.GetValue(data)!,
+                Shards = shards,
                 Documents = result.GetValue(text) ?? [],
                 Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
                 Resume = result.GetValue(resume),
@@ -59,6 +75,36 @@ public static class ModelCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The committed shards of a dataset, in manifest order, as the platform's storage settings find its manifest; null
+    /// (after saying why on stderr) when the settings, the name or the manifest do not give any.
+    /// </summary>
+    private static async Task<IReadOnlyList<DatasetShard>?> CommittedShardsAsync(string name, CancellationToken cancellationToken)
+    {
+        var source = new ConfigurationBuilder();
+        PlatformConfiguration.AddSources(source);
+        try
+        {
+            DatasetNames.Validate(name);
+            var configuration = PlatformConfiguration.Load(source.Build());
+            var manifests = new DatasetManifestStore(configuration.StorageConnection.CreateBlobClient(), configuration.Storage.ManifestContainer);
+            var committed = (await manifests.ReadAsync(name, cancellationToken)).Entries;
+            if (committed.Count == 0)
+            {
+                Console.Error.WriteLine($"Dataset '{name}' does not exist or has no committed shards " +
+                    $"(no manifest under {configuration.StorageConnection.BlobEndpoint.ToString().TrimEnd('/')}/{configuration.Storage.ManifestContainer}/{DatasetManifestStore.SegmentPrefix(name)}).");
+                return null;
+            }
+            Console.WriteLine($"dataset={name} shards={committed.Count} samples={committed.Sum(shard => shard.SampleCount)}");
+            return [.. committed.Select(manifests.Resolve)];
+        }
+        catch (Exception e) when (e is ArgumentException or PlatformConfigurationException or Azure.RequestFailedException)
+        {
+            Console.Error.WriteLine(e is Azure.RequestFailedException ? $"Cannot read the manifest of dataset '{name}': {e.Message}" : e.Message);
+            return null;
+        }
     }
 
     public static Command CreateCaption()

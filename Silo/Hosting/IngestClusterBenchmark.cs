@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
+using Platform.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Bench;
 using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
 using Platform.Silo.Storage;
 
 namespace Platform.Silo.Hosting;

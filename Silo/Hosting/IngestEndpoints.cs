@@ -65,7 +65,7 @@ public static class IngestEndpoints
             problems["output"] = ["Give the output directory as an absolute path."];
         if (submission.Dataset is { } dataset)
         {
-            try { Platform.Grains.Datasets.DatasetNames.Validate(dataset); }
+            try { Platform.Datasets.DatasetNames.Validate(dataset); }
             catch (ArgumentException error) { problems["dataset"] = [error.Message]; }
         }
         return problems;

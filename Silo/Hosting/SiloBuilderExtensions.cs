@@ -1,6 +1,6 @@
 using Azure.Storage.Blobs;
+using Platform.Datasets;
 using Platform.Grains;
-using Platform.Grains.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Silo.Storage;
 

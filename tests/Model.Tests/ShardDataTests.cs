@@ -1,5 +1,5 @@
 using System.Formats.Tar;
-using Platform.Ingestion.Shards;
+using Platform.Datasets;
 using Platform.Model.Training;
 using SkiaSharp;
 
@@ -39,8 +39,10 @@ public sealed class ShardDataTests : IDisposable
         return path;
     }
 
+    private static DatasetShard[] Files(params string[] paths) => [.. paths.Select(DatasetShard.File)];
+
     private static TextTokenizer TokenizerFor(IEnumerable<string> shards, IEnumerable<string> documents) =>
-        TextTokenizer.BuildGpt2(ShardPrefixLmData.ReadAllTexts(shards, documents), 500);
+        TextTokenizer.BuildGpt2(ShardPrefixLmData.ReadAllTexts(Files([.. shards]), documents), 500);
 
     [Fact]
     public void ShardReaderGroupsMembersByKeyAndReportsBadMembers()
@@ -85,7 +87,7 @@ public sealed class ShardDataTests : IDisposable
         string documents = Path.Combine(folder, "text.jsonl");
         File.WriteAllLines(documents, ["{\"text\": \"a long document about buses\"}", "not json", "{\"text\": \"another document\"}"]);
         var tokenizer = TokenizerFor(shards, [documents]);
-        var data = new ShardPrefixLmData(shards, [documents], tokenizer, Config, seed: 1, shuffleBuffer: 4, decodeThreads: 2);
+        var data = new ShardPrefixLmData(Files(shards), [documents], tokenizer, Config, seed: 1, shuffleBuffer: 4, decodeThreads: 2);
 
         var epoch = data.NextImageText(9);
         var expected = Enumerable.Range(0, 5).Select(i => $"caption 0 {i}").Concat(Enumerable.Range(0, 4).Select(i => $"caption 1 {i}"));
@@ -95,7 +97,7 @@ public sealed class ShardDataTests : IDisposable
         Assert.Equal(1, data.Skipped["sample without a caption"]);
 
         string broken = WriteShard(2, 3, ("000020003.jpg", [9, 9, 9]), ("000020003.txt", "broken image"u8.ToArray()));
-        var withBroken = new ShardPrefixLmData([broken], [], tokenizer, Config, seed: 1, shuffleBuffer: 2, decodeThreads: 2);
+        var withBroken = new ShardPrefixLmData(Files(broken), [], tokenizer, Config, seed: 1, shuffleBuffer: 2, decodeThreads: 2);
         var drawn = withBroken.NextImageText(7); // two whole epochs of three good samples, and one more
         Assert.Equal(7, drawn.Count);
         Assert.DoesNotContain(drawn, s => tokenizer.Decode(s.Text).Contains("broken"));
@@ -111,7 +113,7 @@ public sealed class ShardDataTests : IDisposable
     {
         string[] shards = [WriteShard(0, 6), WriteShard(1, 6), WriteShard(2, 6)];
         var tokenizer = TokenizerFor(shards, []);
-        ShardPrefixLmData New(ulong seed) => new(shards, [], tokenizer, Config, seed, shuffleBuffer: 5, decodeThreads: 2);
+        ShardPrefixLmData New(ulong seed) => new(Files(shards), [], tokenizer, Config, seed, shuffleBuffer: 5, decodeThreads: 2);
         string Captions(IEnumerable<PrefixLmSample> samples) => string.Join("|", samples.Select(s => tokenizer.Decode(s.Text)));
 
         var first = New(7);
@@ -135,7 +137,7 @@ public sealed class ShardDataTests : IDisposable
         string run = Path.Combine(folder, "run");
         var request = new TrainingRunRequest
         {
-            Shards = shards,
+            Shards = Files(shards),
             Documents = [documents],
             Preset = Config with { VocabSize = 500 },
             Options = new TrainingOptions { Steps = 4, SamplesPerStep = 9, WarmupSteps = 1, Threads = 1, Device = "cpu", CheckpointEvery = 2, CheckpointDirectory = run },

@@ -1,8 +1,8 @@
+using Platform.Datasets;
 using Platform.Ingestion.Crawling;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
 using Platform.Ingestion.Warc;
 using System.Text;
 using System.Text.Json;

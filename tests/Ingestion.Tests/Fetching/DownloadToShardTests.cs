@@ -1,4 +1,5 @@
 using Parquet.Serialization;
+using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;

@@ -1,5 +1,4 @@
-using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
+using Platform.Datasets;
 using Xunit;
 
 namespace Platform.Ingestion.Tests.Runs;

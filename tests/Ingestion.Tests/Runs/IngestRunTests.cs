@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Platform.Datasets;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Runs;

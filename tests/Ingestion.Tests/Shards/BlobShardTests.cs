@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Azure.Storage.Blobs;
-using Platform.Ingestion.Shards;
+using Platform.Datasets;
 using Xunit;
 
 namespace Platform.Ingestion.Tests.Shards;
@@ -103,7 +103,7 @@ public sealed class BlobShardTests(AzuriteBlob azurite) : IClassFixture<AzuriteB
         // Azurite's endpoint is path-style: http://127.0.0.1:PORT/devstoreaccount1/CONTAINER/...
         var target = new UriBuilder(sas) { Path = sas.AbsolutePath.TrimEnd('/') + "/run-1" }.Uri.ToString();
 
-        var store = await Platform.Ingestion.Runs.DatasetTarget.OpenAsync(target, connectionString: null, Ct);
+        var store = await Platform.Datasets.DatasetTarget.OpenAsync(target, connectionString: null, Ct);
         var partial = store.OpenPartial("note.txt");
         await partial.WriteAsync("written through the SAS"u8.ToArray(), Ct);
         await store.PublishAsync(partial, "note.txt", Ct);

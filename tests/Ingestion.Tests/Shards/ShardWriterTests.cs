@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Parquet.Serialization;
+using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;

@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Ingestion;
@@ -11,42 +10,6 @@ public sealed class IngestCommandsTests : IDisposable
     private readonly string root = Directory.CreateTempSubdirectory("ingest-cli-").FullName;
 
     public void Dispose() => Directory.Delete(root, recursive: true);
-
-    /// <summary>`platform up` answering its health check, and the client commands run against it.</summary>
-    private sealed class RunningPlatform(PlatformProcess process, int gatewayPort) : IAsyncDisposable
-    {
-        public StorageConnection Storage => process.Storage;
-        public HttpClient Http { get; } = new() { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
-
-        public static async Task<RunningPlatform> StartAsync()
-        {
-            var gatewayPort = AzuriteEmulator.FreeTcpPort();
-            var process = PlatformProcess.StartUp(gatewayPort: gatewayPort);
-            var platform = new RunningPlatform(process, gatewayPort);
-            try
-            {
-                await process.WaitUntilHealthyAsync(platform.Http, TimeSpan.FromSeconds(120));
-                return platform;
-            }
-            catch
-            {
-                await platform.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
-        {
-            var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(process.Storage, gatewayPort), args);
-            return (result.ExitCode, result.StandardOutput, result.StandardError);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http.Dispose();
-            await process.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task Submit_prints_a_job_id_that_status_follows_to_completion_and_a_repeated_submit_finds_the_same_job()

@@ -1,11 +1,11 @@
 using System.Text;
 using System.Text.Json;
+using Platform.Datasets;
 using Platform.Grains.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Bench;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Ingestion;

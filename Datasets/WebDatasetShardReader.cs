@@ -1,6 +1,6 @@
 using System.Formats.Tar;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// One WebDataset sample: the tar members that share a key, by extension
@@ -19,10 +19,13 @@ public sealed record ShardProblem(string Shard, string? Key, string Reason);
 /// </summary>
 public static class WebDatasetShardReader
 {
-    public static IEnumerable<ShardSample> Read(string shardPath, Action<ShardProblem>? onProblem = null)
+    public static IEnumerable<ShardSample> Read(string shardPath, Action<ShardProblem>? onProblem = null) =>
+        Read(DatasetShard.File(shardPath), onProblem);
+
+    public static IEnumerable<ShardSample> Read(DatasetShard shard, Action<ShardProblem>? onProblem = null)
     {
-        using var stream = File.OpenRead(shardPath);
-        foreach (var sample in Read(stream, Path.GetFileName(shardPath), onProblem)) yield return sample;
+        using var stream = shard.OpenRead();
+        foreach (var sample in Read(stream, shard.Name, onProblem)) yield return sample;
     }
 
     public static IEnumerable<ShardSample> Read(Stream tar, string shardName, Action<ShardProblem>? onProblem = null)

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>One attempted sample: a row of the shard's parquet (img2dataset's columns plus sha256 and phash).</summary>
 public sealed class SampleRecord

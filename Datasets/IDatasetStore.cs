@@ -1,4 +1,4 @@
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// Where a dataset's files live (local folder, blob container). A file written through
@@ -15,6 +15,13 @@ public interface IDatasetStore
 
     /// <summary>A published file's content, or null when it does not exist.</summary>
     Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Streams a published file without reading it whole first (a shard may be gigabytes); throws
+    /// <see cref="FileNotFoundException"/> when it does not exist. Synchronous, as its reader is: the training
+    /// loop enumerates shard samples on a thread of its own.
+    /// </summary>
+    Stream OpenRead(string name);
 
     Stream OpenPartial(string name);
 

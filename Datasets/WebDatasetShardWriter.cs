@@ -2,7 +2,7 @@ using System.Formats.Tar;
 using System.Text;
 using System.Text.Json;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// Writes one WebDataset tar: per sample <c>{key}.jpg</c>, <c>{key}.txt</c>, <c>{key}.json</c>, in sample

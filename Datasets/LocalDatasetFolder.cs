@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// A dataset in a local folder. Files are written under hidden <c>.NAME.partial</c> names, flushed to disk and
@@ -32,6 +32,9 @@ public sealed class LocalDatasetFolder : IDatasetStore
         var path = FinalPath(name);
         return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellationToken) : null;
     }
+
+    public Stream OpenRead(string name) =>
+        new FileStream(FinalPath(name), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
 
     public Stream OpenPartial(string name)
     {

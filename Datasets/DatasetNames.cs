@@ -1,4 +1,4 @@
-namespace Platform.Grains.Datasets;
+namespace Platform.Datasets;
 
 /// <summary>Dataset names become blob path prefixes, so they are restricted to a safe alphabet.</summary>
 public static class DatasetNames

@@ -5,14 +5,15 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 
-namespace Platform.Grains.Datasets;
+namespace Platform.Datasets;
 
 /// <summary>
 /// The full shard list of each dataset, kept in blob storage because table-backed grain state is
 /// capped near 1 MB. Each dataset's manifest is a series of append blobs
 /// (`{dataset}/manifest/{segment:D6}.jsonl`, one JSON line per shard): an add costs one append of
 /// its own lines, never a rewrite of the list. A retried append can leave a line twice; readers
-/// keep the first occurrence of each shard id.
+/// keep the first occurrence of each shard id. The dataset grain is the only writer; training reads
+/// it directly, so both go through this one definition of the format.
 /// </summary>
 public sealed class DatasetManifestStore(BlobServiceClient blobs, string containerName)
 {
@@ -35,7 +36,7 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
             names.Add(item.Name);
         names.Sort(StringComparer.Ordinal);
 
-        var entries = new List<ShardEntry>();
+        var entries = new List<ManifestShard>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var linesInLastSegment = 0;
         foreach (var name in names)
@@ -45,7 +46,7 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
             foreach (var line in content.Value.Content.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 linesInLastSegment++;
-                var entry = JsonSerializer.Deserialize<ShardEntry>(line, Json)
+                var entry = JsonSerializer.Deserialize<ManifestShard>(line, Json)
                             ?? throw new InvalidDataException($"Manifest blob {name} holds a null line.");
                 if (seen.Add(entry.ShardId)) entries.Add(entry);
             }
@@ -53,8 +54,11 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
         return new ManifestContents(entries, Math.Max(0, names.Count - 1), linesInLastSegment);
     }
 
+    /// <summary>The shard a manifest line points at, read with this store's storage account when it is a blob.</summary>
+    public DatasetShard Resolve(ManifestShard shard) => DatasetShard.AtLocation(shard.Location, blobs);
+
     /// <summary>Appends <paramref name="shards"/> after the position described by <paramref name="tail"/> and returns the new tail.</summary>
-    public async Task<ManifestTail> AppendAsync(string dataset, ManifestTail tail, IReadOnlyList<ShardEntry> shards, CancellationToken cancellationToken = default)
+    public async Task<ManifestTail> AppendAsync(string dataset, ManifestTail tail, IReadOnlyList<ManifestShard> shards, CancellationToken cancellationToken = default)
     {
         await EnsureContainerAsync(cancellationToken);
         var index = 0;
@@ -95,12 +99,19 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
         _containerExists = true;
     }
 
-    private static string SegmentPrefix(string dataset) => $"{dataset}/manifest/";
+    public static string SegmentPrefix(string dataset) => $"{dataset}/manifest/";
 
-    private static string SegmentName(string dataset, int segment) => $"{SegmentPrefix(dataset)}{segment:D6}.jsonl";
+    public static string SegmentName(string dataset, int segment) => $"{SegmentPrefix(dataset)}{segment:D6}.jsonl";
 }
 
-public sealed record ManifestContents(List<ShardEntry> Entries, int LastSegment, int LinesInLastSegment)
+/// <summary>
+/// One line of a manifest: a committed shard. <see cref="Checksum"/> is the sha256 (hex) of the shard's tar;
+/// <see cref="Location"/> is where the tar is: its absolute path in a dataset folder, or its blob's URL.
+/// </summary>
+public sealed record ManifestShard(string ShardId, long SampleCount, long SizeBytes, string Checksum, string Location, DateTimeOffset CommittedAt);
+
+/// <param name="Entries">The committed shards in manifest order: the order they were committed in.</param>
+public sealed record ManifestContents(List<ManifestShard> Entries, int LastSegment, int LinesInLastSegment)
 {
     public ManifestTail Tail => new(LastSegment, LinesInLastSegment);
 }

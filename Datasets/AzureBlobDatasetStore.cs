@@ -2,7 +2,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// A dataset in a blob container, optionally under a prefix. A partial file is spooled to a local temporary
@@ -34,6 +34,20 @@ public sealed class AzureBlobDatasetStore(BlobContainerClient container, string 
         catch (RequestFailedException e) when (e.Status == 404)
         {
             return null;
+        }
+    }
+
+    public Stream OpenRead(string name)
+    {
+        try
+        {
+            // Reads ahead in blocks as the stream is consumed; pinned to the version opened, so a blob
+            // replaced meanwhile fails the read instead of mixing two versions.
+            return container.GetBlobClient(_prefix + name).OpenRead(new BlobOpenReadOptions(allowModifications: false));
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new FileNotFoundException($"{Location}{name} does not exist.", name, e);
         }
     }
 

@@ -1,7 +1,6 @@
 using Azure.Storage.Blobs;
-using Platform.Ingestion.Shards;
 
-namespace Platform.Ingestion.Runs;
+namespace Platform.Datasets;
 
 /// <summary>
 /// Where a run writes: a local folder, or a blob container given as <c>http(s)://account-endpoint/container[/prefix]</c>.

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// Counts per status and per reason for one shard. Its file is written last and is the shard's commit

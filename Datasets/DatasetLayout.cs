@@ -1,8 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Platform.Ingestion.Dedupe;
 
-namespace Platform.Ingestion.Shards;
+namespace Platform.Datasets;
 
 /// <summary>
 /// File names of a dataset and the rules over them: a shard is committed when <c>{shard}_stats.json</c>
@@ -39,14 +38,6 @@ public static partial class DatasetLayout
             throw;
         }
         await store.PublishAsync(partial, name, cancellationToken);
-    }
-
-    public static async Task<DedupeDelta> ReadDedupeDeltaAsync(this IDatasetStore store, int shard, CancellationToken cancellationToken)
-    {
-        var bytes = await store.ReadAsync(DedupeName(shard), cancellationToken);
-        if (bytes is null) return new DedupeDelta();
-        using var stream = new MemoryStream(bytes);
-        return DedupeDelta.ReadFrom(stream);
     }
 
     /// <summary>

@@ -1,0 +1,39 @@
+using Platform.Silo.Storage;
+
+namespace Platform.Tests.Infrastructure;
+
+/// <summary>`platform up` answering its health check, and the client commands run against it.</summary>
+internal sealed class RunningPlatform(PlatformProcess process, int gatewayPort) : IAsyncDisposable
+{
+    public StorageConnection Storage => process.Storage;
+    public HttpClient Http { get; } = new() { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+
+    public static async Task<RunningPlatform> StartAsync()
+    {
+        var gatewayPort = AzuriteEmulator.FreeTcpPort();
+        var process = PlatformProcess.StartUp(gatewayPort: gatewayPort);
+        var platform = new RunningPlatform(process, gatewayPort);
+        try
+        {
+            await process.WaitUntilHealthyAsync(platform.Http, TimeSpan.FromSeconds(120));
+            return platform;
+        }
+        catch
+        {
+            await platform.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(process.Storage, gatewayPort), args);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await process.DisposeAsync();
+    }
+}
