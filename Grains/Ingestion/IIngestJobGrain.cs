@@ -3,7 +3,7 @@ namespace Platform.Grains.Ingestion;
 /// <summary>
 /// One distributed ingestion run (key: job id): its inputs, settings, work units (an input file, or a part of a big one)
 /// with their attempts and leases, the job-wide frequency filtering and, when the job names a dataset,
-/// the shard phase (see <see cref="IngestShardPhase"/>): shards fetched by leased workers, dedupe decided
+/// the shard phase: shards fetched by leased workers, dedupe decided
 /// for all of them at once, shards written and committed by leased workers. Submitting the same job
 /// again returns its status, so Hangfire and the CLI may retry. Long work never runs inside a call:
 /// callers poll <see cref="GetStatus"/>.
@@ -48,7 +48,7 @@ public sealed record IngestJobRequest(
     [property: Id(3)] string? Dataset = null,
     [property: Id(4)] string? DatasetLocation = null)
 {
-    public string EffectiveDatasetLocation => DatasetLocation ?? Path.Combine(OutputDirectory, IngestShardPhase.DatasetFolder);
+    public string EffectiveDatasetLocation => DatasetLocation ?? Platform.Ingestion.Stages.IngestJobLayout.DefaultDatasetLocation(OutputDirectory);
 }
 
 
