@@ -423,7 +423,8 @@ public sealed class IngestJobGrain(
             state.State.FinishAttempts++;
             await state.WriteStateAsync();
             var request = new FinishRequest(Layout, state.State.FinishAttempts, state.State.Units.Select(u => Layout.Unit(u.Index, u.Attempt)).ToList(),
-                IngestJobOptions.Extraction(Settings), ImageOffsetShifts(state.State.Units));
+                IngestJobOptions.Extraction(Settings),
+                FinishStage.ImageOffsetShifts(state.State.Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes)).ToList()));
             var grains = GrainFactory;
             var job = state.State.Request!;
             var jobId = JobId;
@@ -459,25 +460,6 @@ public sealed class IngestJobGrain(
             logger.LogWarning(finished.Exception, "Final phase attempt {Attempt} of job {Job} failed; it is retried", state.State.FinishAttempts, JobId);
             await state.WriteStateAsync();
         }
-    }
-
-    /// <summary>
-    /// Per unit, what to add to its images' record offsets to make them offsets in the whole decompressed file: the decompressed bytes
-    /// of the units of the same input before it, less where its own offsets count from (zero for whole files and uncompressed parts).
-    /// </summary>
-    private static long[] ImageOffsetShifts(List<WorkUnitRecord> units)
-    {
-        var shifts = new long[units.Count];
-        var before = 0L;
-        for (var i = 0; i < units.Count; i++)
-        {
-            // A file's first unit starts at 0 (a whole file's only unit too), even when the same file is listed twice.
-            if (units[i].Start == 0) before = 0;
-            var report = units[i].Report!;
-            shifts[i] = before - report.DecompressedStart;
-            before += report.DecompressedBytes;
-        }
-        return shifts;
     }
 
     private async Task AdvanceDedupeAsync()

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
@@ -7,9 +6,12 @@ using Platform.Ingestion.Text;
 
 namespace Platform.Ingestion.Stages;
 
+/// <summary>Where a unit lies in its input (<see cref="Platform.Ingestion.Units.InputUnit.Start"/>) and what its extraction read (<see cref="WarcExtent"/>).</summary>
+public readonly record struct UnitPlacement(long Start, long DecompressedStart, long DecompressedBytes);
+
 /// <param name="Attempt">The finishing attempt: its outputs are written aside under its number, then moved into the job's folder.</param>
 /// <param name="Units">The accepted attempt's folder of every unit, in input order.</param>
-/// <param name="ImageOffsetShifts">Per unit, what turns its images' record offsets into offsets in the whole decompressed file (null: none to add).</param>
+/// <param name="ImageOffsetShifts">Per unit, what turns its images' record offsets into offsets in the whole decompressed file (<see cref="FinishStage.ImageOffsetShifts"/>; null: none to add).</param>
 public sealed record FinishRequest(IngestJobLayout Layout, int Attempt, IReadOnlyList<UnitFolder> Units, ExtractionOptions Options,
     IReadOnlyList<long>? ImageOffsetShifts = null);
 
@@ -56,6 +58,25 @@ public static class FinishStage
             File.Move(Path.Combine(output.Root, name), Path.Combine(request.Layout.Root, name), overwrite: true);
         Directory.Delete(output.Root);
         return kept;
+    }
+
+    /// <summary>
+    /// Per unit, what to add to its images' record offsets to make them offsets in the whole decompressed file: the decompressed bytes
+    /// of the units of the same input before it, less where its own offsets count from (zero for whole files and uncompressed parts).
+    /// </summary>
+    /// <param name="units">Every unit in input order.</param>
+    public static long[] ImageOffsetShifts(IReadOnlyList<UnitPlacement> units)
+    {
+        var shifts = new long[units.Count];
+        var before = 0L;
+        for (var i = 0; i < units.Count; i++)
+        {
+            // A file's first unit starts at 0 (a whole file's only unit too), even when the same file is listed twice.
+            if (units[i].Start == 0) before = 0;
+            shifts[i] = before - units[i].DecompressedStart;
+            before += units[i].DecompressedBytes;
+        }
+        return shifts;
     }
 
     /// <summary>The pairs a chunk at a time, each chunk's counts fetched before its pairs are judged.</summary>
