@@ -6,7 +6,7 @@ using Platform.Ingestion.Stages;
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
-/// The cluster executor's calls into the ingestion stages, the ones `ingest run` calls in one process: each maps a grain's
+/// The cluster executor's calls into the ingestion stages (Ingestion/Stages): each maps a grain's
 /// assignment to the stage's inputs and injects the Orleans-backed implementations (pair counts and dedupe claims partitioned
 /// over grains under a scope of the attempt, released afterwards; the dataset grain that commits a shard).
 /// </summary>
