@@ -11,7 +11,7 @@ namespace Platform.Grains.Ingestion;
 /// answer from that snapshot only (a key outside it is a caller bug and throws).
 /// Keys and normalisation are those of <see cref="InProcessPairFrequencyCounter"/>, so decisions match it.
 /// </summary>
-public sealed class GrainPairFrequencyCounter : IPairFrequencyCounter
+public sealed class GrainPairFrequencyCounter : IBatchedPairFrequencyCounter
 {
     private readonly IGrainFactory grains;
     private readonly string scope;

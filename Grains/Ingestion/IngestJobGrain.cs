@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Platform.Datasets;
 using Platform.Ingestion.Runs;
+using Platform.Ingestion.Shards;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
@@ -75,8 +77,7 @@ public sealed class IngestJobGrain(
     private IngestJobSettings Settings => state.State.Request!.Settings;
     private string OutputDirectory => state.State.Request!.OutputDirectory;
     private string DatasetLocation => state.State.Request!.EffectiveDatasetLocation;
-    private string UnitsDirectory => Path.Combine(OutputDirectory, ".units");
-    private string ShardsDirectory => Path.Combine(OutputDirectory, ".shards");
+    private IngestJobLayout Layout => new(OutputDirectory);
 
     private List<WorkUnitRecord>? UnitsOf(IngestJobPhase phase) => phase switch
     {
@@ -168,7 +169,7 @@ public sealed class IngestJobGrain(
             try
             {
                 await using var file = await open.OpenSeekableAsync(input, CancellationToken.None);
-                units.AddRange(await InputSplitter.PlanAsync(input, file, settings.UnitBytes, IngestUnitExtraction.Options(settings).Warc));
+                units.AddRange(await InputSplitter.PlanAsync(input, file, settings.UnitBytes, IngestJobOptions.Extraction(settings).Warc));
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
             {
@@ -234,18 +235,18 @@ public sealed class IngestJobGrain(
     }
 
     /// <summary>
-    /// Every shard is committed, so the dataset gets the job's funnel as `ingest run` leaves it. A failure to write it
+    /// Every shard is committed, so the dataset gets the job's funnel. A failure to write it
     /// fails the job with the reason (the committed shards stay as they are).
     /// </summary>
     private async Task WriteFunnelAsync()
     {
-        var output = OutputDirectory;
+        var layout = Layout;
         var location = DatasetLocation;
         var jobId = JobId;
         var (first, shards) = (state.State.FirstShardNumber, state.State.ShardWrites.Count);
         try
         {
-            await Task.Run(async () => await IngestShardPhase.WriteFunnelAsync(await storage.OpenDatasetAsync(location, CancellationToken.None), output, jobId,
+            await Task.Run(async () => await FunnelStage.WriteFunnelAsync(await storage.OpenDatasetAsync(location, CancellationToken.None), layout, jobId,
                 first, shards, CancellationToken.None));
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException
@@ -358,7 +359,7 @@ public sealed class IngestJobGrain(
                         break;
                     default:
                         await StartShardAsync(ShardStep.Write, unit, FetchDirectory(state.State.ShardFetches[unit.Index]),
-                            IngestShardPhase.VerdictsFile(VerdictsDirectory(state.State.DedupeAttempts), unit.Index));
+                            Layout.VerdictsFile(state.State.DedupeAttempts, unit.Index));
                         break;
                 }
             }
@@ -370,11 +371,9 @@ public sealed class IngestJobGrain(
         GrainFactory.GetGrain<IIngestShardGrain>($"{JobId}/{step}/{unit.Index}/{unit.Attempt}").Start(new ShardAssignment(JobId, step, unit.Index, unit.Attempt,
             OutputDirectory, directory, verdicts, state.State.FirstShardNumber, state.State.Request!.Dataset!, Settings, DatasetLocation));
 
-    private string UnitDirectory(WorkUnitRecord unit) => Path.Combine(UnitsDirectory, $"{unit.Index:D5}.{unit.Attempt}");
+    private string UnitDirectory(WorkUnitRecord unit) => Layout.Unit(unit.Index, unit.Attempt).Path;
 
-    private string FetchDirectory(WorkUnitRecord shard) => Path.Combine(ShardsDirectory, "fetch", $"{shard.Index:D5}.{shard.Attempt}");
-
-    private string VerdictsDirectory(int attempt) => Path.Combine(ShardsDirectory, $"verdicts-{attempt}");
+    private string FetchDirectory(WorkUnitRecord shard) => Layout.FetchDirectory(shard.Index, shard.Attempt);
 
     /// <summary>Plans the work units off the scheduler (see <see cref="PlanUnitsAsync"/>), then starts extracting them; a failed planning is retried from the inputs.</summary>
     private async Task AdvancePlanningAsync()
@@ -424,27 +423,13 @@ public sealed class IngestJobGrain(
             }
             state.State.FinishAttempts++;
             await state.WriteStateAsync();
-            var request = new FinishRequest(JobId, state.State.FinishAttempts, state.State.Units.Select(UnitDirectory).ToList(),
-                OutputDirectory, IngestUnitExtraction.Options(Settings), ImageOffsetShifts(state.State.Units));
+            var request = new FinishRequest(Layout, state.State.FinishAttempts, state.State.Units.Select(u => Layout.Unit(u.Index, u.Attempt)).ToList(),
+                IngestJobOptions.Extraction(Settings),
+                FinishStage.ImageOffsetShifts(state.State.Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes)).ToList()));
             var grains = GrainFactory;
-            var dataset = state.State.Request!.Dataset;
-            var location = DatasetLocation;
+            var job = state.State.Request!;
             var jobId = JobId;
-            var settings = Settings;
-            finishing = Task.Run(async () =>
-            {
-                var kept = await IngestJobFinisher.RunAsync(grains, request, CancellationToken.None);
-                // The job's first shard number is fixed once, in the dataset's store, as `ingest run` fixes it.
-                if (dataset is null) return (kept, 0);
-                var store = await storage.OpenDatasetAsync(location, CancellationToken.None);
-                var first = await store.ResolveFirstShardAsync(jobId, CancellationToken.None);
-                await IngestShardPhase.WriteTextAsync(store, request.OutputDirectory, jobId, CancellationToken.None);
-                var shards = IngestShardPhase.ShardCount(kept, settings);
-                // With no pair kept there is no shard phase; the funnel is complete now.
-                if (shards == 0) await IngestShardPhase.WriteFunnelAsync(store, request.OutputDirectory, jobId, first, 0, CancellationToken.None);
-                await IngestShardPhase.FindUrlDuplicatesAsync(grains, jobId, request.Attempt, request.OutputDirectory, settings, CancellationToken.None);
-                return (kept, first);
-            });
+            finishing = Task.Run(() => ClusterIngestStages.FinishAsync(grains, storage, jobId, job, request, CancellationToken.None));
             TickWhenDone(finishing);
             return;
         }
@@ -456,7 +441,7 @@ public sealed class IngestJobGrain(
             var (kept, first) = finished.Result;
             state.State.PairsKept = kept;
             state.State.Error = null;
-            var shards = state.State.Request!.Dataset is null ? 0 : IngestShardPhase.ShardCount(kept, Settings);
+            var shards = state.State.Request!.Dataset is null ? 0 : IngestJobOptions.ShardCount(kept, Settings);
             if (shards == 0) state.State.Phase = IngestJobPhase.Completed;
             else
             {
@@ -465,7 +450,7 @@ public sealed class IngestJobGrain(
                 state.State.Phase = IngestJobPhase.FetchingShards;
             }
             await state.WriteStateAsync();
-            try { Directory.Delete(UnitsDirectory, recursive: true); }
+            try { Directory.Delete(Layout.UnitsDirectory, recursive: true); }
             catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
             if (state.State.Phase == IngestJobPhase.Completed) Complete();
             else await DispatchPendingAsync();
@@ -476,25 +461,6 @@ public sealed class IngestJobGrain(
             logger.LogWarning(finished.Exception, "Final phase attempt {Attempt} of job {Job} failed; it is retried", state.State.FinishAttempts, JobId);
             await state.WriteStateAsync();
         }
-    }
-
-    /// <summary>
-    /// Per unit, what to add to its images' record offsets to make them offsets in the whole decompressed file: the decompressed bytes
-    /// of the units of the same input before it, less where its own offsets count from (zero for whole files and uncompressed parts).
-    /// </summary>
-    private static long[] ImageOffsetShifts(List<WorkUnitRecord> units)
-    {
-        var shifts = new long[units.Count];
-        var before = 0L;
-        for (var i = 0; i < units.Count; i++)
-        {
-            // A file's first unit starts at 0 (a whole file's only unit too), even when the same file is listed twice.
-            if (units[i].Start == 0) before = 0;
-            var report = units[i].Report!;
-            shifts[i] = before - report.DecompressedStart;
-            before += report.DecompressedBytes;
-        }
-        return shifts;
     }
 
     private async Task AdvanceDedupeAsync()
@@ -508,10 +474,9 @@ public sealed class IngestJobGrain(
             }
             state.State.DedupeAttempts++;
             await state.WriteStateAsync();
-            var request = new DedupeRequest(JobId, state.State.DedupeAttempts, state.State.ShardFetches.Select(FetchDirectory).ToList(),
-                VerdictsDirectory(state.State.DedupeAttempts), Settings);
-            var grains = GrainFactory;
-            deduping = Task.Run(() => IngestShardPhase.DecideAsync(grains, request, CancellationToken.None));
+            var (grains, jobId, layout, attempt, settings) = (GrainFactory, JobId, Layout, state.State.DedupeAttempts, Settings);
+            var fetches = state.State.ShardFetches.Select(FetchDirectory).ToList();
+            deduping = Task.Run(() => ClusterIngestStages.DecideDedupeAsync(grains, jobId, layout, attempt, fetches, settings, CancellationToken.None));
             TickWhenDone(deduping);
             return;
         }
@@ -553,9 +518,9 @@ public sealed class IngestJobGrain(
     /// <summary>The job is over: its work folders go, and so does the timer.</summary>
     private void Complete()
     {
-        if (Directory.Exists(ShardsDirectory))
+        if (Directory.Exists(Layout.ShardsDirectory))
         {
-            try { Directory.Delete(ShardsDirectory, recursive: true); }
+            try { Directory.Delete(Layout.ShardsDirectory, recursive: true); }
             catch (IOException error) { logger.LogWarning(error, "Could not remove the shard work files of job {Job} (a stale worker may still write there)", JobId); }
         }
         Stop();

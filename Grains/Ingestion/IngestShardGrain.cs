@@ -28,8 +28,8 @@ public sealed class IngestShardGrain(IngestWorkerSlots slots, IngestStorage stor
             a.Settings.LeaseTimeout,
             () => job.ShardHeartbeat(a.Step, a.Shard, a.Attempt, worker),
             async stop => a.Step == ShardStep.Fetch
-                ? await IngestShardPhase.FetchAsync(a, storage.Inputs, stop)
-                : await IngestShardPhase.WriteAsync(grains, await storage.OpenDatasetAsync(a.DatasetLocation, stop), a, stop),
+                ? await ClusterIngestStages.FetchShardAsync(a, storage.Inputs, stop)
+                : await ClusterIngestStages.WriteShardAsync(grains, await storage.OpenDatasetAsync(a.DatasetLocation, stop), a, stop),
             report => job.ShardComplete(a.Step, a.Shard, a.Attempt, report),
             error => job.ShardFail(a.Step, a.Shard, a.Attempt, error)).RunAsync(slots, lifetime.ApplicationStopping, logger);
     }

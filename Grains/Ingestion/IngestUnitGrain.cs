@@ -32,7 +32,7 @@ public sealed class IngestUnitGrain(IngestWorkerSlots slots, IngestStorage stora
             $"Unit {a.Unit} attempt {a.Attempt} of job {a.JobId}",
             a.Settings.LeaseTimeout,
             () => job.Heartbeat(a.Unit, a.Attempt, worker),
-            stop => IngestUnitExtraction.RunAsync(a.InputUnit, a.Directory, IngestUnitExtraction.Options(a.Settings), storage.Inputs, IngestUnitExtraction.LanguageDetector(a.Settings), stop),
+            stop => ClusterIngestStages.ExtractUnitAsync(a, storage.Inputs, stop),
             report => job.Complete(a.Unit, a.Attempt, report),
             error => job.Fail(a.Unit, a.Attempt, error)).RunAsync(slots, lifetime.ApplicationStopping, logger);
     }

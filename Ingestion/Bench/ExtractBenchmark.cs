@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Text;
 using Platform.Ingestion.Warc;
 
@@ -69,7 +70,7 @@ public static class ExtractBenchmark
         using var run = new ExtractionRun(options, sink);
         using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
             run.AddWarc(file, path, cancellationToken: cancellationToken);
-        run.Finish(cancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, cancellationToken);
         return (run.Pages, sink.Accepted, sink.Texts, run.Stats.Stage(WarcReader.Stage).Passed);
     }
 

@@ -22,6 +22,18 @@ public interface IPairFrequencyCounter
     int DistinctAltTextsFor(string imageUrl);
 }
 
+/// <summary>
+/// Counts held elsewhere (partitioned over machines): observations travel in batches and are complete once flushed, and
+/// the final counts of a chunk of pairs are fetched in a few calls before they are asked for.
+/// </summary>
+public interface IBatchedPairFrequencyCounter : IPairFrequencyCounter
+{
+    Task FlushAsync();
+
+    /// <summary>Fetches the final counts of these pairs; lookups answer for them until the next prefetch.</summary>
+    Task PrefetchAsync(IEnumerable<(string ImageUrl, string AltText)> pairs);
+}
+
 public sealed class InProcessPairFrequencyCounter(FrequencyFilterOptions options) : IPairFrequencyCounter
 {
     // Almost every key is seen with a single value; a set is allocated only for the second one,

@@ -1,4 +1,5 @@
 using Platform.Ingestion.Sources;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Pipeline;
 
@@ -35,12 +36,12 @@ public static class ExtractCommandRunner
                     run.AddWarc(stream, input, perFile, cancellationToken);
                 bytes += new FileInfo(input).Length;
             }
-            run.Finish(cancellationToken);
-            using (var writer = new JsonLinesSink.Writer(Path.Combine(outDirectory, "images.jsonl")))
+            var kept = FrequencyFilterStage.RunInProcess(run, counting, cancellationToken);
+            using (var writer = new JsonLinesWriter(Path.Combine(outDirectory, IngestJobLayout.ImagesFile)))
                 foreach (var image in images.All) writer.Line(image.WriteJson);
-            await File.WriteAllTextAsync(Path.Combine(outDirectory, "stats.json"), run.Stats.ToJson(), cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(outDirectory, IngestJobLayout.StatsFile), run.Stats.ToJson(), cancellationToken);
             counting.Dispose();
-            return new ExtractSummary(bytes, run.Pages, run.PairsKept, counting.Texts, run.Stats);
+            return new ExtractSummary(bytes, run.Pages, kept, counting.Texts, run.Stats);
         }
     }
 }

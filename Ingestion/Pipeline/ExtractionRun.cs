@@ -46,11 +46,11 @@ public interface ILanguageDetector
 }
 
 /// <summary>
-/// One extraction run over any number of inputs (WARC, WAT, URL lists). Inputs are added one by one
-/// (each is a work unit: a file or a byte range as a stream); per-pair filters, text cleaning and
-/// counting happen as they stream. <see cref="Finish"/> then applies the frequency filters, which
-/// need the counts of the whole run, and joins pairs with images found in the dump.
-/// Counters, spool and index are interfaces so a distributed driver can supply shared ones.
+/// The per-pair stages of extraction over any number of inputs (WARC, WAT, URL lists): inputs are added one by one
+/// (each is a work unit: a file or a byte range as a stream); responses, pages, the per-pair filters and text
+/// cleaning happen as they stream. Pairs that pass go to the spool; the run-wide stages that need every pair
+/// first (<see cref="Stages.CountPairsStage"/>, <see cref="Stages.FrequencyFilterStage"/>) are the executor's to run.
+/// Spool, image index and span set are interfaces so a distributed executor can supply its own.
 /// </summary>
 public sealed class ExtractionRun : IDisposable
 {
@@ -60,8 +60,7 @@ public sealed class ExtractionRun : IDisposable
     public const string FrequencyStage = "frequency";
     public const string TextStage = "text";
 
-    private readonly ExtractionOptions options;
-    private readonly IExtractionSink sink;
+        private readonly IExtractionSink sink;
     private readonly AltTextFilter filter;
     private readonly C4TextCleaner cleaner;
     private readonly HtmlExtractor extractor = new();
@@ -71,27 +70,25 @@ public sealed class ExtractionRun : IDisposable
         ExtractionOptions options,
         IExtractionSink sink,
         ICandidateSpool? spool = null,
-        IPairFrequencyCounter? counter = null,
         IImageIndex? images = null,
         ISpanDeduplicator? spans = null,
         ILanguageDetector? languageDetector = null)
     {
-        this.options = options;
+        Options = options;
         this.sink = sink;
         this.languageDetector = languageDetector;
         Spool = spool ?? new InMemoryCandidateSpool();
-        Counter = counter ?? new InProcessPairFrequencyCounter(options.Frequency);
         Images = images ?? new InProcessImageIndex();
-        filter = new AltTextFilter(options.AltText);
-        cleaner = new C4TextCleaner(options.Text, spans ?? new InProcessSpanDeduplicator());
+        filter = new AltTextFilter(Options.AltText);
+        cleaner = new C4TextCleaner(Options.Text, spans ?? new InProcessSpanDeduplicator());
     }
 
+    public ExtractionOptions Options { get; }
     public FunnelStats Stats { get; } = new();
+    /// <summary>The pairs that passed the per-pair filters, in input order.</summary>
     public ICandidateSpool Spool { get; }
-    public IPairFrequencyCounter Counter { get; }
     public IImageIndex Images { get; }
     public long Pages { get; private set; }
-    public long PairsKept { get; private set; }
 
     /// <summary>Reads one WARC (or WAT, detected from its metadata records) and processes every record; the stream stays open.</summary>
     /// <param name="inputOffset">Where in the file <paramref name="input"/> begins when it is a byte range of it (see <see cref="WarcReader"/>).</param>
@@ -114,7 +111,7 @@ public sealed class ExtractionRun : IDisposable
 
     private WarcExtent ReadWarc(Stream input, string source, IProgress<ExtractionProgress>? progress, CancellationToken cancellationToken, long inputOffset)
     {
-        using var reader = new WarcReader(input, Stats, options.Warc, leaveOpen: true, inputOffset);
+        using var reader = new WarcReader(input, Stats, Options.Warc, leaveOpen: true, inputOffset);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         long records = 0;
@@ -122,7 +119,7 @@ public sealed class ExtractionRun : IDisposable
         {
             records++;
             ProcessRecord(record, source);
-            if (progress is not null && (records & 31) == 0 && clock.Elapsed - lastReport >= options.ProgressInterval)
+            if (progress is not null && (records & 31) == 0 && clock.Elapsed - lastReport >= Options.ProgressInterval)
             {
                 lastReport = clock.Elapsed;
                 progress.Report(new ExtractionProgress(source, reader.BytesConsumed, records, Pages, Stats.Stage(CandidatesStage).Passed));
@@ -180,7 +177,7 @@ public sealed class ExtractionRun : IDisposable
             return;
         }
         var body = raw;
-        if (response is not null && !HttpBody.TryDecode(response, raw, options.MaxDecodedBodyBytes, out body, out var failure))
+        if (response is not null && !HttpBody.TryDecode(response, raw, Options.MaxDecodedBodyBytes, out body, out var failure))
         {
             Stats.Reject(ResponsesStage, failure ?? "bad_body");
             return;
@@ -210,7 +207,7 @@ public sealed class ExtractionRun : IDisposable
         Stats.Enter(PagesStage);
         var utf8 = CharsetDecoder.ToUtf8(body, charset, out var usedCharset);
         if (usedCharset != "utf-8") Stats.Note(PagesStage, "charset_" + usedCharset);
-        var page = extractor.Extract(utf8.Span, uri, options.ExtractText);
+        var page = extractor.Extract(utf8.Span, uri, Options.ExtractText);
         page.Charset = usedCharset;
         page.Robots |= headerRobots;
         if (page.Language is null && contentLanguage is not null)
@@ -242,10 +239,10 @@ public sealed class ExtractionRun : IDisposable
                 Source = source,
             });
         }
-        if (options.ExtractText) OfferText(uri, page.Language, page.Title, page.TextBuffer.Span);
+        if (Options.ExtractText) OfferText(uri, page.Language, page.Title, page.TextBuffer.Span);
     }
 
-    /// <summary>Runs the per-pair filters on a candidate from any input; kept ones are counted and spooled.</summary>
+    /// <summary>Runs the per-pair filters on a candidate from any input; kept ones are spooled.</summary>
     public void Offer(PairCandidate candidate)
     {
         Stats.Enter(CandidatesStage);
@@ -257,7 +254,6 @@ public sealed class ExtractionRun : IDisposable
             return;
         }
         Stats.Pass(CandidatesStage);
-        Counter.Observe(candidate.ImageUrl, candidate.AltText!);
         Spool.Append(candidate);
     }
 
@@ -274,28 +270,10 @@ public sealed class ExtractionRun : IDisposable
         sink.Text(document);
     }
 
-    /// <summary>Applies the run-wide filters to every spooled pair and hands each to the sink.</summary>
-    public void Finish(CancellationToken cancellationToken = default)
+    /// <summary>Ends the per-pair stages once every input is added: the text stage notes the lines its cleaner dropped, by rule.</summary>
+    public void Complete()
     {
         foreach (var (rule, count) in cleaner.TakeLinesDropped()) Stats.Note(TextStage, "lines_dropped_" + rule, count);
-        foreach (var spooled in Spool.ReadAll())
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            Stats.Enter(FrequencyStage);
-            var inDump = Images.TryGet(spooled.ImageUrl, out var dumped);
-            var candidate = inDump ? spooled with { ImageInDump = true } : spooled;
-            var reason = FrequencyFilter.Check(Counter, options.Frequency, candidate.ImageUrl, candidate.AltText!);
-            if (reason is null && options.AltText.HonourOptOut && dumped is not null && (dumped.Robots & AltTextFilter.OptOut) != 0) reason = "image_opt_out";
-            if (reason is not null)
-            {
-                Stats.Reject(FrequencyStage, reason);
-                sink.Rejected(candidate, reason);
-                continue;
-            }
-            Stats.Pass(FrequencyStage);
-            PairsKept++;
-            sink.Accepted(candidate);
-        }
     }
 
     public void Dispose() => Spool.Dispose();

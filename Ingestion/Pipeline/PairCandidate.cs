@@ -53,6 +53,17 @@ public sealed record PairCandidate
         PageRobots = e.TryGetProperty("page_robots", out var r) && Enum.TryParse<RobotsDirectives>(r.GetString(), out var robots) ? robots : RobotsDirectives.None,
         Source = e.GetProperty("source").GetString() ?? "",
     };
+
+    /// <summary>The pairs of a JSON-lines file of pairs (a spool, candidates.jsonl), in order.</summary>
+    public static IEnumerable<PairCandidate> ReadJsonLines(string path)
+    {
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Length == 0) continue;
+            using var document = JsonDocument.Parse(line);
+            yield return ReadJson(document.RootElement);
+        }
+    }
 }
 
 /// <summary>Where an image response sits in the dump, so its bytes can be read later without fetching.</summary>
@@ -120,16 +131,10 @@ public sealed class InMemoryCandidateSpool : ICandidateSpool
 }
 
 /// <summary>Spools to a JSON Lines file so memory stays flat however many pairs there are.</summary>
-public sealed class FileCandidateSpool : ICandidateSpool
+/// <param name="keep">Leave the file when disposed: a work unit's spool is read again by the job's run-wide stages.</param>
+public sealed class FileCandidateSpool(string path, bool keep = false) : ICandidateSpool
 {
-    private readonly string path;
-    private readonly JsonLinesSink.Writer writer;
-
-    public FileCandidateSpool(string path)
-    {
-        this.path = path;
-        writer = new JsonLinesSink.Writer(path);
-    }
+    private readonly JsonLinesWriter writer = new(path);
 
     public void Append(PairCandidate candidate) => writer.Line(json => candidate.WriteJson(json));
 
@@ -148,6 +153,6 @@ public sealed class FileCandidateSpool : ICandidateSpool
     public void Dispose()
     {
         writer.Dispose();
-        File.Delete(path);
+        if (!keep) File.Delete(path);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Text;
 
 namespace Platform.Ingestion.Pipeline;
@@ -18,16 +19,16 @@ public sealed class CollectingSink : IExtractionSink
 /// <summary>Writes candidates.jsonl, rejected.jsonl and text.jsonl into a directory.</summary>
 public sealed class JsonLinesSink : IExtractionSink, IDisposable
 {
-    private readonly Writer candidates;
-    private readonly Writer rejected;
-    private readonly Writer texts;
+    private readonly JsonLinesWriter candidates;
+    private readonly JsonLinesWriter rejected;
+    private readonly JsonLinesWriter texts;
 
     public JsonLinesSink(string directory)
     {
         Directory.CreateDirectory(directory);
-        candidates = new Writer(Path.Combine(directory, "candidates.jsonl"));
-        rejected = new Writer(Path.Combine(directory, "rejected.jsonl"));
-        texts = new Writer(Path.Combine(directory, "text.jsonl"));
+        candidates = new JsonLinesWriter(Path.Combine(directory, IngestJobLayout.CandidatesFile));
+        rejected = new JsonLinesWriter(Path.Combine(directory, IngestJobLayout.RejectedFile));
+        texts = new JsonLinesWriter(Path.Combine(directory, IngestJobLayout.TextFile));
     }
 
     public void Accepted(PairCandidate candidate) => candidates.Line(json => candidate.WriteJson(json));
@@ -56,41 +57,6 @@ public sealed class JsonLinesSink : IExtractionSink, IDisposable
         candidates.Dispose();
         rejected.Dispose();
         texts.Dispose();
-    }
-
-    /// <summary>
-    /// One JSON object per line. Lines are built in memory and written to a buffered stream;
-    /// flushing the JSON writer straight into the file would flush the file on every line.
-    /// </summary>
-    internal sealed class Writer : IDisposable
-    {
-        private readonly FileStream stream;
-        private readonly System.Buffers.ArrayBufferWriter<byte> line = new(4096);
-        private readonly Utf8JsonWriter json;
-
-        public Writer(string path, FileMode mode = FileMode.Create, FileAccess access = FileAccess.Write)
-        {
-            stream = new FileStream(path, mode, access, FileShare.ReadWrite, 1 << 16);
-            json = new Utf8JsonWriter(line, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        }
-
-        public void Line(Action<Utf8JsonWriter> write)
-        {
-            write(json);
-            json.Flush();
-            stream.Write(line.WrittenSpan);
-            stream.WriteByte((byte)'\n');
-            line.ResetWrittenCount();
-            json.Reset(line);
-        }
-
-        public void Flush() => stream.Flush();
-
-        public void Dispose()
-        {
-            json.Dispose();
-            stream.Dispose();
-        }
     }
 }
 

@@ -10,6 +10,7 @@ using Platform.Ingestion.Images;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Shards;
 using Platform.Ingestion.Sources;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Runs;
 
@@ -36,7 +37,7 @@ public sealed record IngestRunOptions
 /// <param name="Phase"><see cref="IngestRun.ExtractPhase"/> (units: input bytes) or <see cref="IngestRun.ShardPhase"/> (units: samples attempted).</param>
 public readonly record struct IngestRunProgress(string Phase, long Done, long Total, string Detail);
 
-/// <param name="Funnel">Extraction's stages followed by <see cref="IngestRun.ShardStage"/>, over every shard of the job.</param>
+/// <param name="Funnel">Extraction's stages followed by <see cref="FunnelStage.ShardStage"/>, over every shard of the job.</param>
 public sealed record IngestRunSummary(
     string JobId,
     long InputBytes,
@@ -48,22 +49,17 @@ public sealed record IngestRunSummary(
     FunnelStats Funnel);
 
 /// <summary>
-/// `platform ingest run`: web dumps and URL lists to WebDataset shards in one process. Extraction spools
+/// `platform ingest run`: web dumps and URL lists to WebDataset shards in one process, the in-process executor of the
+/// ingestion stages (in-memory counts, image index and dedupe sets; the grains are the cluster's). Extraction spools
 /// the accepted pairs to a work folder; each is then attempted with its bytes read back out of the dump
 /// when the dump holds the image, or downloaded otherwise. The job id is derived from the inputs, so a
 /// rerun after a crash resumes the same job and redoes only the shards that were not committed.
-/// Besides the shards, the store gets <c>text-{job}.jsonl</c> (cleaned page text) and
-/// <c>funnel-{job}.json</c> (every stage's counts and rejections by reason).
+/// Besides the shards, the store gets the job's cleaned page text and funnel (<see cref="FunnelStage"/>).
 /// </summary>
 public static class IngestRun
 {
     public const string ExtractPhase = "extract";
     public const string ShardPhase = "shards";
-    /// <summary>Funnel stage of the image attempts: fetch failures, image checks and dedupe by reason.</summary>
-    public const string ShardStage = "shards";
-
-    public static string TextFileName(string jobId) => $"text-{jobId}.jsonl";
-    public static string FunnelFileName(string jobId) => $"funnel-{jobId}.json";
 
     public static async Task<IngestRunSummary> RunAsync(IReadOnlyList<string> inputs, IDatasetStore store, IngestRunOptions options,
         IProgress<IngestRunProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -73,16 +69,16 @@ public static class IngestRun
             if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
         var jobId = JobIdFor(inputs, options);
         // A folder of the job's own: it is wiped at the start and removed at the end.
-        var work = Path.Combine(options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "platform-ingest-run"), jobId);
-        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
-        Directory.CreateDirectory(work);
+        var work = new IngestJobLayout(Path.Combine(options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "platform-ingest-run"), jobId));
+        if (Directory.Exists(work.Root)) Directory.Delete(work.Root, recursive: true);
+        Directory.CreateDirectory(work.Root);
 
         var images = new InProcessImageIndex();
         var (inputBytes, pages, accepted, texts, extractionStats) = await ExtractAsync(inputs, work, images, options, progress, cancellationToken);
 
         var origins = new ImageOrigins();
         DatasetRunSummary shards;
-        using (var spool = SpoolSequentialDumps(Path.Combine(work, "candidates.jsonl"), Path.Combine(work, "sequential-images.bin"), images, options,
+        using (var spool = SpoolSequentialDumps(work.Candidates, work.SequentialImages, images, options,
                    cancellationToken))
         using (var downloader = new HttpImageDownloader(options.Downloader))
         {
@@ -98,40 +94,19 @@ public static class IngestRun
             var processor = new ImageProcessor(options.Images);
             var writer = new ImageDatasetWriter(store, source, processor, DedupeFilter.CreateInProcess(options.Dedupe, processor), options.Shards);
             progress?.Report(new IngestRunProgress(ShardPhase, 0, accepted, "images"));
-            shards = await writer.RunAsync(ReadAccepted(Path.Combine(work, "candidates.jsonl"), origins), jobId, cancellationToken);
+            shards = await writer.RunAsync(ReadAccepted(work.Candidates, origins), jobId, cancellationToken);
         }
 
         var shardCount = (int)((accepted + options.Shards.SamplesPerShard - 1) / options.Shards.SamplesPerShard);
         // From the candidates rather than the attempts, so the counts cover shards committed by an earlier run too.
-        var funnel = await FunnelAsync(extractionStats, store, shards.FirstShard, shardCount, origins.InDump, origins.FromWeb, cancellationToken);
+        var funnel = await FunnelStage.FunnelAsync(extractionStats, store, shards.FirstShard, shardCount, origins.InDump, origins.FromWeb,
+            cancellationToken);
 
-        await store.WriteFileAsync(TextFileName(jobId), async s =>
-        {
-            await using var text = File.OpenRead(Path.Combine(work, "text.jsonl"));
-            await text.CopyToAsync(s, cancellationToken);
-        }, cancellationToken);
-        await WriteFunnelAsync(store, jobId, funnel, cancellationToken);
-        Directory.Delete(work, recursive: true);
+        await FunnelStage.WriteTextAsync(store, work.Text, jobId, cancellationToken);
+        await FunnelStage.WriteFunnelAsync(store, jobId, funnel, cancellationToken);
+        Directory.Delete(work.Root, recursive: true);
         return new IngestRunSummary(jobId, inputBytes, pages, accepted, texts, shards, shardCount, funnel);
     }
-
-    /// <summary>
-    /// The funnel of a job as a run writes it: extraction's stages, then <see cref="ShardStage"/> over every shard of
-    /// the job, with where the kept pairs' images come from (the dump or the web) as notes.
-    /// </summary>
-    public static async Task<FunnelStats> FunnelAsync(FunnelStats extraction, IDatasetStore store, int firstShard, int shardCount,
-        long imagesInDump, long imagesFromWeb, CancellationToken cancellationToken)
-    {
-        var funnel = new FunnelStats();
-        funnel.Merge(extraction);
-        await AddShardStageAsync(funnel, store, firstShard, shardCount, cancellationToken);
-        funnel.Note(ShardStage, "image_in_dump", imagesInDump);
-        funnel.Note(ShardStage, "image_from_web", imagesFromWeb);
-        return funnel;
-    }
-
-    public static Task WriteFunnelAsync(IDatasetStore store, string jobId, FunnelStats funnel, CancellationToken cancellationToken) =>
-        store.WriteFileAsync(FunnelFileName(jobId), s => s.WriteAsync(Encoding.UTF8.GetBytes(funnel.ToJson()), cancellationToken).AsTask(), cancellationToken);
 
     /// <summary>
     /// Same inputs (by name, size and a digest of their first and last MiB) and the same settings of every
@@ -196,14 +171,14 @@ public static class IngestRun
     }
 
     private static async Task<(long Bytes, long Pages, long Accepted, long Texts, FunnelStats Stats)> ExtractAsync(
-        IReadOnlyList<string> inputs, string work, InProcessImageIndex images, IngestRunOptions options,
+        IReadOnlyList<string> inputs, IngestJobLayout work, InProcessImageIndex images, IngestRunOptions options,
         IProgress<IngestRunProgress>? progress, CancellationToken cancellationToken)
     {
         var totalBytes = inputs.Sum(i => new FileInfo(i).Length);
-        var sink = new CountingSink(new JsonLinesSink(work));
+        var sink = new CountingSink(new JsonLinesSink(work.Root));
         try
         {
-            using var run = new ExtractionRun(options.Extraction, sink, new FileCandidateSpool(Path.Combine(work, "spool.jsonl")), images: images,
+            using var run = new ExtractionRun(options.Extraction, sink, new FileCandidateSpool(work.Spool), images: images,
                 languageDetector: options.DetectLanguage ? new StopwordLanguageDetector() : null);
             long bytes = 0;
             foreach (var input in inputs)
@@ -219,9 +194,9 @@ public static class IngestRun
                     run.AddWarc(stream, input, perFile, cancellationToken);
                 bytes += new FileInfo(input).Length;
             }
-            run.Finish(cancellationToken);
-            progress?.Report(new IngestRunProgress(ExtractPhase, totalBytes, totalBytes, $"{run.Pages} pages, {run.PairsKept} pairs"));
-            return (bytes, run.Pages, run.PairsKept, sink.Texts, run.Stats);
+            var kept = FrequencyFilterStage.RunInProcess(run, sink, cancellationToken);
+            progress?.Report(new IngestRunProgress(ExtractPhase, totalBytes, totalBytes, $"{run.Pages} pages, {kept} pairs"));
+            return (bytes, run.Pages, kept, sink.Texts, run.Stats);
         }
         finally
         {
@@ -243,30 +218,11 @@ public static class IngestRun
 
     private static IEnumerable<ImageCandidate> ReadAccepted(string path, ImageOrigins origins)
     {
-        using var reader = new StreamReader(path);
-        while (reader.ReadLine() is { } line)
+        foreach (var pair in PairCandidate.ReadJsonLines(path))
         {
-            if (line.Length == 0) continue;
-            using var doc = JsonDocument.Parse(line);
-            var pair = PairCandidate.ReadJson(doc.RootElement);
             if (pair.ImageInDump) origins.InDump++;
             else origins.FromWeb++;
             yield return new ImageCandidate(pair.ImageUrl, pair.AltText!);
-        }
-    }
-
-    /// <summary>Counts from every shard of the job, committed by this run or an earlier one.</summary>
-    private static async Task AddShardStageAsync(FunnelStats funnel, IDatasetStore store, int firstShard, int shardCount, CancellationToken cancellationToken)
-    {
-        funnel.Stage(ShardStage);
-        for (var shard = firstShard; shard < firstShard + shardCount; shard++)
-        {
-            var bytes = await store.ReadAsync(DatasetLayout.StatsName(shard), cancellationToken)
-                ?? throw new InvalidDataException($"shard {DatasetLayout.ShardName(shard)} of this job has no stats in {store.Location}");
-            var stats = ShardStats.FromJson(bytes);
-            funnel.Enter(ShardStage, stats.Attempted);
-            funnel.Pass(ShardStage, stats.Successes);
-            foreach (var (reason, count) in stats.ReasonCounts) funnel.Reject(ShardStage, reason, count);
         }
     }
 }

@@ -8,6 +8,7 @@ using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
 using Platform.Ingestion.Text;
 using Spectre.Console;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Silo.Cli;
 
@@ -85,10 +86,10 @@ public static class IngestRunCommand
                 return 2;
             }
             AnsiConsole.Write(FunnelTable(summary.Funnel));
-            var samples = summary.Funnel.Stage(IngestRun.ShardStage);
+            var samples = summary.Funnel.Stage(FunnelStage.ShardStage);
             Console.WriteLine($"job {summary.JobId}: {summary.Pages} pages, {samples.Passed} of {samples.In} pairs in {summary.ShardCount} shards " +
                 $"({summary.Shards.ShardsWritten} written now, {summary.Shards.ShardsAlreadyCommitted} committed before) in {clock.Elapsed.TotalSeconds:F1} s; " +
-                $"{IngestRun.FunnelFileName(summary.JobId)} and {IngestRun.TextFileName(summary.JobId)} in {store.Location}");
+                $"{FunnelStage.FunnelFileName(summary.JobId)} and {FunnelStage.TextFileName(summary.JobId)} in {store.Location}");
             return 0;
         });
         return command;

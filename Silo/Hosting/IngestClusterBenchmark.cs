@@ -5,6 +5,7 @@ using Platform.Grains.Ingestion;
 using Platform.Ingestion.Bench;
 using Platform.Ingestion.Runs;
 using Platform.Silo.Storage;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Silo.Hosting;
 
@@ -70,12 +71,12 @@ public static class IngestClusterBenchmark
             var single = Path.Combine(workDirectory, $"single-{round}");
             var clock = Stopwatch.StartNew();
             summary = await IngestRun.RunAsync(inputs, new LocalDatasetFolder(single),
-                IngestShardPhase.RunOptions(settings) with { WorkDirectory = Path.Combine(workDirectory, $"work-{round}") }, cancellationToken: cancellationToken);
+                IngestJobOptions.Run(settings) with { WorkDirectory = Path.Combine(workDirectory, $"work-{round}") }, cancellationToken: cancellationToken);
             var singleSeconds = clock.Elapsed.TotalSeconds;
             var one = await RunJobAsync(storage, silos: 1, inputs, Path.Combine(workDirectory, $"one-silo-{round}"), settings, cancellationToken);
             var two = await RunJobAsync(storage, silos: 2, inputs, Path.Combine(workDirectory, $"two-silos-{round}"), settings, cancellationToken);
-            same &= SameShards(single, Path.Combine(workDirectory, $"one-silo-{round}", IngestShardPhase.DatasetFolder))
-                    && SameShards(single, Path.Combine(workDirectory, $"two-silos-{round}", IngestShardPhase.DatasetFolder));
+            same &= SameShards(single, Path.Combine(workDirectory, $"one-silo-{round}", IngestJobLayout.DatasetFolder))
+                    && SameShards(single, Path.Combine(workDirectory, $"two-silos-{round}", IngestJobLayout.DatasetFolder));
             measured.Add(new IngestClusterRound(singleSeconds, one.TotalSeconds, two.TotalSeconds));
         }
         return new IngestClusterBenchmarkResult(files, summary!.Pages, summary.PairsAccepted, summary.Shards.Totals.Successes, measured, same);

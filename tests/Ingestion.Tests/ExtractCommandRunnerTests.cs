@@ -3,6 +3,7 @@ using System.Text.Json;
 using Platform.Ingestion.Bench;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Warc;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Tests;
 
@@ -80,14 +81,14 @@ public sealed class ExtractCommandRunnerTests : IDisposable
         using (var run = new ExtractionRun(new ExtractionOptions(), sink))
         {
             run.AddWarc(new MemoryStream(output.ToArray()), "big", cancellationToken: TestContext.Current.CancellationToken);
-            run.Finish(TestContext.Current.CancellationToken);
+            FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
         }
         Assert.Equal(["http://big.test/big.jpg", "http://small.test/s.jpg"], sink.Accepted.Select(c => c.ImageUrl));
 
         var capped = new CollectingSink();
         using var cappedRun = new ExtractionRun(new ExtractionOptions { Warc = new WarcReaderOptions { MaxRecordBytes = 1 << 20 } }, capped);
         cappedRun.AddWarc(new MemoryStream(output.ToArray()), "big", cancellationToken: TestContext.Current.CancellationToken);
-        cappedRun.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(cappedRun, capped, TestContext.Current.CancellationToken);
         Assert.Equal(["http://small.test/s.jpg"], capped.Accepted.Select(c => c.ImageUrl));
         Assert.Equal(1, cappedRun.Stats.Rejections(WarcReader.Stage, "record_too_large"));
     }

@@ -6,6 +6,7 @@ using Parquet.Schema;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Sources;
 using Platform.Ingestion.Warc;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Tests;
 
@@ -56,7 +57,7 @@ public class ExtractionRunTests
         var sink = new CollectingSink();
         using var run = new ExtractionRun(new ExtractionOptions(), sink);
         run.AddWarc(new MemoryStream(Dump()), "dump.warc.gz", cancellationToken: TestContext.Current.CancellationToken);
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
 
         var kept = Assert.Single(sink.Accepted);
         Assert.Equal(("http://site.test/a.html", "http://site.test/img/mill.png", "The old mill by the river", "en"), (kept.PageUrl, kept.ImageUrl, kept.AltText, kept.Language));
@@ -99,7 +100,7 @@ public class ExtractionRunTests
         var sink = new CollectingSink();
         using var run = new ExtractionRun(new ExtractionOptions(), sink, languageDetector: new StopwordLanguageDetector());
         run.AddWarc(new MemoryStream(output.ToArray()), "undeclared.warc", cancellationToken: TestContext.Current.CancellationToken);
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
 
         var kept = Assert.Single(sink.Accepted);
         Assert.Equal(("http://site.test/en.jpg", "en"), (kept.ImageUrl, kept.Language));
@@ -122,7 +123,7 @@ public class ExtractionRunTests
                     Encoding.UTF8.GetBytes($"<img src='{file}.jpg' alt='Click to see the gallery'><img src='u{file}.jpg' alt='A unique description number {file}'>"));
             run.AddWarc(new MemoryStream(output.ToArray()), $"file{file}", cancellationToken: TestContext.Current.CancellationToken);
         }
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
         Assert.Equal(3, sink.Accepted.Count);
         Assert.All(sink.Accepted, c => Assert.StartsWith("A unique description", c.AltText));
         Assert.Equal(3, sink.Rejected.Count(r => r.Reason == "alt_shared_by_too_many_images"));
@@ -149,7 +150,7 @@ public class ExtractionRunTests
         var sink = new CollectingSink();
         using var run = new ExtractionRun(new ExtractionOptions(), sink);
         run.AddWarc(new MemoryStream(output.ToArray()), "x.wat.gz", cancellationToken: TestContext.Current.CancellationToken);
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
         var cat = Assert.Single(sink.Accepted);
         Assert.Equal(("http://wat.test/dir/pics/cat.jpg", "A grey cat asleep on a sofa", "en", "A page", "wat"), (cat.ImageUrl, cat.AltText, cat.Language, cat.PageTitle, cat.Origin));
         Assert.Equal("http://cdn.wat.test/dog.jpg", Assert.Single(sink.Rejected).Candidate.ImageUrl);
@@ -174,7 +175,7 @@ public class ExtractionRunTests
         var sink = new CollectingSink();
         using var run = new ExtractionRun(new ExtractionOptions { AltText = new() { MinWords = 1 } }, sink);
         await UrlListReader.AddAsync(run, new MemoryStream(bytes), UrlListOptions.FormatOf("x." + format)!.Value, "list", options, TestContext.Current.CancellationToken);
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
         Assert.Equal(rows.Take(2).Select(r => (r.Url, r.Caption)), sink.Accepted.Select(c => (c.ImageUrl, c.AltText!)));
         Assert.Equal(1, run.Stats.Rejections(UrlListReader.Stage, "invalid_url"));
     }

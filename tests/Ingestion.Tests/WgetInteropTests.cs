@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Platform.Ingestion.Pipeline;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Tests;
 
@@ -119,7 +120,7 @@ public sealed class WgetInteropTests : IDisposable
         var sink = new CollectingSink();
         using var run = new ExtractionRun(new ExtractionOptions(), sink);
         using (var file = File.OpenRead(warc)) run.AddWarc(file, warc, cancellationToken: TestContext.Current.CancellationToken);
-        run.Finish(TestContext.Current.CancellationToken);
+        FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
 
         var found = sink.Accepted.Concat(sink.Rejected.Select(r => r.Candidate))
             .Select(c => (c.PageUrl, c.ImageUrl, c.AltText)).ToHashSet();

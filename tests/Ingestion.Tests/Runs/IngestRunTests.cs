@@ -12,6 +12,7 @@ using Platform.Ingestion.Tests.Shards;
 using Platform.Ingestion.Warc;
 using SkiaSharp;
 using Xunit;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Ingestion.Tests.Runs;
 
@@ -102,19 +103,19 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         Assert.Equal(1, funnel.Rejections(ExtractionRun.CandidatesStage, "alt_too_few_words"));
         Assert.Equal(1, funnel.Rejections(ExtractionRun.CandidatesStage, "page_opt_out"));
         Assert.Equal(1, funnel.Rejections(ExtractionRun.FrequencyStage, "image_opt_out"));
-        Assert.Equal(1, funnel.Rejections(IngestRun.ShardStage, FetchReasons.HttpStatus(404)));
-        Assert.Equal(4, funnel.Stage(IngestRun.ShardStage).In);
-        Assert.Equal(3, funnel.Stage(IngestRun.ShardStage).Passed);
-        Assert.Equal(funnel.Stage(ExtractionRun.FrequencyStage).Passed, funnel.Stage(IngestRun.ShardStage).In);
-        Assert.Equal(2, funnel.Notes(IngestRun.ShardStage, "image_in_dump"));
-        Assert.Equal(2, funnel.Notes(IngestRun.ShardStage, "image_from_web"));
+        Assert.Equal(1, funnel.Rejections(FunnelStage.ShardStage, FetchReasons.HttpStatus(404)));
+        Assert.Equal(4, funnel.Stage(FunnelStage.ShardStage).In);
+        Assert.Equal(3, funnel.Stage(FunnelStage.ShardStage).Passed);
+        Assert.Equal(funnel.Stage(ExtractionRun.FrequencyStage).Passed, funnel.Stage(FunnelStage.ShardStage).In);
+        Assert.Equal(2, funnel.Notes(FunnelStage.ShardStage, "image_in_dump"));
+        Assert.Equal(2, funnel.Notes(FunnelStage.ShardStage, "image_from_web"));
 
-        using (var written = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, IngestRun.FunnelFileName(summary.JobId)))))
+        using (var written = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, FunnelStage.FunnelFileName(summary.JobId)))))
         {
-            var shards = written.RootElement.GetProperty("stages").EnumerateArray().Single(s => s.GetProperty("stage").GetString() == IngestRun.ShardStage);
+            var shards = written.RootElement.GetProperty("stages").EnumerateArray().Single(s => s.GetProperty("stage").GetString() == FunnelStage.ShardStage);
             Assert.Equal(1, shards.GetProperty("rejected").GetProperty("http_404").GetInt64());
         }
-        var text = File.ReadAllLines(Path.Combine(output, IngestRun.TextFileName(summary.JobId)));
+        var text = File.ReadAllLines(Path.Combine(output, FunnelStage.TextFileName(summary.JobId)));
         Assert.Equal(summary.TextDocuments, text.Length);
         Assert.Contains(text, line => line.Contains($"{Site}/harbour.html") && line.Contains("old stone pier"));
 
@@ -141,7 +142,7 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         // A crash after the tar of the second shard was published but before its commit marker.
         var marker = DatasetLayout.StatsName(first.Shards.FirstShard + 1);
         File.Delete(Path.Combine(output, marker));
-        File.Delete(Path.Combine(output, IngestRun.FunnelFileName(first.JobId)));
+        File.Delete(Path.Combine(output, FunnelStage.FunnelFileName(first.JobId)));
 
         var resumed = await IngestRun.RunAsync([warcPath], store, Options(samplesPerShard: 2), cancellationToken: ct);
 
@@ -187,7 +188,7 @@ public sealed class IngestRunTests(AzuriteBlob azurite) : IAsyncLifetime, IClass
         var summary = await IngestRun.RunAsync([whole], new LocalDatasetFolder(output), Options(samplesPerShard: 100), cancellationToken: ct);
 
         Assert.Equal(expected.OrderBy(p => p.Key), ReadShards(output).OrderBy(p => p.Key));
-        Assert.Equal(2, summary.Funnel.Notes(IngestRun.ShardStage, "image_in_dump"));
+        Assert.Equal(2, summary.Funnel.Notes(FunnelStage.ShardStage, "image_in_dump"));
     }
 
     [Fact]

@@ -70,6 +70,6 @@ public sealed class IngestJobLanguageTests(AzuriteFixture azurite) : IDisposable
     }
 
     private static Task ExtractAsIngestRunDoesAsync(string input, string output, IngestJobSettings settings) =>
-        ExtractCommandRunner.RunAsync([input], output, IngestUnitExtraction.Options(settings),
-            languageDetector: IngestUnitExtraction.LanguageDetector(settings), cancellationToken: TestContext.Current.CancellationToken);
+        ExtractCommandRunner.RunAsync([input], output, IngestJobOptions.Extraction(settings),
+            languageDetector: IngestJobOptions.LanguageDetector(settings), cancellationToken: TestContext.Current.CancellationToken);
 }

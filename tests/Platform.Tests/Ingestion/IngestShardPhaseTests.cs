@@ -7,6 +7,7 @@ using Platform.Ingestion.Bench;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Runs;
 using Platform.Tests.Infrastructure;
+using Platform.Ingestion.Stages;
 
 namespace Platform.Tests.Ingestion;
 
@@ -46,7 +47,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     private async Task<(string Folder, IngestRunSummary Summary)> RunSingleProcessAsync(string[] inputs)
     {
         var folder = Path.Combine(root, "single");
-        var summary = await IngestRun.RunAsync(inputs, new LocalDatasetFolder(folder), IngestShardPhase.RunOptions(Settings) with { WorkDirectory = Path.Combine(root, "work") },
+        var summary = await IngestRun.RunAsync(inputs, new LocalDatasetFolder(folder), IngestJobOptions.Run(Settings) with { WorkDirectory = Path.Combine(root, "work") },
             cancellationToken: Ct);
         return (folder, summary);
     }
@@ -70,7 +71,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
-        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        var distributed = Path.Combine(output, IngestJobLayout.DatasetFolder);
         Assert.Equal(Stored(single), Stored(distributed));
         Assert.True(Stored(single).Count > 0);
         AssertSameShardFiles(single, distributed);
@@ -81,12 +82,12 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal(summary.Shards.Totals.Successes, totals.SampleCount);
         Assert.False(Directory.Exists(Path.Combine(output, ".shards")));
         // Besides the shards, the dataset holds the job's text and funnel as `ingest run` leaves them.
-        var text = File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId)));
+        var text = File.ReadAllBytes(Path.Combine(single, FunnelStage.TextFileName(summary.JobId)));
         Assert.True(text.Length > 0);
-        Assert.Equal(text, File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
-        var funnel = IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId)));
-        Assert.Contains(funnel, line => line.StartsWith($"{IngestRun.ShardStage} in=", StringComparison.Ordinal) && !line.EndsWith("in=0 passed=0", StringComparison.Ordinal));
-        Assert.Equal(funnel, IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+        Assert.Equal(text, File.ReadAllBytes(Path.Combine(distributed, FunnelStage.TextFileName(jobId))));
+        var funnel = IngestInputs.FunnelLines(Path.Combine(single, FunnelStage.FunnelFileName(summary.JobId)));
+        Assert.Contains(funnel, line => line.StartsWith($"{FunnelStage.ShardStage} in=", StringComparison.Ordinal) && !line.EndsWith("in=0 passed=0", StringComparison.Ordinal));
+        Assert.Equal(funnel, IngestInputs.FunnelLines(Path.Combine(distributed, FunnelStage.FunnelFileName(jobId))));
     }
 
     [Fact]
@@ -107,14 +108,14 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
-        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        var distributed = Path.Combine(output, IngestJobLayout.DatasetFolder);
         Assert.True(Stored(single).Count > 0);
         Assert.Equal(Stored(single), Stored(distributed));
         AssertSameShardFiles(single, distributed);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))),
-            File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
-        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))),
-            IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, FunnelStage.TextFileName(summary.JobId))),
+            File.ReadAllBytes(Path.Combine(distributed, FunnelStage.TextFileName(jobId))));
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, FunnelStage.FunnelFileName(summary.JobId))),
+            IngestInputs.FunnelLines(Path.Combine(distributed, FunnelStage.FunnelFileName(jobId))));
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2));
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
-        Assert.False(Directory.Exists(Path.Combine(output, IngestShardPhase.DatasetFolder)), "nothing of the dataset should be written locally");
+        Assert.False(Directory.Exists(Path.Combine(output, IngestJobLayout.DatasetFolder)), "nothing of the dataset should be written locally");
         var blobs = new Dictionary<string, byte[]>();
         var client = azurite.Connection.CreateBlobClient().GetBlobContainerClient(container);
         await foreach (var blob in client.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, "datasets/web/", Ct))
@@ -145,10 +146,10 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal(shardFiles, blobs.Keys.Where(n => n.EndsWith(".tar") || n.EndsWith("_dedupe.bin") || n.EndsWith("_stats.json")).Order(StringComparer.Ordinal));
         foreach (var name in shardFiles)
             Assert.True(File.ReadAllBytes(Path.Combine(single, name!)).SequenceEqual(blobs[name!]), $"{name} differs");
-        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))), blobs[IngestRun.TextFileName(jobId)]);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, FunnelStage.TextFileName(summary.JobId))), blobs[FunnelStage.TextFileName(jobId)]);
         var funnel = Path.Combine(root, "funnel.json");
-        File.WriteAllBytes(funnel, blobs[IngestRun.FunnelFileName(jobId)]);
-        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))), IngestInputs.FunnelLines(funnel));
+        File.WriteAllBytes(funnel, blobs[FunnelStage.FunnelFileName(jobId)]);
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, FunnelStage.FunnelFileName(summary.JobId))), IngestInputs.FunnelLines(funnel));
         // The manifest points at the blobs, with the sizes and checksums of what was uploaded.
         var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
         Assert.Equal(summary.ShardCount, shards.Count);
@@ -190,15 +191,15 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
 
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
         Assert.Equal(inputs.Sum(i => new FileInfo(i).Length), status.InputBytesDone);
-        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        var distributed = Path.Combine(output, IngestJobLayout.DatasetFolder);
         Assert.Equal(Stored(single), Stored(distributed));
         Assert.True(Stored(single).Count > 0);
         // Images stored from the dumps were read back out of the blobs, not fetched: the shards are the same bytes.
         Assert.True(summary.Shards.Totals.Successes > 0);
         AssertSameShardFiles(single, distributed);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(single, IngestRun.TextFileName(summary.JobId))), File.ReadAllBytes(Path.Combine(distributed, IngestRun.TextFileName(jobId))));
-        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, IngestRun.FunnelFileName(summary.JobId))),
-            IngestInputs.FunnelLines(Path.Combine(distributed, IngestRun.FunnelFileName(jobId))));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, FunnelStage.TextFileName(summary.JobId))), File.ReadAllBytes(Path.Combine(distributed, FunnelStage.TextFileName(jobId))));
+        Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, FunnelStage.FunnelFileName(summary.JobId))),
+            IngestInputs.FunnelLines(Path.Combine(distributed, FunnelStage.FunnelFileName(jobId))));
     }
 
     [Fact]
@@ -227,7 +228,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         Assert.NotNull(killedDuring);
         Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
         Assert.True(status.Shards!.Restarts >= 1, $"shard steps on the killed silo should have been redone (killed during {killedDuring})");
-        var distributed = Path.Combine(output, IngestShardPhase.DatasetFolder);
+        var distributed = Path.Combine(output, IngestJobLayout.DatasetFolder);
         Assert.Equal(Stored(single), Stored(distributed));
         AssertSameShardFiles(single, distributed);
         var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
