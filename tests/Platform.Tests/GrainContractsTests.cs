@@ -2,6 +2,7 @@ using Platform.Grains.Crawling;
 using Platform.Grains.Evaluation;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Crawling;
+using Platform.Ingestion.Stages;
 using Platform.Model.Evaluation.Checkpoints;
 
 namespace Platform.Tests;
@@ -32,6 +33,14 @@ public sealed class GrainContractsTests
         var request = new EvaluationRequest { DataRoot = "/data" };
         Assert.Equal(new CheckpointEvaluationOptions().Prompt, request.Prompt);
         Assert.Equal(new FineTuneOptions().LearningRate, request.FineTuneLearningRate);
+    }
+
+    [Fact]
+    public void A_jobs_default_dataset_location_is_the_job_layouts_dataset_folder()
+    {
+        Assert.Equal(IngestJobLayout.DatasetFolder, IngestJobRequest.DefaultDatasetFolder);
+        var request = new IngestJobRequest(["/in/a.warc.gz"], "/out/job", new IngestJobSettings(), Dataset: "web");
+        Assert.Equal(IngestJobLayout.DefaultDatasetLocation("/out/job"), request.EffectiveDatasetLocation);
     }
 
     [Fact]
