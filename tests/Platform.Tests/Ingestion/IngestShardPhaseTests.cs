@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using Platform.Benchmarks;
 using Platform.Grains.Datasets;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Bench;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;

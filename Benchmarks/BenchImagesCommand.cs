@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Platform.Ingestion.Images;
 
-namespace Platform.Silo.Cli;
+namespace Platform.Benchmarks;
 
 /// <summary>`platform bench images`: the image stage's throughput against a bare SkiaSharp loop.</summary>
 public static class BenchImagesCommand
