@@ -1,9 +1,7 @@
 using System.CommandLine;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Filters;
-using Platform.Ingestion.Runs;
 using Platform.Silo.Hosting;
-using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Cli;
 
@@ -51,23 +49,11 @@ public static class IngestClusterCommands
         foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection, unitMb }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var files = result.GetValue(inputs)!.Select(IngestSubmitJob.FullInput).ToArray();
-            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
-            var missing = files.Where(f => !DumpInputs.IsBlobUrl(f) && !File.Exists(f)).ToList();
-            if (missing.Count > 0)
-            {
-                Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
-                return 2;
-            }
             if (result.GetValue(unitMb) < 1)
             {
                 Console.Error.WriteLine("--unit-mb must be at least 1.");
                 return 2;
             }
-            var outDir = Path.GetFullPath(result.GetValue(output)!);
-            var name = result.GetValue(dataset)!;
-            var datasetLocation = result.GetValue(location) is { } at ? DatasetTarget.IsBlobUrl(at) ? at : Path.GetFullPath(at) : null;
-            var jobId = result.GetValue(job) ?? IngestSubmitJob.JobIdFor(files, outDir, name, datasetLocation);
             var settings = new IngestJobSettings
             {
                 MaxImagesPerAltText = result.GetValue(maxImagesPerAlt),
@@ -78,12 +64,19 @@ public static class IngestClusterCommands
                 DetectLanguage = !result.GetValue(noLanguageDetection),
                 UnitBytes = (long)result.GetValue(unitMb) << 20,
             };
+            var (jobId, request, problems) = IngestSubmissions.FromClient(result.GetValue(job), result.GetValue(inputs), result.GetValue(output), settings,
+                result.GetValue(dataset), result.GetValue(location), Environment.CurrentDirectory);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems) Console.Error.WriteLine(problem.Message);
+                return 2;
+            }
             return await WithClientAsync(async grains =>
             {
                 IngestJobStatus status;
                 try
                 {
-                    status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(files, outDir, settings, name, datasetLocation));
+                    status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(request);
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException or FileNotFoundException or Azure.RequestFailedException)
                 {
