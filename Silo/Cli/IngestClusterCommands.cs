@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Filters;
 using Platform.Silo.Hosting;
 
 namespace Platform.Silo.Cli;
@@ -32,12 +31,9 @@ public static class IngestClusterCommands
         };
         var output = new Option<string>("--out") { Description = "Output directory (on storage every silo can write).", Required = true };
         var job = new Option<string>("--job") { Description = "Job id (default: derived from the inputs, output and dataset, so a repeated submit finds the same job)." };
-        var maxImagesPerAlt = new Option<int>("--max-images-per-alt") { Description = "Drop alt texts shared by more images (ALIGN: 10).", DefaultValueFactory = _ => 10 };
-        var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
-        var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text." };
-        var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
-        var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).", DefaultValueFactory = _ => "en" };
-        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
+        var shared = new IngestSettingsOptions();
+        shared.SamplesPerShard.Description = "Samples attempted per shard (as `ingest run`).";
+        shared.Lang.Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).";
         var unitMb = new Option<int>("--unit-mb")
         {
             Description = "Split inputs larger than this many MiB into work units of about this size, at record or row boundaries, so one big dump spreads over the silos.",
@@ -46,7 +42,7 @@ public static class IngestClusterCommands
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection, unitMb }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, location, output, job, shared.MaxImagesPerAlt, shared.MaxAltsPerImage, shared.NoText, shared.SamplesPerShard, shared.Lang, shared.NoLangDetect, unitMb }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             if (result.GetValue(unitMb) < 1)
@@ -54,16 +50,7 @@ public static class IngestClusterCommands
                 Console.Error.WriteLine("--unit-mb must be at least 1.");
                 return 2;
             }
-            var settings = new IngestJobSettings
-            {
-                MaxImagesPerAltText = result.GetValue(maxImagesPerAlt),
-                MaxAltTextsPerImage = result.GetValue(maxAltsPerImage),
-                ExtractText = !result.GetValue(noText),
-                SamplesPerShard = result.GetValue(perShard),
-                Languages = [.. AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!).Order(StringComparer.Ordinal)],
-                DetectLanguage = !result.GetValue(noLanguageDetection),
-                UnitBytes = (long)result.GetValue(unitMb) << 20,
-            };
+            var settings = shared.JobSettings(result) with { UnitBytes = (long)result.GetValue(unitMb) << 20 };
             var (jobId, request, problems) = IngestSubmissions.FromClient(result.GetValue(job), result.GetValue(inputs), result.GetValue(output), settings,
                 result.GetValue(dataset), result.GetValue(location), Environment.CurrentDirectory);
             if (problems.Count > 0)
