@@ -8,7 +8,10 @@ namespace Platform.Grains.Ingestion;
 /// <summary>Something wrong with an ingest submission: the request field it concerns, as the HTTP API names it, and what to do.</summary>
 public sealed record IngestSubmissionProblem(string Field, string Message);
 
-/// <summary>An ingest job as it is to be submitted: its id, its request, and what is wrong with it (nothing, when it may be submitted).</summary>
+/// <summary>
+/// An ingest job as it is to be submitted: its id, its request, and what is wrong with it (nothing, when it may be submitted).
+/// The request's lists are arrays: it crosses to the job's grain, which keeps it in state that is read back by type.
+/// </summary>
 public sealed record IngestJobSubmission(string JobId, IngestJobRequest Request, IReadOnlyList<IngestSubmissionProblem> Problems)
 {
     public bool IsValid => Problems.Count == 0;
@@ -33,7 +36,7 @@ public static class IngestSubmissions
         string Absolute(string path) =>
             Path.IsPathFullyQualified(path) ? Path.GetFullPath(path) : baseDirectory is null ? path : Path.GetFullPath(path, baseDirectory);
         var request = new IngestJobRequest(
-            [.. (inputs ?? []).Select(i => DumpInputs.IsBlobUrl(i) ? i : Absolute(i))],
+            (inputs ?? []).Select(i => DumpInputs.IsBlobUrl(i) ? i : Absolute(i)).ToArray(),
             string.IsNullOrWhiteSpace(output) ? "" : Absolute(output),
             settings ?? new IngestJobSettings(),
             dataset,
@@ -56,11 +59,11 @@ public static class IngestSubmissions
 
     /// <summary>A dump a watched folder's scan claimed: one job per claim, writing under the watch's work folder.</summary>
     public static IngestJobSubmission ForWatchedFile(string claimJobId, string input, string workDirectory, string? dataset) =>
-        Checked(claimJobId, new IngestJobRequest([input], Path.Combine(workDirectory, claimJobId), new IngestJobSettings(), dataset));
+        Checked(claimJobId, new IngestJobRequest(new[] { input }, Path.Combine(workDirectory, claimJobId), new IngestJobSettings(), dataset));
 
     /// <summary>A crawl's WARC files, ingested into the crawl's dataset under its output folder.</summary>
     public static IngestJobSubmission ForCrawl(string crawlId, IReadOnlyList<string> warcFiles, string crawlOutputDirectory, IngestJobSettings settings, string dataset) =>
-        Checked(CrawlJobId(crawlId), new IngestJobRequest([.. warcFiles], Path.Combine(crawlOutputDirectory, "ingest"), settings, dataset));
+        Checked(CrawlJobId(crawlId), new IngestJobRequest(warcFiles.ToArray(), Path.Combine(crawlOutputDirectory, "ingest"), settings, dataset));
 
     private static IngestJobSubmission Checked(string jobId, IngestJobRequest request) => new(jobId, request, Problems(request));
 
