@@ -5,10 +5,12 @@ public static class DatasetNames
 {
     public static void Validate(string name)
     {
-        if (!IsValid(name))
-            throw new ArgumentException(
-                $"'{name}' is not a valid dataset name: use 1-200 characters of letters, digits, '.', '_', '-' and '/', not starting with '/' or '.', without '..' or '//'.");
+        if (!IsValid(name)) throw new ArgumentException(Invalid(name));
     }
+
+    /// <summary>What is wrong with a name <see cref="IsValid"/> refuses, in words for the user.</summary>
+    public static string Invalid(string name) =>
+        $"'{name}' is not a valid dataset name: use 1-200 characters of letters, digits, '.', '_', '-' and '/', not starting with '/' or '.', without '..' or '//'.";
 
     public static bool IsValid(string name) =>
         name.Length is >= 1 and <= 200

@@ -53,9 +53,6 @@ public sealed class CrawlJobGrain(
     private CrawlJobSettings Settings => Request.Settings;
     private string WarcDirectory => Path.Combine(Request.OutputDirectory, "warc");
 
-    /// <summary>The id of the ingest job a crawl submits its WARC files to.</summary>
-    public static string IngestJobIdFor(string crawlId) => "crawl-" + crawlId;
-
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Phase is CrawlJobPhase.Crawling or CrawlJobPhase.Ingesting)
@@ -201,11 +198,11 @@ public sealed class CrawlJobGrain(
             Stop();
             return;
         }
-        state.State.IngestJobId = IngestJobIdFor(JobId);
+        var ingest = IngestSubmissions.ForCrawl(JobId, state.State.WarcFiles, Request.OutputDirectory, Settings.Ingest, Request.Dataset);
+        state.State.IngestJobId = ingest.JobId;
         state.State.Phase = CrawlJobPhase.Ingesting;
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IIngestJobGrain>(state.State.IngestJobId).Submit(
-            new IngestJobRequest([.. state.State.WarcFiles], Path.Combine(Request.OutputDirectory, "ingest"), Settings.Ingest, Request.Dataset));
+        await GrainFactory.GetGrain<IIngestJobGrain>(ingest.JobId).Submit(ingest.Request);
     }
 
     private CrawlFrontier Load() => new(Request.Seeds, Settings.ToOptions(state.State.AllowedDomains), state.State.Seen,

@@ -129,14 +129,7 @@ public sealed class IngestJobGrain(
                 throw new InvalidOperationException($"Ingest job '{JobId}' already exists with other inputs, another output directory or another dataset.");
             return Status();
         }
-        if (request.Inputs.Count == 0) throw new ArgumentException("An ingest job needs at least one input.", nameof(request));
-        if (string.IsNullOrWhiteSpace(request.OutputDirectory)) throw new ArgumentException("An ingest job needs an output directory.", nameof(request));
-        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.MaxAttempts, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.LeaseTimeout, TimeSpan.FromSeconds(1));
-        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.SamplesPerShard, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(request.Settings.UnitBytes, 1);
-        if (request.Dataset is { } dataset) Platform.Datasets.DatasetNames.Validate(dataset);
-        else if (request.DatasetLocation is not null) throw new ArgumentException("A dataset location needs a dataset to commit the shards to.", nameof(request));
+        IngestSubmissions.ThrowIfInvalid(request);
         // A blob location this silo's storage account cannot open fails the submission, not the job's last phase.
         if (request.Dataset is not null && Platform.Datasets.DatasetTarget.IsBlobUrl(request.EffectiveDatasetLocation))
             await storage.OpenDatasetAsync(request.EffectiveDatasetLocation, CancellationToken.None);

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-
 namespace Platform.Grains.Ingestion;
 
 [GenerateSerializer]
@@ -22,7 +19,7 @@ public sealed class IngestWatchGrain(
         {
             if (state.State.Files.ContainsKey(file.RelativePath)) continue;
             state.State.Files[file.RelativePath] = new WatchedFile(file.RelativePath, file.SizeBytes, file.LastWriteUtc,
-                JobIdFor(this.GetPrimaryKeyString(), file.RelativePath), now, Submitted: false);
+                IngestSubmissions.WatchedFileJobId(this.GetPrimaryKeyString(), file.RelativePath), now, Submitted: false);
         }
         state.State.Scans++;
         state.State.LastScan = now;
@@ -46,8 +43,4 @@ public sealed class IngestWatchGrain(
 
     public Task<IngestWatchStatus> GetStatus() => Task.FromResult(new IngestWatchStatus(this.GetPrimaryKeyString(),
         state.State.Files.Values.OrderBy(f => f.RelativePath, StringComparer.Ordinal).ToList(), state.State.Scans, state.State.LastScan));
-
-    /// <summary>One job per (watch, file): the same file claimed again (after a lost write) maps to the same job.</summary>
-    public static string JobIdFor(string watch, string relativePath) =>
-        "watch-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(watch + "\n" + relativePath)))[..16];
 }

@@ -1,10 +1,7 @@
 using System.CommandLine;
 using Platform.Datasets;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Filters;
-using Platform.Ingestion.Runs;
 using Platform.Silo.Hosting;
-using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Cli;
 
@@ -35,12 +32,9 @@ public static class IngestClusterCommands
         };
         var output = new Option<string>("--out") { Description = "Output directory (on storage every silo can write).", Required = true };
         var job = new Option<string>("--job") { Description = "Job id (default: derived from the inputs, output and dataset, so a repeated submit finds the same job)." };
-        var maxImagesPerAlt = new Option<int>("--max-images-per-alt") { Description = "Drop alt texts shared by more images (ALIGN: 10).", DefaultValueFactory = _ => 10 };
-        var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
-        var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text." };
-        var perShard = new Option<int>("--samples-per-shard") { Description = "Samples attempted per shard (as `ingest run`).", DefaultValueFactory = _ => 10_000 };
-        var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).", DefaultValueFactory = _ => "en" };
-        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
+        var shared = new IngestSettingsOptions();
+        shared.SamplesPerShard.Description = "Samples attempted per shard (as `ingest run`).";
+        shared.Lang.Description = "Allowed languages, comma separated, or 'off' (as `ingest run`).";
         var unitMb = new Option<int>("--unit-mb")
         {
             Description = "Split inputs larger than this many MiB into work units of about this size, at record or row boundaries, so one big dump spreads over the silos.",
@@ -49,42 +43,28 @@ public static class IngestClusterCommands
 
         var command = new Command("submit", "Start a distributed ingestion on the running platform and print its job id.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { dataset, location, output, job, maxImagesPerAlt, maxAltsPerImage, noText, perShard, languages, noLanguageDetection, unitMb }) command.Options.Add(option);
+        foreach (var option in new Option[] { dataset, location, output, job, shared.MaxImagesPerAlt, shared.MaxAltsPerImage, shared.NoText, shared.SamplesPerShard, shared.Lang, shared.NoLangDetect, unitMb }) command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var files = result.GetValue(inputs)!.Select(IngestSubmitJob.FullInput).ToArray();
-            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
-            var missing = files.Where(f => !DumpInputs.IsBlobUrl(f) && !File.Exists(f)).ToList();
-            if (missing.Count > 0)
-            {
-                Console.Error.WriteLine("Input not found: " + string.Join(", ", missing));
-                return 2;
-            }
             if (result.GetValue(unitMb) < 1)
             {
                 Console.Error.WriteLine("--unit-mb must be at least 1.");
                 return 2;
             }
-            var outDir = Path.GetFullPath(result.GetValue(output)!);
-            var name = result.GetValue(dataset)!;
-            var datasetLocation = result.GetValue(location) is { } at ? DatasetTarget.IsBlobUrl(at) ? at : Path.GetFullPath(at) : null;
-            var jobId = result.GetValue(job) ?? IngestSubmitJob.JobIdFor(files, outDir, name, datasetLocation);
-            var settings = new IngestJobSettings
+            var settings = shared.JobSettings(result) with { UnitBytes = (long)result.GetValue(unitMb) << 20 };
+            var (jobId, request, problems) = IngestSubmissions.FromClient(result.GetValue(job), result.GetValue(inputs), result.GetValue(output), settings,
+                result.GetValue(dataset), result.GetValue(location), Environment.CurrentDirectory);
+            if (problems.Count > 0)
             {
-                MaxImagesPerAltText = result.GetValue(maxImagesPerAlt),
-                MaxAltTextsPerImage = result.GetValue(maxAltsPerImage),
-                ExtractText = !result.GetValue(noText),
-                SamplesPerShard = result.GetValue(perShard),
-                Languages = [.. AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!).Order(StringComparer.Ordinal)],
-                DetectLanguage = !result.GetValue(noLanguageDetection),
-                UnitBytes = (long)result.GetValue(unitMb) << 20,
-            };
+                foreach (var problem in problems) Console.Error.WriteLine(problem.Message);
+                return 2;
+            }
             return await WithClientAsync(async grains =>
             {
                 IngestJobStatus status;
                 try
                 {
-                    status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(new IngestJobRequest(files, outDir, settings, name, datasetLocation));
+                    status = await grains.GetGrain<IIngestJobGrain>(jobId).Submit(request);
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException or FileNotFoundException or Azure.RequestFailedException)
                 {

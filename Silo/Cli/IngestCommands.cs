@@ -20,35 +20,36 @@ public static class IngestCommands
         return ingest;
     }
 
+    /// <summary>The dumps `ingest extract` and `ingest run` read.</summary>
+    internal static Argument<string[]> DumpsArgument() => new("inputs")
+    {
+        Description = "WARC or WAT files (.warc, .warc.gz, .wat.gz) and URL lists (.tsv, .csv, .jsonl, .parquet).",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
     private static Command CreateExtract()
     {
-        var inputs = new Argument<string[]>("inputs")
-        {
-            Description = "WARC or WAT files (.warc, .warc.gz, .wat.gz) and URL lists (.tsv, .csv, .jsonl, .parquet).",
-            Arity = ArgumentArity.OneOrMore,
-        };
+        var inputs = DumpsArgument();
         var output = new Option<string>("--out") { Description = "Output directory.", Required = true };
-        var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off'.", DefaultValueFactory = _ => "en" };
+        var shared = new IngestSettingsOptions();
+        shared.NoText.Description = "Skip the cleaned page text (text.jsonl stays empty).";
+        shared.NoLangDetect.Description = "Leave pages that declare no language (lang, Content-Language) undetected instead of identifying it from their text.";
         var minWords = new Option<int>("--min-words") { Description = "Fewest alt-text words (ALIGN: 3).", DefaultValueFactory = _ => 3 };
         var maxWords = new Option<int>("--max-words") { Description = "Most alt-text words (ALIGN: 20).", DefaultValueFactory = _ => 20 };
         var minChars = new Option<int>("--min-chars") { Description = "Fewest alt-text characters (LAION: 5).", DefaultValueFactory = _ => 5 };
-        var maxImagesPerAlt = new Option<int>("--max-images-per-alt") { Description = "Drop alt texts shared by more images (ALIGN: 10).", DefaultValueFactory = _ => 10 };
-        var maxAltsPerImage = new Option<int>("--max-alts-per-image") { Description = "Drop images with more alt texts (ALIGN: 1000).", DefaultValueFactory = _ => 1000 };
         var ignoreOptOut = new Option<bool>("--ignore-opt-out") { Description = "Do not honour noai/noimageai/noindex/noimageindex (not recommended)." };
-        var noText = new Option<bool>("--no-text") { Description = "Skip the cleaned page text (text.jsonl stays empty)." };
         var maxRecordMb = new Option<int>("--max-record-mb") { Description = "Skip WARC records larger than this (bounds memory).", DefaultValueFactory = _ => 16 };
         var urlColumn = new Option<string>("--url-column") { Description = "URL column of URL lists.", DefaultValueFactory = _ => "url" };
         var captionColumn = new Option<string>("--caption-column") { Description = "Caption column of URL lists.", DefaultValueFactory = _ => "caption" };
-        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language (lang, Content-Language) undetected instead of identifying it from their text." };
 
         var command = new Command("extract", "Extract image/alt-text candidates, cleaned text and a funnel of every rejection.");
         command.Arguments.Add(inputs);
-        foreach (var option in new Option[] { output, languages, minWords, maxWords, minChars, maxImagesPerAlt, maxAltsPerImage, ignoreOptOut, noText, maxRecordMb, urlColumn, captionColumn, noLanguageDetection })
+        foreach (var option in new Option[] { output, shared.Lang, minWords, maxWords, minChars, shared.MaxImagesPerAlt, shared.MaxAltsPerImage, ignoreOptOut, shared.NoText, maxRecordMb, urlColumn, captionColumn, shared.NoLangDetect })
             command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var allowed = AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!);
+            var allowed = shared.AllowedLanguages(result);
             var options = new ExtractionOptions
             {
                 Warc = new WarcReaderOptions { MaxRecordBytes = result.GetValue(maxRecordMb) << 20 },
@@ -60,14 +61,14 @@ public static class IngestCommands
                     Languages = allowed,
                     HonourOptOut = !result.GetValue(ignoreOptOut),
                 },
-                Frequency = new FrequencyFilterOptions { MaxImagesPerAltText = result.GetValue(maxImagesPerAlt), MaxAltTextsPerImage = result.GetValue(maxAltsPerImage) },
+                Frequency = shared.Frequency(result),
                 Text = new TextCleaningOptions { Languages = allowed },
-                ExtractText = !result.GetValue(noText),
+                ExtractText = shared.ExtractText(result),
             };
             var files = result.GetValue(inputs)!;
             var outDir = result.GetValue(output)!;
             var urlOptions = new UrlListOptions { UrlColumn = result.GetValue(urlColumn)!, CaptionColumn = result.GetValue(captionColumn)! };
-            ILanguageDetector? detector = result.GetValue(noLanguageDetection) ? null : new StopwordLanguageDetector();
+            ILanguageDetector? detector = shared.DetectLanguage(result) ? new StopwordLanguageDetector() : null;
             var totalBytes = files.Where(File.Exists).Sum(f => new FileInfo(f).Length);
             var clock = Stopwatch.StartNew();
             string Rates(ExtractionProgress p) =>

@@ -19,11 +19,7 @@ public static class IngestRunCommand
 
     public static Command Create()
     {
-        var inputs = new Argument<string[]>("inputs")
-        {
-            Description = "WARC or WAT files (.warc, .warc.gz, .wat.gz) and URL lists (.tsv, .csv, .jsonl, .parquet).",
-            Arity = ArgumentArity.OneOrMore,
-        };
+        var inputs = IngestCommands.DumpsArgument();
         var output = new Option<string>("--out")
         {
             Description = "Dataset folder, or a blob container as http(s)://account-endpoint/container[/prefix].",
@@ -33,20 +29,18 @@ public static class IngestRunCommand
         {
             Description = $"Storage connection string for a blob --out (default: ${ConnectionEnvironmentVariable}).",
         };
-        var languages = new Option<string>("--lang") { Description = "Allowed languages, comma separated, or 'off'.", DefaultValueFactory = _ => "en" };
-        var samplesPerShard = new Option<int>("--samples-per-shard") { Description = "Attempted samples per shard.", DefaultValueFactory = _ => 10_000 };
+        var shared = new IngestSettingsOptions();
         var parallelism = new Option<int>("--parallelism") { Description = "Downloads and decodes in flight.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var workDirectory = new Option<string?>("--work-dir") { Description = "Folder for the spool of extraction, in a subfolder per job (default: the temp folder)." };
 
         var command = new Command("run", "Extract pairs from dumps and write WebDataset shards (images from the dump or the web) in one go; reruns resume.");
         command.Arguments.Add(inputs);
-        var noLanguageDetection = new Option<bool>("--no-lang-detect") { Description = "Leave pages that declare no language undetected instead of identifying it from their text." };
-        foreach (var option in new Option[] { output, connection, languages, samplesPerShard, parallelism, workDirectory, noLanguageDetection })
+        foreach (var option in new Option[] { output, connection, shared.Lang, shared.SamplesPerShard, parallelism, workDirectory, shared.NoLangDetect })
             command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var allowed = AltTextFilterOptions.ParseLanguages(result.GetValue(languages)!);
+            var allowed = shared.AllowedLanguages(result);
             var options = new IngestRunOptions
             {
                 Extraction = new ExtractionOptions
@@ -54,9 +48,9 @@ public static class IngestRunCommand
                     AltText = new AltTextFilterOptions { Languages = allowed },
                     Text = new TextCleaningOptions { Languages = allowed },
                 },
-                Shards = new ShardWriterOptions { SamplesPerShard = result.GetValue(samplesPerShard), MaxParallelism = result.GetValue(parallelism) },
+                Shards = new ShardWriterOptions { SamplesPerShard = result.GetValue(shared.SamplesPerShard), MaxParallelism = result.GetValue(parallelism) },
                 WorkDirectory = result.GetValue(workDirectory),
-                DetectLanguage = !result.GetValue(noLanguageDetection),
+                DetectLanguage = shared.DetectLanguage(result),
             };
             var files = result.GetValue(inputs)!;
             var target = result.GetValue(output)!;

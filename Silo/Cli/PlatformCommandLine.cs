@@ -1,10 +1,12 @@
 using System.CommandLine;
+using Platform.Benchmarks;
+using Platform.Silo.Storage;
 
 namespace Platform.Silo.Cli;
 
 /// <summary>
 /// The `platform` executable's command tree. Each concern contributes its commands from its own
-/// file (`UpCommand`, `IngestCommands`, `BenchCommands`, ...) so this file only assembles them.
+/// file (`UpCommand`, `IngestCommands`, ...; the benchmarks' `BenchCommands` from their own assembly) so this file only assembles them.
 /// </summary>
 public static class PlatformCommandLine
 {
@@ -19,13 +21,7 @@ public static class PlatformCommandLine
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());
-
-        var bench = new Command("bench", "Benchmarks that print a figure as a ratio against a baseline measured in the same run.");
-        bench.Subcommands.Add(BenchExtractCommand.Create());
-        bench.Subcommands.Add(ModelCommands.CreateBenchTrain());
-        bench.Subcommands.Add(BenchImagesCommand.Create());
-        bench.Subcommands.Add(BenchIngestClusterCommand.Create());
-        root.Subcommands.Add(bench);
+        root.Subcommands.Add(BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken)));
         return root;
     }
 }

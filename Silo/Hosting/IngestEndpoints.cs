@@ -1,7 +1,6 @@
 using Hangfire;
 using Platform.Dashboard;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Runs;
 using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Hosting;
@@ -33,13 +32,15 @@ public static class IngestEndpoints
             DashboardEndpoints.IsLocal(context.HttpContext) ? await next(context) : Results.StatusCode(StatusCodes.Status403Forbidden));
         group.MapPost("", (IngestSubmission submission, IBackgroundJobClient hangfire) =>
         {
-            var problems = Validate(submission);
-            if (problems.Count > 0) return Results.ValidationProblem(problems, title: "The ingestion cannot start as posted.");
-            var inputs = submission.Inputs!.Select(IngestSubmitJob.FullInput).ToArray();
-            var jobId = submission.Job ?? IngestSubmitJob.JobIdFor(inputs, submission.Output!, submission.Dataset, submission.DatasetLocation);
-            var settings = submission.Settings ?? new IngestJobSettings();
+            // This host cannot know the sender's working directory: relative paths are refused, not resolved.
+            var (jobId, request, problems) = IngestSubmissions.FromClient(submission.Job, submission.Inputs, submission.Output, submission.Settings,
+                submission.Dataset, submission.DatasetLocation, baseDirectory: null);
+            if (problems.Count > 0)
+                return Results.ValidationProblem(problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
+                    title: "The ingestion cannot start as posted.");
+            var inputs = request.Inputs.ToArray();
             var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job =>
-                job.RunAsync(jobId, inputs, submission.Output!, submission.Dataset, settings, submission.DatasetLocation));
+                job.RunAsync(jobId, inputs, request.OutputDirectory, request.Dataset, request.Settings, request.DatasetLocation));
             return Results.Accepted($"{JobsPath}/{Uri.EscapeDataString(jobId)}", new { job = jobId, hangfireJob });
         });
         group.MapGet("{job}", async (string job, IGrainFactory grains) =>
@@ -49,25 +50,5 @@ public static class IngestEndpoints
                 ? Results.NotFound(new { error = $"No ingest job '{job}' (a posted job appears once its Hangfire job has run; see /hangfire)." })
                 : Results.Ok(status);
         });
-    }
-
-    private static Dictionary<string, string[]> Validate(IngestSubmission submission)
-    {
-        var problems = new Dictionary<string, string[]>();
-        if (submission.Inputs is not { Length: > 0 } inputs) problems["inputs"] = ["Give at least one input file."];
-        else
-        {
-            // Blobs are listed and checked by the job when it is submitted, with the silos' storage account.
-            var wrong = inputs.Where(i => !DumpInputs.IsBlobUrl(i) && (!Path.IsPathFullyQualified(i) || !File.Exists(i))).ToList();
-            if (wrong.Count > 0) problems["inputs"] = [.. wrong.Select(i => $"'{i}' is neither a blob URL nor an absolute path of an existing file on this host.")];
-        }
-        if (string.IsNullOrWhiteSpace(submission.Output) || !Path.IsPathFullyQualified(submission.Output))
-            problems["output"] = ["Give the output directory as an absolute path."];
-        if (submission.Dataset is { } dataset)
-        {
-            try { Platform.Datasets.DatasetNames.Validate(dataset); }
-            catch (ArgumentException error) { problems["dataset"] = [error.Message]; }
-        }
-        return problems;
     }
 }

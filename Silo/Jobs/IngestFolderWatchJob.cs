@@ -53,10 +53,8 @@ public sealed class IngestFolderWatchJob(IGrainFactory grains, PlatformConfigura
         var submitted = new List<string>();
         foreach (var claim in claims)
         {
-            var input = inputOf(claim.RelativePath);
-            var output = Path.Combine(configuration.IngestWatchWorkPath(), claim.JobId);
-            var status = await grains.GetGrain<IIngestJobGrain>(claim.JobId)
-                .Submit(new IngestJobRequest(new[] { input }, output, new IngestJobSettings(), folder.Dataset));
+            var submission = IngestSubmissions.ForWatchedFile(claim.JobId, inputOf(claim.RelativePath), configuration.IngestWatchWorkPath(), folder.Dataset);
+            var status = await grains.GetGrain<IIngestJobGrain>(submission.JobId).Submit(submission.Request);
             submitted.Add(claim.RelativePath);
             logger.LogInformation("Watch {Watch}: {File} ({Bytes} bytes) is ingest job {Job}, {Phase}", watchName, claim.RelativePath, claim.SizeBytes, claim.JobId, status.Phase);
         }

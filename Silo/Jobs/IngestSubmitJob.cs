@@ -1,7 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Runs;
 
 namespace Platform.Silo.Jobs;
 
@@ -19,16 +16,4 @@ public sealed class IngestSubmitJob(IGrainFactory grains, ILogger<IngestSubmitJo
         logger.LogInformation("Ingest job {Job}: {Phase}, {Done}/{Units} units done", jobId, status.Phase, status.UnitsDone, status.Units.Count);
         return status.Phase;
     }
-
-    /// <summary>A job id that depends only on what is ingested, so submitting the same inputs twice finds the same job.</summary>
-    public static string JobIdFor(IEnumerable<string> inputs, string outputDirectory, string? dataset, string? datasetLocation = null)
-    {
-        // A job into the default location keeps the id it had before locations could be chosen.
-        var text = string.Join('\n', inputs.Select(FullInput)) + "\n>" + Path.GetFullPath(outputDirectory) + "\n@" + dataset
-            + (datasetLocation is null ? "" : "\n=" + datasetLocation);
-        return "ingest-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-    }
-
-    /// <summary>A local input by its full path; a blob URL as it is.</summary>
-    public static string FullInput(string input) => DumpInputs.IsBlobUrl(input) ? input : Path.GetFullPath(input);
 }

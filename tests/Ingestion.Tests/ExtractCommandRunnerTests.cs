@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Platform.Ingestion.Bench;
+using Platform.Benchmarks;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Warc;
 using Platform.Ingestion.Stages;
@@ -19,7 +19,7 @@ public sealed class ExtractCommandRunnerTests : IDisposable
     public async Task Writes_candidates_rejections_text_images_and_a_funnel()
     {
         var warc = Path.Combine(directory, "in.warc.gz");
-        ExtractBenchmark.GenerateHtmlHeavyWarc(warc, 300_000);
+        HtmlHeavyWarcGenerator.Write(warc, 300_000);
         var list = Path.Combine(directory, "list.tsv");
         await File.WriteAllTextAsync(list, "url\tcaption\nhttp://list.test/a.jpg\tA caption from the list\n", TestContext.Current.CancellationToken);
         var reports = new List<ExtractionProgress>();
@@ -56,7 +56,7 @@ public sealed class ExtractCommandRunnerTests : IDisposable
     public void A_run_stops_when_cancelled()
     {
         var warc = Path.Combine(directory, "in.warc.gz");
-        ExtractBenchmark.GenerateHtmlHeavyWarc(warc, 1_500_000);
+        HtmlHeavyWarcGenerator.Write(warc, 1_500_000);
         using var cancel = new CancellationTokenSource();
         var progress = new Collect([], _ => cancel.Cancel());
         using var run = new ExtractionRun(new ExtractionOptions { ProgressInterval = TimeSpan.Zero }, new CollectingSink());

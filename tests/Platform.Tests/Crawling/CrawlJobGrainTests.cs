@@ -63,7 +63,7 @@ public sealed class CrawlJobGrainTests(SharedClusterFixture shared) : IAsyncLife
 
         // The ingest job of the dataset read the crawl's WARC files: the pairs whose images the crawl
         // archived are kept with their images found in the dump; the opted-out and disallowed images are not in it.
-        Assert.Equal(CrawlJobGrain.IngestJobIdFor(crawlId), status.IngestJobId);
+        Assert.Equal(IngestSubmissions.CrawlJobId(crawlId), status.IngestJobId);
         Assert.Equal(IngestJobPhase.Completed, status.Ingest!.Phase);
         Assert.Equal(status.WarcFiles.Count, status.Ingest.Units.Count);
         var inDump = File.ReadLines(Path.Combine(root, "ingest", "candidates.jsonl"))

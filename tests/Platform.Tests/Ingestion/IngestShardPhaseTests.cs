@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Platform.Datasets;
+using Platform.Benchmarks;
 using Platform.Grains.Datasets;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Bench;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Runs;
 using Platform.Tests.Infrastructure;

@@ -17,10 +17,10 @@ public sealed class IngestSubmitJobTests(SharedClusterFixture shared) : IDisposa
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 10, seed: 2);
         var output = Path.Combine(root, "out");
-        var jobId = IngestSubmitJob.JobIdFor(inputs, output, "web");
+        var jobId = IngestSubmissions.JobIdFor(inputs, output, "web");
         // The same files named by relative paths are the same job.
-        Assert.Equal(jobId, IngestSubmitJob.JobIdFor(inputs.Select(i => Path.GetRelativePath(Environment.CurrentDirectory, i)), output, "web"));
-        Assert.NotEqual(jobId, IngestSubmitJob.JobIdFor(inputs, output, "other"));
+        Assert.Equal(jobId, IngestSubmissions.JobIdFor(inputs.Select(i => Path.GetRelativePath(Environment.CurrentDirectory, i)), output, "web"));
+        Assert.NotEqual(jobId, IngestSubmissions.JobIdFor(inputs, output, "other"));
 
         var job = new IngestSubmitJob(shared.Grains, NullLogger<IngestSubmitJob>.Instance);
         // Hangfire may run the same job again after a timeout or a crash.

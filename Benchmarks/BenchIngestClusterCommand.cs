@@ -1,12 +1,11 @@
 using System.CommandLine;
-using Platform.Silo.Hosting;
 
-namespace Platform.Silo.Cli;
+namespace Platform.Benchmarks;
 
 /// <summary>`platform bench ingest-cluster`: the cluster job on 1 and 2 silos against `ingest run`'s library on the same generated input.</summary>
 public static class BenchIngestClusterCommand
 {
-    public static Command Create()
+    public static Command Create(Func<CancellationToken, Task<IClusterStorage>> startStorage)
     {
         var work = new Option<string>("--work") { Description = "Folder for the generated input and the three datasets (emptied first; default: under the temp folder)." };
         var files = new Option<int>("--files") { Description = "Generated WARC files (one extraction unit each).", DefaultValueFactory = _ => 8 };
@@ -21,7 +20,7 @@ public static class BenchIngestClusterCommand
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var folder = result.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "platform-bench-ingest-cluster");
-            var measured = await IngestClusterBenchmark.RunAsync(folder, result.GetValue(files), result.GetValue(pages), result.GetValue(pictures),
+            var measured = await IngestClusterBenchmark.RunAsync(startStorage, folder, result.GetValue(files), result.GetValue(pages), result.GetValue(pictures),
                 result.GetValue(perShard), result.GetValue(rounds), cancellationToken);
             foreach (var line in measured.Lines()) Console.WriteLine(line);
             return measured.SameDataset ? 0 : 1;

@@ -1,6 +1,8 @@
+using Platform.Model;
+using Platform.Model.Tests;
 using Platform.Model.Training;
 
-namespace Platform.Model.Tests;
+namespace Platform.Benchmarks.Tests;
 
 public class TrainingBenchmarkTests
 {

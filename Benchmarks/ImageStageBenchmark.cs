@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using Platform.Ingestion.Images;
 using SkiaSharp;
 
-namespace Platform.Ingestion.Images;
+namespace Platform.Benchmarks;
 
 /// <summary>One row of the image-stage benchmark: both rates measured over the same images and core count.</summary>
 public sealed record ImageBenchmarkRow(int Cores, double PipelineImagesPerSecond, double BareImagesPerSecond)

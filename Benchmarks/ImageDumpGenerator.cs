@@ -2,7 +2,7 @@ using System.Text;
 using Platform.Ingestion.Warc;
 using SkiaSharp;
 
-namespace Platform.Ingestion.Bench;
+namespace Platform.Benchmarks;
 
 /// <summary>
 /// Web dumps for whole-run tests and benchmarks: pages whose images are all in the dump (so no run touches

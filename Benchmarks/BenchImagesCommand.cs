@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Platform.Ingestion.Images;
 
-namespace Platform.Silo.Cli;
+namespace Platform.Benchmarks;
 
 /// <summary>`platform bench images`: the image stage's throughput against a bare SkiaSharp loop.</summary>
 public static class BenchImagesCommand
@@ -15,11 +15,7 @@ public static class BenchImagesCommand
         var mode = new Option<ResizeMode>("--resize-mode") { Description = "no, keepratio, centercrop or border.", DefaultValueFactory = _ => ResizeMode.Border };
         var scaledDecode = new Option<bool>("--scaled-decode") { Description = "Let the pipeline decode large JPEGs at 1/2..1/8 scale.", DefaultValueFactory = _ => true };
         var command = new Command("images", "Image stage (checks, decode, pHash, sha256, resize, encode) vs a bare SkiaSharp decode+resize+encode loop.");
-        command.Options.Add(count);
-        command.Options.Add(maxCores);
-        command.Options.Add(size);
-        command.Options.Add(mode);
-        command.Options.Add(scaledDecode);
+        foreach (var option in new Option[] { count, maxCores, size, mode, scaledDecode }) command.Options.Add(option);
         command.SetAction((ParseResult r, CancellationToken _) =>
         {
             var images = ImageStageBenchmark.GenerateImages(r.GetValue(count));

@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using Platform.Model;
+using Platform.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Platform.Model.Training;
+namespace Platform.Benchmarks;
 
 /// <summary>
 /// Result of `platform bench train`: the device's measured matmul peak and the training throughput

@@ -1,7 +1,6 @@
 using System.CommandLine;
-using Platform.Ingestion.Bench;
 
-namespace Platform.Silo.Cli;
+namespace Platform.Benchmarks;
 
 /// <summary>`platform bench extract FILE`: extraction time against `gzip -dc FILE` on the same file.</summary>
 public static class BenchExtractCommand
@@ -21,7 +20,7 @@ public static class BenchExtractCommand
             var path = result.GetValue(file)!;
             if (result.GetValue(generate) is { } mb)
             {
-                ExtractBenchmark.GenerateHtmlHeavyWarc(path, mb * 1_000_000L);
+                HtmlHeavyWarcGenerator.Write(path, mb * 1_000_000L);
                 Console.WriteLine($"generated={path}");
             }
             if (!File.Exists(path))

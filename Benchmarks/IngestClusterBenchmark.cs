@@ -1,13 +1,25 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Platform.Datasets;
 using Platform.Grains.Ingestion;
-using Platform.Ingestion.Bench;
 using Platform.Ingestion.Runs;
-using Platform.Silo.Storage;
+using Platform.Ingestion.Shards;
 using Platform.Ingestion.Stages;
 
-namespace Platform.Silo.Hosting;
+namespace Platform.Benchmarks;
+
+/// <summary>
+/// Storage that the silos of an in-process cluster share, with the wiring that gives a silo the platform's grain state,
+/// reminders and blob clients on it. The host provides it (it owns the storage emulator and the storage wiring), so the
+/// benchmarks need nothing of the host's assembly. Disposing it stops the storage.
+/// </summary>
+public interface IClusterStorage : IAsyncDisposable
+{
+    void AddTo(ISiloBuilder silo);
+}
 
 /// <summary>One round of the benchmark: each way of running the same input once, in seconds.</summary>
 public sealed record IngestClusterRound(double SingleProcessSeconds, double OneSiloSeconds, double TwoSiloSeconds);
@@ -49,19 +61,18 @@ public sealed record IngestClusterBenchmarkResult(int Files, long Pages, long Pa
 /// <summary>
 /// The same generated dumps (<see cref="ImageDumpGenerator"/>) through `ingest run`'s library (<see cref="IngestRun"/>),
 /// then as a cluster job (extraction, frequency filter, shard phase, commits) on one silo and on two silos in this
-/// process, over one Azurite started for the benchmark. Cluster start-up is not timed; job submission to completion is.
+/// process, over one storage started for the benchmark (<see cref="IClusterStorage"/>). Cluster start-up is not timed; job submission to completion is.
 /// </summary>
 public static class IngestClusterBenchmark
 {
-    public static async Task<IngestClusterBenchmarkResult> RunAsync(string workDirectory, int files, int pagesPerFile, int pictures, int samplesPerShard,
-        int rounds, CancellationToken cancellationToken)
+    public static async Task<IngestClusterBenchmarkResult> RunAsync(Func<CancellationToken, Task<IClusterStorage>> startStorage, string workDirectory,
+        int files, int pagesPerFile, int pictures, int samplesPerShard, int rounds, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
         if (Directory.Exists(workDirectory)) Directory.Delete(workDirectory, recursive: true);
         var inputs = ImageDumpGenerator.Write(Path.Combine(workDirectory, "inputs"), files, pagesPerFile, pictures, seed: 1);
         var settings = new IngestJobSettings { SamplesPerShard = samplesPerShard };
-        var storage = StorageConnection.ForEmulator("127.0.0.1", AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
-        await using var azurite = await AzuriteEmulator.StartAsync(storage, dataDirectory: null, cancellationToken);
+        await using var storage = await startStorage(cancellationToken);
 
         var measured = new List<IngestClusterRound>();
         IngestRunSummary? summary = null;
@@ -82,11 +93,11 @@ public static class IngestClusterBenchmark
         return new IngestClusterBenchmarkResult(files, summary!.Pages, summary.PairsAccepted, summary.Shards.Totals.Successes, measured, same);
     }
 
-    private static async Task<TimeSpan> RunJobAsync(StorageConnection storage, int silos, string[] inputs, string output, IngestJobSettings settings,
+    private static async Task<TimeSpan> RunJobAsync(IClusterStorage storage, int silos, string[] inputs, string output, IngestJobSettings settings,
         CancellationToken cancellationToken)
     {
         var serviceId = "bench-" + Guid.NewGuid().ToString("N")[..8];
-        var siloPorts = Enumerable.Range(0, silos).Select(_ => AzuriteEmulator.FreeTcpPort()).ToArray();
+        var siloPorts = Enumerable.Range(0, silos).Select(_ => FreeTcpPort()).ToArray();
         var hosts = new List<IHost>();
         try
         {
@@ -97,8 +108,8 @@ public static class IngestClusterBenchmark
                 var (siloPort, primary) = (siloPorts[i], i == 0 ? null : new IPEndPoint(IPAddress.Loopback, siloPorts[0]));
                 builder.UseOrleans(silo =>
                 {
-                    silo.UseLocalhostClustering(siloPort, AzuriteEmulator.FreeTcpPort(), primary, serviceId, serviceId);
-                    silo.AddPlatformStorage(storage, "bench-datasets");
+                    silo.UseLocalhostClustering(siloPort, FreeTcpPort(), primary, serviceId, serviceId);
+                    storage.AddTo(silo);
                 });
                 var host = builder.Build();
                 await host.StartAsync(cancellationToken);
@@ -131,5 +142,12 @@ public static class IngestClusterBenchmark
         static string[] Tars(string folder) => [.. Directory.GetFiles(folder, "*.tar").Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
         return Tars(expected).SequenceEqual(Tars(actual))
                && Tars(expected).All(name => File.ReadAllBytes(Path.Combine(expected, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(actual, name))));
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,0 +1,24 @@
+using Platform.Silo.Cli;
+
+namespace Platform.Tests;
+
+/// <summary>The benchmarks live in their own assembly; the `platform` executable must still offer them as `platform bench ...`.</summary>
+public sealed class BenchCommandLineTests
+{
+    [Fact]
+    public void Every_benchmark_is_reachable_as_platform_bench_with_its_options()
+    {
+        var bench = Assert.Single(PlatformCommandLine.Build().Subcommands, c => c.Name == "bench");
+        Assert.Equal(new[] { "extract", "train", "images", "ingest-cluster" }, bench.Subcommands.Select(c => c.Name));
+
+        string[][] commands =
+        [
+            ["bench", "extract", "dump.warc.gz", "--generate-mb", "1"],
+            ["bench", "train", "--preset", "tiny", "--batch", "36"],
+            ["bench", "images", "--count", "10", "--max-cores", "1"],
+            ["bench", "ingest-cluster", "--rounds", "1", "--files", "2", "--pages", "10", "--pictures", "20", "--samples-per-shard", "50", "--work", "bench"],
+        ];
+        foreach (var command in commands) Assert.Empty(PlatformCommandLine.Build().Parse(command).Errors);
+        Assert.NotEmpty(PlatformCommandLine.Build().Parse(["bench", "train", "--no-such-option"]).Errors);
+    }
+}
