@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Platform.Grains.Work;
 
 namespace Platform.Grains.Ingestion;
 
@@ -10,7 +11,7 @@ public sealed class IngestWorkerOptions
 }
 
 /// <summary>The per-silo limit on running units (one instance per silo).</summary>
-public sealed class IngestWorkerSlots(IOptions<IngestWorkerOptions> options)
+public sealed class IngestWorkerSlots(IOptions<IngestWorkerOptions> options) : IWorkSlots
 {
     private readonly SemaphoreSlim slots = new(Math.Max(1, options.Value.MaxConcurrentUnitsPerSilo));
 

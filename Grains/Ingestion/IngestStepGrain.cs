@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Placement;
+using Orleans.Runtime;
+using Platform.Grains.Work;
+using Platform.Ingestion.Shards;
+using Platform.Ingestion.Units;
+
+namespace Platform.Grains.Ingestion;
+
+/// <summary>
+/// One job-wide step attempt, placed at random and limited per silo by <see cref="IngestWorkerSlots"/>, as <see cref="IngestUnitGrain"/>:
+/// a step whose silo dies loses its lease and is redone elsewhere, from its inputs, under a fresh attempt (and claim scope).
+/// </summary>
+[RandomPlacement]
+public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestStepGrain> logger)
+    : Grain, IIngestStepGrain
+{
+    private Task? running;
+
+    public Task Start(StepAssignment assignment)
+    {
+        var grains = GrainFactory;
+        running ??= Task.Run(() => RunAsync(grains, assignment));
+        return Task.CompletedTask;
+    }
+
+    private Task RunAsync(IGrainFactory grains, StepAssignment a) =>
+        LeasedWorkRunner.RunAsync(
+            new LeasedWork(grains.GetGrain<IIngestJobGrain>(a.JobId), new WorkItemId(WorkKind.Step, (int)a.Step), a.Attempt, a.Request.Settings.LeaseTimeout,
+                $"Step {a.Step} attempt {a.Attempt} of job {a.JobId}"),
+            silo.SiloAddress.ToString(), slots,
+            stop => a.Step switch
+            {
+                IngestStep.Plan => PlanAsync(a, stop),
+                IngestStep.Finish => FinishAsync(grains, a, stop),
+                _ => DedupeAsync(grains, a, stop),
+            },
+            null, logger, lifetime.ApplicationStopping);
+
+    /// <summary>
+    /// The work units, in input order and, within an input, in file order, so that reading them in unit order reads what one run over the
+    /// inputs reads in the same order (the job's dedupe and text rules depend on it). An input that cannot be planned (unreadable,
+    /// missing) is one unit, whose worker then reports the error as it always did.
+    /// </summary>
+    private async Task<WorkReport> PlanAsync(StepAssignment a, CancellationToken cancellationToken)
+    {
+        var settings = a.Request.Settings;
+        var units = new List<InputUnit>();
+        foreach (var input in a.Inputs)
+        {
+            try
+            {
+                await using var file = await storage.Inputs.OpenSeekableAsync(input, cancellationToken);
+                units.AddRange(await InputSplitter.PlanAsync(input, file, settings.UnitBytes, IngestUnitExtraction.Options(settings).Warc));
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
+            {
+                logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
+                units.Add(new InputUnit(input));
+            }
+        }
+        return new PlanReport([.. units.Select(u => new PlannedUnit(u.Input, u.Start, u.End))]);
+    }
+
+    private async Task<WorkReport> FinishAsync(IGrainFactory grains, StepAssignment a, CancellationToken cancellationToken)
+    {
+        var (request, settings) = (a.Request, a.Request.Settings);
+        var finish = new FinishRequest(a.JobId, a.Attempt, a.Directories, request.OutputDirectory, IngestUnitExtraction.Options(settings), a.ImageOffsetShifts);
+        var kept = await IngestJobFinisher.RunAsync(grains, finish, cancellationToken);
+        // The job's first shard number is fixed once, in the dataset's store, as `ingest run` fixes it.
+        if (request.Dataset is null) return new FinishReport(kept, 0);
+        var store = await storage.OpenDatasetAsync(request.EffectiveDatasetLocation, cancellationToken);
+        var first = await store.ResolveFirstShardAsync(a.JobId, cancellationToken);
+        await IngestShardPhase.WriteTextAsync(store, request.OutputDirectory, a.JobId, cancellationToken);
+        // With no pair kept there is no shard phase; the funnel is complete now.
+        if (IngestShardPhase.ShardCount(kept, settings) == 0)
+            await IngestShardPhase.WriteFunnelAsync(store, request.OutputDirectory, a.JobId, first, 0, cancellationToken);
+        await IngestShardPhase.FindUrlDuplicatesAsync(grains, a.JobId, a.Attempt, request.OutputDirectory, settings, cancellationToken);
+        return new FinishReport(kept, first);
+    }
+
+    private static async Task<WorkReport> DedupeAsync(IGrainFactory grains, StepAssignment a, CancellationToken cancellationToken)
+    {
+        await IngestShardPhase.DecideAsync(grains, new DedupeRequest(a.JobId, a.Attempt, a.Directories, a.VerdictsDirectory!, a.Request.Settings), cancellationToken);
+        return new DedupeReport();
+    }
+}
