@@ -16,27 +16,17 @@ namespace Platform.Grains.Crawling;
 /// </summary>
 [RandomPlacement]
 public sealed class CrawlSliceGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<CrawlSliceGrain> logger)
-    : Grain, ICrawlSliceGrain
+    : LeasedWorkerGrain<SliceAssignment>(slots, silo, lifetime, logger), ICrawlSliceGrain
 {
-    private Task? running;
-
-    public Task Start(SliceAssignment assignment)
-    {
-        var grains = GrainFactory;
-        running ??= Task.Run(() => RunAsync(grains, assignment));
-        return Task.CompletedTask;
-    }
-
-    private async Task RunAsync(IGrainFactory grains, SliceAssignment assignment)
+    protected override async Task RunAsync(IGrainFactory grains, SliceAssignment assignment)
     {
         CrawlArchive? archive = null;
         var stats = new CrawlStats();
         try
         {
-            var outcome = await LeasedWorkRunner.RunAsync(
+            var outcome = await RunLeasedAsync(
                 new LeasedWork(grains.GetGrain<ICrawlJobGrain>(assignment.JobId), new WorkItemId(WorkKind.CrawlSlice, assignment.Slice), assignment.Attempt,
                     assignment.Settings.LeaseTimeout, $"Slice {assignment.Slice} attempt {assignment.Attempt} of crawl {assignment.JobId}"),
-                silo.SiloAddress.ToString(), slots,
                 async stop =>
                 {
                     var options = assignment.Settings.ToOptions(assignment.AllowedDomains);
@@ -52,7 +42,7 @@ public sealed class CrawlSliceGrain(IngestWorkerSlots slots, ILocalSiloDetails s
                         stats.Snapshot());
                 },
                 // Every fetch, refusal or failure adds to a counter: their sum is the slice's progress.
-                () => stats.Snapshot().Values.Sum(), logger, lifetime.ApplicationStopping);
+                () => stats.Snapshot().Values.Sum());
             // Files are removed when the job refused them, or when the attempt failed before offering them; never
             // when the completion call itself failed, since the job may have recorded them before its answer was lost.
             if (outcome is WorkRunOutcome.Refused or WorkRunOutcome.Failed or WorkRunOutcome.Stopped && archive is not null)

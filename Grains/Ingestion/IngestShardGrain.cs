@@ -12,24 +12,14 @@ namespace Platform.Grains.Ingestion;
 /// </summary>
 [RandomPlacement]
 public sealed class IngestShardGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestShardGrain> logger)
-    : Grain, IIngestShardGrain
+    : LeasedWorkerGrain<ShardAssignment>(slots, silo, lifetime, logger), IIngestShardGrain
 {
-    private Task? running;
-
-    public Task Start(ShardAssignment assignment)
-    {
-        var grains = GrainFactory;
-        running ??= Task.Run(() => RunAsync(grains, assignment));
-        return Task.CompletedTask;
-    }
-
-    private Task RunAsync(IGrainFactory grains, ShardAssignment a) =>
-        LeasedWorkRunner.RunAsync(
+    protected override Task RunAsync(IGrainFactory grains, ShardAssignment a) =>
+        RunLeasedAsync(
             new LeasedWork(grains.GetGrain<IIngestJobGrain>(a.JobId), new WorkItemId(a.Step == ShardStep.Fetch ? WorkKind.ShardFetch : WorkKind.ShardWrite, a.Shard),
                 a.Attempt, a.Settings.LeaseTimeout, $"Shard {a.Shard} ({a.Step}) attempt {a.Attempt} of job {a.JobId}"),
-            silo.SiloAddress.ToString(), slots,
             async stop => a.Step == ShardStep.Fetch
                 ? await IngestShardPhase.FetchAsync(a, storage.Inputs, stop)
                 : await IngestShardPhase.WriteAsync(grains, await storage.OpenDatasetAsync(a.DatasetLocation, stop), a, stop),
-            a.Step == ShardStep.Fetch ? WorkProgressMeasures.FolderBytes(a.Directory) : null, logger, lifetime.ApplicationStopping);
+            a.Step == ShardStep.Fetch ? WorkProgressMeasures.FolderBytes(a.Directory) : null);
 }

@@ -14,29 +14,19 @@ namespace Platform.Grains.Ingestion;
 /// </summary>
 [RandomPlacement]
 public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestStepGrain> logger)
-    : Grain, IIngestStepGrain
+    : LeasedWorkerGrain<StepAssignment>(slots, silo, lifetime, logger), IIngestStepGrain
 {
-    private Task? running;
-
-    public Task Start(StepAssignment assignment)
-    {
-        var grains = GrainFactory;
-        running ??= Task.Run(() => RunAsync(grains, assignment));
-        return Task.CompletedTask;
-    }
-
-    private Task RunAsync(IGrainFactory grains, StepAssignment a) =>
-        LeasedWorkRunner.RunAsync(
+    protected override Task RunAsync(IGrainFactory grains, StepAssignment a) =>
+        RunLeasedAsync(
             new LeasedWork(grains.GetGrain<IIngestJobGrain>(a.JobId), new WorkItemId(WorkKind.Step, (int)a.Step), a.Attempt, a.Request.Settings.LeaseTimeout,
                 $"Step {a.Step} attempt {a.Attempt} of job {a.JobId}"),
-            silo.SiloAddress.ToString(), slots,
             stop => a.Step switch
             {
                 IngestStep.Plan => PlanAsync(a, stop),
                 IngestStep.Finish => FinishAsync(grains, a, stop),
                 _ => DedupeAsync(grains, a, stop),
             },
-            null, logger, lifetime.ApplicationStopping);
+            null);
 
     /// <summary>
     /// The work units, in input order and, within an input, in file order, so that reading them in unit order reads what one run over the
@@ -56,7 +46,7 @@ public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage stora
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
             {
-                logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
+                Logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
                 units.Add(new InputUnit(input));
             }
         }

@@ -14,24 +14,13 @@ namespace Platform.Grains.Ingestion;
 /// the bytes the attempt has written to its folder (every page read adds to its span log).
 /// </summary>
 [RandomPlacement]
-public sealed class IngestUnitGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestUnitGrain> logger) : Grain, IIngestUnitGrain
+public sealed class IngestUnitGrain(IngestWorkerSlots slots, IngestStorage storage, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<IngestUnitGrain> logger) : LeasedWorkerGrain<UnitAssignment>(slots, silo, lifetime, logger), IIngestUnitGrain
 {
-    private Task? running;
-
-    public Task Start(UnitAssignment assignment)
-    {
-        // A repeated Start (a retried dispatch) joins the attempt already running here.
-        var grains = GrainFactory;
-        running ??= Task.Run(() => RunAsync(grains, assignment));
-        return Task.CompletedTask;
-    }
-
-    private Task RunAsync(IGrainFactory grains, UnitAssignment a) =>
-        LeasedWorkRunner.RunAsync(
+    protected override Task RunAsync(IGrainFactory grains, UnitAssignment a) =>
+        RunLeasedAsync(
             new LeasedWork(grains.GetGrain<IIngestJobGrain>(a.JobId), new WorkItemId(WorkKind.Unit, a.Unit), a.Attempt, a.Settings.LeaseTimeout,
                 $"Unit {a.Unit} attempt {a.Attempt} of job {a.JobId}"),
-            silo.SiloAddress.ToString(), slots,
             async stop => await IngestUnitExtraction.RunAsync(a.InputUnit, a.Directory, IngestUnitExtraction.Options(a.Settings), storage.Inputs,
                 IngestUnitExtraction.LanguageDetector(a.Settings), stop),
-            WorkProgressMeasures.FolderBytes(a.Directory), logger, lifetime.ApplicationStopping);
+            WorkProgressMeasures.FolderBytes(a.Directory));
 }
