@@ -7,8 +7,9 @@ namespace Platform.Tests.Work;
 /// <summary>The worker's side of a lease against a coordinator that is a plain work table (no cluster), on the real clock.</summary>
 public sealed class LeasedWorkRunnerTests
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromMilliseconds(600);
-    private static readonly TimeSpan Stall = TimeSpan.FromMilliseconds(1500);
+    // Generous against a loaded machine: a heartbeat every second may come late by two before the lease is lost.
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Stall = TimeSpan.FromSeconds(4.5);
     private static readonly WorkItemId Item = new(WorkKind.Unit, 0);
 
     private sealed record Done : WorkReport;
@@ -87,7 +88,7 @@ public sealed class LeasedWorkRunnerTests
         {
             await Task.Delay(Timeout.Infinite, stop);
             return new Done();
-        }, () => 1234).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        }, () => 1234).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkRunOutcome.Stopped, outcome);
         Assert.True(DateTime.UtcNow - started >= Stall, "the lease must hold until the stall timeout");
@@ -105,13 +106,13 @@ public sealed class LeasedWorkRunnerTests
         long done = 0;
         var outcome = await RunAsync(coordinator, attempt, new OneSlot(), async stop =>
         {
-            for (var i = 0; i < 12; i++)
+            for (var i = 0; i < 8; i++)
             {
                 await Task.Delay(Stall / 5, stop);
                 Interlocked.Increment(ref done);
             }
             return new Done();
-        }, () => Interlocked.Read(ref done)).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        }, () => Interlocked.Read(ref done)).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkRunOutcome.Accepted, outcome);
         Assert.Equal(WorkUnitState.Done, coordinator.Table[0].State);
@@ -133,7 +134,7 @@ public sealed class LeasedWorkRunnerTests
         // The coordinator gives the item away meanwhile (say its worker was presumed lost); the old attempt's report is refused.
         coordinator.GiveAway(attempt);
         slots.Release();
-        var outcome = await run.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var outcome = await run.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
         Assert.True(outcome is WorkRunOutcome.Refused or WorkRunOutcome.Stopped, $"{outcome}");
         Assert.Equal(WorkUnitState.Running, coordinator.Table[0].State);
         Assert.Equal(2, coordinator.Table[0].Attempt);
