@@ -100,6 +100,7 @@ public sealed class IngestJobGrain(
     {
         if (state.State.Request is not null && ActiveKind is { } kind)
         {
+            if (StepOf(state.State.Phase) is { } step) AddStepRows(step);
             Table(kind).ResumeLeases();
             StartTimer();
             await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
@@ -258,10 +259,31 @@ public sealed class IngestJobGrain(
 
     private async Task StartStepAsync(IngestStep step, IngestJobPhase phase)
     {
-        var steps = Table(WorkKind.Step);
-        // Steps come in their order (a job without a dataset stops before dedupe), so a step's row index is its number.
-        if (steps.Items.Count == (int)step) steps.Add(new WorkUnitRecord { Input = StepName(step) });
+        AddStepRows(step);
         await StartPhaseAsync(phase);
+    }
+
+    private static IngestStep? StepOf(IngestJobPhase phase) => phase switch
+    {
+        IngestJobPhase.Planning => IngestStep.Plan,
+        IngestJobPhase.Finishing => IngestStep.Finish,
+        IngestJobPhase.Deduping => IngestStep.Dedupe,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Steps come in their order (a job without a dataset stops before dedupe), so a step's row index is its number. A job stored
+    /// before the steps were work items has no rows: the steps it passed count as done once, and the one it was in runs again.
+    /// </summary>
+    private void AddStepRows(IngestStep upTo)
+    {
+        var steps = Table(WorkKind.Step);
+        while (steps.Items.Count <= (int)upTo)
+        {
+            var step = (IngestStep)steps.Items.Count;
+            var row = steps.Add(new WorkUnitRecord { Input = StepName(step) });
+            if (step < upTo) (row.State, row.Attempt) = (WorkUnitState.Done, 1);
+        }
     }
 
     private static string StepName(IngestStep step) => step switch
