@@ -22,12 +22,16 @@ public enum IngestStep
     Finish,
     /// <summary>Decide dedupe for every fetched sample at once (<see cref="IngestShardPhase.DecideAsync"/>).</summary>
     Dedupe,
+    /// <summary>Every shard is committed: write the job's funnel into the dataset as `ingest run` leaves it (<see cref="IngestShardPhase.WriteFunnelAsync"/>).</summary>
+    Funnel,
 }
 
 /// <param name="Inputs">Plan: the job's inputs.</param>
 /// <param name="Directories">Finish: the accepted attempt's folder of every unit. Dedupe: the accepted fetch folder of every shard.</param>
 /// <param name="ImageOffsetShifts">Finish: per unit, what makes its image offsets offsets in the whole file.</param>
 /// <param name="VerdictsDirectory">Dedupe: where this attempt writes its verdicts.</param>
+/// <param name="FirstShardNumber">Funnel: the job's first shard number in its dataset.</param>
+/// <param name="ShardCount">Funnel: the job's shards.</param>
 [GenerateSerializer, Immutable]
 public sealed record StepAssignment(
     [property: Id(0)] string JobId,
@@ -37,7 +41,9 @@ public sealed record StepAssignment(
     [property: Id(4)] IReadOnlyList<string> Inputs,
     [property: Id(5)] IReadOnlyList<string> Directories,
     [property: Id(6)] IReadOnlyList<long>? ImageOffsetShifts = null,
-    [property: Id(7)] string? VerdictsDirectory = null);
+    [property: Id(7)] string? VerdictsDirectory = null,
+    [property: Id(8)] int FirstShardNumber = 0,
+    [property: Id(9)] int ShardCount = 0);
 
 /// <summary>One planned work unit: an input, or its part [Start, End).</summary>
 [GenerateSerializer, Immutable]
@@ -50,5 +56,6 @@ public sealed record PlanReport([property: Id(0)] IReadOnlyList<PlannedUnit> Uni
 [GenerateSerializer, Immutable]
 public sealed record FinishReport([property: Id(0)] long PairsKept, [property: Id(1)] int FirstShardNumber) : WorkReport;
 
+/// <summary>A step whose outputs are files: its completion is all it reports.</summary>
 [GenerateSerializer, Immutable]
-public sealed record DedupeReport : WorkReport;
+public sealed record StepDoneReport : WorkReport;

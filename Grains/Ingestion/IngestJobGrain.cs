@@ -65,17 +65,24 @@ public sealed class IngestJobGrain(
     private string UnitsDirectory => Path.Combine(OutputDirectory, ".units");
     private string ShardsDirectory => Path.Combine(OutputDirectory, ".shards");
 
-    /// <summary>The table whose items the job's phase waits for.</summary>
-    private static WorkKind? KindOf(IngestJobPhase phase) => phase switch
+    /// <summary>The job-wide step the job waits for, if any: the funnel is written once the last shard is committed.</summary>
+    private IngestStep? CurrentStep => state.State.Phase switch
     {
-        IngestJobPhase.Planning or IngestJobPhase.Finishing or IngestJobPhase.Deduping => WorkKind.Step,
+        IngestJobPhase.Planning => IngestStep.Plan,
+        IngestJobPhase.Finishing => IngestStep.Finish,
+        IngestJobPhase.Deduping => IngestStep.Dedupe,
+        IngestJobPhase.WritingShards when state.State.ShardWrites.All(w => w.State == WorkUnitState.Done) => IngestStep.Funnel,
+        _ => null,
+    };
+
+    /// <summary>The table whose items the job waits for.</summary>
+    private WorkKind? ActiveKind => CurrentStep is not null ? WorkKind.Step : state.State.Phase switch
+    {
         IngestJobPhase.Extracting => WorkKind.Unit,
         IngestJobPhase.FetchingShards => WorkKind.ShardFetch,
         IngestJobPhase.WritingShards => WorkKind.ShardWrite,
         _ => null,
     };
-
-    private WorkKind? ActiveKind => KindOf(state.State.Phase);
 
     private WorkTable<WorkUnitRecord> Table(WorkKind kind)
     {
@@ -100,7 +107,7 @@ public sealed class IngestJobGrain(
     {
         if (state.State.Request is not null && ActiveKind is { } kind)
         {
-            if (StepOf(state.State.Phase) is { } step) AddStepRows(step);
+            if (CurrentStep is { } step) AddStepRows(step);
             Table(kind).ResumeLeases();
             StartTimer();
             await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
@@ -240,16 +247,19 @@ public sealed class IngestJobGrain(
             case (IngestJobPhase.FetchingShards, _, _):
                 await StartStepAsync(IngestStep.Dedupe, IngestJobPhase.Deduping);
                 break;
-            case (IngestJobPhase.Deduping, IngestStep.Dedupe, DedupeReport):
+            case (IngestJobPhase.Deduping, IngestStep.Dedupe, StepDoneReport):
                 // The writes read the verdicts of the accepted dedupe attempt.
                 Table(WorkKind.ShardWrite).Reset(state.State.ShardFetches
                     .Select(f => new WorkUnitRecord { Input = $"shard {state.State.FirstShardNumber + f.Index:D5} (write)" }));
                 await StartPhaseAsync(IngestJobPhase.WritingShards);
                 break;
-            case (IngestJobPhase.WritingShards, _, _):
-                await WriteFunnelAsync();
-                if (state.State.Phase == IngestJobPhase.Failed) await state.WriteStateAsync();
-                else await CompleteAsync();
+            case (IngestJobPhase.WritingShards, IngestStep.Funnel, StepDoneReport):
+                await CompleteAsync();
+                break;
+            case (IngestJobPhase.WritingShards, null, _):
+                // Every shard is committed, so the dataset gets the job's funnel as `ingest run` leaves it.
+                AddStepRows(IngestStep.Funnel);
+                await DispatchPendingAsync();
                 break;
             default:
                 await FailJobAsync($"{step} reported {report.GetType().Name} in phase {state.State.Phase}.");
@@ -262,14 +272,6 @@ public sealed class IngestJobGrain(
         AddStepRows(step);
         await StartPhaseAsync(phase);
     }
-
-    private static IngestStep? StepOf(IngestJobPhase phase) => phase switch
-    {
-        IngestJobPhase.Planning => IngestStep.Plan,
-        IngestJobPhase.Finishing => IngestStep.Finish,
-        IngestJobPhase.Deduping => IngestStep.Dedupe,
-        _ => null,
-    };
 
     /// <summary>
     /// Steps come in their order (a job without a dataset stops before dedupe), so a step's row index is its number. A job stored
@@ -290,37 +292,14 @@ public sealed class IngestJobGrain(
     {
         IngestStep.Plan => "planning the work units",
         IngestStep.Finish => "the final phase",
-        _ => "dedupe",
+        IngestStep.Dedupe => "dedupe",
+        _ => "writing the funnel into the dataset",
     };
 
     private async Task StartPhaseAsync(IngestJobPhase phase)
     {
         state.State.Phase = phase;
         await DispatchPendingAsync();
-    }
-
-    /// <summary>
-    /// Every shard is committed, so the dataset gets the job's funnel as `ingest run` leaves it. A failure to write it
-    /// fails the job with the reason (the committed shards stay as they are).
-    /// </summary>
-    private async Task WriteFunnelAsync()
-    {
-        var output = OutputDirectory;
-        var location = DatasetLocation;
-        var jobId = JobId;
-        var (first, shards) = (state.State.FirstShardNumber, state.State.ShardWrites.Count);
-        try
-        {
-            await Task.Run(async () => await IngestShardPhase.WriteFunnelAsync(await storage.OpenDatasetAsync(location, CancellationToken.None), output, jobId,
-                first, shards, CancellationToken.None));
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException
-            or Azure.RequestFailedException)
-        {
-            logger.LogError(error, "Could not write the funnel of job {Job} into its dataset", JobId);
-            state.State.Phase = IngestJobPhase.Failed;
-            state.State.Error = $"Every shard is committed, but the funnel could not be written into the dataset: {error.Message}";
-        }
     }
 
     private void StartTimer()
@@ -378,7 +357,8 @@ public sealed class IngestJobGrain(
     {
         IngestStep.Plan => new(JobId, step, attempt, state.State.Request!, [.. state.State.Units.Select(u => u.Input)], []),
         IngestStep.Finish => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.Units.Select(UnitDirectory)], ImageOffsetShifts(state.State.Units)),
-        _ => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.ShardFetches.Select(FetchDirectory)], null, VerdictsDirectory(attempt)),
+        IngestStep.Dedupe => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.ShardFetches.Select(FetchDirectory)], null, VerdictsDirectory(attempt)),
+        _ => new(JobId, step, attempt, state.State.Request!, [], [], FirstShardNumber: state.State.FirstShardNumber, ShardCount: state.State.ShardWrites.Count),
     };
 
     private Task StartShardAsync(ShardStep step, WorkUnitRecord unit, string directory, string? verdicts) =>

@@ -24,7 +24,8 @@ public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage stora
             {
                 IngestStep.Plan => PlanAsync(a, stop),
                 IngestStep.Finish => FinishAsync(grains, a, stop),
-                _ => DedupeAsync(grains, a, stop),
+                IngestStep.Dedupe => DedupeAsync(grains, a, stop),
+                _ => WriteFunnelAsync(a, stop),
             },
             null);
 
@@ -73,6 +74,13 @@ public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage stora
     private static async Task<WorkReport> DedupeAsync(IGrainFactory grains, StepAssignment a, CancellationToken cancellationToken)
     {
         await IngestShardPhase.DecideAsync(grains, new DedupeRequest(a.JobId, a.Attempt, a.Directories, a.VerdictsDirectory!, a.Request.Settings), cancellationToken);
-        return new DedupeReport();
+        return new StepDoneReport();
+    }
+
+    private async Task<WorkReport> WriteFunnelAsync(StepAssignment a, CancellationToken cancellationToken)
+    {
+        var store = await storage.OpenDatasetAsync(a.Request.EffectiveDatasetLocation, cancellationToken);
+        await IngestShardPhase.WriteFunnelAsync(store, a.Request.OutputDirectory, a.JobId, a.FirstShardNumber, a.ShardCount, cancellationToken);
+        return new StepDoneReport();
     }
 }
