@@ -1,4 +1,5 @@
 using Platform.Grains.Ingestion;
+using Platform.Grains.Work;
 
 namespace Platform.Grains.Crawling;
 
@@ -8,17 +9,13 @@ namespace Platform.Grains.Crawling;
 /// exhausted the WARC files are submitted as an ingest job into the target dataset. Starting the
 /// same crawl again returns its status; callers poll <see cref="GetStatus"/>.
 /// </summary>
-public interface ICrawlJobGrain : IGrainWithStringKey
+/// <remarks>Slice workers report as every leased worker does (<see cref="IWorkCoordinatorGrain"/>, items of <see cref="WorkKind.CrawlSlice"/>);
+/// a refused completion means the slice attempt was superseded and its WARC files are not used.</remarks>
+public interface ICrawlJobGrain : IWorkCoordinatorGrain
 {
     Task<CrawlJobStatus> Start(CrawlJobRequest request);
 
     Task<CrawlJobStatus> GetStatus();
-
-    /// <summary>A slice attempt finished. False when the attempt was superseded (its WARC files are not used).</summary>
-    Task<bool> CompleteSlice(int slice, int attempt, SliceReport report);
-
-    /// <summary>A slice attempt failed; it is retried until its attempts run out.</summary>
-    Task FailSlice(int slice, int attempt, string error);
 }
 
 /// <param name="Seeds">Start URLs (depth 0).</param>
@@ -53,12 +50,18 @@ public sealed record CrawlJobSettings
     [Id(10)] public int MaxSlicesInFlight { get; init; } = 16;
     /// <summary>Fetches in flight within one slice (default 4).</summary>
     [Id(11)] public int ConcurrencyPerSlice { get; init; } = 4;
-    /// <summary>A slice that has not reported after this long is presumed lost and handed out again (default 10 min).</summary>
+    /// <summary>
+    /// A slice whose fetches have not advanced for this long is presumed stuck and handed out again, even though its worker still
+    /// heartbeats (default 10 min; see <see cref="WorkTableOptions.StallTimeout"/>).
+    /// </summary>
     [Id(12)] public TimeSpan SliceTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Attempts per slice before its targets are given up (default 3).</summary>
     [Id(13)] public int MaxAttempts { get; init; } = 3;
     [Id(14)] public IngestJobSettings Ingest { get; init; } = new();
     [Id(15)] public TimeSpan RobotsTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A slice whose worker sent no heartbeat for this long is presumed lost (its silo died) and handed out again (default 60 s).</summary>
+    [Id(16)] public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
 }
 
 [GenerateSerializer]
@@ -85,7 +88,7 @@ public sealed record SliceDiscovery(
 public sealed record SliceReport(
     [property: Id(0)] IReadOnlyList<string> WarcFiles,
     [property: Id(1)] IReadOnlyList<SliceDiscovery> Discoveries,
-    [property: Id(2)] IReadOnlyDictionary<string, long> Stats);
+    [property: Id(2)] IReadOnlyDictionary<string, long> Stats) : WorkReport;
 
 [GenerateSerializer, Immutable]
 public sealed record SliceAssignment(

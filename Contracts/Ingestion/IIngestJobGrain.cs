@@ -1,3 +1,5 @@
+using Platform.Grains.Work;
+
 namespace Platform.Grains.Ingestion;
 
 /// <summary>
@@ -8,29 +10,11 @@ namespace Platform.Grains.Ingestion;
 /// again returns its status, so Hangfire and the CLI may retry. Long work never runs inside a call:
 /// callers poll <see cref="GetStatus"/>.
 /// </summary>
-public interface IIngestJobGrain : IGrainWithStringKey
+public interface IIngestJobGrain : IWorkCoordinatorGrain
 {
     Task<IngestJobStatus> Submit(IngestJobRequest request);
 
     Task<IngestJobStatus> GetStatus();
-
-    /// <summary>A worker still runs this attempt: extends its lease. False when the attempt was superseded (the worker should stop).</summary>
-    Task<bool> Heartbeat(int unit, int attempt, string worker);
-
-    /// <summary>The attempt finished and its outputs are complete. False when the attempt was superseded (its outputs are ignored).</summary>
-    Task<bool> Complete(int unit, int attempt, UnitReport report);
-
-    /// <summary>The attempt failed; the unit is retried until its attempts run out.</summary>
-    Task Fail(int unit, int attempt, string error);
-
-    /// <summary>As <see cref="Heartbeat"/>, for a step of a shard.</summary>
-    Task<bool> ShardHeartbeat(ShardStep step, int shard, int attempt, string worker);
-
-    /// <summary>As <see cref="Complete"/>, for a step of a shard (a write completes once the shard is committed).</summary>
-    Task<bool> ShardComplete(ShardStep step, int shard, int attempt, ShardReport report);
-
-    /// <summary>As <see cref="Fail"/>, for a step of a shard.</summary>
-    Task ShardFail(ShardStep step, int shard, int attempt, string error);
 }
 
 /// <param name="OutputDirectory">The job's work folder (extraction outputs, unit and shard attempts), on storage every silo can write.</param>
@@ -67,7 +51,7 @@ public sealed record IngestJobSettings
     [Id(2)] public bool ExtractText { get; init; } = true;
     /// <summary>A unit whose worker sent no heartbeat for this long is presumed lost and restarted elsewhere (default 60 s).</summary>
     [Id(3)] public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromSeconds(60);
-    /// <summary>Attempts per unit (and for the final phase) before the job fails (default 5).</summary>
+    /// <summary>Attempts per unit (and for each job-wide step: planning, finishing, dedupe) before the job fails (default 5).</summary>
     [Id(4)] public int MaxAttempts { get; init; } = 5;
     /// <summary>Samples attempted per shard (default 10,000, as `ingest run`).</summary>
     [Id(5)] public int SamplesPerShard { get; init; } = 10_000;
@@ -86,6 +70,12 @@ public sealed record IngestJobSettings
     /// the silos: WARC/WAT at record boundaries, URL lists at row boundaries (the ingestion library's <c>InputSplitter</c>).
     /// </summary>
     [Id(11)] public long UnitBytes { get; init; } = DefaultUnitBytes;
+    /// <summary>
+    /// A unit or shard fetch whose worker still heartbeats but whose progress (bytes its attempt has written) has not advanced for this long
+    /// is presumed stuck and restarted elsewhere (default 10 min: far longer than a slow but moving worker goes without writing; zero: off).
+    /// Waiting for a work slot does not count. See <see cref="WorkTableOptions.StallTimeout"/>.
+    /// </summary>
+    [Id(12)] public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     public const long DefaultUnitBytes = 256L << 20;
 }
@@ -129,7 +119,7 @@ public sealed record UnitReport(
     [property: Id(2)] long PairsPassed,
     [property: Id(3)] long TextDocuments,
     [property: Id(4)] long DecompressedStart = 0,
-    [property: Id(5)] long DecompressedBytes = 0);
+    [property: Id(5)] long DecompressedBytes = 0) : WorkReport;
 
 /// <param name="Input">The unit's input: a file, or a part of one as <c>file.warc.gz [0, 268435456)</c>.</param>
 [GenerateSerializer, Immutable]

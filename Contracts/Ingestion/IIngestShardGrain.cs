@@ -43,4 +43,4 @@ public sealed record ShardAssignment(
 [GenerateSerializer, Immutable]
 public sealed record ShardReport(
     [property: Id(0)] int Attempted,
-    [property: Id(1)] int Passed);
+    [property: Id(1)] int Passed) : Platform.Grains.Work.WorkReport;

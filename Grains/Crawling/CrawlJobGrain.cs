@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Platform.Grains.Ingestion;
+using Platform.Grains.Work;
 using Platform.Ingestion.Crawling;
 
 namespace Platform.Grains.Crawling;
@@ -21,22 +22,19 @@ public sealed class CrawlJobState
     [Id(10)] public string? Error { get; set; }
 }
 
+/// <summary>A slice of the frontier: a row of the crawl's work table. Its targets are dropped once it is finished.</summary>
 [GenerateSerializer]
-public sealed class CrawlSliceRecord
+public sealed class CrawlSliceRecord : WorkItem
 {
-    [Id(0)] public int Index { get; set; }
-    [Id(1)] public List<CrawlTargetRecord> Targets { get; set; } = [];
-    [Id(2)] public int Attempt { get; set; }
-    [Id(3)] public bool Done { get; set; }
-    [Id(4)] public string? LastError { get; set; }
+    [Id(0)] public List<CrawlTargetRecord> Targets { get; set; } = [];
 }
 
 /// <summary>
 /// Drives a crawl: takes slices off the frontier, hands each to a <see cref="ICrawlSliceGrain"/> on some
 /// silo, folds the links and images a slice reports back into the frontier (where the bounds apply),
 /// and submits the WARC files to an <see cref="IIngestJobGrain"/> when nothing is pending or out.
-/// A slice that does not report within its timeout, or whose job reactivated, is handed out again under
-/// a new attempt number; a late report from the old attempt is refused, so nothing is counted twice.
+/// The slices are the items of a <see cref="WorkTable{TItem}"/>: a slice whose worker stops heartbeating, or whose fetches stop
+/// advancing, is handed out again under a new attempt number; a late report from the old attempt is refused, so nothing is counted twice.
 /// The frontier lives in the grain state, which suits crawls of up to some hundred thousand URLs; a larger
 /// crawl would keep its seen-set in partitioned grains like the dedupe sets.
 /// </summary>
@@ -45,7 +43,7 @@ public sealed class CrawlJobGrain(
     ILogger<CrawlJobGrain> logger) : Grain, ICrawlJobGrain
 {
     private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
-    private readonly Dictionary<int, DateTimeOffset> deadlines = [];
+    private WorkTable<CrawlSliceRecord>? slices;
     private IGrainTimer? timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -53,12 +51,15 @@ public sealed class CrawlJobGrain(
     private CrawlJobSettings Settings => Request.Settings;
     private string WarcDirectory => Path.Combine(Request.OutputDirectory, "warc");
 
+    private WorkTable<CrawlSliceRecord> Slices => slices ??=
+        new(state.State.Slices, new WorkTableOptions(Settings.LeaseTimeout, Settings.SliceTimeout, Settings.MaxAttempts), TimeProvider.System);
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.State.Phase is CrawlJobPhase.Crawling or CrawlJobPhase.Ingesting)
         {
-            // Deadlines are not durable: after a reactivation every slice out gets a fresh one.
-            foreach (var slice in state.State.Slices.Where(s => !s.Done)) deadlines[slice.Index] = DateTimeOffset.UtcNow + Settings.SliceTimeout;
+            // Leases are not durable: after a reactivation every slice out gets a fresh one.
+            Slices.ResumeLeases();
             StartTimer();
         }
         return Task.CompletedTask;
@@ -103,89 +104,85 @@ public sealed class CrawlJobGrain(
         }
         var slices = state.State.Slices;
         return new CrawlJobStatus(JobId, state.State.Phase, state.State.PagesAdmitted, state.State.Pending.Count,
-            slices.Count(s => s.Done), slices.Count(s => !s.Done), new Dictionary<string, long>(state.State.Stats),
+            slices.Count(s => s.IsFinished), slices.Count(s => !s.IsFinished), new Dictionary<string, long>(state.State.Stats),
             [.. state.State.WarcFiles], state.State.IngestJobId, ingest, state.State.Error);
     }
 
-    public async Task<bool> CompleteSlice(int slice, int attempt, SliceReport report)
+    public Task<bool> Heartbeat(WorkItemId item, int attempt, WorkProgress progress) =>
+        Task.FromResult(item.Kind == WorkKind.CrawlSlice && state.State.Phase == CrawlJobPhase.Crawling
+            && Slices.Heartbeat(item.Index, attempt, progress.Worker, progress.Done));
+
+    public async Task<bool> Complete(WorkItemId item, int attempt, WorkReport report)
     {
-        if (state.State.Slices.ElementAtOrDefault(slice) is not { } record || record.Done || record.Attempt != attempt
-            || state.State.Phase != CrawlJobPhase.Crawling)
+        if (item.Kind != WorkKind.CrawlSlice || report is not SliceReport slice || state.State.Phase != CrawlJobPhase.Crawling
+            || Slices.Complete(item.Index, attempt) != WorkOutcome.Accepted)
             return false;
         var frontier = Load();
-        foreach (var discovery in report.Discoveries)
+        foreach (var discovery in slice.Discoveries)
             frontier.AddDiscovered(discovery.Target.ToTarget(), new CrawlDiscovery(discovery.Links, discovery.Images));
         Save(frontier);
-        foreach (var (name, count) in report.Stats.Concat(frontier.Stats.Snapshot()))
+        foreach (var (name, count) in slice.Stats.Concat(frontier.Stats.Snapshot()))
             state.State.Stats[name] = state.State.Stats.GetValueOrDefault(name) + count;
-        state.State.WarcFiles.AddRange(report.WarcFiles);
-        record.Done = true;
-        record.LastError = null;
+        state.State.WarcFiles.AddRange(slice.WarcFiles);
         // The targets are no longer needed once their discoveries are in the frontier; the slice row stays for the status.
-        record.Targets = [];
-        deadlines.Remove(slice);
+        Slices[item.Index].Targets = [];
         await state.WriteStateAsync();
         await DispatchAsync();
         return true;
     }
 
-    public async Task FailSlice(int slice, int attempt, string error)
+    public async Task Fail(WorkItemId item, int attempt, string error)
     {
-        if (state.State.Slices.ElementAtOrDefault(slice) is not { } record || record.Done || record.Attempt != attempt) return;
-        logger.LogWarning("Slice {Slice} attempt {Attempt} of crawl {Job} failed: {Error}", slice, attempt, JobId, error);
-        await RetryOrGiveUpAsync(record, error);
+        if (item.Kind != WorkKind.CrawlSlice || state.State.Request is null) return;
+        var outcome = Slices.Fail(item.Index, attempt, error);
+        if (outcome == WorkOutcome.Refused) return;
+        logger.LogWarning("Slice {Slice} attempt {Attempt} of crawl {Job} failed: {Error}", item.Index, attempt, JobId, error);
+        await RetriedOrGaveUpAsync(Slices[item.Index], outcome);
     }
 
-    private async Task RetryOrGiveUpAsync(CrawlSliceRecord record, string error)
+    private async Task RetriedOrGaveUpAsync(CrawlSliceRecord record, WorkOutcome outcome)
     {
-        record.LastError = error;
-        deadlines.Remove(record.Index);
-        if (record.Attempt >= Settings.MaxAttempts)
-        {
-            // One slice's targets are lost, not the crawl: counted, and the crawl goes on.
-            record.Done = true;
-            state.State.Stats["slice_failed_targets"] = state.State.Stats.GetValueOrDefault("slice_failed_targets") + record.Targets.Count;
-            record.Targets = [];
-            await state.WriteStateAsync();
-            await DispatchAsync();
-            return;
-        }
-        await StartSliceAsync(record);
+        if (outcome == WorkOutcome.GaveUp) GiveUpTargets(record);
+        await state.WriteStateAsync();
+        await DispatchAsync();
     }
 
+    /// <summary>One slice's targets are lost, not the crawl: counted, and the crawl goes on.</summary>
+    private void GiveUpTargets(CrawlSliceRecord record)
+    {
+        state.State.Stats["slice_failed_targets"] = state.State.Stats.GetValueOrDefault("slice_failed_targets") + record.Targets.Count;
+        record.Targets = [];
+    }
+
+    /// <summary>Cuts new slices off the frontier while fewer than the limit are out, then hands out every pending slice.</summary>
     private async Task DispatchAsync()
     {
         if (state.State.Phase != CrawlJobPhase.Crawling) return;
-        var started = new List<CrawlSliceRecord>();
         var frontier = Load();
-        while (state.State.Slices.Count(s => !s.Done) < Settings.MaxSlicesInFlight && frontier.Pending.Count > 0)
+        var cut = false;
+        while (state.State.Slices.Count(s => !s.IsFinished) < Settings.MaxSlicesInFlight && frontier.Pending.Count > 0)
         {
-            var slice = new CrawlSliceRecord
-            {
-                Index = state.State.Slices.Count,
-                Targets = frontier.Take(Settings.SliceSize).Select(CrawlTargetRecord.From).ToList(),
-            };
-            state.State.Slices.Add(slice);
-            started.Add(slice);
+            Slices.Add(new CrawlSliceRecord { Targets = frontier.Take(Settings.SliceSize).Select(CrawlTargetRecord.From).ToList() });
+            cut = true;
         }
-        Save(frontier);
-        if (started.Count == 0)
-        {
-            if (state.State.Slices.All(s => s.Done)) await SubmitIngestAsync();
-            return;
-        }
-        foreach (var slice in started) await StartSliceAsync(slice);
+        if (cut) Save(frontier);
+        if (!await StartPendingSlicesAsync() && Slices.AllFinished) await SubmitIngestAsync();
     }
 
-    private async Task StartSliceAsync(CrawlSliceRecord slice)
+    /// <summary>Hands out the pending slices; false when there were none.</summary>
+    private async Task<bool> StartPendingSlicesAsync()
     {
-        slice.Attempt++;
-        deadlines[slice.Index] = DateTimeOffset.UtcNow + Settings.SliceTimeout;
-        // The attempt number is durable before the worker starts, so a restarted job never reuses one.
+        var started = Slices.Dispatch();
+        if (started.Count == 0) return false;
+        // The attempt numbers are durable before the workers start, so a restarted job never reuses one.
         await state.WriteStateAsync();
-        var assignment = new SliceAssignment(JobId, slice.Index, slice.Attempt, slice.Targets, WarcDirectory, state.State.AllowedDomains, Settings);
-        try { await GrainFactory.GetGrain<ICrawlSliceGrain>($"{JobId}/{slice.Index}/{slice.Attempt}").Start(assignment); }
-        catch (Exception error) { logger.LogWarning(error, "Starting slice {Slice} of crawl {Job} failed; it is retried when its deadline passes", slice.Index, JobId); }
+        foreach (var slice in started)
+        {
+            var assignment = new SliceAssignment(JobId, slice.Index, slice.Attempt, slice.Targets, WarcDirectory, state.State.AllowedDomains, Settings);
+            try { await GrainFactory.GetGrain<ICrawlSliceGrain>($"{JobId}/{slice.Index}/{slice.Attempt}").Start(assignment); }
+            catch (Exception error) { logger.LogWarning(error, "Starting slice {Slice} of crawl {Job} failed; it is retried when its lease expires", slice.Index, JobId); }
+        }
+        return true;
     }
 
     private async Task SubmitIngestAsync()
@@ -216,7 +213,7 @@ public sealed class CrawlJobGrain(
     }
 
     private void StartTimer() =>
-        // Kept alive: while slices run nobody else may call the job, and an idle-collected job would forget its deadlines.
+        // Kept alive: while slices run nobody else may call the job, and an idle-collected job would forget its leases.
         timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TickPeriod, TickPeriod) { KeepAlive = true });
 
     private async Task TickAsync(CancellationToken cancellationToken)
@@ -224,12 +221,17 @@ public sealed class CrawlJobGrain(
         switch (state.State.Phase)
         {
             case CrawlJobPhase.Crawling:
-                var now = DateTimeOffset.UtcNow;
-                foreach (var slice in state.State.Slices.Where(s => !s.Done && deadlines.TryGetValue(s.Index, out var d) && d <= now).ToList())
+                var gaveUp = false;
+                foreach (var (slice, outcome) in Slices.ExpireLeases())
                 {
-                    logger.LogWarning("Slice {Slice} of crawl {Job} did not report in time (attempt {Attempt}); it is handed out again", slice.Index, JobId, slice.Attempt);
-                    await RetryOrGiveUpAsync(slice, $"no report within {Settings.SliceTimeout}");
+                    logger.LogWarning("Slice {Slice} of crawl {Job} lost its lease (attempt {Attempt}: {Reason}); it is handed out again", slice.Index, JobId,
+                        slice.Attempt, slice.LastError);
+                    if (outcome != WorkOutcome.GaveUp) continue;
+                    GiveUpTargets(slice);
+                    gaveUp = true;
                 }
+                if (gaveUp) await DispatchAsync();
+                else await StartPendingSlicesAsync();
                 break;
             case CrawlJobPhase.Ingesting:
                 await GetStatus();

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
+using Orleans.Runtime;
 using Platform.Grains.Ingestion;
+using Platform.Grains.Work;
 using Platform.Ingestion.Crawling;
 
 namespace Platform.Grains.Crawling;
@@ -9,71 +11,49 @@ namespace Platform.Grains.Crawling;
 /// <summary>
 /// One slice attempt, placed at random so a crawl spreads over the silos (see <see cref="IngestUnitGrain"/>
 /// for why not a stateless worker). It runs off the grain scheduler, shares the silo's work slots with
-/// ingest units, writes its own WARC file and asks the hosts' grains before every request.
+/// ingest units, writes its own WARC file and asks the hosts' grains before every request; its lease is run by
+/// <see cref="LeasedWorkRunner"/> like every other leased work.
 /// </summary>
 [RandomPlacement]
-public sealed class CrawlSliceGrain(IngestWorkerSlots slots, IHostApplicationLifetime lifetime, ILogger<CrawlSliceGrain> logger) : Grain, ICrawlSliceGrain
+public sealed class CrawlSliceGrain(IngestWorkerSlots slots, ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<CrawlSliceGrain> logger)
+    : LeasedWorkerGrain<SliceAssignment>(slots, silo, lifetime, logger), ICrawlSliceGrain
 {
-    private Task? running;
-
-    public Task Start(SliceAssignment assignment)
+    protected override async Task RunAsync(IGrainFactory grains, SliceAssignment assignment)
     {
-        var grains = GrainFactory;
-        running ??= Task.Run(() => RunAsync(grains, assignment));
-        return Task.CompletedTask;
-    }
-
-    private async Task RunAsync(IGrainFactory grains, SliceAssignment assignment)
-    {
-        var job = grains.GetGrain<ICrawlJobGrain>(assignment.JobId);
-        var stop = lifetime.ApplicationStopping;
         CrawlArchive? archive = null;
-        // Files are removed when the job refused them, or when the attempt failed before offering them; never
-        // when the completion call itself failed, since the job may have recorded them before its answer was lost.
-        bool? accepted = null;
-        var offered = false;
+        var stats = new CrawlStats();
         try
         {
-            await slots.WaitAsync(stop);
-            SliceReport report;
-            try
+            var outcome = await RunLeasedAsync(
+                new LeasedWork(grains.GetGrain<ICrawlJobGrain>(assignment.JobId), new WorkItemId(WorkKind.CrawlSlice, assignment.Slice), assignment.Attempt,
+                    assignment.Settings.LeaseTimeout, $"Slice {assignment.Slice} attempt {assignment.Attempt} of crawl {assignment.JobId}"),
+                async stop =>
+                {
+                    var options = assignment.Settings.ToOptions(assignment.AllowedDomains);
+                    var politeness = new GrainHostPoliteness(grains, options.Politeness, options.RobotsProductToken);
+                    using var fetcher = new CrawlFetcher(options, new CrawlScope([], assignment.AllowedDomains), politeness, stats);
+                    archive = new CrawlArchive(assignment.WarcDirectory, $"crawl-{SafeName(assignment.JobId)}-{assignment.Slice:D5}-a{assignment.Attempt}",
+                        options.MaxWarcFileBytes, options.UserAgent);
+                    var results = await Crawler.FetchSliceAsync(assignment.Targets.Select(t => t.ToTarget()).ToList(), fetcher, archive,
+                        options.Concurrency, stop);
+                    archive.Dispose();
+                    return new SliceReport(archive.Files,
+                        results.Select(r => new SliceDiscovery(CrawlTargetRecord.From(r.Target), r.Discovery.Links, r.Discovery.Images)).ToList(),
+                        stats.Snapshot());
+                },
+                // Every fetch, refusal or failure adds to a counter: their sum is the slice's progress.
+                () => stats.Snapshot().Values.Sum());
+            // Files are removed when the job refused them, or when the attempt failed before offering them; never
+            // when the completion call itself failed, since the job may have recorded them before its answer was lost.
+            if (outcome is WorkRunOutcome.Refused or WorkRunOutcome.Failed or WorkRunOutcome.Stopped && archive is not null)
             {
-                var options = assignment.Settings.ToOptions(assignment.AllowedDomains);
-                var stats = new CrawlStats();
-                var politeness = new GrainHostPoliteness(grains, options.Politeness, options.RobotsProductToken);
-                using var fetcher = new CrawlFetcher(options, new CrawlScope([], assignment.AllowedDomains), politeness, stats);
-                archive = new CrawlArchive(assignment.WarcDirectory, $"crawl-{SafeName(assignment.JobId)}-{assignment.Slice:D5}-a{assignment.Attempt}",
-                    options.MaxWarcFileBytes, options.UserAgent);
-                var results = await Crawler.FetchSliceAsync(assignment.Targets.Select(t => t.ToTarget()).ToList(), fetcher, archive,
-                    options.Concurrency, stop);
                 archive.Dispose();
-                report = new SliceReport(archive.Files,
-                    results.Select(r => new SliceDiscovery(CrawlTargetRecord.From(r.Target), r.Discovery.Links, r.Discovery.Images)).ToList(),
-                    stats.Snapshot());
+                foreach (var file in archive.Files) File.Delete(file);
             }
-            finally
-            {
-                slots.Release();
-            }
-            offered = true;
-            accepted = await job.CompleteSlice(assignment.Slice, assignment.Attempt, report);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            logger.LogInformation("Slice {Slice} attempt {Attempt} of crawl {Job} stopped with its silo", assignment.Slice, assignment.Attempt, assignment.JobId);
-        }
-        catch (Exception error)
-        {
-            logger.LogWarning(error, "Slice {Slice} attempt {Attempt} of crawl {Job} failed", assignment.Slice, assignment.Attempt, assignment.JobId);
-            try { await job.FailSlice(assignment.Slice, assignment.Attempt, error.Message); }
-            catch (Exception report) { logger.LogWarning(report, "Could not report the failure; the slice's deadline will pass instead"); }
         }
         finally
         {
             archive?.Dispose();
-            // A failed or superseded attempt's files would duplicate another attempt's records in the dump.
-            if ((accepted == false || !offered) && archive is not null)
-                foreach (var file in archive.Files) File.Delete(file);
         }
     }
 

@@ -1,61 +1,51 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
-using Platform.Datasets;
-using Platform.Ingestion.Runs;
-using Platform.Ingestion.Shards;
+using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
 
-/// <summary>Durable, small: inputs, settings and one row per unit and per shard step. Outputs live in files.</summary>
+/// <summary>Durable, small: inputs, settings and one row per unit, per shard step and per job-wide step. Outputs live in files.</summary>
 [GenerateSerializer]
 public sealed class IngestJobState
 {
     [Id(0)] public IngestJobPhase Phase { get; set; }
     [Id(1)] public IngestJobRequest? Request { get; set; }
     [Id(2)] public List<WorkUnitRecord> Units { get; set; } = [];
-    [Id(3)] public int FinishAttempts { get; set; }
     [Id(4)] public long PairsKept { get; set; }
     [Id(5)] public string? Error { get; set; }
     [Id(6)] public List<WorkUnitRecord> ShardFetches { get; set; } = [];
     [Id(7)] public List<WorkUnitRecord> ShardWrites { get; set; } = [];
     [Id(8)] public int FirstShardNumber { get; set; }
-    [Id(9)] public int DedupeAttempts { get; set; }
-    [Id(10)] public int PlanAttempts { get; set; }
+    /// <summary>The job-wide steps run so far, one row per <see cref="IngestStep"/> in step order.</summary>
+    [Id(11)] public List<WorkUnitRecord> Steps { get; set; } = [];
 }
 
+/// <summary>A row of one of the job's work tables: a unit to extract, a shard to fetch or to write, or a job-wide step.</summary>
 [GenerateSerializer]
-public sealed class WorkUnitRecord
+public sealed class WorkUnitRecord : WorkItem
 {
-    [Id(0)] public int Index { get; set; }
-    [Id(1)] public string Input { get; set; } = "";
-    [Id(2)] public WorkUnitState State { get; set; }
-    [Id(3)] public int Attempt { get; set; }
-    [Id(4)] public string? Worker { get; set; }
-    [Id(5)] public string? LastError { get; set; }
-    [Id(6)] public UnitReport? Report { get; set; }
-    [Id(7)] public ShardReport? ShardReport { get; set; }
+    [Id(0)] public string Input { get; set; } = "";
+    [Id(1)] public UnitReport? Report { get; set; }
+    [Id(2)] public ShardReport? ShardReport { get; set; }
     /// <summary>An extraction unit's part of its input, [Start, End) (see <see cref="InputUnit"/>); End is null when the unit reads the whole file.</summary>
-    [Id(8)] public long Start { get; set; }
-    [Id(9)] public long? End { get; set; }
+    [Id(3)] public long Start { get; set; }
+    [Id(4)] public long? End { get; set; }
 
     /// <summary>The input, with the part of it when the unit reads a part: `file.warc.gz [0, 268435456)`.</summary>
     public string Describe() => new InputUnit(Input, Start, End).ToString();
 }
 
 /// <summary>
-/// Leases: a unit (an input to extract, or a shard to fetch or to write) is Running under an attempt number;
-/// its worker heartbeats every third of the lease timeout. Lease expiry times are kept in memory only: the
-/// grain's timer checks them, and after a reactivation (the job's own silo died) every running unit gets a
-/// fresh lease, so live workers can check in before anything is redone. An expired unit goes back to Pending
-/// with its attempt number already used, so a late completion of the lost attempt is refused and nothing is
-/// counted twice; each attempt writes into a folder of its own, and the attempt accepted is the one whose
-/// output the next phase reads. The two job-wide steps (frequency filter, dedupe) run in the job's own
-/// background task and are retried from their inputs when they fail. After the job's silo dies the job comes
-/// back on the next call (a live worker's heartbeat or a status poll) or, when nothing calls (every worker was
-/// on that silo, or the job was in a job-wide step), at the latest when its wake reminder fires: a persistent
-/// reminder registered while the job runs and removed when it is over.
+/// A small state machine over four <see cref="WorkTable{TItem}"/>s: job-wide steps (planning, finishing, dedupe), units,
+/// shard fetches and shard writes. Each phase has one table whose items are leased to workers (<see cref="IngestStepGrain"/>,
+/// <see cref="IngestUnitGrain"/>, <see cref="IngestShardGrain"/>), which report through <see cref="IWorkCoordinatorGrain"/>;
+/// when every item of the phase's table is done the job moves to the next phase. Nothing heavy runs in this activation.
+/// Each attempt writes into a folder of its own, and the attempt accepted is the one whose output the next phase reads.
+/// After the job's silo dies the job comes back on the next call (a live worker's heartbeat or a status poll) or, when
+/// nothing calls (every worker was on that silo), at the latest when its wake reminder fires: a persistent reminder
+/// registered while the job runs and removed when it is over.
 /// </summary>
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
@@ -66,12 +56,8 @@ public sealed class IngestJobGrain(
     /// <summary>Orleans' shortest reminder period by default: how long a job whose silo died may wait for a caller.</summary>
     public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
 
-    private readonly Dictionary<int, DateTimeOffset> leases = [];
+    private readonly Dictionary<WorkKind, WorkTable<WorkUnitRecord>> tables = [];
     private IGrainTimer? timer;
-    private TimeSpan tickPeriod;
-    private Task<List<InputUnit>>? planning;
-    private Task<(long Kept, int FirstShard)>? finishing;
-    private Task? deduping;
 
     private string JobId => this.GetPrimaryKeyString();
     private IngestJobSettings Settings => state.State.Request!.Settings;
@@ -79,22 +65,50 @@ public sealed class IngestJobGrain(
     private string DatasetLocation => state.State.Request!.EffectiveDatasetLocation;
     private IngestJobLayout Layout => new(OutputDirectory);
 
-    private List<WorkUnitRecord>? UnitsOf(IngestJobPhase phase) => phase switch
+    /// <summary>The job-wide step the job waits for, if any: the funnel is written once the last shard is committed.</summary>
+    private IngestStep? CurrentStep => state.State.Phase switch
     {
-        IngestJobPhase.Extracting => state.State.Units,
-        IngestJobPhase.FetchingShards => state.State.ShardFetches,
-        IngestJobPhase.WritingShards => state.State.ShardWrites,
+        IngestJobPhase.Planning => IngestStep.Plan,
+        IngestJobPhase.Finishing => IngestStep.Finish,
+        IngestJobPhase.Deduping => IngestStep.Dedupe,
+        IngestJobPhase.WritingShards when state.State.ShardWrites.All(w => w.State == WorkUnitState.Done) => IngestStep.Funnel,
         _ => null,
     };
 
-    private static IngestJobPhase PhaseOf(ShardStep step) => step == ShardStep.Fetch ? IngestJobPhase.FetchingShards : IngestJobPhase.WritingShards;
+    /// <summary>The table whose items the job waits for.</summary>
+    private WorkKind? ActiveKind => CurrentStep is not null ? WorkKind.Step : state.State.Phase switch
+    {
+        IngestJobPhase.Extracting => WorkKind.Unit,
+        IngestJobPhase.FetchingShards => WorkKind.ShardFetch,
+        IngestJobPhase.WritingShards => WorkKind.ShardWrite,
+        _ => null,
+    };
+
+    private WorkTable<WorkUnitRecord> Table(WorkKind kind)
+    {
+        if (tables.TryGetValue(kind, out var table)) return table;
+        var items = kind switch
+        {
+            WorkKind.Unit => state.State.Units,
+            WorkKind.ShardFetch => state.State.ShardFetches,
+            WorkKind.ShardWrite => state.State.ShardWrites,
+            WorkKind.Step => state.State.Steps,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "An ingest job has no such work."),
+        };
+        return tables[kind] = new WorkTable<WorkUnitRecord>(items, new WorkTableOptions(Settings.LeaseTimeout, Settings.StallTimeout, Settings.MaxAttempts),
+            TimeProvider.System);
+    }
+
+    private WorkUnitRecord? StepRecord(IngestStep step) => state.State.Steps.ElementAtOrDefault((int)step);
+
+    private int StepAttempts(IngestStep step) => StepRecord(step)?.Attempt ?? 0;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Request is not null && state.State.Phase is not (IngestJobPhase.NotSubmitted or IngestJobPhase.Completed or IngestJobPhase.Failed))
+        if (state.State.Request is not null && ActiveKind is { } kind)
         {
-            foreach (var unit in UnitsOf(state.State.Phase) ?? [])
-                if (unit.State == WorkUnitState.Running) leases[unit.Index] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
+            if (CurrentStep is { } step) AddStepRows(step);
+            Table(kind).ResumeLeases();
             StartTimer();
             await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         }
@@ -140,225 +154,206 @@ public sealed class IngestJobGrain(
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
         // One unit per input until planning cuts the big ones: planning reads them (a few reads per cut for per-record gzip, all of an
         // uncompressed WARC or CSV), which must not hold up this call or the job's status behind it.
-        state.State.Units = inputs.Select((input, i) => new WorkUnitRecord { Index = i, Input = input }).ToList();
-        state.State.Phase = IngestJobPhase.Planning;
-        await state.WriteStateAsync();
+        Table(WorkKind.Unit).Reset(inputs.Select(input => new WorkUnitRecord { Input = input }));
         StartTimer();
         await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
-        await AdvancePlanningAsync();
+        await StartStepAsync(IngestStep.Plan, IngestJobPhase.Planning);
         return Status();
-    }
-
-    /// <summary>
-    /// The work units, in input order and, within an input, in file order, so that reading them in unit order reads what one run over the
-    /// inputs reads in the same order (the job's dedupe and text rules depend on it). An input that cannot be planned (unreadable,
-    /// missing) is one unit, whose worker then reports the error as it always did.
-    /// </summary>
-    private static async Task<List<InputUnit>> PlanUnitsAsync(IReadOnlyList<string> inputs, IngestJobSettings settings, DumpInputs open, ILogger logger)
-    {
-        var units = new List<InputUnit>();
-        foreach (var input in inputs)
-        {
-            try
-            {
-                await using var file = await open.OpenSeekableAsync(input, CancellationToken.None);
-                units.AddRange(await InputSplitter.PlanAsync(input, file, settings.UnitBytes, IngestJobOptions.Extraction(settings).Warc));
-            }
-            catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
-            {
-                logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
-                units.Add(new InputUnit(input));
-            }
-        }
-        return units;
     }
 
     public Task<IngestJobStatus> GetStatus() => Task.FromResult(Status());
 
-    public Task<bool> Heartbeat(int unit, int attempt, string worker) => HeartbeatAsync(IngestJobPhase.Extracting, unit, attempt, worker);
+    public Task<bool> Heartbeat(WorkItemId item, int attempt, WorkProgress progress) =>
+        Task.FromResult(ActiveKind == item.Kind && Table(item.Kind).Heartbeat(item.Index, attempt, progress.Worker, progress.Done));
 
-    public Task<bool> ShardHeartbeat(ShardStep step, int shard, int attempt, string worker) => HeartbeatAsync(PhaseOf(step), shard, attempt, worker);
-
-    public Task<bool> Complete(int unit, int attempt, UnitReport report) =>
-        CompleteAsync(IngestJobPhase.Extracting, unit, attempt, record => record.Report = report);
-
-    public Task<bool> ShardComplete(ShardStep step, int shard, int attempt, ShardReport report) =>
-        CompleteAsync(PhaseOf(step), shard, attempt, record => record.ShardReport = report);
-
-    public Task Fail(int unit, int attempt, string error) => FailAsync(IngestJobPhase.Extracting, unit, attempt, error);
-
-    public Task ShardFail(ShardStep step, int shard, int attempt, string error) => FailAsync(PhaseOf(step), shard, attempt, error);
-
-    private Task<bool> HeartbeatAsync(IngestJobPhase phase, int unit, int attempt, string worker)
+    public async Task<bool> Complete(WorkItemId item, int attempt, WorkReport report)
     {
-        if (!IsCurrent(phase, unit, attempt, out var record)) return Task.FromResult(false);
-        record.Worker = worker;
-        leases[unit] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
-        return Task.FromResult(true);
-    }
-
-    private async Task<bool> CompleteAsync(IngestJobPhase phase, int unit, int attempt, Action<WorkUnitRecord> keepReport)
-    {
-        if (UnitsOf(phase)?.ElementAtOrDefault(unit) is { State: WorkUnitState.Done } done) return done.Attempt == attempt;
-        if (!IsCurrent(phase, unit, attempt, out var record)) return false;
-        record.State = WorkUnitState.Done;
-        keepReport(record);
-        record.LastError = null;
-        leases.Remove(unit);
-        if (UnitsOf(phase)!.All(u => u.State == WorkUnitState.Done))
+        if (state.State.Request is null) return false;
+        var table = Table(item.Kind);
+        // A retried completion of an attempt already taken (its answer was lost) is confirmed, even after the job moved on.
+        if (ActiveKind != item.Kind) return table.IsDoneBy(item.Index, attempt);
+        switch (table.Complete(item.Index, attempt))
         {
-            state.State.Phase = phase switch
-            {
-                IngestJobPhase.Extracting => IngestJobPhase.Finishing,
-                IngestJobPhase.FetchingShards => IngestJobPhase.Deduping,
-                _ => IngestJobPhase.Completed,
-            };
-            leases.Clear();
-            if (phase == IngestJobPhase.WritingShards) await WriteFunnelAsync();
+            case WorkOutcome.Repeated: return true;
+            case WorkOutcome.Refused: return false;
         }
-        await state.WriteStateAsync();
-        // A job-wide step starts now rather than at the next tick.
-        switch (state.State.Phase)
+        var record = table[item.Index];
+        switch (report)
         {
-            case IngestJobPhase.Completed: Complete(); break;
-            case IngestJobPhase.Finishing: await AdvanceFinishAsync(); break;
-            case IngestJobPhase.Deduping: await AdvanceDedupeAsync(); break;
+            case UnitReport unit: record.Report = unit; break;
+            case ShardReport shard: record.ShardReport = shard; break;
         }
+        if (item.Kind == WorkKind.Step) state.State.Error = null;
+        if (!table.AllDone)
+        {
+            await state.WriteStateAsync();
+            return true;
+        }
+        await AdvanceAsync(item.Kind == WorkKind.Step ? (IngestStep)item.Index : null, report);
         return true;
     }
 
-    /// <summary>
-    /// Every shard is committed, so the dataset gets the job's funnel. A failure to write it
-    /// fails the job with the reason (the committed shards stay as they are).
-    /// </summary>
-    private async Task WriteFunnelAsync()
+    public async Task Fail(WorkItemId item, int attempt, string error)
     {
-        var layout = Layout;
-        var location = DatasetLocation;
-        var jobId = JobId;
-        var (first, shards) = (state.State.FirstShardNumber, state.State.ShardWrites.Count);
-        try
-        {
-            await Task.Run(async () => await FunnelStage.WriteFunnelAsync(await storage.OpenDatasetAsync(location, CancellationToken.None), layout, jobId,
-                first, shards, CancellationToken.None));
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException
-            or Azure.RequestFailedException)
-        {
-            logger.LogError(error, "Could not write the funnel of job {Job} into its dataset", JobId);
-            state.State.Phase = IngestJobPhase.Failed;
-            state.State.Error = $"Every shard is committed, but the funnel could not be written into the dataset: {error.Message}";
-        }
+        if (state.State.Request is null || ActiveKind != item.Kind) return;
+        var table = Table(item.Kind);
+        var outcome = table.Fail(item.Index, attempt, error);
+        if (outcome == WorkOutcome.Refused) return;
+        await RetriedOrGaveUpAsync(table[item.Index], outcome, error);
     }
 
-    private async Task FailAsync(IngestJobPhase phase, int unit, int attempt, string error)
+    private async Task RetriedOrGaveUpAsync(WorkUnitRecord record, WorkOutcome outcome, string error)
     {
-        if (!IsCurrent(phase, unit, attempt, out var record)) return;
-        leases.Remove(unit);
-        await GiveUpOrRetryAsync(record, error);
-    }
-
-    private bool IsCurrent(IngestJobPhase phase, int unit, int attempt, out WorkUnitRecord record)
-    {
-        record = UnitsOf(phase)?.ElementAtOrDefault(unit)!;
-        return state.State.Phase == phase && record is { State: WorkUnitState.Running } && record.Attempt == attempt;
-    }
-
-    private async Task GiveUpOrRetryAsync(WorkUnitRecord record, string error)
-    {
-        record.LastError = error;
-        if (record.Attempt >= Settings.MaxAttempts)
+        if (outcome == WorkOutcome.GaveUp)
         {
-            record.State = WorkUnitState.Failed;
             state.State.Phase = IngestJobPhase.Failed;
             state.State.Error = $"{record.Describe()} failed {record.Attempt} times; last: {error}";
         }
-        else record.State = WorkUnitState.Pending;
+        else if (ActiveKind == WorkKind.Step)
+            // A job-wide step shows why it is being redone.
+            state.State.Error = error;
         await state.WriteStateAsync();
+    }
+
+    /// <summary>Every item of the phase's table is done: the next phase starts.</summary>
+    private async Task AdvanceAsync(IngestStep? step, WorkReport report)
+    {
+        switch (state.State.Phase, step, report)
+        {
+            case (IngestJobPhase.Planning, IngestStep.Plan, PlanReport plan):
+                Table(WorkKind.Unit).Reset(plan.Units.Select(unit => new WorkUnitRecord { Input = unit.Input, Start = unit.Start, End = unit.End }));
+                await StartPhaseAsync(IngestJobPhase.Extracting);
+                break;
+            case (IngestJobPhase.Extracting, _, _):
+                await StartStepAsync(IngestStep.Finish, IngestJobPhase.Finishing);
+                break;
+            case (IngestJobPhase.Finishing, IngestStep.Finish, FinishReport finish):
+                state.State.PairsKept = finish.PairsKept;
+                var shards = state.State.Request!.Dataset is null ? 0 : IngestJobOptions.ShardCount(finish.PairsKept, Settings);
+                state.State.FirstShardNumber = shards == 0 ? state.State.FirstShardNumber : finish.FirstShardNumber;
+                Table(WorkKind.ShardFetch).Reset(Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Input = $"shard {finish.FirstShardNumber + i:D5} (fetch)" }));
+                try { Directory.Delete(Layout.UnitsDirectory, recursive: true); }
+                catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
+                if (shards == 0) await CompleteAsync();
+                else await StartPhaseAsync(IngestJobPhase.FetchingShards);
+                break;
+            case (IngestJobPhase.FetchingShards, _, _):
+                await StartStepAsync(IngestStep.Dedupe, IngestJobPhase.Deduping);
+                break;
+            case (IngestJobPhase.Deduping, IngestStep.Dedupe, StepDoneReport):
+                // The writes read the verdicts of the accepted dedupe attempt.
+                Table(WorkKind.ShardWrite).Reset(state.State.ShardFetches
+                    .Select(f => new WorkUnitRecord { Input = $"shard {state.State.FirstShardNumber + f.Index:D5} (write)" }));
+                await StartPhaseAsync(IngestJobPhase.WritingShards);
+                break;
+            case (IngestJobPhase.WritingShards, IngestStep.Funnel, StepDoneReport):
+                await CompleteAsync();
+                break;
+            case (IngestJobPhase.WritingShards, null, _):
+                // Every shard is committed, so the dataset gets the job's funnel as `ingest run` leaves it.
+                AddStepRows(IngestStep.Funnel);
+                await DispatchPendingAsync();
+                break;
+            default:
+                await FailJobAsync($"{step} reported {report.GetType().Name} in phase {state.State.Phase}.");
+                break;
+        }
+    }
+
+    private async Task StartStepAsync(IngestStep step, IngestJobPhase phase)
+    {
+        AddStepRows(step);
+        await StartPhaseAsync(phase);
+    }
+
+    /// <summary>
+    /// Steps come in their order (a job without a dataset stops before dedupe), so a step's row index is its number. A job stored
+    /// before the steps were work items has no rows: the steps it passed count as done once, and the one it was in runs again.
+    /// </summary>
+    private void AddStepRows(IngestStep upTo)
+    {
+        var steps = Table(WorkKind.Step);
+        while (steps.Items.Count <= (int)upTo)
+        {
+            var step = (IngestStep)steps.Items.Count;
+            var row = steps.Add(new WorkUnitRecord { Input = StepName(step) });
+            if (step < upTo) (row.State, row.Attempt) = (WorkUnitState.Done, 1);
+        }
+    }
+
+    private static string StepName(IngestStep step) => step switch
+    {
+        IngestStep.Plan => "planning the work units",
+        IngestStep.Finish => "the final phase",
+        IngestStep.Dedupe => "dedupe",
+        _ => "writing the funnel into the dataset",
+    };
+
+    private async Task StartPhaseAsync(IngestJobPhase phase)
+    {
+        state.State.Phase = phase;
+        await DispatchPendingAsync();
     }
 
     private void StartTimer()
     {
-        // Each second at most, so a finished step moves on promptly; kept alive because during the job-wide
-        // steps no worker calls in, and an idle-collected job would stall.
-        tickPeriod = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        // Each second at most, so a lost lease is noticed promptly; kept alive because during a job-wide step only one
+        // worker calls in, and an idle-collected job would stall.
+        var tickPeriod = TimeSpan.FromTicks(Math.Clamp(Settings.LeaseTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(1).Ticks));
         timer ??= this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(tickPeriod, tickPeriod) { KeepAlive = true });
     }
 
     private async Task TickAsync(CancellationToken cancellationToken)
     {
-        switch (state.State.Phase)
+        if (ActiveKind is not { } kind)
         {
-            case IngestJobPhase.Extracting or IngestJobPhase.FetchingShards or IngestJobPhase.WritingShards:
-                var phase = state.State.Phase;
-                await ExpireLeasesAsync();
-                if (state.State.Phase == phase) await DispatchPendingAsync();
-                break;
-            case IngestJobPhase.Planning:
-                await AdvancePlanningAsync();
-                break;
-            case IngestJobPhase.Finishing:
-                await AdvanceFinishAsync();
-                break;
-            case IngestJobPhase.Deduping:
-                await AdvanceDedupeAsync();
-                break;
-            default:
-                Stop();
-                break;
+            Stop();
+            return;
         }
-    }
-
-    private async Task ExpireLeasesAsync()
-    {
-        var now = DateTimeOffset.UtcNow;
-        var phase = state.State.Phase;
-        foreach (var unit in UnitsOf(phase)!.Where(u => u.State == WorkUnitState.Running).ToList())
+        foreach (var (item, outcome) in Table(kind).ExpireLeases())
         {
-            if (!leases.TryGetValue(unit.Index, out var expires) || expires > now) continue;
-            leases.Remove(unit.Index);
-            logger.LogWarning("{Unit} of job {Job} lost its lease (attempt {Attempt} on {Worker}); it is redone", unit.Describe(), JobId, unit.Attempt, unit.Worker);
-            await GiveUpOrRetryAsync(unit, $"lease expired on {unit.Worker ?? "an unknown worker"}");
-            if (state.State.Phase != phase) return;
+            logger.LogWarning("{Unit} of job {Job} lost its lease (attempt {Attempt}): {Reason}", item.Describe(), JobId, item.Attempt, item.LastError);
+            await RetriedOrGaveUpAsync(item, outcome, item.LastError!);
+            if (state.State.Phase == IngestJobPhase.Failed) return;
         }
+        await DispatchPendingAsync();
     }
 
     private async Task DispatchPendingAsync()
     {
-        var pending = UnitsOf(state.State.Phase)!.Where(u => u.State == WorkUnitState.Pending).ToList();
-        if (pending.Count == 0) return;
-        foreach (var unit in pending)
-        {
-            unit.State = WorkUnitState.Running;
-            unit.Attempt++;
-            unit.Worker = null;
-            leases[unit.Index] = DateTimeOffset.UtcNow + Settings.LeaseTimeout;
-        }
+        if (ActiveKind is not { } kind) return;
+        var started = Table(kind).Dispatch();
+        if (started.Count == 0) return;
         // The attempt numbers are durable before any worker starts, so a restarted job never reuses one.
         await state.WriteStateAsync();
-        var phase = state.State.Phase;
-        await Task.WhenAll(pending.Select(async unit =>
+        await Task.WhenAll(started.Select(async item =>
         {
             try
             {
-                switch (phase)
-                {
-                    case IngestJobPhase.Extracting:
-                        await GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{unit.Index}/{unit.Attempt}")
-                            .Start(new UnitAssignment(JobId, unit.Index, unit.Attempt, unit.Input, UnitDirectory(unit), Settings, unit.Start, unit.End));
-                        break;
-                    case IngestJobPhase.FetchingShards:
-                        await StartShardAsync(ShardStep.Fetch, unit, FetchDirectory(unit), null);
-                        break;
-                    default:
-                        await StartShardAsync(ShardStep.Write, unit, FetchDirectory(state.State.ShardFetches[unit.Index]),
-                            Layout.VerdictsFile(state.State.DedupeAttempts, unit.Index));
-                        break;
-                }
+                await StartWorkerAsync(kind, item);
             }
-            catch (Exception error) { logger.LogWarning(error, "Starting {Unit} of job {Job} failed; its lease will expire and it is retried", unit.Describe(), JobId); }
+            catch (Exception error) { logger.LogWarning(error, "Starting {Unit} of job {Job} failed; its lease will expire and it is retried", item.Describe(), JobId); }
         }));
     }
+
+    private Task StartWorkerAsync(WorkKind kind, WorkUnitRecord item) => kind switch
+    {
+        WorkKind.Unit => GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{item.Index}/{item.Attempt}")
+            .Start(new UnitAssignment(JobId, item.Index, item.Attempt, item.Input, UnitDirectory(item), Settings, item.Start, item.End)),
+        WorkKind.ShardFetch => StartShardAsync(ShardStep.Fetch, item, FetchDirectory(item), null),
+        WorkKind.ShardWrite => StartShardAsync(ShardStep.Write, item, FetchDirectory(state.State.ShardFetches[item.Index]),
+            Layout.VerdictsFile(StepAttempts(IngestStep.Dedupe), item.Index)),
+        _ => GrainFactory.GetGrain<IIngestStepGrain>($"{JobId}/step/{(IngestStep)item.Index}/{item.Attempt}").Start(StepAssignment((IngestStep)item.Index, item.Attempt)),
+    };
+
+    private StepAssignment StepAssignment(IngestStep step, int attempt) => step switch
+    {
+        IngestStep.Plan => new(JobId, step, attempt, state.State.Request!, [.. state.State.Units.Select(u => u.Input)], []),
+        IngestStep.Finish => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.Units.Select(UnitDirectory)],
+            FinishStage.ImageOffsetShifts([.. state.State.Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes))])),
+        IngestStep.Dedupe => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.ShardFetches.Select(FetchDirectory)]),
+        _ => new(JobId, step, attempt, state.State.Request!, [], [], FirstShardNumber: state.State.FirstShardNumber, ShardCount: state.State.ShardWrites.Count),
+    };
 
     private Task StartShardAsync(ShardStep step, WorkUnitRecord unit, string directory, string? verdicts) =>
         GrainFactory.GetGrain<IIngestShardGrain>($"{JobId}/{step}/{unit.Index}/{unit.Attempt}").Start(new ShardAssignment(JobId, step, unit.Index, unit.Attempt,
@@ -368,139 +363,6 @@ public sealed class IngestJobGrain(
 
     private string FetchDirectory(WorkUnitRecord shard) => Layout.FetchDirectory(shard.Index, shard.Attempt);
 
-    /// <summary>Plans the work units off the scheduler (see <see cref="PlanUnitsAsync"/>), then starts extracting them; a failed planning is retried from the inputs.</summary>
-    private async Task AdvancePlanningAsync()
-    {
-        if (planning is null)
-        {
-            if (state.State.PlanAttempts >= Settings.MaxAttempts)
-            {
-                await FailJobAsync($"Planning the work units failed {state.State.PlanAttempts} times.");
-                return;
-            }
-            state.State.PlanAttempts++;
-            await state.WriteStateAsync();
-            var inputs = state.State.Units.Select(u => u.Input).ToList();
-            var (settings, open, log) = (Settings, storage.Inputs, logger);
-            planning = Task.Run(() => PlanUnitsAsync(inputs, settings, open, log));
-            TickWhenDone(planning);
-            return;
-        }
-        if (!planning.IsCompleted) return;
-        var planned = planning;
-        planning = null;
-        if (planned.IsCompletedSuccessfully)
-        {
-            state.State.Units = planned.Result.Select((unit, i) => new WorkUnitRecord { Index = i, Input = unit.Input, Start = unit.Start, End = unit.End }).ToList();
-            state.State.Phase = IngestJobPhase.Extracting;
-            state.State.Error = null;
-            await state.WriteStateAsync();
-            await DispatchPendingAsync();
-        }
-        else
-        {
-            state.State.Error = planned.Exception?.GetBaseException().Message;
-            logger.LogWarning(planned.Exception, "Planning attempt {Attempt} of job {Job} failed; it is retried", state.State.PlanAttempts, JobId);
-            await state.WriteStateAsync();
-        }
-    }
-
-    private async Task AdvanceFinishAsync()
-    {
-        if (finishing is null)
-        {
-            if (state.State.FinishAttempts >= Settings.MaxAttempts)
-            {
-                await FailJobAsync($"The final phase failed {state.State.FinishAttempts} times.");
-                return;
-            }
-            state.State.FinishAttempts++;
-            await state.WriteStateAsync();
-            var request = new FinishRequest(Layout, state.State.FinishAttempts, state.State.Units.Select(u => Layout.Unit(u.Index, u.Attempt)).ToList(),
-                IngestJobOptions.Extraction(Settings),
-                FinishStage.ImageOffsetShifts(state.State.Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes)).ToList()));
-            var grains = GrainFactory;
-            var job = state.State.Request!;
-            var jobId = JobId;
-            finishing = Task.Run(() => ClusterIngestStages.FinishAsync(grains, storage, jobId, job, request, CancellationToken.None));
-            TickWhenDone(finishing);
-            return;
-        }
-        if (!finishing.IsCompleted) return;
-        var finished = finishing;
-        finishing = null;
-        if (finished.IsCompletedSuccessfully)
-        {
-            var (kept, first) = finished.Result;
-            state.State.PairsKept = kept;
-            state.State.Error = null;
-            var shards = state.State.Request!.Dataset is null ? 0 : IngestJobOptions.ShardCount(kept, Settings);
-            if (shards == 0) state.State.Phase = IngestJobPhase.Completed;
-            else
-            {
-                state.State.FirstShardNumber = first;
-                state.State.ShardFetches = Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Index = i, Input = $"shard {first + i:D5} (fetch)" }).ToList();
-                state.State.Phase = IngestJobPhase.FetchingShards;
-            }
-            await state.WriteStateAsync();
-            try { Directory.Delete(Layout.UnitsDirectory, recursive: true); }
-            catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
-            if (state.State.Phase == IngestJobPhase.Completed) Complete();
-            else await DispatchPendingAsync();
-        }
-        else
-        {
-            state.State.Error = finished.Exception?.GetBaseException().Message;
-            logger.LogWarning(finished.Exception, "Final phase attempt {Attempt} of job {Job} failed; it is retried", state.State.FinishAttempts, JobId);
-            await state.WriteStateAsync();
-        }
-    }
-
-    private async Task AdvanceDedupeAsync()
-    {
-        if (deduping is null)
-        {
-            if (state.State.DedupeAttempts >= Settings.MaxAttempts)
-            {
-                await FailJobAsync($"Dedupe failed {state.State.DedupeAttempts} times.");
-                return;
-            }
-            state.State.DedupeAttempts++;
-            await state.WriteStateAsync();
-            var (grains, jobId, layout, attempt, settings) = (GrainFactory, JobId, Layout, state.State.DedupeAttempts, Settings);
-            var fetches = state.State.ShardFetches.Select(FetchDirectory).ToList();
-            deduping = Task.Run(() => ClusterIngestStages.DecideDedupeAsync(grains, jobId, layout, attempt, fetches, settings, CancellationToken.None));
-            TickWhenDone(deduping);
-            return;
-        }
-        if (!deduping.IsCompleted) return;
-        var decided = deduping;
-        deduping = null;
-        if (decided.IsCompletedSuccessfully)
-        {
-            // The writes read the verdicts of this attempt (state.DedupeAttempts).
-            state.State.Error = null;
-            state.State.ShardWrites = state.State.ShardFetches
-                .Select(f => new WorkUnitRecord { Index = f.Index, Input = $"shard {state.State.FirstShardNumber + f.Index:D5} (write)" }).ToList();
-            state.State.Phase = IngestJobPhase.WritingShards;
-            await state.WriteStateAsync();
-            await DispatchPendingAsync();
-        }
-        else
-        {
-            state.State.Error = decided.Exception?.GetBaseException().Message;
-            logger.LogWarning(decided.Exception, "Dedupe attempt {Attempt} of job {Job} failed; it is retried", state.State.DedupeAttempts, JobId);
-            await state.WriteStateAsync();
-        }
-    }
-
-    /// <summary>
-    /// Moves on as soon as a background step ends instead of at the next tick, by bringing the tick forward
-    /// (ticks never interleave with calls, so the step's result is taken over exactly once).
-    /// </summary>
-    private void TickWhenDone(Task step) =>
-        step.ContinueWith(_ => timer?.Change(TimeSpan.Zero, tickPeriod), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Current);
-
     private async Task FailJobAsync(string error)
     {
         state.State.Phase = IngestJobPhase.Failed;
@@ -509,8 +371,10 @@ public sealed class IngestJobGrain(
     }
 
     /// <summary>The job is over: its work folders go, and so does the timer.</summary>
-    private void Complete()
+    private async Task CompleteAsync()
     {
+        state.State.Phase = IngestJobPhase.Completed;
+        await state.WriteStateAsync();
         if (Directory.Exists(Layout.ShardsDirectory))
         {
             try { Directory.Delete(Layout.ShardsDirectory, recursive: true); }
@@ -533,7 +397,7 @@ public sealed class IngestJobGrain(
         var reports = units.Where(u => u.State == WorkUnitState.Done && u.Report is not null).Select(u => u.Report!).ToList();
         return new IngestJobStatus(JobId, state.State.Phase, units.Select(Describe).ToList(),
             reports.Sum(r => r.InputBytes), reports.Sum(r => r.Pages), reports.Sum(r => r.PairsPassed), state.State.PairsKept,
-            state.State.FinishAttempts, state.State.Error, ShardStatus());
+            StepAttempts(IngestStep.Finish), state.State.Error, ShardStatus());
     }
 
     private ShardPhaseStatus? ShardStatus()
@@ -544,7 +408,7 @@ public sealed class IngestJobGrain(
         var written = writes.Where(w => w.State == WorkUnitState.Done && w.ShardReport is not null).Select(w => w.ShardReport!).ToList();
         var running = (state.State.Phase == IngestJobPhase.WritingShards ? writes : fetches).Where(u => u.State != WorkUnitState.Done).Select(Describe).ToList();
         return new ShardPhaseStatus(fetches.Count, state.State.FirstShardNumber, fetches.Count(f => f.State == WorkUnitState.Done), written.Count,
-            written.Sum(r => (long)r.Attempted), written.Sum(r => (long)r.Passed), state.State.DedupeAttempts,
+            written.Sum(r => (long)r.Attempted), written.Sum(r => (long)r.Passed), StepAttempts(IngestStep.Dedupe),
             fetches.Concat(writes).Sum(u => Math.Max(0, u.Attempt - 1)), running);
     }
 

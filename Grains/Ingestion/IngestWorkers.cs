@@ -1,16 +1,20 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Platform.Grains.Work;
 
 namespace Platform.Grains.Ingestion;
 
 public sealed class IngestWorkerOptions
 {
-    /// <summary>Work units one silo runs at once (default: its processor count); the others wait, keeping their leases.</summary>
+    /// <summary>
+    /// Leased work one silo runs at once (default: its processor count): ingest units, shard steps, job-wide steps and crawl slices
+    /// share these slots; the others wait, keeping their leases.
+    /// </summary>
     public int MaxConcurrentUnitsPerSilo { get; set; } = Environment.ProcessorCount;
 }
 
-/// <summary>The per-silo limit on running units (one instance per silo).</summary>
-public sealed class IngestWorkerSlots(IOptions<IngestWorkerOptions> options)
+/// <summary>The per-silo limit on running leased work (one instance per silo).</summary>
+public sealed class IngestWorkerSlots(IOptions<IngestWorkerOptions> options) : IWorkSlots
 {
     private readonly SemaphoreSlim slots = new(Math.Max(1, options.Value.MaxConcurrentUnitsPerSilo));
 

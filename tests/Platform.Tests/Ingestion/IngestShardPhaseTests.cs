@@ -1,13 +1,13 @@
 using System.Text;
 using System.Text.Json;
-using Platform.Datasets;
 using Platform.Benchmarks;
+using Platform.Datasets;
 using Platform.Grains.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Runs;
-using Platform.Tests.Infrastructure;
 using Platform.Ingestion.Stages;
+using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Ingestion;
 
@@ -234,5 +234,56 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
         Assert.Equal(Enumerable.Range(0, summary.ShardCount).Select(DatasetLayout.ShardName), shards.Select(s => s.ShardId).Order(StringComparer.Ordinal));
         Assert.Equal(summary.Shards.Totals.Successes, shards.Sum(s => s.SampleCount));
+    }
+
+    [Fact]
+    public async Task A_job_wide_step_whose_worker_silo_is_killed_is_redone_elsewhere_and_the_job_commits_the_same_dataset()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 4, pagesPerFile: 60, pictures: 120, seed: 9);
+        var (single, summary) = await RunSingleProcessAsync(inputs);
+
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 1);
+        var management = cluster.Client.GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        var victims = cluster.Silos.Skip(1).ToDictionary(s => s.SiloAddress.ToString());
+        // A step runs on a silo picked at random, the primary one included, which the cluster cannot lose: a job whose steps
+        // both ran there is tried again with another job.
+        for (var job = 0; job < 4; job++)
+        {
+            var dataset = "steps-" + Guid.NewGuid().ToString("N")[..8];
+            var jobId = "job-" + Guid.NewGuid().ToString("N");
+            var grain = cluster.Client.GetGrain<IIngestJobGrain>(jobId);
+            var output = Path.Combine(root, $"distributed-{job}");
+            await grain.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
+            string? killed = null;
+            var status = await IngestJobGrainTests.WaitForEndAsync(grain, TimeSpan.FromMinutes(3), async progress =>
+            {
+                if (killed is not null) return;
+                var step = progress.Phase switch
+                {
+                    IngestJobPhase.Finishing => $"{jobId}/step/{IngestStep.Finish}/{progress.FinishAttempts}",
+                    IngestJobPhase.Deduping => $"{jobId}/step/{IngestStep.Dedupe}/{progress.Shards?.DedupeAttempts}",
+                    _ => null,
+                };
+                if (step is null) return;
+                var running = (await management.GetDetailedGrainStatistics()).FirstOrDefault(g => g.GrainId.Key.ToString() == step);
+                if (running is null || !victims.TryGetValue(running.SiloAddress.ToString(), out var victim)) return;
+                killed = $"{progress.Phase} on {running.SiloAddress}";
+                await cluster.KillSiloAsync(victim);
+            });
+
+            Assert.True(status.Phase == IngestJobPhase.Completed, $"{status.Error} (killed during {killed})");
+            var distributed = Path.Combine(output, IngestJobLayout.DatasetFolder);
+            Assert.Equal(Stored(single), Stored(distributed));
+            AssertSameShardFiles(single, distributed);
+            Assert.Equal(IngestInputs.FunnelLines(Path.Combine(single, FunnelStage.FunnelFileName(summary.JobId))),
+                IngestInputs.FunnelLines(Path.Combine(distributed, FunnelStage.FunnelFileName(jobId))));
+            var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
+            Assert.Equal(summary.Shards.Totals.Successes, shards.Sum(s => s.SampleCount));
+            if (killed is null) continue;
+            // The killed step ran again under a new attempt (a fresh claim scope), elsewhere.
+            Assert.True(status.FinishAttempts + status.Shards!.DedupeAttempts >= 3, $"killed during {killed}: finish attempts {status.FinishAttempts}, dedupe attempts {status.Shards.DedupeAttempts}");
+            return;
+        }
+        Assert.Fail("No job-wide step was seen running on a silo that could be killed.");
     }
 }
