@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using Orleans.TestingHost;
+using Platform.Grains.Devices;
+using Platform.Model.Devices;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests.Devices;
+
+public interface IDevicePlacedProbeGrain : IGrainWithStringKey
+{
+    /// <summary>The address of the silo this activation runs on.</summary>
+    Task<string> Silo();
+}
+
+/// <summary>Stands in for the trainer grain: device-placed, and able to say where it runs.</summary>
+[DevicePlacement]
+public sealed class DevicePlacedProbeGrain(ILocalSiloDetails silo) : Grain, IDevicePlacedProbeGrain
+{
+    public Task<string> Silo() => Task.FromResult(silo.SiloAddress.ToParsableString());
+}
+
+/// <summary>Two silos: A offers one CPU slot, B one (pretend) GPU.</summary>
+public sealed class TwoDeviceSilosFixture(AzuriteFixture azurite) : IAsyncLifetime
+{
+    public static readonly TrainingDevice CpuOfA = new(DeviceKind.Cpu, 0, "test CPU A", 8L << 30);
+    public static readonly TrainingDevice GpuOfB = new(DeviceKind.Cuda, 0, "test GPU B", 80L << 30);
+
+    private readonly ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>> _devicesBySilo = new();
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async ValueTask InitializeAsync()
+    {
+        // The first silo built is A, the other B; tests find each by its devices in the inventory.
+        Cluster = await PlatformTestCluster.StartAsync(azurite.Connection, "devices-" + Guid.NewGuid().ToString("N")[..8], silos: 2,
+            devices: name => _devicesBySilo.GetOrAdd(name, _ => _devicesBySilo.IsEmpty ? [CpuOfA] : [GpuOfB]));
+        // Each silo learns the others' metadata shortly after they join.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while ((await Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices()).Count < 2)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The silos' devices did not appear in the inventory within a minute.");
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+public sealed class DevicePlacementTests(TwoDeviceSilosFixture fixture) : IClassFixture<TwoDeviceSilosFixture>
+{
+    private async Task<ClusterDevice> DeviceNamedAsync(string name) =>
+        (await fixture.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices()).Single(d => d.Name == name);
+
+    [Fact]
+    public async Task The_inventory_lists_each_silos_advertised_devices_with_kind_index_name_and_memory_and_no_holder()
+    {
+        var devices = await fixture.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
+
+        Assert.Equal(2, devices.Count);
+        var cpu = devices.Single(d => d.Kind == "cpu");
+        var gpu = devices.Single(d => d.Kind == "cuda");
+        Assert.Equal(("cpu:0", "test CPU A", 8L << 30), (cpu.Id, cpu.Name, cpu.MemoryBytes));
+        Assert.Equal(("cuda:0", "test GPU B", 80L << 30), (gpu.Id, gpu.Name, gpu.MemoryBytes));
+        Assert.NotEqual(cpu.Silo, gpu.Silo);
+        var silos = fixture.Cluster.Silos.Select(s => s.SiloAddress.ToParsableString()).ToHashSet();
+        Assert.Contains(cpu.Silo, silos);
+        Assert.Contains(gpu.Silo, silos);
+        Assert.All(devices, d => Assert.Null(d.HeldByRun));
+    }
+
+    [Fact]
+    public async Task Grains_placed_for_silo_Bs_device_activate_on_silo_B_and_those_for_As_device_on_silo_A()
+    {
+        var gpu = await DeviceNamedAsync("test GPU B");
+        var cpu = await DeviceNamedAsync("test CPU A");
+
+        // Ten activations per device: random placement over two silos would put some on the wrong one.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(gpu.Silo, await fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(gpu.Address, $"probe-{i}")).Silo());
+            Assert.Equal(cpu.Silo, await fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(cpu.Address, $"probe-{i}")).Silo());
+        }
+    }
+
+    [Fact]
+    public async Task A_grain_for_a_silo_that_is_gone_fails_to_activate_with_a_message_naming_that_silo()
+    {
+        var gpu = await DeviceNamedAsync("test GPU B");
+        // The same endpoint under an earlier generation: silo B as it was before a restart, gone from the cluster.
+        var current = SiloAddress.FromParsableString(gpu.Silo);
+        var gone = SiloAddress.New(current.Endpoint, current.Generation - 1).ToParsableString();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() =>
+            fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(new DeviceAddress(gone, gpu.Id), "probe")).Silo());
+
+        Assert.Contains($"must run on silo {SiloAddress.FromParsableString(gone)}, which owns cuda:0, but that silo is not active", error.Message);
+    }
+
+    [Fact]
+    public async Task A_grain_for_a_device_its_silo_does_not_advertise_fails_to_activate_with_a_message_listing_what_it_offers()
+    {
+        var gpu = await DeviceNamedAsync("test GPU B");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() =>
+            fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(gpu.Address with { Device = "cuda:1" }, "probe")).Silo());
+
+        Assert.Contains("advertises cuda:0", error.Message);
+    }
+
+    [Fact]
+    public async Task A_device_placed_grain_whose_key_names_no_device_fails_to_activate()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => fixture.Grains.GetGrain<IDevicePlacedProbeGrain>("no-device").Silo());
+
+        Assert.Contains("its key must be SILO/DEVICE/NAME", error.Message);
+    }
+}
