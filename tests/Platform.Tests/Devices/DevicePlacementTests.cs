@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Grains.Devices;
 using Platform.Model.Devices;
@@ -76,11 +77,17 @@ public sealed class DevicePlacementTests(TwoDeviceSilosFixture fixture) : IClass
         var gpu = await DeviceNamedAsync("test GPU B");
         var cpu = await DeviceNamedAsync("test CPU A");
 
-        // Ten activations per device: random placement over two silos would put some on the wrong one.
-        for (var i = 0; i < 10; i++)
+        // A silo places what it calls, so each silo calls for both devices: placing on the caller, or at random, would
+        // put some activations on the wrong silo.
+        foreach (var caller in fixture.Cluster.Silos)
         {
-            Assert.Equal(gpu.Silo, await fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(gpu.Address, $"probe-{i}")).Silo());
-            Assert.Equal(cpu.Silo, await fixture.Grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(cpu.Address, $"probe-{i}")).Silo());
+            var grains = caller.ServiceProvider.GetRequiredService<IGrainFactory>();
+            for (var i = 0; i < 5; i++)
+            {
+                var name = $"probe-{caller.SiloAddress.Endpoint.Port}-{i}";
+                Assert.Equal(gpu.Silo, await grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(gpu.Address, name)).Silo());
+                Assert.Equal(cpu.Silo, await grains.GetGrain<IDevicePlacedProbeGrain>(DevicePlacedKey.Format(cpu.Address, name)).Silo());
+            }
         }
     }
 
