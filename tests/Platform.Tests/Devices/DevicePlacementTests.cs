@@ -124,3 +124,34 @@ public sealed class DevicePlacementTests(TwoDeviceSilosFixture fixture) : IClass
         Assert.Contains("its key must be SILO/DEVICE/NAME", error.Message);
     }
 }
+
+/// <summary>Device placement when the owning silo leaves: its own cluster, since a silo is stopped.</summary>
+public sealed class DevicePlacementAfterSiloLossTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task A_grain_whose_silo_stopped_is_not_reactivated_elsewhere_and_its_calls_fail_naming_the_silo()
+    {
+        var assigned = new ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>>();
+        await using var cluster = await PlatformTestCluster.StartAsync(azurite.Connection, "device-loss-" + Guid.NewGuid().ToString("N")[..8], silos: 2,
+            devices: name => assigned.GetOrAdd(name, _ => assigned.IsEmpty ? [TwoDeviceSilosFixture.CpuOfA] : [TwoDeviceSilosFixture.GpuOfB]));
+        var inventory = cluster.Client.GetGrain<IDeviceInventoryGrain>(0);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        ClusterDevice? gpu;
+        while ((gpu = (await inventory.ListDevices()).SingleOrDefault(d => d.Kind == "cuda")) is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Silo B's device did not appear in the inventory within a minute.");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        var silo = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == gpu.Silo);
+        var survivor = cluster.Silos.Single(s => s != silo);
+        var key = DevicePlacedKey.Format(gpu.Address, "trainer");
+        Assert.Equal(gpu.Silo, await cluster.Client.GetGrain<IDevicePlacedProbeGrain>(key).Silo());
+
+        await cluster.StopSiloAsync(silo, TestContext.Current.CancellationToken);
+
+        var grains = survivor.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => grains.GetGrain<IDevicePlacedProbeGrain>(key).Silo());
+        Assert.Contains($"must run on silo {SiloAddress.FromParsableString(gpu.Silo)}, which owns cuda:0, but that silo is not active", error.Message);
+        Assert.DoesNotContain(await inventory.ListDevices(), d => d.Kind == "cuda");
+    }
+}
