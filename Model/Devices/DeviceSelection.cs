@@ -19,6 +19,9 @@ public sealed class DeviceSelection
 
     public bool IsNone => !IsAuto && _entries.Count == 0;
 
+    /// <summary>Whether resolving asks libtorch for CUDA devices (loading it); a list of CPU slots does not.</summary>
+    public bool NeedsCudaDetection => IsAuto || _entries.Any(e => e.Kind == DeviceKind.Cuda);
+
     public static bool TryParse(string? text, out DeviceSelection selection, out string? problem)
     {
         selection = new DeviceSelection(true, []);

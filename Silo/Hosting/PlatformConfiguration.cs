@@ -74,11 +74,7 @@ public sealed record PlatformConfiguration(
     {
         DeviceSelection.TryParse(Training.Devices, out var selection, out _);
         detectionProblem = null;
-        if (selection.IsNone) return [];
-        // Only auto and cuda:N entries need libtorch; a CPU-only list does not load it.
-        var cuda = selection.IsAuto || Training.Devices.Contains("cuda", StringComparison.OrdinalIgnoreCase)
-            ? DeviceDetection.DetectCuda(out detectionProblem)
-            : [];
+        var cuda = selection.NeedsCudaDetection ? DeviceDetection.DetectCuda(out detectionProblem) : [];
         try
         {
             return selection.Resolve(cuda, DeviceDetection.CpuSlot);

@@ -25,6 +25,17 @@ public class DeviceSelectionTests
         Assert.Equal(["cpu:0"], Resolve(setting));
     }
 
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("cpu,cuda:0", true)]
+    [InlineData("cpu,cpu", false)]
+    [InlineData("none", false)]
+    public void Only_auto_and_cuda_entries_ask_libtorch_for_cuda_devices(string setting, bool asks)
+    {
+        Assert.True(DeviceSelection.TryParse(setting, out var selection, out _));
+        Assert.Equal(asks, selection.NeedsCudaDetection);
+    }
+
     [Fact]
     public void None_offers_nothing_even_where_cuda_is_detected()
     {

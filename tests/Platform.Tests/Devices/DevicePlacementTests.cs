@@ -26,24 +26,31 @@ public sealed class TwoDeviceSilosFixture(AzuriteFixture azurite) : IAsyncLifeti
     public static readonly TrainingDevice CpuOfA = new(DeviceKind.Cpu, 0, "test CPU A", 8L << 30);
     public static readonly TrainingDevice GpuOfB = new(DeviceKind.Cuda, 0, "test GPU B", 80L << 30);
 
-    private readonly ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>> _devicesBySilo = new();
-
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public async ValueTask InitializeAsync()
+    public async ValueTask InitializeAsync() => Cluster = await StartAsync(azurite, "devices");
+
+    /// <summary>Starts silos A and B and returns once the inventory lists both their devices.</summary>
+    public static async Task<InProcessTestCluster> StartAsync(AzuriteFixture azurite, string serviceStem)
     {
         // The first silo built is A, the other B; tests find each by its devices in the inventory.
-        Cluster = await PlatformTestCluster.StartAsync(azurite.Connection, "devices-" + Guid.NewGuid().ToString("N")[..8], silos: 2,
-            devices: name => _devicesBySilo.GetOrAdd(name, _ => _devicesBySilo.IsEmpty ? [CpuOfA] : [GpuOfB]));
+        var devicesBySilo = new ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>>();
+        var cluster = await PlatformTestCluster.StartAsync(azurite.Connection, $"{serviceStem}-{Guid.NewGuid().ToString("N")[..8]}", silos: 2,
+            devices: name => devicesBySilo.GetOrAdd(name, _ => devicesBySilo.IsEmpty ? [CpuOfA] : [GpuOfB]));
         // Each silo learns the others' metadata shortly after they join.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-        while ((await Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices()).Count < 2)
+        while ((await cluster.Client.GetGrain<IDeviceInventoryGrain>(0).ListDevices()).Count < 2)
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The silos' devices did not appear in the inventory within a minute.");
+            if (DateTime.UtcNow > deadline)
+            {
+                await cluster.DisposeAsync();
+                throw new TimeoutException("The silos' devices did not appear in the inventory within a minute.");
+            }
             await Task.Delay(100);
         }
+        return cluster;
     }
 
     public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
@@ -131,17 +138,9 @@ public sealed class DevicePlacementAfterSiloLossTests(AzuriteFixture azurite)
     [Fact]
     public async Task A_grain_whose_silo_stopped_is_not_reactivated_elsewhere_and_its_calls_fail_naming_the_silo()
     {
-        var assigned = new ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>>();
-        await using var cluster = await PlatformTestCluster.StartAsync(azurite.Connection, "device-loss-" + Guid.NewGuid().ToString("N")[..8], silos: 2,
-            devices: name => assigned.GetOrAdd(name, _ => assigned.IsEmpty ? [TwoDeviceSilosFixture.CpuOfA] : [TwoDeviceSilosFixture.GpuOfB]));
+        await using var cluster = await TwoDeviceSilosFixture.StartAsync(azurite, "device-loss");
         var inventory = cluster.Client.GetGrain<IDeviceInventoryGrain>(0);
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-        ClusterDevice? gpu;
-        while ((gpu = (await inventory.ListDevices()).SingleOrDefault(d => d.Kind == "cuda")) is null)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "Silo B's device did not appear in the inventory within a minute.");
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
+        var gpu = (await inventory.ListDevices()).Single(d => d.Kind == "cuda");
         var silo = cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == gpu.Silo);
         var survivor = cluster.Silos.Single(s => s != silo);
         var key = DevicePlacedKey.Format(gpu.Address, "trainer");

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Platform.Silo.Hosting;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Devices;
@@ -56,5 +58,17 @@ public sealed class DevicesCommandTests
         Assert.Equal(2, platform.Process.ExitCode);
         Assert.Contains("Training:Devices (environment variable PLATFORM_Training__Devices) = 'cpu,gpu' has 'gpu', which is not a device", platform.Output);
         Assert.Null(platform.StartedAzuritePid());
+    }
+
+    [Fact]
+    public void A_cuda_device_that_libtorch_does_not_find_stops_the_host_naming_the_setting()
+    {
+        var configuration = PlatformConfiguration.Load(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Training:Devices"] = "cpu,cuda:0" }).Build());
+
+        // This machine's TorchSharp is the CPU bundle, so libtorch finds no CUDA device whatever the hardware.
+        var error = Assert.Throws<PlatformConfigurationException>(() => configuration.ResolveTrainingDevices(out _));
+
+        Assert.Contains("Training:Devices (environment variable PLATFORM_Training__Devices) = 'cpu,cuda:0' names cuda:0, but libtorch finds no CUDA device here", error.Message);
     }
 }
