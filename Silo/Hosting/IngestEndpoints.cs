@@ -1,5 +1,4 @@
 using Hangfire;
-using Platform.Dashboard;
 using Platform.Grains.Ingestion;
 using Platform.Silo.Jobs;
 
@@ -25,11 +24,8 @@ public static class IngestEndpoints
 
     public static void MapPlatformIngestApi(this IEndpointRouteBuilder endpoints, string? authorizationPolicy)
     {
-        var group = endpoints.MapGroup(JobsPath);
         // Starting jobs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
-        if (!string.IsNullOrWhiteSpace(authorizationPolicy)) group.RequireAuthorization(authorizationPolicy);
-        else group.AddEndpointFilter(async (context, next) =>
-            DashboardEndpoints.IsLocal(context.HttpContext) ? await next(context) : Results.StatusCode(StatusCodes.Status403Forbidden));
+        var group = endpoints.MapGroup(JobsPath).GuardedLikeTheDashboards(authorizationPolicy);
         group.MapPost("", (IngestSubmission submission, IBackgroundJobClient hangfire) =>
         {
             // This host cannot know the sender's working directory: relative paths are refused, not resolved.

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Platform.Model.Devices;
 using Platform.Silo.Storage;
 
 namespace Platform.Silo.Hosting;
@@ -13,7 +14,8 @@ public sealed record PlatformConfiguration(
     ClusteringSettings Clustering,
     HangfireSettings Hangfire,
     WebSettings Web,
-    IngestWatchSettings IngestWatch)
+    IngestWatchSettings IngestWatch,
+    TrainingSettings Training)
 {
     public const string EnvironmentPrefix = "PLATFORM_";
 
@@ -24,6 +26,7 @@ public sealed record PlatformConfiguration(
         var hangfire = Bind<HangfireSettings>(configuration, HangfireSettings.Section);
         var web = Bind<WebSettings>(configuration, WebSettings.Section);
         var watch = Bind<IngestWatchSettings>(configuration, IngestWatchSettings.Section);
+        var training = Bind<TrainingSettings>(configuration, TrainingSettings.Section);
 
         var failures = new List<string>();
         Collect(failures, new SettingsValidation.Storage().Validate(null, storage));
@@ -31,9 +34,10 @@ public sealed record PlatformConfiguration(
         Collect(failures, new SettingsValidation.Hangfire().Validate(null, hangfire));
         Collect(failures, new SettingsValidation.Web().Validate(null, web));
         Collect(failures, new SettingsValidation.IngestWatch().Validate(null, watch));
+        Collect(failures, new SettingsValidation.Training().Validate(null, training));
         if (failures.Count > 0) throw new PlatformConfigurationException(failures);
 
-        return new PlatformConfiguration(storage, StorageConnection.Parse(storage.ConnectionString), clustering, hangfire, web, watch);
+        return new PlatformConfiguration(storage, StorageConnection.Parse(storage.ConnectionString), clustering, hangfire, web, watch, training);
     }
 
     /// <summary>Configuration sources in precedence order: appsettings.json beside the program, then `PLATFORM_*` environment variables, then the caller's overrides.</summary>
@@ -59,6 +63,29 @@ public sealed record PlatformConfiguration(
     private static void Collect(List<string> failures, ValidateOptionsResult result)
     {
         if (result.Failed) failures.AddRange(result.Failures);
+    }
+
+    /// <summary>
+    /// The devices this silo advertises: `Training:Devices` applied to what this machine has. Detecting CUDA
+    /// loads libtorch, so it happens once, when the silo is built.
+    /// </summary>
+    /// <param name="detectionProblem">Why libtorch could not be asked for CUDA devices, when it could not.</param>
+    public IReadOnlyList<TrainingDevice> ResolveTrainingDevices(out string? detectionProblem)
+    {
+        DeviceSelection.TryParse(Training.Devices, out var selection, out _);
+        detectionProblem = null;
+        var cuda = selection.NeedsCudaDetection ? DeviceDetection.DetectCuda(out detectionProblem) : [];
+        try
+        {
+            return selection.Resolve(cuda, DeviceDetection.CpuSlot);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new PlatformConfigurationException([
+                $"{SettingsValidation.Name(TrainingSettings.Section, nameof(TrainingSettings.Devices))} = '{Training.Devices}' {e.Message}"
+                + (detectionProblem is null ? "" : $" ({detectionProblem})"),
+            ]);
+        }
     }
 
     /// <summary>Where Azurite keeps its data: an absolute setting as given; a relative one under the repository's git-ignored `.state/`.</summary>

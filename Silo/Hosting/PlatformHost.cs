@@ -22,11 +22,13 @@ public static class PlatformHost
         builder.WebHost.UseUrls(configuration.Web.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddSingleton(configuration);
+        var devices = configuration.ResolveTrainingDevices(out var detectionProblem);
 
         builder.UseOrleans(silo =>
         {
             silo.AddPlatformClustering(configuration.Clustering, configuration.StorageConnection);
             silo.AddPlatformStorage(configuration.StorageConnection, configuration.Storage.ManifestContainer);
+            silo.AddPlatformDevices(devices);
             silo.AddDashboard();
         });
 
@@ -38,12 +40,16 @@ public static class PlatformHost
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 
         var app = builder.Build();
+        if (detectionProblem is not null)
+            app.Logger.LogWarning("No CUDA devices were detected because {Problem}; this silo offers {Devices}.", detectionProblem,
+                devices.Count == 0 ? "none" : string.Join(", ", devices.Select(d => d.Id)));
         var policy = configuration.Web.DashboardAuthorizationPolicy;
         if (!string.IsNullOrWhiteSpace(policy))
             EnsurePolicyExists(app, policy);
         app.MapPlatformHealthChecks();
         app.MapPlatformDashboards(policy);
         app.MapPlatformIngestApi(policy);
+        app.MapPlatformDevicesApi(policy);
         app.MapGet("/", () => Results.Redirect(DashboardEndpoints.OrleansPath));
         return app;
     }

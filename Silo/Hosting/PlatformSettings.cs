@@ -105,6 +105,18 @@ public sealed class WatchedFolderSettings
         : System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path)));
 }
 
+/// <summary>What this silo offers for training.</summary>
+public sealed class TrainingSettings
+{
+    public const string Section = "Training";
+
+    /// <summary>
+    /// The devices this silo advertises: empty or `auto` (the CUDA devices libtorch finds, else one CPU slot),
+    /// `none` (never trains), or a comma-separated list of `cpu` and `cuda:N` (e.g. `cpu,cpu`, `cuda:0,cuda:1`).
+    /// </summary>
+    public string Devices { get; set; } = "";
+}
+
 public sealed class WebSettings
 {
     public const string Section = "Web";

@@ -96,6 +96,14 @@ public static class SettingsValidation
         }
     }
 
+    public sealed class Training : IValidateOptions<TrainingSettings>
+    {
+        public ValidateOptionsResult Validate(string? name, TrainingSettings s) =>
+            Platform.Model.Devices.DeviceSelection.TryParse(s.Devices, out _, out var problem)
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail($"{Name(TrainingSettings.Section, nameof(s.Devices))} = '{s.Devices}' {problem}");
+    }
+
     public sealed class IngestWatch : IValidateOptions<IngestWatchSettings>
     {
         public ValidateOptionsResult Validate(string? name, IngestWatchSettings s)

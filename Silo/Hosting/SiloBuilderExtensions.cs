@@ -1,7 +1,10 @@
 using Azure.Storage.Blobs;
 using Platform.Datasets;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Platform.Grains;
+using Platform.Grains.Devices;
 using Platform.Grains.Ingestion;
+using Platform.Model.Devices;
 using Platform.Silo.Storage;
 
 namespace Platform.Silo.Hosting;
@@ -19,6 +22,18 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
         silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));
         silo.Services.AddPlatformIngestion();
+        return silo;
+    }
+
+    /// <summary>
+    /// Advertises this silo's training devices in its silo metadata and places device-bound grains
+    /// (<see cref="DevicePlacementAttribute"/>) on the silo owning their device. Every silo of a cluster
+    /// needs it, including those that offer no devices, since any silo may place such a grain.
+    /// </summary>
+    public static ISiloBuilder AddPlatformDevices(this ISiloBuilder silo, IEnumerable<TrainingDevice> devices)
+    {
+        silo.UseSiloMetadata(SiloDeviceMetadata.ToMetadata(devices));
+        silo.AddPlacementDirector<DevicePlacement, DevicePlacementDirector>();
         return silo;
     }
 

@@ -1,4 +1,5 @@
 using Orleans.TestingHost;
+using Platform.Model.Devices;
 using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 
@@ -6,18 +7,25 @@ namespace Platform.Tests.Infrastructure;
 
 /// <summary>
 /// An <see cref="InProcessTestCluster"/> of real silos on Azure Table and Blob storage served by
-/// Azurite, wired by the same <see cref="SiloBuilderExtensions.AddPlatformStorage"/> as the host.
+/// Azurite, wired by the same <see cref="SiloBuilderExtensions.AddPlatformStorage"/> and
+/// <see cref="SiloBuilderExtensions.AddPlatformDevices"/> as the host.
 /// </summary>
 public static class PlatformTestCluster
 {
     public const string ManifestContainer = "datasets";
 
-    public static async Task<InProcessTestCluster> StartAsync(StorageConnection storage, string serviceId, short silos = 2)
+    /// <param name="devices">The training devices each silo (by name) advertises; none by default.</param>
+    public static async Task<InProcessTestCluster> StartAsync(StorageConnection storage, string serviceId, short silos = 2,
+        Func<string, IReadOnlyList<TrainingDevice>>? devices = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ServiceId = serviceId;
         builder.Options.ClusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
-        builder.ConfigureSilo((_, silo) => silo.AddPlatformStorage(storage, ManifestContainer));
+        builder.ConfigureSilo((options, silo) =>
+        {
+            silo.AddPlatformStorage(storage, ManifestContainer);
+            silo.AddPlatformDevices(devices?.Invoke(options.SiloName) ?? []);
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;

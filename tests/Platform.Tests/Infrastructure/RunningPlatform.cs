@@ -8,10 +8,11 @@ internal sealed class RunningPlatform(PlatformProcess process, int gatewayPort) 
     public StorageConnection Storage => process.Storage;
     public HttpClient Http { get; } = new() { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
 
-    public static async Task<RunningPlatform> StartAsync()
+    /// <param name="environment">Settings of the platform beyond the test defaults, e.g. `PLATFORM_Training__Devices`.</param>
+    public static async Task<RunningPlatform> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
         var gatewayPort = AzuriteEmulator.FreeTcpPort();
-        var process = PlatformProcess.StartUp(gatewayPort: gatewayPort);
+        var process = PlatformProcess.StartUp(environment, gatewayPort: gatewayPort);
         var platform = new RunningPlatform(process, gatewayPort);
         try
         {
