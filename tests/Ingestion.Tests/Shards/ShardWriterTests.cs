@@ -4,7 +4,9 @@ using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;
+using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Tests.Images;
 using Xunit;
 
@@ -21,7 +23,14 @@ public sealed class ShardWriterTests : IDisposable
 
     private readonly string _root = Directory.CreateTempSubdirectory("shards").FullName;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    /// <summary>The job's work directory (fetch folders), outside the dataset folders the tests compare.</summary>
+    private readonly string _work = Directory.CreateTempSubdirectory("shards-work").FullName;
+
+    public void Dispose()
+    {
+        Directory.Delete(_root, recursive: true);
+        Directory.Delete(_work, recursive: true);
+    }
 
     /// <summary>
     /// 14 candidates: nine good images, an empty payload, a repeated URL, a missing payload, a too-small image and a
@@ -40,13 +49,12 @@ public sealed class ShardWriterTests : IDisposable
         return list;
     }
 
-    private static ImageDatasetWriter Writer(string folder, IImageSource? source = null, int perShard = 5) =>
-        Writer(new LocalDatasetFolder(folder), source, perShard);
+    private InProcessShardPhase Writer(string folder, IImageSource? source = null, int perShard = 5) =>
+        Writer(new LocalDatasetFolder(folder), _work, source, perShard);
 
-    internal static ImageDatasetWriter Writer(IDatasetStore store, IImageSource? source = null, int perShard = 5) => new(
-        store, source ?? new EmbeddedImageSource(), new ImageProcessor(Images),
-        DedupeFilter.CreateInProcess(new DedupeOptions()),
-        new ShardWriterOptions { SamplesPerShard = perShard, MaxParallelism = 2, WindowPerWorker = 1 });
+    internal static InProcessShardPhase Writer(IDatasetStore store, string work, IImageSource? source = null, int perShard = 5) => new(
+        store, source ?? new EmbeddedImageSource(), new ImageProcessor(Images), new DedupeOptions(),
+        new ShardWriterOptions { SamplesPerShard = perShard, MaxParallelism = 2, WindowPerWorker = 1 }, new IngestJobLayout(work));
 
     private static string[] GnuTarList(string tarPath)
     {
@@ -229,6 +237,6 @@ public sealed class ShardWriterTests : IDisposable
 
         Assert.Equal(14, summary.Totals.Attempted);
         Assert.Equal(8, summary.Totals.Successes);
-        Assert.Equal(1, summary.Totals.ReasonCounts[ImageDatasetWriter.SourceError]);
+        Assert.Equal(1, summary.Totals.ReasonCounts[FetchShardStage.SourceError]);
     }
 }
