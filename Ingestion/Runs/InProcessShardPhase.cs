@@ -34,6 +34,7 @@ public sealed class InProcessShardPhase(
 
     public async Task<DatasetRunSummary> RunAsync(IEnumerable<ImageCandidate> candidates, string jobId, CancellationToken cancellationToken)
     {
+        FirstClaimDedupe.ThrowIfUnsupported(dedupe);
         await dataset.RemovePartialsAsync(cancellationToken);
         var firstShard = await dataset.ResolveFirstShardAsync(jobId, cancellationToken);
         var committed = (await dataset.CommittedShardsAsync(cancellationToken)).ToHashSet();

@@ -222,6 +222,30 @@ public sealed class ShardWriterTests : IDisposable
         Assert.Equal("000030002", rows[2].Key);
     }
 
+    private sealed class CountingSource : IImageSource
+    {
+        public int Fetched;
+
+        public Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Fetched);
+            return new EmbeddedImageSource().FetchAsync(candidate, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Dedupe_decided_one_sample_at_a_time_is_refused_before_anything_is_fetched()
+    {
+        var source = new CountingSource();
+        var phase = new InProcessShardPhase(new LocalDatasetFolder(_root), source, new ImageProcessor(Images), new DedupeOptions { MaxImagesPerCaption = 2 },
+            new ShardWriterOptions { SamplesPerShard = 5 }, new IngestJobLayout(_work));
+
+        await Assert.ThrowsAsync<NotSupportedException>(() => phase.RunAsync(Candidates(), "job", Ct));
+
+        Assert.Equal(0, source.Fetched);
+        Assert.Empty(Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories));
+    }
+
     private sealed class ThrowingSource(string badUrl) : IImageSource
     {
         public Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken) =>
