@@ -5,6 +5,8 @@ namespace Platform.Ingestion.Dedupe;
 /// <summary>
 /// Decides, sample by sample and in a fixed order, whether a sample duplicates something already kept.
 /// Every key it adds also goes into the caller's <see cref="DedupeDelta"/>, which is persisted with the shard.
+/// No executor calls it: both decide with <see cref="FirstClaimDedupe"/>, which refuses the caption, near-caption and
+/// evaluation-image checks that only this filter has; it is kept for those and as the rule stated one sample at a time.
 /// </summary>
 public sealed class DedupeFilter(
     DedupeOptions options,

@@ -19,7 +19,7 @@ public readonly record struct DedupeSubject(long Position, string Url, string? S
 /// Hamming distance.</item>
 /// </list>
 /// An earlier sample counts even when it was itself dropped as a duplicate, which is what makes the rule
-/// decidable from claims alone. <see cref="DedupeFilter"/> applies the same rule one sample at a time.
+/// decidable from claims alone, and lets one process decide shard by shard what the cluster decides at once.
 /// Three passes, each over the subjects in batches of <see cref="BatchSize"/>: claim URLs; claim the
 /// eligible images; look the claims up.
 /// </summary>
@@ -30,8 +30,7 @@ public sealed class FirstClaimDedupe(DedupeOptions options, IKeyClaims urls, IKe
     /// <summary>Per subject, its dedupe reason, or null when it is not a duplicate (kept if it has an image).</summary>
     public async Task<string?[]> DecideAsync(IReadOnlyList<DedupeSubject> subjects, CancellationToken cancellationToken = default)
     {
-        if (options.MaxImagesPerCaption is not null || options.TextJaccardThreshold is not null || options.EvaluationImagesFolder is not null)
-            throw new NotSupportedException("Caption counts, near-duplicate captions and evaluation images are decided one sample at a time (DedupeFilter) only.");
+        ThrowIfUnsupported(options);
         var verdicts = new string?[subjects.Count];
         var urlKeys = subjects.Select(s => DedupeKeys.OfUrl(s.Url)).ToArray();
         if (options.ByUrl)
@@ -67,6 +66,13 @@ public sealed class FirstClaimDedupe(DedupeOptions options, IKeyClaims urls, IKe
             }
         }
         return verdicts;
+    }
+
+    /// <summary>Lets an executor refuse such options before it fetches anything rather than at its first decision.</summary>
+    public static void ThrowIfUnsupported(DedupeOptions options)
+    {
+        if (options.MaxImagesPerCaption is not null || options.TextJaccardThreshold is not null || options.EvaluationImagesFolder is not null)
+            throw new NotSupportedException("Caption counts, near-duplicate captions and evaluation images are decided one sample at a time (DedupeFilter) only.");
     }
 
     private IEnumerable<int[]> Batches(int count) => Enumerable.Range(0, count).Chunk(BatchSize);

@@ -50,9 +50,9 @@ public sealed record IngestRunSummary(
 
 /// <summary>
 /// `platform ingest run`: web dumps and URL lists to WebDataset shards in one process, the in-process executor of the
-/// ingestion stages (in-memory counts, image index and dedupe sets; the grains are the cluster's). Extraction spools
-/// the accepted pairs to a work folder; each is then attempted with its bytes read back out of the dump
-/// when the dump holds the image, or downloaded otherwise. The job id is derived from the inputs, so a
+/// ingestion stages (in-memory counts, image index and dedupe claims; the grains are the cluster's). Extraction spools
+/// the accepted pairs to a work folder; the shard stages then run shard by shard (<see cref="InProcessShardPhase"/>), each pair
+/// attempted with its bytes read back out of the dump when the dump holds the image, or downloaded otherwise. The job id is derived from the inputs, so a
 /// rerun after a crash resumes the same job and redoes only the shards that were not committed.
 /// Besides the shards, the store gets the job's cleaned page text and funnel (<see cref="FunnelStage"/>).
 /// </summary>
@@ -91,10 +91,9 @@ public static class IngestRun
                     progress?.Report(new IngestRunProgress(ShardPhase, done, accepted, "images"));
                 },
             };
-            var processor = new ImageProcessor(options.Images);
-            var writer = new ImageDatasetWriter(store, source, processor, DedupeFilter.CreateInProcess(options.Dedupe, processor), options.Shards);
+            var phase = new InProcessShardPhase(store, source, new ImageProcessor(options.Images), options.Dedupe, options.Shards, work);
             progress?.Report(new IngestRunProgress(ShardPhase, 0, accepted, "images"));
-            shards = await writer.RunAsync(ReadAccepted(work.Candidates, origins), jobId, cancellationToken);
+            shards = await phase.RunAsync(ReadAccepted(work.Candidates, origins), jobId, cancellationToken);
         }
 
         var shardCount = (int)((accepted + options.Shards.SamplesPerShard - 1) / options.Shards.SamplesPerShard);

@@ -26,15 +26,29 @@ public static class DedupeStage
                 keys.Add(DedupeKeys.OfUrl(pair.ImageUrl));
         var partial = path + $".{attempt}.partial";
         await using (var writer = new StreamWriter(partial) { NewLine = "\n" })
-            foreach (var batch in Enumerable.Range(0, keys.Count).Chunk(1 << 20))
+        {
+            long first = 0;
+            foreach (var batch in keys.Chunk(1 << 20))
             {
-                await urls.ClaimAsync([.. batch.Select(i => new KeyClaim(keys[i], i))], cancellationToken);
-                var firstClaims = await urls.FirstClaimsAsync([.. batch.Select(i => keys[i])], cancellationToken);
                 // Claims of later batches cannot be earlier than a position of this one, so each batch is final once claimed.
-                for (var j = 0; j < batch.Length; j++)
-                    if (firstClaims[j] < batch[j]) await writer.WriteLineAsync(batch[j].ToString(CultureInfo.InvariantCulture));
+                foreach (var i in await ClaimUrlsAsync(batch, first, urls, cancellationToken))
+                    await writer.WriteLineAsync((first + i).ToString(CultureInfo.InvariantCulture));
+                first += batch.Length;
             }
+        }
         File.Move(partial, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Claims URL keys at consecutive positions from <paramref name="firstPosition"/> and returns, in order, the indices of those whose
+    /// URL an earlier position claimed. Final for these positions once every earlier position has claimed.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> ClaimUrlsAsync(IReadOnlyList<UInt128> keys, long firstPosition, IKeyClaims urls,
+        CancellationToken cancellationToken)
+    {
+        await urls.ClaimAsync([.. keys.Select((key, i) => new KeyClaim(key, firstPosition + i))], cancellationToken);
+        var firstClaims = await urls.FirstClaimsAsync(keys, cancellationToken);
+        return [.. Enumerable.Range(0, keys.Count).Where(i => firstClaims[i] < firstPosition + i)];
     }
 
     /// <summary>
@@ -62,6 +76,15 @@ public static class DedupeStage
             next += counts[shard];
         }
     }
+
+    /// <summary>
+    /// Decides one fetched shard against the claims of every sample before it (one process goes shard by shard, so those are the earlier
+    /// shards' claims and, on a rerun, the committed shards'), and leaves the shard's own claims for the shards after it.
+    /// </summary>
+    /// <returns>Per sample, its dedupe reason or null, as a verdict file holds them.</returns>
+    public static Task<string?[]> DecideShardAsync(IReadOnlyList<AttemptedSample> samples, long firstPosition, DedupeOptions options, IKeyClaims urls,
+        IKeyClaims images, INearDuplicateClaims? nearImages, CancellationToken cancellationToken) =>
+        new FirstClaimDedupe(options, urls, images, nearImages).DecideAsync([.. FetchShardStage.Subjects(samples, firstPosition)], cancellationToken);
 
     /// <summary>Reads back a verdict file: per sample, its dedupe reason or null.</summary>
     public static async Task<IReadOnlyList<string?>> ReadVerdictsAsync(string verdictsFile, CancellationToken cancellationToken) =>

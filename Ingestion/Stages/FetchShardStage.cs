@@ -34,10 +34,17 @@ public sealed record AttemptedSample(
 /// The first step of a shard whose samples are deduped job-wide (the cluster's shard phase): its kept pairs, cut from
 /// the job's candidates.jsonl as one process cuts them, are fetched and checked into a folder of their own. Once every
 /// shard of the job is fetched, <see cref="DedupeStage"/> decides dedupe for all of them and <see cref="WriteShardStage"/>
-/// writes each shard from its folder and the verdicts, byte for byte as <see cref="ImageDatasetWriter"/> writes it in one pass.
+/// writes each shard from its folder and the verdicts. In one process (<see cref="InProcessShardPhase"/>) the same three stages
+/// run shard by shard.
 /// </summary>
 public static class FetchShardStage
 {
+    /// <summary>Reason when the image source threw instead of reporting a failure.</summary>
+    public const string SourceError = "source_error";
+
+    /// <summary>Reason when the image checks threw instead of rejecting.</summary>
+    public const string ProcessingError = "processing_error";
+
     private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>
@@ -105,12 +112,12 @@ public static class FetchShardStage
                 var candidate = candidates[start + i];
                 records[i] = new SampleRecord { Url = candidate.Url, Caption = candidate.Caption };
                 if (dedupe.ByUrl && (!seenUrls.Add(DedupeKeys.OfUrl(candidate.Url)) || knownUrlDuplicates?.Contains(start + i) == true))
-                    ImageDatasetWriter.Mark(records[i], SampleStatus.Duplicate, DedupeReasons.DuplicateUrl);
+                    Mark(records[i], SampleStatus.Duplicate, DedupeReasons.DuplicateUrl);
                 else fetch.Add(i);
             }
             var processed = new ProcessedImage?[count];
             await Parallel.ForEachAsync(fetch, new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelism, CancellationToken = cancellationToken },
-                async (i, ct) => processed[i] = await ImageDatasetWriter.FetchAndCheckAsync(source, processor, candidates[start + i], records[i], ct));
+                async (i, ct) => processed[i] = await FetchAndCheckAsync(source, processor, candidates[start + i], records[i], ct));
             for (var i = 0; i < count; i++)
             {
                 var record = records[i];
@@ -136,4 +143,48 @@ public static class FetchShardStage
     /// <summary>The samples as dedupe sees them; <paramref name="firstPosition"/> is the job-wide position of the shard's first sample.</summary>
     public static IEnumerable<DedupeSubject> Subjects(IReadOnlyList<AttemptedSample> samples, long firstPosition) =>
         samples.Select((s, i) => new DedupeSubject(firstPosition + i, s.Url, s.Sha256, s.PerceptualHash));
+
+    /// <summary>Fetches and checks one sample; on failure marks <paramref name="sample"/> with the reason and returns null.</summary>
+    private static async Task<ProcessedImage?> FetchAndCheckAsync(IImageSource source, ImageProcessor processor, ImageCandidate candidate,
+        SampleRecord sample, CancellationToken ct)
+    {
+        FetchResult fetched;
+        try
+        {
+            fetched = await source.FetchAsync(candidate, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // One misbehaving sample must not stop the shard; it is counted under its own reason.
+            Mark(sample, SampleStatus.FailedToDownload, SourceError);
+            return null;
+        }
+        if (fetched.Payload is not { } payload)
+        {
+            Mark(sample, SampleStatus.FailedToDownload, fetched.FailureReason ?? SourceError);
+            return null;
+        }
+        ImageOutcome outcome;
+        try
+        {
+            outcome = processor.Process(payload);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Mark(sample, SampleStatus.Rejected, ProcessingError);
+            return null;
+        }
+        if (outcome.Image is null)
+        {
+            Mark(sample, SampleStatus.Rejected, outcome.Rejection!.Value.Code());
+            return null;
+        }
+        return outcome.Image;
+    }
+
+    internal static void Mark(SampleRecord sample, string status, string reason)
+    {
+        sample.Status = status;
+        sample.ErrorMessage = reason;
+    }
 }

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using Parquet;
+using Parquet.Serialization;
 using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Shards;
@@ -15,6 +17,8 @@ public sealed record WrittenShard(ShardStats Stats, long TarBytes, string TarSha
 /// </summary>
 public static class WriteShardStage
 {
+    private static readonly ParquetOptions Parquet = new() { CompressionMethod = CompressionMethod.Snappy };
+
     /// <summary>
     /// Writes shard <paramref name="shard"/> (tar, parquet, dedupe delta, stats last) from a fetched attempt and the dedupe
     /// verdict of each of its samples, and returns its stats with the tar's size and sha256 (taken as it is written, so a
@@ -44,19 +48,19 @@ public static class WriteShardStage
                         var sample = samples[i];
                         var verdict = verdicts[i];
                         var row = new SampleRecord { Url = sample.Url, Caption = sample.Caption, Key = $"{name}{i:D4}" };
-                        if (verdict == DedupeReasons.DuplicateUrl) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
+                        if (verdict == DedupeReasons.DuplicateUrl) FetchShardStage.Mark(row, SampleStatus.Duplicate, verdict);
                         else
                         {
-                            // What DedupeFilter records: the URL once claimed, and every checked image but an exact copy.
+                            // The claims a rerun in one process seeds from the shard: the URL once claimed, and every checked image but an exact copy.
                             if (dedupe.ByUrl) delta.UrlKeys.Add(DedupeKeys.OfUrl(sample.Url));
-                            if (!sample.HasImage) ImageDatasetWriter.Mark(row, sample.Status!, sample.Reason!);
+                            if (!sample.HasImage) FetchShardStage.Mark(row, sample.Status!, sample.Reason!);
                             else
                             {
                                 Describe(row, sample);
                                 var exactCopy = dedupe.ByImageBytes && verdict == DedupeReasons.DuplicateImageBytes;
                                 if (dedupe.ByImageBytes && !exactCopy) delta.ImageKeys.Add(DedupeKeys.OfSha256Hex(sample.Sha256!));
                                 if (dedupe.MaxImageHammingDistance is not null && !exactCopy) delta.ImageHashes.Add(sample.PerceptualHash);
-                                if (verdict is not null) ImageDatasetWriter.Mark(row, SampleStatus.Duplicate, verdict);
+                                if (verdict is not null) FetchShardStage.Mark(row, SampleStatus.Duplicate, verdict);
                                 else
                                 {
                                     row.Status = SampleStatus.Success;
@@ -80,8 +84,24 @@ public static class WriteShardStage
             await tarFile.DisposeAsync();
             throw;
         }
-        await ImageDatasetWriter.PublishShardRestAsync(dataset, shard, rows, delta, stats, cancellationToken);
+        await PublishShardRestAsync(dataset, shard, rows, delta, stats, cancellationToken);
         return new WrittenShard(stats, tarBytes, Convert.ToHexStringLower(sha256.Hash!));
+    }
+
+    /// <summary>After the shard's tar: its sample table, its dedupe additions and, last, the stats that mark it committed.</summary>
+    private static async Task PublishShardRestAsync(IDatasetStore dataset, int shard, List<SampleRecord> rows, DedupeDelta delta, ShardStats stats,
+        CancellationToken cancellationToken)
+    {
+        await dataset.WriteFileAsync(DatasetLayout.ParquetName(shard),
+            s => ParquetSerializer.SerializeAsync(rows, s, Parquet, cancellationToken: cancellationToken), cancellationToken);
+        await dataset.WriteFileAsync(DatasetLayout.DedupeName(shard), s =>
+        {
+            delta.WriteTo(s);
+            return Task.CompletedTask;
+        }, cancellationToken);
+        // Last: its presence is what makes the shard count as done.
+        await dataset.WriteFileAsync(DatasetLayout.StatsName(shard), s => s.WriteAsync(stats.ToJson(), cancellationToken).AsTask(),
+            cancellationToken);
     }
 
     /// <summary>Where a manifest says a shard's tar is: its path in a folder, its blob's URL in a container.</summary>

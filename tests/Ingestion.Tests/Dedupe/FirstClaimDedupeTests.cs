@@ -25,7 +25,7 @@ public class FirstClaimDedupeTests
         return new Sample($"http://img.example/{url}.jpg", sha, hash);
     });
 
-    /// <summary>What <see cref="DedupeFilter"/> decides one sample at a time, in input order, as `ingest run` does.</summary>
+    /// <summary>What <see cref="DedupeFilter"/> decides one sample at a time, in input order: the rule stated the simplest way.</summary>
     private static async Task<string?[]> SequentialAsync(Sample[] samples, DedupeOptions options)
     {
         var filter = DedupeFilter.CreateInProcess(options);

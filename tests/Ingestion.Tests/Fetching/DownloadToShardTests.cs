@@ -3,7 +3,9 @@ using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;
+using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Tests.Images;
 using Xunit;
 
@@ -32,13 +34,13 @@ public sealed class DownloadToShardTests
         try
         {
             using var downloader = new HttpImageDownloader(new DownloaderOptions { AllowLoopback = true, RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
-            var writer = new ImageDatasetWriter(new LocalDatasetFolder(folder), downloader,
+            var writer = new InProcessShardPhase(new LocalDatasetFolder(Path.Combine(folder, "dataset")), downloader,
                 new ImageProcessor(new ImageOptions { MinShorterSide = 32, MinBytes = 0, ImageSize = 32 }),
-                DedupeFilter.CreateInProcess(new DedupeOptions()), new ShardWriterOptions { SamplesPerShard = 100, MaxParallelism = 2 });
+                new DedupeOptions(), new ShardWriterOptions { SamplesPerShard = 100, MaxParallelism = 2 }, new IngestJobLayout(Path.Combine(folder, "work")));
 
             var summary = await writer.RunAsync(candidates, "download", ct);
 
-            await using var parquet = File.OpenRead(Path.Combine(folder, "00000.parquet"));
+            await using var parquet = File.OpenRead(Path.Combine(folder, "dataset", "00000.parquet"));
             var rows = (await ParquetSerializer.DeserializeAsync<SampleRecord>(parquet, cancellationToken: ct)).Data;
             Assert.Equal(
                 ["success", "failed_to_download:http_404", "failed_to_download:x_robots_tag_opt_out",

@@ -118,19 +118,20 @@ public sealed class BlobShardTests(AzuriteBlob azurite) : IClassFixture<AzuriteB
     public async Task Blob_output_after_a_crash_and_rerun_matches_an_uninterrupted_local_run_byte_for_byte()
     {
         var local = Directory.CreateTempSubdirectory("shards-local").FullName;
+        var work = Directory.CreateTempSubdirectory("shards-work").FullName;
         try
         {
-            await ShardWriterTests.Writer(new LocalDatasetFolder(local)).RunAsync(ShardWriterTests.Candidates(), "job", Ct);
+            await ShardWriterTests.Writer(new LocalDatasetFolder(local), work).RunAsync(ShardWriterTests.Candidates(), "job", Ct);
             var store = new AzureBlobDatasetStore(await NewContainer(), "datasets/web");
 
             using var crash = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ShardWriterTests
-                .Writer(store, new ShardWriterTests.CrashingSource(crashAtCandidate: 8, crash)).RunAsync(ShardWriterTests.Candidates(), "job", crash.Token));
+                .Writer(store, work, new ShardWriterTests.CrashingSource(crashAtCandidate: 8, crash)).RunAsync(ShardWriterTests.Candidates(), "job", crash.Token));
             var afterCrash = await store.ListAsync("", Ct);
             Assert.Contains("00000_stats.json", afterCrash);
             Assert.DoesNotContain("00001.tar", afterCrash);
 
-            var summary = await ShardWriterTests.Writer(store).RunAsync(ShardWriterTests.Candidates(), "job", Ct);
+            var summary = await ShardWriterTests.Writer(store, work).RunAsync(ShardWriterTests.Candidates(), "job", Ct);
 
             Assert.Equal((2, 1), (summary.ShardsWritten, summary.ShardsAlreadyCommitted));
             ShardWriterTests.AssertSameFiles(ShardWriterTests.Snapshot(local), await Snapshot(store));
@@ -138,6 +139,7 @@ public sealed class BlobShardTests(AzuriteBlob azurite) : IClassFixture<AzuriteB
         finally
         {
             Directory.Delete(local, recursive: true);
+            Directory.Delete(work, recursive: true);
         }
     }
 }

@@ -4,7 +4,9 @@ using Platform.Datasets;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;
+using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
+using Platform.Ingestion.Stages;
 using Platform.Ingestion.Tests.Images;
 using Xunit;
 
@@ -21,7 +23,14 @@ public sealed class ShardWriterTests : IDisposable
 
     private readonly string _root = Directory.CreateTempSubdirectory("shards").FullName;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    /// <summary>The job's work directory (fetch folders), outside the dataset folders the tests compare.</summary>
+    private readonly string _work = Directory.CreateTempSubdirectory("shards-work").FullName;
+
+    public void Dispose()
+    {
+        Directory.Delete(_root, recursive: true);
+        Directory.Delete(_work, recursive: true);
+    }
 
     /// <summary>
     /// 14 candidates: nine good images, an empty payload, a repeated URL, a missing payload, a too-small image and a
@@ -40,13 +49,12 @@ public sealed class ShardWriterTests : IDisposable
         return list;
     }
 
-    private static ImageDatasetWriter Writer(string folder, IImageSource? source = null, int perShard = 5) =>
-        Writer(new LocalDatasetFolder(folder), source, perShard);
+    private InProcessShardPhase Writer(string folder, IImageSource? source = null, int perShard = 5) =>
+        Writer(new LocalDatasetFolder(folder), _work, source, perShard);
 
-    internal static ImageDatasetWriter Writer(IDatasetStore store, IImageSource? source = null, int perShard = 5) => new(
-        store, source ?? new EmbeddedImageSource(), new ImageProcessor(Images),
-        DedupeFilter.CreateInProcess(new DedupeOptions()),
-        new ShardWriterOptions { SamplesPerShard = perShard, MaxParallelism = 2, WindowPerWorker = 1 });
+    internal static InProcessShardPhase Writer(IDatasetStore store, string work, IImageSource? source = null, int perShard = 5) => new(
+        store, source ?? new EmbeddedImageSource(), new ImageProcessor(Images), new DedupeOptions(),
+        new ShardWriterOptions { SamplesPerShard = perShard, MaxParallelism = 2, WindowPerWorker = 1 }, new IngestJobLayout(work));
 
     private static string[] GnuTarList(string tarPath)
     {
@@ -214,6 +222,30 @@ public sealed class ShardWriterTests : IDisposable
         Assert.Equal("000030002", rows[2].Key);
     }
 
+    private sealed class CountingSource : IImageSource
+    {
+        public int Fetched;
+
+        public Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Fetched);
+            return new EmbeddedImageSource().FetchAsync(candidate, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Dedupe_decided_one_sample_at_a_time_is_refused_before_anything_is_fetched()
+    {
+        var source = new CountingSource();
+        var phase = new InProcessShardPhase(new LocalDatasetFolder(_root), source, new ImageProcessor(Images), new DedupeOptions { MaxImagesPerCaption = 2 },
+            new ShardWriterOptions { SamplesPerShard = 5 }, new IngestJobLayout(_work));
+
+        await Assert.ThrowsAsync<NotSupportedException>(() => phase.RunAsync(Candidates(), "job", Ct));
+
+        Assert.Equal(0, source.Fetched);
+        Assert.Empty(Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories));
+    }
+
     private sealed class ThrowingSource(string badUrl) : IImageSource
     {
         public Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken) =>
@@ -229,6 +261,6 @@ public sealed class ShardWriterTests : IDisposable
 
         Assert.Equal(14, summary.Totals.Attempted);
         Assert.Equal(8, summary.Totals.Successes);
-        Assert.Equal(1, summary.Totals.ReasonCounts[ImageDatasetWriter.SourceError]);
+        Assert.Equal(1, summary.Totals.ReasonCounts[FetchShardStage.SourceError]);
     }
 }
