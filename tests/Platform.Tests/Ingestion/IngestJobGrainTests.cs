@@ -136,7 +136,7 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
     [Fact]
     public async Task A_silo_killed_mid_job_loses_no_unit_and_counts_none_twice()
     {
-        var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 9, pagesPerFile: 1200, seed: 5);
+        var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 9, pagesPerFile: 3000, seed: 5);
         var single = Path.Combine(root, "single");
         await IngestInputs.RunSingleProcessAsync(inputs, single, Settings);
 
@@ -146,7 +146,9 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         await job.Submit(new IngestJobRequest(inputs, distributed, Settings));
 
         // Kill a (non-primary) silo while one of the job's units runs on it; units are large enough
-        // (1,200 pages) that the kill lands before the unit can finish, even on a loaded machine.
+        // (3,000 pages) that the job hears from a unit's worker before it finishes, even on an idle machine
+        // (with 1,200 pages a CI run saw every unit end before its first heartbeat was answered), and that
+        // the kill lands before the unit can finish, even on a loaded machine.
         var victims = cluster.Silos.Skip(1).ToDictionary(s => s.SiloAddress.ToString());
         int? killedUnit = null;
         var seen = new List<string>();
