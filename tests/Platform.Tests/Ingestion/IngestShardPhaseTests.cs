@@ -237,7 +237,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
-    public async Task A_job_wide_step_whose_worker_silo_is_killed_is_redone_elsewhere_and_the_job_commits_the_same_dataset()
+    public async Task A_silo_killed_while_it_runs_a_job_wide_step_leaves_the_job_committing_the_same_dataset()
     {
         var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 4, pagesPerFile: 60, pictures: 120, seed: 9);
         var (single, summary) = await RunSingleProcessAsync(inputs);
@@ -280,8 +280,9 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
             var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
             Assert.Equal(summary.Shards.Totals.Successes, shards.Sum(s => s.SampleCount));
             if (killed is null) continue;
-            // The killed step ran again under a new attempt (a fresh claim scope), elsewhere.
-            Assert.True(status.FinishAttempts + status.Shards!.DedupeAttempts >= 3, $"killed during {killed}: finish attempts {status.FinishAttempts}, dedupe attempts {status.Shards.DedupeAttempts}");
+            // Whether the killed step was redone under a new attempt is not asserted: in an in-process cluster the killed silo's
+            // worker thread can still finish the step and its report arrive (a CI run saw finish attempts 1 after a kill during
+            // finishing). Redoing a step whose lease expires is covered by the work table's and the leased runner's tests.
             return;
         }
         Assert.Fail("No job-wide step was seen running on a silo that could be killed.");
