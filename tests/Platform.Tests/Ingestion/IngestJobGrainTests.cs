@@ -145,29 +145,34 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         var distributed = Path.Combine(root, "distributed");
         await job.Submit(new IngestJobRequest(inputs, distributed, Settings));
 
-        // Kill a (non-primary) silo while one of the job's units runs on it; units are large enough
-        // (3,000 pages) that the job hears from a unit's worker before it finishes, even on an idle machine
-        // (with 1,200 pages a CI run saw every unit end before its first heartbeat was answered), and that
-        // the kill lands before the unit can finish, even on a loaded machine.
+        // Kill a (non-primary) silo while units of the job are on it. Where a unit is, is read from the cluster's activations
+        // (a unit's worker grain is "{job}/{unit}/{attempt}"), not from the worker its heartbeats report: on an idle machine
+        // (CI) every unit could end before the job answered its first heartbeat, so no unit was ever seen on a victim.
+        var management = cluster.Client.GetGrain<Orleans.Runtime.IManagementGrain>(0);
         var victims = cluster.Silos.Skip(1).ToDictionary(s => s.SiloAddress.ToString());
-        int? killedUnit = null;
+        string? killed = null;
         var seen = new List<string>();
         var status = await WaitForEndAsync(job, TimeSpan.FromMinutes(3), async progress =>
         {
-            // Unit, state initial, worker's port: what the test saw, for a run that never sees a unit on a victim.
+            // Unit, state initial, worker's port: what the test saw, for a run that never finds a unit on a victim.
             seen.Add(string.Join(" ", progress.Units.Select(u => $"{u.Index}{u.State.ToString()[0]}{u.Worker?.Split(':').ElementAtOrDefault(1)}")));
-            if (killedUnit is not null) return;
-            if (progress.Units.FirstOrDefault(u => u.State == WorkUnitState.Running && u.Worker is not null && victims.ContainsKey(u.Worker)) is not { } running) return;
-            killedUnit = running.Index;
-            await cluster.KillSiloAsync(victims[running.Worker!]);
+            if (killed is not null || progress.Phase != IngestJobPhase.Extracting) return;
+            var unfinished = progress.Units.Where(u => u.State == WorkUnitState.Running).Select(u => $"{job.GetPrimaryKeyString()}/{u.Index}/{u.Attempt}").ToHashSet();
+            var onVictims = (await management.GetDetailedGrainStatistics())
+                .Where(g => unfinished.Contains(g.GrainId.Key.ToString()!) && victims.ContainsKey(g.SiloAddress.ToString()))
+                .GroupBy(g => g.SiloAddress.ToString())
+                .MaxBy(units => units.Count());
+            if (onVictims is null) return;
+            killed = $"{onVictims.Key} holding {string.Join(", ", onVictims.Select(g => g.GrainId.Key.ToString()))}";
+            await cluster.KillSiloAsync(victims[onVictims.Key]);
         });
 
-        Assert.True(killedUnit is not null, $"victims {string.Join(",", victims.Keys)}, {seen.Count} polls, the last distinct ones: {string.Join(" | ", seen.Distinct().TakeLast(40))} no unit was seen running on a non-primary silo before the job ended: {status.Phase} {status.Error} "
+        Assert.True(killed is not null, $"victims {string.Join(",", victims.Keys)}, {seen.Count} polls, the last distinct ones: {string.Join(" | ", seen.Distinct().TakeLast(40))} no unit was found on a non-primary silo before the job ended: {status.Phase} {status.Error} "
             + string.Join(", ", status.Units.Select(u => $"{u.Index}@{u.Worker}#{u.Attempt}:{u.State}")));
-        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
-        // The silo held a running unit and, one unit at a time per silo, usually others waiting; a unit may
-        // still finish just before the kill lands, so the claim is that the lost ones were redone, not which.
-        Assert.True(status.Restarts >= 1, "units on the killed silo should have been redone");
+        Assert.True(status.Phase == IngestJobPhase.Completed, $"{status.Error} (killed {killed})");
+        // Whether a unit of the killed silo is redone is not asserted: in an in-process cluster the killed silo's worker threads can
+        // still finish and report (runs saw no restart after killing a silo holding unfinished units). What the kill must never
+        // do is lose a unit or count one twice: every unit is done once and the outputs equal the single-process run's.
         Assert.All(status.Units, u => Assert.Equal(WorkUnitState.Done, u.State));
         IngestInputs.AssertSameOutputs(single, distributed);
     }
