@@ -14,6 +14,8 @@ public enum WorkKind
     CrawlSlice,
     /// <summary>A heavy coordinator step (planning, finishing, deciding dedupe) run on a worker.</summary>
     Step,
+    /// <summary>A training run's trainer: one item per run in the training scheduler's table; its progress is the step.</summary>
+    Training,
 }
 
 /// <summary>One item of one of a coordinator's work tables; with its attempt number it names one attempt.</summary>
@@ -37,7 +39,7 @@ public abstract record WorkReport;
 
 /// <summary>
 /// The coordinator's side of the one worker protocol, for every kind of leased work (ingest units and shard steps, crawl
-/// slices, coordinator steps; next, trainers). Workers call it through the grains' <c>LeasedWorkRunner</c>.
+/// slices, coordinator steps, trainers). Workers call it through the grains' <c>LeasedWorkRunner</c>.
 /// </summary>
 public interface IWorkCoordinatorGrain : IGrainWithStringKey
 {
