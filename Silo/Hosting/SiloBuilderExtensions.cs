@@ -4,6 +4,7 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 using Platform.Grains;
 using Platform.Grains.Devices;
 using Platform.Grains.Ingestion;
+using Platform.Grains.Training;
 using Platform.Model.Devices;
 using Platform.Silo.Storage;
 
@@ -22,6 +23,7 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
         silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));
         silo.Services.AddPlatformIngestion();
+        silo.Services.AddPlatformTraining();
         return silo;
     }
 

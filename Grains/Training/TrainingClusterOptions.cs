@@ -1,0 +1,42 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Platform.Grains.Training;
+
+/// <summary>
+/// How the cluster trains: where runs checkpoint by default, how trainers' leases are kept, how much step history a run
+/// keeps. The host binds it from the `Training` settings section; test clusters take the defaults.
+/// </summary>
+public sealed class TrainingClusterOptions
+{
+    /// <summary>Parent folder of the runs' checkpoint folders (<c>{CheckpointRoot}/{runId}</c>) when a run names none; every silo must reach it.</summary>
+    public string CheckpointRoot { get; set; } = "checkpoints";
+
+    /// <summary>A trainer that has not sent a heartbeat for this long is presumed lost; its run resumes elsewhere.</summary>
+    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A trainer that heartbeats but whose step has not advanced for this long is presumed hung (zero: off).</summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Failed or lost attempts after which a run fails instead of being requeued.</summary>
+    public int MaxFailures { get; set; } = 5;
+
+    /// <summary>How often the scheduler, while active, expires leases, reclaims devices of departed silos and places waiting runs.</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Steps of the recent window that a run's history keeps every one of.</summary>
+    public int HistoryRecentSteps { get; set; } = 500;
+
+    /// <summary>Points at most that a run's history keeps before its recent window (downsampled evenly).</summary>
+    public int HistoryOlderPoints { get; set; } = 500;
+}
+
+public static class TrainingServiceExtensions
+{
+    /// <summary>Training options with their defaults, adjusted by <paramref name="configure"/>.</summary>
+    public static IServiceCollection AddPlatformTraining(this IServiceCollection services, Action<TrainingClusterOptions>? configure = null)
+    {
+        var options = services.AddOptions<TrainingClusterOptions>();
+        if (configure is not null) options.Configure(configure);
+        return services;
+    }
+}
