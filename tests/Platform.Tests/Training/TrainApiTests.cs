@@ -54,13 +54,13 @@ public sealed class TrainApiTests : IDisposable
     }
 
     [Fact]
-    public async Task A_posted_run_is_queued_by_a_hangfire_job_listed_by_the_api_and_train_list_and_cancelled_through_the_api()
+    public async Task A_posted_run_is_queued_by_a_hangfire_job_listed_by_the_api_and_train_list_paused_resumed_and_cancelled()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var platform = await TrainCommandTests.StartWithOneCpuAsync(root);
         await TrainCommandDatasets.WriteAsync(platform.Storage.CreateBlobClient(), "web", Path.Combine(root, "web"), samples: 8, ct);
         var http = platform.Http;
-        // Long enough to be running when it is cancelled.
+        // Long enough to be running while it is paused, resumed and cancelled.
         var spec = new { runId = "posted", dataset = "web", steps = 10_000, samplesPerStep = 4, warmupSteps = 1, threads = 1, checkpointEvery = 0, priority = 4 };
 
         using (var posted = await http.PostAsJsonAsync("/api/train/runs", spec, ct))
@@ -72,22 +72,10 @@ public sealed class TrainApiTests : IDisposable
             Assert.False(body.RootElement.GetProperty("generatedRunId").GetBoolean());
         }
 
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        JsonElement run = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            using var response = await http.GetAsync("/api/train/runs/posted", ct);
-            if (response.IsSuccessStatusCode)
-            {
-                run = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement;
-                if (run.GetProperty("run").GetProperty("phase").GetString() == "Running") break;
-            }
-            await Task.Delay(300, ct);
-        }
-        Assert.True(run.ValueKind == JsonValueKind.Object, "the posted run never appeared");
-        Assert.Equal("Running", run.GetProperty("run").GetProperty("phase").GetString());
-        Assert.Equal("web", run.GetProperty("spec").GetProperty("dataset").GetString());
-        Assert.Equal(4, run.GetProperty("run").GetProperty("priority").GetInt32());
+        await WaitForPhaseAsync(http, "posted", "Running");
+        using var run = JsonDocument.Parse(await http.GetStringAsync("/api/train/runs/posted", ct));
+        Assert.Equal("web", run.RootElement.GetProperty("spec").GetProperty("dataset").GetString());
+        Assert.Equal(4, run.RootElement.GetProperty("run").GetProperty("priority").GetInt32());
         Assert.Contains("TrainingSubmitJob", await http.GetStringAsync("/hangfire/jobs/succeeded", ct));
         Assert.Contains("training-check-runs", await http.GetStringAsync("/hangfire/recurring", ct));
 
@@ -105,16 +93,35 @@ public sealed class TrainApiTests : IDisposable
         Assert.StartsWith("posted: Running, step ", list.Stdout.Trim());
         Assert.Contains(", priority 4, on cpu:0 on ", list.Stdout);
 
+        var paused = await platform.RunAsync("train", "pause", "posted");
+        Assert.True(paused.ExitCode == 0, paused.Stderr);
+        Assert.StartsWith("posted: Paus", paused.Stdout);
+        await WaitForPhaseAsync(http, "posted", "Paused");
+        using (var status = JsonDocument.Parse(await http.GetStringAsync("/api/train/runs/posted", ct)))
+            Assert.True(status.RootElement.GetProperty("checkpoints").GetArrayLength() > 0, $"pausing saved no checkpoint: {status.RootElement}");
+        var resumed = await platform.RunAsync("train", "resume", "posted");
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        var resumedRun = await WaitForPhaseAsync(http, "posted", "Running");
+        Assert.Equal(2, resumedRun.GetProperty("attempt").GetInt32());
+
         using (var cancelled = await http.PostAsync("/api/train/runs/posted/cancel", null, ct))
             Assert.True(cancelled.IsSuccessStatusCode, await cancelled.Content.ReadAsStringAsync(ct));
-        deadline = DateTime.UtcNow.AddMinutes(2);
-        string? phase = null;
-        while (phase != "Cancelled" && DateTime.UtcNow < deadline)
+        await WaitForPhaseAsync(http, "posted", "Cancelled");
+    }
+
+    /// <summary>The run's summary from <c>GET /api/train/runs</c> once it is in <paramref name="phase"/>; fails after two minutes.</summary>
+    private static async Task<JsonElement> WaitForPhaseAsync(HttpClient http, string runId, string phase)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        JsonElement? last = null;
+        while (DateTime.UtcNow < deadline)
         {
-            await Task.Delay(300, ct);
-            using var summary = JsonDocument.Parse(await http.GetStringAsync("/api/train/runs", ct));
-            phase = summary.RootElement.GetProperty("runs")[0].GetProperty("phase").GetString();
+            using var runs = JsonDocument.Parse(await http.GetStringAsync("/api/train/runs", TestContext.Current.CancellationToken));
+            last = runs.RootElement.GetProperty("runs").EnumerateArray().Where(r => r.GetProperty("runId").GetString() == runId).Select(r => (JsonElement?)r.Clone()).FirstOrDefault();
+            if (last is { } run && run.GetProperty("phase").GetString() == phase) return run;
+            await Task.Delay(300, TestContext.Current.CancellationToken);
         }
-        Assert.Equal("Cancelled", phase);
+        Assert.Fail($"run {runId} did not reach {phase}: {last}");
+        return default;
     }
 }

@@ -65,6 +65,12 @@ public sealed class TrainCommandTests : IDisposable
             Assert.Equal("", stdout);
         }
 
+        foreach (var command in new[] { "status", "cancel", "pause", "resume" })
+        {
+            var unknown = await platform.RunAsync("train", command, "no-such-run");
+            Assert.True(unknown.ExitCode == 1, $"train {command} of an unknown run gave {unknown.ExitCode}: {unknown.Stderr}");
+            Assert.Contains("No training run 'no-such-run'", unknown.Stderr);
+        }
         var list = await platform.RunAsync("train", "list");
         Assert.True(list.ExitCode == 0, list.Stderr);
         Assert.Equal("", list.Stdout);
