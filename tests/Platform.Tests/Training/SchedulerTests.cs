@@ -66,7 +66,7 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
         var allocations = await Scheduler.Allocations();
         inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
-        Assert.Equal(allocations.Select(a => (a.Device, a.RunId)).Order(), inventory.Where(d => d.HeldByRun is not null).Select(d => (d.Address, d.HeldByRun!)).Order());
+        Assert.Equal(allocations.Select(a => $"{a.Device} {a.RunId}").Order(), inventory.Where(d => d.HeldByRun is not null).Select(d => $"{d.Address} {d.HeldByRun}").Order());
         Assert.All(allocations, a => Assert.Equal("pair", a.RunId));
         Assert.Equal(TrainingRunPhase.Cancelled, (await Scheduler.Get("holder"))!.Phase);
         await cluster.WaitForPhaseAsync("pair", TrainingRunPhase.Completed);
