@@ -173,23 +173,28 @@ public sealed class TrainingRunGrain(
         var curve = new List<RunEvaluationResult>();
         foreach (var evaluation in state.State.Evaluations.ToArray())
         {
-            if (evaluation.IsFinished || !evaluation.Started || CheckpointFolder(evaluation.Step) is not { } folder)
+            var (phase, metric, score, error) = (evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error);
+            if (evaluation.Started && !evaluation.IsFinished && CheckpointFolder(evaluation.Step) is { } folder)
             {
-                curve.Add(Result(evaluation.Step, evaluation.Task, evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error));
-                continue;
+                try
+                {
+                    var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
+                    (phase, metric, score, error) = (status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error);
+                }
+                catch (Exception e)
+                {
+                    // The last state the timer saw answers instead: a status read should not fail for one evaluation.
+                    logger.LogDebug(e, "Run {RunId}: no status from the {Task} evaluation of step {Step}", RunId, evaluation.Task, evaluation.Step);
+                }
             }
-            var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
-            curve.Add(Result(evaluation.Step, evaluation.Task, status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error));
+            curve.Add(new RunEvaluationResult(evaluation.Step, evaluation.Task, phase, metric, score, error));
         }
         var history = _history.Points.ToArray();
         return new TrainingRunStatus(
             summary, spec, state.State.CheckpointLocation, _history.Latest, history, state.State.Checkpoints.ToArray(),
             curve.OrderBy(r => r.Step).ThenBy(r => r.Task, StringComparer.Ordinal).ToArray(),
-            summary.Phase == TrainingRunPhase.Running ? Eta(spec, history) : null, state.State.Worker);
+            summary.Phase == TrainingRunPhase.Running ? Eta(history, state.State.FromStep, spec.Steps) : null, state.State.Worker);
     }
-
-    private static RunEvaluationResult Result(int step, string task, EvaluationPhase phase, string? metric, double? score, string? error) =>
-        new(step, task, phase, metric, score, error);
 
     private TrainingRunSpec RequireRegistered() =>
         state.State.Spec ?? throw new InvalidOperationException($"Training run '{RunId}' is not registered: the scheduler registers a run when it is submitted.");
@@ -235,15 +240,18 @@ public sealed class TrainingRunGrain(
             state.State.Attempt, _history.Latest?.Step ?? 0, spec.Steps, Error: null, state.State.RegisteredAt, StartedAt: null, FinishedAt: null);
     }
 
-    /// <summary>Steps left at the rate of the current attempt's recent steps (an earlier attempt's pace says little).</summary>
-    private TimeSpan? Eta(TrainingRunSpec spec, IReadOnlyList<TrainingStepRecord> history)
+    /// <summary>
+    /// Steps left at the rate of the current attempt's recent steps (an earlier attempt's pace, on another device perhaps,
+    /// says little); null until the attempt has two steps to time.
+    /// </summary>
+    public static TimeSpan? Eta(IReadOnlyList<TrainingStepRecord> history, int attemptFromStep, int steps)
     {
-        var recent = history.Where(p => p.Step > state.State.FromStep).TakeLast(RateWindow).ToArray();
+        var recent = history.Where(p => p.Step > attemptFromStep).TakeLast(RateWindow).ToArray();
         if (recent.Length < 2) return null;
         double seconds = (recent[^1].FinishedAt - recent[0].FinishedAt).TotalSeconds;
         if (seconds <= 0) return null;
         double stepsPerSecond = (recent[^1].Step - recent[0].Step) / seconds;
-        return TimeSpan.FromSeconds(Math.Max(0, spec.Steps - recent[^1].Step) / stepsPerSecond);
+        return TimeSpan.FromSeconds(Math.Max(0, steps - recent[^1].Step) / stepsPerSecond);
     }
 
     private string? CheckpointFolder(int step) => state.State.Checkpoints.Find(c => c.Step == step)?.Folder;
