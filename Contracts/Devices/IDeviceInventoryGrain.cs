@@ -15,7 +15,7 @@ public interface IDeviceInventoryGrain : IGrainWithIntegerKey
 /// <param name="Kind">`cpu` or `cuda`.</param>
 /// <param name="Index">The CUDA ordinal, or the CPU slot's number on its silo.</param>
 /// <param name="MemoryBytes">The GPU's total memory; for a CPU slot, its machine's memory (shared by its slots).</param>
-/// <param name="HeldByRun">The training run the scheduler gave this device to. Nothing allocates devices yet, so always null for now.</param>
+/// <param name="HeldByRun">The training run the scheduler gave this device to (its allocation table); null while the device is free.</param>
 [GenerateSerializer, Immutable]
 public sealed record ClusterDevice(
     [property: Id(0)] string Silo,

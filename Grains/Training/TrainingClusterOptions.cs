@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Platform.Grains.Training;
 
@@ -37,6 +38,7 @@ public static class TrainingServiceExtensions
     {
         var options = services.AddOptions<TrainingClusterOptions>();
         if (configure is not null) options.Configure(configure);
+        services.TryAddSingleton<ITrainerFaults, NoTrainerFaults>();
         return services;
     }
 }

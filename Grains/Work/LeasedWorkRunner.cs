@@ -38,8 +38,16 @@ public sealed record LeasedWork(IWorkCoordinatorGrain Coordinator, WorkItemId It
 /// </summary>
 public static class LeasedWorkRunner
 {
+    public static Task<WorkRunOutcome> RunAsync(LeasedWork work, string worker, IWorkSlots slots, Func<CancellationToken, Task<WorkReport>> run,
+        Func<long>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null) =>
+        RunAsync(work, worker, slots, run, measure is null ? null : new Func<long?>(() => measure()), logger, stopping, clock);
+
+    /// <param name="measure">
+    /// The attempt's progress, or null while it has none to measure yet (a trainer before its first step), so that time
+    /// spent getting ready does not count as a stall.
+    /// </param>
     public static async Task<WorkRunOutcome> RunAsync(LeasedWork work, string worker, IWorkSlots slots, Func<CancellationToken, Task<WorkReport>> run,
-        Func<long>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null)
+        Func<long?>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null)
     {
         clock ??= TimeProvider.System;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);

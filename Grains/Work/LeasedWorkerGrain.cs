@@ -15,6 +15,12 @@ public abstract class LeasedWorkerGrain<TAssignment>(IWorkSlots slots, ILocalSil
 
     protected ILogger Logger { get; } = logger;
 
+    /// <summary>How the attempt's reports name where it runs: this silo's address.</summary>
+    protected string Worker => silo.SiloAddress.ToString();
+
+    /// <summary>Cancelled when this silo stops: its attempts stop with it.</summary>
+    protected CancellationToken SiloStopping => lifetime.ApplicationStopping;
+
     public Task Start(TAssignment assignment)
     {
         // A repeated Start (a retried dispatch) joins the attempt already running here.
@@ -27,5 +33,5 @@ public abstract class LeasedWorkerGrain<TAssignment>(IWorkSlots slots, ILocalSil
 
     /// <param name="measure">The attempt's progress once it holds a slot (see <see cref="WorkProgress.Done"/>); null: not measured.</param>
     protected Task<WorkRunOutcome> RunLeasedAsync(LeasedWork work, Func<CancellationToken, Task<WorkReport>> run, Func<long>? measure) =>
-        LeasedWorkRunner.RunAsync(work, silo.SiloAddress.ToString(), slots, run, measure, Logger, lifetime.ApplicationStopping);
+        LeasedWorkRunner.RunAsync(work, Worker, slots, run, measure, Logger, SiloStopping);
 }

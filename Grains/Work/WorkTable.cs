@@ -109,17 +109,49 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     /// </summary>
     public IReadOnlyList<TItem> Dispatch(int limit = int.MaxValue)
     {
-        var now = clock.GetUtcNow();
         var started = items.Where(i => i.State == WorkUnitState.Pending).Take(limit).ToList();
-        foreach (var item in started)
-        {
-            item.State = WorkUnitState.Running;
-            item.Attempt++;
-            item.Worker = null;
-            item.Progress = null;
-            leases[item.Index] = new Lease(now);
-        }
+        foreach (var item in started) StartAttempt(item);
         return started;
+    }
+
+    /// <summary>
+    /// Starts the next attempt of one chosen pending item (a coordinator that orders its items itself, like the training
+    /// scheduler's queue); false when the item is not pending. The caller makes the attempt number durable before it starts the worker.
+    /// </summary>
+    public bool Start(int index)
+    {
+        if (index < 0 || index >= items.Count || items[index].State != WorkUnitState.Pending) return false;
+        StartAttempt(items[index]);
+        return true;
+    }
+
+    private void StartAttempt(TItem item)
+    {
+        item.State = WorkUnitState.Running;
+        item.Attempt++;
+        item.Worker = null;
+        item.Progress = null;
+        leases[item.Index] = new Lease(clock.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Puts a finished item back to pending (a paused training run resumed), keeping its attempt number so that a late
+    /// report of its last attempt stays refused. False when the item is not finished.
+    /// </summary>
+    public bool Reopen(int index)
+    {
+        if (index < 0 || index >= items.Count || !items[index].IsFinished) return false;
+        items[index].State = WorkUnitState.Pending;
+        return true;
+    }
+
+    /// <summary>Takes a pending item out of dispatch for good (its coordinator dropped it), failed with <paramref name="reason"/>. False when it is not pending.</summary>
+    public bool Withdraw(int index, string reason)
+    {
+        if (index < 0 || index >= items.Count || items[index].State != WorkUnitState.Pending) return false;
+        items[index].State = WorkUnitState.Failed;
+        items[index].LastError = reason;
+        return true;
     }
 
     /// <summary>True when <paramref name="attempt"/> of the item is the one running now.</summary>

@@ -51,4 +51,14 @@ public static class TrainingRun
         var newData = new ShardPrefixLmData(request.Shards, request.Documents, newTokenizer, config, request.Options.Seed, request.ShuffleBuffer);
         return SimVlmTrainer.Start(config, request.Options, newTokenizer, newData);
     }
+
+    /// <summary>
+    /// Continues the run in the request's checkpoint directory when it holds a checkpoint, else starts it: what a
+    /// scheduled trainer does on every attempt, since it cannot know whether an earlier attempt got as far as saving.
+    /// </summary>
+    public static SimVlmTrainer CreateOrResume(TrainingRunRequest request)
+    {
+        string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
+        return Create(request with { Resume = Checkpoint.Latest(directory) is not null });
+    }
 }

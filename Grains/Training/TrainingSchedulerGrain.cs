@@ -1,0 +1,409 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Platform.Grains.Devices;
+using Platform.Grains.Work;
+
+namespace Platform.Grains.Training;
+
+/// <summary>Durable and small: one row per run the scheduler took, and the count of submissions.</summary>
+[GenerateSerializer]
+public sealed class TrainingSchedulerState
+{
+    [Id(0)] public List<TrainingRunRecord> Runs { get; set; } = [];
+    [Id(1)] public long Submissions { get; set; }
+}
+
+/// <summary>A run's row: in the scheduler's queue and, as a <see cref="WorkItem"/>, in its work table of trainer attempts.</summary>
+[GenerateSerializer]
+public sealed class TrainingRunRecord : WorkItem
+{
+    [Id(0)] public TrainingRunSpec Spec { get; set; } = null!;
+    [Id(1)] public TrainingRunPhase Phase { get; set; }
+    [Id(2)] public long SubmissionOrder { get; set; }
+    /// <summary>The devices the current attempt holds; empty unless running, pausing or cancelling.</summary>
+    [Id(3)] public List<DeviceAddress> Devices { get; set; } = [];
+    /// <summary>Failed or lost attempts so far, against <see cref="TrainingClusterOptions.MaxFailures"/>.</summary>
+    [Id(4)] public int Failures { get; set; }
+    [Id(5)] public string? WaitingReason { get; set; }
+    /// <summary>The run lost its devices and waits at the front of the queue.</summary>
+    [Id(6)] public bool Requeued { get; set; }
+    [Id(7)] public string CheckpointLocation { get; set; } = "";
+    [Id(8)] public int Step { get; set; }
+    [Id(9)] public string? Error { get; set; }
+    [Id(10)] public DateTimeOffset SubmittedAt { get; set; }
+    [Id(11)] public DateTimeOffset? StartedAt { get; set; }
+    [Id(12)] public DateTimeOffset? FinishedAt { get; set; }
+
+    public string RunId => Spec.RunId;
+
+    /// <summary>A trainer attempt holds devices: it runs, or is asked to pause or cancel.</summary>
+    public bool HoldsDevices => Phase is TrainingRunPhase.Running or TrainingRunPhase.Pausing or TrainingRunPhase.Cancelling;
+
+    public bool IsActive => Phase == TrainingRunPhase.Queued || HoldsDevices;
+}
+
+/// <summary>
+/// The queue and the allocation table over one <see cref="WorkTable{TItem}"/> of runs, each run one item whose attempts are
+/// its trainers. Placement is the pure <see cref="GangAllocator"/> over the devices the active silos advertise; each new
+/// attempt's number is durable before its trainer starts, and only the current attempt's heartbeats and reports count. A
+/// timer (every <see cref="TrainingClusterOptions.CheckInterval"/>, while any run is queued or holds devices) takes the
+/// devices of lost or stalled trainers and of silos that left, and places waiting runs; a wake reminder brings the
+/// scheduler back after its silo died, and a reactivated scheduler gives running attempts a fresh lease to check in.
+/// </summary>
+public sealed class TrainingSchedulerGrain(
+    [PersistentState("trainingscheduler", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingSchedulerState> state,
+    IOptions<TrainingClusterOptions> options,
+    IClusterMembershipService membership,
+    ISiloMetadataCache metadata,
+    ILogger<TrainingSchedulerGrain> logger) : Grain, ITrainingSchedulerGrain, IRemindable
+{
+    public const string WakeReminder = "wake";
+    /// <summary>Orleans' shortest reminder period by default: how long runs whose scheduler's silo died may wait for it.</summary>
+    public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
+
+    private readonly TrainingClusterOptions settings = options.Value;
+    private WorkTable<TrainingRunRecord> table = null!;
+    private IGrainTimer? timer;
+
+    private bool AnyActive => state.State.Runs.Any(r => r.IsActive);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Failures are counted against MaxFailures here, not by the table, which must never give a run up on its own.
+        table = new WorkTable<TrainingRunRecord>(state.State.Runs, new WorkTableOptions(settings.LeaseTimeout, settings.StallTimeout, int.MaxValue), TimeProvider.System);
+        table.ResumeLeases();
+        if (AnyActive) await KeepCheckingAsync();
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WakeReminder) return;
+        if (AnyActive) await CheckRuns();
+        else await ForgetWakeReminderAsync();
+    }
+
+    public async Task<TrainingRunSummary> Submit(TrainingRunSpec spec)
+    {
+        ThrowIfInvalid(spec);
+        if (Find(spec.RunId) is { } existing)
+        {
+            // A retried submission whose registration was lost registers it now; the same spec again changes nothing there.
+            await GrainFactory.GetGrain<ITrainingRunGrain>(existing.RunId).Register(existing.Spec, existing.CheckpointLocation);
+            return Summary(existing);
+        }
+        var row = table.Add(new TrainingRunRecord
+        {
+            // Stored as JSON naming each value's runtime type, and only known types are read back: a caller's list type
+            // (a collection expression's hidden one) would make the state unreadable after a restart.
+            Spec = spec with { TextDocuments = [.. spec.TextDocuments], Evaluations = [.. spec.Evaluations] },
+            Phase = TrainingRunPhase.Queued,
+            SubmissionOrder = ++state.State.Submissions,
+            CheckpointLocation = Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
+            SubmittedAt = DateTimeOffset.UtcNow,
+        });
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ITrainingRunGrain>(row.RunId).Register(row.Spec, row.CheckpointLocation);
+        await PlaceAsync();
+        await KeepCheckingAsync();
+        return Summary(row);
+    }
+
+    private static void ThrowIfInvalid(TrainingRunSpec spec)
+    {
+        if (TrainingRunIds.Problem(spec.RunId) is { } problem) throw new ArgumentException(problem, nameof(spec));
+        if (spec.Devices < 1) throw new ArgumentException($"Run '{spec.RunId}' asks for {spec.Devices} devices; a run needs at least one.", nameof(spec));
+        if (spec.Steps < 1) throw new ArgumentException($"Run '{spec.RunId}' has {spec.Steps} steps; a run needs at least one.", nameof(spec));
+    }
+
+    public Task<IReadOnlyList<TrainingRunSummary>> List()
+    {
+        var queueOrder = GangAllocator.QueueOrder(state.State.Runs.Select(Request)).Select(r => r.RunId).ToList();
+        IReadOnlyList<TrainingRunSummary> runs = state.State.Runs.OrderBy(r => r.Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled)
+            .ThenBy(r => queueOrder.IndexOf(r.RunId)).Select(Summary).ToList();
+        return Task.FromResult(runs);
+    }
+
+    public Task<TrainingRunSummary?> Get(string runId) => Task.FromResult(Find(runId) is { } row ? Summary(row) : null);
+
+    public Task<IReadOnlyList<DeviceAllocation>> Allocations()
+    {
+        IReadOnlyList<DeviceAllocation> held = state.State.Runs.Where(r => r.HoldsDevices)
+            .SelectMany(r => r.Devices.Select(d => new DeviceAllocation(d, r.RunId, r.Attempt))).ToList();
+        return Task.FromResult(held);
+    }
+
+    public async Task<TrainingRunSummary> Cancel(string runId)
+    {
+        var row = Required(runId);
+        switch (row.Phase)
+        {
+            case TrainingRunPhase.Queued:
+                table.Withdraw(row.Index, "cancelled while queued");
+                await FinishAsync(row, TrainingRunPhase.Cancelled);
+                await PlaceAsync();
+                break;
+            case TrainingRunPhase.Paused:
+                await FinishAsync(row, TrainingRunPhase.Cancelled);
+                break;
+            case TrainingRunPhase.Running or TrainingRunPhase.Pausing:
+                row.Phase = TrainingRunPhase.Cancelling;
+                await state.WriteStateAsync();
+                await StopTrainerAsync(row);
+                break;
+        }
+        return Summary(row);
+    }
+
+    public async Task<TrainingRunSummary> Pause(string runId)
+    {
+        var row = Required(runId);
+        switch (row.Phase)
+        {
+            case TrainingRunPhase.Queued:
+                table.Withdraw(row.Index, "paused while queued");
+                row.Phase = TrainingRunPhase.Paused;
+                row.WaitingReason = null;
+                await state.WriteStateAsync();
+                await PlaceAsync();
+                break;
+            case TrainingRunPhase.Running:
+                row.Phase = TrainingRunPhase.Pausing;
+                await state.WriteStateAsync();
+                await StopTrainerAsync(row);
+                break;
+        }
+        return Summary(row);
+    }
+
+    public async Task<TrainingRunSummary> Resume(string runId)
+    {
+        var row = Required(runId);
+        if (row.Phase != TrainingRunPhase.Paused) return Summary(row);
+        table.Reopen(row.Index);
+        row.Phase = TrainingRunPhase.Queued;
+        row.FinishedAt = null;
+        await state.WriteStateAsync();
+        await PlaceAsync();
+        await KeepCheckingAsync();
+        return Summary(row);
+    }
+
+    public Task<bool> Heartbeat(WorkItemId item, int attempt, WorkProgress progress)
+    {
+        if (item.Kind != WorkKind.Training || !table.Heartbeat(item.Index, attempt, progress.Worker, progress.Done)) return Task.FromResult(false);
+        if (progress.Done is { } step) table[item.Index].Step = (int)step;
+        return Task.FromResult(true);
+    }
+
+    public async Task<bool> Complete(WorkItemId item, int attempt, WorkReport report)
+    {
+        if (item.Kind != WorkKind.Training) return false;
+        switch (table.Complete(item.Index, attempt))
+        {
+            case WorkOutcome.Repeated: return true;
+            case WorkOutcome.Refused: return false;
+        }
+        var row = table[item.Index];
+        var (step, stopped) = report is TrainerReport trainer ? (trainer.Step, trainer.Stopped) : (row.Step, false);
+        row.Step = step;
+        row.Devices = [];
+        switch (row.Phase, stopped)
+        {
+            case (_, false):
+                await FinishAsync(row, TrainingRunPhase.Completed);
+                break;
+            case (TrainingRunPhase.Pausing, _):
+                row.Phase = TrainingRunPhase.Paused;
+                await state.WriteStateAsync();
+                break;
+            case (TrainingRunPhase.Cancelling, _):
+                await FinishAsync(row, TrainingRunPhase.Cancelled);
+                break;
+            default:
+                // Stopped unasked (its silo shuts down): it continues from its checkpoint, not counted as a failure.
+                table.Reopen(row.Index);
+                Requeue(row, $"attempt {attempt} stopped at step {step} of {row.Spec.Steps}");
+                await state.WriteStateAsync();
+                break;
+        }
+        await PlaceAsync();
+        return true;
+    }
+
+    public async Task Fail(WorkItemId item, int attempt, string error)
+    {
+        if (item.Kind != WorkKind.Training || table.Fail(item.Index, attempt, error) == WorkOutcome.Refused) return;
+        logger.LogWarning("Trainer attempt {Attempt} of run {Run} failed: {Error}", attempt, table[item.Index].RunId, error);
+        await LostAsync(table[item.Index], error);
+        await PlaceAsync();
+    }
+
+    public async Task CheckRuns()
+    {
+        foreach (var (row, _) in table.ExpireLeases())
+        {
+            logger.LogWarning("Trainer attempt {Attempt} of run {Run} lost its lease: {Reason}", row.Attempt, row.RunId, row.LastError);
+            await LostAsync(row, row.LastError!);
+        }
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active)
+            .Select(m => m.SiloAddress.ToParsableString()).ToHashSet(StringComparer.Ordinal);
+        foreach (var row in state.State.Runs.Where(r => r.HoldsDevices).ToList())
+        {
+            if (row.Devices.FirstOrDefault(d => !active.Contains(d.Silo)) is not { } gone) continue;
+            var reason = $"silo {gone.Silo} holding {gone.Device} left the cluster";
+            if (table.Fail(row.Index, row.Attempt, reason) == WorkOutcome.Refused) continue;
+            logger.LogWarning("Trainer attempt {Attempt} of run {Run} lost its devices: {Reason}", row.Attempt, row.RunId, reason);
+            await LostAsync(row, reason);
+        }
+        await PlaceAsync();
+        if (!AnyActive) await StopCheckingAsync();
+    }
+
+    /// <summary>
+    /// The attempt is gone (failed, lease lost, silo left) and the table has put the run back to pending: its devices are
+    /// free. A run asked to pause or cancel has got there; a running one is requeued at the front, or fails after too many.
+    /// </summary>
+    private async Task LostAsync(TrainingRunRecord row, string reason)
+    {
+        row.Devices = [];
+        switch (row.Phase)
+        {
+            case TrainingRunPhase.Pausing:
+                table.Withdraw(row.Index, reason);
+                row.Phase = TrainingRunPhase.Paused;
+                await state.WriteStateAsync();
+                return;
+            case TrainingRunPhase.Cancelling:
+                table.Withdraw(row.Index, reason);
+                await FinishAsync(row, TrainingRunPhase.Cancelled);
+                return;
+        }
+        row.Failures++;
+        if (row.Failures >= settings.MaxFailures)
+        {
+            table.Withdraw(row.Index, reason);
+            row.Error = $"{row.Failures} attempts failed or were lost; last: {reason}";
+            await FinishAsync(row, TrainingRunPhase.Failed);
+            return;
+        }
+        Requeue(row, reason);
+        await state.WriteStateAsync();
+    }
+
+    private static void Requeue(TrainingRunRecord row, string reason)
+    {
+        row.Phase = TrainingRunPhase.Queued;
+        row.Requeued = true;
+        row.Error = reason;
+    }
+
+    private async Task FinishAsync(TrainingRunRecord row, TrainingRunPhase phase)
+    {
+        row.Phase = phase;
+        row.Devices = [];
+        row.WaitingReason = null;
+        row.FinishedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>
+    /// Gives waiting runs devices (each placement a new attempt, durable before its trainer starts) and records why the
+    /// others wait. A trainer that cannot be started loses its lease and its run is requeued.
+    /// </summary>
+    private async Task PlaceAsync()
+    {
+        var queued = state.State.Runs.Where(r => r.Phase == TrainingRunPhase.Queued).ToList();
+        if (queued.Count == 0) return;
+        var held = state.State.Runs.Where(r => r.HoldsDevices).SelectMany(r => r.Devices).ToHashSet();
+        var plan = GangAllocator.Plan(queued.Select(Request), DeviceInventoryGrain.ActiveDevices(membership, metadata), held);
+        var changed = false;
+        foreach (var row in queued)
+        {
+            var reason = plan.Waiting.GetValueOrDefault(row.RunId);
+            changed |= reason != row.WaitingReason;
+            row.WaitingReason = reason;
+        }
+        var started = new List<TrainingRunRecord>();
+        foreach (var (request, devices) in plan.Placements)
+        {
+            var row = Required(request.RunId);
+            if (!table.Start(row.Index)) continue;
+            row.Phase = TrainingRunPhase.Running;
+            row.Devices = [.. devices];
+            row.Requeued = false;
+            row.WaitingReason = null;
+            row.StartedAt ??= DateTimeOffset.UtcNow;
+            started.Add(row);
+        }
+        if (started.Count == 0 && !changed) return;
+        await state.WriteStateAsync();
+        foreach (var row in started)
+        {
+            var assignment = new TrainerAssignment(row.Spec, new WorkItemId(WorkKind.Training, row.Index), row.Attempt, row.Devices.ToArray(),
+                row.CheckpointLocation, settings.LeaseTimeout, settings.StallTimeout);
+            try
+            {
+                await Trainer(row).Start(assignment);
+                logger.LogInformation("Run {Run} attempt {Attempt} started on {Devices}", row.RunId, row.Attempt, string.Join(", ", row.Devices));
+            }
+            catch (Exception error)
+            {
+                logger.LogWarning(error, "Starting attempt {Attempt} of run {Run} failed; its lease will expire and the run is requeued", row.Attempt, row.RunId);
+            }
+        }
+    }
+
+    private async Task StopTrainerAsync(TrainingRunRecord row)
+    {
+        try
+        {
+            await Trainer(row).Stop();
+        }
+        catch (Exception error)
+        {
+            logger.LogWarning(error, "Could not reach the trainer of run {Run} attempt {Attempt}; its lease expiry finishes the {Phase}", row.RunId, row.Attempt, row.Phase);
+        }
+    }
+
+    private ITrainerGrain Trainer(TrainingRunRecord row) =>
+        GrainFactory.GetGrain<ITrainerGrain>(DevicePlacedKey.Format(row.Devices[0], $"{row.RunId}#{row.Attempt}"));
+
+    private async Task KeepCheckingAsync()
+    {
+        timer ??= this.RegisterGrainTimer(_ => CheckRuns(), new GrainTimerCreationOptions(settings.CheckInterval, settings.CheckInterval) { KeepAlive = true });
+        await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
+    }
+
+    private async Task StopCheckingAsync()
+    {
+        timer?.Dispose();
+        timer = null;
+        await ForgetWakeReminderAsync();
+    }
+
+    private async Task ForgetWakeReminderAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(WakeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // Harmless: the reminder fires once more and removes itself then.
+            logger.LogWarning(error, "Could not remove the training scheduler's wake reminder");
+        }
+    }
+
+    private TrainingRunRecord? Find(string runId) => state.State.Runs.FirstOrDefault(r => r.RunId == runId);
+
+    private TrainingRunRecord Required(string runId) => Find(runId) ?? throw new ArgumentException($"No training run '{runId}'.", nameof(runId));
+
+    private static GangRequest Request(TrainingRunRecord row) =>
+        new(row.RunId, row.Spec.Devices, row.Spec.DeviceKind, row.Spec.Priority, row.SubmissionOrder, row.Requeued);
+
+    private static TrainingRunSummary Summary(TrainingRunRecord row) =>
+        new(row.RunId, row.Phase, row.Spec.Priority, row.SubmissionOrder, row.Spec.Devices, row.Spec.DeviceKind, row.Devices.ToArray(), row.WaitingReason,
+            row.Attempt, row.Step, row.Spec.Steps, row.Error, row.SubmittedAt, row.StartedAt, row.FinishedAt);
+}

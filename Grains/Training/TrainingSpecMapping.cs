@@ -1,0 +1,45 @@
+using Platform.Datasets;
+using Platform.Grains.Devices;
+using Platform.Model;
+using Platform.Model.Training;
+
+namespace Platform.Grains.Training;
+
+/// <summary>How a run's spec becomes the Model library's training request: the one place the two meet.</summary>
+public static class TrainingSpecMapping
+{
+    /// <summary>
+    /// The request of one trainer attempt on <paramref name="device"/>: a new run when <paramref name="checkpointFolder"/>
+    /// holds no checkpoint yet, else the run resumed from its latest one. The device's kind picks the libtorch device;
+    /// which CUDA ordinal (for a silo with several GPUs) is not chosen yet: libtorch's default GPU trains.
+    /// </summary>
+    public static TrainingRunRequest Request(TrainingRunSpec spec, IReadOnlyList<DatasetShard> shards, string checkpointFolder, DeviceAddress device) => new()
+    {
+        Shards = shards,
+        Documents = spec.TextDocuments,
+        Preset = SimVlmConfig.Preset(spec.Preset),
+        Resume = Checkpoint.Latest(checkpointFolder) is not null,
+        ShuffleBuffer = spec.ShuffleBuffer,
+        Tokenizer = spec.Tokenizer,
+        Options = new TrainingOptions
+        {
+            Steps = spec.Steps,
+            SamplesPerStep = spec.SamplesPerStep,
+            PeakLearningRate = spec.PeakLearningRate,
+            WarmupSteps = spec.WarmupSteps,
+            Precision = spec.Precision,
+            Seed = spec.Seed,
+            ImageTextRatio = spec.ImageTextRatio,
+            TextOnlyRatio = spec.TextOnlyRatio,
+            Threads = spec.Threads,
+            CheckpointEvery = spec.CheckpointEvery,
+            CheckpointDirectory = checkpointFolder,
+            Device = device.Device.StartsWith("cuda", StringComparison.Ordinal) ? "cuda" : "cpu",
+        },
+    };
+
+    /// <summary>A step's metrics as the run's record keeps them.</summary>
+    public static TrainingStepRecord Record(StepMetrics metrics, DateTimeOffset finishedAt) =>
+        new(metrics.Step, metrics.Loss, metrics.LearningRate, metrics.GradientNorm, metrics.TokensPerSecond, metrics.Mfu, metrics.StepSeconds,
+            metrics.DataSeconds, metrics.ForwardSeconds, metrics.BackwardSeconds, metrics.OptimizerSeconds, finishedAt);
+}
