@@ -4,8 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Platform.Datasets;
+using Platform.Grains.Devices;
 using Platform.Grains.Training;
-using Platform.Model;
 using Platform.Model.Devices;
 using Platform.Model.Training;
 
@@ -123,31 +123,10 @@ public static class TrainClusterBenchmark
     private static async Task<double> TrainInProcessAsync(IReadOnlyList<DatasetShard> shards, TrainClusterSettings settings, string checkpointFolder,
         CancellationToken cancellationToken)
     {
-        var spec = Spec(settings, "command", checkpointFolder);
         var clock = Stopwatch.StartNew();
-        using var trainer = TrainingRun.Create(new TrainingRunRequest
-        {
-            Shards = shards,
-            Documents = spec.TextDocuments,
-            Preset = SimVlmConfig.Preset(spec.Preset),
-            Tokenizer = spec.Tokenizer,
-            ShuffleBuffer = spec.ShuffleBuffer,
-            Options = new TrainingOptions
-            {
-                Steps = spec.Steps,
-                SamplesPerStep = spec.SamplesPerStep,
-                PeakLearningRate = spec.PeakLearningRate,
-                WarmupSteps = spec.WarmupSteps,
-                Precision = spec.Precision,
-                Seed = spec.Seed,
-                ImageTextRatio = spec.ImageTextRatio,
-                TextOnlyRatio = spec.TextOnlyRatio,
-                CheckpointEvery = spec.CheckpointEvery,
-                Threads = spec.Threads,
-                Device = "cpu",
-                CheckpointDirectory = checkpointFolder,
-            },
-        });
+        // The scheduler's trainer maps its spec the same way; a device address outside any cluster stands for this process's CPU.
+        using var trainer = TrainingRun.Create(TrainingSpecMapping.Request(Spec(settings, "command", checkpointFolder), shards, checkpointFolder,
+            new DeviceAddress("this-process", DeviceDetection.CpuSlot(0).Id)));
         await foreach (var _ in trainer.RunAsync(cancellationToken: cancellationToken)) { }
         return clock.Elapsed.TotalSeconds;
     }
