@@ -58,7 +58,7 @@ public static class GangAllocator
                 continue;
             }
             var mostFree = open.Max(k => free.GetValueOrDefault(k)?.Count ?? 0);
-            waiting[run.RunId] = $"needs {Wanted(run)}, {(run.DeviceKind is null ? "at most " : "")}{(mostFree == 0 ? "none" : mostFree)} free";
+            waiting[run.RunId] = $"needs {Wanted(run)}, {(mostFree == 0 ? "none" : run.DeviceKind is null ? $"at most {mostFree}" : $"{mostFree}")} free";
             foreach (var k in open) reservedBy[k] = run.RunId;
         }
         return new GangPlan(placements, waiting);

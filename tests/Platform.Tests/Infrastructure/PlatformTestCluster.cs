@@ -15,8 +15,9 @@ public static class PlatformTestCluster
     public const string ManifestContainer = "datasets";
 
     /// <param name="devices">The training devices each silo (by name) advertises; none by default.</param>
+    /// <param name="configure">More wiring for each silo (by name), after the host's: a test's options or test seams.</param>
     public static async Task<InProcessTestCluster> StartAsync(StorageConnection storage, string serviceId, short silos = 2,
-        Func<string, IReadOnlyList<TrainingDevice>>? devices = null)
+        Func<string, IReadOnlyList<TrainingDevice>>? devices = null, Action<string, ISiloBuilder>? configure = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ServiceId = serviceId;
@@ -25,6 +26,7 @@ public static class PlatformTestCluster
         {
             silo.AddPlatformStorage(storage, ManifestContainer);
             silo.AddPlatformDevices(devices?.Invoke(options.SiloName) ?? []);
+            configure?.Invoke(options.SiloName, silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

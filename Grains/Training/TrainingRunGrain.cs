@@ -1,0 +1,358 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+using Orleans.Serialization.Invocation;
+using Platform.Grains.Evaluation;
+using Platform.Model.Evaluation;
+using Platform.Model.Training;
+
+namespace Platform.Grains.Training;
+
+[GenerateSerializer]
+public sealed class TrainingRunState
+{
+    [Id(0)] public TrainingRunSpec? Spec { get; set; }
+    [Id(1)] public string CheckpointLocation { get; set; } = "";
+    [Id(2)] public DateTimeOffset RegisteredAt { get; set; }
+    /// <summary>The newest attempt that called AttemptStarted: the only one whose reports count.</summary>
+    [Id(3)] public int Attempt { get; set; }
+    [Id(4)] public string? Worker { get; set; }
+    /// <summary>The step the current attempt started from.</summary>
+    [Id(5)] public int FromStep { get; set; }
+    /// <summary><see cref="StepHistory.Points"/> and <see cref="StepHistory.Stride"/>, as last written.</summary>
+    [Id(6)] public List<TrainingStepRecord> History { get; set; } = [];
+    [Id(7)] public int HistoryStride { get; set; } = 1;
+    [Id(8)] public List<RunCheckpoint> Checkpoints { get; set; } = [];
+    [Id(9)] public List<CheckpointEvaluationState> Evaluations { get; set; } = [];
+}
+
+/// <summary>One evaluation of one checkpoint as the run last saw it; <see cref="Started"/> is what makes the hand-off happen once.</summary>
+[GenerateSerializer]
+public sealed class CheckpointEvaluationState
+{
+    [Id(0)] public int Step { get; set; }
+    [Id(1)] public string Task { get; set; } = "";
+    [Id(2)] public bool Started { get; set; }
+    [Id(3)] public EvaluationPhase Phase { get; set; }
+    [Id(4)] public string? PrimaryMetric { get; set; }
+    [Id(5)] public double? PrimaryScore { get; set; }
+    [Id(6)] public string? Error { get; set; }
+
+    public bool IsFinished => Started && Phase is EvaluationPhase.Completed or EvaluationPhase.Failed;
+}
+
+/// <summary>
+/// The record of one training run (see <see cref="ITrainingRunGrain"/>). Step reports arrive every half second or so,
+/// so they are written at most once per <see cref="StepWriteInterval"/>; attempt starts and checkpoints are written at
+/// once, so the durable history always covers every step up to the latest checkpoint, which is where a lost attempt's
+/// successor resumes. A timer follows the evaluations it started and deletes the checkpoints the retention policy no
+/// longer needs, off the grain scheduler.
+/// </summary>
+[MayInterleave(nameof(IsStatusRead))]
+public sealed class TrainingRunGrain(
+    [PersistentState("trainingrun", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingRunState> state,
+    IOptions<TrainingClusterOptions> options,
+    ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
+{
+    public static readonly TimeSpan StepWriteInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan HousekeepingInterval = TimeSpan.FromSeconds(3);
+    /// <summary>How long the scheduler may take to say where the run stands before a status goes without it.</summary>
+    private static readonly TimeSpan SchedulerAnswerTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>Recent steps the ETA's step rate is measured over.</summary>
+    private const int RateWindow = 50;
+
+    private StepHistory _history = null!;
+    private DateTimeOffset _lastWrite = DateTimeOffset.MinValue;
+    private bool _unwrittenSteps;
+
+    /// <summary>
+    /// A status read only reads state, and may need the scheduler, which may itself be waiting on this grain (a
+    /// Register while it submits): letting reads interleave keeps that from being a deadlock.
+    /// </summary>
+    public static bool IsStatusRead(IInvokable request) => request.GetMethodName() == nameof(GetStatus);
+
+    private string RunId => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _history = new StepHistory(options.Value.HistoryRecentSteps, options.Value.HistoryOlderPoints, state.State.History, state.State.HistoryStride);
+        this.RegisterGrainTimer(HousekeepAsync, new GrainTimerCreationOptions(HousekeepingInterval, HousekeepingInterval));
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_unwrittenSteps) await WriteAsync();
+    }
+
+    public async Task Register(TrainingRunSpec spec, string checkpointLocation)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentException.ThrowIfNullOrWhiteSpace(checkpointLocation);
+        if (spec.RunId != RunId) throw new ArgumentException($"The spec names run '{spec.RunId}', but this is run '{RunId}'.", nameof(spec));
+        if (state.State.Spec is { } registered)
+        {
+            if (!SameSpec(registered, spec) || registered.CheckpointLocation != spec.CheckpointLocation || state.State.CheckpointLocation != checkpointLocation)
+                throw new ArgumentException($"Run '{RunId}' is already registered with a different spec (or checkpoint location); submit the changed run under another id.");
+            return;
+        }
+        state.State.Spec = spec;
+        state.State.CheckpointLocation = checkpointLocation;
+        state.State.RegisteredAt = DateTimeOffset.UtcNow;
+        await WriteAsync();
+    }
+
+    public async Task<bool> AttemptStarted(int attempt, int fromStep, string worker)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempt, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(fromStep);
+        RequireRegistered();
+        if (attempt < state.State.Attempt) return false;
+        if (attempt == state.State.Attempt) return true; // a retried call: its steps may already be here
+        state.State.Attempt = attempt;
+        state.State.FromStep = fromStep;
+        state.State.Worker = worker;
+        _history.TruncateAfter(fromStep);
+        RecordCheckpointResumedFrom(fromStep);
+        await WriteAsync();
+        await StartEvaluationsAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// A lost attempt can save a checkpoint and die before reporting it; its successor resumes from it, so the run
+    /// learns of it here and evaluates it like any other.
+    /// </summary>
+    private void RecordCheckpointResumedFrom(int step)
+    {
+        if (step == 0 || state.State.Checkpoints.Exists(c => c.Step == step && !c.Deleted)) return;
+        string folder = Path.Combine(state.State.CheckpointLocation, Checkpoint.FolderName(step));
+        if (Directory.Exists(folder)) RecordCheckpoint(step, folder);
+    }
+
+    public async Task<bool> ReportSteps(int attempt, IReadOnlyList<TrainingStepRecord> steps)
+    {
+        if (!IsCurrent(attempt)) return false;
+        _history.Add(steps);
+        _unwrittenSteps = true;
+        if (DateTimeOffset.UtcNow - _lastWrite >= StepWriteInterval) await WriteAsync();
+        return true;
+    }
+
+    public async Task<bool> ReportCheckpoint(int attempt, int step, string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        if (!IsCurrent(attempt)) return false;
+        RecordCheckpoint(step, folder);
+        await WriteAsync();
+        await StartEvaluationsAsync();
+        await ApplyRetentionAsync();
+        return true;
+    }
+
+    /// <summary>Records a checkpoint and the evaluations it is owed; a step already recorded stays as it is.</summary>
+    private void RecordCheckpoint(int step, string folder)
+    {
+        folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        int known = state.State.Checkpoints.FindIndex(c => c.Step == step);
+        if (known < 0) state.State.Checkpoints.Add(new RunCheckpoint(step, folder, DateTimeOffset.UtcNow, Deleted: false));
+        else if (state.State.Checkpoints[known].Deleted)
+            // Saved again by an attempt that redid the step after the retention policy deleted it.
+            state.State.Checkpoints[known] = state.State.Checkpoints[known] with { Folder = folder, SavedAt = DateTimeOffset.UtcNow, Deleted = false };
+        state.State.Checkpoints.Sort((a, b) => a.Step.CompareTo(b.Step));
+        foreach (var evaluation in state.State.Spec!.Evaluations)
+            if (!state.State.Evaluations.Exists(e => e.Step == step && e.Task == evaluation.Task))
+                state.State.Evaluations.Add(new CheckpointEvaluationState { Step = step, Task = evaluation.Task });
+    }
+
+    public async Task<TrainingRunStatus> GetStatus()
+    {
+        var spec = RequireRegistered();
+        var summary = await SchedulerSummaryAsync(spec);
+        var curve = new List<RunEvaluationResult>();
+        foreach (var evaluation in state.State.Evaluations.ToArray())
+        {
+            if (evaluation.IsFinished || !evaluation.Started || CheckpointFolder(evaluation.Step) is not { } folder)
+            {
+                curve.Add(Result(evaluation.Step, evaluation.Task, evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error));
+                continue;
+            }
+            var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
+            curve.Add(Result(evaluation.Step, evaluation.Task, status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error));
+        }
+        var history = _history.Points.ToArray();
+        return new TrainingRunStatus(
+            summary, spec, state.State.CheckpointLocation, _history.Latest, history, state.State.Checkpoints.ToArray(),
+            curve.OrderBy(r => r.Step).ThenBy(r => r.Task, StringComparer.Ordinal).ToArray(),
+            summary.Phase == TrainingRunPhase.Running ? Eta(spec, history) : null, state.State.Worker);
+    }
+
+    private static RunEvaluationResult Result(int step, string task, EvaluationPhase phase, string? metric, double? score, string? error) =>
+        new(step, task, phase, metric, score, error);
+
+    private TrainingRunSpec RequireRegistered() =>
+        state.State.Spec ?? throw new InvalidOperationException($"Training run '{RunId}' is not registered: the scheduler registers a run when it is submitted.");
+
+    private bool IsCurrent(int attempt)
+    {
+        RequireRegistered();
+        if (attempt > state.State.Attempt)
+            throw new InvalidOperationException($"Run '{RunId}': attempt {attempt} reported before it called AttemptStarted (the current attempt is {state.State.Attempt}).");
+        return attempt == state.State.Attempt;
+    }
+
+    /// <summary>Lists are compared by content: two deserialised copies of one spec are different list objects.</summary>
+    private static bool SameSpec(TrainingRunSpec a, TrainingRunSpec b) =>
+        a with { TextDocuments = [], Evaluations = [] } == b with { TextDocuments = [], Evaluations = [] }
+        && a.TextDocuments.SequenceEqual(b.TextDocuments) && a.Evaluations.SequenceEqual(b.Evaluations);
+
+    private async Task WriteAsync()
+    {
+        state.State.History = [.. _history.Points];
+        state.State.HistoryStride = _history.Stride;
+        await state.WriteStateAsync();
+        _lastWrite = DateTimeOffset.UtcNow;
+        _unwrittenSteps = false;
+    }
+
+    private async Task<TrainingRunSummary> SchedulerSummaryAsync(TrainingRunSpec spec)
+    {
+        string reason;
+        try
+        {
+            var summary = await GrainFactory.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key).Get(RunId).WaitAsync(SchedulerAnswerTimeout);
+            if (summary is not null) return summary;
+            reason = "the scheduler has no record of this run";
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Run {RunId}: the scheduler did not say where the run stands", RunId);
+            reason = $"the scheduler did not answer ({e.GetType().Name})";
+        }
+        return new TrainingRunSummary(
+            RunId, TrainingRunPhase.Queued, spec.Priority, SubmissionOrder: 0, spec.Devices, spec.DeviceKind, Devices: [], reason,
+            state.State.Attempt, _history.Latest?.Step ?? 0, spec.Steps, Error: null, state.State.RegisteredAt, StartedAt: null, FinishedAt: null);
+    }
+
+    /// <summary>Steps left at the rate of the current attempt's recent steps (an earlier attempt's pace says little).</summary>
+    private TimeSpan? Eta(TrainingRunSpec spec, IReadOnlyList<TrainingStepRecord> history)
+    {
+        var recent = history.Where(p => p.Step > state.State.FromStep).TakeLast(RateWindow).ToArray();
+        if (recent.Length < 2) return null;
+        double seconds = (recent[^1].FinishedAt - recent[0].FinishedAt).TotalSeconds;
+        if (seconds <= 0) return null;
+        double stepsPerSecond = (recent[^1].Step - recent[0].Step) / seconds;
+        return TimeSpan.FromSeconds(Math.Max(0, spec.Steps - recent[^1].Step) / stepsPerSecond);
+    }
+
+    private string? CheckpointFolder(int step) => state.State.Checkpoints.Find(c => c.Step == step)?.Folder;
+
+    private IEvaluationGrain EvaluationGrain(string folder, string task) =>
+        GrainFactory.GetGrain<IEvaluationGrain>(EvaluationKey.For(folder, ResultsScoring.ParseTask(task)));
+
+    /// <summary>Hands each checkpoint to the evaluations not yet started for it; a failed hand-off is tried again on the next tick.</summary>
+    private async Task StartEvaluationsAsync()
+    {
+        var spec = state.State.Spec!;
+        bool changed = false;
+        foreach (var evaluation in state.State.Evaluations.Where(e => !e.Started).ToArray())
+        {
+            var settings = spec.Evaluations.FirstOrDefault(e => e.Task == evaluation.Task);
+            if (settings is null || CheckpointFolder(evaluation.Step) is not { } folder) continue;
+            try
+            {
+                var status = await EvaluationGrain(folder, evaluation.Task).Start(new EvaluationRequest
+                {
+                    DataRoot = settings.DataRoot, RunId = RunId, Split = settings.Split, Prompt = settings.Prompt,
+                    BeamSize = settings.BeamSize, MaxImages = settings.MaxImages,
+                });
+                evaluation.Started = true;
+                Observe(evaluation, status);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Run {RunId}: could not start the {Task} evaluation of step {Step}", RunId, evaluation.Task, evaluation.Step);
+                evaluation.Error = e.Message;
+            }
+            changed = true;
+        }
+        if (changed) await WriteAsync();
+    }
+
+    private static void Observe(CheckpointEvaluationState evaluation, EvaluationStatus status)
+    {
+        evaluation.Phase = status.Phase;
+        evaluation.PrimaryMetric = status.PrimaryMetric;
+        evaluation.PrimaryScore = status.PrimaryScore;
+        evaluation.Error = status.Error;
+    }
+
+    private async Task HousekeepAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Spec is null) return;
+        if (_unwrittenSteps && DateTimeOffset.UtcNow - _lastWrite >= StepWriteInterval) await WriteAsync();
+        await StartEvaluationsAsync();
+        bool changed = false;
+        foreach (var evaluation in state.State.Evaluations.Where(e => e.Started && !e.IsFinished).ToArray())
+        {
+            if (CheckpointFolder(evaluation.Step) is not { } folder) continue;
+            var before = (evaluation.Phase, evaluation.PrimaryScore, evaluation.Error);
+            Observe(evaluation, await EvaluationGrain(folder, evaluation.Task).GetStatus());
+            changed |= before != (evaluation.Phase, evaluation.PrimaryScore, evaluation.Error);
+        }
+        if (changed) await WriteAsync();
+        await ApplyRetentionAsync();
+        // The evaluations' results and the deletions they allow arrive only while this timer runs.
+        if (state.State.Evaluations.Exists(e => !e.IsFinished)) DelayDeactivation(TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>
+    /// Deletes the checkpoints the retention policy gives up; never the one the run folder's "latest" names, whatever
+    /// this record says. A folder that cannot be deleted now is tried again on the next tick.
+    /// </summary>
+    private async Task ApplyRetentionAsync()
+    {
+        var spec = state.State.Spec!;
+        var live = state.State.Checkpoints.Where(c => !c.Deleted).ToArray();
+        if (live.Length == 0) return;
+        var unfinished = state.State.Evaluations.Where(e => !e.IsFinished).Select(e => e.Step).ToHashSet();
+        var doomed = CheckpointRetention.StepsToDelete(live.Select(c => c.Step), spec.Retention.KeepLast, spec.Retention.KeepEvery, live.Max(c => c.Step), unfinished);
+        if (doomed.Count == 0) return;
+        string location = state.State.CheckpointLocation;
+        string? onDiskLatest = await Task.Run(() => LatestOnDisk(location));
+        bool changed = false;
+        foreach (int step in doomed)
+        {
+            var checkpoint = state.State.Checkpoints.Find(c => c.Step == step)!;
+            if (onDiskLatest is not null && Path.TrimEndingDirectorySeparator(Path.GetFullPath(onDiskLatest)) == checkpoint.Folder) continue;
+            try
+            {
+                await Task.Run(() =>
+                {
+                    if (Directory.Exists(checkpoint.Folder)) Directory.Delete(checkpoint.Folder, recursive: true);
+                });
+                state.State.Checkpoints[state.State.Checkpoints.IndexOf(checkpoint)] = checkpoint with { Deleted = true };
+                changed = true;
+                logger.LogInformation("Run {RunId}: deleted checkpoint {Folder} (retention)", RunId, checkpoint.Folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning(e, "Run {RunId}: could not delete checkpoint {Folder}; trying again later", RunId, checkpoint.Folder);
+            }
+        }
+        if (changed) await WriteAsync();
+    }
+
+    private static string? LatestOnDisk(string location)
+    {
+        try
+        {
+            return Checkpoint.Latest(location);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

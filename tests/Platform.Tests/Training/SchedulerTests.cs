@@ -1,0 +1,190 @@
+using Platform.Grains.Devices;
+using Platform.Grains.Training;
+
+namespace Platform.Tests.Training;
+
+/// <summary>The training scheduler and its trainers on a three-silo cluster where only two silos offer a device.</summary>
+public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixture<TrainingClusterFixture>, IAsyncLifetime
+{
+    private ITrainingSchedulerGrain Scheduler => cluster.Scheduler;
+
+    private Task<TrainingRunStatus> StatusOf(string runId) => cluster.Grains.GetGrain<ITrainingRunGrain>(runId).GetStatus();
+
+    private static int[] Steps(TrainingRunStatus status) => [.. status.History.Select(s => s.Step)];
+
+    /// <summary>Each test starts with every device free (the previous test's runs are all finished).</summary>
+    public async ValueTask InitializeAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while ((await Scheduler.Allocations()).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(200);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    [Fact]
+    public async Task Trainers_only_activate_on_the_two_silos_that_offer_devices()
+    {
+        string[] runs = ["where-1", "where-2", "where-3"];
+        foreach (var run in runs) await Scheduler.Submit(cluster.Spec(run, steps: 2));
+        var seen = new HashSet<DeviceAddress>();
+        foreach (var run in runs)
+            await cluster.WaitForAsync(run, r =>
+            {
+                seen.UnionWith(r.Devices);
+                return r.Phase == TrainingRunPhase.Completed;
+            }, "completed");
+
+        var deviceSilos = cluster.Cluster.Silos.Where(s => s != cluster.IdleSilo).Select(s => s.SiloAddress.ToString()).ToHashSet();
+        foreach (var run in runs)
+        {
+            var status = await StatusOf(run);
+            Assert.Contains(status.Worker!, deviceSilos);
+            Assert.Equal([1, 2], Steps(status));
+        }
+        Assert.NotEmpty(seen);
+        Assert.DoesNotContain(seen, d => d.Silo == cluster.IdleSilo.SiloAddress.ToParsableString());
+    }
+
+    [Fact]
+    public async Task A_two_device_run_waits_while_another_run_holds_one_then_starts_and_the_inventory_shows_who_holds_what()
+    {
+        await Scheduler.Submit(cluster.Spec("holder", steps: 5000));
+        var holder = await cluster.WaitForPhaseAsync("holder", TrainingRunPhase.Running);
+
+        var pair = await Scheduler.Submit(cluster.Spec("pair", steps: 2) with { Devices = 2 });
+
+        Assert.Equal(TrainingRunPhase.Queued, pair.Phase);
+        Assert.Equal("needs 2 cpu devices, 1 free", pair.WaitingReason);
+        var inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
+        Assert.Equal("holder", inventory.Single(d => d.Address == holder.Devices.Single()).HeldByRun);
+        Assert.Null(inventory.Single(d => d.Address != holder.Devices.Single()).HeldByRun);
+
+        await Scheduler.Cancel("holder");
+        var running = await cluster.WaitForPhaseAsync("pair", TrainingRunPhase.Running);
+
+        Assert.Equal(2, running.Devices.Count);
+        Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
+        var allocations = await Scheduler.Allocations();
+        inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
+        Assert.Equal(allocations.Select(a => (a.Device, a.RunId)).Order(), inventory.Where(d => d.HeldByRun is not null).Select(d => (d.Address, d.HeldByRun!)).Order());
+        Assert.All(allocations, a => Assert.Equal("pair", a.RunId));
+        Assert.Equal(TrainingRunPhase.Cancelled, (await Scheduler.Get("holder"))!.Phase);
+        await cluster.WaitForPhaseAsync("pair", TrainingRunPhase.Completed);
+        Assert.Empty(await Scheduler.Allocations());
+        Assert.All(await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices(), d => Assert.Null(d.HeldByRun));
+    }
+
+    [Fact]
+    public async Task Waiting_runs_are_placed_by_priority_then_submission_order()
+    {
+        await Scheduler.Submit(cluster.Spec("block-1", steps: 5000));
+        await Scheduler.Submit(cluster.Spec("block-2", steps: 5000));
+        await cluster.WaitForPhaseAsync("block-1", TrainingRunPhase.Running);
+        await cluster.WaitForPhaseAsync("block-2", TrainingRunPhase.Running);
+        await Scheduler.Submit(cluster.Spec("low-1", steps: 5000));
+        await Scheduler.Submit(cluster.Spec("high", steps: 5000) with { Priority = 5 });
+        await Scheduler.Submit(cluster.Spec("low-2", steps: 5000));
+
+        var queued = (await Scheduler.List()).Where(r => r.Phase == TrainingRunPhase.Queued).Select(r => r.RunId);
+        Assert.Equal(["high", "low-1", "low-2"], queued);
+
+        await Scheduler.Cancel("block-1");
+        await cluster.WaitForPhaseAsync("high", TrainingRunPhase.Running);
+        Assert.Equal(TrainingRunPhase.Queued, (await Scheduler.Get("low-1"))!.Phase);
+        await Scheduler.Cancel("block-2");
+        await cluster.WaitForPhaseAsync("low-1", TrainingRunPhase.Running);
+        var last = (await Scheduler.Get("low-2"))!;
+        Assert.Equal(TrainingRunPhase.Queued, last.Phase);
+        Assert.Equal("needs 1 cpu device, none free", last.WaitingReason);
+
+        foreach (var run in new[] { "high", "low-1", "low-2" }) await Scheduler.Cancel(run);
+        foreach (var run in new[] { "high", "low-1", "low-2" }) await cluster.WaitForPhaseAsync(run, TrainingRunPhase.Cancelled);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_queued_run_is_immediate_and_cancelling_a_running_run_stops_its_trainer_and_frees_its_device()
+    {
+        await Scheduler.Submit(cluster.Spec("cancel-running", steps: 5000));
+        await cluster.WaitForAsync("cancel-running", r => r.Phase == TrainingRunPhase.Running && r.Step >= 1, "a step");
+        await Scheduler.Submit(cluster.Spec("cancel-queued", steps: 2) with { Devices = 2 });
+
+        var queued = await Scheduler.Cancel("cancel-queued");
+        var cancelling = await Scheduler.Cancel("cancel-running");
+
+        Assert.Equal(TrainingRunPhase.Cancelled, queued.Phase);
+        Assert.Equal(0, queued.Attempt);
+        Assert.Equal(TrainingRunPhase.Cancelling, cancelling.Phase);
+        var cancelled = await cluster.WaitForPhaseAsync("cancel-running", TrainingRunPhase.Cancelled);
+        Assert.True(cancelled.Step < 5000);
+        Assert.Empty(cancelled.Devices);
+        Assert.Empty(await Scheduler.Allocations());
+        Assert.Equal(TrainingRunPhase.Cancelled, (await Scheduler.Resume("cancel-running")).Phase);
+    }
+
+    [Fact]
+    public async Task A_paused_run_checkpoints_and_frees_its_device_and_once_resumed_continues_from_that_step_to_the_end()
+    {
+        // Long enough that the pause lands mid-run, however fast the steps are.
+        const int steps = 300;
+        await Scheduler.Submit(cluster.Spec("pausing", steps));
+        await cluster.WaitForAsync("pausing", r => r.Phase == TrainingRunPhase.Running && r.Step >= 2, "two steps");
+
+        await Scheduler.Pause("pausing");
+        var paused = await cluster.WaitForPhaseAsync("pausing", TrainingRunPhase.Paused);
+
+        Assert.InRange(paused.Step, 2, steps - 1);
+        Assert.Empty(paused.Devices);
+        Assert.Empty(await Scheduler.Allocations());
+        var atPause = await StatusOf("pausing");
+        Assert.Contains(atPause.Checkpoints, c => c.Step == paused.Step);
+        Assert.Equal(Enumerable.Range(1, paused.Step), Steps(atPause));
+
+        await Scheduler.Resume("pausing");
+        var completed = await cluster.WaitForAsync("pausing", r => r.Phase == TrainingRunPhase.Completed, "completed", TimeSpan.FromMinutes(6));
+
+        Assert.Equal((steps, 2), (completed.Step, completed.Attempt));
+        var status = await StatusOf("pausing");
+        Assert.Equal(Enumerable.Range(1, steps), Steps(status));
+        Assert.Contains(status.Checkpoints, c => c.Step == steps);
+    }
+
+    [Fact]
+    public async Task Submitting_a_run_id_again_returns_the_same_run_unchanged()
+    {
+        // Three devices are more than the cluster offers, so the run stays queued and nothing trains.
+        var first = await Scheduler.Submit(cluster.Spec("twice", steps: 2) with { Devices = 3 });
+        var again = await Scheduler.Submit(cluster.Spec("twice", steps: 9) with { Priority = 7 });
+
+        Assert.Equal(first, again);
+        Assert.Equal("needs 3 cpu devices, the cluster offers 2", again.WaitingReason);
+        Assert.Single(await Scheduler.List(), r => r.RunId == "twice");
+        Assert.Equal(TrainingRunPhase.Cancelled, (await Scheduler.Cancel("twice")).Phase);
+    }
+
+    [Fact]
+    public async Task Invalid_specs_are_refused_before_anything_is_queued()
+    {
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Scheduler.Submit(cluster.Spec("bad/id", steps: 2)));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Scheduler.Submit(cluster.Spec("no-devices", steps: 2) with { Devices = 0 }));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Scheduler.Submit(cluster.Spec("no-steps", steps: 0)));
+
+        Assert.DoesNotContain(await Scheduler.List(), r => r.RunId is "bad/id" or "no-devices" or "no-steps");
+    }
+
+    [Fact]
+    public async Task A_hung_trainer_loses_its_lease_and_its_run_resumes_and_completes_with_every_step_once()
+    {
+        const int steps = 6;
+        var runId = HangingFirstAttempts.Prefix + "-1";
+        await Scheduler.Submit(cluster.Spec(runId, steps));
+        await cluster.WaitForAsync(runId, r => r.Attempt == 1 && r.Step == HangingFirstAttempts.Step, "to its hang");
+
+        var resumed = await cluster.WaitForAsync(runId, r => r.Attempt == 2, "a second attempt", TrainingClusterFixture.StallTimeout * 4);
+
+        Assert.Contains("no progress", resumed.Error);
+        var completed = await cluster.WaitForPhaseAsync(runId, TrainingRunPhase.Completed);
+        Assert.Equal((steps, 2), (completed.Step, completed.Attempt));
+        Assert.Equal(Enumerable.Range(1, steps), Steps(await StatusOf(runId)));
+        Assert.Empty(await Scheduler.Allocations());
+    }
+}

@@ -1,0 +1,164 @@
+using Platform.Evaluation.Tests;
+using Platform.Grains.Evaluation;
+using Platform.Grains.Training;
+using Platform.Model.Evaluation.Benchmark;
+using Platform.Model.Training;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests.Training;
+
+/// <summary>The run record on a real cluster: attempt fencing, the step history across resumes, checkpoint evaluation and retention.</summary>
+[Collection(SharedClusterCollection.Name)]
+public sealed class TrainingRunGrainTests(SharedClusterFixture shared) : IDisposable
+{
+    private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("training-run-");
+
+    public void Dispose() => _work.Delete(recursive: true);
+
+    private static string NewRunId() => "run-" + Guid.NewGuid().ToString("N")[..8];
+
+    private static TrainingRunSpec Spec(string runId) => new() { RunId = runId, Dataset = "pairs", Steps = 10_000 };
+
+    private static TrainingStepRecord Step(int step, int attempt) =>
+        new(step, Loss: 10 - step / 1000.0, LearningRate: attempt, GradientNorm: 1, TokensPerSecond: 500, Mfu: 0.1,
+            StepSeconds: 0.5, DataSeconds: 0.1, ForwardSeconds: 0.2, BackwardSeconds: 0.15, OptimizerSeconds: 0.05, FinishedAt: DateTimeOffset.UtcNow);
+
+    private static TrainingStepRecord[] Steps(int from, int to, int attempt) =>
+        [.. Enumerable.Range(from, to - from + 1).Select(step => Step(step, attempt))];
+
+    private async Task<ITrainingRunGrain> RegisteredAsync(TrainingRunSpec spec)
+    {
+        var run = shared.Grains.GetGrain<ITrainingRunGrain>(spec.RunId);
+        await run.Register(spec, Path.Combine(_work.FullName, spec.RunId));
+        return run;
+    }
+
+    [Fact]
+    public async Task Registering_the_same_spec_again_changes_nothing_and_a_different_spec_under_the_id_is_refused()
+    {
+        var spec = Spec(NewRunId());
+        var run = await RegisteredAsync(spec);
+        await run.Register(spec with { Evaluations = [.. spec.Evaluations], TextDocuments = [.. spec.TextDocuments] }, Path.Combine(_work.FullName, spec.RunId));
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => run.Register(spec with { Steps = 5 }, Path.Combine(_work.FullName, spec.RunId)));
+        Assert.Contains("different spec", error.Message);
+        Assert.Equal(10_000, (await run.GetStatus()).Spec.Steps);
+    }
+
+    [Fact]
+    public async Task Reports_of_an_attempt_older_than_the_newest_started_are_refused_and_change_nothing()
+    {
+        var run = await RegisteredAsync(Spec(NewRunId()));
+        Assert.True(await run.AttemptStarted(1, 0, "silo-a"));
+        Assert.True(await run.ReportSteps(1, Steps(1, 4, attempt: 1)));
+
+        Assert.True(await run.AttemptStarted(2, 0, "silo-b"));
+        Assert.False(await run.ReportSteps(1, Steps(5, 6, attempt: 1)));
+        Assert.False(await run.ReportCheckpoint(1, 6, Path.Combine(_work.FullName, "stale")));
+        Assert.False(await run.AttemptStarted(1, 4, "silo-a"));
+        Assert.True(await run.ReportSteps(2, Steps(1, 2, attempt: 2)));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => run.ReportSteps(3, Steps(3, 3, attempt: 3)));
+
+        var status = await run.GetStatus();
+        Assert.Equal("silo-b", status.Worker);
+        Assert.Equal([1, 2], status.History.Select(s => s.Step));
+        Assert.All(status.History, s => Assert.Equal(2, s.LearningRate));
+        Assert.Empty(status.Checkpoints);
+    }
+
+    [Fact]
+    public async Task A_resumed_attempt_redoes_the_steps_after_its_checkpoint_and_the_history_has_each_step_once_none_skipped()
+    {
+        var spec = Spec(NewRunId());
+        var run = await RegisteredAsync(spec);
+        string checkpoint = Path.Combine(_work.FullName, spec.RunId, Checkpoint.FolderName(5));
+        Assert.True(await run.AttemptStarted(1, 0, "silo-a"));
+        Assert.True(await run.ReportSteps(1, Steps(1, 5, attempt: 1)));
+        Assert.True(await run.ReportCheckpoint(1, 5, checkpoint));
+        Assert.True(await run.ReportSteps(1, Steps(6, 8, attempt: 1)));
+        Assert.True(await run.ReportSteps(1, Steps(7, 9, attempt: 1))); // a retried batch: steps 7 and 8 arrive twice
+
+        // The silo running attempt 1 is lost after step 9; attempt 2 resumes from the checkpoint of step 5.
+        Assert.True(await run.AttemptStarted(2, 5, "silo-b"));
+        Assert.Equal([1, 2, 3, 4, 5], (await run.GetStatus()).History.Select(s => s.Step));
+        Assert.True(await run.ReportSteps(2, Steps(6, 12, attempt: 2)));
+
+        var status = await run.GetStatus();
+        Assert.Equal(Enumerable.Range(1, 12), status.History.Select(s => s.Step));
+        Assert.Equal(Enumerable.Repeat(1.0, 5).Concat(Enumerable.Repeat(2.0, 7)), status.History.Select(s => s.LearningRate));
+        Assert.Equal(12, status.Latest!.Step);
+        Assert.Equal([5], status.Checkpoints.Select(c => c.Step));
+        Assert.Equal(checkpoint, status.Checkpoints[0].Folder);
+    }
+
+    [Fact]
+    public async Task The_history_of_a_long_run_stays_bounded_with_every_recent_step()
+    {
+        var run = await RegisteredAsync(Spec(NewRunId()));
+        var options = new TrainingClusterOptions();
+        Assert.True(await run.AttemptStarted(1, 0, "silo-a"));
+        const int steps = 4000;
+        for (int first = 1; first <= steps; first += 40)
+            Assert.True(await run.ReportSteps(1, Steps(first, first + 39, attempt: 1)));
+
+        var history = (await run.GetStatus()).History.Select(s => s.Step).ToArray();
+        Assert.InRange(history.Length, options.HistoryRecentSteps, options.HistoryRecentSteps + options.HistoryOlderPoints);
+        Assert.Equal(1, history[0]);
+        Assert.Equal(Enumerable.Range(steps - options.HistoryRecentSteps + 1, options.HistoryRecentSteps), history.TakeLast(options.HistoryRecentSteps));
+        Assert.Equal(history.Order().Distinct(), history);
+    }
+
+    [Fact]
+    public async Task Every_checkpoint_is_evaluated_once_and_ranked_with_run_and_step_and_retention_deletes_only_evaluated_older_unkept_ones()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        string data = Path.Combine(_work.FullName, "data");
+        BenchmarkGenerator.Generate(data, TinyBenchmarkModel.Benchmark(), cancellation);
+        var spec = Spec(NewRunId()) with
+        {
+            Steps = 4,
+            Evaluations = [new RunEvaluation("coco-captions", data, Prompt: "", MaxImages: 3)],
+            Retention = new CheckpointRetentionPolicy { KeepLast = 1, KeepEvery = 2 },
+        };
+        string location = Path.Combine(_work.FullName, spec.RunId);
+        var run = await RegisteredAsync(spec);
+        Assert.True(await run.AttemptStarted(1, 0, "silo-a"));
+        var folders = new Dictionary<int, string>();
+        for (int step = 1; step <= 4; step++)
+        {
+            folders[step] = TinyBenchmarkModel.Checkpoint(data, location, step);
+            Assert.True(await run.ReportSteps(1, Steps(step, step, attempt: 1)));
+            Assert.True(await run.ReportCheckpoint(1, step, folders[step]));
+            Assert.True(await run.ReportCheckpoint(1, step, folders[step])); // a retried report starts nothing more
+        }
+
+        // Steps 1 and 3 go once evaluated; 2 is a multiple of KeepEvery, 4 the newest and the latest.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(6);
+        TrainingRunStatus status;
+        while (true)
+        {
+            status = await run.GetStatus();
+            var phases = status.Evaluations.ToDictionary(e => e.Step, e => e.Phase);
+            foreach (var deleted in status.Checkpoints.Where(c => c.Deleted))
+                Assert.True(phases[deleted.Step] == EvaluationPhase.Completed, $"checkpoint {deleted.Step} was deleted while its evaluation was {phases[deleted.Step]}");
+            if (status.Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed) && status.Checkpoints.Count(c => c.Deleted) == 2) break;
+            Assert.True(DateTime.UtcNow < deadline, $"after 6 minutes: {string.Join(", ", status.Evaluations)}; {string.Join(", ", status.Checkpoints)}");
+            await Task.Delay(500, cancellation);
+        }
+
+        Assert.Equal([1, 2, 3, 4], status.Evaluations.Select(e => e.Step));
+        Assert.All(status.Evaluations, e => Assert.True(e.Phase == EvaluationPhase.Completed && e.PrimaryMetric == "CIDEr" && e.PrimaryScore is not null, e.Error));
+        Assert.Equal([1, 3], status.Checkpoints.Where(c => c.Deleted).Select(c => c.Step));
+        Assert.Equal([false, true, false, true], folders.OrderBy(f => f.Key).Select(f => Directory.Exists(f.Value)));
+
+        var leaderboard = shared.Grains.GetGrain<ILeaderboardGrain>("coco-captions");
+        foreach (var (step, folder) in folders)
+        {
+            var evaluation = await shared.Grains.GetGrain<IEvaluationGrain>(EvaluationKey.For(folder, Model.Evaluation.EvaluationTask.CocoCaptions)).GetStatus();
+            Assert.Equal(1, evaluation.Runs);
+            var entry = await leaderboard.Get(EvaluationKey.Parse(EvaluationKey.For(folder, Model.Evaluation.EvaluationTask.CocoCaptions)).Checkpoint);
+            Assert.NotNull(entry);
+            Assert.Equal((spec.RunId, (long)step), (entry.RunId, entry.Step));
+        }
+    }
+}
