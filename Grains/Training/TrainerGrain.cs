@@ -105,7 +105,7 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(lease, stopRequested.Token);
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
-        using var trainer = TrainingRun.Create(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
+        using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))
             return new TrainerReport(trainer.Step, Stopped: true);
         Logger.LogInformation("Trainer of run {Run} attempt {Attempt} on {Device} from step {Step}", a.Spec.RunId, a.Attempt, a.Devices[0], trainer.Step);

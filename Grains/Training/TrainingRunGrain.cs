@@ -185,7 +185,7 @@ public sealed class TrainingRunGrain(
         return new TrainingRunStatus(
             summary, spec, state.State.CheckpointLocation, _history.Latest, history, state.State.Checkpoints.ToArray(),
             curve.OrderBy(r => r.Step).ThenBy(r => r.Task, StringComparer.Ordinal).ToArray(),
-            summary.Phase == TrainingRunPhase.Running ? Eta(spec, history) : null, state.State.Worker);
+            summary.Phase == TrainingRunPhase.Running ? Eta(history, state.State.FromStep, spec.Steps) : null, state.State.Worker);
     }
 
     private static RunEvaluationResult Result(int step, string task, EvaluationPhase phase, string? metric, double? score, string? error) =>
@@ -235,15 +235,18 @@ public sealed class TrainingRunGrain(
             state.State.Attempt, _history.Latest?.Step ?? 0, spec.Steps, Error: null, state.State.RegisteredAt, StartedAt: null, FinishedAt: null);
     }
 
-    /// <summary>Steps left at the rate of the current attempt's recent steps (an earlier attempt's pace says little).</summary>
-    private TimeSpan? Eta(TrainingRunSpec spec, IReadOnlyList<TrainingStepRecord> history)
+    /// <summary>
+    /// Steps left at the rate of the current attempt's recent steps (an earlier attempt's pace, on another device perhaps,
+    /// says little); null until the attempt has two steps to time.
+    /// </summary>
+    public static TimeSpan? Eta(IReadOnlyList<TrainingStepRecord> history, int attemptFromStep, int steps)
     {
-        var recent = history.Where(p => p.Step > state.State.FromStep).TakeLast(RateWindow).ToArray();
+        var recent = history.Where(p => p.Step > attemptFromStep).TakeLast(RateWindow).ToArray();
         if (recent.Length < 2) return null;
         double seconds = (recent[^1].FinishedAt - recent[0].FinishedAt).TotalSeconds;
         if (seconds <= 0) return null;
         double stepsPerSecond = (recent[^1].Step - recent[0].Step) / seconds;
-        return TimeSpan.FromSeconds(Math.Max(0, spec.Steps - recent[^1].Step) / stepsPerSecond);
+        return TimeSpan.FromSeconds(Math.Max(0, steps - recent[^1].Step) / stepsPerSecond);
     }
 
     private string? CheckpointFolder(int step) => state.State.Checkpoints.Find(c => c.Step == step)?.Folder;

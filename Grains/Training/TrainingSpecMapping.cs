@@ -9,16 +9,15 @@ namespace Platform.Grains.Training;
 public static class TrainingSpecMapping
 {
     /// <summary>
-    /// The request of one trainer attempt on <paramref name="device"/>: a new run when <paramref name="checkpointFolder"/>
-    /// holds no checkpoint yet, else the run resumed from its latest one. The device's kind picks the libtorch device;
-    /// which CUDA ordinal (for a silo with several GPUs) is not chosen yet: libtorch's default GPU trains.
+    /// The request of one trainer attempt on <paramref name="device"/>, checkpointing into <paramref name="checkpointFolder"/>
+    /// (<see cref="TrainingRun.CreateOrResume"/> decides whether it starts or resumes). The device's kind picks the libtorch
+    /// device; which CUDA ordinal (for a silo with several GPUs) is not chosen yet: libtorch's default GPU trains.
     /// </summary>
     public static TrainingRunRequest Request(TrainingRunSpec spec, IReadOnlyList<DatasetShard> shards, string checkpointFolder, DeviceAddress device) => new()
     {
         Shards = shards,
         Documents = spec.TextDocuments,
         Preset = SimVlmConfig.Preset(spec.Preset),
-        Resume = Checkpoint.Latest(checkpointFolder) is not null,
         ShuffleBuffer = spec.ShuffleBuffer,
         Tokenizer = spec.Tokenizer,
         Options = new TrainingOptions

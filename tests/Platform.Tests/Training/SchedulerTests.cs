@@ -1,5 +1,6 @@
 using Platform.Grains.Devices;
 using Platform.Grains.Training;
+using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Training;
 
@@ -66,7 +67,7 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
         var allocations = await Scheduler.Allocations();
         inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
-        Assert.Equal(allocations.Select(a => (a.Device, a.RunId)).Order(), inventory.Where(d => d.HeldByRun is not null).Select(d => (d.Address, d.HeldByRun!)).Order());
+        Assert.Equal(allocations.Select(a => $"{a.Device} {a.RunId}").Order(), inventory.Where(d => d.HeldByRun is not null).Select(d => $"{d.Address} {d.HeldByRun}").Order());
         Assert.All(allocations, a => Assert.Equal("pair", a.RunId));
         Assert.Equal(TrainingRunPhase.Cancelled, (await Scheduler.Get("holder"))!.Phase);
         await cluster.WaitForPhaseAsync("pair", TrainingRunPhase.Completed);
@@ -186,5 +187,38 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal((steps, 2), (completed.Step, completed.Attempt));
         Assert.Equal(Enumerable.Range(1, steps), Steps(await StatusOf(runId)));
         Assert.Empty(await Scheduler.Allocations());
+    }
+}
+
+/// <summary>A silo holding a trainer dies: its own cluster, since a silo is killed.</summary>
+public sealed class SchedulerSiloLossTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task The_devices_of_a_killed_silo_are_reclaimed_and_its_run_resumes_on_the_other_silo_with_every_step_once()
+    {
+        const int steps = 200;
+        var cluster = new TrainingClusterFixture(azurite);
+        await cluster.InitializeAsync();
+        try
+        {
+            await cluster.Scheduler.Submit(cluster.Spec("lost-silo", steps));
+            var first = await cluster.WaitForAsync("lost-silo", r => r.Phase == TrainingRunPhase.Running && r.Step >= 2, "two steps");
+            var victim = cluster.Cluster.Silos.Single(s => s.SiloAddress.ToParsableString() == first.Devices.Single().Silo);
+
+            await cluster.Cluster.KillSiloAsync(victim, TestContext.Current.CancellationToken);
+
+            var resumed = await cluster.WaitForAsync("lost-silo", r => r.Attempt == 2 && r.Phase == TrainingRunPhase.Running, "a second attempt");
+            Assert.NotEqual(first.Devices.Single().Silo, resumed.Devices.Single().Silo);
+            Assert.NotNull(resumed.Error);
+            var completed = await cluster.WaitForAsync("lost-silo", r => r.Phase == TrainingRunPhase.Completed, "completed", TimeSpan.FromMinutes(6));
+            Assert.Equal((steps, 2), (completed.Step, completed.Attempt));
+            var status = await cluster.Grains.GetGrain<ITrainingRunGrain>("lost-silo").GetStatus();
+            Assert.Equal(Enumerable.Range(1, steps), status.History.Select(s => s.Step));
+            Assert.Empty(await cluster.Scheduler.Allocations());
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
     }
 }

@@ -42,7 +42,24 @@ public sealed class TrainingRunGrainTests(SharedClusterFixture shared) : IDispos
 
         var error = await Assert.ThrowsAsync<ArgumentException>(() => run.Register(spec with { Steps = 5 }, Path.Combine(_work.FullName, spec.RunId)));
         Assert.Contains("different spec", error.Message);
-        Assert.Equal(10_000, (await run.GetStatus()).Spec.Steps);
+        var status = await run.GetStatus();
+        Assert.Equal(10_000, status.Spec.Steps);
+        // Registered directly, not submitted: the scheduler knows nothing of it, and the status says so instead of failing.
+        Assert.Equal((TrainingRunPhase.Queued, "the scheduler has no record of this run"), (status.Run.Phase, status.Run.WaitingReason));
+        Assert.Null(status.Eta);
+    }
+
+    [Fact]
+    public void The_eta_is_the_steps_left_at_the_current_attempt_s_recent_rate()
+    {
+        var start = DateTimeOffset.UnixEpoch;
+        TrainingStepRecord At(int step, double seconds) => Step(step, attempt: 1) with { FinishedAt = start.AddSeconds(seconds) };
+        // Steps 1-7 at 1 step/s by an earlier attempt, then the current one, resumed from step 7, at 2 steps/s.
+        TrainingStepRecord[] history = [.. Enumerable.Range(1, 7).Select(s => At(s, s)), .. Enumerable.Range(8, 13).Select(s => At(s, 100 + (s - 8) / 2.0))];
+
+        Assert.Equal(TimeSpan.FromSeconds((100 - 20) / 2.0), TrainingRunGrain.Eta(history, attemptFromStep: 7, steps: 100));
+        Assert.Null(TrainingRunGrain.Eta(history, attemptFromStep: 19, steps: 100));
+        Assert.Equal(TimeSpan.Zero, TrainingRunGrain.Eta(history, attemptFromStep: 7, steps: 20));
     }
 
     [Fact]

@@ -219,4 +219,48 @@ public sealed class WorkTableTests
         clock.Advance(Lease);
         Assert.Single(after.ExpireLeases());
     }
+
+    [Fact]
+    public void Starting_a_chosen_item_runs_only_that_one_and_only_while_it_is_pending()
+    {
+        var (table, _) = NewTable(3);
+
+        Assert.True(table.Start(2));
+        Assert.False(table.Start(2));
+        Assert.False(table.Start(3));
+
+        Assert.Equal([WorkUnitState.Pending, WorkUnitState.Pending, WorkUnitState.Running], table.Items.Select(i => i.State));
+        Assert.Equal(1, table[2].Attempt);
+        Assert.True(table.Heartbeat(2, 1, "worker", null));
+    }
+
+    [Fact]
+    public void A_reopened_item_keeps_its_attempt_number_so_its_last_attempts_late_report_stays_refused()
+    {
+        var (table, _) = NewTable(1);
+        var item = Assert.Single(table.Dispatch());
+        Assert.Equal(WorkOutcome.Accepted, table.Complete(0, item.Attempt));
+
+        Assert.True(table.Reopen(0));
+        Assert.False(table.Reopen(0));
+
+        Assert.Equal(WorkUnitState.Pending, item.State);
+        Assert.Equal(WorkOutcome.Refused, table.Complete(0, 1));
+        Assert.True(table.Start(0));
+        Assert.Equal(2, item.Attempt);
+    }
+
+    [Fact]
+    public void A_withdrawn_item_is_failed_with_the_reason_and_never_dispatched_and_only_a_pending_one_can_be_withdrawn()
+    {
+        var (table, _) = NewTable(2);
+        Assert.True(table.Start(1));
+
+        Assert.True(table.Withdraw(0, "cancelled"));
+        Assert.False(table.Withdraw(1, "running"));
+
+        Assert.Equal((WorkUnitState.Failed, "cancelled"), (table[0].State, table[0].LastError));
+        Assert.Empty(table.Dispatch());
+        Assert.Equal(WorkUnitState.Running, table[1].State);
+    }
 }
