@@ -105,6 +105,10 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(lease, stopRequested.Token);
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
+        // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
+        // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
+        var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();
+        Checkpoint.DiscardAfter(a.CheckpointLocation, accepted);
         using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))
             return new TrainerReport(trainer.Step, Stopped: true);
