@@ -177,13 +177,21 @@ public sealed class TrainingRunGrain(
         var curve = new List<RunEvaluationResult>();
         foreach (var evaluation in state.State.Evaluations.ToArray())
         {
-            if (evaluation.IsFinished || !evaluation.Started || CheckpointFolder(evaluation.Step) is not { } folder)
+            var (phase, metric, score, error) = (evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error);
+            if (evaluation.Started && !evaluation.IsFinished && CheckpointFolder(evaluation.Step) is { } folder)
             {
-                curve.Add(Result(evaluation.Step, evaluation.Task, evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error));
-                continue;
+                try
+                {
+                    var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
+                    (phase, metric, score, error) = (status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error);
+                }
+                catch (Exception e)
+                {
+                    // The last state the timer saw answers instead: a status read should not fail for one evaluation.
+                    logger.LogDebug(e, "Run {RunId}: no status from the {Task} evaluation of step {Step}", RunId, evaluation.Task, evaluation.Step);
+                }
             }
-            var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
-            curve.Add(Result(evaluation.Step, evaluation.Task, status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error));
+            curve.Add(new RunEvaluationResult(evaluation.Step, evaluation.Task, phase, metric, score, error));
         }
         var history = _history.Points.ToArray();
         return new TrainingRunStatus(
@@ -191,9 +199,6 @@ public sealed class TrainingRunGrain(
             curve.OrderBy(r => r.Step).ThenBy(r => r.Task, StringComparer.Ordinal).ToArray(),
             summary.Phase == TrainingRunPhase.Running ? Eta(history, state.State.FromStep, spec.Steps) : null, state.State.Worker);
     }
-
-    private static RunEvaluationResult Result(int step, string task, EvaluationPhase phase, string? metric, double? score, string? error) =>
-        new(step, task, phase, metric, score, error);
 
     private TrainingRunSpec RequireRegistered() =>
         state.State.Spec ?? throw new InvalidOperationException($"Training run '{RunId}' is not registered: the scheduler registers a run when it is submitted.");

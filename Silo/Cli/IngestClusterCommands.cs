@@ -113,7 +113,11 @@ public static class IngestClusterCommands
             : "") +
         (status.Error is null ? "" : $"; error: {status.Error}");
 
-    internal static async Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken)
+    internal static Task<int> WithClientAsync(Func<IGrainFactory, Task<int>> action, CancellationToken cancellationToken) =>
+        WithClientAsync((grains, _) => action(grains), cancellationToken);
+
+    /// <summary>Runs <paramref name="action"/> with a client of the running platform and the settings that found it (storage for manifests).</summary>
+    internal static async Task<int> WithClientAsync(Func<IGrainFactory, PlatformConfiguration, Task<int>> action, CancellationToken cancellationToken)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);
@@ -128,6 +132,6 @@ public static class IngestClusterCommands
             return 2;
         }
         await using var client = await PlatformClient.ConnectAsync(configuration, cancellationToken);
-        return await action(client.Grains);
+        return await action(client.Grains, configuration);
     }
 }

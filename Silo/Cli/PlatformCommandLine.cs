@@ -19,7 +19,7 @@ public static class PlatformCommandLine
         root.Subcommands.Add(IngestClusterCommands.AddTo(IngestCommands.Create()));
         root.Subcommands.Add(CrawlCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
-        root.Subcommands.Add(ModelCommands.CreateTrain());
+        root.Subcommands.Add(TrainClusterCommands.AddTo(ModelCommands.CreateTrain()));
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());

@@ -31,6 +31,9 @@ public static class HangfireServiceExtensions
         services.AddTransient<IngestSubmitJob>();
         services.AddTransient<IngestFolderWatchJob>();
         services.AddHostedService<IngestWatchScheduler>();
+        services.AddTransient<TrainingSubmitJob>();
+        services.AddTransient<TrainingRunCheckJob>();
+        services.AddHostedService<TrainingRunCheckScheduler>();
         return services;
     }
 

@@ -98,6 +98,21 @@ public sealed record PlatformConfiguration(
     public string IngestWatchWorkPath() =>
         Path.IsPathRooted(IngestWatch.WorkDirectory) ? IngestWatch.WorkDirectory : Path.Combine(StateRoot(), IngestWatch.WorkDirectory);
 
+    /// <summary>
+    /// The `Training:*` settings as the scheduler and run grains take them (<see cref="Platform.Grains.Training.TrainingClusterOptions"/>),
+    /// a relative checkpoint root under `.state/`.
+    /// </summary>
+    public void ApplyTrainingSettings(Platform.Grains.Training.TrainingClusterOptions options)
+    {
+        options.CheckpointRoot = Path.IsPathRooted(Training.CheckpointRoot) ? Training.CheckpointRoot : Path.Combine(StateRoot(), Training.CheckpointRoot);
+        options.LeaseTimeout = Training.LeaseTimeout;
+        options.StallTimeout = Training.StallTimeout;
+        options.MaxFailures = Training.MaxFailures;
+        options.CheckInterval = Training.CheckInterval;
+        options.HistoryRecentSteps = Training.HistoryRecentSteps;
+        options.HistoryOlderPoints = Training.HistoryOlderPoints;
+    }
+
     /// <summary>`.state/` at the repository root when the program runs from a checkout, else beside the working directory.</summary>
     public static string StateRoot()
     {

@@ -1,6 +1,7 @@
 using Orleans.Dashboard;
 using Microsoft.AspNetCore.Authorization;
 using Platform.Dashboard;
+using Platform.Grains.Training;
 using Platform.Silo.Health;
 
 namespace Platform.Silo.Hosting;
@@ -29,6 +30,7 @@ public static class PlatformHost
             silo.AddPlatformClustering(configuration.Clustering, configuration.StorageConnection);
             silo.AddPlatformStorage(configuration.StorageConnection, configuration.Storage.ManifestContainer);
             silo.AddPlatformDevices(devices);
+            silo.Services.AddPlatformTraining(configuration.ApplyTrainingSettings);
             silo.AddDashboard();
         });
 
@@ -50,6 +52,7 @@ public static class PlatformHost
         app.MapPlatformDashboards(policy);
         app.MapPlatformIngestApi(policy);
         app.MapPlatformDevicesApi(policy);
+        app.MapPlatformTrainingApi(policy);
         app.MapGet("/", () => Results.Redirect(DashboardEndpoints.OrleansPath));
         return app;
     }

@@ -115,6 +115,30 @@ public sealed class TrainingSettings
     /// `none` (never trains), or a comma-separated list of `cpu` and `cuda:N` (e.g. `cpu,cpu`, `cuda:0,cuda:1`).
     /// </summary>
     public string Devices { get; set; } = "";
+
+    /// <summary>
+    /// Parent folder of the runs' checkpoint folders (`CheckpointRoot/RUN`) when a run names none; every silo must reach it
+    /// (a shared mount in a cluster). Relative paths are under the repository's git-ignored `.state/`.
+    /// </summary>
+    public string CheckpointRoot { get; set; } = "checkpoints";
+
+    /// <summary>A trainer that has not sent a heartbeat for this long is presumed lost; its run resumes from its latest checkpoint elsewhere.</summary>
+    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A trainer that heartbeats but whose step has not advanced for this long is presumed hung and treated as lost (00:00:00: off).</summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Failed or lost attempts after which a run fails instead of being queued again.</summary>
+    public int MaxFailures { get; set; } = 5;
+
+    /// <summary>How often the scheduler, while active, expires leases, reclaims the devices of departed silos and places waiting runs.</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Steps of the recent window whose metrics a run's history keeps every one of.</summary>
+    public int HistoryRecentSteps { get; set; } = 500;
+
+    /// <summary>Points at most that a run's history keeps before its recent window (downsampled evenly), so its record stays bounded however long it trains.</summary>
+    public int HistoryOlderPoints { get; set; } = 500;
 }
 
 public sealed class WebSettings

@@ -98,10 +98,27 @@ public static class SettingsValidation
 
     public sealed class Training : IValidateOptions<TrainingSettings>
     {
-        public ValidateOptionsResult Validate(string? name, TrainingSettings s) =>
-            Platform.Model.Devices.DeviceSelection.TryParse(s.Devices, out _, out var problem)
-                ? ValidateOptionsResult.Success
-                : ValidateOptionsResult.Fail($"{Name(TrainingSettings.Section, nameof(s.Devices))} = '{s.Devices}' {problem}");
+        public ValidateOptionsResult Validate(string? name, TrainingSettings s)
+        {
+            var errors = new List<string>();
+            if (!Platform.Model.Devices.DeviceSelection.TryParse(s.Devices, out _, out var problem))
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.Devices))} = '{s.Devices}' {problem}");
+            if (string.IsNullOrWhiteSpace(s.CheckpointRoot))
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.CheckpointRoot))} is empty; name a folder every silo can reach (default: checkpoints, under .state/).");
+            if (s.LeaseTimeout <= TimeSpan.Zero)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.LeaseTimeout))} = {s.LeaseTimeout} must be positive (default 00:01:00).");
+            if (s.StallTimeout < TimeSpan.Zero)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.StallTimeout))} = {s.StallTimeout} is negative; use 00:00:00 to turn the stall check off (default 00:10:00).");
+            if (s.MaxFailures < 1)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.MaxFailures))} = {s.MaxFailures} must be at least 1.");
+            if (s.CheckInterval <= TimeSpan.Zero)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.CheckInterval))} = {s.CheckInterval} must be positive (default 00:00:05).");
+            if (s.HistoryRecentSteps < 1)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.HistoryRecentSteps))} = {s.HistoryRecentSteps} must be at least 1.");
+            if (s.HistoryOlderPoints < 0)
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.HistoryOlderPoints))} = {s.HistoryOlderPoints} must not be negative.");
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
     }
 
     public sealed class IngestWatch : IValidateOptions<IngestWatchSettings>
