@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Benchmarks;
@@ -7,6 +9,7 @@ using Platform.Grains.Devices;
 using Platform.Grains.Training;
 using Platform.Model.Devices;
 using Platform.Model.Training;
+using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Training;
@@ -121,6 +124,99 @@ public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
             $"history steps {string.Join(",", status.History.Select(s => s.Step))}; checkpoints {string.Join(",", status.Checkpoints.Select(c => c.Step))}; " +
             $"attempt {run.Attempt}, killed at step {stepAtKill}");
         Assert.Contains(status.Checkpoints, c => c.Step == Steps);
+    }
+
+    /// <summary>`platform up` in Azure Table cluster mode on the shared Azurite, offering one CPU slot, with short trainer leases.</summary>
+    private Dictionary<string, string> ClusterProcess(string cluster, int siloPort) => new()
+    {
+        ["PLATFORM_Clustering__Mode"] = "AzureTable",
+        ["PLATFORM_Clustering__ClusterId"] = cluster,
+        ["PLATFORM_Clustering__ServiceId"] = cluster,
+        ["PLATFORM_Clustering__SiloPort"] = siloPort.ToString(),
+        ["PLATFORM_Storage__ConnectionString"] = azurite.Connection.ConnectionString,
+        ["PLATFORM_Training__Devices"] = "cpu",
+        ["PLATFORM_Training__CheckpointRoot"] = Path.Combine(root, "checkpoints"),
+        ["PLATFORM_Training__LeaseTimeout"] = LeaseTimeout.ToString(),
+        ["PLATFORM_Training__CheckInterval"] = "00:00:00.500",
+        // Until membership declares the killed process dead (tens of seconds), its device still counts as free and each
+        // attempt placed there is lost after a lease: those are not the run's failures.
+        ["PLATFORM_Training__MaxFailures"] = "50",
+    };
+
+    [Fact]
+    public async Task A_run_whose_trainer_process_gets_sigkill_completes_in_the_other_process_of_the_cluster_with_the_uninterrupted_runs_weights()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clusterId = "kill-process-" + Guid.NewGuid().ToString("N")[..8];
+        var ports = new[] { AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort() };
+        await using var first = PlatformProcess.StartUp(ClusterProcess(clusterId, ports[0]), azurite.Connection);
+        await using var second = PlatformProcess.StartUp(ClusterProcess(clusterId, ports[1]), azurite.Connection);
+        var processes = new[] { first, second };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        foreach (var process in processes) await process.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        await WaitUntilAsync(async () => (await GetJsonAsync(http, first, "/api/devices"))?.GetProperty("devices").GetArrayLength() == 2,
+            "both processes' devices in the inventory", TimeSpan.FromMinutes(1));
+
+        var dataset = $"killp-{Guid.NewGuid():N}"[..14];
+        var manifests = new DatasetManifestStore(azurite.Connection.CreateBlobClient(), PlatformTestCluster.ManifestContainer);
+        var shards = await TrainingDatasetGenerator.WriteAsync(Path.Combine(root, "dataset"), shards: 2, samplesPerShard: 8, seed: 3, ct);
+        await manifests.AppendAsync(dataset, new ManifestTail(0, 0),
+            [.. shards.Select(s => new ManifestShard(s.ShardId, s.SampleCount, s.SizeBytes, s.Checksum, s.Location, s.CommittedAt))], ct);
+        var spec = Spec("sigkilled-" + Guid.NewGuid().ToString("N")[..8], dataset);
+        using (var posted = await http.PostAsJsonAsync(new Uri(first.BaseAddress, "/api/train/runs"), spec, ct))
+            Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync(ct));
+        var statusPath = $"/api/train/runs/{spec.RunId}";
+
+        JsonElement status = default;
+        await WaitUntilAsync(async () => (await GetJsonAsync(http, first, statusPath)) is { } s && (status = s).GetProperty("checkpoints").GetArrayLength() > 0
+                && s.GetProperty("latest").ValueKind == JsonValueKind.Object && s.GetProperty("latest").GetProperty("step").GetInt32() > CheckpointEvery,
+            "a checkpoint and a step past it", TimeSpan.FromMinutes(4));
+        var holder = status.GetProperty("run").GetProperty("devices").EnumerateArray().Single().GetProperty("silo").GetString()!;
+        var victimIndex = Array.IndexOf(ports, SiloPort(holder));
+        Assert.True(victimIndex >= 0, $"the trainer's silo {holder} is neither process");
+        var (victim, survivor) = (processes[victimIndex], processes[1 - victimIndex]);
+        Assert.True(status.GetProperty("run").GetProperty("step").GetInt32() < Steps, "the run finished before its process could be killed");
+        victim.Process.Kill(); // SIGKILL: no shutdown, no last checkpoint, no goodbye to the cluster
+        await victim.Process.WaitForExitAsync(ct);
+
+        await WaitUntilAsync(async () => (await GetJsonAsync(http, survivor, statusPath)) is { } s
+                && (status = s).GetProperty("run").GetProperty("phase").GetString() is "Completed" or "Failed" or "Cancelled",
+            "the run's end", TimeSpan.FromMinutes(6));
+
+        var run = status.GetProperty("run");
+        Assert.True(run.GetProperty("phase").GetString() == "Completed", status.ToString());
+        Assert.Equal(Steps, run.GetProperty("step").GetInt32());
+        Assert.True(run.GetProperty("attempt").GetInt32() >= 2, $"the run completed in attempt {run.GetProperty("attempt")}, so nothing resumed it after the kill");
+        Assert.Contains($":{ports[1 - victimIndex]}", status.GetProperty("worker").GetString());
+        var history = status.GetProperty("history").EnumerateArray().Select(p => p.GetProperty("step").GetInt32()).ToArray();
+        Assert.True(Enumerable.Range(1, Steps).SequenceEqual(history), $"history steps {string.Join(",", history)}");
+
+        var final = Checkpoint.Latest(spec.CheckpointLocation!)!;
+        Assert.Equal(Steps, Checkpoint.ReadState(final).Step);
+        var difference = CheckpointWeights.MaxDifference(final, await TrainUninterruptedAsync(spec, manifests));
+        Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by up to {difference}");
+
+        var devices = (await GetJsonAsync(http, survivor, "/api/devices"))!.Value.GetProperty("devices").EnumerateArray().ToArray();
+        Assert.All(devices, device => Assert.Equal(JsonValueKind.Null, device.GetProperty("heldByRun").ValueKind));
+    }
+
+    /// <summary>The port of a silo address `ip:port@generation`.</summary>
+    private static int SiloPort(string siloAddress) => int.Parse(siloAddress.Split(':')[1].Split('@')[0]);
+
+    /// <summary>The JSON a process answers at <paramref name="path"/>; null while it cannot answer (the cluster finding out a process died).</summary>
+    private static async Task<JsonElement?> GetJsonAsync(HttpClient http, PlatformProcess process, string path)
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri(process.BaseAddress, path), TestContext.Current.CancellationToken);
+            if (!response.IsSuccessStatusCode) return null;
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+            return json.RootElement.Clone();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
