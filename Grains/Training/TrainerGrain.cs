@@ -131,25 +131,38 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
             stopping.Cancel();
         }
 
-        await foreach (var trainingEvent in trainer.RunAsync(hangAfter, stopping.Token))
+        await using var events = trainer.RunAsync(hangAfter, stopping.Token).GetAsyncEnumerator(CancellationToken.None);
+        try
         {
-            switch (trainingEvent)
+            while (await events.MoveNextAsync())
             {
-                case StepCompleted completed:
-                    pending.Add(TrainingSpecMapping.Record(completed.Metrics, DateTimeOffset.UtcNow));
-                    if (pending.Count >= ReportBatch || sinceReport.Elapsed >= ReportInterval) await ReportStepsAsync();
-                    Volatile.Write(ref lastStep, completed.Metrics.Step);
-                    break;
-                case CheckpointSaved checkpoint:
-                    // The run's record takes a checkpoint once every step up to it is there.
-                    await ReportStepsAsync();
-                    if (!superseded && !await record.ReportCheckpoint(a.Attempt, checkpoint.Step, checkpoint.Folder)) Supersede();
-                    break;
-                case TrainingFinished end:
-                    await ReportStepsAsync();
-                    finished = end;
-                    break;
+                switch (events.Current)
+                {
+                    case StepCompleted completed:
+                        pending.Add(TrainingSpecMapping.Record(completed.Metrics, DateTimeOffset.UtcNow));
+                        if (pending.Count >= ReportBatch || sinceReport.Elapsed >= ReportInterval) await ReportStepsAsync();
+                        Volatile.Write(ref lastStep, completed.Metrics.Step);
+                        break;
+                    case CheckpointSaved checkpoint:
+                        // The run's record takes a checkpoint once every step up to it is there.
+                        await ReportStepsAsync();
+                        if (!superseded && !await record.ReportCheckpoint(a.Attempt, checkpoint.Step, checkpoint.Folder)) Supersede();
+                        break;
+                    case TrainingFinished end:
+                        await ReportStepsAsync();
+                        finished = end;
+                        break;
+                }
             }
+        }
+        catch when (!stopping.IsCancellationRequested)
+        {
+            // The loop must not outlive its attempt (a run grain that cannot be reached, say): it stops with the usual
+            // checkpoint before the failure is reported, so a next attempt never shares the folder with a live one.
+            await stopping.CancelAsync();
+            try { while (await events.MoveNextAsync()) { } }
+            catch (Exception error) { Logger.LogDebug(error, "The stopped training loop of run {Run} failed", a.Spec.RunId); }
+            throw;
         }
         var last = finished ?? throw new InvalidOperationException($"The training loop of run {a.Spec.RunId} ended without finishing.");
         if (hangAfter is { } hang && last.Step == hang && !last.Cancelled && hang < a.Spec.Steps)

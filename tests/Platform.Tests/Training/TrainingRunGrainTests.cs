@@ -109,6 +109,40 @@ public sealed class TrainingRunGrainTests(SharedClusterFixture shared) : IDispos
     }
 
     [Fact]
+    public async Task A_run_record_collected_and_activated_again_has_its_attempt_history_and_checkpoints()
+    {
+        var spec = Spec(NewRunId());
+        var run = await RegisteredAsync(spec);
+        string checkpoint = Path.Combine(_work.FullName, spec.RunId, Checkpoint.FolderName(4));
+        Assert.True(await run.AttemptStarted(3, 0, "silo-a"));
+        Assert.True(await run.ReportSteps(3, Steps(1, 2, attempt: 3)));
+        Assert.True(await run.ReportSteps(3, Steps(3, 4, attempt: 3)));
+        Assert.True(await run.ReportCheckpoint(3, 4, checkpoint));
+        Assert.True(await run.ReportSteps(3, Steps(5, 6, attempt: 3))); // within the write interval: written when the record is collected
+        var before = await run.GetStatus();
+
+        var management = shared.Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        async Task<bool> Active() =>
+            (await management.GetDetailedGrainStatistics(null, null, TestContext.Current.CancellationToken)).Any(g => g.GrainId.Key.ToString() == spec.RunId);
+        Assert.True(await Active());
+        await management.ForceActivationCollection(TimeSpan.Zero, cancellationToken: TestContext.Current.CancellationToken);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (await Active())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the run record was not collected");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        var after = await run.GetStatus();
+        Assert.Equal(before.History, after.History);
+        Assert.Equal(Enumerable.Range(1, 6), after.History.Select(s => s.Step));
+        Assert.Equal(before.Checkpoints, after.Checkpoints);
+        Assert.Equal(("silo-a", spec.Steps), (after.Worker, after.Spec.Steps));
+        Assert.False(await run.AttemptStarted(2, 0, "silo-b"));
+        Assert.False(await run.ReportSteps(2, Steps(7, 7, attempt: 2)));
+    }
+
+    [Fact]
     public async Task The_history_of_a_long_run_stays_bounded_with_every_recent_step()
     {
         var run = await RegisteredAsync(Spec(NewRunId()));
