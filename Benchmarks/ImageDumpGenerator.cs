@@ -13,7 +13,7 @@ namespace Platform.Benchmarks;
 /// </summary>
 public static class ImageDumpGenerator
 {
-    private static readonly string[] Words = ["harbour", "river", "mountain", "village", "market", "bridge", "garden", "station",
+    internal static readonly string[] Words = ["harbour", "river", "mountain", "village", "market", "bridge", "garden", "station",
         "museum", "festival", "morning", "evening", "light", "stone", "water", "people", "street", "history", "season", "old",
         "quiet", "busy", "green", "golden", "walk", "visit", "painted", "carried", "followed", "under", "beside", "toward"];
 
@@ -70,7 +70,7 @@ public static class ImageDumpGenerator
     }
 
     /// <summary>A few overlapping discs on a background, with pixel noise: distinct shapes keep perceptual hashes apart, the noise keeps JPEGs large.</summary>
-    private static SKBitmap Picture(Random random)
+    internal static SKBitmap Picture(Random random)
     {
         const int size = 256;
         var background = RandomColour(random);
@@ -91,7 +91,7 @@ public static class ImageDumpGenerator
 
     private static byte Jitter(byte value, Random random) => (byte)Math.Clamp(value + random.Next(-25, 26), 0, 255);
 
-    private static byte[] Encode(SKBitmap bitmap, int quality)
+    internal static byte[] Encode(SKBitmap bitmap, int quality)
     {
         using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, quality);
         return data.ToArray();

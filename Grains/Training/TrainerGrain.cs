@@ -105,6 +105,10 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(lease, stopRequested.Token);
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
+        // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
+        // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
+        var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();
+        Checkpoint.DiscardAfter(a.CheckpointLocation, accepted);
         using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))
             return new TrainerReport(trainer.Step, Stopped: true);
@@ -127,25 +131,38 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
             stopping.Cancel();
         }
 
-        await foreach (var trainingEvent in trainer.RunAsync(hangAfter, stopping.Token))
+        await using var events = trainer.RunAsync(hangAfter, stopping.Token).GetAsyncEnumerator(CancellationToken.None);
+        try
         {
-            switch (trainingEvent)
+            while (await events.MoveNextAsync())
             {
-                case StepCompleted completed:
-                    pending.Add(TrainingSpecMapping.Record(completed.Metrics, DateTimeOffset.UtcNow));
-                    if (pending.Count >= ReportBatch || sinceReport.Elapsed >= ReportInterval) await ReportStepsAsync();
-                    Volatile.Write(ref lastStep, completed.Metrics.Step);
-                    break;
-                case CheckpointSaved checkpoint:
-                    // The run's record takes a checkpoint once every step up to it is there.
-                    await ReportStepsAsync();
-                    if (!superseded && !await record.ReportCheckpoint(a.Attempt, checkpoint.Step, checkpoint.Folder)) Supersede();
-                    break;
-                case TrainingFinished end:
-                    await ReportStepsAsync();
-                    finished = end;
-                    break;
+                switch (events.Current)
+                {
+                    case StepCompleted completed:
+                        pending.Add(TrainingSpecMapping.Record(completed.Metrics, DateTimeOffset.UtcNow));
+                        if (pending.Count >= ReportBatch || sinceReport.Elapsed >= ReportInterval) await ReportStepsAsync();
+                        Volatile.Write(ref lastStep, completed.Metrics.Step);
+                        break;
+                    case CheckpointSaved checkpoint:
+                        // The run's record takes a checkpoint once every step up to it is there.
+                        await ReportStepsAsync();
+                        if (!superseded && !await record.ReportCheckpoint(a.Attempt, checkpoint.Step, checkpoint.Folder)) Supersede();
+                        break;
+                    case TrainingFinished end:
+                        await ReportStepsAsync();
+                        finished = end;
+                        break;
+                }
             }
+        }
+        catch when (!stopping.IsCancellationRequested)
+        {
+            // The loop must not outlive its attempt (a run grain that cannot be reached, say): it stops with the usual
+            // checkpoint before the failure is reported, so a next attempt never shares the folder with a live one.
+            await stopping.CancelAsync();
+            try { while (await events.MoveNextAsync()) { } }
+            catch (Exception error) { Logger.LogDebug(error, "The stopped training loop of run {Run} failed", a.Spec.RunId); }
+            throw;
         }
         var last = finished ?? throw new InvalidOperationException($"The training loop of run {a.Spec.RunId} ended without finishing.");
         if (hangAfter is { } hang && last.Step == hang && !last.Cancelled && hang < a.Spec.Steps)

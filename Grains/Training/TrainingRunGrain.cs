@@ -46,7 +46,7 @@ public sealed class CheckpointEvaluationState
 /// The record of one training run (see <see cref="ITrainingRunGrain"/>). Step reports arrive every half second or so,
 /// so they are written at most once per <see cref="StepWriteInterval"/>; attempt starts and checkpoints are written at
 /// once, so the durable history always covers every step up to the latest checkpoint, which is where a lost attempt's
-/// successor resumes. A timer follows the evaluations it started and deletes the checkpoints the retention policy no
+/// successor resumes (and where an attempt whose unwritten steps an activation lost is made to resume). A timer follows the evaluations it started and deletes the checkpoints the retention policy no
 /// longer needs, off the grain scheduler.
 /// </summary>
 [MayInterleave(nameof(IsStatusRead))]
@@ -134,6 +134,10 @@ public sealed class TrainingRunGrain(
     public async Task<bool> ReportSteps(int attempt, IReadOnlyList<TrainingStepRecord> steps)
     {
         if (!IsCurrent(attempt)) return false;
+        // Steps that an activation took and died before writing are lost, and the attempt cannot send them again: it is
+        // refused as if superseded, and its successor redoes them from the latest checkpoint, up to which the durable
+        // history is complete. Without this, the history would skip them.
+        if (steps.Count > 0 && steps[0].Step > Math.Max(_history.Latest?.Step ?? 0, state.State.FromStep) + 1) return false;
         _history.Add(steps);
         _unwrittenSteps = true;
         if (DateTimeOffset.UtcNow - _lastWrite >= StepWriteInterval) await WriteAsync();

@@ -96,8 +96,9 @@ public sealed class TrainingSchedulerGrain(
         var row = table.Add(new TrainingRunRecord
         {
             // Stored as JSON naming each value's runtime type, and only known types are read back: a caller's list type
-            // (a collection expression's hidden one) would make the state unreadable after a restart.
-            Spec = spec with { TextDocuments = [.. spec.TextDocuments], Evaluations = [.. spec.Evaluations] },
+            // (a collection expression's hidden one, which `[.. list]` into an IReadOnlyList also makes) would make the state
+            // unreadable after a restart, so arrays.
+            Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations.ToArray() },
             Phase = TrainingRunPhase.Queued,
             SubmissionOrder = ++state.State.Submissions,
             CheckpointLocation = Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),

@@ -61,10 +61,31 @@ public static class Checkpoint
                 throw;
             }
         }
+        PointLatestAt(directory, step);
+        return final;
+    }
+
+    private static void PointLatestAt(string directory, int step)
+    {
         string pointer = Path.Combine(directory, $".{LatestFile}.{Guid.NewGuid():N}");
         File.WriteAllText(pointer, FolderName(step));
         File.Move(pointer, Path.Combine(directory, LatestFile), overwrite: true);
-        return final;
+    }
+
+    /// <summary>
+    /// Makes the checkpoint of <paramref name="step"/> the latest again (none at all when 0) and deletes every newer one.
+    /// A scheduled run resumes from the newest checkpoint its record accepted: a newer one was saved by an attempt that
+    /// died or lost its lease before reporting the steps up to it, and resuming there would leave those steps unrecorded.
+    /// </summary>
+    public static void DiscardAfter(string directory, int step)
+    {
+        if (!Directory.Exists(directory)) return;
+        // The pointer moves first, so it never names a folder being deleted.
+        if (step > 0) PointLatestAt(directory, step);
+        else File.Delete(Path.Combine(directory, LatestFile));
+        foreach (string folder in Directory.GetDirectories(directory, "step-*"))
+            if (int.TryParse(Path.GetFileName(folder)["step-".Length..], out int saved) && saved > step)
+                Directory.Delete(folder, recursive: true);
     }
 
     /// <summary>The newest complete checkpoint folder in a run directory, or null when there is none.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Platform.Benchmarks;
+using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 
 namespace Platform.Silo.Cli;
@@ -22,7 +23,8 @@ public static class PlatformCommandLine
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());
-        root.Subcommands.Add(BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken)));
+        root.Subcommands.Add(BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken),
+            (silo, devices) => silo.AddPlatformDevices(devices)));
         return root;
     }
 }
