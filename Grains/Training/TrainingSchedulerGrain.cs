@@ -97,7 +97,7 @@ public sealed class TrainingSchedulerGrain(
         {
             // Stored as JSON naming each value's runtime type, and only known types are read back: a caller's list type
             // (a collection expression's hidden one) would make the state unreadable after a restart.
-            Spec = spec with { TextDocuments = [.. spec.TextDocuments], Evaluations = [.. spec.Evaluations] },
+            Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations.ToArray() },
             Phase = TrainingRunPhase.Queued,
             SubmissionOrder = ++state.State.Submissions,
             CheckpointLocation = Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
