@@ -1,10 +1,9 @@
-using System.Runtime.InteropServices;
-
 namespace Platform.Datasets;
 
 /// <summary>
-/// A dataset in a local folder. Files are written under hidden <c>.NAME.partial</c> names, flushed to disk and
-/// renamed into place, so a visible file is always complete.
+/// A dataset in a local folder. Files are written under hidden <c>.NAME.WRITER.partial</c> names, one per writer (so a
+/// stale writer of an earlier attempt and its successor never write into one file), flushed to disk and renamed into
+/// place with the directory synced, so a visible file is always complete and stays visible after a power loss.
 /// </summary>
 public sealed class LocalDatasetFolder : IDatasetStore
 {
@@ -38,7 +37,8 @@ public sealed class LocalDatasetFolder : IDatasetStore
 
     public Stream OpenPartial(string name)
     {
-        var path = PartialPath(name);
+        var final = FinalPath(name);
+        var path = Path.Combine(Path.GetDirectoryName(final)!, $".{Path.GetFileName(final)}.{Guid.NewGuid():N}{PartialSuffix}");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16, FileOptions.Asynchronous);
     }
@@ -46,47 +46,16 @@ public sealed class LocalDatasetFolder : IDatasetStore
     /// <summary>Flushes the partial file to disk, closes it and renames it to its final name.</summary>
     public async Task PublishAsync(Stream partial, string name, CancellationToken cancellationToken)
     {
-        await partial.FlushAsync(cancellationToken);
-        if (partial is FileStream file) file.Flush(flushToDisk: true);
-        await partial.DisposeAsync();
-        var final = FinalPath(name);
-        File.Move(PartialPath(name), final, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(final)!);
+        if (partial is not FileStream file) throw new ArgumentException($"{nameof(PublishAsync)} takes a stream from {nameof(OpenPartial)}.", nameof(partial));
+        await file.FlushAsync(cancellationToken);
+        file.Flush(flushToDisk: true);
+        var path = file.Name;
+        await file.DisposeAsync();
+        File.Move(path, FinalPath(name), overwrite: true);
+        DurableFiles.SyncDirectory(Path.GetDirectoryName(FinalPath(name))!);
     }
 
-    /// <summary>
-    /// Makes the rename itself durable. Without it a power loss may keep a later rename (the stats marker)
-    /// and lose an earlier one (the tar), leaving a committed shard without its data. .NET cannot open a
-    /// directory as a file, so this goes to libc on Linux and macOS; Windows renames are journaled by NTFS.
-    /// </summary>
-    private static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        var fd = Posix.Open(directory, 0 /* O_RDONLY */);
-        if (fd < 0) throw new IOException($"cannot open {directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
-        try
-        {
-            if (Posix.FSync(fd) != 0) throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
-        }
-        finally
-        {
-            Posix.Close(fd);
-        }
-    }
-
-    private static class Posix
-    {
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static extern int FSync(int fd);
-
-        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static extern int Close(int fd);
-    }
-
-    /// <summary>Leftovers of interrupted writes; they are never read and would be overwritten anyway.</summary>
+    /// <summary>Leftovers of interrupted writes; they are never read.</summary>
     public Task RemovePartialsAsync(CancellationToken cancellationToken)
     {
         foreach (var partial in Directory.EnumerateFiles(Root, "*" + PartialSuffix, SearchOption.AllDirectories)) File.Delete(partial);
@@ -94,10 +63,4 @@ public sealed class LocalDatasetFolder : IDatasetStore
     }
 
     private string FinalPath(string name) => Path.Combine(Root, name.Replace('/', Path.DirectorySeparatorChar));
-
-    private string PartialPath(string name)
-    {
-        var final = FinalPath(name);
-        return Path.Combine(Path.GetDirectoryName(final)!, "." + Path.GetFileName(final) + PartialSuffix);
-    }
 }
