@@ -1,5 +1,6 @@
 using System.Globalization;
 using Platform.Ingestion.Warc;
+using Platform.Datasets;
 
 namespace Platform.Ingestion.Crawling;
 
@@ -56,7 +57,7 @@ public sealed class CrawlArchive(string directory, string prefix, long maxFileBy
         if (writer is null) return;
         writer.Dispose();
         stream!.Dispose();
-        File.Move(currentPath + OpenSuffix, currentPath!, overwrite: true);
+        DurableFiles.Move(currentPath + OpenSuffix, currentPath!, overwrite: true);
         files.Add(currentPath!);
         writer = null;
         stream = null;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Pipeline;
+using Platform.Datasets;
 
 namespace Platform.Ingestion.Stages;
 
@@ -36,7 +37,7 @@ public static class DedupeStage
                 first += batch.Length;
             }
         }
-        File.Move(partial, path, overwrite: true);
+        DurableFiles.Move(partial, path, overwrite: true);
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Platform.Ingestion.Filters;
 using Platform.Ingestion.Pipeline;
 using Platform.Ingestion.Text;
+using Platform.Datasets;
 
 namespace Platform.Ingestion.Stages;
 
@@ -55,7 +56,7 @@ public static class FinishStage
         }
         await File.WriteAllTextAsync(output.Stats, stats.ToJson(), cancellationToken);
         foreach (var name in IngestJobLayout.ExtractionOutputs)
-            File.Move(Path.Combine(output.Root, name), Path.Combine(request.Layout.Root, name), overwrite: true);
+            DurableFiles.Move(Path.Combine(output.Root, name), Path.Combine(request.Layout.Root, name), overwrite: true);
         Directory.Delete(output.Root);
         return kept;
     }
