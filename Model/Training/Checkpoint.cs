@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Platform.Datasets;
 
 namespace Platform.Model.Training;
 
@@ -41,25 +42,33 @@ public static class Checkpoint
 
     public static string FolderName(int step) => $"step-{step:D8}";
 
-    /// <summary>Writes a checkpoint through <paramref name="writeFiles"/> into a staging folder, then publishes it.</summary>
+    /// <summary>
+    /// Writes a checkpoint through <paramref name="writeFiles"/> into a staging folder, then publishes it. A folder of the
+    /// same step already there is replaced, never trusted: it may be a leftover of an attempt that crashed while writing it,
+    /// or of a superseded attempt on the same deterministic trajectory, whose contents this save reproduces.
+    /// </summary>
     public static string Save(string directory, int step, Action<string> writeFiles)
     {
         Directory.CreateDirectory(directory);
         string final = Path.Combine(directory, FolderName(step));
-        if (!Directory.Exists(final))
+        string staging = Path.Combine(directory, $".{FolderName(step)}.partial-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
         {
-            string staging = Path.Combine(directory, $".{FolderName(step)}.partial-{Guid.NewGuid():N}");
-            Directory.CreateDirectory(staging);
-            try
+            writeFiles(staging);
+            string? superseded = null;
+            if (Directory.Exists(final))
             {
-                writeFiles(staging);
-                Directory.Move(staging, final);
+                superseded = Path.Combine(directory, $".{FolderName(step)}.superseded-{Guid.NewGuid():N}");
+                Directory.Move(final, superseded);
             }
-            catch
-            {
-                Directory.Delete(staging, recursive: true);
-                throw;
-            }
+            DurableFiles.MoveDirectory(staging, final);
+            if (superseded is not null) Directory.Delete(superseded, recursive: true);
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
         }
         PointLatestAt(directory, step);
         return final;
@@ -69,7 +78,7 @@ public static class Checkpoint
     {
         string pointer = Path.Combine(directory, $".{LatestFile}.{Guid.NewGuid():N}");
         File.WriteAllText(pointer, FolderName(step));
-        File.Move(pointer, Path.Combine(directory, LatestFile), overwrite: true);
+        DurableFiles.Move(pointer, Path.Combine(directory, LatestFile), overwrite: true);
     }
 
     /// <summary>
@@ -84,19 +93,42 @@ public static class Checkpoint
         if (step > 0) PointLatestAt(directory, step);
         else File.Delete(Path.Combine(directory, LatestFile));
         foreach (string folder in Directory.GetDirectories(directory, "step-*"))
-            if (int.TryParse(Path.GetFileName(folder)["step-".Length..], out int saved) && saved > step)
+            if (StepOf(folder) is int saved && saved > step)
                 Directory.Delete(folder, recursive: true);
     }
 
-    /// <summary>The newest complete checkpoint folder in a run directory, or null when there is none.</summary>
-    public static string? Latest(string directory)
+    private static int? StepOf(string folder) =>
+        int.TryParse(Path.GetFileName(folder).AsSpan("step-".Length), out int step) ? step : null;
+
+    /// <summary>
+    /// The checkpoint folders a resume may start from, newest first: the one "latest" names, then every older step folder.
+    /// The older ones are the fallback when the newest cannot be loaded (a disk that lost data, a file cut short by hand).
+    /// Empty when the directory has no "latest", i.e. no checkpoint was ever published or all were discarded.
+    /// </summary>
+    public static IReadOnlyList<string> NewestFirst(string directory)
     {
         string pointer = Path.Combine(directory, LatestFile);
-        if (!File.Exists(pointer)) return null;
-        string folder = Path.Combine(directory, File.ReadAllText(pointer).Trim());
-        if (!File.Exists(Path.Combine(folder, StateFile)))
-            throw new InvalidDataException($"{pointer} names {folder}, which holds no {StateFile}.");
-        return folder;
+        if (!File.Exists(pointer)) return [];
+        string newest = Path.Combine(directory, File.ReadAllText(pointer).Trim());
+        int newestStep = StepOf(newest) ?? int.MaxValue;
+        var older = Directory.GetDirectories(directory, "step-*")
+            .Select(folder => (Folder: folder, Step: StepOf(folder)))
+            .Where(saved => saved.Step < newestStep)
+            .OrderByDescending(saved => saved.Step)
+            .Select(saved => saved.Folder);
+        return [newest, .. older];
+    }
+
+    /// <summary>
+    /// The newest checkpoint folder in a run directory that holds a <see cref="StateFile"/>, or null when there is none;
+    /// throws when checkpoints were published but none of them has one.
+    /// </summary>
+    public static string? Latest(string directory)
+    {
+        var candidates = NewestFirst(directory);
+        if (candidates.Count == 0) return null;
+        return candidates.FirstOrDefault(folder => File.Exists(Path.Combine(folder, StateFile)))
+            ?? throw new InvalidDataException($"{Path.Combine(directory, LatestFile)} names {candidates[0]}, and neither it nor an older checkpoint holds a {StateFile}.");
     }
 
     /// <summary>
