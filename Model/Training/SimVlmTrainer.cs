@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Threading.Channels;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -136,24 +137,64 @@ public sealed class SimVlmTrainer : IDisposable
     /// Continues the run saved in <paramref name="checkpointDirectory"/>: weights, optimiser moments,
     /// schedule position, data cursor and random generators, so the next steps are those the
     /// original run would have taken. <paramref name="options"/> may replace the saved options
-    /// (e.g. more steps, another device).
+    /// (e.g. more steps, another device). Falls back to older checkpoints as <see cref="ResumeNewestLoadable"/> says.
     /// </summary>
-    public static SimVlmTrainer Resume(string checkpointDirectory, IPrefixLmData data, TrainingOptions? options = null)
+    public static SimVlmTrainer Resume(string checkpointDirectory, IPrefixLmData data, TrainingOptions? options = null) =>
+        ResumeNewestLoadable(checkpointDirectory, (state, _) => (data, options ?? state.Options));
+
+    /// <summary>
+    /// Continues from the newest checkpoint of <paramref name="checkpointDirectory"/> that loads whole; one that does not
+    /// (a file missing or cut short, a trainer.json that does not parse) is skipped and named with its reason in
+    /// <see cref="SkippedCheckpoints"/>, as the run can still go on from an older one and redo the steps after it.
+    /// <paramref name="setup"/> gives the data and options for a checkpoint's state and vocabulary.
+    /// Throws <see cref="InvalidDataException"/> naming every checkpoint and why it failed when none loads.
+    /// </summary>
+    internal static SimVlmTrainer ResumeNewestLoadable(
+        string checkpointDirectory, Func<TrainerState, TextTokenizer, (IPrefixLmData Data, TrainingOptions Options)> setup)
     {
-        string folder = Checkpoint.Latest(checkpointDirectory)
-            ?? throw new InvalidOperationException($"{checkpointDirectory} holds no checkpoint to resume from.");
-        var state = Checkpoint.ReadState(folder);
-        var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
-        var trainer = new SimVlmTrainer(state.Config, (options ?? state.Options) with { CheckpointDirectory = checkpointDirectory }, tokenizer, data);
-        trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
-        trainer.optimizer.load_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
-        trainer.Step = state.Step;
-        data.RestoreCursor(state.DataCursor);
-        trainer.splitRandom.State = state.SplitRandomState;
-        using var torchRandom = tensor(Convert.FromBase64String(state.TorchRandomState));
-        set_rng_state(torchRandom);
-        return trainer;
+        var candidates = Checkpoint.NewestFirst(checkpointDirectory);
+        if (candidates.Count == 0) throw new InvalidOperationException($"{checkpointDirectory} holds no checkpoint to resume from.");
+        var skipped = new List<string>();
+        foreach (string folder in candidates)
+        {
+            string reading = Path.Combine(folder, Checkpoint.StateFile);
+            SimVlmTrainer? trainer = null;
+            try
+            {
+                var state = Checkpoint.ReadState(folder);
+                reading = Path.Combine(folder, Checkpoint.VocabularyFile);
+                var tokenizer = TextTokenizer.Load(reading);
+                var (data, options) = setup(state, tokenizer);
+                trainer = new SimVlmTrainer(state.Config, options with { CheckpointDirectory = checkpointDirectory }, tokenizer, data);
+                reading = Path.Combine(folder, Checkpoint.ModelFile);
+                trainer.Model.load(reading);
+                reading = Path.Combine(folder, Checkpoint.OptimizerFile);
+                trainer.optimizer.load_state_dict(reading);
+                reading = Path.Combine(folder, Checkpoint.StateFile);
+                trainer.Step = state.Step;
+                data.RestoreCursor(state.DataCursor);
+                trainer.splitRandom.State = state.SplitRandomState;
+                using var torchRandom = tensor(Convert.FromBase64String(state.TorchRandomState));
+                set_rng_state(torchRandom);
+                trainer.SkippedCheckpoints = skipped;
+                return trainer;
+            }
+            catch (Exception e) when (IsUnloadable(e))
+            {
+                trainer?.Dispose();
+                skipped.Add($"{reading}: {e.Message}");
+            }
+        }
+        throw new InvalidDataException($"No checkpoint in {checkpointDirectory} can be loaded:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", skipped)}");
     }
+
+    /// <summary>What a missing, truncated or garbled checkpoint file makes its readers throw (libtorch's errors included).</summary>
+    private static bool IsUnloadable(Exception e) =>
+        e is IOException or InvalidDataException or JsonException or FormatException or ArgumentException
+            or System.Runtime.InteropServices.ExternalException or NotSupportedException;
+
+    /// <summary>Checkpoints newer than the one this trainer resumed from that could not be loaded: "file: reason" each.</summary>
+    public IReadOnlyList<string> SkippedCheckpoints { get; private set; } = [];
 
     /// <summary>
     /// Fine-tunes a checkpoint's weights on task data: a fresh optimiser and schedule from

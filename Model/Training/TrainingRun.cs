@@ -26,25 +26,24 @@ public static class TrainingRun
     /// <summary>
     /// A new run builds the restricted vocabulary from every caption and document (capacity: the
     /// preset's VocabSize) and sizes the model to it; a resumed run takes model, vocabulary and
-    /// options from its checkpoint, with the requested step count and device settings.
+    /// options from its checkpoint, with the requested step count and device settings; when the newest checkpoint does not
+    /// load, from the newest older one that does (see <see cref="SimVlmTrainer.SkippedCheckpoints"/>).
     /// </summary>
     public static SimVlmTrainer Create(TrainingRunRequest request)
     {
         string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
         if (request.Resume)
         {
-            string folder = Checkpoint.Latest(directory) ?? throw new InvalidOperationException($"--resume: {directory} holds no checkpoint.");
-            var state = Checkpoint.ReadState(folder);
-            var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
-            var data = new ShardPrefixLmData(request.Shards, request.Documents, tokenizer, state.Config, state.Options.Seed, request.ShuffleBuffer);
-            var options = state.Options with
-            {
-                Steps = request.Options.Steps, Device = request.Options.Device, Threads = request.Options.Threads,
-                PeakFlopsPerSecond = request.Options.PeakFlopsPerSecond, CheckpointDirectory = directory,
-            };
-            return SimVlmTrainer.Resume(directory, data, options);
+            if (Checkpoint.NewestFirst(directory).Count == 0) throw new InvalidOperationException($"--resume: {directory} holds no checkpoint.");
+            return SimVlmTrainer.ResumeNewestLoadable(directory, (state, tokenizer) => (
+                new ShardPrefixLmData(request.Shards, request.Documents, tokenizer, state.Config, state.Options.Seed, request.ShuffleBuffer),
+                state.Options with
+                {
+                    Steps = request.Options.Steps, Device = request.Options.Device, Threads = request.Options.Threads,
+                    PeakFlopsPerSecond = request.Options.PeakFlopsPerSecond, CheckpointDirectory = directory,
+                }));
         }
-        if (Checkpoint.Latest(directory) is not null)
+        if (Checkpoint.NewestFirst(directory).Count > 0)
             throw new InvalidOperationException($"{directory} already holds checkpoints; pass --resume to continue that run or choose another folder.");
         var newTokenizer = TextTokenizer.Build(request.Tokenizer, ShardPrefixLmData.ReadAllTexts(request.Shards, request.Documents), request.Preset.VocabSize);
         var config = request.Preset with { VocabSize = newTokenizer.VocabSize };
@@ -59,6 +58,6 @@ public static class TrainingRun
     public static SimVlmTrainer CreateOrResume(TrainingRunRequest request)
     {
         string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
-        return Create(request with { Resume = Checkpoint.Latest(directory) is not null });
+        return Create(request with { Resume = Checkpoint.NewestFirst(directory).Count > 0 });
     }
 }

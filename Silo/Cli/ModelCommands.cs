@@ -68,7 +68,19 @@ public static class ModelCommands
                     CheckpointDirectory = result.GetValue(output),
                 },
             };
-            using var trainer = TrainingRun.Create(request);
+            SimVlmTrainer trainer;
+            try
+            {
+                trainer = TrainingRun.Create(request);
+            }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 2;
+            }
+            using var disposeTrainer = trainer;
+            foreach (var skipped in trainer.SkippedCheckpoints)
+                Console.Error.WriteLine($"Skipped a checkpoint that cannot be loaded, resuming from an older one: {skipped}");
             Console.WriteLine($"device={trainer.Device.type} parameters={trainer.Model.ParameterCount():N0} tokenizer={trainer.Tokenizer.BaseName} vocabulary={trainer.Tokenizer.VocabSize} from_step={trainer.Step}");
             await foreach (var trainingEvent in trainer.RunAsync(cancellationToken: cancellationToken))
                 Console.WriteLine(Describe(trainingEvent));

@@ -92,4 +92,58 @@ public sealed class TrainingRunTests : IDisposable
         var error = Assert.Throws<InvalidOperationException>(() => TrainingRun.Create(Request(shard, checkpoints)));
         Assert.Contains("--resume", error.Message);
     }
+
+    private static void CutInHalf(string file)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite);
+        stream.SetLength(stream.Length / 2);
+    }
+
+    [Fact]
+    public async Task ResumeSkipsANewestCheckpointWhoseModelIsCutInHalfAndEndsWithTheUninterruptedWeights()
+    {
+        var shard = await WriteShardAsync(samples: 7);
+        using var straight = TrainingRun.CreateOrResume(Request(shard, Path.Combine(folder, "straight")));
+        await RunAsync(straight);
+        var expected = Weights(straight);
+
+        string interrupted = Path.Combine(folder, "interrupted");
+        var everyTwo = Request(shard, interrupted) with { Options = Request(shard, interrupted).Options with { CheckpointEvery = 2 } };
+        using (var first = TrainingRun.CreateOrResume(everyTwo))
+            Assert.Equal([2, 4], (await RunAsync(first, stopAfterStep: 4)).OfType<CheckpointSaved>().Select(e => e.Step));
+        string cut = Path.Combine(interrupted, Checkpoint.FolderName(4), Checkpoint.ModelFile);
+        CutInHalf(cut);
+
+        using var resumed = TrainingRun.Create(everyTwo with { Resume = true });
+        Assert.Equal(2, resumed.Step);
+        Assert.StartsWith(cut + ": ", Assert.Single(resumed.SkippedCheckpoints));
+        Assert.Equal([3, 4, 5, 6], (await RunAsync(resumed)).OfType<StepCompleted>().Select(e => e.Metrics.Step));
+
+        var actual = Weights(resumed);
+        foreach (var (name, values) in expected)
+        {
+            double largest = values.Zip(actual[name], (a, b) => Math.Abs((double)a - b)).Max();
+            Assert.True(largest <= 1e-5, $"{name} differs by {largest} after resuming past a cut checkpoint");
+        }
+        // The redone step 4 replaced the cut folder rather than keeping it because it was there.
+        Assert.Equal(new FileInfo(Path.Combine(interrupted, Checkpoint.FolderName(2), Checkpoint.ModelFile)).Length, new FileInfo(cut).Length);
+    }
+
+    [Fact]
+    public async Task ResumeWithNoLoadableCheckpointNamesEachBrokenFileAndWhy()
+    {
+        var shard = await WriteShardAsync(samples: 3);
+        string checkpoints = Path.Combine(folder, "run");
+        var everyStep = Request(shard, checkpoints) with { Options = Request(shard, checkpoints).Options with { CheckpointEvery = 1 } };
+        using (var first = TrainingRun.CreateOrResume(everyStep))
+            await RunAsync(first, stopAfterStep: 2);
+        string garbled = Path.Combine(checkpoints, Checkpoint.FolderName(2), Checkpoint.StateFile);
+        File.WriteAllText(garbled, "{ not json");
+        string cut = Path.Combine(checkpoints, Checkpoint.FolderName(1), Checkpoint.ModelFile);
+        CutInHalf(cut);
+
+        var error = Assert.Throws<InvalidDataException>(() => TrainingRun.CreateOrResume(everyStep));
+        Assert.Contains(garbled + ": ", error.Message);
+        Assert.Contains(cut + ": ", error.Message);
+    }
 }
