@@ -110,6 +110,8 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
         var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();
         Checkpoint.DiscardAfter(a.CheckpointLocation, accepted);
         using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
+        foreach (var skipped in trainer.SkippedCheckpoints)
+            Logger.LogWarning("Run {Run} attempt {Attempt}: skipped a checkpoint that cannot be loaded, resuming from an older one: {Skipped}", a.Spec.RunId, a.Attempt, skipped);
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))
             return new TrainerReport(trainer.Step, Stopped: true);
         Logger.LogInformation("Trainer of run {Run} attempt {Attempt} on {Device} from step {Step}", a.Spec.RunId, a.Attempt, a.Devices[0], trainer.Step);
