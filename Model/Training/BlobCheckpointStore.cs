@@ -125,6 +125,18 @@ public sealed class BlobCheckpointStore
     }
 
     /// <summary>
+    /// Downloads the checkpoint a folder URL (as <see cref="FolderUrl"/> gives) names into a run folder of its own under
+    /// <paramref name="localRunDirectory"/> and returns the local step folder: what an evaluator, which reads folders, scores.
+    /// </summary>
+    public static async Task<string> DownloadFolderAsync(string folderUrl, BlobServiceClient account, string localRunDirectory, CancellationToken cancellationToken)
+    {
+        folderUrl = folderUrl.TrimEnd('/');
+        int step = StepOf(folderUrl);
+        await Open(folderUrl[..folderUrl.LastIndexOf('/')], account).DownloadAsync(step, localRunDirectory, cancellationToken);
+        return Path.Combine(localRunDirectory, Checkpoint.FolderName(step));
+    }
+
+    /// <summary>
     /// As <see cref="Checkpoint.DiscardAfter"/> for a folder: <c>latest</c> names <paramref name="step"/> again (is removed
     /// when 0) before every newer checkpoint's blobs are deleted.
     /// </summary>
