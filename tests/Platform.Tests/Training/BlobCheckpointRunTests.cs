@@ -64,12 +64,12 @@ public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
         var record = grains.GetGrain<ITrainingRunGrain>(runId);
         await scheduler.Submit(spec);
 
-        await WaitUntilAsync(async () => (await record.GetStatus()) is { Checkpoints.Count: > 0, Latest.Step: > CheckpointEvery }, "a checkpoint and a step past it", TimeSpan.FromMinutes(4));
+        await TrainingKillTests.WaitUntilAsync(async () => (await record.GetStatus()) is { Checkpoints.Count: > 0, Latest.Step: > CheckpointEvery }, "a checkpoint and a step past it", TimeSpan.FromMinutes(4));
         await scheduler.Pause(runId);
-        await WaitUntilAsync(async () => (await scheduler.Get(runId))!.Phase == TrainingRunPhase.Paused, "the pause", TimeSpan.FromMinutes(2));
+        await TrainingKillTests.WaitUntilAsync(async () => (await scheduler.Get(runId))!.Phase == TrainingRunPhase.Paused, "the pause", TimeSpan.FromMinutes(2));
         var pausedAt = (await scheduler.Get(runId))!.Step;
         await scheduler.Resume(runId);
-        await WaitUntilAsync(async () => (await scheduler.Get(runId))!.IsFinished, "the run's end", TimeSpan.FromMinutes(5));
+        await TrainingKillTests.WaitUntilAsync(async () => (await scheduler.Get(runId))!.IsFinished, "the run's end", TimeSpan.FromMinutes(5));
 
         var run = (await scheduler.Get(runId))!;
         Assert.Equal((TrainingRunPhase.Completed, Steps, 2), (run.Phase, run.Step, run.Attempt));
@@ -92,7 +92,7 @@ public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
         Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by up to {difference}");
 
         // Every checkpoint is evaluated from the container and its score is on the leaderboard under its URL.
-        await WaitUntilAsync(async () => (await record.GetStatus()).Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+        await TrainingKillTests.WaitUntilAsync(async () => (await record.GetStatus()).Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
             "every evaluation's end", TimeSpan.FromMinutes(5));
         status = await record.GetStatus();
         Assert.Equal(status.Checkpoints.Select(c => c.Step), status.Evaluations.Select(e => e.Step));
@@ -103,16 +103,6 @@ public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
             var entry = await leaderboard.Get(checkpoint.Folder);
             Assert.NotNull(entry);
             Assert.Equal((runId, (long)checkpoint.Step), (entry.RunId, entry.Step));
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {timeout} for {what}.");
-            await Task.Delay(200, TestContext.Current.CancellationToken);
         }
     }
 }
