@@ -20,6 +20,9 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
     /// <summary>Lines per segment; an append blob takes at most 50,000 appends, so segments roll over well before that.</summary>
     public const int LinesPerSegment = 10_000;
 
+    /// <summary>The storage account the manifests live in: the platform's, which blob locations given to it must be in.</summary>
+    public BlobServiceClient Account => blobs;
+
     /// <summary>Bytes per append: below every service version's block limit.</summary>
     private const int MaxAppendBytes = 1 << 20;
 

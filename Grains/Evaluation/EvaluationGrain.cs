@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Platform.Model.Evaluation;
 using Platform.Model.Evaluation.Checkpoints;
+using Platform.Model.Training;
 
 namespace Platform.Grains.Evaluation;
 
@@ -97,9 +98,13 @@ public sealed class EvaluationGrain(
         try
         {
             var token = _deactivating.Token;
+            // The evaluator reads folders: a checkpoint in a blob container is scored from a local copy, deleted with the outputs.
+            string folder = BlobCheckpointStore.IsBlobLocation(checkpoint)
+                ? await BlobCheckpointStore.DownloadFolderAsync(checkpoint, blobs, Path.Combine(outputs, "checkpoint"), token)
+                : checkpoint;
             // A dedicated thread: TorchSharp work must not run on (or block) the grain scheduler.
             var evaluation = await Task.Factory.StartNew(
-                () => CheckpointEvaluator.Run(checkpoint, task, dataRoot, options, message => logger.LogInformation("{Key}: {Message}", this.GetPrimaryKeyString(), message), token),
+                () => CheckpointEvaluator.Run(folder, task, dataRoot, options, message => logger.LogInformation("{Key}: {Message}", this.GetPrimaryKeyString(), message), token),
                 token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             var files = EvaluationOutputFiles.Write(outputs, evaluation);
             var blobNames = await UploadAsync(task, checkpoint, files);

@@ -1,12 +1,13 @@
 using Platform.Model.Evaluation;
+using Platform.Model.Training;
 
 namespace Platform.Grains.Evaluation;
 
-/// <summary>Evaluation grain keys: task name and checkpoint folder, "{task}|{full path}".</summary>
+/// <summary>Evaluation grain keys: task name and checkpoint folder, "{task}|{full path}" or "{task}|{blob URL of the step folder}".</summary>
 public static class EvaluationKey
 {
     public static string For(string checkpoint, EvaluationTask task) =>
-        $"{ResultsScoring.TaskName(task)}|{Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint))}";
+        $"{ResultsScoring.TaskName(task)}|{(BlobCheckpointStore.IsBlobLocation(checkpoint) ? checkpoint.TrimEnd('/') : Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint)))}";
 
     public static (EvaluationTask Task, string Checkpoint) Parse(string key)
     {

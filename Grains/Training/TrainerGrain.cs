@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -50,7 +51,7 @@ public sealed class TrainerSlots : IWorkSlots
 /// current step with a checkpoint.
 /// </summary>
 [DevicePlacement]
-public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults faults, ILocalSiloDetails silo, IHostApplicationLifetime lifetime,
+public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClient blobs, ITrainerFaults faults, ILocalSiloDetails silo, IHostApplicationLifetime lifetime,
     ILogger<TrainerGrain> logger) : LeasedWorkerGrain<TrainerAssignment>(TrainerSlots.Unlimited, silo, lifetime, logger), ITrainerGrain
 {
     /// <summary>Steps are sent at most this often, or when this many wait, so a fast tiny model does not flood the run grain.</summary>
@@ -108,8 +109,31 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
         // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
         // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
         var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();
-        Checkpoint.DiscardAfter(a.CheckpointLocation, accepted);
-        using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, a.CheckpointLocation, a.Devices[0]));
+        // A blob location is trained into a folder of this attempt on this silo, seeded with the accepted checkpoint and
+        // mirrored to the container after each save; the record then names the checkpoint by its URL.
+        var blobStore = BlobCheckpointStore.IsBlobLocation(a.CheckpointLocation) ? BlobCheckpointStore.Open(a.CheckpointLocation, blobs) : null;
+        string folder = a.CheckpointLocation;
+        if (blobStore is null) Checkpoint.DiscardAfter(folder, accepted);
+        else
+        {
+            folder = WorkingFolder(a);
+            await blobStore.DiscardAfterAsync(accepted, lease);
+            await blobStore.DownloadAsync(accepted, folder, lease);
+        }
+        try
+        {
+            return await TrainInFolderAsync(record, a, shards, folder, blobStore, stopping, lease);
+        }
+        finally
+        {
+            if (blobStore is not null) TryDelete(folder);
+        }
+    }
+
+    private async Task<WorkReport> TrainInFolderAsync(ITrainingRunGrain record, TrainerAssignment a, IReadOnlyList<DatasetShard> shards, string folder,
+        BlobCheckpointStore? blobStore, CancellationTokenSource stopping, CancellationToken lease)
+    {
+        using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, folder, a.Devices[0]));
         foreach (var skipped in trainer.SkippedCheckpoints)
             Logger.LogWarning("Run {Run} attempt {Attempt}: skipped a checkpoint that cannot be loaded, resuming from an older one: {Skipped}", a.Spec.RunId, a.Attempt, skipped);
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))
@@ -148,7 +172,9 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
                     case CheckpointSaved checkpoint:
                         // The run's record takes a checkpoint once every step up to it is there.
                         await ReportStepsAsync();
-                        if (!superseded && !await record.ReportCheckpoint(a.Attempt, checkpoint.Step, checkpoint.Folder)) Supersede();
+                        if (superseded) break;
+                        string saved = blobStore is null ? checkpoint.Folder : await UploadAsync(blobStore, checkpoint, lease);
+                        if (!await record.ReportCheckpoint(a.Attempt, checkpoint.Step, saved)) Supersede();
                         break;
                     case TrainingFinished end:
                         await ReportStepsAsync();
@@ -173,6 +199,30 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, ITrainerFaults 
             await Task.Delay(Timeout.Infinite, lease);
         }
         return new TrainerReport(last.Step, last.Cancelled);
+    }
+
+    /// <summary>
+    /// Uploads a checkpoint saved in the working folder and drops the older local ones, which a resume never needs: only
+    /// the container keeps a run's history.
+    /// </summary>
+    private static async Task<string> UploadAsync(BlobCheckpointStore store, CheckpointSaved checkpoint, CancellationToken cancellationToken)
+    {
+        string url = await store.UploadAsync(checkpoint.Folder, checkpoint.Step, cancellationToken);
+        string saved = Path.TrimEndingDirectorySeparator(Path.GetFullPath(checkpoint.Folder));
+        foreach (var older in Directory.GetDirectories(Path.GetDirectoryName(saved)!, "step-*"))
+            if (Path.GetFullPath(older) != saved) TryDelete(older);
+        return url;
+    }
+
+    /// <summary>Per run and attempt, so a lost attempt still saving on this silo never shares the folder with its successor.</summary>
+    private static string WorkingFolder(TrainerAssignment a) =>
+        Path.Combine(Path.GetTempPath(), "platform-checkpoints",
+            string.Concat(a.Spec.RunId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')), $"attempt-{a.Attempt}");
+
+    private static void TryDelete(string folder)
+    {
+        try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     private async Task<IReadOnlyList<DatasetShard>> CommittedShardsAsync(string dataset, CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using Azure;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -53,6 +55,7 @@ public sealed class CheckpointEvaluationState
 public sealed class TrainingRunGrain(
     [PersistentState("trainingrun", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingRunState> state,
     IOptions<TrainingClusterOptions> options,
+    BlobServiceClient blobs,
     ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
 {
     public static readonly TimeSpan StepWriteInterval = TimeSpan.FromSeconds(5);
@@ -126,7 +129,8 @@ public sealed class TrainingRunGrain(
     /// </summary>
     private void RecordCheckpointResumedFrom(int step)
     {
-        if (step == 0 || state.State.Checkpoints.Exists(c => c.Step == step && !c.Deleted)) return;
+        // A trainer of a blob location resumes only from a checkpoint this record accepted, so there is nothing to learn.
+        if (step == 0 || IsBlobLocation || state.State.Checkpoints.Exists(c => c.Step == step && !c.Deleted)) return;
         string folder = Path.Combine(state.State.CheckpointLocation, Checkpoint.FolderName(step));
         if (Directory.Exists(folder)) RecordCheckpoint(step, folder);
     }
@@ -158,7 +162,7 @@ public sealed class TrainingRunGrain(
     /// <summary>Records a checkpoint and the evaluations it is owed; a step already recorded stays as it is.</summary>
     private void RecordCheckpoint(int step, string folder)
     {
-        folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        folder = BlobCheckpointStore.IsBlobLocation(folder) ? folder.TrimEnd('/') : Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
         int known = state.State.Checkpoints.FindIndex(c => c.Step == step);
         if (known < 0) state.State.Checkpoints.Add(new RunCheckpoint(step, folder, DateTimeOffset.UtcNow, Deleted: false));
         else if (state.State.Checkpoints[known].Deleted)
@@ -332,6 +336,11 @@ public sealed class TrainingRunGrain(
         var doomed = CheckpointRetention.StepsToDelete(live.Select(c => c.Step), spec.Retention.KeepLast, spec.Retention.KeepEvery, live.Max(c => c.Step), unfinished);
         if (doomed.Count == 0) return;
         string location = state.State.CheckpointLocation;
+        if (IsBlobLocation)
+        {
+            await DeleteBlobCheckpointsAsync(doomed);
+            return;
+        }
         string? onDiskLatest = await Task.Run(() => LatestOnDisk(location));
         bool changed = false;
         foreach (int step in doomed)
@@ -352,6 +361,33 @@ public sealed class TrainingRunGrain(
             {
                 logger.LogWarning(e, "Run {RunId}: could not delete checkpoint {Folder}; trying again later", RunId, checkpoint.Folder);
             }
+        }
+        if (changed) await WriteAsync();
+    }
+
+    private bool IsBlobLocation => BlobCheckpointStore.IsBlobLocation(state.State.CheckpointLocation);
+
+    /// <summary>As for a folder, with the container's "latest" in place of the folder's; a failed delete is tried again on the next tick.</summary>
+    private async Task DeleteBlobCheckpointsAsync(IReadOnlyList<int> doomed)
+    {
+        bool changed = false;
+        try
+        {
+            var store = BlobCheckpointStore.Open(state.State.CheckpointLocation, blobs);
+            int? latest = await store.LatestStepAsync(CancellationToken.None);
+            foreach (int step in doomed)
+            {
+                if (step == latest) continue;
+                var checkpoint = state.State.Checkpoints.Find(c => c.Step == step)!;
+                await store.DeleteAsync(step, CancellationToken.None);
+                state.State.Checkpoints[state.State.Checkpoints.IndexOf(checkpoint)] = checkpoint with { Deleted = true };
+                changed = true;
+                logger.LogInformation("Run {RunId}: deleted checkpoint {Folder} (retention)", RunId, checkpoint.Folder);
+            }
+        }
+        catch (RequestFailedException e)
+        {
+            logger.LogWarning(e, "Run {RunId}: could not delete checkpoints in {Location}; trying again later", RunId, state.State.CheckpointLocation);
         }
         if (changed) await WriteAsync();
     }

@@ -4,6 +4,7 @@ using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Platform.Grains.Devices;
 using Platform.Grains.Work;
+using Platform.Model.Training;
 
 namespace Platform.Grains.Training;
 
@@ -101,7 +102,9 @@ public sealed class TrainingSchedulerGrain(
             Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations.ToArray() },
             Phase = TrainingRunPhase.Queued,
             SubmissionOrder = ++state.State.Submissions,
-            CheckpointLocation = Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
+            CheckpointLocation = spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location)
+                ? location.TrimEnd('/')
+                : Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
             SubmittedAt = DateTimeOffset.UtcNow,
         });
         await state.WriteStateAsync();

@@ -44,7 +44,23 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         var problems = ShapeProblems(spec).ToList();
         if (DatasetNames.IsValid(spec.Dataset ?? "")) await CheckDatasetAsync(spec.Dataset!, problems, cancellationToken);
         if (spec.Devices >= 1 && spec.DeviceKind is null or "cpu" or "cuda") await CheckDeviceCapacityAsync(spec, problems);
+        if (spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location) && BlobLocationProblem(location) is { } blobProblem)
+            problems.Add(new("checkpointLocation", blobProblem));
         return new TrainingSubmission(spec, problems);
+    }
+
+    /// <summary>The silos write checkpoints with the platform's own storage account, so a container elsewhere could never be written.</summary>
+    private string? BlobLocationProblem(string location)
+    {
+        try
+        {
+            BlobCheckpointStore.Open(location, manifests.Account);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or UriFormatException)
+        {
+            return $"Checkpoint location: {e.Message} Give a container URL under {manifests.Account.Uri} (http(s)://account-endpoint/container[/prefix]).";
+        }
     }
 
     /// <summary>What is wrong with the spec on its own, without asking storage or the cluster.</summary>
@@ -66,8 +82,8 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         foreach (var document in spec.TextDocuments.Where(d => !Path.IsPathFullyQualified(d) || !File.Exists(d)))
             yield return new("textDocuments", $"Text documents '{document}' is not an absolute path of an existing file on this host.");
         if (TokenizerProblem(spec.Tokenizer) is { } tokenizerProblem) yield return new("tokenizer", tokenizerProblem);
-        if (spec.CheckpointLocation is { } location && !Path.IsPathFullyQualified(location))
-            yield return new("checkpointLocation", $"Checkpoint location '{location}' must be an absolute path, on storage every silo can reach.");
+        if (spec.CheckpointLocation is { } location && !BlobCheckpointStore.IsBlobLocation(location) && !Path.IsPathFullyQualified(location))
+            yield return new("checkpointLocation", $"Checkpoint location '{location}' must be an absolute path, on storage every silo can reach, or a blob container URL in the platform's storage account.");
         foreach (var evaluation in spec.Evaluations)
             if (EvaluationProblem(evaluation) is { } evaluationProblem) yield return new("evaluations", evaluationProblem);
     }
@@ -195,7 +211,9 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         return spec with
         {
             TextDocuments = (spec.TextDocuments ?? []).Select(Resolve).ToArray(),
-            CheckpointLocation = spec.CheckpointLocation is null ? null : Resolve(spec.CheckpointLocation),
+            CheckpointLocation = spec.CheckpointLocation is null ? null
+                : BlobCheckpointStore.IsBlobLocation(spec.CheckpointLocation) ? spec.CheckpointLocation.TrimEnd('/')
+                : Resolve(spec.CheckpointLocation),
             Evaluations = (spec.Evaluations ?? []).Select(e => e with { DataRoot = Resolve(e.DataRoot ?? "") }).ToArray(),
             Tokenizer = spec.Tokenizer?.StartsWith(sentencePiece, StringComparison.Ordinal) == true
                 ? sentencePiece + Resolve(spec.Tokenizer[sentencePiece.Length..])

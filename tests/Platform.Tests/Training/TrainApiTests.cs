@@ -31,6 +31,7 @@ public sealed class TrainApiTests : IDisposable
             (new { dataset = "web", steps = 3, evaluations = new[] { new { task = "vqa", dataRoot = "benchmark" } } }, "the data folder 'benchmark' must be an absolute path"),
             (new { dataset = "web", steps = 3, evaluations = new[] { new { task = "vqa", dataRoot = Path.Combine(root, "missing") } } }, "cannot read the data folder"),
             (new { runId = "../up", dataset = "web", steps = 3 }, "Run id '../up' may hold only"),
+            (new { dataset = "web", steps = 3, checkpointLocation = "https://elsewhere.blob.core.windows.net/checkpoints/run" }, "is not in the storage account"),
             (new { dataset = "web", steps = "many" }, "The body does not fit the training spec"),
         ];
         foreach (var (body, message) in cases)
