@@ -10,8 +10,8 @@ public static class TrainingSpecMapping
 {
     /// <summary>
     /// The request of one trainer attempt on <paramref name="device"/>, checkpointing into <paramref name="checkpointFolder"/>
-    /// (<see cref="TrainingRun.CreateOrResume"/> decides whether it starts or resumes). The device's kind picks the libtorch
-    /// device; which CUDA ordinal (for a silo with several GPUs) is not chosen yet: libtorch's default GPU trains.
+    /// (<see cref="TrainingRun.CreateOrResume"/> decides whether it starts or resumes). A GPU is named by its ordinal
+    /// (`cuda:1`), so a silo with several GPUs trains each run on the one the scheduler gave it.
     /// </summary>
     public static TrainingRunRequest Request(TrainingRunSpec spec, IReadOnlyList<DatasetShard> shards, string checkpointFolder, DeviceAddress device) => new()
     {
@@ -33,7 +33,7 @@ public static class TrainingSpecMapping
             Threads = spec.Threads,
             CheckpointEvery = spec.CheckpointEvery,
             CheckpointDirectory = checkpointFolder,
-            Device = device.Device.StartsWith("cuda", StringComparison.Ordinal) ? "cuda" : "cpu",
+            Device = device.Device.StartsWith("cuda:", StringComparison.Ordinal) ? device.Device : "cpu",
         },
     };
 

@@ -211,12 +211,16 @@ public sealed class SimVlmTrainer : IDisposable
         return trainer;
     }
 
-    private static Device ChooseDevice(string choice) => choice switch
+    private static Device ChooseDevice(string choice)
     {
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new InvalidOperationException("CUDA was requested but libtorch finds no CUDA device (the CPU TorchSharp bundle has none)."),
-        _ => cuda.is_available() ? CUDA : CPU,
-    };
+        if (choice == "cpu") return CPU;
+        if (choice == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (!cuda.is_available()) throw new InvalidOperationException($"Device '{choice}' was requested but libtorch finds no CUDA device (the CPU TorchSharp bundle has none).");
+        if (TrainingOptions.CudaOrdinal(choice) is not int ordinal) return CUDA;
+        int count = cuda.device_count();
+        return ordinal < count ? new Device(DeviceType.CUDA, ordinal)
+            : throw new InvalidOperationException($"Device '{choice}' was requested but libtorch finds {count} CUDA device(s) (cuda:0 to cuda:{count - 1}).");
+    }
 
     /// <summary>
     /// Trains until <see cref="TrainingOptions.Steps"/> (or <paramref name="stopAfterStep"/>, if

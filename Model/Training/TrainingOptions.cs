@@ -35,7 +35,7 @@ public sealed record TrainingOptions
     /// <summary>Seeds initialisation, data order, PrefixLM splits and dropout.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>"auto" (CUDA when available, else CPU), "cpu" or "cuda".</summary>
+    /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" (libtorch's default GPU) or "cuda:N" (GPU number N, as a silo advertises it).</summary>
     public string Device { get; init; } = "auto";
 
     /// <summary>
@@ -57,6 +57,11 @@ public sealed record TrainingOptions
     /// <summary>The device's peak FLOP/s for model FLOPs utilisation in the metrics; null leaves MFU out.</summary>
     public double? PeakFlopsPerSecond { get; init; }
 
+    /// <summary>N of a "cuda:N" device choice; null for any other choice.</summary>
+    public static int? CudaOrdinal(string device) =>
+        device.StartsWith("cuda:", StringComparison.Ordinal) && device.Length > 5 && device[5..].All(char.IsAsciiDigit)
+            && int.TryParse(device[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int ordinal) ? ordinal : null;
+
     public TrainingOptions Validate()
     {
         if (Steps < 1) throw new ArgumentException("Steps must be positive.");
@@ -64,7 +69,7 @@ public sealed record TrainingOptions
             throw new ArgumentException($"SamplesPerStep {SamplesPerStep} must give every one of the {AccumulationSteps} micro-batches a sample.");
         if (PeakLearningRate <= 0 || WarmupSteps < 0) throw new ArgumentException("PeakLearningRate must be positive and WarmupSteps non-negative.");
         if (ImageTextRatio < 0 || TextOnlyRatio < 0 || ImageTextRatio + TextOnlyRatio == 0) throw new ArgumentException("Mixing ratios must be non-negative and not both zero.");
-        if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"Device '{Device}' must be auto, cpu or cuda.");
+        if (Device is not ("auto" or "cpu" or "cuda") && CudaOrdinal(Device) is null) throw new ArgumentException($"Device '{Device}' must be auto, cpu, cuda or cuda:N.");
         if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;

@@ -28,7 +28,7 @@ public static class ModelCommands
         var warmup = new Option<int>("--warmup") { Description = "Warmup steps.", DefaultValueFactory = _ => new TrainingOptions().WarmupSteps };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => new TrainingOptions().CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
-        var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => "auto" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda (libtorch's default GPU) or cuda:N (GPU number N).", DefaultValueFactory = _ => "auto" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "Subword model of a new run: gpt2, or sentencepiece:PATH for a SentencePiece .model file.", DefaultValueFactory = _ => TextTokenizer.Gpt2 };
         var precision = new Option<string>("--precision") { Description = "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };

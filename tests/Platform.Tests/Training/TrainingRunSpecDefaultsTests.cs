@@ -20,4 +20,17 @@ public sealed class TrainingRunSpecDefaultsTests
         Assert.Equal(SimVlmConfig.Tiny.StageDepths, request.Preset.StageDepths);
         Assert.False(request.Resume);
     }
+
+    [Theory]
+    [InlineData("cpu:0", "cpu")]
+    [InlineData("cpu:3", "cpu")]
+    [InlineData("cuda:0", "cuda:0")]
+    [InlineData("cuda:1", "cuda:1")]
+    public void A_trainer_trains_on_the_very_device_the_scheduler_gave_it(string allocated, string trainsOn)
+    {
+        var request = TrainingSpecMapping.Request(new TrainingRunSpec { RunId = "run", Dataset = "pairs" }, [], "/tmp/unused", new DeviceAddress("silo", allocated));
+
+        Assert.Equal(trainsOn, request.Options.Device);
+        Assert.Same(request.Options, request.Options.Validate());
+    }
 }
