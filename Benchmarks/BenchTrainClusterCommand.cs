@@ -11,14 +11,14 @@ public static class BenchTrainClusterCommand
         var work = new Option<string>("--work") { Description = "Folder for the generated dataset and the runs' checkpoints (emptied first; default: under the temp folder)." };
         var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
         // Long enough that a run takes several seconds on two cores, so the fixed costs of a submission are measured against real training.
-        var steps = new Option<int>("--steps") { Description = "Optimiser steps of each run.", DefaultValueFactory = _ => 30 };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps of each run.", DefaultValueFactory = _ => 60 };
         var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => 18 };
         // One thread by default: the same on every machine, and leaves a core to the silo on a two-core one.
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch in both paths.", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "The runs' seed.", DefaultValueFactory = _ => 1UL };
         var shards = new Option<int>("--shards") { Description = "Shards of the generated dataset.", DefaultValueFactory = _ => 4 };
         var perShard = new Option<int>("--samples-per-shard") { Description = "Captioned pictures per shard.", DefaultValueFactory = _ => 32 };
-        var rounds = new Option<int>("--rounds") { Description = "Measured rounds after one warm-up round, each training once through each path; the figures are the medians.", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Measured rounds after one warm-up round, each training once through each path; the figures are the medians.", DefaultValueFactory = _ => 5 };
         var command = new Command("train-cluster",
             "Time the same small training run through `platform train`'s one-process path and through the scheduler on one in-process silo with one CPU device, " +
             "on one generated dataset, in alternating rounds after a warm-up; the last line is train_cluster_overhead=<cluster / command>, from the medians.");
