@@ -115,7 +115,6 @@ public static class TrainClusterCommands
                 Tokenizer = result.GetValue(tokenizer)!,
                 Threads = result.GetValue(threads),
             };
-            if (runId is null) Console.Error.WriteLine($"No --run given: the run's id is {spec.RunId}.");
             return await IngestClusterCommands.WithClientAsync(async (grains, configuration) =>
             {
                 var scheduler = Scheduler(grains);
@@ -143,6 +142,8 @@ public static class TrainClusterCommands
                     Console.Error.WriteLine(e.Message);
                     return 2;
                 }
+                // Said only once the run exists: a refused submission has no run whose id would mean anything.
+                if (runId is null) Console.Error.WriteLine($"No --run given: the run's id is {summary.RunId}.");
                 Console.WriteLine(summary.RunId);
                 Console.Error.WriteLine(Describe(summary));
                 Console.Error.WriteLine($"Follow it with `platform train status {summary.RunId}`.");

@@ -63,6 +63,7 @@ public sealed class TrainCommandTests : IDisposable
             Assert.True(exitCode == 2, $"{string.Join(' ', args)} gave {exitCode}: {stdout}{stderr}");
             Assert.Contains(message, stderr);
             Assert.Equal("", stdout);
+            Assert.DoesNotContain("the run's id is", stderr);
         }
 
         foreach (var command in new[] { "status", "cancel", "pause", "resume" })
