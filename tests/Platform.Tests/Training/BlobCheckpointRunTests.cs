@@ -17,6 +17,7 @@ namespace Platform.Tests.Training;
 /// pause and resume continues from the blob checkpoint (on whichever silo gets the device) with the weights of the same run
 /// trained uninterrupted, and each checkpoint's evaluation reaches the leaderboard under the step folder's URL.
 /// </summary>
+[Collection(ExactWeightsCollection.Name)]
 public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
 {
     private const int Steps = 30;

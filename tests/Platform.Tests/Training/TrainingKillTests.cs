@@ -19,6 +19,7 @@ namespace Platform.Tests.Training;
 /// the weights of the same run trained uninterrupted in one process (`platform train`'s path), its history counting each
 /// step once, and no device left held.
 /// </summary>
+[Collection(ExactWeightsCollection.Name)]
 public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
 {
     private const int Steps = 40;
