@@ -11,10 +11,29 @@ public sealed class AddressPolicy(bool allowLoopback, bool allowPrivateNetworks)
 {
     public bool IsAllowed(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        address = EmbeddedIPv4(address) ?? address;
         if (IPAddress.IsLoopback(address)) return allowLoopback;
         if (IsUnspecifiedOrMulticast(address)) return false;
         return allowPrivateNetworks || !IsNonPublic(address);
+    }
+
+    /// <summary>
+    /// The IPv4 address an IPv6 form carries and routes to (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible
+    /// ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002:AABB:CCDD::/48): those forms reach the IPv4 host, so they
+    /// are judged as that host, or a page could name 10.0.0.1 as 64:ff9b::a00:1 and pass.
+    /// </summary>
+    public static IPAddress? EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return null;
+        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
+        var b = address.GetAddressBytes();
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+            // :: and ::1 are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+            return b.AsSpan(12).IndexOfAnyExcept((byte)0) < 0 || address.Equals(IPAddress.IPv6Loopback) ? null : new IPAddress(b.AsSpan(12));
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+            return new IPAddress(b.AsSpan(12));
+        if (b[0] == 0x20 && b[1] == 0x02) return new IPAddress(b.AsSpan(2, 4));
+        return null;
     }
 
     private static bool IsUnspecifiedOrMulticast(IPAddress address)
