@@ -186,13 +186,12 @@ public sealed class CrawlFetcher : IDisposable
                 if (exchange.Location is { } location)
                 {
                     current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                    if (!RobotsFile.MayFollowRedirect(current)) return new RobotsFile(RobotsFileStatus.Unreachable);
                     continue;
                 }
-                if (exchange.Status is >= 400 and < 500 and not 429) return new RobotsFile(RobotsFileStatus.Missing);
-                if (exchange.Status is < 200 or > 299) return new RobotsFile(RobotsFileStatus.Unreachable);
-                return new RobotsFile(RobotsFileStatus.Found, Encoding.UTF8.GetString(Decoded(exchange).Span));
+                return RobotsFile.FromResponse(exchange.Status, exchange.Status is >= 200 and <= 299 ? Decoded(exchange).ToArray() : null);
             }
-            return new RobotsFile(RobotsFileStatus.Missing);
+            return RobotsFile.TooManyRedirects;
         }
         catch (FetchFailed)
         {

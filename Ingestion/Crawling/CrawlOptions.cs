@@ -41,7 +41,7 @@ public sealed record CrawlOptions
     public long MaxResponseBytes { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>X-Robots-Tag directives on an image that keep it from being downloaded (img2dataset's defaults).</summary>
-    public IReadOnlyList<string> OptOutDirectives { get; init; } = ["noai", "noimageai", "noindex", "noimageindex"];
+    public IReadOnlyList<string> OptOutDirectives { get; init; } = GuardedHttp.DefaultOptOutDirectives;
 
     /// <summary>Allow connecting to loopback addresses (tests only).</summary>
     public bool AllowLoopback { get; init; }

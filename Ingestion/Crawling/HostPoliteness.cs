@@ -32,6 +32,23 @@ public enum RobotsFileStatus
 
 public sealed record RobotsFile(RobotsFileStatus Status, string? Text = null)
 {
+    /// <summary>
+    /// The one policy the crawler and the image downloader both apply to a robots.txt response (RFC 9309,
+    /// the conservative reading where it leaves room): 2xx gives the rules; 4xx allows everything, except
+    /// 429, which asks us to come back later and so counts as unreachable; 5xx, an unfollowed 3xx and a body
+    /// over the size limit (<paramref name="body"/> null: rules we cannot read in full may disallow) disallow.
+    /// </summary>
+    public static RobotsFile FromResponse(int status, byte[]? body) =>
+        status is >= 400 and < 500 and not 429 ? new RobotsFile(RobotsFileStatus.Missing)
+        : status is < 200 or > 299 || body is null ? new RobotsFile(RobotsFileStatus.Unreachable)
+        : new RobotsFile(RobotsFileStatus.Found, System.Text.Encoding.UTF8.GetString(body));
+
+    /// <summary>A robots.txt redirect is followed only to http(s); anywhere else the file is unreachable.</summary>
+    public static bool MayFollowRedirect(Uri target) => target.Scheme == Uri.UriSchemeHttp || target.Scheme == Uri.UriSchemeHttps;
+
+    /// <summary>After more redirects than allowed RFC 9309 lets the file count as unavailable, which allows everything.</summary>
+    public static RobotsFile TooManyRedirects { get; } = new(RobotsFileStatus.Missing);
+
     public RobotsRules Rules(string productToken) => Status switch
     {
         RobotsFileStatus.Found => RobotsRules.Parse(Text ?? "", productToken),

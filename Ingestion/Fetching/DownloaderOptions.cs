@@ -35,7 +35,7 @@ public sealed record DownloaderOptions
     public TimeSpan RobotsTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>X-Robots-Tag directives that opt an image out (img2dataset's defaults).</summary>
-    public IReadOnlyList<string> OptOutDirectives { get; init; } = ["noai", "noimageai", "noindex", "noimageindex"];
+    public IReadOnlyList<string> OptOutDirectives { get; init; } = GuardedHttp.DefaultOptOutDirectives;
 
     /// <summary>Allow connecting to loopback addresses (tests only).</summary>
     public bool AllowLoopback { get; init; }

@@ -58,6 +58,12 @@ public static class GuardedHttp
     }
 
     /// <summary>
+    /// X-Robots-Tag directives that stop an image being used (img2dataset's default set, plus "none", which
+    /// means noindex and nofollow together, as the HTML robots meta reading already treats it).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultOptOutDirectives { get; } = ["noai", "noimageai", "noindex", "noimageindex", "none"];
+
+    /// <summary>
     /// The first opt-out directive in X-Robots-Tag that applies to us. A value may be scoped to one crawler
     /// ("otherbot: noindex"); unscoped values apply to every crawler.
     /// </summary>

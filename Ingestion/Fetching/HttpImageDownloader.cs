@@ -8,6 +8,8 @@ using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
 
+using Platform.Ingestion.Crawling;
+
 namespace Platform.Ingestion.Fetching;
 
 /// <summary>
@@ -164,16 +166,15 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
                 if (status is >= 300 and < 400 && response.Headers.Location is { } location)
                 {
                     current = location.IsAbsoluteUri ? location : new Uri(current, location);
+                    if (!RobotsFile.MayFollowRedirect(current)) return RobotsRules.Unreachable;
                     continue;
                 }
-                if (status is >= 400 and < 500) return RobotsRules.AllowEverything;
-                if (!response.IsSuccessStatusCode) return RobotsRules.Unreachable;
-                var body = await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, timeout.Token);
-                return body is null
-                    ? RobotsRules.AllowEverything
-                    : RobotsRules.Parse(System.Text.Encoding.UTF8.GetString(body), _options.RobotsProductToken);
+                var body = status is >= 200 and <= 299
+                    ? await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, timeout.Token)
+                    : null;
+                return RobotsFile.FromResponse(status, body).Rules(_options.RobotsProductToken);
             }
-            return RobotsRules.AllowEverything;
+            return RobotsFile.TooManyRedirects.Rules(_options.RobotsProductToken);
         }
         // A refused address is not "unreachable": it propagates so the image fails as blocked_address.
         catch (Exception ex) when ((ex is HttpRequestException or IOException or OperationCanceledException) && GuardedHttp.FindBlocked(ex) is null)

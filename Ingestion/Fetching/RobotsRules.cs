@@ -1,16 +1,16 @@
-using System.Text.RegularExpressions;
-
 namespace Platform.Ingestion.Fetching;
 
 /// <summary>
 /// The robots.txt rules (RFC 9309) that apply to one product token: the groups naming it, else the
-/// <c>*</c> groups. The longest matching pattern wins; Allow wins a tie. Patterns support <c>*</c> and <c>$</c>.
+/// <c>*</c> groups. The longest matching pattern wins; Allow wins a tie. Patterns support <c>*</c> and <c>$</c>,
+/// matched without regular expressions: a site's file must not be able to make matching slow (backtracking)
+/// or throw (a regex timeout), whatever its patterns.
 /// </summary>
 public sealed class RobotsRules
 {
-    private readonly List<(Regex Pattern, int Length, bool Allow)> _rules;
+    private readonly List<(RobotsPattern Pattern, int Length, bool Allow)> _rules;
 
-    private RobotsRules(List<(Regex, int, bool)> rules, bool disallowAll, TimeSpan? crawlDelay = null)
+    private RobotsRules(List<(RobotsPattern, int, bool)> rules, bool disallowAll, TimeSpan? crawlDelay = null)
     {
         _rules = rules;
         DisallowAll = disallowAll;
@@ -43,7 +43,9 @@ public sealed class RobotsRules
     {
         var groups = new List<(List<string> Agents, List<(string Field, string Value)> Rules)>();
         (List<string> Agents, List<(string, string)> Rules)? current = null;
-        foreach (var rawLine in text.Split('\n'))
+        // A byte-order mark would otherwise glue itself to the first field name and lose that line.
+        text = text.TrimStart('\uFEFF');
+        foreach (var rawLine in text.Split(['\r', '\n']))
         {
             var line = rawLine.Split('#')[0].Trim();
             var colon = line.IndexOf(':');
@@ -76,15 +78,50 @@ public sealed class RobotsRules
         var rules = mine.SelectMany(g => g.Rules)
             .Where(r => r.Field != "crawl-delay")
             .Where(r => r.Value.Length > 0) // an empty Disallow allows everything
-            .Select(r => (ToRegex(r.Value), r.Value.Length, r.Field == "allow"))
+            .Select(r => (new RobotsPattern(r.Value), r.Value.Length, r.Field == "allow"))
             .ToList();
         return new RobotsRules(rules, false, crawlDelay);
     }
+}
 
-    private static Regex ToRegex(string pattern)
+/// <summary>
+/// A robots.txt path pattern: a prefix match where <c>*</c> stands for any run of characters and a final
+/// <c>$</c> anchors the end. Matched by greedy wildcard matching with one backtrack point, which takes at
+/// most (pattern length × path length) steps, never exponential time.
+/// </summary>
+public sealed class RobotsPattern
+{
+    private readonly string _pattern;
+    private readonly bool _anchored;
+
+    public RobotsPattern(string pattern)
     {
-        var anchored = pattern.EndsWith('$');
-        var body = Regex.Escape(anchored ? pattern[..^1] : pattern).Replace(@"\*", ".*");
-        return new Regex("^" + body + (anchored ? "$" : ""), RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50));
+        _anchored = pattern.EndsWith('$');
+        _pattern = _anchored ? pattern[..^1] : pattern;
+    }
+
+    public bool IsMatch(string path)
+    {
+        int p = 0, s = 0, star = -1, resume = 0;
+        while (true)
+        {
+            if (p < _pattern.Length && _pattern[p] == '*')
+            {
+                star = p++;
+                resume = s;
+                continue;
+            }
+            // Unanchored: the pattern only has to match a prefix of the path.
+            if (p == _pattern.Length && (!_anchored || s == path.Length)) return true;
+            if (s < path.Length && p < _pattern.Length && _pattern[p] == path[s])
+            {
+                p++;
+                s++;
+                continue;
+            }
+            if (star < 0 || resume >= path.Length) return false;
+            p = star + 1;
+            s = ++resume;
+        }
     }
 }

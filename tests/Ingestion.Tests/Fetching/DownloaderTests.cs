@@ -200,10 +200,66 @@ public sealed class DownloaderTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(429)]
+    [InlineData(500)]
+    public async Task Robots_txt_answering_429_or_5xx_disallows_as_the_crawler_does(int status)
+    {
+        _server.Map("/robots.txt", (context, _) =>
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        });
+        _server.MapImage("/a.jpg", _image);
+
+        Assert.Equal("robots_disallowed", (await Fetch(_server.Url("/a.jpg"))).FailureReason);
+        Assert.Equal(Platform.Ingestion.Crawling.RobotsFileStatus.Unreachable, Platform.Ingestion.Crawling.RobotsFile.FromResponse(status, []).Status);
+    }
+
+    [Fact]
+    public async Task Robots_txt_larger_than_the_limit_disallows_as_the_crawler_does()
+    {
+        _server.Map("/robots.txt", (context, _) => context.Response.WriteAsync("User-agent: *\nAllow: /\n# " + new string('x', 30_000)));
+        _server.MapImage("/a.jpg", _image);
+
+        Assert.Equal("robots_disallowed", (await Fetch(_server.Url("/a.jpg"), Fast with { MaxResponseBytes = 20_000 })).FailureReason);
+        Assert.Equal(0, _server.Hits("/a.jpg"));
+    }
+
+    [Fact]
+    public async Task Robots_txt_redirect_to_another_scheme_is_refused_not_thrown()
+    {
+        _server.Map("/robots.txt", (context, _) =>
+        {
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = "ftp://127.0.0.1/robots.txt";
+            return Task.CompletedTask;
+        });
+        _server.MapImage("/a.jpg", _image);
+
+        Assert.Equal("robots_disallowed", (await Fetch(_server.Url("/a.jpg"))).FailureReason);
+        Assert.Equal(0, _server.Hits("/a.jpg"));
+    }
+
+    [Theory]
+    [InlineData("64:ff9b::a01:203")]   // NAT64 of 10.1.2.3
+    [InlineData("2002:a01:203::1")]    // 6to4 of 10.1.2.3
+    [InlineData("::a01:203")]          // IPv4-compatible 10.1.2.3
+    public async Task Ipv6_forms_of_private_addresses_are_refused_as_blocked_even_through_robots_txt(string address)
+    {
+        var resolver = new FixedResolver(IPAddress.Parse(address));
+
+        var result = await Fetch($"http://images.example.test:{_server.Port}/a.jpg", Fast, resolver);
+
+        Assert.Equal("blocked_address", result.FailureReason);
+        Assert.True(resolver.Calls > 0);
+    }
+
+    [Theory]
     [InlineData("noai", "x_robots_tag_opt_out")]
     [InlineData("noindex, nofollow", "x_robots_tag_opt_out")]
     [InlineData("NoImageAI", "x_robots_tag_opt_out")]
     [InlineData("PlatformImageBot: noimageindex", "x_robots_tag_opt_out")]
+    [InlineData("none", "x_robots_tag_opt_out")]
     [InlineData("otherbot: noai", null)]
     [InlineData("nofollow", null)]
     public async Task X_robots_tag_opt_outs_are_honoured(string header, string? reason)
