@@ -35,8 +35,11 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
     {
         await EnsureContainerAsync(cancellationToken);
         var names = new List<string>();
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = SegmentPrefix(dataset) }, cancellationToken))
-            names.Add(item.Name);
+        var prefix = SegmentPrefix(dataset);
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, cancellationToken))
+            // Only this dataset's own segments: a blob deeper under the prefix belongs to another name
+            // (written before names were kept from nesting, e.g. "a/manifest/manifest/..." of "a/manifest").
+            if (item.Name.IndexOf('/', prefix.Length) < 0) names.Add(item.Name);
         names.Sort(StringComparer.Ordinal);
 
         var entries = new List<ManifestShard>();

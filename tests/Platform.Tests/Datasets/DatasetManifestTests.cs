@@ -46,6 +46,50 @@ public sealed class DatasetManifestTests(SharedClusterFixture shared, AzuriteFix
     }
 
     [Fact]
+    public async Task A_manifest_nested_under_a_dataset_prefix_is_not_part_of_that_dataset()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var name = $"outer-{Guid.NewGuid():N}";
+        await shared.Grains.GetGrain<IDatasetGrain>(name).AddShard(new ShardEntry("00000", 1, 10, "sha-outer", $"/data/{name}/00000.tar", DateTimeOffset.UnixEpoch));
+        // What a dataset named "{name}/manifest" wrote before such names were refused.
+        var container = azurite.Connection.CreateBlobClient().GetBlobContainerClient(PlatformTestCluster.ManifestContainer);
+        await container.GetBlobClient(DatasetManifestStore.SegmentName($"{name}/manifest", 0)).UploadAsync(
+            BinaryData.FromString(System.Text.Json.JsonSerializer.Serialize(new ManifestShard("99999", 1, 10, "sha-nested", "/elsewhere/99999.tar", DateTimeOffset.UnixEpoch), System.Text.Json.JsonSerializerOptions.Web) + "\n"), ct);
+
+        var committed = (await Manifests().ReadAsync(name, ct)).Entries;
+
+        Assert.Equal(["00000"], committed.Select(s => s.ShardId));
+    }
+
+    [Theory]
+    [InlineData("a/manifest")]
+    [InlineData("a/b")]
+    [InlineData("/a")]
+    [InlineData(".hidden")]
+    [InlineData("a..b")]
+    [InlineData("")]
+    public async Task Names_that_could_nest_or_escape_are_refused_by_the_dataset_grain(string name)
+    {
+        Assert.False(DatasetNames.IsValid(name));
+        if (name.Length > 0)
+            await Assert.ThrowsAnyAsync<ArgumentException>(() => shared.Grains.GetGrain<IDatasetGrain>(name).AddShard(
+                new ShardEntry("00000", 1, 10, "sha", "/data/x/00000.tar", DateTimeOffset.UnixEpoch)));
+    }
+
+    [Fact]
+    public void Valid_names_never_hold_a_separator_so_none_nests_in_another()
+    {
+        var random = new Random(16);
+        const string alphabet = "ab.-_/";
+        for (var i = 0; i < 5000; i++)
+        {
+            var name = new string(Enumerable.Range(0, random.Next(1, 8)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            if (DatasetNames.IsValid(name))
+                Assert.DoesNotContain('/', name);
+        }
+    }
+
+    [Fact]
     public async Task A_folder_location_is_the_tar_file_and_a_blob_location_streams_the_blob_of_the_account()
     {
         var ct = TestContext.Current.CancellationToken;
