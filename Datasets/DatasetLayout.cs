@@ -42,10 +42,13 @@ public static partial class DatasetLayout
 
     /// <summary>
     /// The first shard number of a job. A job seen before resumes at the number it was given, so its shards
-    /// keep their names; a new job starts after every committed shard and every other job's start.
-    /// Jobs into one dataset are expected to run one after another.
+    /// keep their names; a new job starts after every committed shard and every other job's start in this
+    /// location, or where <paramref name="allocate"/> (given that lower bound) says: the dataset's own
+    /// allocator, which knows the jobs of every location and serialises concurrent ones. Without one, jobs
+    /// into one location are expected to run one after another.
     /// </summary>
-    public static async Task<int> ResolveFirstShardAsync(this IDatasetStore store, string jobId, CancellationToken cancellationToken)
+    public static async Task<int> ResolveFirstShardAsync(this IDatasetStore store, string jobId, CancellationToken cancellationToken,
+        Func<int, Task<int>>? allocate = null)
     {
         if (!JobId().IsMatch(jobId)) throw new ArgumentException($"job id '{jobId}' must match {JobId()}", nameof(jobId));
         var jobFile = $"{JobsPrefix}{jobId}.json";
@@ -58,6 +61,7 @@ public static partial class DatasetLayout
                 otherStarts.Add(JsonSerializer.Deserialize<JobRecord>(other)!.FirstShard);
         var first = (await store.CommittedShardsAsync(cancellationToken)).Concat(otherStarts)
             .Select(s => s + 1).DefaultIfEmpty(0).Max();
+        if (allocate is not null) first = await allocate(first);
         await store.WriteFileAsync(jobFile, s => JsonSerializer.SerializeAsync(s, new JobRecord(first), cancellationToken: cancellationToken),
             cancellationToken);
         return first;

@@ -18,6 +18,14 @@ public interface IDatasetGrain : IGrainWithStringKey
     Task<ShardEntry?> GetShard(string shardId);
 
     Task<DatasetTotals> GetTotals();
+
+    /// <summary>
+    /// Reserves <paramref name="count"/> shard numbers for <paramref name="jobId"/>, after every number
+    /// committed or reserved in this dataset and at least <paramref name="atLeast"/> (what the job's location
+    /// already holds), so jobs into one dataset never share a shard id, whatever their locations and however
+    /// they overlap in time. The same job asking again gets the same first number.
+    /// </summary>
+    Task<int> ReserveShardNumbers(string jobId, int count, int atLeast);
 }
 
 /// <summary>One committed shard. <see cref="Checksum"/> is the sha256 (hex) of the shard's tar.</summary>

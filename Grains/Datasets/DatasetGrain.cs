@@ -11,7 +11,14 @@ public sealed class DatasetState
     [Id(1)] public long SampleCount { get; set; }
     [Id(2)] public long SizeBytes { get; set; }
     [Id(3)] public DateTimeOffset? LastCommitAt { get; set; }
+    /// <summary>The first shard number no job has reserved yet.</summary>
+    [Id(4)] public int NextShardNumber { get; set; }
+    /// <summary>Each job's reserved numbers (first, count), so a retried job keeps its shard names.</summary>
+    [Id(5)] public Dictionary<string, ShardNumbers> Reservations { get; set; } = new(StringComparer.Ordinal);
 }
+
+[GenerateSerializer, Immutable]
+public sealed record ShardNumbers([property: Id(0)] int First, [property: Id(1)] int Count);
 
 public sealed class DatasetGrain(
     [PersistentState("dataset", PlatformStorage.GrainStateProvider)] IPersistentState<DatasetState> state,
@@ -88,6 +95,33 @@ public sealed class DatasetGrain(
 
     public async Task<ShardEntry?> GetShard(string shardId) =>
         (await LoadAsync()).GetValueOrDefault(shardId);
+
+    public async Task<int> ReserveShardNumbers(string jobId, int count, int atLeast)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(jobId);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var reservations = state.State.Reservations;
+        if (reservations.TryGetValue(jobId, out var reserved))
+        {
+            if (count <= reserved.Count) return reserved.First;
+            // A rerun that cuts more shards may only grow a range nothing was reserved after.
+            if (reserved.First + reserved.Count != state.State.NextShardNumber)
+                throw new InvalidOperationException(
+                    $"Job '{jobId}' reserved {reserved.Count} shard numbers of dataset '{Dataset}' from {reserved.First} and now needs {count}, but later jobs reserved the numbers after its range; run it again under a new job id.");
+            reservations[jobId] = reserved with { Count = count };
+            state.State.NextShardNumber = reserved.First + count;
+            await state.WriteStateAsync();
+            return reserved.First;
+        }
+        var afterCommitted = (await LoadAsync()).Keys
+            .Select(id => int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n + 1 : 0)
+            .DefaultIfEmpty(0).Max();
+        var first = Math.Max(Math.Max(state.State.NextShardNumber, afterCommitted), atLeast);
+        reservations[jobId] = new ShardNumbers(first, count);
+        state.State.NextShardNumber = first + count;
+        await state.WriteStateAsync();
+        return first;
+    }
 
     public Task<DatasetTotals> GetTotals() =>
         Task.FromResult(new DatasetTotals(Dataset, state.State.ShardCount, state.State.SampleCount, state.State.SizeBytes, state.State.LastCommitAt));

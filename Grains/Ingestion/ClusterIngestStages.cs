@@ -41,10 +41,12 @@ public static class ClusterIngestStages
         }
         if (job.Dataset is null) return (kept, 0);
         var store = await storage.OpenDatasetAsync(job.EffectiveDatasetLocation, cancellationToken);
-        var first = await store.ResolveFirstShardAsync(jobId, cancellationToken);
+        var shardCount = IngestJobOptions.ShardCount(kept, job.Settings);
+        var dataset = grains.GetGrain<IDatasetGrain>(job.Dataset);
+        var first = await store.ResolveFirstShardAsync(jobId, cancellationToken, atLeast => dataset.ReserveShardNumbers(jobId, shardCount, atLeast));
         await FunnelStage.WriteTextAsync(store, request.Layout.Text, jobId, cancellationToken);
         // With no pair kept there is no shard phase; the funnel is complete now.
-        if (IngestJobOptions.ShardCount(kept, job.Settings) == 0)
+        if (shardCount == 0)
             await FunnelStage.WriteFunnelAsync(store, request.Layout, jobId, first, 0, cancellationToken);
         var urls = new GrainKeyClaims(grains, $"{jobId}/urls-{request.Attempt}");
         try

@@ -35,6 +35,39 @@ public sealed class DatasetGrainTests(SharedClusterFixture shared, AzuriteFixtur
     }
 
     [Fact]
+    public async Task Shard_numbers_are_reserved_once_per_job_after_everything_committed_or_reserved()
+    {
+        var dataset = shared.Grains.GetGrain<IDatasetGrain>(NewDataset("reserve"));
+        await dataset.AddShards([Shard(0), Shard(4)]);
+
+        var a = await dataset.ReserveShardNumbers("job-a", 3, atLeast: 0);
+        var b = await dataset.ReserveShardNumbers("job-b", 2, atLeast: 0);
+        var c = await dataset.ReserveShardNumbers("job-c", 1, atLeast: 20);
+
+        Assert.Equal(5, a);
+        Assert.Equal(8, b);
+        Assert.Equal(20, c);
+        Assert.Equal(a, await dataset.ReserveShardNumbers("job-a", 3, atLeast: 99));
+        // The last range may grow; one with later ranges after it may not.
+        Assert.Equal(c, await dataset.ReserveShardNumbers("job-c", 4, atLeast: 0));
+        Assert.Equal(24, await dataset.ReserveShardNumbers("job-d", 1, atLeast: 0));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => dataset.ReserveShardNumbers("job-a", 5, atLeast: 0));
+        Assert.Contains("new job id", refused.Message);
+    }
+
+    [Fact]
+    public async Task Concurrent_reservations_never_overlap()
+    {
+        var dataset = shared.Grains.GetGrain<IDatasetGrain>(NewDataset("reserve-concurrent"));
+        var sizes = Enumerable.Range(1, 30).ToArray();
+        var firsts = await Task.WhenAll(sizes.Select(n => dataset.ReserveShardNumbers($"job-{n}", n, atLeast: 0)));
+
+        var numbers = firsts.Zip(sizes).SelectMany(p => Enumerable.Range(p.First, p.Second)).ToList();
+        Assert.Equal(numbers.Count, numbers.Distinct().Count());
+        Assert.Equal(sizes.Sum(), numbers.Count);
+    }
+
+    [Fact]
     public async Task A_second_shard_with_the_same_id_but_another_checksum_is_refused_and_the_first_kept()
     {
         var dataset = shared.Grains.GetGrain<IDatasetGrain>(NewDataset("conflict"));

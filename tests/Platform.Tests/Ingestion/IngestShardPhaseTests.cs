@@ -91,6 +91,43 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task Jobs_into_one_dataset_get_distinct_shard_ids_concurrently_and_in_sequence_whatever_their_locations()
+    {
+        var inputsA = ImageDumpGenerator.Write(Path.Combine(root, "in-a"), files: 2, pagesPerFile: 12, pictures: 30, seed: 5);
+        var inputsB = ImageDumpGenerator.Write(Path.Combine(root, "in-b"), files: 2, pagesPerFile: 12, pictures: 30, seed: 6);
+        var inputsC = ImageDumpGenerator.Write(Path.Combine(root, "in-c"), files: 2, pagesPerFile: 12, pictures: 30, seed: 7);
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2);
+        var dataset = "shared-" + Guid.NewGuid().ToString("N")[..8];
+        var sharedLocation = Path.Combine(root, "out-a", IngestJobRequest.DefaultDatasetFolder);
+        async Task<IngestJobStatus> RunAsync(string name, string[] inputs, string? location)
+        {
+            var job = cluster.Client.GetGrain<IIngestJobGrain>($"{name}-{Guid.NewGuid():N}");
+            await job.Submit(new IngestJobRequest(inputs, Path.Combine(root, "out-" + name), Settings, dataset, location));
+            return await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(3));
+        }
+
+        // A and B at once into one location, then C alone into another.
+        var concurrent = await Task.WhenAll(RunAsync("a", inputsA, null), RunAsync("b", inputsB, sharedLocation));
+        var sequential = await RunAsync("c", inputsC, null);
+
+        foreach (var status in concurrent.Append(sequential))
+        {
+            Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+            Assert.True(status.Shards!.ShardsCommitted > 0);
+        }
+        var shards = await cluster.Client.GetGrain<IDatasetGrain>(dataset).ListShards(0, 1000);
+        Assert.Equal(concurrent.Append(sequential).Sum(s => s.Shards!.ShardsCommitted), shards.Count);
+        Assert.Equal(shards.Count, shards.Select(s => s.ShardId).Distinct().Count());
+        Assert.Equal(shards.Count, shards.Select(s => s.Location).Distinct().Count());
+        foreach (var shard in shards)
+        {
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(shard.Location)));
+            Assert.True(string.Equals(shard.Checksum, sha, StringComparison.OrdinalIgnoreCase), $"shard {shard.ShardId} at {shard.Location} no longer has its committed contents");
+        }
+        Assert.Equal(concurrent.Append(sequential).Sum(s => s.Shards!.SamplesStored), shards.Sum(s => s.SampleCount));
+    }
+
+    [Fact]
     public async Task A_job_whose_inputs_are_split_into_many_units_commits_the_dataset_the_single_process_run_writes()
     {
         var dumps = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 3, pagesPerFile: 24, pictures: 60, seed: 5);
