@@ -49,12 +49,15 @@ public sealed class HttpResponse
         return (parts[0].Trim().ToLowerInvariant(), string.IsNullOrEmpty(charset) ? null : charset);
     }
 
-    /// <summary>Parses the head of an HTTP response; tolerates bare LF line ends. False when it is not one.</summary>
+    /// <summary>The longest status line and header block accepted (servers cap theirs at 8-64 KiB).</summary>
+    public const int MaxHeadBytes = 256 << 10;
+
+    /// <summary>Parses the head of an HTTP response; tolerates bare LF line ends. False when it is not one (or its head passes <see cref="MaxHeadBytes"/>).</summary>
     public static bool TryParse(ReadOnlySpan<byte> block, [NotNullWhen(true)] out HttpResponse? response)
     {
         response = null;
         if (!block.StartsWith("HTTP/"u8)) return false;
-        var headers = new List<KeyValuePair<string, string>>();
+        var headers = new HeaderFields();
         var cursor = 0;
         var status = -1;
         while (true)
@@ -72,17 +75,15 @@ public sealed class HttpResponse
                 continue;
             }
             if (line.IsEmpty) break;
-            if ((line[0] == (byte)' ' || line[0] == (byte)'\t') && headers.Count > 0)
-            {
-                var last = headers[^1];
-                headers[^1] = new(last.Key, last.Value + " " + Encoding.Latin1.GetString(line).Trim());
+            // A head this long is no server's: treat the block as not an HTTP response rather than keep reading it.
+            if (cursor > MaxHeadBytes) return false;
+            if ((line[0] == (byte)' ' || line[0] == (byte)'\t') && headers.Continue(Encoding.Latin1.GetString(line).Trim()))
                 continue;
-            }
             var colon = line.IndexOf((byte)':');
             if (colon <= 0) continue;
-            headers.Add(new(Encoding.Latin1.GetString(line[..colon]).Trim(), Encoding.Latin1.GetString(line[(colon + 1)..]).Trim()));
+            headers.Add(Encoding.Latin1.GetString(line[..colon]).Trim(), Encoding.Latin1.GetString(line[(colon + 1)..]).Trim());
         }
-        response = new HttpResponse { StatusCode = status, Headers = headers, BodyOffset = cursor };
+        response = new HttpResponse { StatusCode = status, Headers = headers.ToList(), BodyOffset = cursor };
         return true;
     }
 }

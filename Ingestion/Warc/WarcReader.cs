@@ -101,7 +101,7 @@ public sealed class WarcReader : IDisposable
     {
         record = null;
         stats.Enter(Stage);
-        var fields = new List<KeyValuePair<string, string>>();
+        var fields = new Http.HeaderFields();
         string? version = null;
         var cursor = start;
         while (true)
@@ -112,6 +112,13 @@ public sealed class WarcReader : IDisposable
                 Resync(start + 1, sourceEnded && Index(cursor) >= end ? "truncated_record" : "malformed_header");
                 return Outcome.Skipped;
             }
+            // Checked on every line, not only when the window is refilled: a window already grown by an
+            // earlier large record could otherwise hold a header of millions of lines.
+            if (lineEnd - start > options.MaxHeaderBytes)
+            {
+                Resync(start + 1, "malformed_header");
+                return Outcome.Skipped;
+            }
             var line = Line(cursor, lineEnd);
             cursor = lineEnd + 1;
             if (line.IsEmpty) break;
@@ -120,21 +127,17 @@ public sealed class WarcReader : IDisposable
                 version = Encoding.ASCII.GetString(line).Trim();
                 continue;
             }
-            if ((line[0] == (byte)' ' || line[0] == (byte)'\t') && fields.Count > 0)
-            {
-                var last = fields[^1];
-                fields[^1] = new(last.Key, last.Value + " " + Encoding.UTF8.GetString(line).Trim());
+            if ((line[0] == (byte)' ' || line[0] == (byte)'\t') && fields.Continue(Encoding.UTF8.GetString(line).Trim()))
                 continue;
-            }
             var colon = line.IndexOf((byte)':');
             if (colon <= 0)
             {
                 Resync(start + 1, "malformed_header");
                 return Outcome.Skipped;
             }
-            fields.Add(new(Encoding.ASCII.GetString(line[..colon]).Trim(), Encoding.UTF8.GetString(line[(colon + 1)..]).Trim()));
+            fields.Add(Encoding.ASCII.GetString(line[..colon]).Trim(), Encoding.UTF8.GetString(line[(colon + 1)..]).Trim());
         }
-        var headers = new WarcHeaders(fields);
+        var headers = new WarcHeaders(fields.ToList());
         if (!long.TryParse(headers["Content-Length"], out var length) || length < 0)
         {
             Resync(start + 1, headers["Content-Length"] is null ? "missing_content_length" : "malformed_header");

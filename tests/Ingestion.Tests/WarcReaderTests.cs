@@ -120,6 +120,47 @@ public class WarcReaderTests
         Assert.Equal(1, stats.Rejections(WarcReader.Stage, "malformed_header"));
     }
 
+    [Theory]
+    [InlineData("X-Line: y\r\n")]   // many short fields
+    [InlineData(" y\r\n")]          // one field folded over many lines
+    public void A_header_of_600000_lines_is_refused_at_the_cap_even_after_a_large_record_grew_the_window(string repeated)
+    {
+        var output = new MemoryStream();
+        using (var writer = new WarcWriter(output, gzipPerRecord: false, leaveOpen: true))
+            writer.WriteResource("http://example.test/large", "application/octet-stream", new byte[8_000_000]);
+        var crafted = new StringBuilder("WARC/1.1\r\nWARC-Type: resource\r\nWARC-Target-URI: http://example.test/crafted\r\n");
+        for (var i = 0; i < 600_000; i++) crafted.Append(repeated);
+        crafted.Append("Content-Length: 4\r\n\r\nbody\r\n\r\n");
+        output.Write(Encoding.ASCII.GetBytes(crafted.ToString()));
+        using (var writer = new WarcWriter(output, gzipPerRecord: false, leaveOpen: true))
+            writer.WriteResource("http://example.test/after", "text/plain", "after"u8);
+
+        var stats = new FunnelStats();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var records = ReadAll(output.ToArray(), stats);
+
+        Assert.Equal(["http://example.test/large", "http://example.test/after"], records.Select(r => r.Uri));
+        Assert.Equal(1, stats.Rejections(WarcReader.Stage, "malformed_header"));
+        // Linear work is well under a second; the old quadratic join took minutes.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void An_http_head_folded_over_a_million_lines_is_not_an_http_response_and_a_modest_fold_is_joined()
+    {
+        var crafted = new StringBuilder("HTTP/1.1 200 OK\r\nX-Long: a\r\n");
+        for (var i = 0; i < 1_000_000; i++) crafted.Append(" b\r\n");
+        crafted.Append("\r\nbody");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.False(Platform.Ingestion.Http.HttpResponse.TryParse(Encoding.ASCII.GetBytes(crafted.ToString()), out _));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+
+        var modest = "HTTP/1.1 200 OK\r\nX-Long: a\r\n" + string.Concat(Enumerable.Repeat(" b\r\n", 1000)) + "Content-Type: text/html\r\n\r\nbody";
+        Assert.True(Platform.Ingestion.Http.HttpResponse.TryParse(Encoding.ASCII.GetBytes(modest), out var response));
+        Assert.Equal("a" + string.Concat(Enumerable.Repeat(" b", 1000)), response.Header("X-Long"));
+        Assert.Equal("text/html", response.MediaType);
+    }
+
     [Fact]
     public void A_record_over_the_size_cap_is_skipped_with_a_reason_and_the_next_is_read()
     {
