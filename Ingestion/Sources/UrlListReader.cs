@@ -15,6 +15,19 @@ public sealed class UrlListOptions
     public string UrlColumn { get; init; } = "url";
     public string CaptionColumn { get; init; } = "caption";
 
+    /// <summary>
+    /// The longest row (a line, or a CSV record with quoted line breaks) read, in characters (default 1 Mi);
+    /// a longer one is skipped and counted as <c>row_too_long</c>, so one huge line or an unterminated
+    /// quote cannot fill memory with the rest of the file.
+    /// </summary>
+    public int MaxRowChars { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// The most rows a Parquet row group may claim (default 4 Mi); a group claiming more is skipped and
+    /// counted as <c>row_group_too_large</c>, since its columns are read whole and sized by that claim.
+    /// </summary>
+    public long MaxRowsPerRowGroup { get; init; } = 1 << 22;
+
     public static UrlListFormat? FormatOf(string path)
     {
         var name = path.ToLowerInvariant();
@@ -60,7 +73,7 @@ public static class UrlListReader
         }
         List<string>? header;
         using (var reader = new StreamReader(fileStart, FileStart, detectEncodingFromByteOrderMarks: true, leaveOpen: true))
-            header = await ReadRecordAsync(reader, Separator(format), cancellationToken);
+            header = await ReadRecordAsync(new BoundedLineReader(reader, options.MaxRowChars), Separator(format), options.MaxRowChars, cancellationToken);
         await OfferAsync(run, ReadDelimited(rows, Separator(format), header ?? [], options, run.Stats, cancellationToken), source);
     }
 
@@ -111,10 +124,11 @@ public static class UrlListReader
         FunnelStats stats, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var reader = header is null ? new StreamReader(input, FileStart, detectEncodingFromByteOrderMarks: true) : new StreamReader(input, MidFile, false);
+        var lines = new BoundedLineReader(reader, options.MaxRowChars);
         int urlIndex = -1, captionIndex = -1;
         if (header is not null) (urlIndex, captionIndex) = Columns(header, separator, options);
         List<string>? fields;
-        while ((fields = await ReadRecordAsync(reader, separator, cancellationToken)) is not null)
+        while ((fields = await ReadRecordAsync(lines, separator, options.MaxRowChars, cancellationToken)) is not null)
         {
             if (urlIndex < 0)
             {
@@ -122,6 +136,11 @@ public static class UrlListReader
                 continue;
             }
             stats.Enter(Stage);
+            if (ReferenceEquals(fields, RowTooLong))
+            {
+                stats.Reject(Stage, "row_too_long");
+                continue;
+            }
             if (fields.Count <= urlIndex)
             {
                 stats.Reject(Stage, "missing_columns");
@@ -138,11 +157,19 @@ public static class UrlListReader
         return (url, header.FindIndex(f => f.Trim() == options.CaptionColumn));
     }
 
-    /// <summary>One record; CSV fields may be quoted (with doubled quotes and line breaks inside), TSV fields are not.</summary>
-    private static async Task<List<string>?> ReadRecordAsync(StreamReader reader, char separator, CancellationToken cancellationToken)
+    /// <summary>What <see cref="ReadRecordAsync"/> returns for a row over the length limit.</summary>
+    private static readonly List<string> RowTooLong = [];
+
+    /// <summary>
+    /// One record; CSV fields may be quoted (with doubled quotes and line breaks inside), TSV fields are not.
+    /// A record over <paramref name="maxChars"/> is <see cref="RowTooLong"/>; reading goes on at the line after
+    /// the one where it passed the limit.
+    /// </summary>
+    private static async Task<List<string>?> ReadRecordAsync(BoundedLineReader reader, char separator, int maxChars, CancellationToken cancellationToken)
     {
-        var line = await reader.ReadLineAsync(cancellationToken);
+        var (line, tooLong) = await reader.ReadLineAsync(cancellationToken);
         if (line is null) return null;
+        if (tooLong) return RowTooLong;
         var fields = new List<string>();
         if (separator == '\t')
         {
@@ -157,8 +184,10 @@ public static class UrlListReader
             if (i >= line.Length)
             {
                 if (!quoted) break;
-                var next = await reader.ReadLineAsync(cancellationToken);
+                var (next, nextTooLong) = await reader.ReadLineAsync(cancellationToken);
                 if (next is null) break;
+                // An unterminated quote would otherwise gather the rest of the file into one field.
+                if (nextTooLong || field.Length + next.Length + 1 > maxChars) return RowTooLong;
                 field.Append('\n');
                 line = next;
                 i = 0;
@@ -183,8 +212,15 @@ public static class UrlListReader
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, Encoding encoding)
     {
         using var reader = new StreamReader(input, encoding, detectEncodingFromByteOrderMarks: encoding == FileStart);
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        var lines = new BoundedLineReader(reader, options.MaxRowChars);
+        while (await lines.ReadLineAsync(cancellationToken) is ({ } line, var tooLong))
         {
+            if (tooLong)
+            {
+                stats.Enter(Stage);
+                stats.Reject(Stage, "row_too_long");
+                continue;
+            }
             if (string.IsNullOrWhiteSpace(line)) continue;
             stats.Enter(Stage);
             string? url = null, caption = null;
@@ -224,7 +260,14 @@ public static class UrlListReader
         {
             using var group = reader.OpenRowGroupReader(g);
             if (RowGroupStart(group.RowGroup) is var at && (at < start || at >= end)) continue;
-            var count = checked((int)group.RowCount);
+            if (group.RowCount < 0 || group.RowCount > options.MaxRowsPerRowGroup)
+            {
+                // The claim sizes the arrays below: a crafted footer must not make us allocate gigabytes.
+                stats.Enter(Stage);
+                stats.Reject(Stage, "row_group_too_large");
+                continue;
+            }
+            var count = (int)group.RowCount;
             var urls = new string?[count];
             await group.ReadAsync(urlField, urls.AsMemory(), null, cancellationToken);
             var captions = new string?[count];
