@@ -72,6 +72,15 @@ internal sealed class GzipMemberSource : IWarcByteSource
 {
     public const int HeaderLength = 10;
     public const string Stage = "warc_bytes";
+
+    /// <summary>
+    /// Inflated bytes per compressed byte above which a member is a decompression bomb, once it has
+    /// inflated <see cref="ExpansionCheckFloor"/>: web archives compress 3-10 times; deflate reaches about
+    /// 1000 only on runs of one byte (a gzip member of 10 GB of zeros is 10 MB).
+    /// </summary>
+    public const int MaxExpansion = 100;
+
+    public const long ExpansionCheckFloor = 64L << 20;
     private readonly Stream input;
     private readonly FunnelStats stats;
     private readonly int maxBufferedMember;
@@ -81,6 +90,8 @@ internal sealed class GzipMemberSource : IWarcByteSource
     private long rawBase;
     private bool inputEnded;
     private Stream? member;
+    /// <summary>The compressed bytes of a buffered member, for how much of it the inflater has read.</summary>
+    private MemoryStream? memberInput;
     private long pendingMemberStart = -1;
     private bool streaming;
     private long streamingHeaderAt;
@@ -107,6 +118,13 @@ internal sealed class GzipMemberSource : IWarcByteSource
         while (true)
         {
             if (member is null && !OpenNextMember()) return 0;
+            if (memberOutput > ExpansionCheckFloor && memberOutput > MaxExpansion * CompressedReadOfMember())
+            {
+                stats.Reject(Stage, "gzip_member_expands_too_far");
+                segmentStart = -1;
+                CloseMember();
+                continue;
+            }
             int n;
             try
             {
@@ -147,12 +165,16 @@ internal sealed class GzipMemberSource : IWarcByteSource
         stats.Reject(Stage, end < 0 ? "gzip_member_truncated" : "garbage_between_members");
     }
 
+    private long CompressedReadOfMember() =>
+        memberInput is not null ? Math.Max(1, memberInput.Position) : Math.Max(1, rawBase + rawStart - streamingHeaderAt);
+
     private void CloseMember()
     {
         segmentStart = -1;
         memberOutput = 0;
         member?.Dispose();
         member = null;
+        memberInput = null;
         pendingMemberStart = -1;
         if (streaming)
         {
@@ -185,7 +207,8 @@ internal sealed class GzipMemberSource : IWarcByteSource
             return true;
         }
         var end = next < 0 ? rawEnd : next;
-        member = new GZipStream(new MemoryStream(raw, rawStart, end - rawStart, writable: false), CompressionMode.Decompress);
+        memberInput = new MemoryStream(raw, rawStart, end - rawStart, writable: false);
+        member = new GZipStream(memberInput, CompressionMode.Decompress);
         segmentStart = rawStart;
         segmentEnd = end;
         rawStart = end;

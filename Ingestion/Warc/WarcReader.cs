@@ -64,8 +64,12 @@ public sealed class WarcReader : IDisposable
     /// <summary>Decompressed bytes read so far; once every record is read, the decompressed length of the input.</summary>
     public long DecompressedBytes => windowBase + end - DecompressedStart;
 
+    /// <summary>Observed on every refill, so a long scan through damage (resynchronising) stops when asked, not at the next record.</summary>
+    private CancellationToken cancellation;
+
     public IEnumerable<WarcRecord> ReadAll(CancellationToken cancellationToken = default)
     {
+        cancellation = cancellationToken;
         while (TryRead(out var record))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -309,6 +313,7 @@ public sealed class WarcReader : IDisposable
     /// <summary>Reads more, keeping bytes from <paramref name="keepFrom"/> on; false at end of input.</summary>
     private bool Fill(long keepFrom)
     {
+        cancellation.ThrowIfCancellationRequested();
         if (sourceEnded) return false;
         var keep = Index(Math.Min(keepFrom, windowBase + end));
         if (keep > 0)

@@ -146,6 +146,60 @@ public class WarcReaderTests
     }
 
     [Fact]
+    public void A_gzip_member_of_gigabytes_of_zeros_is_abandoned_early_and_the_next_member_read()
+    {
+        var output = new MemoryStream();
+        using (var writer = new WarcWriter(output, gzipPerRecord: true, leaveOpen: true))
+            writer.WriteResource("http://example.test/before", "text/plain", "before"u8);
+        using (var bomb = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            var zeros = new byte[1 << 20];
+            for (var i = 0; i < 2048; i++) bomb.Write(zeros); // 2 GiB inflated, about 2 MB compressed
+        }
+        using (var writer = new WarcWriter(output, gzipPerRecord: true, leaveOpen: true))
+            writer.WriteResource("http://example.test/after", "text/plain", "after"u8);
+
+        var stats = new FunnelStats();
+        using var reader = new WarcReader(new MemoryStream(output.ToArray()), stats);
+        var uris = reader.ReadAll(TestContext.Current.CancellationToken).Select(r => r.TargetUri).ToList();
+
+        Assert.Equal(["http://example.test/before", "http://example.test/after"], uris);
+        Assert.Equal(1, stats.Rejections("warc_bytes", "gzip_member_expands_too_far"));
+        // It stopped soon after the floor rather than inflating all 2 GiB.
+        Assert.True(reader.DecompressedBytes < 4 * (64L << 20), $"{reader.DecompressedBytes} bytes inflated");
+    }
+
+    [Fact]
+    public async Task Reading_through_endless_garbage_stops_when_cancelled()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var reader = new WarcReader(new EndlessGarbage(), new FunnelStats());
+        var reading = Task.Run(() => reader.ReadAll(cancel.Token).Count(), TestContext.Current.CancellationToken);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+    }
+
+    /// <summary>Bytes that never hold a record start: a reader resynchronising through it never finds one.</summary>
+    private sealed class EndlessGarbage : Stream
+    {
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            buffer.AsSpan(offset, count).Fill((byte)'x');
+            return count;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public void An_http_head_folded_over_a_million_lines_is_not_an_http_response_and_a_modest_fold_is_joined()
     {
         var crafted = new StringBuilder("HTTP/1.1 200 OK\r\nX-Long: a\r\n");
