@@ -15,6 +15,8 @@ public sealed class HtmlExtractor
     // Per-page scratch collections, kept across pages so a page costs no collection growth.
     private readonly List<(string Url, string Origin)> pictureSources = [];
     private readonly HashSet<(string, string?)> seen = [];
+    /// <summary>The links collected so far, for a constant-time duplicate check (a page may hold millions).</summary>
+    private readonly HashSet<string> linksSeen = new(StringComparer.Ordinal);
     private readonly List<Attribute> attributes = new(8);
 
     /// <summary>Extracts from a page already in UTF-8 (see <see cref="CharsetDecoder"/>).</summary>
@@ -28,6 +30,7 @@ public sealed class HtmlExtractor
         var pictureDepth = 0;
         pictureSources.Clear();
         seen.Clear();
+        linksSeen.Clear();
         text.Clear();
 
         var i = 0;
@@ -104,7 +107,7 @@ public sealed class HtmlExtractor
             {
                 var rel = Value(html, attributes, "rel"u8);
                 var nofollow = rel is not null && rel.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("nofollow", StringComparer.OrdinalIgnoreCase);
-                if (!nofollow && Value(html, attributes, "href"u8) is { } href && baseUrl.Resolve(href) is { } link && !page.Links.Contains(link))
+                if (!nofollow && Value(html, attributes, "href"u8) is { } href && baseUrl.Resolve(href) is { } link && linksSeen.Add(link))
                     page.Links.Add(link);
             }
             else if (kind is Tag.Base)

@@ -23,6 +23,21 @@ public sealed class LinkExtractionTests
     }
 
     [Fact]
+    public void A_page_of_300000_links_yields_each_once_in_linear_time()
+    {
+        var html = new StringBuilder();
+        for (var i = 0; i < 300_000; i++) html.Append("<a href=\"/p/").Append(i % 150_000).Append("\">x</a>");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var page = Extract(html.ToString());
+
+        Assert.Equal(150_000, page.Links.Count);
+        Assert.Equal("http://site.test/p/149999", page.Links[^1]);
+        // A hash lookup per link is well under a second; the list scan it replaced took minutes.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public void Links_resolve_against_base_href_and_are_not_collected_unless_asked()
     {
         const string html = """<base href="http://cdn.test/root/"><a href="x.html">x</a>""";
