@@ -35,6 +35,13 @@ public sealed record ImageOptions
     /// </summary>
     public long MaxPixels { get; init; } = 89_478_485;
 
+    /// <summary>
+    /// Most scans a JPEG may have (default 500, libjpeg-turbo's TurboJPEG scan limit): a progressive JPEG
+    /// is decoded once per scan, so a small file of thousands of scans would hold a worker for minutes.
+    /// More is refused as a decompression bomb before decoding.
+    /// </summary>
+    public int MaxJpegScans { get; init; } = 500;
+
     /// <summary>Target size for the resize modes other than <see cref="ResizeMode.No"/> (img2dataset: 256).</summary>
     public int ImageSize { get; init; } = 256;
 

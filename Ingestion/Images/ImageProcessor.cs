@@ -111,6 +111,12 @@ public sealed class ImageProcessor(ImageOptions options)
             return null;
         }
 
+        if (format == "jpeg" && JpegScans.Count(payload, Options.MaxJpegScans + 1) > Options.MaxJpegScans)
+        {
+            rejection = ImageOutcome.Reject(ImageRejection.DecompressionBomb, $"more than {Options.MaxJpegScans} JPEG scans");
+            return null;
+        }
+
         var swapsAxes = SwapsAxes(codec.EncodedOrigin);
         header = swapsAxes ? new Header(format, height, width) : new Header(format, width, height);
         if (applyFilters)

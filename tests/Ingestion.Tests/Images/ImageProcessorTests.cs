@@ -80,6 +80,33 @@ public class ImageProcessorTests
         Assert.Contains("50000x50000", outcome.Detail);
     }
 
+    /// <summary>A real JPEG with <paramref name="extraScans"/> more scan headers (each with a little entropy data) before its end.</summary>
+    private static byte[] WithExtraScans(byte[] jpeg, int extraScans)
+    {
+        var firstScan = jpeg.AsSpan().IndexOf(new byte[] { 0xFF, 0xDA });
+        var scanHeaderLength = (jpeg[firstScan + 2] << 8) | jpeg[firstScan + 3];
+        var scanHeader = jpeg.AsSpan(firstScan, 2 + scanHeaderLength).ToArray();
+        var extra = new List<byte>();
+        for (var i = 0; i < extraScans; i++) extra.AddRange([.. scanHeader, 0x12, 0xFF, 0x00, 0x34]);
+        return [.. jpeg.AsSpan(0, jpeg.Length - 2), .. extra, 0xFF, 0xD9];
+    }
+
+    [Fact]
+    public void A_jpeg_of_thousands_of_scans_is_a_decompression_bomb_and_is_not_decoded()
+    {
+        var jpeg = TestImages.Jpeg(64, 48, seed: 3);
+        Assert.Equal(1, JpegScans.Count(jpeg));
+        var crafted = WithExtraScans(jpeg, 3000);
+        Assert.Equal(3001, JpegScans.Count(crafted));
+
+        var outcome = new ImageProcessor(SmallImages).Process(crafted);
+
+        Assert.Equal(ImageRejection.DecompressionBomb, outcome.Rejection);
+        Assert.Contains("500 JPEG scans", outcome.Detail);
+        Assert.Null(new ImageProcessor(SmallImages).Process(jpeg).Rejection);
+        Assert.NotEqual(ImageRejection.DecompressionBomb, new ImageProcessor(SmallImages).Process(WithExtraScans(jpeg, 10)).Rejection);
+    }
+
     [Fact]
     public void Zero_bytes_and_random_bytes_are_rejected_with_reasons()
     {
