@@ -54,6 +54,9 @@ public static class DashboardEndpoints
     {
         var remote = context.Connection.RemoteIpAddress;
         if (remote is null) return false;
+        // Forwarding headers left on the request come from a proxy that is not trusted (a trusted one's are
+        // consumed before this): the client is elsewhere, even when the proxy runs on this machine.
+        if (context.Request.Headers.ContainsKey("X-Forwarded-For") || context.Request.Headers.ContainsKey("Forwarded")) return false;
         return IPAddress.IsLoopback(remote) || remote.Equals(context.Connection.LocalIpAddress);
     }
 }

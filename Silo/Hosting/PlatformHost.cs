@@ -38,6 +38,20 @@ public static class PlatformHost
         builder.Services.AddPlatformHangfire(configuration.Hangfire, serverName);
         builder.Services.AddPlatformHealthChecks();
         builder.Services.AddAuthorization();
+        builder.Services.AddHostFiltering(o =>
+        {
+            o.AllowedHosts = [.. configuration.Web.EffectiveAllowedHosts()];
+            o.IncludeFailureMessage = false;
+        });
+        var proxies = configuration.Web.TrustedProxyAddresses();
+        if (proxies.Count > 0)
+            builder.Services.Configure<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>(o =>
+            {
+                o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto;
+                o.KnownProxies.Clear();
+                o.KnownIPNetworks.Clear();
+                foreach (var proxy in proxies) o.KnownProxies.Add(proxy);
+            });
         // The HTTP API speaks enum names (phases, states), as the command line prints them.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 
@@ -48,6 +62,9 @@ public static class PlatformHost
         var policy = configuration.Web.DashboardAuthorizationPolicy;
         if (!string.IsNullOrWhiteSpace(policy))
             EnsurePolicyExists(app, policy);
+        // Before anything that judges where a request comes from: a trusted proxy's X-Forwarded-For becomes the remote address.
+        if (proxies.Count > 0) app.UseForwardedHeaders();
+        app.UseHostFiltering();
         app.MapPlatformHealthChecks();
         app.MapPlatformDashboards(policy);
         app.MapPlatformIngestApi(policy);

@@ -153,4 +153,39 @@ public sealed class WebSettings
     /// dashboards answer local requests only.
     /// </summary>
     public string? DashboardAuthorizationPolicy { get; set; }
+
+    /// <summary>
+    /// Host names requests may carry (`;`-separated; `*.example.com` allowed). Empty: `localhost`, `127.0.0.1`,
+    /// `[::1]` and the hosts of <see cref="Urls"/>, or any host when a URL binds every address (`0.0.0.0`,
+    /// `*`, `+`, `[::]`). Refusing other hosts stops DNS rebinding: a page that points its own name at
+    /// 127.0.0.1 cannot make a browser on this machine talk to the platform.
+    /// </summary>
+    public string? AllowedHosts { get; set; }
+
+    /// <summary>
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (`;`-separated). Empty: a request that
+    /// carries forwarding headers is never local, since a proxy on this machine would otherwise make every
+    /// request look local.
+    /// </summary>
+    public string? TrustedProxies { get; set; }
+
+    private static string[] Split(string? value) => (value ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public IReadOnlyList<System.Net.IPAddress> TrustedProxyAddresses() =>
+        [.. Split(TrustedProxies).Select(p => System.Net.IPAddress.TryParse(p, out var ip) ? ip : throw new FormatException($"'{p}' is not an IP address."))];
+
+    public IReadOnlyList<string> EffectiveAllowedHosts()
+    {
+        var configured = Split(AllowedHosts);
+        if (configured.Length > 0) return configured;
+        var hosts = new List<string> { "localhost", "127.0.0.1", "[::1]" };
+        foreach (var url in Split(Urls))
+        {
+            var authority = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..].Split('/')[0];
+            var host = authority.StartsWith('[') ? authority[..(authority.IndexOf(']') + 1)] : authority.Split(':')[0];
+            if (host is "*" or "+" or "0.0.0.0" or "[::]") return ["*"];
+            if (!hosts.Contains(host, StringComparer.OrdinalIgnoreCase)) hosts.Add(host);
+        }
+        return hosts;
+    }
 }

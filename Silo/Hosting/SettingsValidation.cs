@@ -92,6 +92,14 @@ public static class SettingsValidation
                     || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                     errors.Add($"{Name(WebSettings.Section, nameof(s.Urls))} entry '{url}' is not an http(s) URL.");
             }
+            try
+            {
+                s.TrustedProxyAddresses();
+            }
+            catch (FormatException e)
+            {
+                errors.Add($"{Name(WebSettings.Section, nameof(s.TrustedProxies))}: {e.Message} List the proxies' addresses, e.g. 127.0.0.1;10.0.0.5.");
+            }
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
     }
