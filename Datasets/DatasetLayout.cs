@@ -69,6 +69,12 @@ public static partial class DatasetLayout
 
     private sealed record JobRecord(int FirstShard);
 
+    /// <summary>Job ids name files in the dataset's location, so they keep to a safe alphabet.</summary>
+    public static bool IsValidJobId(string jobId) => JobId().IsMatch(jobId);
+
+    public static string InvalidJobId(string jobId) =>
+        $"Job id '{(jobId.Length > 40 ? jobId[..40] + "..." : jobId)}' must be 1-100 characters of letters, digits, '.', '_' and '-'.";
+
     [GeneratedRegex(@"^(\d{5,})_stats\.json$")]
     private static partial Regex StatsFile();
 

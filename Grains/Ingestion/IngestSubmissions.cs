@@ -52,6 +52,7 @@ public static class IngestSubmissions
         if (request.DatasetLocation is { } location && !DatasetTarget.IsBlobUrl(location) && !Path.IsPathFullyQualified(location))
             problems.Add(new("datasetLocation", "Give the dataset location as an absolute path or a blob URL."));
         problems.AddRange(Problems(request));
+        if (jobId is not null && !DatasetLayout.IsValidJobId(jobId)) problems.Add(new("job", DatasetLayout.InvalidJobId(jobId)));
         // A request without an output has no id to derive; it is refused anyway.
         var id = jobId ?? (request.OutputDirectory.Length == 0 ? "" : JobIdFor(request.Inputs, request.OutputDirectory, request.Dataset, request.DatasetLocation));
         return new IngestJobSubmission(id, request, problems);

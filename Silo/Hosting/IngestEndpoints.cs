@@ -26,11 +26,12 @@ public static class IngestEndpoints
     {
         // Starting jobs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
         var group = endpoints.MapGroup(JobsPath).GuardedLikeTheDashboards(authorizationPolicy);
-        group.MapPost("", (IngestSubmission submission, IBackgroundJobClient hangfire) =>
+        group.MapPost("", (IngestSubmission submission, IBackgroundJobClient hangfire, PlatformConfiguration configuration) =>
         {
             // This host cannot know the sender's working directory: relative paths are refused, not resolved.
             var (jobId, request, problems) = IngestSubmissions.FromClient(submission.Job, submission.Inputs, submission.Output, submission.Settings,
                 submission.Dataset, submission.DatasetLocation, baseDirectory: null);
+            problems = [.. problems, .. ApiPathRules.Check(request, configuration.ApiRoots())];
             if (problems.Count > 0)
                 return Results.ValidationProblem(problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
                     title: "The ingestion cannot start as posted.");

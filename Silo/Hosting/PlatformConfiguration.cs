@@ -113,6 +113,16 @@ public sealed record PlatformConfiguration(
         options.HistoryOlderPoints = Training.HistoryOlderPoints;
     }
 
+    /// <summary>The folders the HTTP API may read and write local paths under (<see cref="WebSettings.ApiRoots"/>), full paths.</summary>
+    public IReadOnlyList<string> ApiRoots()
+    {
+        var configured = (Web.ApiRoots ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        IEnumerable<string> roots = configured.Length > 0
+            ? configured.Select(r => Path.IsPathRooted(r) ? r : Path.Combine(StateRoot(), r))
+            : [StateRoot(), Path.GetTempPath(), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)];
+        return [.. roots.Where(r => r.Length > 0).Select(r => Path.TrimEndingDirectorySeparator(Path.GetFullPath(r))).Distinct()];
+    }
+
     /// <summary>`.state/` at the repository root when the program runs from a checkout, else beside the working directory.</summary>
     public static string StateRoot()
     {

@@ -169,6 +169,13 @@ public sealed class WebSettings
     /// </summary>
     public string? TrustedProxies { get; set; }
 
+    /// <summary>
+    /// Folders (`;`-separated) under which the HTTP API accepts local paths: inputs it reads and outputs and
+    /// dataset locations it writes. Relative entries lie under `.state/`. Empty: `.state/`, the system's
+    /// temporary folder and the home folder of the user running the platform.
+    /// </summary>
+    public string? ApiRoots { get; set; }
+
     private static string[] Split(string? value) => (value ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public IReadOnlyList<System.Net.IPAddress> TrustedProxyAddresses() =>
