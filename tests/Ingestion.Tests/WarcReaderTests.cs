@@ -180,23 +180,13 @@ public class WarcReaderTests
     }
 
     /// <summary>Bytes that never hold a record start: a reader resynchronising through it never finds one.</summary>
-    private sealed class EndlessGarbage : Stream
+    private sealed class EndlessGarbage : ForwardReadStream
     {
         public override int Read(byte[] buffer, int offset, int count)
         {
             buffer.AsSpan(offset, count).Fill((byte)'x');
             return count;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
