@@ -25,6 +25,7 @@ public sealed class PlatformClient : IAsyncDisposable
         builder.UseOrleansClient(client =>
         {
             var clustering = configuration.Clustering;
+            if (ClusterTls.Load(clustering) is { } certificate) client.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             if (clustering.Mode == ClusteringMode.Localhost)
                 client.UseLocalhostClustering(clustering.GatewayPort, clustering.ServiceId, clustering.ClusterId);
             else

@@ -42,6 +42,15 @@ public sealed class ClusteringSettings
 
     /// <summary>Address other silos reach this one at (AzureTable mode). Loopback by default.</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// A PKCS#12 file (.pfx/.p12, with its private key) that turns on mutual TLS on the silo and gateway ports: every silo
+    /// and client must be given the same file. Empty: no TLS (fine on loopback, not across machines).
+    /// </summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>Password of <see cref="TlsCertificate"/>, if it has one.</summary>
+    public string? TlsCertificatePassword { get; set; }
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

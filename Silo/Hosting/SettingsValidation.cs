@@ -45,6 +45,8 @@ public static class SettingsValidation
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.SiloPort))} and {nameof(s.GatewayPort)} are both {s.SiloPort}; they must differ.");
             if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _))
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.AdvertisedAddress))} = '{s.AdvertisedAddress}' is not an IP address.");
+            if (ClusterTls.Problem(s, out var certificate) is { } tls) errors.Add(tls);
+            certificate?.Dispose();
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
 

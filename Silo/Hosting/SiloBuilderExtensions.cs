@@ -42,6 +42,7 @@ public static class SiloBuilderExtensions
     /// <summary>Localhost clustering for one process; Azure Table membership when several silo processes form a cluster.</summary>
     public static ISiloBuilder AddPlatformClustering(this ISiloBuilder silo, ClusteringSettings clustering, StorageConnection storage)
     {
+        if (ClusterTls.Load(clustering) is { } certificate) silo.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
         if (clustering.Mode == ClusteringMode.Localhost)
         {
             silo.UseLocalhostClustering(clustering.SiloPort, clustering.GatewayPort,

@@ -26,9 +26,14 @@ internal sealed class RunningPlatform(PlatformProcess process, int gatewayPort) 
         }
     }
 
-    public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunWithAsync(null, args);
+
+    /// <param name="environment">Settings of the client beyond those that reach this platform.</param>
+    public async Task<(int ExitCode, string Stdout, string Stderr)> RunWithAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), PlatformProcess.ClientEnvironment(process.Storage, gatewayPort), args);
+        var settings = new Dictionary<string, string>(PlatformProcess.ClientEnvironment(process.Storage, gatewayPort));
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) settings[key] = value;
+        var result = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(10), settings, args);
         return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
