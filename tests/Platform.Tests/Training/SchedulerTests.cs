@@ -215,7 +215,8 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
     {
         TrainingRunStatus status = null!;
         await WatchAllocationsUntilAsync(async allocations => allocations.Count == 0 && (status = await StatusOf(runId)) is var s
-                && s.Evaluations.Count == s.Checkpoints.Count && s.Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+                && s.Evaluations.Select(e => e.Step).Order().SequenceEqual(s.Checkpoints.SelectMany(c => s.Spec.Evaluations!.Select(_ => c.Step)).Order())
+                && s.Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
             $"every evaluation of {runId} finished and every device free", TimeSpan.FromMinutes(5));
         return status;
     }
