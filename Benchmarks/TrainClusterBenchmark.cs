@@ -117,6 +117,8 @@ public static class TrainClusterBenchmark
         Seed = settings.Seed,
         DeviceKind = TrainingDevice.KindName(DeviceKind.Cpu),
         CheckpointLocation = checkpointFolder,
+        // The one-process command evaluates nothing, so neither may the scheduled run it is timed against.
+        Evaluations = [],
     };
 
     /// <summary>`platform train --dataset` on the same settings the scheduler's spec gives its trainer.</summary>

@@ -37,6 +37,12 @@ public sealed record EvaluationRequest
 
     [Id(7)] public int? MaxImages { get; init; }
 
+    /// <summary>
+    /// A device the training scheduler lent for this evaluation: it runs on that device's silo, which renews the loan while
+    /// it runs and returns it at the end. Null: on the CPU of the silo the evaluation grain is on.
+    /// </summary>
+    [Id(8)] public Platform.Grains.Training.DeviceLoan? Loan { get; init; }
+
     public const string DefaultPrompt = "A picture of";
 
     public const double DefaultFineTuneLearningRate = 5e-5;
@@ -63,4 +69,26 @@ public sealed record EvaluationStatus(
     [property: Id(8)] DateTimeOffset? FinishedAt,
     [property: Id(9)] int Runs,
     [property: Id(10)] long Step,
-    [property: Id(11)] string? RunId);
+    [property: Id(11)] string? RunId,
+    [property: Id(12)] Platform.Grains.Devices.DeviceAddress? RanOn = null);
+
+/// <summary>
+/// Runs one evaluation on a device the training scheduler lent it (key: <c>DevicePlacedKey.Format(device, evaluation key)</c>),
+/// on that device's silo and nowhere else, renewing the loan while it runs and returning it at the end. The evaluation
+/// grain calls it and keeps the result; a lost loan stops the evaluation, so a device is never used by an evaluation and
+/// a trainer at once.
+/// </summary>
+public interface IEvaluationWorkerGrain : IGrainWithStringKey
+{
+    /// <summary>Scores the checkpoint and uploads the outputs; as long as the evaluation takes.</summary>
+    [ResponseTimeout("2.00:00:00")]
+    Task<EvaluationOutcome> Evaluate(EvaluationRequest request);
+}
+
+/// <summary>What one evaluation produced: the checkpoint's step, its scores, the output blobs and where it ran.</summary>
+[GenerateSerializer, Immutable]
+public sealed record EvaluationOutcome(
+    [property: Id(0)] int Step,
+    [property: Id(1)] IReadOnlyDictionary<string, double> Scores,
+    [property: Id(2)] IReadOnlyList<string> OutputBlobs,
+    [property: Id(3)] Platform.Grains.Devices.DeviceAddress RanOn);

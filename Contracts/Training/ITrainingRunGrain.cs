@@ -59,6 +59,8 @@ public sealed record RunCheckpoint(
     [property: Id(3)] bool Deleted);
 
 /// <summary>One evaluation of one checkpoint: a point on the run's evaluation curve.</summary>
+/// <param name="WaitingReason">Why an evaluation not started yet waits (no device free to lend); null otherwise.</param>
+/// <param name="RanOn">The device (`cpu` for a silo's CPU without a device) and silo it runs or ran on.</param>
 [GenerateSerializer, Immutable]
 public sealed record RunEvaluationResult(
     [property: Id(0)] int Step,
@@ -66,7 +68,9 @@ public sealed record RunEvaluationResult(
     [property: Id(2)] EvaluationPhase Phase,
     [property: Id(3)] string? PrimaryMetric,
     [property: Id(4)] double? PrimaryScore,
-    [property: Id(5)] string? Error);
+    [property: Id(5)] string? Error,
+    [property: Id(6)] string? WaitingReason = null,
+    [property: Id(7)] Platform.Grains.Devices.DeviceAddress? RanOn = null);
 
 /// <param name="Run">The scheduler's summary (phase, devices, queue reason, attempt).</param>
 /// <param name="Latest">The newest step's metrics; null before the first step.</param>

@@ -33,8 +33,21 @@ public interface ITrainingSchedulerGrain : IWorkCoordinatorGrain
     /// <summary>Queues a paused run again; it continues from its latest checkpoint.</summary>
     Task<TrainingRunSummary> Resume(string runId);
 
-    /// <summary>Which run (and attempt) holds each allocated device.</summary>
+    /// <summary>Which run (and attempt) holds each allocated device, and which evaluation borrowed each lent one.</summary>
     Task<IReadOnlyList<DeviceAllocation>> Allocations();
+
+    /// <summary>
+    /// Lends a free device to <paramref name="borrower"/> (an evaluation, `eval:...`) when no queued run is waiting for a
+    /// device of its kind; the same borrower again gets its loan back. The loan is in the allocation table until it is
+    /// returned, its holder stops renewing it within the lease, or its silo leaves the cluster.
+    /// </summary>
+    Task<DeviceLoanAnswer> LendDevice(string borrower);
+
+    /// <summary>Keeps a loan's lease; false when the loan is gone (expired or its silo left), and the device must no longer be used.</summary>
+    Task<bool> RenewLoan(string borrower);
+
+    /// <summary>Gives a lent device back; a loan already gone changes nothing.</summary>
+    Task ReturnDevice(string borrower);
 
     /// <summary>
     /// Expires lost or stalled trainers' leases, reclaims the devices of silos that left the cluster and places waiting
@@ -90,7 +103,20 @@ public sealed record TrainingRunSummary(
     public bool IsFinished => Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled;
 }
 
-/// <summary>One allocated device and the run attempt holding it.</summary>
+/// <summary>A device lent to an evaluation: <see cref="Lease"/> is how long it stays lent without a renewal.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeviceLoan(
+    [property: Id(0)] string Borrower,
+    [property: Id(1)] DeviceAddress Device,
+    [property: Id(2)] TimeSpan Lease);
+
+/// <summary>The loan, or why none can be made now (no device free, or the free ones are wanted by a queued run).</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeviceLoanAnswer(
+    [property: Id(0)] DeviceLoan? Loan,
+    [property: Id(1)] string? WaitingReason);
+
+/// <summary>One allocated device and the run attempt holding it, or the evaluation it is lent to (<see cref="RunId"/> `eval:...`, attempt 0).</summary>
 [GenerateSerializer, Immutable]
 public sealed record DeviceAllocation(
     [property: Id(0)] DeviceAddress Device,

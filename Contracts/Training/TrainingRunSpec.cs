@@ -59,8 +59,12 @@ public sealed record TrainingRunSpec
     /// <summary>Which checkpoints are kept once they are evaluated.</summary>
     [Id(17)] public CheckpointRetentionPolicy Retention { get; init; } = new();
 
-    /// <summary>What scores each checkpoint; empty: none.</summary>
-    [Id(18)] public IReadOnlyList<RunEvaluation> Evaluations { get; init; } = [];
+    /// <summary>
+    /// What scores each checkpoint; empty: none. Null (not said) takes the default, captioning and VQA zero-shot on the
+    /// generated benchmark: the scheduler resolves it into that explicit list when it takes the run, so a stored spec
+    /// always names its evaluations.
+    /// </summary>
+    [Id(18)] public IReadOnlyList<RunEvaluation>? Evaluations { get; init; }
 
     /// <summary>Subword model of the run: "gpt2" or "sentencepiece:PATH".</summary>
     [Id(19)] public string Tokenizer { get; init; } = "gpt2";
@@ -88,6 +92,10 @@ public sealed record CheckpointRetentionPolicy
 /// <summary>One evaluation of every checkpoint of a run: a downstream task on a data folder every silo can read.</summary>
 /// <param name="Task">`coco-captions`, `vqa` or `retrieval` (the evaluation library's task names).</param>
 /// <param name="DataRoot">The task's data folder (as `platform benchmark-data` writes it).</param>
+/// <param name="Device">
+/// Null: on a device the scheduler lends while no trainer needs it (the evaluation waits for one, never taking a
+/// trainer's); <see cref="OnCpu"/>: on the CPU of any silo, without a device.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record RunEvaluation(
     [property: Id(0)] string Task,
@@ -95,7 +103,11 @@ public sealed record RunEvaluation(
     [property: Id(2)] string Split = "test",
     [property: Id(3)] string Prompt = "A picture of",
     [property: Id(4)] int BeamSize = 1,
-    [property: Id(5)] int? MaxImages = null);
+    [property: Id(5)] int? MaxImages = null,
+    [property: Id(6)] string? Device = null)
+{
+    public const string OnCpu = "cpu";
+}
 
 /// <summary>Run id rules, shared by the CLI, the API and the grains.</summary>
 public static class TrainingRunIds

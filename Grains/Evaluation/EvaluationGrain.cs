@@ -1,12 +1,9 @@
-using System.Security.Cryptography;
-using System.Text;
-using Azure;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Platform.Grains.Devices;
+using Platform.Grains.Training;
 using Platform.Model.Evaluation;
-using Platform.Model.Evaluation.Checkpoints;
-using Platform.Model.Training;
 
 namespace Platform.Grains.Evaluation;
 
@@ -23,17 +20,20 @@ public sealed class EvaluationState
     [Id(6)] public int Runs { get; set; }
     [Id(7)] public long Step { get; set; }
     [Id(8)] public string? RunId { get; set; }
+    /// <summary>The lent device, or this silo's CPU (device `cpu`), that the evaluation runs or ran on.</summary>
+    [Id(9)] public DeviceAddress? RanOn { get; set; }
 }
 
 /// <summary>
-/// Runs <see cref="CheckpointEvaluator"/> on a dedicated thread, off the grain's scheduler, so the
-/// grain keeps answering status calls; scores go to grain state, per-item outputs and scores.json
-/// to blob storage (container <see cref="OutputContainer"/>), and the result to the task's
-/// <see cref="ILeaderboardGrain"/>.
+/// Runs <see cref="CheckpointEvaluator"/> off the grain's scheduler, so the grain keeps answering status calls: on this
+/// silo's CPU, or, when the request carries a device loan, through an <see cref="IEvaluationWorkerGrain"/> on that
+/// device's silo. Scores go to grain state, per-item outputs and scores.json to blob storage (container
+/// <see cref="OutputContainer"/>), and the result to the task's <see cref="ILeaderboardGrain"/>.
 /// </summary>
 public sealed class EvaluationGrain(
     [PersistentState("evaluation", PlatformStorage.GrainStateProvider)] IPersistentState<EvaluationState> state,
     BlobServiceClient blobs,
+    ILocalSiloDetails silo,
     ILogger<EvaluationGrain> logger) : Grain, IEvaluationGrain
 {
     public const string OutputContainer = "evaluations";
@@ -68,94 +68,71 @@ public sealed class EvaluationGrain(
         ArgumentException.ThrowIfNullOrWhiteSpace(request.DataRoot);
         if (state.State.Phase is EvaluationPhase.Running or EvaluationPhase.Completed) return Status();
 
-        var (task, checkpoint) = EvaluationKey.Parse(this.GetPrimaryKeyString());
-        var options = new CheckpointEvaluationOptions
-        {
-            Split = request.Split,
-            Prompt = request.Prompt,
-            BeamSize = request.BeamSize,
-            MaxImages = request.MaxImages,
-            FineTune = request.FineTuneSteps is int steps ? new FineTuneOptions { Steps = steps, LearningRate = request.FineTuneLearningRate } : null,
-        }.Validate();
+        var checkpoint = EvaluationKey.Parse(this.GetPrimaryKeyString()).Checkpoint;
+        // Bad options are the caller's to hear about, before anything runs.
+        CheckpointScoring.Options(request, "cpu");
         state.State = new EvaluationState
         {
             Phase = EvaluationPhase.Running,
             StartedAt = DateTimeOffset.UtcNow,
             Runs = state.State.Runs + 1,
             RunId = request.RunId ?? RunFolderName(checkpoint),
+            RanOn = request.Loan?.Device ?? new DeviceAddress(silo.SiloAddress.ToParsableString(), RunEvaluation.OnCpu),
         };
         await state.WriteStateAsync();
         DelayDeactivation(LongestRun);
-        _ = RunAsync(task, checkpoint, request.DataRoot, options);
+        _ = RunAsync(request);
         return Status();
     }
 
     public Task<EvaluationStatus> GetStatus() => Task.FromResult(Status());
 
-    private async Task RunAsync(EvaluationTask task, string checkpoint, string dataRoot, CheckpointEvaluationOptions options)
+    /// <summary>On this silo's CPU, or through the worker on the lent device's silo; the result is kept here and put on the task's leaderboard.</summary>
+    private async Task RunAsync(EvaluationRequest request)
     {
-        string outputs = Directory.CreateTempSubdirectory("evaluation-").FullName;
+        string key = this.GetPrimaryKeyString();
         try
         {
-            var token = _deactivating.Token;
-            // The evaluator reads folders: a checkpoint in a blob container is scored from a local copy, deleted with the outputs.
-            string folder = BlobCheckpointStore.IsBlobLocation(checkpoint)
-                ? await BlobCheckpointStore.DownloadFolderAsync(checkpoint, blobs, Path.Combine(outputs, "checkpoint"), token)
-                : checkpoint;
-            // A dedicated thread: TorchSharp work must not run on (or block) the grain scheduler.
-            var evaluation = await Task.Factory.StartNew(
-                () => CheckpointEvaluator.Run(folder, task, dataRoot, options, message => logger.LogInformation("{Key}: {Message}", this.GetPrimaryKeyString(), message), token),
-                token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            var files = EvaluationOutputFiles.Write(outputs, evaluation);
-            var blobNames = await UploadAsync(task, checkpoint, files);
+            var outcome = request.Loan is { } loan
+                ? await GrainFactory.GetGrain<IEvaluationWorkerGrain>(DevicePlacedKey.Format(loan.Device, key)).Evaluate(request)
+                : await CheckpointScoring.RunAsync(key, request, state.State.RanOn!, blobs, logger, _deactivating.Token);
 
             state.State.Phase = EvaluationPhase.Completed;
-            state.State.Scores = evaluation.Scores.Scores.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-            state.State.OutputBlobs = blobNames;
-            state.State.Step = evaluation.Step;
+            state.State.Scores = outcome.Scores.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            state.State.OutputBlobs = [.. outcome.OutputBlobs];
+            state.State.Step = outcome.Step;
+            state.State.RanOn = outcome.RanOn;
             state.State.FinishedAt = DateTimeOffset.UtcNow;
             state.State.Error = null;
             await state.WriteStateAsync();
 
+            var (task, checkpoint) = EvaluationKey.Parse(key);
             string primary = EvaluationKey.PrimaryMetric(task);
             await GrainFactory.GetGrain<ILeaderboardGrain>(ResultsScoring.TaskName(task)).Record(new LeaderboardEntry(
-                checkpoint, state.State.RunId!, evaluation.Step, primary, state.State.Scores[primary], state.State.Scores, state.State.FinishedAt.Value));
+                checkpoint, state.State.RunId!, outcome.Step, primary, state.State.Scores[primary], state.State.Scores, state.State.FinishedAt.Value));
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Evaluation {Key} failed", this.GetPrimaryKeyString());
+            logger.LogWarning(e, "Evaluation {Key} failed", key);
             state.State.Phase = EvaluationPhase.Failed;
             state.State.Error = e.Message;
             state.State.FinishedAt = DateTimeOffset.UtcNow;
             await state.WriteStateAsync();
-        }
-        finally
-        {
-            Directory.Delete(outputs, recursive: true);
+            // The worker returns its loan itself; one that never started (its silo gone, say) cannot.
+            if (request.Loan is { } loan) await ReturnQuietlyAsync(loan);
         }
     }
 
-    /// <summary>Uploads the output files under "{task}/{checkpoint hash}/" (paths make poor blob names) and returns the blob names.</summary>
-    private async Task<List<string>> UploadAsync(EvaluationTask task, string checkpoint, IReadOnlyList<string> files)
+    private async Task ReturnQuietlyAsync(DeviceLoan loan)
     {
-        var container = blobs.GetBlobContainerClient(OutputContainer);
         try
         {
-            await container.CreateIfNotExistsAsync();
+            await GrainFactory.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key).ReturnDevice(loan.Borrower);
         }
-        catch (RequestFailedException e) when (e.Status == 409)
+        catch (Exception e)
         {
-            // Created by another grain at the same moment.
+            logger.LogWarning(e, "Evaluation {Key} could not return {Device}; its loan expires unrenewed", this.GetPrimaryKeyString(), loan.Device);
         }
-        string prefix = $"{ResultsScoring.TaskName(task)}/{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(checkpoint)))[..16]}";
-        var names = new List<string>();
-        foreach (var file in files)
-        {
-            string name = $"{prefix}/{Path.GetFileName(file)}";
-            await container.GetBlobClient(name).UploadAsync(file, overwrite: true);
-            names.Add(name);
-        }
-        return names;
     }
 
     private static string RunFolderName(string checkpoint)
@@ -173,6 +150,6 @@ public sealed class EvaluationGrain(
         return new EvaluationStatus(
             s.Phase, new Dictionary<string, double>(s.Scores), s.Phase == EvaluationPhase.Completed ? primary : null,
             s.Scores.TryGetValue(primary, out double score) ? score : null,
-            OutputContainer, s.OutputBlobs.ToArray(), s.Error, s.StartedAt, s.FinishedAt, s.Runs, s.Step, s.RunId);
+            OutputContainer, s.OutputBlobs.ToArray(), s.Error, s.StartedAt, s.FinishedAt, s.Runs, s.Step, s.RunId, s.RanOn);
     }
 }

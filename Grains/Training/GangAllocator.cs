@@ -64,6 +64,28 @@ public static class GangAllocator
         return new GangPlan(placements, waiting);
     }
 
+    /// <summary>
+    /// The device to lend an evaluation, or why none: a free device whose kind no queued run waits for (a run the cluster
+    /// could place some day keeps every kind it could take), GPUs first, so an evaluation never delays a run. Pure: the
+    /// scheduler passes the runs still queued after placing what it could.
+    /// </summary>
+    public static (DeviceAddress? Device, string? WaitingReason) Lend(IEnumerable<GangRequest> queued, IReadOnlyList<ClusterDevice> devices, IReadOnlySet<DeviceAddress> held)
+    {
+        var offered = devices.GroupBy(d => d.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var wantedBy = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var run in QueueOrder(queued))
+            foreach (var kind in run.DeviceKind is { } k ? [k] : offered.Keys.ToList())
+                if (offered.GetValueOrDefault(kind) >= run.Devices) wantedBy.TryAdd(kind, run.RunId);
+        var free = devices.Where(d => !held.Contains(d.Address)).ToList();
+        var lendable = free.Where(d => !wantedBy.ContainsKey(d.Kind))
+            .OrderBy(d => d.Kind == "cuda" ? 0 : 1).ThenBy(d => d.SiloName, StringComparer.Ordinal).ThenBy(d => d.Silo, StringComparer.Ordinal).ThenBy(d => d.Index)
+            .FirstOrDefault();
+        if (lendable is not null) return (lendable.Address, null);
+        if (free.Count == 0) return (null, devices.Count == 0 ? "the cluster offers no devices" : $"all {devices.Count} devices are held");
+        var kinds = free.Select(d => d.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return (null, $"the free {string.Join(" and ", kinds)} devices are kept for queued run {string.Join(", ", kinds.Select(k => wantedBy[k]).Distinct(StringComparer.Ordinal))}");
+    }
+
     /// <summary>A run of any kind takes GPUs before CPU slots.</summary>
     private static List<string> KindsByPreference(IEnumerable<string> kinds) =>
         [.. kinds.OrderBy(k => k == "cuda" ? 0 : 1).ThenBy(k => k, StringComparer.Ordinal)];

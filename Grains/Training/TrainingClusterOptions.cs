@@ -12,7 +12,13 @@ public sealed class TrainingClusterOptions
     /// <summary>Parent folder of the runs' checkpoint folders (<c>{CheckpointRoot}/{runId}</c>) when a run names none; every silo must reach it.</summary>
     public string CheckpointRoot { get; set; } = "checkpoints";
 
-    /// <summary>A trainer that has not sent a heartbeat for this long is presumed lost; its run resumes elsewhere.</summary>
+    /// <summary>
+    /// The benchmark the default evaluations score on (the folder `platform benchmark-data` writes); generated there once,
+    /// with the generator's defaults, when a run that names no evaluations is submitted and it holds none yet. Every silo must reach it.
+    /// </summary>
+    public string BenchmarkData { get; set; } = "benchmark";
+
+    /// <summary>A trainer that has not sent a heartbeat for this long is presumed lost; its run resumes elsewhere. Also the lease of a device lent to an evaluation.</summary>
     public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>A trainer that heartbeats but whose step has not advanced for this long is presumed hung (zero: off).</summary>

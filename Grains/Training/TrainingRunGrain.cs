@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Serialization.Invocation;
+using Platform.Grains.Devices;
 using Platform.Grains.Evaluation;
 using Platform.Model.Evaluation;
 using Platform.Model.Training;
@@ -40,6 +41,9 @@ public sealed class CheckpointEvaluationState
     [Id(4)] public string? PrimaryMetric { get; set; }
     [Id(5)] public double? PrimaryScore { get; set; }
     [Id(6)] public string? Error { get; set; }
+    /// <summary>Why it has not started: no device could be lent to it yet.</summary>
+    [Id(7)] public string? WaitingReason { get; set; }
+    [Id(8)] public DeviceAddress? RanOn { get; set; }
 
     public bool IsFinished => Started && Phase is EvaluationPhase.Completed or EvaluationPhase.Failed;
 }
@@ -169,7 +173,7 @@ public sealed class TrainingRunGrain(
             // Saved again by an attempt that redid the step after the retention policy deleted it.
             state.State.Checkpoints[known] = state.State.Checkpoints[known] with { Folder = folder, SavedAt = DateTimeOffset.UtcNow, Deleted = false };
         state.State.Checkpoints.Sort((a, b) => a.Step.CompareTo(b.Step));
-        foreach (var evaluation in state.State.Spec!.Evaluations)
+        foreach (var evaluation in state.State.Spec!.Evaluations ?? [])
             if (!state.State.Evaluations.Exists(e => e.Step == step && e.Task == evaluation.Task))
                 state.State.Evaluations.Add(new CheckpointEvaluationState { Step = step, Task = evaluation.Task });
     }
@@ -181,13 +185,13 @@ public sealed class TrainingRunGrain(
         var curve = new List<RunEvaluationResult>();
         foreach (var evaluation in state.State.Evaluations.ToArray())
         {
-            var (phase, metric, score, error) = (evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error);
+            var (phase, metric, score, error, ranOn) = (evaluation.Phase, evaluation.PrimaryMetric, evaluation.PrimaryScore, evaluation.Error, evaluation.RanOn);
             if (evaluation.Started && !evaluation.IsFinished && CheckpointFolder(evaluation.Step) is { } folder)
             {
                 try
                 {
                     var status = await EvaluationGrain(folder, evaluation.Task).GetStatus();
-                    (phase, metric, score, error) = (status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error);
+                    (phase, metric, score, error, ranOn) = (status.Phase, status.PrimaryMetric, status.PrimaryScore, status.Error, status.RanOn);
                 }
                 catch (Exception e)
                 {
@@ -195,7 +199,7 @@ public sealed class TrainingRunGrain(
                     logger.LogDebug(e, "Run {RunId}: no status from the {Task} evaluation of step {Step}", RunId, evaluation.Task, evaluation.Step);
                 }
             }
-            curve.Add(new RunEvaluationResult(evaluation.Step, evaluation.Task, phase, metric, score, error));
+            curve.Add(new RunEvaluationResult(evaluation.Step, evaluation.Task, phase, metric, score, error, evaluation.Started ? null : evaluation.WaitingReason, ranOn));
         }
         var history = _history.Points.ToArray();
         return new TrainingRunStatus(
@@ -218,7 +222,8 @@ public sealed class TrainingRunGrain(
     /// <summary>Lists are compared by content: two deserialised copies of one spec are different list objects.</summary>
     private static bool SameSpec(TrainingRunSpec a, TrainingRunSpec b) =>
         a with { TextDocuments = [], Evaluations = [] } == b with { TextDocuments = [], Evaluations = [] }
-        && a.TextDocuments.SequenceEqual(b.TextDocuments) && a.Evaluations.SequenceEqual(b.Evaluations);
+        && a.TextDocuments.SequenceEqual(b.TextDocuments)
+        && (a.Evaluations is null) == (b.Evaluations is null) && (a.Evaluations ?? []).SequenceEqual(b.Evaluations ?? []);
 
     private async Task WriteAsync()
     {
@@ -267,33 +272,76 @@ public sealed class TrainingRunGrain(
     private IEvaluationGrain EvaluationGrain(string folder, string task) =>
         GrainFactory.GetGrain<IEvaluationGrain>(EvaluationKey.For(folder, ResultsScoring.ParseTask(task)));
 
-    /// <summary>Hands each checkpoint to the evaluations not yet started for it; a failed hand-off is tried again on the next tick.</summary>
+    /// <summary>
+    /// Hands each checkpoint to the evaluations not yet started for it, oldest checkpoint first; a failed hand-off is tried
+    /// again on the next tick. An evaluation on a device starts only with a device the scheduler lends it, and otherwise
+    /// waits (its status says why) rather than run beside a trainer.
+    /// </summary>
     private async Task StartEvaluationsAsync()
     {
         var spec = state.State.Spec!;
         bool changed = false;
-        foreach (var evaluation in state.State.Evaluations.Where(e => !e.Started).ToArray())
+        string? noDeviceNow = null;
+        foreach (var evaluation in state.State.Evaluations.Where(e => !e.Started).OrderBy(e => e.Step).ToArray())
         {
-            var settings = spec.Evaluations.FirstOrDefault(e => e.Task == evaluation.Task);
+            var settings = (spec.Evaluations ?? []).FirstOrDefault(e => e.Task == evaluation.Task);
             if (settings is null || CheckpointFolder(evaluation.Step) is not { } folder) continue;
+            DeviceLoan? loan = null;
             try
             {
+                if (settings.Device != RunEvaluation.OnCpu)
+                {
+                    // One refusal answers for the rest of this round: nothing was freed in between.
+                    if (noDeviceNow is null)
+                    {
+                        var answer = await Scheduler.LendDevice(Borrower(evaluation));
+                        (loan, noDeviceNow) = (answer.Loan, answer.Loan is null ? answer.WaitingReason ?? "no device is free" : null);
+                    }
+                    if (loan is null)
+                    {
+                        var waiting = $"waits for a device: {noDeviceNow}";
+                        changed |= evaluation.WaitingReason != waiting;
+                        evaluation.WaitingReason = waiting;
+                        continue;
+                    }
+                }
                 var status = await EvaluationGrain(folder, evaluation.Task).Start(new EvaluationRequest
                 {
                     DataRoot = settings.DataRoot, RunId = RunId, Split = settings.Split, Prompt = settings.Prompt,
-                    BeamSize = settings.BeamSize, MaxImages = settings.MaxImages,
+                    BeamSize = settings.BeamSize, MaxImages = settings.MaxImages, Loan = loan,
                 });
                 evaluation.Started = true;
+                evaluation.WaitingReason = null;
                 Observe(evaluation, status);
+                // Started before (by a record that lost its state since): the evaluation runs without this loan.
+                if (loan is not null && !(status.Phase == EvaluationPhase.Running && status.RanOn == loan.Device)) await ReturnQuietlyAsync(loan);
             }
             catch (Exception e)
             {
                 logger.LogWarning(e, "Run {RunId}: could not start the {Task} evaluation of step {Step}", RunId, evaluation.Task, evaluation.Step);
                 evaluation.Error = e.Message;
+                if (loan is not null) await ReturnQuietlyAsync(loan);
             }
             changed = true;
         }
         if (changed) await WriteAsync();
+    }
+
+    /// <summary>How the allocation table names an evaluation that borrows a device.</summary>
+    private string Borrower(CheckpointEvaluationState evaluation) => $"eval:{RunId}@{evaluation.Step}/{evaluation.Task}";
+
+    private ITrainingSchedulerGrain Scheduler => GrainFactory.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
+
+    private async Task ReturnQuietlyAsync(DeviceLoan loan)
+    {
+        try
+        {
+            await Scheduler.ReturnDevice(loan.Borrower);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Run {RunId}: could not return {Device} lent to {Borrower}; the loan expires unrenewed", RunId, loan.Device, loan.Borrower);
+        }
     }
 
     private static void Observe(CheckpointEvaluationState evaluation, EvaluationStatus status)
@@ -302,6 +350,7 @@ public sealed class TrainingRunGrain(
         evaluation.PrimaryMetric = status.PrimaryMetric;
         evaluation.PrimaryScore = status.PrimaryScore;
         evaluation.Error = status.Error;
+        evaluation.RanOn = status.RanOn;
     }
 
     private async Task HousekeepAsync(CancellationToken cancellationToken)

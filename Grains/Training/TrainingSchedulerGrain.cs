@@ -14,6 +14,17 @@ public sealed class TrainingSchedulerState
 {
     [Id(0)] public List<TrainingRunRecord> Runs { get; set; } = [];
     [Id(1)] public long Submissions { get; set; }
+    /// <summary>Devices lent to evaluations, by borrower: in the allocation table beside the runs' devices.</summary>
+    [Id(2)] public List<DeviceLoanRecord> Loans { get; set; } = [];
+}
+
+/// <summary>A device lent to an evaluation; its lease lives in the scheduler's memory (renewed by the borrower, fresh after a reactivation).</summary>
+[GenerateSerializer]
+public sealed class DeviceLoanRecord
+{
+    [Id(0)] public string Borrower { get; set; } = "";
+    [Id(1)] public DeviceAddress Device { get; set; } = null!;
+    [Id(2)] public DateTimeOffset LentAt { get; set; }
 }
 
 /// <summary>A run's row: in the scheduler's queue and, as a <see cref="WorkItem"/>, in its work table of trainer attempts.</summary>
@@ -52,6 +63,9 @@ public sealed class TrainingRunRecord : WorkItem
 /// timer (every <see cref="TrainingClusterOptions.CheckInterval"/>, while any run is queued or holds devices) takes the
 /// devices of lost or stalled trainers and of silos that left, and places waiting runs; a wake reminder brings the
 /// scheduler back after its silo died, and a reactivated scheduler gives running attempts a fresh lease to check in.
+/// Devices no queued run waits for may be lent to evaluations (<see cref="LendDevice"/>): a lent device is held like a
+/// trainer's, so no device ever serves a trainer and an evaluation at once, and it comes back when the evaluation returns
+/// it, stops renewing it, or its silo leaves.
 /// </summary>
 public sealed class TrainingSchedulerGrain(
     [PersistentState("trainingscheduler", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingSchedulerState> state,
@@ -67,14 +81,18 @@ public sealed class TrainingSchedulerGrain(
     private readonly TrainingClusterOptions settings = options.Value;
     private WorkTable<TrainingRunRecord> table = null!;
     private IGrainTimer? timer;
+    /// <summary>When each loan was last lent or renewed; a loan not renewed within the lease timeout is taken back.</summary>
+    private readonly Dictionary<string, DateTimeOffset> loanRenewedAt = new(StringComparer.Ordinal);
 
-    private bool AnyActive => state.State.Runs.Any(r => r.IsActive);
+    private bool AnyActive => state.State.Runs.Any(r => r.IsActive) || state.State.Loans.Count > 0;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Failures are counted against MaxFailures here, not by the table, which must never give a run up on its own.
         table = new WorkTable<TrainingRunRecord>(state.State.Runs, new WorkTableOptions(settings.LeaseTimeout, settings.StallTimeout, int.MaxValue), TimeProvider.System);
         table.ResumeLeases();
+        // Like the trainers' leases: a borrower gets a whole lease to renew with this activation.
+        foreach (var loan in state.State.Loans) loanRenewedAt[loan.Borrower] = DateTimeOffset.UtcNow;
         if (AnyActive) await KeepCheckingAsync();
     }
 
@@ -94,12 +112,14 @@ public sealed class TrainingSchedulerGrain(
             await GrainFactory.GetGrain<ITrainingRunGrain>(existing.RunId).Register(existing.Spec, existing.CheckpointLocation);
             return Summary(existing);
         }
+        // Not said: the default evaluations, on the benchmark generated once (off the grain scheduler: it writes images).
+        var evaluations = spec.Evaluations ?? await Task.Run(() => DefaultEvaluations.Resolve(settings.BenchmarkData));
         var row = table.Add(new TrainingRunRecord
         {
             // Stored as JSON naming each value's runtime type, and only known types are read back: a caller's list type
             // (a collection expression's hidden one, which `[.. list]` into an IReadOnlyList also makes) would make the state
             // unreadable after a restart, so arrays.
-            Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations.ToArray() },
+            Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = evaluations.ToArray() },
             Phase = TrainingRunPhase.Queued,
             SubmissionOrder = ++state.State.Submissions,
             CheckpointLocation = spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location)
@@ -134,9 +154,66 @@ public sealed class TrainingSchedulerGrain(
     public Task<IReadOnlyList<DeviceAllocation>> Allocations()
     {
         IReadOnlyList<DeviceAllocation> held = state.State.Runs.Where(r => r.HoldsDevices)
-            .SelectMany(r => r.Devices.Select(d => new DeviceAllocation(d, r.RunId, r.Attempt))).ToList();
+            .SelectMany(r => r.Devices.Select(d => new DeviceAllocation(d, r.RunId, r.Attempt)))
+            .Concat(state.State.Loans.Select(l => new DeviceAllocation(l.Device, l.Borrower, 0)))
+            .ToList();
         return Task.FromResult(held);
     }
+
+    public async Task<DeviceLoanAnswer> LendDevice(string borrower)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(borrower);
+        if (state.State.Loans.Find(l => l.Borrower == borrower) is { } lent)
+        {
+            loanRenewedAt[borrower] = DateTimeOffset.UtcNow;
+            return new DeviceLoanAnswer(new DeviceLoan(borrower, lent.Device, settings.LeaseTimeout), null);
+        }
+        // Runs that can start now take their devices first: only what is left after them may be lent.
+        await PlaceAsync();
+        var queued = state.State.Runs.Where(r => r.Phase == TrainingRunPhase.Queued).Select(Request);
+        var (device, reason) = GangAllocator.Lend(queued, DeviceInventoryGrain.ActiveDevices(membership, metadata), HeldDevices());
+        if (device is null) return new DeviceLoanAnswer(null, reason);
+        state.State.Loans.Add(new DeviceLoanRecord { Borrower = borrower, Device = device, LentAt = DateTimeOffset.UtcNow });
+        loanRenewedAt[borrower] = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        await KeepCheckingAsync();
+        logger.LogInformation("Lent {Device} to {Borrower}", device, borrower);
+        return new DeviceLoanAnswer(new DeviceLoan(borrower, device, settings.LeaseTimeout), null);
+    }
+
+    public Task<bool> RenewLoan(string borrower)
+    {
+        if (!state.State.Loans.Exists(l => l.Borrower == borrower)) return Task.FromResult(false);
+        loanRenewedAt[borrower] = DateTimeOffset.UtcNow;
+        return Task.FromResult(true);
+    }
+
+    public async Task ReturnDevice(string borrower)
+    {
+        if (state.State.Loans.RemoveAll(l => l.Borrower == borrower) == 0) return;
+        loanRenewedAt.Remove(borrower);
+        await state.WriteStateAsync();
+        await PlaceAsync();
+    }
+
+    /// <summary>Takes back the loans whose borrower stopped renewing them or whose silo left; true when any was.</summary>
+    private bool TakeBackLostLoans(IReadOnlySet<string> activeSilos)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var lost = state.State.Loans.Where(l => !activeSilos.Contains(l.Device.Silo) || now - loanRenewedAt.GetValueOrDefault(l.Borrower, l.LentAt) > settings.LeaseTimeout).ToList();
+        foreach (var loan in lost)
+        {
+            logger.LogWarning("Took back {Device} from {Borrower}: {Reason}", loan.Device, loan.Borrower,
+                activeSilos.Contains(loan.Device.Silo) ? "its loan was not renewed" : "its silo left the cluster");
+            state.State.Loans.Remove(loan);
+            loanRenewedAt.Remove(loan.Borrower);
+        }
+        return lost.Count > 0;
+    }
+
+    /// <summary>The devices trainers hold and those lent to evaluations: none of them may be given to anyone else.</summary>
+    private HashSet<DeviceAddress> HeldDevices() =>
+        state.State.Runs.Where(r => r.HoldsDevices).SelectMany(r => r.Devices).Concat(state.State.Loans.Select(l => l.Device)).ToHashSet();
 
     public async Task<TrainingRunSummary> Cancel(string runId)
     {
@@ -261,6 +338,7 @@ public sealed class TrainingSchedulerGrain(
             logger.LogWarning("Trainer attempt {Attempt} of run {Run} lost its devices: {Reason}", row.Attempt, row.RunId, reason);
             await LostAsync(row, reason);
         }
+        if (TakeBackLostLoans(active)) await state.WriteStateAsync();
         await PlaceAsync();
         if (!AnyActive) await StopCheckingAsync();
     }
@@ -320,8 +398,7 @@ public sealed class TrainingSchedulerGrain(
     {
         var queued = state.State.Runs.Where(r => r.Phase == TrainingRunPhase.Queued).ToList();
         if (queued.Count == 0) return;
-        var held = state.State.Runs.Where(r => r.HoldsDevices).SelectMany(r => r.Devices).ToHashSet();
-        var plan = GangAllocator.Plan(queued.Select(Request), DeviceInventoryGrain.ActiveDevices(membership, metadata), held);
+        var plan = GangAllocator.Plan(queued.Select(Request), DeviceInventoryGrain.ActiveDevices(membership, metadata), HeldDevices());
         var changed = false;
         foreach (var row in queued)
         {

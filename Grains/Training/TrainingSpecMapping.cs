@@ -33,9 +33,12 @@ public static class TrainingSpecMapping
             Threads = spec.Threads,
             CheckpointEvery = spec.CheckpointEvery,
             CheckpointDirectory = checkpointFolder,
-            Device = device.Device.StartsWith("cuda:", StringComparison.Ordinal) ? device.Device : "cpu",
+            Device = LibTorchDevice(device),
         },
     };
+
+    /// <summary>The libtorch device of an allocated or lent device: a GPU by its ordinal (`cuda:1`), a CPU slot as `cpu`.</summary>
+    public static string LibTorchDevice(DeviceAddress device) => device.Device.StartsWith("cuda:", StringComparison.Ordinal) ? device.Device : "cpu";
 
     /// <summary>A step's metrics as the run's record keeps them.</summary>
     public static TrainingStepRecord Record(StepMetrics metrics, DateTimeOffset finishedAt) =>

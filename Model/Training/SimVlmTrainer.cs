@@ -211,7 +211,7 @@ public sealed class SimVlmTrainer : IDisposable
         return trainer;
     }
 
-    private static Device ChooseDevice(string choice)
+    internal static Device ChooseDevice(string choice)
     {
         if (choice == "cpu") return CPU;
         if (choice == "auto") return cuda.is_available() ? CUDA : CPU;

@@ -63,33 +63,32 @@ public static class TrainClusterCommands
         var keepEvery = new Option<int>("--keep-every") { Description = "Also keep every checkpoint whose step is a multiple of M." };
         var evaluations = new Option<string?>("--eval")
         {
-            Description = "Evaluate every checkpoint on these tasks, comma separated: coco-captions, vqa, retrieval (needs --eval-data). Default: none.",
+            Description = $"Evaluate every checkpoint on these tasks, comma separated: coco-captions, vqa, retrieval (needs --eval-data); `{NoEvaluations}` for none. Default: coco-captions and vqa on the generated benchmark (Training:BenchmarkData), each on its first {DefaultEvaluations.MaxImages} test images.",
         };
         var evaluationData = new Option<string?>("--eval-data") { Description = "The evaluations' data folder, as `platform benchmark-data --out DIR` writes it, readable by every silo." };
         var evaluationDefaults = new RunEvaluation("", "");
         var evaluationSplit = new Option<string>("--eval-split") { Description = "Split the evaluations score.", DefaultValueFactory = _ => evaluationDefaults.Split };
         var evaluationMaxImages = new Option<int?>("--eval-max-images") { Description = "Score only the split's first N images at each checkpoint." };
+        var evaluationDevice = new Option<string?>("--eval-device")
+        {
+            Description = $"`{RunEvaluation.OnCpu}`: evaluate on the CPU of any silo. Default: on a device the scheduler lends while no queued run needs it (never a trainer's).",
+        };
         var run = new Option<string?>("--run") { Description = "The run's id (letters, digits, '.', '-', '_'); default: generated and printed. Submitting an id again finds that run." };
 
         var command = new Command("submit", "Queue a training run on the running platform's devices and print its id.");
         foreach (var option in new Option[]
                  {
                      dataset, text, preset, steps, devices, deviceKind, priority, checkpointEvery, location, keepLast, keepEvery, evaluations, evaluationData,
-                     evaluationSplit, evaluationMaxImages, run, batch, learningRate, warmup, precision, seed, threads, tokenizer,
+                     evaluationSplit, evaluationMaxImages, evaluationDevice, run, batch, learningRate, warmup, precision, seed, threads, tokenizer,
                  })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
-            var tasks = (result.GetValue(evaluations) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var dataRoot = result.GetValue(evaluationData);
-            if (tasks.Length > 0 && string.IsNullOrWhiteSpace(dataRoot))
+            var (runEvaluations, evaluationProblem) = Evaluations(result.GetValue(evaluations), result.GetValue(evaluationData), result.GetValue(evaluationSplit)!,
+                result.GetValue(evaluationMaxImages), result.GetValue(evaluationDevice));
+            if (evaluationProblem is not null)
             {
-                Console.Error.WriteLine("--eval needs --eval-data DIR: the evaluations' data folder, as `platform benchmark-data --out DIR` writes it.");
-                return 2;
-            }
-            if (tasks.Length == 0 && dataRoot is not null)
-            {
-                Console.Error.WriteLine("--eval-data is used only with --eval TASKS (e.g. --eval coco-captions,vqa).");
+                Console.Error.WriteLine(evaluationProblem);
                 return 2;
             }
             var runId = result.GetValue(run);
@@ -111,7 +110,7 @@ public static class TrainClusterCommands
                 CheckpointEvery = result.GetValue(checkpointEvery),
                 CheckpointLocation = result.GetValue(location),
                 Retention = new CheckpointRetentionPolicy { KeepLast = result.GetValue(keepLast), KeepEvery = result.GetValue(keepEvery) },
-                Evaluations = tasks.Select(task => new RunEvaluation(task, dataRoot!, result.GetValue(evaluationSplit)!, MaxImages: result.GetValue(evaluationMaxImages))).ToArray(),
+                Evaluations = runEvaluations,
                 Tokenizer = result.GetValue(tokenizer)!,
                 Threads = result.GetValue(threads),
             };
@@ -151,6 +150,30 @@ public static class TrainClusterCommands
             }, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>What `--eval` asks for.</summary>
+    public const string NoEvaluations = "none";
+
+    /// <summary>
+    /// The run's evaluations as `--eval` and its options say: null when `--eval` is not given (the scheduler gives the run
+    /// the default evaluations), none for `--eval none`, else each task on the `--eval-data` folder; or what is wrong.
+    /// </summary>
+    public static (IReadOnlyList<RunEvaluation>? Evaluations, string? Problem) Evaluations(string? tasksOption, string? dataRoot, string split, int? maxImages, string? device)
+    {
+        var tasks = (tasksOption ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (tasks.Contains(NoEvaluations))
+        {
+            if (tasks.Length > 1) return (null, $"--eval {NoEvaluations} cannot be combined with tasks ({tasksOption}).");
+            return dataRoot is null && device is null ? ([], null) : (null, $"--eval {NoEvaluations} takes no --eval-data or --eval-device: nothing is evaluated.");
+        }
+        if (tasks.Length > 0 && string.IsNullOrWhiteSpace(dataRoot))
+            return (null, "--eval needs --eval-data DIR: the evaluations' data folder, as `platform benchmark-data --out DIR` writes it.");
+        if (tasks.Length == 0 && dataRoot is not null) return (null, "--eval-data is used only with --eval TASKS (e.g. --eval coco-captions,vqa).");
+        if (tasks.Length == 0 && device is not null) return (null, "--eval-device is used only with --eval TASKS (e.g. --eval coco-captions,vqa).");
+        if (device is not (null or RunEvaluation.OnCpu)) return (null, $"--eval-device takes only '{RunEvaluation.OnCpu}' (leave it out to evaluate on a lent device).");
+        if (tasks.Length == 0) return (null, null);
+        return ([.. tasks.Select(task => new RunEvaluation(task, dataRoot!, split, MaxImages: maxImages, Device: device))], null);
     }
 
     private static Argument<string> RunArgument() => new("run") { Description = "The run's id, as `train submit` printed it." };
@@ -252,7 +275,7 @@ public static class TrainClusterCommands
             text.AppendLine($"  {evaluation.Key}: " + string.Join(", ", evaluation.OrderBy(e => e.Step).Select(e =>
                 e.PrimaryScore is double score
                     ? string.Create(CultureInfo.InvariantCulture, $"step {e.Step} {e.PrimaryMetric} {score:F4}")
-                    : $"step {e.Step} {e.Phase}{(e.Error is null ? "" : ": " + e.Error)}")));
+                    : $"step {e.Step} {(e.WaitingReason ?? e.Phase.ToString())}{(e.Error is null ? "" : ": " + e.Error)}")));
         if (run.Error is not null) text.AppendLine($"  error: {run.Error}");
         return text.ToString().TrimEnd();
     }

@@ -100,11 +100,12 @@ public sealed record PlatformConfiguration(
 
     /// <summary>
     /// The `Training:*` settings as the scheduler and run grains take them (<see cref="Platform.Grains.Training.TrainingClusterOptions"/>),
-    /// a relative checkpoint root under `.state/`.
+    /// a relative checkpoint root or benchmark folder under `.state/`.
     /// </summary>
     public void ApplyTrainingSettings(Platform.Grains.Training.TrainingClusterOptions options)
     {
         options.CheckpointRoot = Path.IsPathRooted(Training.CheckpointRoot) ? Training.CheckpointRoot : Path.Combine(StateRoot(), Training.CheckpointRoot);
+        options.BenchmarkData = Path.IsPathRooted(Training.BenchmarkData) ? Training.BenchmarkData : Path.Combine(StateRoot(), Training.BenchmarkData);
         options.LeaseTimeout = Training.LeaseTimeout;
         options.StallTimeout = Training.StallTimeout;
         options.MaxFailures = Training.MaxFailures;

@@ -131,6 +131,12 @@ public sealed class TrainingSettings
     /// </summary>
     public string CheckpointRoot { get; set; } = "checkpoints";
 
+    /// <summary>
+    /// The benchmark that runs naming no evaluations are scored on (captioning and VQA zero-shot), generated there once when
+    /// it holds none; every silo must reach it. Relative paths are under `.state/`.
+    /// </summary>
+    public string BenchmarkData { get; set; } = "benchmark";
+
     /// <summary>A trainer that has not sent a heartbeat for this long is presumed lost; its run resumes from its latest checkpoint elsewhere.</summary>
     public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -115,6 +115,8 @@ public static class SettingsValidation
                 errors.Add($"{Name(TrainingSettings.Section, nameof(s.Devices))} = '{s.Devices}' {problem}");
             if (string.IsNullOrWhiteSpace(s.CheckpointRoot))
                 errors.Add($"{Name(TrainingSettings.Section, nameof(s.CheckpointRoot))} is empty; name a folder every silo can reach (default: checkpoints, under .state/).");
+            if (string.IsNullOrWhiteSpace(s.BenchmarkData))
+                errors.Add($"{Name(TrainingSettings.Section, nameof(s.BenchmarkData))} is empty; name a folder every silo can reach (default: benchmark, under .state/).");
             if (s.LeaseTimeout <= TimeSpan.Zero)
                 errors.Add($"{Name(TrainingSettings.Section, nameof(s.LeaseTimeout))} = {s.LeaseTimeout} must be positive (default 00:01:00).");
             if (s.StallTimeout < TimeSpan.Zero)

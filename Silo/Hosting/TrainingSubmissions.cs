@@ -84,7 +84,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         if (TokenizerProblem(spec.Tokenizer) is { } tokenizerProblem) yield return new("tokenizer", tokenizerProblem);
         if (spec.CheckpointLocation is { } location && !BlobCheckpointStore.IsBlobLocation(location) && !Path.IsPathFullyQualified(location))
             yield return new("checkpointLocation", $"Checkpoint location '{location}' must be an absolute path, on storage every silo can reach, or a blob container URL in the platform's storage account.");
-        foreach (var evaluation in spec.Evaluations)
+        foreach (var evaluation in spec.Evaluations ?? [])
             if (EvaluationProblem(evaluation) is { } evaluationProblem) yield return new("evaluations", evaluationProblem);
     }
 
@@ -154,6 +154,8 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         }
         if (evaluation.BeamSize < 1) return $"Evaluation {evaluation.Task}: the beam size must be at least 1, not {evaluation.BeamSize}.";
         if (evaluation.MaxImages is < 1) return $"Evaluation {evaluation.Task}: MaxImages must be at least 1 when given, not {evaluation.MaxImages}.";
+        if (evaluation.Device is not (null or RunEvaluation.OnCpu))
+            return $"Evaluation {evaluation.Task}: device '{evaluation.Device}' is not '{RunEvaluation.OnCpu}' (leave it out to run on a device the scheduler lends).";
         var root = evaluation.DataRoot;
         if (string.IsNullOrWhiteSpace(root))
             return $"Evaluation {evaluation.Task} needs its data folder (the folder `platform benchmark-data --out DIR` writes).";
@@ -214,7 +216,8 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
             CheckpointLocation = spec.CheckpointLocation is null ? null
                 : BlobCheckpointStore.IsBlobLocation(spec.CheckpointLocation) ? spec.CheckpointLocation.TrimEnd('/')
                 : Resolve(spec.CheckpointLocation),
-            Evaluations = (spec.Evaluations ?? []).Select(e => e with { DataRoot = Resolve(e.DataRoot ?? "") }).ToArray(),
+            // Null stays null: the scheduler gives such a run the default evaluations.
+            Evaluations = spec.Evaluations?.Select(e => e with { DataRoot = Resolve(e.DataRoot ?? "") }).ToArray(),
             Tokenizer = spec.Tokenizer?.StartsWith(sentencePiece, StringComparison.Ordinal) == true
                 ? sentencePiece + Resolve(spec.Tokenizer[sentencePiece.Length..])
                 : spec.Tokenizer ?? "",

@@ -11,7 +11,7 @@ public sealed class TrainingSubmitJob(IGrainFactory grains, ILogger<TrainingSubm
     public async Task<TrainingRunPhase> RunAsync(TrainingRunSpec spec)
     {
         // Hangfire's JSON may hand lists back as its own collection types; the grain call wants ones its serializer knows.
-        spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations.ToArray() };
+        spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = spec.Evaluations?.ToArray() };
         var run = await grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key).Submit(spec);
         logger.LogInformation("Training run {Run}: {Phase}, submission {Order}, {Devices} device(s) asked", run.RunId, run.Phase, run.SubmissionOrder, run.DevicesRequested);
         return run.Phase;

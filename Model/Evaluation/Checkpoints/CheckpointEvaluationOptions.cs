@@ -78,6 +78,9 @@ public sealed record CheckpointEvaluationOptions
     /// <summary>Fine-tune on the task's train split first (captioning and VQA); null evaluates the checkpoint as it is.</summary>
     public FineTuneOptions? FineTune { get; init; }
 
+    /// <summary>"cpu", "cuda" or "cuda:N" (a GPU by its ordinal, as training takes it) for scoring. Default cpu.</summary>
+    public string Device { get; init; } = "cpu";
+
     public CheckpointEvaluationOptions Validate()
     {
         if (BeamSize < 1) throw new ArgumentException("The beam size must be at least 1.");

@@ -2,6 +2,7 @@ using System.Globalization;
 using Platform.Model.Evaluation.Datasets;
 using Platform.Model.Evaluation.Retrieval;
 using Platform.Model.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Model.Evaluation.Checkpoints;
@@ -59,7 +60,10 @@ public static class CheckpointEvaluator
         }
         var (model, tokenizer) = Checkpoint.LoadForInference(folder);
         using (model)
+        {
+            if (options.Device != "cpu") model.to(SimVlmTrainer.ChooseDevice(options.Device));
             return Evaluate(model, tokenizer, folder, step, task, dataRoot, options, null, [], log, cancellationToken);
+        }
     }
 
     private static CheckpointEvaluation FineTuneThenEvaluate(string folder, int step, EvaluationTask task, string dataRoot, CheckpointEvaluationOptions options,

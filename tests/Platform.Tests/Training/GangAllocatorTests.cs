@@ -111,4 +111,40 @@ public sealed class GangAllocatorTests
         Assert.Equal("needs 1 cpu device, the cluster offers none", plan.Waiting["a"]);
         Assert.Equal("needs 1 device of one kind, the cluster offers none", plan.Waiting["b"]);
     }
+
+    [Fact]
+    public void A_free_device_no_queued_run_waits_for_is_lent_gpus_first()
+    {
+        ClusterDevice[] devices = [Device("s1", "cpu", 0), Device("s2", "cuda", 0), Device("s2", "cuda", 1)];
+        var trainer = devices[1].Address;
+
+        var (lent, reason) = GangAllocator.Lend([], devices, new HashSet<DeviceAddress> { trainer });
+
+        Assert.Equal(devices[2].Address, lent);
+        Assert.Null(reason);
+    }
+
+    [Fact]
+    public void No_device_is_lent_while_a_queued_run_could_take_its_kind_or_while_all_are_held()
+    {
+        ClusterDevice[] devices = [Device("s1", "cpu", 0), Device("s2", "cpu", 0)];
+
+        var (wanted, wantedReason) = GangAllocator.Lend([Run("pair", devices: 2, kind: "cpu")], devices, new HashSet<DeviceAddress> { devices[0].Address });
+        var (held, heldReason) = GangAllocator.Lend([], devices, devices.Select(d => d.Address).ToHashSet());
+
+        Assert.Null(wanted);
+        Assert.Equal("the free cpu devices are kept for queued run pair", wantedReason);
+        Assert.Null(held);
+        Assert.Equal("all 2 devices are held", heldReason);
+    }
+
+    [Fact]
+    public void A_queued_run_the_cluster_can_never_place_keeps_no_device_from_an_evaluation()
+    {
+        ClusterDevice[] devices = [Device("s1", "cpu", 0), Device("s2", "cpu", 0)];
+
+        var (lent, _) = GangAllocator.Lend([Run("too-big", devices: 3, kind: "cpu"), Run("gpu-only", kind: "cuda")], devices, NoneHeld);
+
+        Assert.Equal(devices[0].Address, lent);
+    }
 }

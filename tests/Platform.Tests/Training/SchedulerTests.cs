@@ -1,5 +1,7 @@
 using Platform.Grains.Devices;
+using Platform.Grains.Evaluation;
 using Platform.Grains.Training;
+using Platform.Model.Evaluation;
 using Platform.Tests.Infrastructure;
 
 namespace Platform.Tests.Training;
@@ -187,6 +189,125 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal((steps, 2), (completed.Step, completed.Attempt));
         Assert.Equal(Enumerable.Range(1, steps), Steps(await StatusOf(runId)));
         Assert.Empty(await Scheduler.Allocations());
+    }
+
+    /// <summary>A quick captioning evaluation on the cluster's benchmark, on a device the scheduler lends.</summary>
+    private RunEvaluation Captioning() => new("coco-captions", DefaultEvaluations.EnsureBenchmark(cluster.BenchmarkData), Prompt: "", MaxImages: 2);
+
+    /// <summary>Samples the allocation table until <paramref name="done"/>; no sample may hold a device twice.</summary>
+    private async Task<List<IReadOnlyList<DeviceAllocation>>> WatchAllocationsUntilAsync(Func<IReadOnlyList<DeviceAllocation>, Task<bool>> done, string what, TimeSpan timeout)
+    {
+        var samples = new List<IReadOnlyList<DeviceAllocation>>();
+        await TrainingKillTests.WaitUntilAsync(async () =>
+        {
+            var allocations = await Scheduler.Allocations();
+            samples.Add(allocations);
+            Assert.True(allocations.Select(a => a.Device).Distinct().Count() == allocations.Count, $"a device is held twice: {string.Join(", ", allocations)}");
+            return await done(allocations);
+        }, what, timeout);
+        return samples;
+    }
+
+    private Task<EvaluationStatus> EvaluationOf(TrainingRunStatus status, int step) =>
+        cluster.Grains.GetGrain<IEvaluationGrain>(EvaluationKey.For(status.Checkpoints.Single(c => c.Step == step).Folder, EvaluationTask.CocoCaptions)).GetStatus();
+
+    private async Task<TrainingRunStatus> EveryEvaluationFinishedAndEveryDeviceFreeAsync(string runId)
+    {
+        TrainingRunStatus status = null!;
+        await WatchAllocationsUntilAsync(async allocations => allocations.Count == 0 && (status = await StatusOf(runId)) is var s
+                && s.Evaluations.Select(e => e.Step).Order().SequenceEqual(s.Checkpoints.SelectMany(c => s.Spec.Evaluations!.Select(_ => c.Step)).Order())
+                && s.Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+            $"every evaluation of {runId} finished and every device free", TimeSpan.FromMinutes(5));
+        return status;
+    }
+
+    [Fact]
+    public async Task A_run_naming_no_evaluations_gets_captioning_and_vqa_on_the_generated_benchmark_and_its_checkpoint_on_both_leaderboards()
+    {
+        var spec = cluster.Spec("defaults", steps: 2) with { Evaluations = null };
+
+        var submitted = await Scheduler.Submit(spec);
+
+        var status = await StatusOf("defaults");
+        Assert.True(DefaultEvaluations.HoldsBenchmark(cluster.BenchmarkData));
+        Assert.Equal(DefaultEvaluations.Resolve(cluster.BenchmarkData), status.Spec.Evaluations!);
+        Assert.Equal(submitted.SubmissionOrder, (await Scheduler.Submit(spec)).SubmissionOrder);
+        await cluster.WaitForPhaseAsync("defaults", TrainingRunPhase.Completed);
+        status = await EveryEvaluationFinishedAndEveryDeviceFreeAsync("defaults");
+        Assert.Equal([(2, "coco-captions"), (2, "vqa")], status.Evaluations.Select(e => (e.Step, e.Task)));
+        Assert.All(status.Evaluations, e => Assert.True(e.Phase == EvaluationPhase.Completed && e.PrimaryScore is not null, e.Error));
+        var checkpoint = status.Checkpoints.Single().Folder;
+        foreach (var task in new[] { "coco-captions", "vqa" })
+        {
+            var entry = await cluster.Grains.GetGrain<ILeaderboardGrain>(task).Get(checkpoint);
+            Assert.Equal(("defaults", 2L), (entry!.RunId, (long)entry.Step));
+        }
+    }
+
+    [Fact]
+    public async Task An_evaluation_runs_on_the_free_device_of_the_other_silo_while_its_trainer_holds_its_own_never_on_the_trainers()
+    {
+        // The first attempt hangs after its step-2 checkpoint, holding its device until its stall timeout: the evaluation of
+        // that checkpoint starts meanwhile.
+        var runId = HangingFirstAttempts.Prefix + "-beside";
+        await Scheduler.Submit(cluster.Spec(runId, steps: 4) with { CheckpointEvery = 2, Evaluations = [Captioning()] });
+        var trainer = (await cluster.WaitForPhaseAsync(runId, TrainingRunPhase.Running)).Devices.Single();
+        var borrower = $"eval:{runId}@2/coco-captions";
+
+        var samples = await WatchAllocationsUntilAsync(allocations => Task.FromResult(allocations.Any(a => a.RunId == borrower)), "the step-2 evaluation's loan", TimeSpan.FromMinutes(3));
+
+        var both = samples[^1];
+        var lent = both.Single(a => a.RunId == borrower).Device;
+        Assert.Equal(trainer, both.Single(a => a.RunId == runId).Device);
+        Assert.NotEqual(trainer, lent);
+        var inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
+        Assert.Equal(borrower, inventory.Single(d => d.Address == lent).HeldByRun);
+        await cluster.WaitForPhaseAsync(runId, TrainingRunPhase.Completed);
+        var status = await EveryEvaluationFinishedAndEveryDeviceFreeAsync(runId);
+        Assert.Equal([2, 4], status.Evaluations.Select(e => e.Step));
+        Assert.All(status.Evaluations, e => Assert.True(e.Phase == EvaluationPhase.Completed, e.Error));
+        var first = await EvaluationOf(status, 2);
+        Assert.Equal((lent, 1), (first.RanOn, first.Runs));
+        Assert.Equal(lent, status.Evaluations.Single(e => e.Step == 2).RanOn);
+        var ranked = await cluster.Grains.GetGrain<ILeaderboardGrain>("coco-captions").Get(status.Checkpoints.Single(c => c.Step == 2).Folder);
+        Assert.Equal((runId, 2L), (ranked!.RunId, (long)ranked.Step));
+    }
+
+    [Fact]
+    public async Task Evaluations_wait_while_no_device_is_free_and_run_on_the_trainers_device_once_it_is_released()
+    {
+        await Scheduler.Submit(cluster.Spec("eval-blocker", steps: 1_000_000));
+        var blocker = (await cluster.WaitForPhaseAsync("eval-blocker", TrainingRunPhase.Running)).Devices.Single();
+        // Hangs after its step-2 checkpoint holding the only other device for its stall timeout, then resumes there.
+        var runId = HangingFirstAttempts.Prefix + "-waits";
+        await Scheduler.Submit(cluster.Spec(runId, steps: 4) with { CheckpointEvery = 2, Evaluations = [Captioning()] });
+        var trainer = (await cluster.WaitForPhaseAsync(runId, TrainingRunPhase.Running)).Devices.Single();
+
+        string? waiting = null;
+        var samples = await WatchAllocationsUntilAsync(async _ =>
+        {
+            var status = await StatusOf(runId);
+            if (status.Run.Phase == TrainingRunPhase.Running && status.Evaluations.FirstOrDefault(e => e.Step == 2) is { Phase: EvaluationPhase.NotStarted } evaluation)
+                waiting ??= evaluation.WaitingReason;
+            return status.Run.Phase == TrainingRunPhase.Completed;
+        }, "the run's end", TimeSpan.FromMinutes(3));
+
+        Assert.StartsWith("waits for a device: all 2 devices are held", waiting);
+        Assert.DoesNotContain(samples.SelectMany(s => s), a => a.RunId.StartsWith("eval:", StringComparison.Ordinal));
+        var finishedAt = (await Scheduler.Get(runId))!.FinishedAt!.Value;
+        TrainingRunStatus evaluated = null!;
+        await WatchAllocationsUntilAsync(async _ => (evaluated = await StatusOf(runId)).Evaluations.Count == 2 && evaluated.Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+            "both evaluations", TimeSpan.FromMinutes(3));
+        foreach (var step in new[] { 2, 4 })
+        {
+            var evaluation = await EvaluationOf(evaluated, step);
+            Assert.True(evaluation.Phase == EvaluationPhase.Completed, evaluation.Error);
+            Assert.Equal(trainer, evaluation.RanOn);
+            Assert.True(evaluation.StartedAt >= finishedAt, $"the step-{step} evaluation started at {evaluation.StartedAt}, before its run released its device at {finishedAt}");
+        }
+        Assert.Equal(blocker, (await Scheduler.Get("eval-blocker"))!.Devices.Single());
+        await Scheduler.Cancel("eval-blocker");
+        await EveryEvaluationFinishedAndEveryDeviceFreeAsync(runId);
     }
 }
 

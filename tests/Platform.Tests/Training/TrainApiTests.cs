@@ -62,7 +62,7 @@ public sealed class TrainApiTests : IDisposable
         await TrainCommandDatasets.WriteAsync(platform.Storage.CreateBlobClient(), "web", Path.Combine(root, "web"), samples: 8, ct);
         var http = platform.Http;
         // Long enough to be running while it is paused, resumed and cancelled.
-        var spec = new { runId = "posted", dataset = "web", steps = 10_000, samplesPerStep = 4, warmupSteps = 1, threads = 1, checkpointEvery = 0, priority = 4 };
+        var spec = new { runId = "posted", dataset = "web", steps = 10_000, samplesPerStep = 4, warmupSteps = 1, threads = 1, checkpointEvery = 0, priority = 4, evaluations = Array.Empty<object>() };
 
         using (var posted = await http.PostAsJsonAsync("/api/train/runs", spec, ct))
         {

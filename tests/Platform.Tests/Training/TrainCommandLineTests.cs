@@ -43,6 +43,7 @@ public sealed class TrainCommandLineTests
         var configuration = PlatformConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Training:CheckpointRoot"] = "/shared/checkpoints",
+            ["Training:BenchmarkData"] = "/shared/benchmark",
             ["Training:LeaseTimeout"] = "00:00:07",
             ["Training:StallTimeout"] = "00:03:00",
             ["Training:MaxFailures"] = "9",
@@ -54,6 +55,7 @@ public sealed class TrainCommandLineTests
         configuration.ApplyTrainingSettings(bound);
 
         Assert.Equal("/shared/checkpoints", bound.CheckpointRoot);
+        Assert.Equal("/shared/benchmark", bound.BenchmarkData);
         Assert.Equal(TimeSpan.FromSeconds(7), bound.LeaseTimeout);
         Assert.Equal(TimeSpan.FromMinutes(3), bound.StallTimeout);
         Assert.Equal(9, bound.MaxFailures);
@@ -63,12 +65,33 @@ public sealed class TrainCommandLineTests
     }
 
     [Fact]
-    public void A_relative_checkpoint_root_is_under_the_state_folder()
+    public void A_relative_checkpoint_root_and_benchmark_folder_are_under_the_state_folder()
     {
         var bound = new TrainingClusterOptions();
         PlatformConfiguration.Load(new ConfigurationBuilder().Build()).ApplyTrainingSettings(bound);
 
         Assert.Equal(Path.Combine(PlatformConfiguration.StateRoot(), "checkpoints"), bound.CheckpointRoot);
+        Assert.Equal(Path.Combine(PlatformConfiguration.StateRoot(), "benchmark"), bound.BenchmarkData);
+    }
+
+    [Fact]
+    public void Submit_without_eval_leaves_the_evaluations_to_the_default_and_eval_none_asks_for_none()
+    {
+        Assert.Equal((null, null), TrainClusterCommands.Evaluations(null, null, "test", null, null));
+        var (none, noneProblem) = TrainClusterCommands.Evaluations("none", null, "test", null, null);
+        Assert.NotNull(none);
+        Assert.Empty(none);
+        Assert.Null(noneProblem);
+
+        var (named, namedProblem) = TrainClusterCommands.Evaluations("coco-captions, vqa", "/data/bench", "val", 7, "cpu");
+        Assert.Null(namedProblem);
+        Assert.Equal([new RunEvaluation("coco-captions", "/data/bench", "val", MaxImages: 7, Device: "cpu"), new RunEvaluation("vqa", "/data/bench", "val", MaxImages: 7, Device: "cpu")], named!);
+
+        Assert.Contains("cannot be combined", TrainClusterCommands.Evaluations("none,vqa", null, "test", null, null).Problem);
+        Assert.Contains("takes no --eval-data", TrainClusterCommands.Evaluations("none", "/data/bench", "test", null, null).Problem);
+        Assert.Contains("--eval needs --eval-data", TrainClusterCommands.Evaluations("vqa", null, "test", null, null).Problem);
+        Assert.Contains("--eval-device takes only 'cpu'", TrainClusterCommands.Evaluations("vqa", "/data/bench", "test", null, "gpu").Problem);
+        Assert.Contains("--eval-device is used only with --eval", TrainClusterCommands.Evaluations(null, null, "test", null, "cpu").Problem);
     }
 
     [Fact]
@@ -78,6 +101,7 @@ public sealed class TrainCommandLineTests
             .AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["Training:CheckpointRoot"] = " ",
+                ["Training:BenchmarkData"] = "",
                 ["Training:LeaseTimeout"] = "00:00:00",
                 ["Training:StallTimeout"] = "-00:00:01",
                 ["Training:MaxFailures"] = "0",
@@ -86,9 +110,9 @@ public sealed class TrainCommandLineTests
                 ["Training:HistoryOlderPoints"] = "-1",
             }).Build()));
 
-        foreach (var setting in new[] { "CheckpointRoot", "LeaseTimeout", "StallTimeout", "MaxFailures", "CheckInterval", "HistoryRecentSteps", "HistoryOlderPoints" })
+        foreach (var setting in new[] { "CheckpointRoot", "BenchmarkData", "LeaseTimeout", "StallTimeout", "MaxFailures", "CheckInterval", "HistoryRecentSteps", "HistoryOlderPoints" })
             Assert.Contains($"Training:{setting} (environment variable PLATFORM_Training__{setting})", error.Message);
-        Assert.Equal(7, error.Problems.Count);
+        Assert.Equal(8, error.Problems.Count);
     }
 
     [Fact]
@@ -104,6 +128,7 @@ public sealed class TrainCommandLineTests
             [
                 new RunEvaluationResult(25, "coco-captions", EvaluationPhase.Completed, "CIDEr", 0.1234, null),
                 new RunEvaluationResult(50, "coco-captions", EvaluationPhase.Running, null, null, null),
+                new RunEvaluationResult(50, "vqa", EvaluationPhase.NotStarted, null, null, null, "waits for a device: all 2 devices are held"),
             ],
             TimeSpan.FromSeconds(95), "silo-a");
 
@@ -113,5 +138,6 @@ public sealed class TrainCommandLineTests
         Assert.Equal("  devices: cpu:0 on 127.0.0.1:11111@1 (attempt 2, silo-a)", lines[1]);
         Assert.Contains("  checkpoints: step 25 (deleted), step 50", lines);
         Assert.Contains("  coco-captions: step 25 CIDEr 0.1234, step 50 Running", lines);
+        Assert.Contains("  vqa: step 50 waits for a device: all 2 devices are held", lines);
     }
 }

@@ -18,6 +18,7 @@ public sealed class TrainCommandTests : IDisposable
         {
             ["PLATFORM_Training__Devices"] = "cpu",
             ["PLATFORM_Training__CheckpointRoot"] = Path.Combine(root, "checkpoints"),
+            ["PLATFORM_Training__BenchmarkData"] = Path.Combine(root, "benchmark"),
         });
         // The silo reads its own metadata through its metadata cache, which fills in just after it joins.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
@@ -81,7 +82,7 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task A_run_submitted_from_the_command_line_trains_to_completed_and_status_shows_its_progress()
+    public async Task A_run_submitted_from_the_command_line_trains_to_completed_with_the_default_evaluations_and_status_shows_its_progress()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var platform = await StartWithOneCpuAsync(root);
@@ -100,6 +101,9 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(status.Stdout.StartsWith($"{runId}: Completed [##############################] 100% step 3/3, loss ", StringComparison.Ordinal),
             status.Stdout + status.Stderr);
         Assert.Contains("  checkpoints: step 2, step 3", status.Stdout);
+        // No --eval: each checkpoint is handed to captioning and VQA on the benchmark generated in Training:BenchmarkData.
+        Assert.Contains(status.Stdout.Split('\n'), line => line.StartsWith("  coco-captions: step 2", StringComparison.Ordinal));
+        Assert.Contains(status.Stdout.Split('\n'), line => line.StartsWith("  vqa: step 2", StringComparison.Ordinal));
         Assert.Contains($"checkpoints in {Path.Combine(root, "checkpoints", runId)}", status.Stdout);
 
         var again = await platform.RunAsync(Submit("--dataset", "web", "--run", runId));
@@ -112,5 +116,14 @@ public sealed class TrainCommandTests : IDisposable
         using var run = await platform.Http.GetFromJsonAsync<JsonDocument>($"/api/train/runs/{runId}", ct);
         Assert.Equal("Completed", run!.RootElement.GetProperty("run").GetProperty("phase").GetString());
         Assert.Equal(3, run.RootElement.GetProperty("latest").GetProperty("step").GetInt32());
+        var evaluations = run.RootElement.GetProperty("spec").GetProperty("evaluations").EnumerateArray().ToArray();
+        Assert.Equal(["coco-captions", "vqa"], evaluations.Select(e => e.GetProperty("task").GetString()));
+        Assert.All(evaluations, e => Assert.Equal((Path.Combine(root, "benchmark"), 50), (e.GetProperty("dataRoot").GetString(), e.GetProperty("maxImages").GetInt32())));
+        Assert.True(File.Exists(Path.Combine(root, "benchmark", "annotations", "captions_test.json")));
+
+        var quiet = await platform.RunAsync(Submit("--dataset", "web", "--run", "no-evaluations", "--eval", "none"));
+        Assert.True(quiet.ExitCode == 0, quiet.Stderr);
+        using var quietRun = await platform.Http.GetFromJsonAsync<JsonDocument>("/api/train/runs/no-evaluations", ct);
+        Assert.Equal(0, quietRun!.RootElement.GetProperty("spec").GetProperty("evaluations").GetArrayLength());
     }
 }

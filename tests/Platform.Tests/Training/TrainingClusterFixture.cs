@@ -40,6 +40,9 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
 
     public string Dataset { get; } = $"sched-{Guid.NewGuid():N}"[..14];
 
+    /// <summary>The silos' <see cref="TrainingClusterOptions.BenchmarkData"/>: where the default evaluations' benchmark is generated.</summary>
+    public string BenchmarkData => Path.Combine(root, "benchmark");
+
     /// <summary>The silo that offers no device.</summary>
     public SiloHandle IdleSilo { get; private set; } = null!;
 
@@ -53,6 +56,7 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
                 silo.Services.AddPlatformTraining(o =>
                 {
                     o.CheckpointRoot = Path.Combine(root, "checkpoints");
+                    o.BenchmarkData = BenchmarkData;
                     o.LeaseTimeout = LeaseTimeout;
                     o.StallTimeout = StallTimeout;
                     o.CheckInterval = TimeSpan.FromMilliseconds(250);
@@ -115,6 +119,7 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
         ShuffleBuffer = 8,
         CheckpointEvery = 0,
         DeviceKind = "cpu",
+        Evaluations = [],
     };
 
     public async Task<TrainingRunSummary> WaitForAsync(string runId, Func<TrainingRunSummary, bool> condition, string what, TimeSpan? timeout = null)

@@ -43,6 +43,8 @@ public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
         CheckpointEvery = CheckpointEvery,
         DeviceKind = "cpu",
         CheckpointLocation = Path.Combine(root, "runs", runId),
+        // An evaluation would borrow the other silo's device, where the run must resume after the kill.
+        Evaluations = [],
     };
 
     /// <summary>The run as `platform train --dataset` trains it: one process, never interrupted, on the same committed shards.</summary>
