@@ -60,6 +60,12 @@ public static class UpCommand
             {
                 exitCode = 130;
             }
+            catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or System.Text.Json.JsonException)
+            {
+                // The platform itself is still up: say what broke and leave it serving (or stop it) as a finished mission would.
+                Console.Error.WriteLine($"The mission stopped: {e.Message}");
+                exitCode = 1;
+            }
             if (!exitWhenDone && !stopping.IsCancellationRequested)
             {
                 Console.WriteLine("Still serving; Ctrl+C stops the platform.");
