@@ -16,6 +16,7 @@ public static class PlatformCommandLine
         var root = new RootCommand(
             "SimVLM platform: ingest web dumps into WebDataset shards, pretrain with PrefixLM, evaluate checkpoints.");
         root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(IngestClusterCommands.AddTo(IngestCommands.Create()));
         root.Subcommands.Add(CrawlCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());

@@ -9,11 +9,19 @@ public static class UpCommand
     public static Command Create()
     {
         var command = new Command("up", "Run the embedded platform (silo, Hangfire, dashboards) until Ctrl+C or SIGTERM.");
-        command.SetAction(async (_, _) => await RunAsync());
+        var demo = new Option<bool>("--demo") { Description = "Run the demo on it first, as `platform demo` does with its defaults." };
+        command.Options.Add(demo);
+        command.SetAction(async (result, _) => result.GetValue(demo) ? await DemoCommand.RunAsync(DemoCommand.Defaults(), exitWhenDone: false) : await RunAsync());
         return command;
     }
 
-    private static async Task<int> RunAsync()
+    private static Task<int> RunAsync() => RunAsync(mission: null, exitWhenDone: false);
+
+    /// <summary>
+    /// Runs the embedded platform; with a <paramref name="mission"/>, starts it, runs the mission on it, then keeps serving
+    /// until Ctrl+C or SIGTERM, or stops when <paramref name="exitWhenDone"/> (the exit code is the mission's).
+    /// </summary>
+    internal static async Task<int> RunAsync(Func<WebApplication, PlatformConfiguration, CancellationToken, Task<int>>? mission, bool exitWhenDone)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);
@@ -36,8 +44,39 @@ public static class UpCommand
             var app = PlatformHost.Build(configuration, settings);
             // The host's console lifetime turns Ctrl+C and SIGTERM into a graceful shutdown: the
             // silo leaves the cluster, Hangfire finishes its heartbeat, then Azurite is stopped.
-            await app.RunAsync();
-            return 0;
+            if (mission is null)
+            {
+                await app.RunAsync();
+                return 0;
+            }
+            await app.StartAsync();
+            var stopping = app.Lifetime.ApplicationStopping;
+            int exitCode;
+            try
+            {
+                exitCode = await mission(app, configuration, stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                exitCode = 130;
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or System.Text.Json.JsonException)
+            {
+                // The platform itself is still up: say what broke and leave it serving (or stop it) as a finished mission would.
+                Console.Error.WriteLine($"The mission stopped: {e.Message}");
+                exitCode = 1;
+            }
+            if (!exitWhenDone && !stopping.IsCancellationRequested)
+            {
+                Console.WriteLine("Still serving; Ctrl+C stops the platform.");
+                await app.WaitForShutdownAsync();
+            }
+            else
+            {
+                await app.StopAsync();
+            }
+            await app.DisposeAsync();
+            return exitCode;
         }
         catch (PlatformConfigurationException e)
         {

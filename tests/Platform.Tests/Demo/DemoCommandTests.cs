@@ -1,0 +1,92 @@
+using System.Text.RegularExpressions;
+using Platform.Silo.Storage;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests.Demo;
+
+/// <summary>
+/// `platform demo --exit` as a real process in a small setting, twice on the same state: the first captures, ingests, trains and
+/// scores; the second reuses the dataset and trains a new run.
+/// </summary>
+public sealed partial class DemoCommandTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(8);
+
+    [Fact]
+    public async Task Demo_runs_every_stage_then_a_second_demo_reuses_the_dataset_and_trains_a_new_run()
+    {
+        var state = Directory.CreateTempSubdirectory("platform-demo-").FullName;
+        try
+        {
+            var environment = Environment(state);
+            string[] arguments = ["demo", "--exit", "--work", Path.Combine(state, "demo"), "--images", "40", "--steps", "20", "--checkpoint-every", "10",
+                "--eval-max-images", "4", "--batch", "8", "--warmup", "2"];
+
+            var first = await PlatformCommand.RunAsync(Timeout, environment, arguments);
+            var output = first.StandardOutput;
+            Assert.True(first.ExitCode == 0, $"exit code {first.ExitCode}{System.Environment.NewLine}{output}{System.Environment.NewLine}{first.StandardError}");
+
+            // The capture: robots.txt kept the crawler off the members' page.
+            Assert.Matches(@"robots\.txt kept the crawler from 1 page", output);
+            // The dataset: committed, with each kind of noise rejected for its reason.
+            Assert.Matches(@"Ingest: Completed, .* shards (\d+)/\1 committed", output);
+            Assert.Matches(@"Dataset demo-s1-n40: [1-9]\d* samples in [1-9]\d* shards", output);
+            foreach (var reason in new[]
+                     {
+                         "alt_too_short", "alt_too_few_words", "page_opt_out", "language_not_allowed", "image_opt_out", "too_few_bytes",
+                         "duplicate_url", "duplicate_image_bytes", "near_duplicate_image", "truncated",
+                     })
+                Assert.Matches($@"rejected .*\b{reason} [1-9]", output);
+            // The run: completed, every checkpoint (steps 10 and 20) scored on both tasks, and on the leaderboard.
+            var run = RunId(output);
+            Assert.Contains($"Training run {run}: Completed, 20 steps", output);
+            foreach (var task in new[] { "coco-captions", "vqa" })
+            {
+                Assert.Matches($@"Eval: step 10 {task} ", output);
+                Assert.Matches($@"Eval: step 20 {task} ", output);
+                Assert.Matches($@"  {task}: 2 checkpoint\(s\): step 10 .*, step 20 ", output);
+            }
+            Assert.Contains("== Demo summary ==", output);
+            Assert.Matches(@"coco-captions CIDEr: \d+\.\d+ \(step 10\) -> \d+\.\d+ \(step 20\)", output);
+            Assert.Contains("/hangfire", output);
+            Assert.Contains("/orleans", output);
+
+            var second = await PlatformCommand.RunAsync(Timeout, environment, arguments);
+            Assert.True(second.ExitCode == 0, $"exit code {second.ExitCode}{System.Environment.NewLine}{second.StandardOutput}{System.Environment.NewLine}{second.StandardError}");
+            Assert.Contains("Dataset demo-s1-n40 exists (ingest job demo-s1-n40 completed", second.StandardOutput);
+            Assert.DoesNotContain("Capture:", second.StandardOutput);
+            Assert.DoesNotContain("Ingest: job", second.StandardOutput);
+            var secondRun = RunId(second.StandardOutput);
+            Assert.NotEqual(run, secondRun);
+            Assert.Contains($"Training run {secondRun}: Completed, 20 steps", second.StandardOutput);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    /// <summary>The platform's own ports and Azurite (started and stopped by the demo), its state under <paramref name="state"/>.</summary>
+    private static Dictionary<string, string> Environment(string state)
+    {
+        var storage = StorageConnection.ForEmulator("127.0.0.1", AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
+        return new Dictionary<string, string>
+        {
+            ["PLATFORM_Storage__ConnectionString"] = storage.ConnectionString,
+            ["PLATFORM_Storage__EmulatorDataDirectory"] = Path.Combine(state, "azurite"),
+            ["PLATFORM_Web__Urls"] = $"http://127.0.0.1:{AzuriteEmulator.FreeTcpPort()}",
+            ["PLATFORM_Clustering__SiloPort"] = AzuriteEmulator.FreeTcpPort().ToString(),
+            ["PLATFORM_Clustering__GatewayPort"] = AzuriteEmulator.FreeTcpPort().ToString(),
+            ["PLATFORM_Clustering__ServiceId"] = PlatformProcess.ServiceId,
+            ["PLATFORM_Training__CheckpointRoot"] = Path.Combine(state, "checkpoints"),
+            ["DOTNET_ENVIRONMENT"] = "Production",
+        };
+    }
+
+    private static string RunId(string output) => RunQueued().Match(output) is { Success: true } match
+        ? match.Groups[1].Value
+        : throw new Xunit.Sdk.XunitException($"no queued run in the output:{System.Environment.NewLine}{output}");
+
+    [GeneratedRegex(@"Train: run (\S+) queued")]
+    private static partial Regex RunQueued();
+}
