@@ -202,7 +202,9 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
             checkpointEvery = options.CheckpointEvery,
             seed = options.Seed,
             threads = options.Threads,
-            evaluations = Tasks.Select(task => new { task, dataRoot = benchmark, split = "test", prompt = "A picture of", maxImages = options.EvalMaxImages }),
+            // On the CPU beside the trainer, so scores land while it trains: the embedded platform has one device, which a
+            // lent evaluation would have to wait for until the run ends.
+            evaluations = Tasks.Select(task => new { task, dataRoot = benchmark, split = "test", prompt = "A picture of", maxImages = options.EvalMaxImages, device = "cpu" }),
         }, Json, cancellationToken);
         if (!posted.IsSuccessStatusCode)
         {
