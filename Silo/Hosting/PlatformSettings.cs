@@ -42,6 +42,13 @@ public sealed class ClusteringSettings
 
     /// <summary>Address other silos reach this one at (AzureTable mode). Loopback by default.</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// The silo runs in a Kubernetes pod (AzureTable mode): Orleans' Kubernetes hosting takes the silo name, advertised
+    /// address and cluster/service ids from the pod (`POD_NAME`, `POD_IP`, `ORLEANS_CLUSTER_ID`, `ORLEANS_SERVICE_ID`)
+    /// instead of `AdvertisedAddress`, and deletes the pods of silos the cluster declared dead. See deploy/k8s.
+    /// </summary>
+    public bool Kubernetes { get; set; }
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

@@ -45,6 +45,8 @@ public static class SettingsValidation
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.SiloPort))} and {nameof(s.GatewayPort)} are both {s.SiloPort}; they must differ.");
             if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _))
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.AdvertisedAddress))} = '{s.AdvertisedAddress}' is not an IP address.");
+            if (s.Kubernetes && s.Mode != ClusteringMode.AzureTable)
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.Kubernetes))} is true but {nameof(s.Mode)} is {s.Mode}; pods form a cluster only with {nameof(ClusteringMode.AzureTable)} membership.");
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
 
