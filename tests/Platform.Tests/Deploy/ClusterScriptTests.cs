@@ -25,8 +25,8 @@ namespace Platform.Tests.Deploy;
 [Collection(ExactWeightsCollection.Name)]
 public sealed class ClusterScriptTests : IDisposable
 {
-    private const int Steps = 40;
-    private const int CheckpointEvery = 10;
+    private const int Steps = TrainingKillTests.Steps;
+    private const int CheckpointEvery = TrainingKillTests.CheckpointEvery;
 
     private readonly string root = Directory.CreateTempSubdirectory("cluster-script-").FullName;
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(20) };
@@ -146,20 +146,7 @@ public sealed class ClusterScriptTests : IDisposable
         var shards = await TrainingDatasetGenerator.WriteAsync(Path.Combine(root, "training-data"), shards: 2, samplesPerShard: 8, seed: 3, Ct);
         await manifests.AppendAsync(trainingData, new ManifestTail(0, 0),
             [.. shards.Select(s => new ManifestShard(s.ShardId, s.SampleCount, s.SizeBytes, s.Checksum, s.Location, s.CommittedAt))], Ct);
-        var spec = new TrainingRunSpec
-        {
-            RunId = "deploy-run-" + Guid.NewGuid().ToString("N")[..8],
-            Dataset = trainingData,
-            Preset = "tiny",
-            Steps = Steps,
-            SamplesPerStep = 4,
-            WarmupSteps = 5,
-            Threads = 1,
-            ShuffleBuffer = 16,
-            CheckpointEvery = CheckpointEvery,
-            DeviceKind = "cpu",
-            CheckpointLocation = Path.Combine(root, "runs", "deploy-run"),
-        };
+        var spec = TrainingKillTests.ResumableSpec("deploy-run-" + Guid.NewGuid().ToString("N")[..8], trainingData, Path.Combine(root, "runs", "deploy-run"));
         using (var posted = await http.PostAsJsonAsync(new Uri(api, "/api/train/runs"), spec, Ct))
             Assert.True(posted.StatusCode == System.Net.HttpStatusCode.Accepted, await posted.Content.ReadAsStringAsync(Ct));
         var runPath = $"/api/train/runs/{spec.RunId}";
