@@ -51,6 +51,13 @@ public sealed class ClusteringSettings
 
     /// <summary>Password of <see cref="TlsCertificate"/>, if it has one.</summary>
     public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>
+    /// The silo runs in a Kubernetes pod (AzureTable mode): Orleans' Kubernetes hosting takes the silo name, advertised
+    /// address and cluster/service ids from the pod (`POD_NAME`, `POD_IP`, `ORLEANS_CLUSTER_ID`, `ORLEANS_SERVICE_ID`)
+    /// instead of `AdvertisedAddress`, and deletes the pods of silos the cluster declared dead. See deploy/k8s.
+    /// </summary>
+    public bool Kubernetes { get; set; }
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

@@ -47,6 +47,8 @@ public static class SettingsValidation
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.AdvertisedAddress))} = '{s.AdvertisedAddress}' is not an IP address.");
             if (ClusterTls.Problem(s, out var certificate) is { } tls) errors.Add(tls);
             certificate?.Dispose();
+            if (s.Kubernetes && s.Mode != ClusteringMode.AzureTable)
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.Kubernetes))} is true but {nameof(s.Mode)} is {s.Mode}; pods form a cluster only with {nameof(ClusteringMode.AzureTable)} membership.");
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
 

@@ -56,6 +56,17 @@ public static class SiloBuilderExtensions
             o.ClusterId = clustering.ClusterId;
             o.ServiceId = clustering.ServiceId;
         });
+        if (clustering.Kubernetes)
+        {
+            // The pod's address and names replace AdvertisedAddress and the ids above; the ports stay ours.
+            silo.Configure<Orleans.Configuration.EndpointOptions>(o =>
+            {
+                o.SiloPort = clustering.SiloPort;
+                o.GatewayPort = clustering.GatewayPort;
+            });
+            silo.UseKubernetesHosting();
+            return silo;
+        }
         silo.ConfigureEndpoints(System.Net.IPAddress.Parse(clustering.AdvertisedAddress), clustering.SiloPort, clustering.GatewayPort);
         return silo;
     }

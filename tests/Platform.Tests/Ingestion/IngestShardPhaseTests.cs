@@ -36,7 +36,7 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
             })];
 
     /// <summary>The shard files that must come out byte for byte the same: tars, dedupe deltas and stats.</summary>
-    private static void AssertSameShardFiles(string expected, string actual)
+    internal static void AssertSameShardFiles(string expected, string actual)
     {
         string[] Names(string folder) => [.. Directory.GetFiles(folder).Select(Path.GetFileName).Where(n => n!.EndsWith(".tar") || n.EndsWith("_dedupe.bin") || n.EndsWith("_stats.json")).Order(StringComparer.Ordinal)!];
         Assert.Equal(Names(expected), Names(actual));

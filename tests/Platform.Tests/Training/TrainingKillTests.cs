@@ -22,15 +22,18 @@ namespace Platform.Tests.Training;
 [Collection(ExactWeightsCollection.Name)]
 public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
 {
-    private const int Steps = 40;
-    private const int CheckpointEvery = 10;
+    internal const int Steps = 40;
+    internal const int CheckpointEvery = 10;
     private static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(6);
 
     private readonly string root = Directory.CreateTempSubdirectory("training-kill-").FullName;
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
-    private TrainingRunSpec Spec(string runId, string dataset) => new()
+    private TrainingRunSpec Spec(string runId, string dataset) => ResumableSpec(runId, dataset, Path.Combine(root, "runs", runId));
+
+    /// <summary>A tiny CPU run short enough for a test, with checkpoints to resume from after its trainer is killed.</summary>
+    internal static TrainingRunSpec ResumableSpec(string runId, string dataset, string checkpointLocation) => new()
     {
         RunId = runId,
         Dataset = dataset,
@@ -42,7 +45,7 @@ public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
         ShuffleBuffer = 16,
         CheckpointEvery = CheckpointEvery,
         DeviceKind = "cpu",
-        CheckpointLocation = Path.Combine(root, "runs", runId),
+        CheckpointLocation = checkpointLocation,
         // An evaluation would borrow the other silo's device, where the run must resume after the kill.
         Evaluations = [],
     };
