@@ -67,8 +67,9 @@ public static class ShardSamples
             switch (name[(dot + 1)..])
             {
                 case "jpg" or "jpeg" or "png" or "webp":
-                    // With a seekable archive the reader leaves the stream at the entry's data and seeks past it on the next call.
-                    image = (tar.CanSeek ? tar.Position : -1, entry.Length);
+                    // On a seekable archive the reader returns the entry with the stream already past its data and padding
+                    // (the data is read through a view of its own), so the data starts one padded length back.
+                    image = (tar.CanSeek ? tar.Position - Padded(entry.Length) : -1, entry.Length);
                     break;
                 case "txt" when entry.DataStream is { } data:
                     caption = ReadText(data);
@@ -103,6 +104,8 @@ public static class ShardSamples
         return name.EndsWith(".jpg", StringComparison.Ordinal) || name.EndsWith(".jpeg", StringComparison.Ordinal)
             || name.EndsWith(".png", StringComparison.Ordinal) || name.EndsWith(".webp", StringComparison.Ordinal);
     }
+
+    private static long Padded(long length) => (length + BlockSize - 1) / BlockSize * BlockSize;
 
     private static long ParseOctal(ReadOnlySpan<byte> field)
     {
