@@ -42,6 +42,7 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         var consoleErrors = new List<string>();
         page.Console += (_, message) => { if (message.Type == "error") lock (consoleErrors) consoleErrors.Add($"{page.Url}: {message.Text}"); };
         page.PageError += (_, error) => { lock (consoleErrors) consoleErrors.Add($"{page.Url}: {error}"); };
+        page.Response += (_, response) => { if (response.Status >= 400) lock (consoleErrors) consoleErrors.Add($"{page.Url}: {response.Url} answered {response.Status}"); };
         Directory.CreateDirectory(Screenshots);
 
         await OpenAsync(page, "/", "overview");
@@ -126,9 +127,14 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, $"{name}.png"), FullPage = true });
     }
 
-    /// <summary>The points of a chart's drawn line: each move or line command of its SVG path is one.</summary>
-    private static Task<int> PathPointsAsync(ILocator figure) =>
-        figure.EvaluateAsync<int>("f => { const p = f.querySelector('path.rz-line'); return p ? (p.getAttribute('d').match(/[ML]/g) || []).length : 0; }");
+    /// <summary>The points of a chart's drawn line: the coordinate pairs of its SVG path (a move, then lines).</summary>
+    private static async Task<int> PathPointsAsync(ILocator figure)
+    {
+        var path = await figure.EvaluateAsync<string>("f => { const p = f.querySelector('.rz-line-series path'); return p ? p.getAttribute('d') : ''; }");
+        var numbers = System.Text.RegularExpressions.Regex.Matches(path, @"-?\d+(\.\d+)?(e-?\d+)?").Count;
+        Assert.True(numbers % 2 == 0, $"odd coordinates in the line's path: {path[..Math.Min(path.Length, 300)]}");
+        return numbers / 2;
+    }
 
     private static int StepOf(string? text) => int.Parse(text!.Split('/')[0].Trim());
 

@@ -51,8 +51,7 @@ public sealed class DashboardLoadTests(DashboardPlatformFixture fixture) : IClas
                 Assert.True(response.IsSuccessStatusCode, $"{path}: {response.StatusCode}");
             }
             var median = timings.Order().ElementAt(timings.Count / 2);
-            TestContext.Current.SendDiagnosticMessage($"{path}: median {median:0} ms over {timings.Count} requests ({string.Join(", ", timings.Select(t => t.ToString("0")))} ms)");
-            Console.WriteLine($"{path}: median {median:0} ms over {timings.Count} requests ({string.Join(", ", timings.Select(t => t.ToString("0")))} ms)");
+            TestContext.Current.TestOutputHelper!.WriteLine($"{path}: median {median:0} ms over {timings.Count} requests ({string.Join(", ", timings.Select(t => t.ToString("0")))} ms)");
             Assert.True(median < Budget.TotalMilliseconds, $"{path} took {median:0} ms (median), over the {Budget.TotalMilliseconds} ms budget");
         }
     }
