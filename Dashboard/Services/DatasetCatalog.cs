@@ -29,6 +29,38 @@ public sealed class DatasetCatalog(DatasetManifestStore manifests, DatasetCatalo
     /// <summary>The shard a manifest entry points at, a local file or a blob of the platform's account.</summary>
     public DatasetShard Open(ShardEntry shard) => DatasetShard.AtLocation(shard.Location, manifests.Account);
 
+    /// <summary>
+    /// The stats file written beside each shard's tar (`00000_stats.json` beside `00000.tar`), for the shards a page shows;
+    /// null for a shard whose stats cannot be read. Small files, read in parallel.
+    /// </summary>
+    public async Task<IReadOnlyList<ShardStats?>> StatsAsync(IReadOnlyList<ShardEntry> shards, CancellationToken cancellationToken) =>
+        await Task.WhenAll(shards.Select(shard => _stats.TryGetValue(shard.Location, out var known) ? Task.FromResult<ShardStats?>(known) : Task.Run(() =>
+        {
+            var stats = ReadStats(shard);
+            // A committed shard's stats never change: each is read once per process (a bounded number of them).
+            if (stats is not null && _stats.Count < MaxCachedStats) _stats.TryAdd(shard.Location, stats);
+            return stats;
+        }, cancellationToken)));
+
+    private const int MaxCachedStats = 100_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ShardStats> _stats = new(StringComparer.Ordinal);
+
+    private ShardStats? ReadStats(ShardEntry shard)
+    {
+        if (!shard.Location.EndsWith(".tar", StringComparison.Ordinal)) return null;
+        try
+        {
+            using var stream = DatasetShard.AtLocation(shard.Location[..^".tar".Length] + "_stats.json", manifests.Account).OpenRead();
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            return ShardStats.FromJson(copy.ToArray());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException or Azure.RequestFailedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Where a dataset's shards live, said once for the page: the folder or container of its first shard.</summary>
     public static string Home(ShardEntry shard)
     {

@@ -59,7 +59,13 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
 
         await OpenAsync(page, $"/datasets/{DashboardPlatformFixture.Dataset}", "dataset");
         await Expect(page.Locator("[data-testid=shard-count]")).ToHaveTextAsync("1");
-        var images = page.Locator("li.sample img");
+        // The funnel from the shard's stats: attempted, stored, then each other status and each reason.
+        var funnel = page.Locator("figure[data-chart=funnel]");
+        await Expect(funnel).ToHaveAttributeAsync("data-points", "6");
+        await Expect(funnel).ToContainTextAsync("attempted");
+        await Expect(funnel).ToContainTextAsync("image_too_small");
+        await Expect(page.Locator("tr[data-shard='00000']")).ToContainTextAsync("11");
+                var images = page.Locator("li.sample img");
         await Expect(images).ToHaveCountAsync(DashboardPlatformFixture.Samples);
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('li.sample img')].every(i => i.complete)");
         var widths = await images.EvaluateAllAsync<int[]>("imgs => imgs.map(i => i.naturalWidth)");

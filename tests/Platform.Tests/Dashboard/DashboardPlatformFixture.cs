@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Platform.Datasets;
 using Platform.Silo.Hosting;
 using Platform.Tests.Infrastructure;
 using Platform.Tests.Training;
@@ -23,6 +24,12 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
     {
         _platform = await TrainCommandTests.StartWithOneCpuAsync(_root);
         await TrainCommandDatasets.WriteAsync(_platform.Storage.CreateBlobClient(), Dataset, Path.Combine(_root, Dataset), Samples, TestContext.Current.CancellationToken);
+        // The shard's stats as the ingest pipeline writes them beside its tar: what the dataset page's funnel shows.
+        var stats = new ShardStats { Shard = DatasetLayout.ShardName(0) };
+        for (var i = 0; i < Samples; i++) stats.Count(new SampleRecord { Status = SampleStatus.Success });
+        for (var i = 0; i < 2; i++) stats.Count(new SampleRecord { Status = SampleStatus.Rejected, ErrorMessage = "image_too_small" });
+        stats.Count(new SampleRecord { Status = SampleStatus.Duplicate, ErrorMessage = "duplicate_sha256" });
+        await File.WriteAllBytesAsync(Path.Combine(_root, Dataset, DatasetLayout.StatsName(0)), stats.ToJson(), TestContext.Current.CancellationToken);
         _client = await PlatformClient.ConnectAsync(PlatformConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Storage:ConnectionString"] = _platform.Storage.ConnectionString,
