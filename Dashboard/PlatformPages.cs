@@ -44,14 +44,7 @@ public static class PlatformPages
         // Only the pages show the error page: the API keeps answering its own status codes.
         app.UseWhen(context => IsPagePath(context.Request.Path),
             branch => branch.UseExceptionHandler(ErrorPath, createScopeForErrors: true));
-        if (restricted)
-        {
-            app.UseWhen(context => IsPagePath(context.Request.Path), branch => branch.Use(async (context, next) =>
-            {
-                if (DashboardEndpoints.IsLocal(context)) await next(context);
-                else context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            }));
-        }
+        if (restricted) app.UseLocalRequestsOnly(context => IsPagePath(context.Request.Path));
         app.UseAntiforgery();
 
         var assets = app.MapStaticAssets();
