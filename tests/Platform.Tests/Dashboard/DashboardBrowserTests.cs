@@ -79,17 +79,24 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/devices", "devices");
         await Expect(page.Locator("tr[data-device='cpu:0']")).ToContainTextAsync("watched");
 
-        await OpenAsync(page, "/leaderboard", "leaderboard");
+        // Pages of things that do not exist say so and what to run, rather than failing.
+        await OpenAsync(page, "/ingest/no-such-job", "ingest-unknown");
+        await Expect(page.Locator("main")).ToContainTextAsync("No ingest job 'no-such-job'");
+        await Expect(page.Locator("main code")).ToContainTextAsync("platform ingest submit");
+        await OpenAsync(page, "/crawl/no-such-crawl", "crawl-unknown");
+        await Expect(page.Locator("main")).ToContainTextAsync("No crawl 'no-such-crawl'");
+
+                await OpenAsync(page, "/leaderboard", "leaderboard");
         await Expect(page.Locator("main")).ToContainTextAsync("No checkpoint has been scored yet");
 
         // The run's page: its curves hold the run's points, and steps reported after the page loaded arrive without a reload.
         await OpenAsync(page, "/runs/watched", "run");
         await page.EvaluateAsync("() => { window.notReloaded = true; }");
         var loss = page.Locator("figure[data-chart=loss]");
-        var shownPoints = int.Parse((await loss.GetAttributeAsync("data-points"))!);
+        var (shownPoints, drawnPoints) = await ChartPointsAsync(loss);
         var history = await HistoryCountAsync(http, "watched", ct);
         Assert.InRange(shownPoints, 3, history);
-        Assert.Equal(shownPoints, await PathPointsAsync(loss));
+        Assert.Equal(shownPoints, drawnPoints);
         var stepAtLoad = StepOf(await page.Locator("[data-testid=step]").TextContentAsync());
         await page.WaitForFunctionAsync($"() => parseInt(document.querySelector('[data-testid=step]').textContent) > {stepAtLoad}",
             null, new PageWaitForFunctionOptions { Timeout = 60_000 });
@@ -98,8 +105,8 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         Assert.True(await page.EvaluateAsync<bool>("() => window.notReloaded === true"), "the page reloaded instead of updating in place");
         foreach (var chart in new[] { "loss", "lr", "tokens" })
         {
-            var figure = page.Locator($"figure[data-chart={chart}]");
-            Assert.Equal(int.Parse((await figure.GetAttributeAsync("data-points"))!), await PathPointsAsync(figure));
+            var (declared, drawn) = await ChartPointsAsync(page.Locator($"figure[data-chart={chart}]"));
+            Assert.Equal(declared, drawn);
         }
 
         // Pause from the page: a form POST with the page's antiforgery token, then the page shows the run pausing or paused.
@@ -133,13 +140,16 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, $"{name}.png"), FullPage = true });
     }
 
-    /// <summary>The points of a chart's drawn line: the coordinate pairs of its SVG path (a move, then lines).</summary>
-    private static async Task<int> PathPointsAsync(ILocator figure)
+    /// <summary>
+    /// The points a chart says it holds and the coordinate pairs of its drawn line (a move, then lines), read in one go
+    /// since the page may redraw between two reads.
+    /// </summary>
+    private static async Task<(int Declared, int Drawn)> ChartPointsAsync(ILocator figure)
     {
-        var path = await figure.EvaluateAsync<string>("f => { const p = f.querySelector('.rz-line-series path'); return p ? p.getAttribute('d') : ''; }");
-        var numbers = System.Text.RegularExpressions.Regex.Matches(path, @"-?\d+(\.\d+)?(e-?\d+)?").Count;
-        Assert.True(numbers % 2 == 0, $"odd coordinates in the line's path: {path[..Math.Min(path.Length, 300)]}");
-        return numbers / 2;
+        var read = await figure.EvaluateAsync<string[]>("f => { const p = f.querySelector('.rz-line-series path'); return [f.dataset.points, p ? p.getAttribute('d') : '']; }");
+        var numbers = System.Text.RegularExpressions.Regex.Matches(read[1], @"-?\d+(\.\d+)?(e-?\d+)?").Count;
+        Assert.True(numbers % 2 == 0, $"odd coordinates in the line's path: {read[1][..Math.Min(read[1].Length, 300)]}");
+        return (int.Parse(read[0]), numbers / 2);
     }
 
     private static int StepOf(string? text) => int.Parse(text!.Split('/')[0].Trim());
