@@ -24,15 +24,7 @@ public static class DashboardEndpoints
         {
             // A middleware rather than an endpoint filter: it covers every endpoint under the
             // prefix, including the dashboards' static assets.
-            app.UseWhen(
-                context => context.Request.Path.StartsWithSegments(OrleansPath),
-                branch => branch.Use(async (context, next) =>
-                {
-                    if (IsLocal(context))
-                        await next(context);
-                    else
-                        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                }));
+            app.UseLocalRequestsOnly(context => context.Request.Path.StartsWithSegments(OrleansPath));
         }
 
         var orleans = app.MapOrleansDashboard(OrleansPath);
@@ -49,6 +41,16 @@ public static class DashboardEndpoints
         }
         return app;
     }
+
+    /// <summary>Answers 403 to requests from other machines for which <paramref name="applies"/> holds.</summary>
+    internal static void UseLocalRequestsOnly(this WebApplication app, Func<HttpContext, bool> applies) =>
+        app.UseWhen(applies, branch => branch.Use(async (context, next) =>
+        {
+            if (IsLocal(context))
+                await next(context);
+            else
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        }));
 
     public static bool IsLocal(HttpContext context)
     {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a fresh Debian machine that has the .NET SDK,
 # Node.js/npm and Python 3: the pinned npm tools (Azurite, warcio, playwright-core) and the Debian
-# packages the tests drive (PostgreSQL, GNU wget). Idempotent: installs only what is missing.
+# packages the tests drive (PostgreSQL, GNU wget, Chromium). Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +13,8 @@ fi
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v wget >/dev/null || missing+=(wget)
+# The dashboard's browser tests drive Debian's Chromium through Playwright (no browser can be downloaded).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2

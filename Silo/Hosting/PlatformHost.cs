@@ -52,6 +52,9 @@ public static class PlatformHost
                 o.KnownIPNetworks.Clear();
                 foreach (var proxy in proxies) o.KnownProxies.Add(proxy);
             });
+        builder.Services.AddPlatformPages(configuration.Storage.ManifestContainer);
+        // The pages' scripts and styles (Blazor's, Radzen's, ours) are served from the build output in every environment.
+        builder.WebHost.UseStaticWebAssets();
         // The HTTP API speaks enum names (phases, states), as the command line prints them.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 
@@ -70,7 +73,7 @@ public static class PlatformHost
         app.MapPlatformIngestApi(policy);
         app.MapPlatformDevicesApi(policy);
         app.MapPlatformTrainingApi(policy);
-        app.MapGet("/", () => Results.Redirect(DashboardEndpoints.OrleansPath));
+        app.MapPlatformPages(policy);
         return app;
     }
 

@@ -7,6 +7,8 @@ internal sealed class RunningPlatform(PlatformProcess process, int gatewayPort) 
 {
     public StorageConnection Storage => process.Storage;
     public HttpClient Http { get; } = new() { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+    public Uri BaseAddress => process.BaseAddress;
+    public int GatewayPort => gatewayPort;
 
     /// <param name="environment">Settings of the platform beyond the test defaults, e.g. `PLATFORM_Training__Devices`.</param>
     public static async Task<RunningPlatform> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
