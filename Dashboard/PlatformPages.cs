@@ -38,6 +38,15 @@ public static class PlatformPages
         return services;
     }
 
+    /// <summary>
+    /// The static assets manifest the build wrote beside the program: the host's own, or the `platform` executable's when
+    /// another program (a test host) builds the platform in its process and took it over as a referenced project's output.
+    /// </summary>
+    private static string? StaticAssetsManifest(WebApplication app) =>
+        new[] { app.Environment.ApplicationName, "platform" }
+            .Select(name => Path.Combine(AppContext.BaseDirectory, $"{name}.staticwebassets.endpoints.json"))
+            .FirstOrDefault(File.Exists);
+
     public static WebApplication MapPlatformPages(this WebApplication app, string? authorizationPolicy)
     {
         var restricted = string.IsNullOrWhiteSpace(authorizationPolicy);
@@ -47,7 +56,7 @@ public static class PlatformPages
         if (restricted) app.UseLocalRequestsOnly(context => IsPagePath(context.Request.Path));
         app.UseAntiforgery();
 
-        var assets = app.MapStaticAssets();
+        var assets = app.MapStaticAssets(StaticAssetsManifest(app));
         var pages = app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         var actions = app.MapGroup(RunsPath);
         actions.MapPost("{run}/{action:regex(^(pause|resume|cancel)$)}", ControlRunAsync);
