@@ -175,7 +175,9 @@ public sealed class ClusterScriptTests : IDisposable
         Assert.True(ingest.GetProperty("phase").GetString() == "Completed", ingest.ToString());
         var restarted = ingest.GetProperty("units").EnumerateArray().Count(u => u.GetProperty("attempt").GetInt32() > 1)
                         + ingest.GetProperty("shards").GetProperty("restarts").GetInt32();
-        Assert.True(restarted > 0, $"nothing of the ingest job was redone after silo 1 died during {killedDuring}");
+        // Work seen running on silo 1 may still have reported in between the poll and the kill (a shard fetch takes well under
+        // a second here; a CI run saw exactly that), so a redo is reported, not required: the dataset check below is the claim.
+        TestContext.Current.SendDiagnosticMessage($"silo 1 was killed during {killedDuring}; {restarted} units or shards were redone");
         IngestShardPhaseTests.AssertSameShardFiles(single, Path.Combine(output, IngestJobLayout.DatasetFolder));
 
         Assert.True(run.GetProperty("run").GetProperty("phase").GetString() == "Completed", run.ToString());
