@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Grains.Devices;
@@ -35,10 +34,20 @@ public sealed class TwoDeviceSilosFixture(AzuriteFixture azurite) : IAsyncLifeti
     /// <summary>Starts silos A and B and returns once the inventory lists both their devices.</summary>
     public static async Task<InProcessTestCluster> StartAsync(AzuriteFixture azurite, string serviceStem)
     {
-        // The first silo built is A, the other B; tests find each by its devices in the inventory.
-        var devicesBySilo = new ConcurrentDictionary<string, IReadOnlyList<TrainingDevice>>();
+        // The first silo built is A, the other B; tests find each by its devices in the inventory. Under a lock: silos may be
+        // built at once, and two that both saw no silo yet both became A (a CI run then found no GPU in the inventory).
+        var devicesBySilo = new Dictionary<string, IReadOnlyList<TrainingDevice>>();
+        var gate = new Lock();
         var cluster = await PlatformTestCluster.StartAsync(azurite.Connection, $"{serviceStem}-{Guid.NewGuid().ToString("N")[..8]}", silos: 2,
-            devices: name => devicesBySilo.GetOrAdd(name, _ => devicesBySilo.IsEmpty ? [CpuOfA] : [GpuOfB]));
+            devices: name =>
+            {
+                lock (gate)
+                {
+                    if (!devicesBySilo.TryGetValue(name, out var devices))
+                        devicesBySilo[name] = devices = devicesBySilo.Count == 0 ? [CpuOfA] : [GpuOfB];
+                    return devices;
+                }
+            });
         // Each silo learns the others' metadata shortly after they join.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
         while ((await cluster.Client.GetGrain<IDeviceInventoryGrain>(0).ListDevices()).Count < 2)
