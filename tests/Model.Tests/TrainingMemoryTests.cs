@@ -61,8 +61,11 @@ public sealed class TrainingMemoryTests
 
         Assert.Equal(Steps, trainer.Step);
         Assert.All(liveTensors, count => Assert.Equal(liveTensors[0], count));
-        long growth = residentBytes[^1] - residentBytes[0];
-        Assert.True(growth < 16L << 20, $"resident memory grew by {growth >> 10} KiB between step {FirstSample} and step {Steps}: {string.Join(", ", residentBytes.Select(b => b >> 20))} MiB");
+        // From step 300, once the allocator's pools have grown to the run's working set (a CI run measured 257 MiB at step 100
+        // and 268-273 from step 200 on), to the least of the last three samples: other tests in this process allocate at the
+        // same time, and a leak grows with every step, so it shows in all three.
+        long growth = residentBytes[^3..].Min() - residentBytes[2];
+        Assert.True(growth < 16L << 20, $"resident memory grew by {growth >> 10} KiB between step {FirstSample + 2 * SampleEvery} and the last samples: {string.Join(", ", residentBytes.Select(b => b >> 20))} MiB");
     }
 
     /// <summary>The process's resident set after the managed heap has run its finalisers, which free unreferenced native tensors.</summary>
