@@ -22,7 +22,7 @@ public static class DemoCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints; each is scored on both tasks.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var evalMaxImages = new Option<int>("--eval-max-images") { Description = "Held-out test images each checkpoint is scored on, per task.", DefaultValueFactory = _ => defaults.EvalMaxImages };
         var batch = new Option<int>("--batch") { Description = "Samples per training step.", DefaultValueFactory = _ => defaults.SamplesPerStep };
-        var learningRate = new Option<double>("--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => defaults.PeakLearningRate };
+        var learningRate = new Option<double>("--lr", "--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => defaults.PeakLearningRate };
         var warmup = new Option<int>("--warmup") { Description = "Warmup steps.", DefaultValueFactory = _ => defaults.WarmupSteps };
         var threads = new Option<int>("--threads") { Description = "libtorch CPU threads of the trainer (0: libtorch's default).", DefaultValueFactory = _ => defaults.Threads };
         var work = new Option<string>("--work") { Description = "Folder of the demo's dump, ingest output, dataset and benchmark.", DefaultValueFactory = _ => defaults.WorkDirectory };

@@ -24,7 +24,7 @@ public static class ModelCommands
         var output = new Option<string>("--out") { Description = "Folder for checkpoints.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
         var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => new TrainingOptions().SamplesPerStep };
-        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => new TrainingOptions().PeakLearningRate };
+        var learningRate = new Option<double>("--lr", "--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => new TrainingOptions().PeakLearningRate };
         var warmup = new Option<int>("--warmup") { Description = "Warmup steps.", DefaultValueFactory = _ => new TrainingOptions().WarmupSteps };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => new TrainingOptions().CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };

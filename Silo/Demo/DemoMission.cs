@@ -57,7 +57,7 @@ public sealed record DemoOptions
         if (CheckpointEvery < 1 || CheckpointEvery > Steps) problems.Add($"--checkpoint-every must be between 1 and --steps ({Steps}), not {CheckpointEvery}.");
         if (EvalMaxImages < 1) problems.Add($"--eval-max-images must be positive, not {EvalMaxImages}.");
         if (SamplesPerStep < 1) problems.Add($"--batch must be positive, not {SamplesPerStep}.");
-        if (PeakLearningRate <= 0) problems.Add($"--learning-rate must be positive, not {PeakLearningRate}.");
+        if (PeakLearningRate <= 0) problems.Add($"--lr must be positive, not {PeakLearningRate}.");
         if (WarmupSteps < 0) problems.Add($"--warmup must not be negative, not {WarmupSteps}.");
         if (Threads < 0) problems.Add($"--threads must not be negative, not {Threads}.");
         return problems;

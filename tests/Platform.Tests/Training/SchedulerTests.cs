@@ -195,17 +195,39 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
     private RunEvaluation Captioning() => new("coco-captions", DefaultEvaluations.EnsureBenchmark(cluster.BenchmarkData), Prompt: "", MaxImages: 2);
 
     /// <summary>Samples the allocation table until <paramref name="done"/>; no sample may hold a device twice.</summary>
-    private async Task<List<IReadOnlyList<DeviceAllocation>>> WatchAllocationsUntilAsync(Func<IReadOnlyList<DeviceAllocation>, Task<bool>> done, string what, TimeSpan timeout)
+    private async Task<List<IReadOnlyList<DeviceAllocation>>> WatchAllocationsUntilAsync(Func<IReadOnlyList<DeviceAllocation>, Task<bool>> done, string what, TimeSpan timeout,
+        TimeSpan? poll = null)
     {
         var samples = new List<IReadOnlyList<DeviceAllocation>>();
-        await TrainingKillTests.WaitUntilAsync(async () =>
+        try
         {
-            var allocations = await Scheduler.Allocations();
-            samples.Add(allocations);
-            Assert.True(allocations.Select(a => a.Device).Distinct().Count() == allocations.Count, $"a device is held twice: {string.Join(", ", allocations)}");
-            return await done(allocations);
-        }, what, timeout);
+            await TrainingKillTests.WaitUntilAsync(async () =>
+            {
+                var allocations = await Scheduler.Allocations();
+                samples.Add(allocations);
+                Assert.True(allocations.Select(a => a.Device).Distinct().Count() == allocations.Count, $"a device is held twice: {string.Join(", ", allocations)}");
+                return await done(allocations);
+            }, what, timeout, poll);
+        }
+        catch (TimeoutException timedOut)
+        {
+            throw new TimeoutException($"{timedOut.Message}\n{await DescribeClusterAsync()}", timedOut);
+        }
         return samples;
+    }
+
+    /// <summary>The scheduler's runs and allocations and each active run's evaluations: what a timed-out wait saw last.</summary>
+    private async Task<string> DescribeClusterAsync()
+    {
+        var lines = new List<string> { "allocations: " + string.Join("; ", await Scheduler.Allocations()) };
+        foreach (var run in await Scheduler.List())
+        {
+            lines.Add($"run {run.RunId}: {run.Phase} attempt {run.Attempt} step {run.Step}/{run.Steps} on [{string.Join(", ", run.Devices)}] waiting: {run.WaitingReason} error: {run.Error}");
+            if (run.Phase is TrainingRunPhase.Completed or TrainingRunPhase.Cancelled or TrainingRunPhase.Failed) continue;
+            foreach (var e in (await StatusOf(run.RunId)).Evaluations)
+                lines.Add($"  evaluation {e.Task}@{e.Step}: {e.Phase} on {e.RanOn} waiting: {e.WaitingReason} error: {e.Error}");
+        }
+        return string.Join('\n', lines);
     }
 
     private Task<EvaluationStatus> EvaluationOf(TrainingRunStatus status, int step) =>
@@ -248,17 +270,21 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
     public async Task An_evaluation_runs_on_the_free_device_of_the_other_silo_while_its_trainer_holds_its_own_never_on_the_trainers()
     {
         // The first attempt hangs after its step-2 checkpoint, holding its device until its stall timeout: the evaluation of
-        // that checkpoint starts meanwhile.
+        // that checkpoint starts meanwhile. The watch starts before the submission and the evaluation scores a few images,
+        // so that a busy machine cannot hide the loan between two samples.
         var runId = HangingFirstAttempts.Prefix + "-beside";
-        await Scheduler.Submit(cluster.Spec(runId, steps: 4) with { CheckpointEvery = 2, Evaluations = [Captioning()] });
-        var trainer = (await cluster.WaitForPhaseAsync(runId, TrainingRunPhase.Running)).Devices.Single();
         var borrower = $"eval:{runId}@2/coco-captions";
+        var watching = WatchAllocationsUntilAsync(allocations => Task.FromResult(allocations.Any(a => a.RunId == borrower)), "the step-2 evaluation's loan",
+            TimeSpan.FromMinutes(3), poll: TimeSpan.FromMilliseconds(50));
+        await Scheduler.Submit(cluster.Spec(runId, steps: 4) with { CheckpointEvery = 2, Evaluations = [Captioning() with { MaxImages = 6 }] });
 
-        var samples = await WatchAllocationsUntilAsync(allocations => Task.FromResult(allocations.Any(a => a.RunId == borrower)), "the step-2 evaluation's loan", TimeSpan.FromMinutes(3));
+        var samples = await watching;
 
         var both = samples[^1];
         var lent = both.Single(a => a.RunId == borrower).Device;
-        Assert.Equal(trainer, both.Single(a => a.RunId == runId).Device);
+        var trainer = both.Single(a => a.RunId == runId).Device;
+        // Lent while the first attempt, the one that hangs, still holds its device.
+        Assert.Equal(1, both.Single(a => a.RunId == runId).Attempt);
         Assert.NotEqual(trainer, lent);
         var inventory = await cluster.Grains.GetGrain<IDeviceInventoryGrain>(0).ListDevices();
         Assert.Equal(borrower, inventory.Single(d => d.Address == lent).HeldByRun);

@@ -233,13 +233,13 @@ public sealed class TrainingKillTests(AzuriteFixture azurite) : IDisposable
         }
     }
 
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout, TimeSpan? poll = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {timeout} for {what}.");
-            await Task.Delay(200, TestContext.Current.CancellationToken);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(200), TestContext.Current.CancellationToken);
         }
     }
 }
