@@ -55,7 +55,7 @@ public sealed class CheckpointEvaluationState
 /// successor resumes (and where an attempt whose unwritten steps an activation lost is made to resume). A timer follows the evaluations it started and deletes the checkpoints the retention policy no
 /// longer needs, off the grain scheduler.
 /// </summary>
-[MayInterleave(nameof(IsStatusRead))]
+[MayInterleave(nameof(CanInterleave))]
 public sealed class TrainingRunGrain(
     [PersistentState("trainingrun", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingRunState> state,
     IOptions<TrainingClusterOptions> options,
@@ -74,10 +74,12 @@ public sealed class TrainingRunGrain(
     private bool _unwrittenSteps;
 
     /// <summary>
-    /// A status read only reads state, and may need the scheduler, which may itself be waiting on this grain (a
-    /// Register while it submits): letting reads interleave keeps that from being a deadlock.
+    /// The scheduler calls Register from inside Submit while this grain may be waiting on the scheduler (a timer asking
+    /// to borrow a device for an evaluation), and a status read may need the scheduler too: both interleave, so neither
+    /// is a deadlock. A status read only reads; a Register of the registered spec only compares, and the first Register
+    /// comes before anything else can run here (every other call needs the spec).
     /// </summary>
-    public static bool IsStatusRead(IInvokable request) => request.GetMethodName() == nameof(GetStatus);
+    public static bool CanInterleave(IInvokable request) => request.GetMethodName() is nameof(GetStatus) or nameof(Register);
 
     private string RunId => this.GetPrimaryKeyString();
 
