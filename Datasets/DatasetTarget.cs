@@ -55,7 +55,7 @@ public static class DatasetTarget
             }
             return new AzureBlobDatasetStore(client, prefix);
         }
-        throw new ArgumentException($"'{target}' is a blob URL: give --storage-connection (or PLATFORM_Storage__ConnectionString), or a SAS token in the URL.");
+        throw new ArgumentException($"'{SecretRedaction.RedactUrl(target)}' is a blob URL: give --storage-connection (or PLATFORM_Storage__ConnectionString), or a SAS token in the URL.");
     }
 
     /// <summary>
@@ -66,18 +66,18 @@ public static class DatasetTarget
     public static (string Container, string Prefix) SplitContainerAndPrefix(Uri url, Uri accountEndpoint)
     {
         if (!string.Equals(url.Authority, accountEndpoint.Authority, StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"'{url}' is not in the storage account at {accountEndpoint}.");
+            throw new ArgumentException($"'{SecretRedaction.RedactUrl(url.ToString())}' is not in the storage account at {accountEndpoint}.");
         var path = Uri.UnescapeDataString(url.AbsolutePath).Trim('/');
         var account = accountEndpoint.AbsolutePath.Trim('/');
         if (account.Length > 0)
         {
             if (!(path == account || path.StartsWith(account + "/", StringComparison.Ordinal)))
-                throw new ArgumentException($"'{url}' is not in the storage account at {accountEndpoint}.");
+                throw new ArgumentException($"'{SecretRedaction.RedactUrl(url.ToString())}' is not in the storage account at {accountEndpoint}.");
             path = path[account.Length..].TrimStart('/');
         }
         var slash = path.IndexOf('/');
         var container = slash < 0 ? path : path[..slash];
-        if (container.Length == 0) throw new ArgumentException($"'{url}' names no container.");
+        if (container.Length == 0) throw new ArgumentException($"'{SecretRedaction.RedactUrl(url.ToString())}' names no container.");
         return (container, slash < 0 ? "" : path[(slash + 1)..]);
     }
 }

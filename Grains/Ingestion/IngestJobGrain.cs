@@ -1,3 +1,4 @@
+using Platform.Datasets;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Platform.Grains.Work;
@@ -397,7 +398,7 @@ public sealed class IngestJobGrain(
         var reports = units.Where(u => u.State == WorkUnitState.Done && u.Report is not null).Select(u => u.Report!).ToList();
         return new IngestJobStatus(JobId, state.State.Phase, units.Select(Describe).ToList(),
             reports.Sum(r => r.InputBytes), reports.Sum(r => r.Pages), reports.Sum(r => r.PairsPassed), state.State.PairsKept,
-            StepAttempts(IngestStep.Finish), state.State.Error, ShardStatus());
+            StepAttempts(IngestStep.Finish), SecretRedaction.RedactUrlsInOptional(state.State.Error), ShardStatus());
     }
 
     private ShardPhaseStatus? ShardStatus()
@@ -412,5 +413,5 @@ public sealed class IngestJobGrain(
             fetches.Concat(writes).Sum(u => Math.Max(0, u.Attempt - 1)), running);
     }
 
-    private static WorkUnitStatus Describe(WorkUnitRecord u) => new(u.Index, u.Describe(), u.State, u.Attempt, u.Worker, u.LastError);
+    private static WorkUnitStatus Describe(WorkUnitRecord u) => new(u.Index, u.Describe(), u.State, u.Attempt, u.Worker, SecretRedaction.RedactUrlsInOptional(u.LastError));
 }

@@ -1,3 +1,4 @@
+using Platform.Datasets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
@@ -47,7 +48,7 @@ public sealed class IngestStepGrain(IngestWorkerSlots slots, IngestStorage stora
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or Azure.RequestFailedException)
             {
-                Logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", input);
+                Logger.LogWarning(error, "Could not plan the work units of {Input}; it is read as one unit", SecretRedaction.RedactUrl(input));
                 units.Add(new InputUnit(input));
             }
         }

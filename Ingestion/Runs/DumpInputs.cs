@@ -40,7 +40,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
     {
         if (!IsBlobUrl(input))
         {
-            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {SecretRedaction.RedactUrl(input)}", input);
             var file = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             file.Position = offset;
             return new DumpInput(file, file.Length);
@@ -62,7 +62,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {
-            throw new FileNotFoundException($"Input not found: {input} ({e.ErrorCode})", input, e);
+            throw new FileNotFoundException($"Input not found: {SecretRedaction.RedactUrl(input)} ({e.ErrorCode})", input, e);
         }
     }
 
@@ -74,7 +74,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
     {
         if (!IsBlobUrl(input))
         {
-            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {input}", input);
+            if (!File.Exists(input)) throw new FileNotFoundException($"Input not found: {SecretRedaction.RedactUrl(input)}", input);
             return new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         try
@@ -83,7 +83,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {
-            throw new FileNotFoundException($"Input not found: {input} ({e.ErrorCode})", input, e);
+            throw new FileNotFoundException($"Input not found: {SecretRedaction.RedactUrl(input)} ({e.ErrorCode})", input, e);
         }
     }
 
@@ -121,7 +121,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
             var names = new List<string>();
             await foreach (var item in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken))
                 if (DumpEndings.Any(e => item.Name.EndsWith(e, StringComparison.OrdinalIgnoreCase))) names.Add(item.Name);
-            if (names.Count == 0) throw new FileNotFoundException($"No blob and no dump under {input} (dumps end in {string.Join(", ", DumpEndings)}).", input);
+            if (names.Count == 0) throw new FileNotFoundException($"No blob and no dump under {SecretRedaction.RedactUrl(input)} (dumps end in {string.Join(", ", DumpEndings)}).", input);
             names.Sort(StringComparer.Ordinal);
             // The container's client names each blob by its full URL (with the SAS token, where the input had one).
             expanded.AddRange(names.Select(name => container.GetBlobClient(name).Uri.AbsoluteUri));
@@ -132,7 +132,7 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
     private BlobClient BlobOf(string url)
     {
         var (container, path) = ContainerOf(url);
-        if (path.Length == 0) throw new ArgumentException($"'{url}' names a container, not a blob.");
+        if (path.Length == 0) throw new ArgumentException($"'{SecretRedaction.RedactUrl(url)}' names a container, not a blob.");
         return container.GetBlobClient(path);
     }
 
@@ -152,6 +152,6 @@ public sealed class DumpInputs(BlobServiceClient? account = null)
             parts.BlobName = "";
             return (new BlobContainerClient(parts.ToUri()), path);
         }
-        throw new ArgumentException($"'{url}' is a blob URL: the platform's storage account (Storage:ConnectionString) or a SAS token in the URL is needed to read it.");
+        throw new ArgumentException($"'{SecretRedaction.RedactUrl(url)}' is a blob URL: the platform's storage account (Storage:ConnectionString) or a SAS token in the URL is needed to read it.");
     }
 }

@@ -1,3 +1,4 @@
+using Platform.Datasets;
 namespace Platform.Ingestion.Units;
 
 /// <summary>
@@ -8,5 +9,6 @@ namespace Platform.Ingestion.Units;
 /// </summary>
 public sealed record InputUnit(string Input, long Start = 0, long? End = null)
 {
-    public override string ToString() => End is { } end ? $"{Input} [{Start}, {end})" : Input;
+    // Shown in statuses, errors and logs: a blob URL's SAS token stays out of them.
+    public override string ToString() => End is { } end ? $"{SecretRedaction.RedactUrl(Input)} [{Start}, {end})" : SecretRedaction.RedactUrl(Input);
 }

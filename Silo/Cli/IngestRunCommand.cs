@@ -62,7 +62,7 @@ public static class IngestRunCommand
             }
             catch (Exception e) when (e is ArgumentException or FormatException or Azure.RequestFailedException or HttpRequestException)
             {
-                Console.Error.WriteLine(e.Message);
+                Console.Error.WriteLine(SecretRedaction.RedactUrlsIn(e.Message));
                 return 2;
             }
 
@@ -76,14 +76,14 @@ public static class IngestRunCommand
             }
             catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
             {
-                Console.Error.WriteLine(e.Message);
+                Console.Error.WriteLine(SecretRedaction.RedactUrlsIn(e.Message));
                 return 2;
             }
             AnsiConsole.Write(FunnelTable(summary.Funnel));
             var samples = summary.Funnel.Stage(FunnelStage.ShardStage);
             Console.WriteLine($"job {summary.JobId}: {summary.Pages} pages, {samples.Passed} of {samples.In} pairs in {summary.ShardCount} shards " +
                 $"({summary.Shards.ShardsWritten} written now, {summary.Shards.ShardsAlreadyCommitted} committed before) in {clock.Elapsed.TotalSeconds:F1} s; " +
-                $"{FunnelStage.FunnelFileName(summary.JobId)} and {FunnelStage.TextFileName(summary.JobId)} in {store.Location}");
+                $"{FunnelStage.FunnelFileName(summary.JobId)} and {FunnelStage.TextFileName(summary.JobId)} in {SecretRedaction.RedactUrl(store.Location)}");
             return 0;
         });
         return command;

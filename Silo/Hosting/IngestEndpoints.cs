@@ -15,8 +15,8 @@ public sealed record IngestSubmission(string[]? Inputs, string? Output, string? 
     string? DatasetLocation = null);
 
 /// <summary>
-/// Starting an ingestion over HTTP: the request becomes a Hangfire job (listed on `/hangfire`, retried by Hangfire
-/// if it fails) that submits to the job's grain, which takes a repeated submission as the same job.
+/// Starting an ingestion over HTTP: the request is staged in a grain and becomes a Hangfire job (listed on `/hangfire`,
+/// retried by Hangfire if it fails) that submits it to the job's grain, which takes a repeated submission as the same job.
 /// </summary>
 public static class IngestEndpoints
 {
@@ -26,7 +26,7 @@ public static class IngestEndpoints
     {
         // Starting jobs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
         var group = endpoints.MapGroup(JobsPath).GuardedLikeTheDashboards(authorizationPolicy);
-        group.MapPost("", (IngestSubmission submission, IBackgroundJobClient hangfire, PlatformConfiguration configuration) =>
+        group.MapPost("", async (IngestSubmission submission, IBackgroundJobClient hangfire, IGrainFactory grains, PlatformConfiguration configuration) =>
         {
             // This host cannot know the sender's working directory: relative paths are refused, not resolved.
             var (jobId, request, problems) = IngestSubmissions.FromClient(submission.Job, submission.Inputs, submission.Output, submission.Settings,
@@ -35,9 +35,9 @@ public static class IngestEndpoints
             if (problems.Count > 0)
                 return Results.ValidationProblem(problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
                     title: "The ingestion cannot start as posted.");
-            var inputs = request.Inputs.ToArray();
-            var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job =>
-                job.RunAsync(jobId, inputs, request.OutputDirectory, request.Dataset, request.Settings, request.DatasetLocation));
+            // Hangfire keeps and shows a job's arguments, and the inputs may carry SAS tokens: the job names only the staged request.
+            await grains.GetGrain<IIngestSubmissionGrain>(jobId).Stage(request);
+            var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job => job.RunStagedAsync(jobId));
             return Results.Accepted($"{JobsPath}/{Uri.EscapeDataString(jobId)}", new { job = jobId, hangfireJob });
         });
         group.MapGet("{job}", async (string job, IGrainFactory grains) =>

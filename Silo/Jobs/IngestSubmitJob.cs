@@ -16,4 +16,12 @@ public sealed class IngestSubmitJob(IGrainFactory grains, ILogger<IngestSubmitJo
         logger.LogInformation("Ingest job {Job}: {Phase}, {Done}/{Units} units done", jobId, status.Phase, status.UnitsDone, status.Units.Count);
         return status.Phase;
     }
+
+    /// <summary>Submits the request staged under <paramref name="jobId"/> (see <see cref="IIngestSubmissionGrain"/>): the job's arguments name no input.</summary>
+    public async Task<IngestJobPhase> RunStagedAsync(string jobId)
+    {
+        var request = await grains.GetGrain<IIngestSubmissionGrain>(jobId).Get()
+            ?? throw new InvalidOperationException($"No ingestion is staged as job '{jobId}'; post it again to /api/ingest/jobs.");
+        return await RunAsync(jobId, [.. request.Inputs], request.OutputDirectory, request.Dataset, request.Settings, request.DatasetLocation);
+    }
 }

@@ -93,6 +93,48 @@ public sealed class IngestCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task An_ingestion_posted_with_sas_token_inputs_completes_and_no_status_hangfire_page_or_command_shows_the_token()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 7);
+        await using var platform = await RunningPlatform.StartAsync();
+        var container = platform.Storage.CreateBlobClient().GetBlobContainerClient("secret-dumps");
+        await container.CreateIfNotExistsAsync(cancellationToken: ct);
+        foreach (var input in inputs) await container.GetBlobClient(Path.GetFileName(input)).UploadAsync(input, ct);
+        var sas = container.GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.List,
+            DateTimeOffset.UtcNow.AddHours(1)).Query;
+        var signature = System.Web.HttpUtility.ParseQueryString(sas)["sig"]!;
+        var blobInputs = inputs.Select(i => container.GetBlobClient(Path.GetFileName(i)).Uri + sas).ToArray();
+
+        using var posted = await platform.Http.PostAsJsonAsync("/api/ingest/jobs", new { inputs = blobInputs, output = Path.Combine(root, "out"), dataset = "secret" }, ct);
+        var answer = await posted.Content.ReadAsStringAsync(ct);
+        Assert.True(posted.StatusCode == System.Net.HttpStatusCode.Accepted, answer);
+        using var body = JsonDocument.Parse(answer);
+        var (jobId, hangfireJob) = (body.RootElement.GetProperty("job").GetString()!, body.RootElement.GetProperty("hangfireJob").GetString()!);
+        string status = "";
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline && !status.Contains("\"phase\":\"Completed\"", StringComparison.Ordinal))
+        {
+            using var response = await platform.Http.GetAsync($"/api/ingest/jobs/{jobId}", ct);
+            status = await response.Content.ReadAsStringAsync(ct);
+            await Task.Delay(200, ct);
+        }
+
+        Assert.Contains("\"phase\":\"Completed\"", status);
+        Assert.Contains("?REDACTED", status);
+        var shown = new Dictionary<string, string>
+        {
+            ["GET /api/ingest/jobs/JOB"] = status,
+            ["the Hangfire job's page"] = await platform.Http.GetStringAsync($"/hangfire/jobs/details/{hangfireJob}", ct),
+            ["ingest status"] = (await platform.RunAsync("ingest", "status", jobId)).Stdout,
+        };
+        Assert.Contains("RunStagedAsync", shown["the Hangfire job's page"]);
+        Assert.Contains($"{jobId}: Completed", shown["ingest status"]);
+        Assert.All(shown, pair => Assert.False(pair.Value.Contains(signature, StringComparison.Ordinal) || pair.Value.Contains(Uri.EscapeDataString(signature), StringComparison.Ordinal),
+            $"{pair.Key} shows the SAS signature: {pair.Value}"));
+    }
+
+    [Fact]
     public async Task Submit_reads_blob_inputs_and_writes_the_dataset_to_a_blob_dataset_location()
     {
         var inputs = IngestInputs.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 10, seed: 5);
