@@ -44,14 +44,20 @@ public sealed class CrawlHostGrain : Grain, ICrawlHostGrain
     }
 }
 
-/// <summary>The crawler's politeness answered by the cluster's <see cref="ICrawlHostGrain"/>s, one per host.</summary>
+/// <summary>
+/// The crawler's (and the image downloader's) politeness answered by the cluster's <see cref="ICrawlHostGrain"/>s, one per
+/// host. A host's robots.txt, once known, is kept here for this instance's life (a slice or a shard fetch): the first
+/// answer stands at the grain too, and asking again for every request would ship the whole file each time.
+/// </summary>
 public sealed class GrainHostPoliteness(IGrainFactory grains, PolitenessOptions options, string productToken) : IHostPoliteness
 {
     private static readonly TimeSpan RobotsPoll = TimeSpan.FromMilliseconds(50);
     private readonly CrawlHostSettings settings = CrawlHostSettings.From(options, productToken);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RobotsFile> knownRobots = new(StringComparer.OrdinalIgnoreCase);
 
     public async Task<RobotsFile> GetRobotsAsync(string origin, Func<CancellationToken, Task<RobotsFile>> fetch, CancellationToken cancellationToken)
     {
+        if (knownRobots.TryGetValue(origin, out var known)) return known;
         var host = grains.GetGrain<ICrawlHostGrain>(origin);
         while (true)
         {
@@ -59,11 +65,12 @@ public sealed class GrainHostPoliteness(IGrainFactory grains, PolitenessOptions 
             switch (answer.Claim)
             {
                 case HostRobotsClaim.Known:
-                    return new RobotsFile(Enum.Parse<RobotsFileStatus>(answer.Status!), answer.Text);
+                    return knownRobots.GetOrAdd(origin, new RobotsFile(Enum.Parse<RobotsFileStatus>(answer.Status!), answer.Text));
                 case HostRobotsClaim.FetchIt:
                     var file = await fetch(cancellationToken);
                     await host.PutRobots(file.Status.ToString(), file.Text, settings);
-                    return file;
+                    // The grain keeps the first file it was given: ask it which one stands.
+                    break;
                 default:
                     await Task.Delay(RobotsPoll, cancellationToken);
                     break;

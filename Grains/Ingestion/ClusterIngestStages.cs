@@ -1,4 +1,5 @@
 using Platform.Datasets;
+using Platform.Grains.Crawling;
 using Platform.Grains.Datasets;
 using Platform.Ingestion.Runs;
 using Platform.Ingestion.Shards;
@@ -60,10 +61,15 @@ public static class ClusterIngestStages
         return (kept, first);
     }
 
-    public static async Task<ShardReport> FetchShardAsync(ShardAssignment a, DumpInputs inputs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches a shard's images with the cluster's per-host politeness (the crawls' host grains): shards fetched at once on
+    /// every silo share one robots.txt, one Crawl-delay and one circuit per host, with each other and with any crawl.
+    /// </summary>
+    public static async Task<ShardReport> FetchShardAsync(IGrainFactory grains, ShardAssignment a, DumpInputs inputs, CancellationToken cancellationToken)
     {
-        var samples = await FetchShardStage.RunAsync(new IngestJobLayout(a.OutputDirectory), a.Shard, a.Directory, IngestJobOptions.Run(a.Settings), inputs,
-            cancellationToken);
+        var options = IngestJobOptions.Run(a.Settings);
+        var politeness = new GrainHostPoliteness(grains, options.Downloader.Politeness, options.Downloader.RobotsProductToken);
+        var samples = await FetchShardStage.RunAsync(new IngestJobLayout(a.OutputDirectory), a.Shard, a.Directory, options, inputs, cancellationToken, politeness);
         return new ShardReport(samples.Count, samples.Count(s => s.HasImage));
     }
 

@@ -1,6 +1,6 @@
-using Platform.Datasets;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Platform.Datasets;
 using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;

@@ -19,7 +19,7 @@ public sealed class IngestShardGrain(IngestWorkerSlots slots, IngestStorage stor
             new LeasedWork(grains.GetGrain<IIngestJobGrain>(a.JobId), new WorkItemId(a.Step == ShardStep.Fetch ? WorkKind.ShardFetch : WorkKind.ShardWrite, a.Shard),
                 a.Attempt, a.Settings.LeaseTimeout, $"Shard {a.Shard} ({a.Step}) attempt {a.Attempt} of job {a.JobId}"),
             async stop => a.Step == ShardStep.Fetch
-                ? await ClusterIngestStages.FetchShardAsync(a, storage.Inputs, stop)
+                ? await ClusterIngestStages.FetchShardAsync(grains, a, storage.Inputs, stop)
                 : await ClusterIngestStages.WriteShardAsync(grains, await storage.OpenDatasetAsync(a.DatasetLocation, stop), a, stop),
             a.Step == ShardStep.Fetch ? WorkProgressMeasures.FolderBytes(a.Directory) : null);
 }

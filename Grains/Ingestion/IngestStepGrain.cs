@@ -1,8 +1,8 @@
-using Platform.Datasets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Runtime;
+using Platform.Datasets;
 using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;

@@ -1,3 +1,5 @@
+using Platform.Ingestion.Crawling;
+
 namespace Platform.Ingestion.Fetching;
 
 /// <summary>HTTP downloader settings. Defaults suit a polite bulk image crawler.</summary>
@@ -53,6 +55,22 @@ public sealed record DownloaderOptions
 
     /// <summary>How long an open breaker refuses a host before it lets a trial request through.</summary>
     public TimeSpan BreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Per-host spacing, robots.txt's Crawl-delay (capped by its MaxCrawlDelay) and the host circuit, as the crawler keeps
+    /// them. No minimum spacing by default: an image host without a Crawl-delay is limited by <see cref="MaxConcurrentPerHost"/> alone.
+    /// A downloader given the crawl's politeness (or the cluster's host grains) uses that instead and shares its state.
+    /// </summary>
+    public PolitenessOptions Politeness { get; init; } = new() { MinDelay = TimeSpan.Zero };
+
+    /// <summary>Requests in flight to one host from this downloader (default 8), however many shards fetch at once.</summary>
+    public int MaxConcurrentPerHost { get; init; } = 8;
+
+    /// <summary>
+    /// Longest Retry-After (of a 429 or 503) waited before the retry (default 10 s); a host asking for longer fails the image
+    /// with its status rather than hold a fetch slot that long.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(10);
 
     public string RobotsProductToken => UserAgent.Split('/', ' ')[0];
 }

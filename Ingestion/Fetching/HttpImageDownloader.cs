@@ -14,7 +14,10 @@ namespace Platform.Ingestion.Fetching;
 
 /// <summary>
 /// Downloads images over HTTP politely and defensively: robots.txt and X-Robots-Tag opt-outs are honoured
-/// before any body is read; retries with exponential backoff and jitter; a circuit breaker per host;
+/// before any body is read; requests to a host are spaced and its circuit kept by an <see cref="IHostPoliteness"/>
+/// (the crawl's, when it shares one: one robots.txt fetch and one Crawl-delay per host for both), and at most
+/// <see cref="DownloaderOptions.MaxConcurrentPerHost"/> are in flight to it; retries with exponential backoff and
+/// jitter, or after the host's Retry-After; a circuit breaker per host;
 /// per-attempt and total timeouts; bounded redirects and body size; and every connection goes through a
 /// connect callback that refuses non-public addresses after resolution, so a hostname pointing at an
 /// internal address is refused too.
@@ -24,11 +27,15 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
     private readonly DownloaderOptions _options;
     private readonly HttpClient _client;
     private readonly ConcurrentDictionary<string, ResiliencePipeline<Attempt>> _hostPipelines = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, Lazy<Task<RobotsRules>>> _robots = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (RobotsFile File, RobotsRules Rules)> _robots = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _inFlight = new(StringComparer.OrdinalIgnoreCase);
+    private readonly IHostPoliteness _politeness;
 
-    public HttpImageDownloader(DownloaderOptions options, IHostResolver? resolver = null)
+    public HttpImageDownloader(DownloaderOptions options, IHostResolver? resolver = null, IHostPoliteness? politeness = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrentPerHost, 1);
         _options = options;
+        _politeness = politeness ?? new InProcessHostPoliteness(options.Politeness, options.RobotsProductToken);
         var policy = new AddressPolicy(options.AllowLoopback, options.AllowPrivateNetworks);
         resolver ??= new DnsHostResolver();
         var handler = GuardedHttp.CreateHandler(policy, resolver, decompress: true);
@@ -37,8 +44,11 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         _client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("image/*"));
     }
 
-    /// <summary>One attempt's outcome; <see cref="Transient"/> failures are retried and count against the host.</summary>
-    private sealed record Attempt(FetchResult Result, bool Transient);
+    /// <summary>
+    /// One attempt's outcome; <see cref="Transient"/> failures are retried and count against the host, after
+    /// <see cref="RetryAfter"/> when the host said how long to wait.
+    /// </summary>
+    private sealed record Attempt(FetchResult Result, bool Transient, TimeSpan? RetryAfter = null);
 
     public async Task<FetchResult> FetchAsync(ImageCandidate candidate, CancellationToken cancellationToken)
     {
@@ -93,6 +103,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
             });
         return builder
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<Attempt>
@@ -115,45 +126,95 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
             if (_options.HonourRobotsTxt && !(await RobotsForAsync(current, cancellationToken)).IsAllowed(current.PathAndQuery))
                 return new Attempt(FetchResult.Failure(FetchReasons.RobotsDisallowed, current.ToString()), false);
 
-            using var request = new HttpRequestMessage(HttpMethod.Get, current);
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            var status = (int)response.StatusCode;
-            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            var origin = current.GetLeftPart(UriPartial.Authority);
+            var inFlight = _inFlight.GetOrAdd(origin, _ => new SemaphoreSlim(_options.MaxConcurrentPerHost));
+            await inFlight.WaitAsync(cancellationToken);
+            try
             {
-                if (hop >= _options.MaxRedirects)
-                    return new Attempt(FetchResult.Failure(FetchReasons.TooManyRedirects, $"more than {_options.MaxRedirects} redirects"), false);
-                current = location.IsAbsoluteUri ? location : new Uri(current, location);
-                if (current.Scheme != Uri.UriSchemeHttp && current.Scheme != Uri.UriSchemeHttps)
-                    return new Attempt(FetchResult.Failure(FetchReasons.InvalidUrl, $"redirect to {current}"), false);
-                continue;
+                if (!await _politeness.WaitForSlotAsync(origin, cancellationToken))
+                    return new Attempt(FetchResult.Failure(FetchReasons.CircuitOpen, $"{origin} failed too often and is rested"), false);
+                var (attempt, redirect) = await RequestAsync(current, hop, cancellationToken);
+                if (redirect is null) return attempt!;
+                current = redirect;
             }
-            if (!response.IsSuccessStatusCode)
-                return new Attempt(FetchResult.Failure(FetchReasons.HttpStatus(status), response.ReasonPhrase ?? ""),
-                    status >= 500 || status is 408 or 429);
-            if (GuardedHttp.OptOutDirective(response, _options.RobotsProductToken, _options.OptOutDirectives) is { } directive)
-                return new Attempt(FetchResult.Failure(FetchReasons.OptedOut, directive), false);
-            var mediaType = response.Content.Headers.ContentType?.MediaType;
-            if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
-                && mediaType != "application/octet-stream" && mediaType != "binary/octet-stream")
-                return new Attempt(FetchResult.Failure(FetchReasons.WrongContentType, mediaType), false);
-            if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
-                return new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"{response.Content.Headers.ContentLength} bytes announced"), false);
-            var body = await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, cancellationToken);
-            return body is null
-                ? new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"more than {_options.MaxResponseBytes} bytes"), false)
-                : new Attempt(FetchResult.Success(body), false);
+            finally
+            {
+                inFlight.Release();
+            }
         }
     }
 
-    private Task<RobotsRules> RobotsForAsync(Uri uri, CancellationToken cancellationToken)
+    /// <summary>One request of an attempt, reported to the host's politeness: the attempt's outcome, or where it redirects.</summary>
+    private async Task<(Attempt? Attempt, Uri? Redirect)> RequestAsync(Uri current, int hop, CancellationToken cancellationToken)
     {
-        var origin = uri.GetLeftPart(UriPartial.Authority);
-        // Fetched once per origin; the fetch itself must not be cancelled by one caller on behalf of all.
-        return _robots.GetOrAdd(origin, o => new Lazy<Task<RobotsRules>>(() => FetchRobotsAsync(new Uri(o + "/robots.txt"))))
-            .Value.WaitAsync(cancellationToken);
+        var origin = current.GetLeftPart(UriPartial.Authority);
+        HttpResponseMessage response;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, current);
+            response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if (GuardedHttp.FindBlocked(error) is null) await _politeness.ReportAsync(origin, failed: true, CancellationToken.None);
+            throw;
+        }
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            await _politeness.ReportAsync(origin, failed: status >= 500 || status == 429, CancellationToken.None);
+            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            {
+                if (hop >= _options.MaxRedirects)
+                    return (new Attempt(FetchResult.Failure(FetchReasons.TooManyRedirects, $"more than {_options.MaxRedirects} redirects"), false), null);
+                var target = location.IsAbsoluteUri ? location : new Uri(current, location);
+                if (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps)
+                    return (new Attempt(FetchResult.Failure(FetchReasons.InvalidUrl, $"redirect to {target}"), false), null);
+                return (null, target);
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                var failure = FetchResult.Failure(FetchReasons.HttpStatus(status), response.ReasonPhrase ?? "");
+                if (status is 429 or 503 && RetryAfter(response) is { } wait)
+                    // A host that asks for a longer rest than we wait gets it: the image fails now, nothing is retried.
+                    return (wait <= _options.MaxRetryAfter ? new Attempt(failure, true, wait) : new Attempt(failure with { Detail = $"{failure.Detail} (Retry-After {wait.TotalSeconds:F0} s)" }, false), null);
+                return (new Attempt(failure, status >= 500 || status is 408 or 429), null);
+            }
+            if (GuardedHttp.OptOutDirective(response, _options.RobotsProductToken, _options.OptOutDirectives) is { } directive)
+                return (new Attempt(FetchResult.Failure(FetchReasons.OptedOut, directive), false), null);
+            var mediaType = response.Content.Headers.ContentType?.MediaType;
+            if (mediaType is not null && !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
+                && mediaType != "application/octet-stream" && mediaType != "binary/octet-stream")
+                return (new Attempt(FetchResult.Failure(FetchReasons.WrongContentType, mediaType), false), null);
+            if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
+                return (new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"{response.Content.Headers.ContentLength} bytes announced"), false), null);
+            var body = await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, cancellationToken);
+            return (body is null
+                ? new Attempt(FetchResult.Failure(FetchReasons.TooLarge, $"more than {_options.MaxResponseBytes} bytes"), false)
+                : new Attempt(FetchResult.Success(body), false), null);
+        }
     }
 
-    private async Task<RobotsRules> FetchRobotsAsync(Uri robotsUri)
+    /// <summary>Retry-After as seconds or as a date (RFC 9110); a date in the past asks for no wait.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta < TimeSpan.Zero ? TimeSpan.Zero : delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
+
+    /// <summary>The origin's rules, from the robots.txt its politeness fetched once; parsed once per file, not per image.</summary>
+    private async Task<RobotsRules> RobotsForAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        var origin = uri.GetLeftPart(UriPartial.Authority);
+        var file = await _politeness.GetRobotsAsync(origin, _ => FetchRobotsAsync(new Uri(origin + "/robots.txt")), cancellationToken);
+        if (_robots.TryGetValue(origin, out var known) && ReferenceEquals(known.File, file)) return known.Rules;
+        var rules = file.Rules(_options.RobotsProductToken);
+        _robots[origin] = (file, rules);
+        return rules;
+    }
+
+    private async Task<RobotsFile> FetchRobotsAsync(Uri robotsUri)
     {
         using var timeout = new CancellationTokenSource(_options.RobotsTimeout);
         try
@@ -166,22 +227,26 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
                 if (status is >= 300 and < 400 && response.Headers.Location is { } location)
                 {
                     current = location.IsAbsoluteUri ? location : new Uri(current, location);
-                    if (!RobotsFile.MayFollowRedirect(current)) return RobotsRules.Unreachable;
+                    if (!RobotsFile.MayFollowRedirect(current)) return new RobotsFile(RobotsFileStatus.Unreachable);
                     continue;
                 }
                 var body = status is >= 200 and <= 299
                     ? await GuardedHttp.ReadLimitedAsync(response.Content, _options.MaxResponseBytes, timeout.Token)
                     : null;
-                return RobotsFile.FromResponse(status, body).Rules(_options.RobotsProductToken);
+                return RobotsFile.FromResponse(status, body);
             }
-            return RobotsFile.TooManyRedirects.Rules(_options.RobotsProductToken);
+            return RobotsFile.TooManyRedirects;
         }
         // A refused address is not "unreachable": it propagates so the image fails as blocked_address.
         catch (Exception ex) when ((ex is HttpRequestException or IOException or OperationCanceledException) && GuardedHttp.FindBlocked(ex) is null)
         {
-            return RobotsRules.Unreachable;
+            return new RobotsFile(RobotsFileStatus.Unreachable);
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        foreach (var gate in _inFlight.Values) gate.Dispose();
+    }
 }

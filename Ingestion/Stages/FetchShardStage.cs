@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Platform.Datasets;
+using Platform.Ingestion.Crawling;
 using Platform.Ingestion.Dedupe;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Images;
@@ -53,8 +54,9 @@ public static class FetchShardStage
     /// others. Pairs whose URL an earlier shard has (<see cref="DedupeStage.FindUrlDuplicatesAsync"/>) are not fetched.
     /// </summary>
     /// <param name="inputs">Reads the images found in the job's dumps back out of them (local files or blobs).</param>
+    /// <param name="politeness">Per-host spacing, robots.txt and circuit shared beyond this fetch (the cluster's); default: the downloader's own.</param>
     public static async Task<IReadOnlyList<AttemptedSample>> RunAsync(IngestJobLayout layout, int shard, string directory, IngestRunOptions options,
-        DumpInputs inputs, CancellationToken cancellationToken)
+        DumpInputs inputs, CancellationToken cancellationToken, IHostPoliteness? politeness = null)
     {
         var size = options.Shards.SamplesPerShard;
         var candidates = File.ReadLines(layout.Candidates).Where(line => line.Length > 0)
@@ -76,7 +78,7 @@ public static class FetchShardStage
         var spoolPath = Path.Combine(Path.GetTempPath(), $"platform-shard-{Guid.NewGuid():N}.bin");
         using var spool = SequentialDumpSpool.ForCandidates(spoolPath, candidates, dumped, options.Extraction.Warc, options.Images.MaxBytes, cancellationToken,
             inputs);
-        using var downloader = new HttpImageDownloader(options.Downloader);
+        using var downloader = new HttpImageDownloader(options.Downloader, politeness: politeness);
         var source = new DumpOrWebImageSource(dumped, downloader, options.Extraction.Warc, options.Images.MaxBytes, spool, inputs);
         var first = (long)shard * size;
         var urlDuplicates = File.ReadLines(layout.UrlDuplicates).Select(long.Parse)

@@ -1,4 +1,5 @@
 using Platform.Datasets;
+
 namespace Platform.Ingestion.Units;
 
 /// <summary>
