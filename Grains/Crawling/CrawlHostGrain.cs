@@ -11,7 +11,13 @@ public sealed class CrawlHostGrain : Grain, ICrawlHostGrain
 {
     private HostPolitenessState? host;
 
-    private HostPolitenessState For(CrawlHostSettings settings) => host ??= new HostPolitenessState(settings.ToOptions(), settings.ProductToken);
+    /// <summary>Crawls and image fetches share the host: the most careful settings any of them gave apply.</summary>
+    private HostPolitenessState For(CrawlHostSettings settings)
+    {
+        if (host is null) return host = new HostPolitenessState(settings.ToOptions(), settings.ProductToken);
+        host.AdoptStricter(settings.ToOptions());
+        return host;
+    }
 
     public Task<HostRobotsAnswer> ClaimRobots(CrawlHostSettings settings)
     {

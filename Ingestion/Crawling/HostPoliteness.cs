@@ -90,6 +90,7 @@ public enum RobotsClaim
 /// </summary>
 public sealed class HostPolitenessState(PolitenessOptions options, string productToken)
 {
+    private PolitenessOptions options = options;
     private DateTimeOffset nextSlot = DateTimeOffset.MinValue;
     private int consecutiveFailures;
     private DateTimeOffset? openUntil;
@@ -100,6 +101,23 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
 
     /// <summary>Time between request starts: the configured minimum, or robots.txt's Crawl-delay (capped) when longer.</summary>
     public TimeSpan Delay => robotsDelay is { } d && d > options.MinDelay ? (d < options.MaxCrawlDelay ? d : options.MaxCrawlDelay) : options.MinDelay;
+
+    /// <summary>
+    /// Another user of the host (a crawl after an image fetch, say) asks for more care: the longer spacing and crawl-delay
+    /// cap, the fewer failures and the longer rest of the two apply from now on. Less care is never adopted.
+    /// </summary>
+    public void AdoptStricter(PolitenessOptions other)
+    {
+        options = options with
+        {
+            MinDelay = Max(options.MinDelay, other.MinDelay),
+            MaxCrawlDelay = Max(options.MaxCrawlDelay, other.MaxCrawlDelay),
+            BreakerFailures = Math.Min(options.BreakerFailures, other.BreakerFailures),
+            BreakerDuration = Max(options.BreakerDuration, other.BreakerDuration),
+        };
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     public RobotsClaim ClaimRobots(DateTimeOffset now)
     {

@@ -31,6 +31,21 @@ public sealed class HostPolitenessStateTests
     }
 
     [Fact]
+    public void A_host_first_used_without_spacing_is_spaced_once_a_more_careful_user_asks_and_never_less_again()
+    {
+        var state = new HostPolitenessState(Options with { MinDelay = TimeSpan.Zero }, "bot");
+        Assert.Equal(T0, state.Reserve(T0).At);
+        Assert.Equal(T0, state.Reserve(T0).At);
+
+        state.AdoptStricter(Options);
+        state.AdoptStricter(Options with { MinDelay = TimeSpan.Zero });
+
+        var first = state.Reserve(T0);
+        var second = state.Reserve(T0);
+        Assert.Equal(Options.MinDelay, second.At - first.At);
+    }
+
+    [Fact]
     public void A_slot_taken_up_later_than_a_quarter_of_the_delay_is_stale()
     {
         var slot = new HostPolitenessState(Options, "bot").Reserve(T0);
