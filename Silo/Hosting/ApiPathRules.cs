@@ -1,4 +1,6 @@
 using Platform.Grains.Ingestion;
+using Platform.Grains.Training;
+using Platform.Model.Training;
 using Platform.Ingestion.Runs;
 using Platform.Datasets;
 
@@ -29,6 +31,34 @@ public static class ApiPathRules
             problems.Add(new("datasetLocation", $"'{location}' is outside the folders the API writes to ({allowed}; setting Web:ApiRoots)."));
         return problems;
     }
+
+    /// <summary>
+    /// A training run's local paths: the text documents and a SentencePiece tokenizer it reads (non-empty files), the
+    /// evaluations' data folders it reads, and the checkpoint folder it writes. Blob URLs are the storage account's business.
+    /// </summary>
+    public static IReadOnlyList<TrainingSubmissionProblem> Check(TrainingRunSpec spec, IReadOnlyList<string> roots)
+    {
+        var problems = new List<TrainingSubmissionProblem>();
+        var allowed = string.Join(", ", roots);
+        void Reads(string field, string path, bool file)
+        {
+            if (!Path.IsPathFullyQualified(path)) return;
+            var resolved = Resolved(path);
+            if (!IsUnder(resolved, roots))
+                problems.Add(new(field, $"'{path}' is outside the folders the API reads from ({allowed}; setting Web:ApiRoots)."));
+            else if (file && File.Exists(resolved) && new FileInfo(resolved).Length == 0)
+                problems.Add(new(field, $"'{path}' is empty or not a regular file."));
+        }
+        foreach (var document in spec.TextDocuments) Reads("textDocuments", document, file: true);
+        if (spec.Tokenizer.StartsWith(SentencePiecePrefix, StringComparison.Ordinal)) Reads("tokenizer", spec.Tokenizer[SentencePiecePrefix.Length..], file: true);
+        foreach (var evaluation in spec.Evaluations ?? []) Reads("evaluations", evaluation.DataRoot, file: false);
+        if (spec.CheckpointLocation is { } location && !BlobCheckpointStore.IsBlobLocation(location) && Path.IsPathFullyQualified(location)
+            && !IsUnder(Resolved(location), roots))
+            problems.Add(new("checkpointLocation", $"'{location}' is outside the folders the API writes to ({allowed}; setting Web:ApiRoots)."));
+        return problems;
+    }
+
+    private const string SentencePiecePrefix = Platform.Model.TextTokenizer.SentencePiece + ":";
 
     /// <summary>
     /// The path with every symbolic link on it followed: the deepest part that exists is resolved, the rest appended,

@@ -22,7 +22,7 @@ public static class TrainingEndpoints
         // Starting and stopping runs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
         var group = endpoints.MapGroup(RunsPath).GuardedLikeTheDashboards(authorizationPolicy);
         group.MapPost("", async (HttpRequest request, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, DatasetManifestStore manifests,
-            IGrainFactory grains, IBackgroundJobClient hangfire, CancellationToken cancellationToken) =>
+            IGrainFactory grains, IBackgroundJobClient hangfire, PlatformConfiguration configuration, CancellationToken cancellationToken) =>
         {
             var (spec, generatedRunId, bodyProblem) = await ReadSpecAsync(request, json.Value.SerializerOptions, cancellationToken);
             if (spec is null) return Problems([new("body", bodyProblem!)]);
@@ -32,7 +32,8 @@ public static class TrainingEndpoints
                 return Results.Accepted(statusUrl, new { run = existing.RunId, generatedRunId, existing = true, status = statusUrl });
             // This host cannot know the sender's working directory: relative paths are refused, not resolved.
             var submission = await new TrainingSubmissions(manifests, grains).CheckAsync(spec, baseDirectory: null, cancellationToken);
-            if (!submission.IsValid) return Problems(submission.Problems);
+            var problems = submission.Problems.Concat(ApiPathRules.Check(submission.Spec, configuration.ApiRoots())).ToList();
+            if (problems.Count > 0) return Problems(problems);
             var queued = submission.Spec;
             var hangfireJob = hangfire.Enqueue<TrainingSubmitJob>(job => job.RunAsync(queued));
             return Results.Accepted(statusUrl, new { run = queued.RunId, generatedRunId, existing = false, status = statusUrl, hangfireJob });

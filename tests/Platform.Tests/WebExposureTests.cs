@@ -88,4 +88,33 @@ public sealed class WebExposureTests(WebExposureTests.Platform shared) : IClassF
         Assert.False(Directory.Exists("/etc/platform-out"));
         Assert.NotEmpty(messages.EnumerateArray());
     }
+
+    public static TheoryData<string, string> OutOfBoundsRuns => new()
+    {
+        { """{"dataset":"d","textDocuments":["/etc/hostname"]}""", "textDocuments" },
+        { """{"dataset":"d","textDocuments":["LINK"]}""", "textDocuments" },
+        { """{"dataset":"d","checkpointLocation":"/etc/platform-checkpoints"}""", "checkpointLocation" },
+        { """{"dataset":"d","checkpointLocation":"OUTLINK/run"}""", "checkpointLocation" },
+        { """{"dataset":"d","evaluations":[{"task":"coco-captions","dataRoot":"/etc"}]}""", "evaluations" },
+        { """{"dataset":"d","tokenizer":"sentencepiece:/etc/hostname"}""", "tokenizer" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OutOfBoundsRuns))]
+    public async Task A_training_post_pointing_outside_the_api_roots_is_refused_naming_the_field(string body, string field)
+    {
+        var link = Path.Combine(root, "text-link.jsonl");
+        if (!File.Exists(link)) File.CreateSymbolicLink(link, "/etc/hostname");
+        var outLink = Path.Combine(root, "checkpoints-link");
+        if (!Directory.Exists(outLink)) Directory.CreateSymbolicLink(outLink, "/etc");
+        body = body.Replace("OUTLINK", outLink).Replace("LINK", link);
+
+        using var response = await platform.Http.PostAsync("/api/train/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+        var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out var messages), problem.ToString());
+        Assert.Contains(messages.EnumerateArray(), m => m.GetString()!.Contains("outside the folders the API", StringComparison.Ordinal));
+        Assert.False(Directory.Exists("/etc/platform-checkpoints"));
+    }
 }
