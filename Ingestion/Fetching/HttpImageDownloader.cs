@@ -54,11 +54,27 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
     {
         if (!Uri.TryCreate(candidate.Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             return FetchResult.Failure(FetchReasons.InvalidUrl, candidate.Url);
+        var origin = uri.GetLeftPart(UriPartial.Authority);
+        var inFlight = _inFlight.GetOrAdd(origin, _ => new SemaphoreSlim(_options.MaxConcurrentPerHost));
         try
         {
-            var pipeline = _hostPipelines.GetOrAdd(uri.Authority, _ => BuildPipeline());
-            var attempt = await pipeline.ExecuteAsync(ct => AttemptAsync(uri, ct), cancellationToken);
-            return attempt.Result;
+            // Disallowed images take no turn; the rules also tell the host's Crawl-delay before its first slot.
+            if (_options.HonourRobotsTxt && !(await RobotsForAsync(uri, cancellationToken)).IsAllowed(uri.PathAndQuery))
+                return FetchResult.Failure(FetchReasons.RobotsDisallowed, uri.ToString());
+            // The turn is waited for outside the timeouts, which bound the requests, not the queue before a slow host.
+            await inFlight.WaitAsync(cancellationToken);
+            try
+            {
+                if (!await _politeness.WaitForSlotAsync(origin, cancellationToken))
+                    return FetchResult.Failure(FetchReasons.CircuitOpen, $"{origin} failed too often and is rested");
+                var pipeline = _hostPipelines.GetOrAdd(uri.Authority, _ => BuildPipeline());
+                var attempt = await pipeline.ExecuteAsync(ct => AttemptAsync(uri, ct), cancellationToken);
+                return attempt.Result;
+            }
+            finally
+            {
+                inFlight.Release();
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -126,21 +142,9 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
             if (_options.HonourRobotsTxt && !(await RobotsForAsync(current, cancellationToken)).IsAllowed(current.PathAndQuery))
                 return new Attempt(FetchResult.Failure(FetchReasons.RobotsDisallowed, current.ToString()), false);
 
-            var origin = current.GetLeftPart(UriPartial.Authority);
-            var inFlight = _inFlight.GetOrAdd(origin, _ => new SemaphoreSlim(_options.MaxConcurrentPerHost));
-            await inFlight.WaitAsync(cancellationToken);
-            try
-            {
-                if (!await _politeness.WaitForSlotAsync(origin, cancellationToken))
-                    return new Attempt(FetchResult.Failure(FetchReasons.CircuitOpen, $"{origin} failed too often and is rested"), false);
-                var (attempt, redirect) = await RequestAsync(current, hop, cancellationToken);
-                if (redirect is null) return attempt!;
-                current = redirect;
-            }
-            finally
-            {
-                inFlight.Release();
-            }
+            var (attempt, redirect) = await RequestAsync(current, hop, cancellationToken);
+            if (redirect is null) return attempt!;
+            current = redirect;
         }
     }
 

@@ -8,7 +8,7 @@ using Xunit;
 
 namespace Platform.Ingestion.Tests.Fetching;
 
-public sealed class DownloaderTests : IAsyncLifetime
+public sealed partial class DownloaderTests : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -2,33 +2,14 @@ using Microsoft.AspNetCore.Http;
 using Platform.Ingestion.Crawling;
 using Platform.Ingestion.Fetching;
 using Platform.Ingestion.Shards;
-using Platform.Ingestion.Tests.Images;
 using Xunit;
 
 namespace Platform.Ingestion.Tests.Fetching;
 
 /// <summary>The image downloader's manners towards one host: Retry-After, requests in flight, Crawl-delay and a shared robots.txt.</summary>
-public sealed class DownloaderPolitenessTests : IAsyncLifetime
+public sealed partial class DownloaderTests
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    private static readonly DownloaderOptions Fast = new()
-    {
-        AllowLoopback = true,
-        AttemptTimeout = TimeSpan.FromSeconds(5),
-        TotalTimeout = TimeSpan.FromSeconds(20),
-        RetryBaseDelay = TimeSpan.FromMilliseconds(10),
-        MaxRetries = 2,
-    };
-
-    private readonly byte[] _image = TestImages.Jpeg(40, 30, seed: 3);
-    private LoopbackServer _server = null!;
-
-    public async ValueTask InitializeAsync() => _server = await LoopbackServer.StartAsync();
-
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
-
-    private Task Image(Microsoft.AspNetCore.Http.HttpContext context)
+    private Task Image(HttpContext context)
     {
         context.Response.ContentType = "image/jpeg";
         return context.Response.Body.WriteAsync(_image).AsTask();
