@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Platform.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Benchmarks;
@@ -9,7 +10,7 @@ public sealed record DecodeRound(double CachedSeconds, double UncachedSeconds);
 
 /// <summary>Result of `platform bench decode`: captions per second with and without the key/value cache.</summary>
 public sealed record DecodeBenchmarkResult(
-    int Images, int CaptionTokens, int BeamSize, int Threads, double MeanCaptionTokens, bool SameCaptions, IReadOnlyList<DecodeRound> Rounds)
+    string Device, int Images, int CaptionTokens, int BeamSize, int Threads, double MeanCaptionTokens, bool SameCaptions, IReadOnlyList<DecodeRound> Rounds)
 {
     public double CachedCaptionsPerSecond => Images / Median(Rounds.Select(r => r.CachedSeconds));
 
@@ -34,13 +35,17 @@ public sealed record DecodeBenchmarkResult(
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static DecodeBenchmarkResult Run(SimVlmConfig config, int images = 16, int captionTokens = 20, int rounds = 5, int beamSize = 1, int threads = 0, long seed = 1)
+    /// <param name="device">cpu, cuda or cuda:N (fp32 either way).</param>
+    public static DecodeBenchmarkResult Run(SimVlmConfig config, int images = 16, int captionTokens = 20, int rounds = 5, int beamSize = 1, int threads = 0, long seed = 1, string device = "cpu")
     {
         if (images < 1 || captionTokens < 1 || rounds < 1 || beamSize < 1) throw new ArgumentException("Images, caption tokens, rounds and beam size must be positive.");
         if (captionTokens >= config.MaxTextLength) throw new ArgumentException($"Captions of {captionTokens} tokens do not fit the model's {config.MaxTextLength} text positions with end-of-text.");
+        if (device.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
+            throw new ArgumentException($"Device {device}: libtorch finds no CUDA device here (the CPU bundle never does; see the README's GPU build).");
         if (threads > 0) set_num_threads(threads);
         manual_seed(seed);
         using var model = new SimVlmModel(config);
+        model.to(torch.device(device));
         model.eval();
         var random = new DeterministicRandom((ulong)seed);
         using var scope = NewDisposeScope();
@@ -68,6 +73,6 @@ public static class DecodeBenchmark
             var second = Timed(cached: round % 2 != 0);
             measured.Add(round % 2 == 0 ? new DecodeRound(first.Seconds, second.Seconds) : new DecodeRound(second.Seconds, first.Seconds));
         }
-        return new DecodeBenchmarkResult(images, captionTokens, beamSize, get_num_threads(), cachedCaptions.Average(c => c.Tokens.Length), same, measured);
+        return new DecodeBenchmarkResult(device, images, captionTokens, beamSize, get_num_threads(), cachedCaptions.Average(c => c.Tokens.Length), same, measured);
     }
 }
