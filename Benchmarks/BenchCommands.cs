@@ -16,6 +16,7 @@ public static class BenchCommands
         bench.Subcommands.Add(BenchImagesCommand.Create());
         bench.Subcommands.Add(BenchIngestClusterCommand.Create(startClusterStorage));
         bench.Subcommands.Add(BenchTrainClusterCommand.Create(startClusterStorage, addDevices));
+        bench.Subcommands.Add(BenchDecodeCommand.Create());
         return bench;
     }
 }

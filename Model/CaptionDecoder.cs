@@ -15,7 +15,8 @@ public static class CaptionDecoder
     /// <summary>Greedy decoding of a batch: the most likely next token at every position.</summary>
     /// <param name="images">(B, 3, S, S) pixels, or null for text-only prompts.</param>
     /// <param name="prompts">Prompt ids per sample (no end-of-text); empty arrays for none.</param>
-    public static DecodedText[] Greedy(SimVlmModel model, Tensor? images, IReadOnlyList<int[]> prompts, int maxTokens)
+    /// <param name="useKeyValueCache">False reruns the decoder over the whole text for every token: the reference the cache is tested and benchmarked against.</param>
+    public static DecodedText[] Greedy(SimVlmModel model, Tensor? images, IReadOnlyList<int[]> prompts, int maxTokens, bool useKeyValueCache = true)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -25,27 +26,32 @@ public static class CaptionDecoder
         {
             var device = model.parameters().First().device;
             int batch = prompts.Count;
-            var (encoded, valid) = EncodePrompts(model, images, prompts, device);
             int limit = TokenLimit(model, prompts, maxTokens);
+            var (encoded, valid) = EncodePrompts(model, images, prompts, device);
+            using var steps = DecoderSteps.Start(model, encoded, valid, prompts, useKeyValueCache);
             var tokens = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
             var scores = new double[batch];
-            var finished = new bool[batch];
-            var input = full(batch, 1, SpecialTokens.Bos, dtype: ScalarType.Int64, device: device);
-            for (int t = 0; t < limit && !finished.All(f => f); t++)
+            // Row r of the decoder decodes sample rowSample[r]; finished samples leave the batch.
+            int[] rowSample = Enumerable.Range(0, batch).ToArray();
+            var newest = full(batch, SpecialTokens.Bos, dtype: ScalarType.Int64, device: device);
+            for (int t = 0; t < limit && rowSample.Length > 0; t++)
             {
                 using var stepScope = NewDisposeScope();
-                var logProbabilities = NextTokenLogProbabilities(model, encoded, valid, input, prompts, device);
-                var best = logProbabilities.max(1);
+                var best = steps.Next(newest).max(1);
                 long[] next = best.indexes.cpu().data<long>().ToArray();
                 float[] nextScores = best.values.to(ScalarType.Float32).cpu().data<float>().ToArray();
-                for (int b = 0; b < batch; b++)
+                var unfinished = new List<int>();
+                for (int row = 0; row < rowSample.Length; row++)
                 {
-                    if (finished[b]) continue;
-                    scores[b] += nextScores[b];
-                    if (next[b] == SpecialTokens.Eos) finished[b] = true;
-                    else tokens[b].Add((int)next[b]);
+                    int b = rowSample[row];
+                    scores[b] += nextScores[row];
+                    if (next[row] == SpecialTokens.Eos) continue;
+                    tokens[b].Add((int)next[row]);
+                    unfinished.Add(row);
                 }
-                input = cat([input, tensor(next, device: device).view(batch, 1)], 1).MoveToOuterDisposeScope();
+                if (unfinished.Count < rowSample.Length && unfinished.Count > 0) steps.KeepRows([.. unfinished]);
+                rowSample = unfinished.Select(row => rowSample[row]).ToArray();
+                newest = tensor(unfinished.Select(row => next[row]).ToArray(), device: device).MoveToOuterDisposeScope();
             }
             return tokens.Select((t, b) => new DecodedText(t.ToArray(), scores[b])).ToArray();
         }
@@ -63,6 +69,18 @@ public static class CaptionDecoder
     /// <param name="image">(3, S, S) pixels, or null for a text-only prompt.</param>
     public static DecodedText Beam(SimVlmModel model, Tensor? image, int[] prompt, int beamSize, int maxTokens, double lengthPenalty = 0.0)
     {
+        using var scope = NewDisposeScope();
+        return BeamBatch(model, image?.unsqueeze(0), [prompt], beamSize, maxTokens, lengthPenalty)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Beam"/> for every sample of a batch at once: each sample keeps its own beams and
+    /// finished texts, exactly as alone, while the decoder runs all samples' beams as one batch.
+    /// </summary>
+    /// <param name="images">(B, 3, S, S) pixels, or null for text-only prompts.</param>
+    /// <param name="useKeyValueCache">False reruns the decoder over the whole text for every token: the reference the cache is tested and benchmarked against.</param>
+    public static DecodedText[] BeamBatch(SimVlmModel model, Tensor? images, IReadOnlyList<int[]> prompts, int beamSize, int maxTokens, double lengthPenalty = 0.0, bool useKeyValueCache = true)
+    {
         if (beamSize < 1) throw new ArgumentOutOfRangeException(nameof(beamSize), "At least one beam is needed.");
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -71,45 +89,85 @@ public static class CaptionDecoder
         try
         {
             var device = model.parameters().First().device;
-            int limit = TokenLimit(model, [prompt], maxTokens);
-            var (encodedOne, validOne) = EncodePrompts(model, image?.unsqueeze(0), [prompt], device);
-            var beams = new List<(List<int> Tokens, double Score)> { ([], 0.0) };
-            var done = new List<(List<int> Tokens, double Score)>();
-            double Ranked((List<int> Tokens, double Score) h) => h.Score / Math.Pow(Math.Max(1, h.Tokens.Count + 1), lengthPenalty);
+            int samples = prompts.Count;
+            int limit = TokenLimit(model, prompts, maxTokens);
+            var (encoded, valid) = EncodePrompts(model, images, prompts, device);
+            using var steps = DecoderSteps.Start(model, encoded, valid, prompts, useKeyValueCache);
+            var beams = Enumerable.Range(0, samples).Select(_ => new List<Hypothesis> { new([], 0.0) }).ToArray();
+            var done = Enumerable.Range(0, samples).Select(_ => new List<Hypothesis>()).ToArray();
+            double Ranked(Hypothesis h) => h.Score / Math.Pow(Math.Max(1, h.Tokens.Count + 1), lengthPenalty);
 
-            for (int t = 0; t < limit && beams.Count > 0; t++)
+            // The decoder's rows: the live beams of each searching sample, sample by sample.
+            var searching = Enumerable.Range(0, samples).ToList();
+            var newest = full(samples, SpecialTokens.Bos, dtype: ScalarType.Int64, device: device);
+            for (int t = 0; t < limit && searching.Count > 0; t++)
             {
                 using var stepScope = NewDisposeScope();
-                int live = beams.Count;
-                var input = tensor(beams.SelectMany(b => b.Tokens.Prepend(SpecialTokens.Bos)).Select(v => (long)v).ToArray(), device: device).view(live, t + 1);
-                var encoded = encodedOne.expand(live, -1, -1);
-                var valid = validOne.expand(live, -1);
-                var logProbabilities = NextTokenLogProbabilities(model, encoded, valid, input, Enumerable.Repeat(prompt, live).ToArray(), device);
-                var total = logProbabilities.to(ScalarType.Float32) + tensor(beams.Select(b => (float)b.Score).ToArray(), device: device).view(live, 1);
-                int vocabulary = (int)total.shape[1];
+                var logProbabilities = steps.Next(newest);
+                int vocabulary = (int)logProbabilities.shape[1];
+                var beamScores = tensor(searching.SelectMany(s => beams[s]).Select(b => (float)b.Score).ToArray(), device: device);
+                var total = logProbabilities + beamScores.view(-1, 1);
+                // One top-k for all samples: each sample's beams padded to beamSize rows that can never win.
+                var blockRows = new long[total.shape[0]];
+                for (int block = 0, row = 0; block < searching.Count; block++)
+                    for (int beam = 0; beam < beams[searching[block]].Count; beam++) blockRows[row++] = (long)block * beamSize + beam;
+                var padded = full(searching.Count * beamSize, vocabulary, float.NegativeInfinity, device: device)
+                    .index_copy_(0, tensor(blockRows, device: device), total).view(searching.Count, beamSize * vocabulary);
                 // 2K candidates leave K live ones even if K of them end the text.
-                var top = total.flatten().topk(Math.Min(2 * beamSize, live * vocabulary));
+                var top = padded.topk(Math.Min(2 * beamSize, beamSize * vocabulary));
                 long[] indexes = top.indexes.cpu().data<long>().ToArray();
                 float[] values = top.values.cpu().data<float>().ToArray();
-                var next = new List<(List<int> Tokens, double Score)>();
-                for (int i = 0; i < indexes.Length && next.Count < beamSize; i++)
+                int candidates = (int)top.indexes.shape[1];
+
+                var parentRows = new List<long>();
+                var nextTokens = new List<long>();
+                var stillSearching = new List<int>();
+                int firstRow = 0;
+                for (int block = 0; block < searching.Count; block++)
                 {
-                    var parent = beams[(int)(indexes[i] / vocabulary)];
-                    int token = (int)(indexes[i] % vocabulary);
-                    if (token == SpecialTokens.Eos) done.Add((parent.Tokens, values[i]));
-                    else next.Add(([.. parent.Tokens, token], values[i]));
+                    int s = searching[block];
+                    var live = beams[s];
+                    var next = new List<Hypothesis>();
+                    var nextParents = new List<long>();
+                    for (int i = block * candidates; i < (block + 1) * candidates && next.Count < beamSize; i++)
+                    {
+                        int parent = (int)(indexes[i] / vocabulary), token = (int)(indexes[i] % vocabulary);
+                        if (parent >= live.Count || float.IsNegativeInfinity(values[i])) continue; // padding, or a token never generated
+                        if (token == SpecialTokens.Eos) done[s].Add(live[parent] with { Score = values[i] });
+                        else
+                        {
+                            next.Add(new([.. live[parent].Tokens, token], values[i]));
+                            nextParents.Add(firstRow + parent);
+                        }
+                    }
+                    firstRow += live.Count;
+                    beams[s] = next;
+                    bool settled = next.Count == 0
+                        || done[s].Count >= beamSize && done[s].Max(Ranked) >= next.Max(Ranked);
+                    if (settled) continue;
+                    stillSearching.Add(s);
+                    parentRows.AddRange(nextParents);
+                    nextTokens.AddRange(next.Select(h => (long)h.Tokens[^1]));
                 }
-                beams = next;
-                if (done.Count >= beamSize && done.Max(Ranked) >= beams.Select(Ranked).DefaultIfEmpty(double.NegativeInfinity).Max()) break;
+                searching = stillSearching;
+                if (searching.Count == 0) break;
+                steps.KeepRows([.. parentRows]);
+                newest = tensor(nextTokens.ToArray(), device: device).MoveToOuterDisposeScope();
             }
-            var best = done.Concat(beams).MaxBy(Ranked);
-            return new DecodedText(best.Tokens.ToArray(), best.Score);
+            return Enumerable.Range(0, samples).Select(s =>
+            {
+                var best = done[s].Concat(beams[s]).MaxBy(Ranked)!;
+                return new DecodedText(best.Tokens.ToArray(), best.Score);
+            }).ToArray();
         }
         finally
         {
             model.train(wasTraining);
         }
     }
+
+    /// <summary>A partial or finished text of beam search and its summed log-probability.</summary>
+    private sealed record Hypothesis(List<int> Tokens, double Score);
 
     private static int TokenLimit(SimVlmModel model, IReadOnlyList<int[]> prompts, int maxTokens)
     {
@@ -135,15 +193,119 @@ public static class CaptionDecoder
         return model.Encode(images?.to(device).to(floatType), tensor(ids, [batch, width], device: device), tensor(valid, [batch, width], device: device));
     }
 
-    /// <summary>Log-probabilities of the token after <paramref name="input"/>, with tokens that are never generated masked out.</summary>
-    private static Tensor NextTokenLogProbabilities(SimVlmModel model, Tensor encoded, Tensor valid, Tensor input, IReadOnlyList<int[]> prompts, Device device)
+    /// <summary>Log-probabilities (R, vocabulary) from next-token logits, with tokens that are never generated masked out.</summary>
+    private static Tensor MaskedLogProbabilities(Tensor logits)
     {
-        int batch = (int)input.shape[0], length = (int)input.shape[1];
-        var positions = tensor(prompts.SelectMany(p => Enumerable.Range(p.Length, length).Select(v => (long)v)).ToArray(), device: device).view(batch, length);
-        var logits = model.Decode(encoded, valid, input, positions, ones(batch, length, dtype: ScalarType.Bool, device: device))[.., -1].to(ScalarType.Float32);
+        logits = logits.to(ScalarType.Float32);
         logits[.., SpecialTokens.Pad] = float.NegativeInfinity;
         logits[.., SpecialTokens.Bos] = float.NegativeInfinity;
         logits[.., SpecialTokens.Unknown] = float.NegativeInfinity;
         return nn.functional.log_softmax(logits, 1);
+    }
+
+    /// <summary>
+    /// The decoder as the searches use it: rows (samples, or samples' beams) each take one new token
+    /// and give the next token's log-probabilities; the searches say which rows live on. State kept
+    /// between steps is taken out of the steps' dispose scopes and freed when replaced.
+    /// </summary>
+    private abstract class DecoderSteps : IDisposable
+    {
+        public static DecoderSteps Start(SimVlmModel model, Tensor encoded, Tensor valid, IReadOnlyList<int[]> prompts, bool useKeyValueCache)
+        {
+            var device = encoded.device;
+            var promptLengths = tensor(prompts.Select(p => (long)p.Length).ToArray(), device: device);
+            return useKeyValueCache
+                ? new CachedSteps(model, model.StartDecoding(encoded, valid), promptLengths)
+                : new FullTextSteps(model, encoded, valid, promptLengths);
+        }
+
+        /// <param name="tokens">(R,) each row's newest token: BOS at the first step.</param>
+        /// <returns>(R, vocabulary) log-probabilities of the token after it.</returns>
+        public Tensor Next(Tensor tokens) => MaskedLogProbabilities(Logits(tokens));
+
+        protected abstract Tensor Logits(Tensor tokens);
+
+        /// <summary>Keeps these rows, in this order (repeats allowed): beam parents, or unfinished samples.</summary>
+        public abstract void KeepRows(long[] rows);
+
+        public abstract void Dispose();
+
+        protected static Tensor Replace(Tensor old, Tensor replacement)
+        {
+            var owned = replacement.DetachFromDisposeScope();
+            old.Dispose();
+            return owned;
+        }
+    }
+
+    /// <summary>One position's work per token: the decoder's keys and values are cached (<see cref="DecoderKeyValueCache"/>).</summary>
+    private sealed class CachedSteps(SimVlmModel model, DecoderKeyValueCache cache, Tensor promptLengths) : DecoderSteps
+    {
+        /// <summary>(R,) the text position of each row's newest token: decoding continues from the prompt's end.</summary>
+        private Tensor positions = promptLengths.DetachFromDisposeScope();
+
+        protected override Tensor Logits(Tensor tokens)
+        {
+            var logits = model.DecodeStep(cache, tokens, positions);
+            positions = Replace(positions, positions + 1);
+            return logits;
+        }
+
+        public override void KeepRows(long[] rows)
+        {
+            using var scope = NewDisposeScope();
+            var index = tensor(rows, device: positions.device);
+            cache.KeepRows(index);
+            positions = Replace(positions, positions.index_select(0, index));
+        }
+
+        public override void Dispose()
+        {
+            cache.Dispose();
+            positions.Dispose();
+        }
+    }
+
+    /// <summary>The uncached decoder: every token reruns the decoder over the whole text so far.</summary>
+    private sealed class FullTextSteps : DecoderSteps
+    {
+        private readonly SimVlmModel model;
+        private Tensor encoded, valid, promptLengths, text;
+
+        public FullTextSteps(SimVlmModel model, Tensor encoded, Tensor valid, Tensor promptLengths)
+        {
+            this.model = model;
+            // Handles of their own (sharing the storage), which KeepRows may dispose.
+            this.encoded = encoded.detach().DetachFromDisposeScope();
+            this.valid = valid.detach().DetachFromDisposeScope();
+            this.promptLengths = promptLengths.DetachFromDisposeScope();
+            text = empty(encoded.shape[0], 0, dtype: ScalarType.Int64, device: encoded.device).DetachFromDisposeScope();
+        }
+
+        protected override Tensor Logits(Tensor tokens)
+        {
+            text = Replace(text, cat([text, tokens.view(-1, 1)], 1));
+            long rows = text.shape[0], length = text.shape[1];
+            var positions = promptLengths.view(-1, 1) + arange(length, dtype: ScalarType.Int64, device: text.device);
+            return model.Decode(encoded, valid, text, positions, ones(rows, length, dtype: ScalarType.Bool, device: text.device))[.., -1];
+        }
+
+        public override void KeepRows(long[] rows)
+        {
+            using var scope = NewDisposeScope();
+            var index = tensor(rows, device: text.device);
+            encoded = Replace(encoded, encoded.index_select(0, index));
+            valid = Replace(valid, valid.index_select(0, index));
+            promptLengths = Replace(promptLengths, promptLengths.index_select(0, index));
+            text = Replace(text, text.index_select(0, index));
+        }
+
+        public override void Dispose()
+        {
+            encoded.Dispose();
+            valid.Dispose();
+            promptLengths.Dispose();
+            text.Dispose();
+        }
     }
 }

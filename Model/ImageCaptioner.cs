@@ -9,7 +9,7 @@ public sealed record ImageCaption(string Path, string? Caption, string? Problem)
 public sealed class ImageCaptioner(SimVlmModel model, TextTokenizer tokenizer)
 {
     /// <param name="prompt">Text the caption continues (the paper's zero-shot "A picture of"); it is not repeated in the output.</param>
-    /// <param name="beamSize">1 decodes greedily (batched); more uses beam search per image.</param>
+    /// <param name="beamSize">1 decodes greedily; more uses beam search (each image its own beams, all images batched).</param>
     public IReadOnlyList<ImageCaption> Caption(IReadOnlyList<string> imagePaths, string prompt = "", int beamSize = 1, int maxTokens = 30)
     {
         var preprocessor = new ImagePreprocessor(model.Config.ImageSize);
@@ -29,7 +29,7 @@ public sealed class ImageCaptioner(SimVlmModel model, TextTokenizer tokenizer)
             var images = tensor(ready.SelectMany(r => r.Pixels).ToArray(), [ready.Count, 3, side, side]);
             var decoded = beamSize <= 1
                 ? CaptionDecoder.Greedy(model, images, ready.Select(_ => promptIds).ToArray(), maxTokens)
-                : ready.Select((_, j) => CaptionDecoder.Beam(model, images[j], promptIds, beamSize, maxTokens)).ToArray();
+                : CaptionDecoder.BeamBatch(model, images, ready.Select(_ => promptIds).ToArray(), beamSize, maxTokens);
             for (int j = 0; j < ready.Count; j++)
                 results[ready[j].Index] = new ImageCaption(imagePaths[ready[j].Index], tokenizer.Decode(decoded[j].Tokens).Trim(), null);
         }

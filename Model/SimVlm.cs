@@ -235,12 +235,34 @@ internal sealed class Attention : nn.Module
         long batch = queries.Batch, width = x.shape[1];
         // Projections on the real tokens only; attention itself needs the per-sample rectangles.
         var q = queries.Unpack(query.call(x)).view(batch, queries.Length, heads, -1).transpose(1, 2);
-        var kv = keys.Unpack(keyValue.call(context)).view(batch, keys.Length, 2, heads, -1);
-        var k = kv.select(2, 0).transpose(1, 2);
-        var v = kv.select(2, 1).transpose(1, 2);
+        var (k, v) = KeysValues(context, keys);
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0.0);
         var merged = queries.Pack(attended.transpose(1, 2).reshape(batch, queries.Length, width));
         return residualDropout.call(output.call(merged)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Keys and values of packed context tokens, each (B, heads, Lk, head width), zeros at padding.</summary>
+    public (Tensor Keys, Tensor Values) KeysValues(Tensor context, TokenLayout keys)
+    {
+        var kv = keys.Unpack(keyValue.call(context)).view(keys.Batch, keys.Length, 2, heads, -1);
+        return (kv.select(2, 0).transpose(1, 2), kv.select(2, 1).transpose(1, 2));
+    }
+
+    /// <summary>Keys and values of one new token per row: (R, width) to (R, heads, 1, head width) each.</summary>
+    public (Tensor Keys, Tensor Values) NewKeysValues(Tensor x)
+    {
+        var kv = keyValue.call(x).view(x.shape[0], 2, heads, 1, -1);
+        return (kv.select(1, 0), kv.select(1, 1));
+    }
+
+    /// <summary>One query per row, (R, width), against cached keys and values (R, heads, L, head width); a null mask lets every key be seen.</summary>
+    public Tensor AttendOne(Tensor x, Tensor keys, Tensor values, Tensor? mask)
+    {
+        using var scope = NewDisposeScope();
+        long rows = x.shape[0], width = x.shape[1];
+        var q = query.call(x).view(rows, heads, 1, -1);
+        var attended = nn.functional.scaled_dot_product_attention(q, keys, values, attn_mask: mask, p: training ? dropout : 0.0);
+        return residualDropout.call(output.call(attended.reshape(rows, width))).MoveToOuterDisposeScope();
     }
 }
 
@@ -347,6 +369,27 @@ internal sealed class DecoderBlock : nn.Module
         var normed = selfNorm.call(x);
         x = x + selfAttention.Forward(normed, layout, normed, layout, selfMask);
         x = x + crossAttention.Forward(crossNorm.call(x), layout, encoded, encodedLayout, crossMask);
+        x = x + mlp.call(mlpNorm.call(x));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The cross-attention's keys and values of the encoded prefix: what decoding computes once per image.</summary>
+    public (Tensor Keys, Tensor Values) CrossKeysValues(Tensor encoded, TokenLayout encodedLayout) =>
+        crossAttention.KeysValues(encoded, encodedLayout);
+
+    /// <summary>
+    /// One decoding step, the same computation as <see cref="Forward"/> for the last position:
+    /// <paramref name="x"/> (R, width) is one new token per row; its self-attention keys and values
+    /// join the layer's cache, and it attends to all of the cache (every earlier token of its row).
+    /// </summary>
+    public Tensor Step(Tensor x, DecoderLayerCache cache)
+    {
+        using var scope = NewDisposeScope();
+        var normed = selfNorm.call(x);
+        var (keys, values) = selfAttention.NewKeysValues(normed);
+        cache.Append(keys, values);
+        x = x + selfAttention.AttendOne(normed, cache.SelfKeys!, cache.SelfValues!, mask: null);
+        x = x + crossAttention.AttendOne(crossNorm.call(x), cache.CrossKeys, cache.CrossValues, cache.CrossMask);
         x = x + mlp.call(mlpNorm.call(x));
         return x.MoveToOuterDisposeScope();
     }
@@ -479,6 +522,34 @@ public sealed class SimVlmModel : nn.Module
         var crossMask = encodedValid.view(batch, 1, 1, -1);
         foreach (var block in decoder) x = block.Forward(x, layout, selfMask, encoded, encodedLayout, crossMask);
         return decoderNorm.call(x);
+    }
+
+    /// <summary>
+    /// Starts incremental decoding against an encoded prefix: computes every decoder layer's
+    /// cross-attention keys and values once; <see cref="DecodeStep"/> then adds one token per row.
+    /// </summary>
+    /// <param name="encoded">(R, Lk, width) encoder states, as <see cref="Encode"/> returns them.</param>
+    public DecoderKeyValueCache StartDecoding(Tensor encoded, Tensor encodedValid)
+    {
+        using var scope = NewDisposeScope();
+        var layout = new TokenLayout(encodedValid);
+        var packed = layout.Pack(encoded);
+        var crossMask = encodedValid.view(encodedValid.shape[0], 1, 1, -1);
+        return new DecoderKeyValueCache(decoder.Select(block => block.CrossKeysValues(packed, layout)).ToArray(), crossMask);
+    }
+
+    /// <summary>
+    /// Next-token logits (R, vocabulary) after one more token per row, reusing the cache: the same
+    /// values as <see cref="Decode"/>'s last position over the whole text so far, in one position's work.
+    /// </summary>
+    /// <param name="tokens">(R,) the newest token of each row (BOS at the first step).</param>
+    /// <param name="positions">(R,) their text positions.</param>
+    public Tensor DecodeStep(DecoderKeyValueCache cache, Tensor tokens, Tensor positions)
+    {
+        using var scope = NewDisposeScope();
+        var x = embeddingDropout.call(tokenEmbedding.call(tokens) + textPositions.index_select(0, positions));
+        for (int layer = 0; layer < decoder.Count; layer++) x = decoder[layer].Step(x, cache.Layers[layer]);
+        return OutputLogits(decoderNorm.call(x)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Tied embeddings: the output projection is the transposed token embedding.</summary>

@@ -70,8 +70,13 @@ public sealed class SimVlmTrainer : IDisposable
 
     /// <summary>The floating-point type forward and backward run in: bfloat16 or float32 (see <see cref="TrainingOptions.Precision"/>).</summary>
     public ScalarType ComputeType => floatType;
-    /// <summary>The model that runs forward and backward: <see cref="Model"/> itself in float32, its bfloat16 copy otherwise.</summary>
-    private readonly SimVlmModel compute;
+    /// <summary>
+    /// The models that run forward and backward, one per device of <see cref="TrainingOptions.Device"/>:
+    /// the first is <see cref="Model"/> itself in float32 (its bfloat16 copy otherwise); each other is
+    /// a copy on its own device that takes its share of every batch.
+    /// </summary>
+    private readonly SimVlmModel[] replicas;
+    private readonly Device[] replicaDevices;
     private int running;
 
     public SimVlmModel Model { get; }
@@ -91,7 +96,8 @@ public sealed class SimVlmTrainer : IDisposable
         if (!data.HasImageText && !data.HasTextOnly) throw new ArgumentException("The data holds no samples.");
         Tokenizer = tokenizer;
         this.data = data;
-        Device = ChooseDevice(options.Device);
+        replicaDevices = Options.ReplicaDevices().Select(ChooseDevice).ToArray();
+        Device = replicaDevices[0];
         floatType = Options.Precision switch
         {
             "bf16" => ScalarType.BFloat16,
@@ -108,13 +114,20 @@ public sealed class SimVlmTrainer : IDisposable
         // bfloat16 copy of the model, while Model keeps the float32 master weights that the optimiser
         // updates, checkpoints save and exports read. Updating bfloat16 weights directly would round
         // away every update smaller than about 1/256 of a weight, i.e. most of them.
-        if (floatType != ScalarType.Float32)
+        // Replicas are overwritten with the master weights before every step: their own
+        // initialisation must not move the random stream that dropout draws from afterwards.
+        using (var randomState = get_rng_state())
         {
-            compute = new SimVlmModel(config);
-            compute.to(Device).to(floatType);
-            compute.train();
+            replicas = replicaDevices.Select((device, i) =>
+            {
+                if (i == 0 && floatType == ScalarType.Float32) return Model;
+                var replica = new SimVlmModel(config);
+                replica.to(device).to(floatType);
+                replica.train();
+                return replica;
+            }).ToArray();
+            set_rng_state(randomState);
         }
-        else compute = Model;
 
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
@@ -290,11 +303,28 @@ public sealed class SimVlmTrainer : IDisposable
             _ => (0, Options.SamplesPerStep),
         };
         var batches = new List<PrefixLmBatch>();
+        var batchReplicas = new List<int>();
+        void AddBatches(IReadOnlyList<PrefixLmSample> samples)
+        {
+            // The splits are drawn for the whole batch, in order, before it is divided: every replica
+            // count sees the same samples with the same splits.
+            int[] splits = samples.Select(sample => PrefixLm.DrawTextPrefixLength(sample, splitRandom)).ToArray();
+            for (int r = 0, first = 0; r < replicas.Length; r++)
+            {
+                int count = EvenShare(samples.Count, r, replicas.Length);
+                if (count > 0)
+                {
+                    batches.Add(PrefixLm.Build(samples.Skip(first).Take(count).ToArray(), splits[first..(first + count)], Model.Config, replicaDevices[r], floatType));
+                    batchReplicas.Add(r);
+                }
+                first += count;
+            }
+        }
         for (int micro = 0; micro < Options.AccumulationSteps; micro++)
         {
             int imageCount = Share(imageText, micro), textCount = Share(textOnly, micro);
-            if (imageCount > 0) batches.Add(PrefixLm.Build(data.NextImageText(imageCount), Model.Config, splitRandom, Device, floatType));
-            if (textCount > 0) batches.Add(PrefixLm.Build(data.NextTextOnly(textCount), Model.Config, splitRandom, Device, floatType));
+            if (imageCount > 0) AddBatches(data.NextImageText(imageCount));
+            if (textCount > 0) AddBatches(data.NextTextOnly(textCount));
         }
         long targetTokens = batches.Sum(b => b.TargetTokens);
         long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
@@ -303,24 +333,25 @@ public sealed class SimVlmTrainer : IDisposable
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
         optimizer.zero_grad();
-        if (compute != Model) CopyMasterWeightsToCompute();
+        CopyMasterWeightsToReplicas();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
-        foreach (var batch in batches)
+        for (int b = 0; b < batches.Count; b++)
         {
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
-            // those of the mean over every suffix token of the step.
+            // those of the mean over every suffix token of the step, however the batches are divided.
             double started = clock.Elapsed.TotalSeconds;
-            var (summed, _) = compute.SuffixLoss(batch);
+            var (summed, _) = replicas[batchReplicas[b]].SuffixLoss(batches[b]);
             double forwardDone = clock.Elapsed.TotalSeconds;
             (summed / targetTokens).backward();
             forwardSeconds += forwardDone - started;
             backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
-            // Summed on the device and read once per step: one synchronisation, not one per micro-batch.
-            lossSum = lossSum is null ? summed.detach() : lossSum + summed.detach();
+            // Summed on the first device and read once per step: one synchronisation, not one per micro-batch.
+            var detached = summed.detach().to(Device);
+            lossSum = lossSum is null ? detached : lossSum + detached;
         }
         double loss = lossSum!.item<float>() / (double)targetTokens;
-        if (compute != Model) CopyComputeGradientsToMaster();
+        GatherReplicaGradients();
 
         double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
         // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
@@ -337,22 +368,47 @@ public sealed class SimVlmTrainer : IDisposable
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
     }
 
-    private void CopyMasterWeightsToCompute()
+    /// <summary>Every replica but <see cref="Model"/> itself starts the step from the master weights (device to device, cast to its type).</summary>
+    private void CopyMasterWeightsToReplicas()
     {
         using var noGrad = no_grad();
-        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
+        foreach (var replica in replicas.Where(r => r != Model))
+            foreach (var (master, copy) in Model.parameters().Zip(replica.parameters()))
+            {
+                copy.copy_(master);
+                copy.grad = null;
+            }
+    }
+
+    /// <summary>
+    /// The master weights' gradients become the sum of every replica's, copied to the first device
+    /// in float32: each replica's loss was already divided by the whole step's token count, so the
+    /// sum is the gradient of the step's mean loss.
+    /// </summary>
+    private void GatherReplicaGradients()
+    {
+        if (replicas is [var only] && only == Model) return;
+        using var noGrad = no_grad();
+        var others = replicas.Where(r => r != Model).Select(r => r.parameters().ToArray()).ToArray();
+        int index = 0;
+        foreach (var master in Model.parameters())
         {
-            copy.copy_(master); // casts to bfloat16
-            copy.grad = null;
+            Tensor? total = replicas[0] == Model ? master.grad : null;
+            foreach (var replica in others)
+            {
+                var gradient = replica[index].grad;
+                if (gradient is null) continue;
+                var copied = gradient.to(ScalarType.Float32).to(Device);
+                total = total is null ? copied : total + copied;
+            }
+            master.grad = total;
+            index++;
         }
     }
 
-    /// <summary>The bfloat16 gradients, cast to float32, become the master weights' gradients.</summary>
-    private void CopyComputeGradientsToMaster()
-    {
-        foreach (var (master, copy) in Model.parameters().Zip(compute.parameters()))
-            master.grad = copy.grad?.to(ScalarType.Float32);
-    }
+    /// <summary>Replica <paramref name="replica"/>'s share of <paramref name="total"/> samples, contiguous and spread evenly.</summary>
+    private static int EvenShare(int total, int replica, int replicaCount) =>
+        total / replicaCount + (replica < total % replicaCount ? 1 : 0);
 
     /// <summary>Micro-batch <paramref name="micro"/>'s share of <paramref name="total"/> samples, spread evenly.</summary>
     private int Share(int total, int micro) =>
@@ -383,7 +439,7 @@ public sealed class SimVlmTrainer : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
-        if (compute != Model) compute.Dispose();
+        foreach (var replica in replicas.Where(r => r != Model)) replica.Dispose();
         Model.Dispose();
     }
 }

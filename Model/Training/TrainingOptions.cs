@@ -35,8 +35,16 @@ public sealed record TrainingOptions
     /// <summary>Seeds initialisation, data order, PrefixLM splits and dropout.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" (libtorch's default GPU) or "cuda:N" (GPU number N, as a silo advertises it).</summary>
+    /// <summary>
+    /// "auto" (CUDA when available, else CPU), "cpu", "cuda" (libtorch's default GPU) or "cuda:N" (GPU
+    /// number N, as a silo advertises it); or a comma-separated list of the last three ("cuda:0,cuda:1",
+    /// "cpu,cpu") for data parallel training: one replica per device, each step's samples split between
+    /// them, the gradients gathered on the first device, which holds the weights and the optimiser.
+    /// </summary>
     public string Device { get; init; } = "auto";
+
+    /// <summary>The devices of <see cref="Device"/>, one per replica: one unless it is a list.</summary>
+    public string[] ReplicaDevices() => Device.Split(',', StringSplitOptions.TrimEntries);
 
     /// <summary>
     /// "auto" (bfloat16 on CUDA, float32 on the CPU), "fp32" or "bf16". In bfloat16, forward and
@@ -69,7 +77,10 @@ public sealed record TrainingOptions
             throw new ArgumentException($"SamplesPerStep {SamplesPerStep} must give every one of the {AccumulationSteps} micro-batches a sample.");
         if (PeakLearningRate <= 0 || WarmupSteps < 0) throw new ArgumentException("PeakLearningRate must be positive and WarmupSteps non-negative.");
         if (ImageTextRatio < 0 || TextOnlyRatio < 0 || ImageTextRatio + TextOnlyRatio == 0) throw new ArgumentException("Mixing ratios must be non-negative and not both zero.");
-        if (Device is not ("auto" or "cpu" or "cuda") && CudaOrdinal(Device) is null) throw new ArgumentException($"Device '{Device}' must be auto, cpu, cuda or cuda:N.");
+        var devices = ReplicaDevices();
+        if (devices.Length == 1 && Device is not ("auto" or "cpu" or "cuda") && CudaOrdinal(Device) is null) throw new ArgumentException($"Device '{Device}' must be auto, cpu, cuda or cuda:N.");
+        if (devices.Length > 1 && devices.Any(d => d is not ("cpu" or "cuda") && CudaOrdinal(d) is null))
+            throw new ArgumentException($"Device list '{Device}' must name only cpu, cuda or cuda:N devices, one per data parallel replica.");
         if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;

@@ -202,7 +202,7 @@ public static class CheckpointEvaluator
             var images = tensor(ready.SelectMany(r => r.Pixels).ToArray(), [ready.Count, 3, side, side]);
             var decoded = beamSize <= 1
                 ? CaptionDecoder.Greedy(model, images, ready.Select(r => r.Prompt).ToArray(), maxTokens)
-                : ready.Select((r, j) => CaptionDecoder.Beam(model, images[j], r.Prompt, beamSize, maxTokens)).ToArray();
+                : CaptionDecoder.BeamBatch(model, images, ready.Select(r => r.Prompt).ToArray(), beamSize, maxTokens);
             for (int j = 0; j < ready.Count; j++) results[ready[j].Index] = tokenizer.Decode(decoded[j].Tokens).Trim();
             log?.Invoke($"generated {Math.Min(items.Count, start + batchSize)}/{items.Count}");
         }
