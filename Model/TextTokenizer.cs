@@ -77,8 +77,10 @@ public sealed class TextTokenizer
         if (choice.StartsWith(SentencePiece + ":", StringComparison.Ordinal))
         {
             string path = choice[(SentencePiece.Length + 1)..];
-            if (!File.Exists(path)) throw new FileNotFoundException($"No SentencePiece model at {path}.", path);
-            return BuildSentencePiece(File.ReadAllBytes(path), trainingTexts, maxVocabSize);
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"No SentencePiece model at {path}: give the .model file SentencePiece's trainer wrote, or '{Gpt2}'.", path);
+            byte[] model = File.ReadAllBytes(path);
+            return Build(LoadSentencePiece(model, path), SentencePiece, model, trainingTexts, maxVocabSize, []);
         }
         throw new ArgumentException($"Unknown tokenizer '{choice}'; expected '{Gpt2}' or '{SentencePiece}:PATH'.", nameof(choice));
     }
@@ -98,7 +100,7 @@ public sealed class TextTokenizer
         return new TextTokenizer(bpe, baseName, sentencePieceModel, kept);
     }
 
-    private static SentencePieceTokenizer LoadSentencePiece(byte[] model)
+    private static SentencePieceTokenizer LoadSentencePiece(byte[] model, string source = "the SentencePiece model")
     {
         try
         {
@@ -107,7 +109,7 @@ public sealed class TextTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"Not a usable SentencePiece model: {e.Message}", e);
+            throw new InvalidDataException($"{source} is not a usable SentencePiece model ({e.Message}): give the .model file SentencePiece's trainer wrote.", e);
         }
     }
 
@@ -187,8 +189,16 @@ public sealed class TextTokenizer
 
     public static TextTokenizer Load(string path)
     {
-        var file = JsonSerializer.Deserialize<VocabularyFile>(File.ReadAllText(path), VocabularyFile.Options)
-            ?? throw new InvalidDataException($"{path} holds no vocabulary.");
+        VocabularyFile? read;
+        try
+        {
+            read = JsonSerializer.Deserialize<VocabularyFile>(File.ReadAllText(path), VocabularyFile.Options);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a vocabulary file ({e.Message}): the checkpoint's tokenizer is damaged; give an older checkpoint of the run or train again.", e);
+        }
+        var file = read ?? throw new InvalidDataException($"{path} holds no vocabulary.");
         if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a base id twice.");
         switch (file.Base)
         {

@@ -47,11 +47,20 @@ public static class ModelCommands
             }
             var shards = files?.Select(DatasetShard.File).ToList() ?? await CommittedShardsAsync(name!, cancellationToken);
             if (shards is null) return 2;
+            SimVlmConfig presetConfig;
+            try
+            {
+                presetConfig = SimVlmConfig.Preset(result.GetValue(preset)!);
+            }
+            catch (ArgumentException e)
+            {
+                return CommandInputErrors.Report("train", e);
+            }
             var request = new TrainingRunRequest
             {
                 Shards = shards,
                 Documents = result.GetValue(text) ?? [],
-                Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
+                Preset = presetConfig,
                 Resume = result.GetValue(resume),
                 Tokenizer = result.GetValue(tokenizer)!,
                 Options = new TrainingOptions
@@ -73,10 +82,9 @@ public static class ModelCommands
             {
                 trainer = TrainingRun.Create(request);
             }
-            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+            catch (Exception e) when (e is InvalidOperationException || CommandInputErrors.IsInputError(e))
             {
-                Console.Error.WriteLine(e.Message);
-                return 2;
+                return CommandInputErrors.Report("train", e);
             }
             using var disposeTrainer = trainer;
             foreach (var skipped in trainer.SkippedCheckpoints)
@@ -134,7 +142,16 @@ public static class ModelCommands
         command.Arguments.Add(images);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+            SimVlmModel model;
+            TextTokenizer tokenizer;
+            try
+            {
+                (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+            }
+            catch (Exception e) when (CommandInputErrors.IsInputError(e))
+            {
+                return Task.FromResult(CommandInputErrors.Report("caption", e));
+            }
             using (model)
             {
                 var captions = new ImageCaptioner(model, tokenizer).Caption(result.GetValue(images)!, result.GetValue(prompt)!, result.GetValue(beam), result.GetValue(maxTokens));
