@@ -49,6 +49,12 @@ public sealed class TextTokenizer
     /// <summary>Model vocabulary size, special tokens included: the model's <see cref="SimVlmConfig.VocabSize"/>.</summary>
     public int VocabSize => SpecialTokens.Count + modelToBase.Length;
 
+    /// <summary>The base tokenizer's id of each model id from <see cref="SpecialTokens.Count"/> on, in model id order.</summary>
+    public IReadOnlyList<int> BaseIds => modelToBase;
+
+    /// <summary>The SentencePiece model (a serialised ModelProto, as a .model file holds it); null for GPT-2.</summary>
+    public ReadOnlyMemory<byte>? SentencePieceModel => sentencePieceModel is null ? default(ReadOnlyMemory<byte>?) : sentencePieceModel;
+
     /// <summary>
     /// Builds the restricted vocabulary from training texts: every GPT-2 subword seen, most frequent
     /// first (ties by GPT-2 id, so the result does not depend on text order), at most

@@ -7,7 +7,7 @@ using Platform.Silo.Hosting;
 
 namespace Platform.Silo.Cli;
 
-/// <summary>`platform train` and `platform caption`: thin wrappers over the Model library.</summary>
+/// <summary>`platform train`, `platform caption` and `platform export`: thin wrappers over the Model library.</summary>
 public static class ModelCommands
 {
     public static Command CreateTrain()
@@ -158,6 +158,36 @@ public static class ModelCommands
                 foreach (var caption in captions)
                     Console.WriteLine(caption.Caption is null ? $"{caption.Path}\t(skipped: {caption.Problem})" : $"{caption.Path}\t{caption.Caption}");
                 return Task.FromResult(captions.Any(c => c.Caption is null) ? 1 : 0);
+            }
+        });
+        return command;
+    }
+
+    public static Command CreateExport()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a run folder (its newest checkpoint).", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder to write the export into (created if needed).", Required = true };
+        var command = new Command("export", "Export a checkpoint for PyTorch and other frameworks: safetensors weights, config.json, the tokenizer's standard files and a README of tensor names.");
+        command.Options.Add(checkpoint);
+        command.Options.Add(output);
+        command.SetAction((ParseResult result, CancellationToken _) =>
+        {
+            string folder = result.GetValue(output)!;
+            try
+            {
+                if (File.Exists(folder)) throw new IOException($"--out {folder} is a file: give a folder for the export.");
+                var (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+                using (model)
+                {
+                    foreach (var file in SafetensorsExport.Export(model, tokenizer, folder))
+                        Console.WriteLine($"wrote {file}");
+                    Console.WriteLine($"tensors={model.state_dict().Count} parameters={model.ParameterCount()} vocabulary={tokenizer.VocabSize} tokenizer={tokenizer.BaseName}");
+                }
+                return Task.FromResult(0);
+            }
+            catch (Exception e) when (e is IOException || CommandInputErrors.IsInputError(e))
+            {
+                return Task.FromResult(CommandInputErrors.Report("export", e));
             }
         });
         return command;
