@@ -107,4 +107,24 @@ public sealed class SafetensorsExportTests : IDisposable
         }
         Assert.Equal(50_001, File.ReadLines(Path.Combine(folder, SafetensorsExport.Gpt2MergesFile)).Count()); // "#version" and GPT-2's 50,000 merges
     }
+
+    [Fact]
+    public void ASentencePieceTokenizerIsExportedAsItsModelFileAndTheMapToModelIds()
+    {
+        byte[] sentencePieceModel = SentencePieceTokenizerTests.LowerCaseBpeModel();
+        string[] captions = ["a red bus", "the blue sea"];
+        var tokenizer = TextTokenizer.BuildSentencePiece(sentencePieceModel, captions, 100);
+        using (var scope = NewDisposeScope())
+            SafetensorsExport.Export(TestModels.NewModel(TestModels.Micro with { VocabSize = tokenizer.VocabSize }, 5), tokenizer, folder);
+
+        Assert.Equal(sentencePieceModel, File.ReadAllBytes(Path.Combine(folder, SafetensorsExport.SentencePieceModelFile)));
+        int[] pieceIds = JsonSerializer.Deserialize<int[]>(File.ReadAllText(Path.Combine(folder, SafetensorsExport.SentencePieceIdsFile)))!;
+        Assert.False(File.Exists(Path.Combine(folder, SafetensorsExport.Gpt2VocabFile)));
+
+        // The exported files alone, read with SentencePiece's own tokenizer: piece ids through the map give the model's ids.
+        using var modelFile = File.OpenRead(Path.Combine(folder, SafetensorsExport.SentencePieceModelFile));
+        var other = SentencePieceTokenizer.Create(modelFile, addBeginningOfSentence: false, addEndOfSentence: false);
+        foreach (var caption in captions)
+            Assert.Equal(tokenizer.EncodeWithoutEos(caption), other.EncodeToIds(caption).Select(piece => SpecialTokens.Count + Array.IndexOf(pieceIds, piece)));
+    }
 }
