@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML.Tokenizers;
@@ -11,7 +12,10 @@ namespace Platform.Model;
 /// capacity) shrinks the embedding and output layers. The map from model ids to base tokenizer ids
 /// is the vocabulary: it is saved with every checkpoint (with the SentencePiece model itself, when
 /// one is used), so a checkpoint always decodes with the tokenizer and ids it was trained on.
-/// Model ids 0..3 are <see cref="SpecialTokens"/>; base subwords outside the map encode as Unknown.
+/// Model ids 0..3 are <see cref="SpecialTokens"/>. A GPT-2 subword outside the map is spelled with
+/// the single-byte subwords of its bytes when the map holds them all (byte fallback: with all 256, as
+/// <see cref="BuildGpt2"/> keeps when asked, no text encodes as Unknown); otherwise, and for
+/// SentencePiece pieces outside the map, it encodes as Unknown.
 /// </summary>
 public sealed class TextTokenizer
 {
@@ -25,6 +29,7 @@ public sealed class TextTokenizer
     private readonly int baseUnknownId;
     private readonly int[] modelToBase;
     private readonly Dictionary<int, int> baseToModel;
+    private readonly bool byteLevel;
 
     private TextTokenizer(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, int[] modelToBase)
     {
@@ -35,6 +40,7 @@ public sealed class TextTokenizer
         baseUnknownId = bpe is SentencePieceTokenizer sentencePiece ? sentencePiece.UnknownId : -1;
         this.modelToBase = modelToBase;
         baseToModel = modelToBase.Select((baseId, index) => (baseId, index)).ToDictionary(p => p.baseId, p => p.index + SpecialTokens.Count);
+        byteLevel = baseName == Gpt2;
     }
 
     /// <summary>Name of the underlying subword model: <see cref="Gpt2"/> or <see cref="SentencePiece"/>.</summary>
@@ -43,20 +49,29 @@ public sealed class TextTokenizer
     /// <summary>Model vocabulary size, special tokens included: the model's <see cref="SimVlmConfig.VocabSize"/>.</summary>
     public int VocabSize => SpecialTokens.Count + modelToBase.Length;
 
+    /// <summary>The base tokenizer's id of each model id from <see cref="SpecialTokens.Count"/> on, in model id order.</summary>
+    public IReadOnlyList<int> BaseIds => modelToBase;
+
+    /// <summary>The SentencePiece model (a serialised ModelProto, as a .model file holds it); null for GPT-2.</summary>
+    public ReadOnlyMemory<byte>? SentencePieceModel => sentencePieceModel is null ? default(ReadOnlyMemory<byte>?) : sentencePieceModel;
+
     /// <summary>
     /// Builds the restricted vocabulary from training texts: every GPT-2 subword seen, most frequent
     /// first (ties by GPT-2 id, so the result does not depend on text order), at most
-    /// <paramref name="maxVocabSize"/> ids in all.
+    /// <paramref name="maxVocabSize"/> ids in all. With <paramref name="allBytes"/> the 256 single-byte
+    /// subwords come first whether seen or not, so that byte fallback spells every text and none encodes
+    /// as Unknown.
     /// </summary>
-    public static TextTokenizer BuildGpt2(IEnumerable<string> trainingTexts, int maxVocabSize) =>
-        Build(Gpt2Bpe.Value, Gpt2, null, trainingTexts, maxVocabSize);
+    public static TextTokenizer BuildGpt2(IEnumerable<string> trainingTexts, int maxVocabSize, bool allBytes = false) =>
+        Build(Gpt2Bpe.Value, Gpt2, null, trainingTexts, maxVocabSize,
+            allBytes ? [.. Enumerable.Range(0, 256).Select(b => Gpt2Vocabulary.ByteId((byte)b))] : []);
 
     /// <summary>
     /// As <see cref="BuildGpt2"/>, over the pieces of a SentencePiece model (the serialised
     /// ModelProto that SentencePiece's trainer writes as a .model file; BPE and unigram models).
     /// </summary>
     public static TextTokenizer BuildSentencePiece(byte[] model, IEnumerable<string> trainingTexts, int maxVocabSize) =>
-        Build(LoadSentencePiece(model), SentencePiece, model, trainingTexts, maxVocabSize);
+        Build(LoadSentencePiece(model), SentencePiece, model, trainingTexts, maxVocabSize, []);
 
     /// <summary>
     /// The tokenizer a training run asks for: "gpt2", or "sentencepiece:PATH" for the SentencePiece
@@ -68,26 +83,30 @@ public sealed class TextTokenizer
         if (choice.StartsWith(SentencePiece + ":", StringComparison.Ordinal))
         {
             string path = choice[(SentencePiece.Length + 1)..];
-            if (!File.Exists(path)) throw new FileNotFoundException($"No SentencePiece model at {path}.", path);
-            return BuildSentencePiece(File.ReadAllBytes(path), trainingTexts, maxVocabSize);
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"No SentencePiece model at {path}: give the .model file SentencePiece's trainer wrote, or '{Gpt2}'.", path);
+            byte[] model = File.ReadAllBytes(path);
+            return Build(LoadSentencePiece(model, path), SentencePiece, model, trainingTexts, maxVocabSize, []);
         }
         throw new ArgumentException($"Unknown tokenizer '{choice}'; expected '{Gpt2}' or '{SentencePiece}:PATH'.", nameof(choice));
     }
 
-    private static TextTokenizer Build(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, IEnumerable<string> trainingTexts, int maxVocabSize)
+    private static TextTokenizer Build(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, IEnumerable<string> trainingTexts, int maxVocabSize, int[] alwaysKept)
     {
-        if (maxVocabSize <= SpecialTokens.Count) throw new ArgumentOutOfRangeException(nameof(maxVocabSize), $"Must exceed the {SpecialTokens.Count} special tokens.");
+        if (maxVocabSize <= SpecialTokens.Count + alwaysKept.Length)
+            throw new ArgumentOutOfRangeException(nameof(maxVocabSize), $"Must exceed the {SpecialTokens.Count} special tokens and the {alwaysKept.Length} subwords always kept.");
         int unknown = bpe is SentencePieceTokenizer sentencePiece ? sentencePiece.UnknownId : -1;
         var counts = new Dictionary<int, long>();
         foreach (var text in trainingTexts)
             foreach (int id in bpe.EncodeToIds(text))
                 if (id != unknown) counts[id] = counts.GetValueOrDefault(id) + 1;
-        int[] kept = counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key)
-            .Take(maxVocabSize - SpecialTokens.Count).Select(p => p.Key).ToArray();
+        foreach (int id in alwaysKept) counts.Remove(id);
+        int[] kept = [.. alwaysKept, .. counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key)
+            .Take(maxVocabSize - SpecialTokens.Count - alwaysKept.Length).Select(p => p.Key)];
         return new TextTokenizer(bpe, baseName, sentencePieceModel, kept);
     }
 
-    private static SentencePieceTokenizer LoadSentencePiece(byte[] model)
+    private static SentencePieceTokenizer LoadSentencePiece(byte[] model, string source = "the SentencePiece model")
     {
         try
         {
@@ -96,7 +115,7 @@ public sealed class TextTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"Not a usable SentencePiece model: {e.Message}", e);
+            throw new InvalidDataException($"{source} is not a usable SentencePiece model ({e.Message}): give the .model file SentencePiece's trainer wrote.", e);
         }
     }
 
@@ -107,18 +126,54 @@ public sealed class TextTokenizer
     public int[] Encode(string text, int maxTokens = int.MaxValue)
     {
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), "At least the end-of-text token must fit.");
-        var ids = bpe.EncodeToIds(text);
-        int kept = Math.Min(ids.Count, maxTokens - 1);
-        var result = new int[kept + 1];
-        for (int i = 0; i < kept; i++) result[i] = ids[i] != baseUnknownId && baseToModel.TryGetValue(ids[i], out int id) ? id : SpecialTokens.Unknown;
-        result[kept] = SpecialTokens.Eos;
-        return result;
+        var ids = bpe.EncodeToIds(WithoutLoneSurrogates(text));
+        var result = new List<int>(Math.Min(ids.Count, maxTokens - 1) + 1);
+        foreach (int baseId in ids)
+        {
+            if (result.Count >= maxTokens - 1) break;
+            if (baseId != baseUnknownId && baseToModel.TryGetValue(baseId, out int id)) result.Add(id);
+            else if (!AddBytes(baseId, result)) result.Add(SpecialTokens.Unknown);
+        }
+        if (result.Count > maxTokens - 1) result.RemoveRange(maxTokens - 1, result.Count - (maxTokens - 1));
+        result.Add(SpecialTokens.Eos);
+        return [.. result];
+    }
+
+    /// <summary>
+    /// The text with each unpaired surrogate as U+FFFD, as UTF-8 writes it: GPT-2's encoder would
+    /// otherwise spell one as three bytes that are no UTF-8, and decode them as three U+FFFD.
+    /// </summary>
+    private static string WithoutLoneSurrogates(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (!char.IsSurrogate(text[i])) continue;
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            return Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
+        }
+        return text;
+    }
+
+    /// <summary>Byte fallback: the model ids of a GPT-2 subword's bytes, when the vocabulary holds every one of them.</summary>
+    private bool AddBytes(int baseId, List<int> result)
+    {
+        if (!byteLevel) return false;
+        var bytes = Gpt2Vocabulary.Bytes(baseId);
+        if (bytes.IsEmpty) return false;
+        foreach (byte b in bytes)
+            if (!baseToModel.ContainsKey(Gpt2Vocabulary.ByteId(b))) return false;
+        foreach (byte b in bytes) result.Add(baseToModel[Gpt2Vocabulary.ByteId(b)]);
+        return true;
     }
 
     /// <summary>Model ids without the end-of-text token, e.g. a decoding prompt.</summary>
     public int[] EncodeWithoutEos(string text) => Encode(text)[..^1];
 
-    /// <summary>Text for model ids up to the first end-of-text; padding, BOS and unknown ids are dropped.</summary>
+    /// <summary>
+    /// Text for model ids up to the first end-of-text; padding, BOS and unknown ids are dropped. The
+    /// subwords' bytes are decoded as one sequence, so a character whose bytes span several subwords
+    /// comes out whole; bytes that form no character (a model can generate them) become U+FFFD.
+    /// </summary>
     public string Decode(IEnumerable<int> ids)
     {
         var baseIds = new List<int>();
@@ -130,6 +185,9 @@ public sealed class TextTokenizer
         return bpe.Decode(baseIds);
     }
 
+    /// <summary>Decodes ids one at a time as a model generates them; see <see cref="StreamingTextDecoder"/>.</summary>
+    public StreamingTextDecoder StartDecoding() => new(this);
+
     /// <summary>Writes the vocabulary (base name, id map and any SentencePiece model) as one JSON file.</summary>
     public void Save(string path) =>
         File.WriteAllText(path, JsonSerializer.Serialize(
@@ -137,8 +195,16 @@ public sealed class TextTokenizer
 
     public static TextTokenizer Load(string path)
     {
-        var file = JsonSerializer.Deserialize<VocabularyFile>(File.ReadAllText(path), VocabularyFile.Options)
-            ?? throw new InvalidDataException($"{path} holds no vocabulary.");
+        VocabularyFile? read;
+        try
+        {
+            read = JsonSerializer.Deserialize<VocabularyFile>(File.ReadAllText(path), VocabularyFile.Options);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a vocabulary file ({e.Message}): the checkpoint's tokenizer is damaged; give an older checkpoint of the run or train again.", e);
+        }
+        var file = read ?? throw new InvalidDataException($"{path} holds no vocabulary.");
         if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a base id twice.");
         switch (file.Base)
         {

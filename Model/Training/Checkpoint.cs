@@ -133,26 +133,59 @@ public static class Checkpoint
 
     /// <summary>
     /// The model and vocabulary of a checkpoint folder, or of the newest checkpoint when given a run
-    /// directory, ready for decoding (evaluation mode, on the CPU).
+    /// directory, ready for decoding (evaluation mode, on the CPU). A folder that does not exist or holds
+    /// no checkpoint, and a checkpoint whose files do not load, throw an <see cref="IOException"/> or
+    /// <see cref="InvalidDataException"/> that names the path and what to give instead.
     /// </summary>
     public static (SimVlmModel Model, TextTokenizer Tokenizer) LoadForInference(string path)
     {
         string folder = ResolveFolder(path);
         var state = ReadState(folder);
+        var tokenizer = TextTokenizer.Load(Path.Combine(folder, VocabularyFile));
         var model = new SimVlmModel(state.Config);
-        model.load(Path.Combine(folder, ModelFile));
+        string weights = Path.Combine(folder, ModelFile);
+        try
+        {
+            model.load(weights);
+        }
+        catch (Exception e) when (IsUnloadable(e))
+        {
+            model.Dispose();
+            throw new InvalidDataException($"{weights} does not load ({e.Message}): the checkpoint is damaged; give an older checkpoint of the run or train again.", e);
+        }
         model.eval();
-        return (model, TextTokenizer.Load(Path.Combine(folder, VocabularyFile)));
+        return (model, tokenizer);
     }
 
     /// <summary>A checkpoint folder as given, or the newest checkpoint of a run directory.</summary>
-    public static string ResolveFolder(string path) =>
-        File.Exists(Path.Combine(path, StateFile)) ? path
-            : Latest(path) ?? throw new InvalidOperationException($"{path} is neither a checkpoint nor a run directory with one.");
+    public static string ResolveFolder(string path)
+    {
+        if (File.Exists(Path.Combine(path, StateFile))) return path;
+        if (!Directory.Exists(path))
+            throw new DirectoryNotFoundException($"{path} does not exist: give a checkpoint folder (step-NNNNNNNN) or the run folder that `platform train --out` wrote.");
+        return Latest(path) ?? throw new FileNotFoundException(
+            $"{path} holds no checkpoint (neither a {StateFile} nor a '{LatestFile}' file): give a checkpoint folder (step-NNNNNNNN) or the run folder that `platform train --out` wrote.",
+            Path.Combine(path, StateFile));
+    }
 
-    public static TrainerState ReadState(string folder) =>
-        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(folder, StateFile)), Json)
-            ?? throw new InvalidDataException($"{folder}/{StateFile} is empty.");
+    public static TrainerState ReadState(string folder)
+    {
+        string file = Path.Combine(folder, StateFile);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(file), Json)
+                ?? throw new InvalidDataException($"{file} is empty: the checkpoint is damaged; give an older checkpoint of the run or train again.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{file} does not parse ({e.Message}): the checkpoint is damaged; give an older checkpoint of the run or train again.", e);
+        }
+    }
+
+    /// <summary>What a missing, truncated or garbled checkpoint file makes its readers throw (libtorch's errors included).</summary>
+    internal static bool IsUnloadable(Exception e) =>
+        e is IOException or InvalidDataException or JsonException or FormatException or ArgumentException
+            or System.Runtime.InteropServices.ExternalException or NotSupportedException;
 
     internal static void WriteState(string folder, TrainerState state) =>
         File.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(state, Json));

@@ -32,8 +32,7 @@ public sealed class ShardPrefixLmData : IPrefixLmData
         ulong seed, int shuffleBuffer = 1000, int decodeThreads = 0)
     {
         if (shuffleBuffer < 1) throw new ArgumentOutOfRangeException(nameof(shuffleBuffer), "The shuffle buffer needs room for a sample.");
-        foreach (var path in shards.Select(shard => shard.LocalPath).OfType<string>().Concat(documentPaths))
-            if (!File.Exists(path)) throw new FileNotFoundException($"Training data file {path} does not exist.", path);
+        CheckFilesExist(shards, documentPaths);
         this.tokenizer = tokenizer;
         this.config = config;
         preprocessor = new ImagePreprocessor(config.ImageSize);
@@ -94,12 +93,39 @@ public sealed class ShardPrefixLmData : IPrefixLmData
         textOnly.MoveTo(int.Parse(parts[2]), long.Parse(parts[3]));
     }
 
-    /// <summary>Every caption and document text, for building the tokenizer's vocabulary.</summary>
-    public static IEnumerable<string> ReadAllTexts(IEnumerable<DatasetShard> shards, IEnumerable<string> documentPaths)
+    /// <summary>
+    /// Every caption and document text, for building the tokenizer's vocabulary. Throws
+    /// <see cref="InvalidDataException"/> when the shards hold no usable image-text sample, as training
+    /// could never draw one.
+    /// </summary>
+    public static IEnumerable<string> ReadAllTexts(IEnumerable<DatasetShard> shardList, IEnumerable<string> documentPathList)
     {
-        var reader = new RecordReader();
-        foreach (var record in reader.ImageText(shards)) yield return record.Caption;
+        IReadOnlyList<DatasetShard> shards = [.. shardList];
+        IReadOnlyList<string> documentPaths = [.. documentPathList];
+        CheckFilesExist(shards, documentPaths);
+        string? firstProblem = null;
+        var reader = new RecordReader(problem => firstProblem ??= problem);
+        int captions = 0;
+        foreach (var record in reader.ImageText(shards))
+        {
+            captions++;
+            yield return record.Caption;
+        }
+        if (captions == 0)
+        {
+            string named = string.Join(", ", shards.Take(3).Select(shard => shard.Location)) + (shards.Count > 3 ? $" and {shards.Count - 3} more" : "");
+            throw new InvalidDataException($"No image-text samples in {(shards.Count == 0 ? "no shards" : named)}{(firstProblem is null ? "" : $" ({firstProblem})")}: " +
+                "give WebDataset shards as `platform ingest run` writes them (a .jpg and a .txt caption per sample), or a dataset with committed samples.");
+        }
         foreach (var text in reader.Documents(documentPaths)) yield return text;
+    }
+
+    private static void CheckFilesExist(IEnumerable<DatasetShard> shards, IEnumerable<string> documentPaths)
+    {
+        foreach (var path in shards.Select(shard => shard.LocalPath).OfType<string>())
+            if (!File.Exists(path)) throw new FileNotFoundException($"Shard {path} does not exist: check the --data paths.", path);
+        foreach (var path in documentPaths)
+            if (!File.Exists(path)) throw new FileNotFoundException($"Text documents {path} do not exist: check the --text paths.", path);
     }
 
     private void Skip(string reason) => skipped.AddOrUpdate(reason, 1, (_, n) => n + 1);

@@ -192,7 +192,7 @@ public sealed class SimVlmTrainer : IDisposable
                 trainer.SkippedCheckpoints = skipped;
                 return trainer;
             }
-            catch (Exception e) when (IsUnloadable(e))
+            catch (Exception e) when (Checkpoint.IsUnloadable(e))
             {
                 trainer?.Dispose();
                 skipped.Add($"{reading}: {e.Message}");
@@ -200,11 +200,6 @@ public sealed class SimVlmTrainer : IDisposable
         }
         throw new InvalidDataException($"No checkpoint in {checkpointDirectory} can be loaded:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", skipped)}");
     }
-
-    /// <summary>What a missing, truncated or garbled checkpoint file makes its readers throw (libtorch's errors included).</summary>
-    private static bool IsUnloadable(Exception e) =>
-        e is IOException or InvalidDataException or JsonException or FormatException or ArgumentException
-            or System.Runtime.InteropServices.ExternalException or NotSupportedException;
 
     /// <summary>Checkpoints newer than the one this trainer resumed from that could not be loaded: "file: reason" each.</summary>
     public IReadOnlyList<string> SkippedCheckpoints { get; private set; } = [];

@@ -34,7 +34,7 @@ public static class TrainingRun
         string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
         if (request.Resume)
         {
-            if (Checkpoint.NewestFirst(directory).Count == 0) throw new InvalidOperationException($"--resume: {directory} holds no checkpoint.");
+            if (Checkpoint.NewestFirst(directory).Count == 0) throw new InvalidOperationException($"--resume: {directory} holds no checkpoint; leave out --resume to start a new run there.");
             return SimVlmTrainer.ResumeNewestLoadable(directory, (state, tokenizer) => (
                 new ShardPrefixLmData(request.Shards, request.Documents, tokenizer, state.Config, state.Options.Seed, request.ShuffleBuffer),
                 state.Options with

@@ -23,6 +23,8 @@ public static class BenchmarkDataCommand
         {
             try
             {
+                if (File.Exists(r.GetValue(output)))
+                    throw new IOException($"--out {r.GetValue(output)} is a file: give a folder (new or empty) for images/ and annotations/.");
                 var options = defaults with { Seed = r.GetValue(seed), Images = r.GetValue(images), ImageSize = r.GetValue(imageSize) };
                 if (r.GetValue(vocabulary) is { } vocabularyPath)
                     options = options with { Vocabulary = BenchmarkVocabulary.Load(vocabularyPath) };
@@ -32,10 +34,9 @@ public static class BenchmarkDataCommand
                     $"{summary.Captions} captions, {summary.Questions} questions ({summary.QuestionsWithDisagreement} with disagreeing answers) to {r.GetValue(output)}");
                 return Task.FromResult(0);
             }
-            catch (Exception e) when (e is ArgumentException or IOException)
+            catch (Exception e) when (e is IOException || CommandInputErrors.IsInputError(e))
             {
-                Console.Error.WriteLine($"benchmark-data: {e.Message}");
-                return Task.FromResult(2);
+                return Task.FromResult(CommandInputErrors.Report("benchmark-data", e));
             }
         });
         return command;

@@ -77,11 +77,9 @@ public static class EvalCommands
                 Print(evaluation.Scores);
                 return Task.FromResult(0);
             }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or DatasetFormatException or ResultsMismatchException
-                                          or ArgumentException or InvalidDataException or InvalidOperationException)
+            catch (Exception e) when (e is DatasetFormatException or ResultsMismatchException or InvalidOperationException || CommandInputErrors.IsInputError(e))
             {
-                Console.Error.WriteLine($"eval: {e.Message}");
-                return Task.FromResult(1);
+                return Task.FromResult(CommandInputErrors.Report("eval", e));
             }
         });
         return command;

@@ -7,7 +7,7 @@ using Platform.Silo.Hosting;
 
 namespace Platform.Silo.Cli;
 
-/// <summary>`platform train` and `platform caption`: thin wrappers over the Model library.</summary>
+/// <summary>`platform train`, `platform caption` and `platform export`: thin wrappers over the Model library.</summary>
 public static class ModelCommands
 {
     public static Command CreateTrain()
@@ -47,11 +47,20 @@ public static class ModelCommands
             }
             var shards = files?.Select(DatasetShard.File).ToList() ?? await CommittedShardsAsync(name!, cancellationToken);
             if (shards is null) return 2;
+            SimVlmConfig presetConfig;
+            try
+            {
+                presetConfig = SimVlmConfig.Preset(result.GetValue(preset)!);
+            }
+            catch (ArgumentException e)
+            {
+                return CommandInputErrors.Report("train", e);
+            }
             var request = new TrainingRunRequest
             {
                 Shards = shards,
                 Documents = result.GetValue(text) ?? [],
-                Preset = SimVlmConfig.Preset(result.GetValue(preset)!),
+                Preset = presetConfig,
                 Resume = result.GetValue(resume),
                 Tokenizer = result.GetValue(tokenizer)!,
                 Options = new TrainingOptions
@@ -73,10 +82,9 @@ public static class ModelCommands
             {
                 trainer = TrainingRun.Create(request);
             }
-            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+            catch (Exception e) when (e is InvalidOperationException || CommandInputErrors.IsInputError(e))
             {
-                Console.Error.WriteLine(e.Message);
-                return 2;
+                return CommandInputErrors.Report("train", e);
             }
             using var disposeTrainer = trainer;
             foreach (var skipped in trainer.SkippedCheckpoints)
@@ -134,13 +142,52 @@ public static class ModelCommands
         command.Arguments.Add(images);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+            SimVlmModel model;
+            TextTokenizer tokenizer;
+            try
+            {
+                (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+            }
+            catch (Exception e) when (CommandInputErrors.IsInputError(e))
+            {
+                return Task.FromResult(CommandInputErrors.Report("caption", e));
+            }
             using (model)
             {
                 var captions = new ImageCaptioner(model, tokenizer).Caption(result.GetValue(images)!, result.GetValue(prompt)!, result.GetValue(beam), result.GetValue(maxTokens));
                 foreach (var caption in captions)
                     Console.WriteLine(caption.Caption is null ? $"{caption.Path}\t(skipped: {caption.Problem})" : $"{caption.Path}\t{caption.Caption}");
                 return Task.FromResult(captions.Any(c => c.Caption is null) ? 1 : 0);
+            }
+        });
+        return command;
+    }
+
+    public static Command CreateExport()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a run folder (its newest checkpoint).", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder to write the export into (created if needed).", Required = true };
+        var command = new Command("export", "Export a checkpoint for PyTorch and other frameworks: safetensors weights, config.json, the tokenizer's standard files and a README of tensor names.");
+        command.Options.Add(checkpoint);
+        command.Options.Add(output);
+        command.SetAction((ParseResult result, CancellationToken _) =>
+        {
+            string folder = result.GetValue(output)!;
+            try
+            {
+                if (File.Exists(folder)) throw new IOException($"--out {folder} is a file: give a folder for the export.");
+                var (model, tokenizer) = Checkpoint.LoadForInference(result.GetValue(checkpoint)!);
+                using (model)
+                {
+                    foreach (var file in SafetensorsExport.Export(model, tokenizer, folder))
+                        Console.WriteLine($"wrote {file}");
+                    Console.WriteLine($"tensors={model.state_dict().Count} parameters={model.ParameterCount()} vocabulary={tokenizer.VocabSize} tokenizer={tokenizer.BaseName}");
+                }
+                return Task.FromResult(0);
+            }
+            catch (Exception e) when (e is IOException || CommandInputErrors.IsInputError(e))
+            {
+                return Task.FromResult(CommandInputErrors.Report("export", e));
             }
         });
         return command;

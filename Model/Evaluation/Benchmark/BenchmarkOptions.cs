@@ -34,6 +34,7 @@ public sealed record BenchmarkVocabulary(IReadOnlyList<ColourWord> Colours, IRea
     /// </summary>
     public static BenchmarkVocabulary Load(string path)
     {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Vocabulary file {path} does not exist: give a JSON file of colours, shapes and sizes, or leave --vocabulary out for the default.", path);
         BenchmarkVocabulary? vocabulary;
         try
         {

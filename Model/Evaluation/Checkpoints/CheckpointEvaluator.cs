@@ -50,7 +50,7 @@ public static class CheckpointEvaluator
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        if (!Directory.Exists(dataRoot)) throw new DirectoryNotFoundException($"Evaluation data folder {dataRoot} does not exist.");
+        if (!Directory.Exists(dataRoot)) throw new DirectoryNotFoundException($"Evaluation data folder {dataRoot} does not exist: give the folder `platform benchmark-data --out` wrote, or one with annotations/ and images/.");
         string folder = Checkpoint.ResolveFolder(checkpoint);
         int step = Checkpoint.ReadState(folder).Step;
         if (options.FineTune is { } fineTune)

@@ -36,9 +36,13 @@ public static class DatasetReaders
         }
         catch (JsonException e)
         {
-            throw new DatasetFormatException($"{path}: not a valid {typeof(T).Name} ({e.Message})", e);
+            throw new DatasetFormatException($"{path}: not a valid {Described(typeof(T))} ({e.Message})", e);
         }
     }
+
+    // "List`1" says nothing to a person who wrote the file.
+    private static string Described(Type type) =>
+        type.IsGenericType ? $"JSON array of {type.GetGenericArguments()[0].Name} objects" : type.Name;
 
     /// <summary>Reads a COCO captions file (`images` + `annotations`, e.g. captions_val2014.json).</summary>
     public static CaptionDataset ReadCocoCaptions(string path)
