@@ -25,6 +25,7 @@ public sealed class CrawlFetcher : IDisposable
     private readonly HttpClient client;
     private readonly HtmlExtractor extractor = new();
     private readonly Lock extractorGate = new();
+    private readonly RobotsRulesCache robotsRules;
 
     public CrawlFetcher(CrawlOptions options, CrawlScope scope, IHostPoliteness politeness, CrawlStats stats, IHostResolver? resolver = null)
     {
@@ -32,6 +33,7 @@ public sealed class CrawlFetcher : IDisposable
         this.scope = scope;
         this.politeness = politeness;
         this.stats = stats;
+        robotsRules = new RobotsRulesCache(options.RobotsProductToken);
         // Bodies are archived as received (content-encoded), and decoded here only to read links.
         client = new HttpClient(GuardedHttp.CreateHandler(options.AddressPolicy, resolver ?? new DnsHostResolver(), decompress: false))
         {
@@ -63,7 +65,7 @@ public sealed class CrawlFetcher : IDisposable
             try
             {
                 var robots = await politeness.GetRobotsAsync(origin, ct => FetchRobotsAsync(origin, archive, ct), cancellationToken);
-                if (!robots.Rules(options.RobotsProductToken).IsAllowed(current.PathAndQuery))
+                if (!robotsRules.For(origin, robots).IsAllowed(current.PathAndQuery))
                     throw new FetchFailed(FetchReasons.RobotsDisallowed, hostFailure: false);
                 exchange = await SendAsync(current, target.Kind == CrawlTargetKind.Image, options.RequestTimeout, cancellationToken);
             }

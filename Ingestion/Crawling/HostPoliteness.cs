@@ -58,6 +58,23 @@ public sealed record RobotsFile(RobotsFileStatus Status, string? Text = null)
 }
 
 /// <summary>
+/// Each origin's robots.txt rules, parsed once per file rather than once per request: a crawl or a shard fetch asks before
+/// every request, and a large robots.txt is a lot of text to parse again.
+/// </summary>
+public sealed class RobotsRulesCache(string productToken)
+{
+    private readonly ConcurrentDictionary<string, (RobotsFile File, RobotsRules Rules)> parsed = new(StringComparer.OrdinalIgnoreCase);
+
+    public RobotsRules For(string origin, RobotsFile file)
+    {
+        if (parsed.TryGetValue(origin, out var known) && ReferenceEquals(known.File, file)) return known.Rules;
+        var rules = file.Rules(productToken);
+        parsed[origin] = (file, rules);
+        return rules;
+    }
+}
+
+/// <summary>
 /// One fetch slot: the time the request may start, or a refusal while the circuit is open until
 /// <see cref="OpenUntil"/>. A slot is only good for a quarter of the host's delay after <see cref="At"/>:
 /// a caller that got there later (a busy machine, a slow grant) asks for a new one, since its request

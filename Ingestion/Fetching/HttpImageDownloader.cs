@@ -27,7 +27,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
     private readonly DownloaderOptions _options;
     private readonly HttpClient _client;
     private readonly ConcurrentDictionary<string, ResiliencePipeline<Attempt>> _hostPipelines = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, (RobotsFile File, RobotsRules Rules)> _robots = new(StringComparer.OrdinalIgnoreCase);
+    private readonly RobotsRulesCache _robotsRules;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _inFlight = new(StringComparer.OrdinalIgnoreCase);
     private readonly IHostPoliteness _politeness;
 
@@ -36,6 +36,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrentPerHost, 1);
         _options = options;
         _politeness = politeness ?? new InProcessHostPoliteness(options.Politeness, options.RobotsProductToken);
+        _robotsRules = new RobotsRulesCache(options.RobotsProductToken);
         var policy = new AddressPolicy(options.AllowLoopback, options.AllowPrivateNetworks);
         resolver ??= new DnsHostResolver();
         var handler = GuardedHttp.CreateHandler(policy, resolver, decompress: true);
@@ -212,10 +213,7 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
     {
         var origin = uri.GetLeftPart(UriPartial.Authority);
         var file = await _politeness.GetRobotsAsync(origin, _ => FetchRobotsAsync(new Uri(origin + "/robots.txt")), cancellationToken);
-        if (_robots.TryGetValue(origin, out var known) && ReferenceEquals(known.File, file)) return known.Rules;
-        var rules = file.Rules(_options.RobotsProductToken);
-        _robots[origin] = (file, rules);
-        return rules;
+        return _robotsRules.For(origin, file);
     }
 
     private async Task<RobotsFile> FetchRobotsAsync(Uri robotsUri)

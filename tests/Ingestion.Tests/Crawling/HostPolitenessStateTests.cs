@@ -46,6 +46,23 @@ public sealed class HostPolitenessStateTests
     }
 
     [Fact]
+    public void Robots_rules_are_parsed_once_per_file_and_again_only_for_another_file()
+    {
+        var cache = new RobotsRulesCache("bot");
+        var file = new RobotsFile(RobotsFileStatus.Found, "User-agent: *\nDisallow: /private/\n");
+
+        var first = cache.For("http://a.test", file);
+        var again = cache.For("http://a.test", file);
+        var replaced = cache.For("http://a.test", new RobotsFile(RobotsFileStatus.Found, "User-agent: *\nDisallow: /\n"));
+
+        Assert.Same(first, again);
+        Assert.False(first.IsAllowed("/private/x"));
+        Assert.True(first.IsAllowed("/public"));
+        Assert.NotSame(first, replaced);
+        Assert.False(replaced.IsAllowed("/public"));
+    }
+
+    [Fact]
     public void A_slot_taken_up_later_than_a_quarter_of_the_delay_is_stale()
     {
         var slot = new HostPolitenessState(Options, "bot").Reserve(T0);
