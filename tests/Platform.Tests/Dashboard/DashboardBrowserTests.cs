@@ -49,6 +49,14 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/", "overview");
         await Expect(page.Locator("main")).ToContainTextAsync("watched");
         await Expect(page.Locator("main")).ToContainTextAsync("cpu:0 running watched");
+        // Jobs of every kind: the fixture's ingest job (done, its shards committed) and its crawl, each linking to its page.
+        var ingestLine = page.Locator($"li[data-job='{DashboardPlatformFixture.IngestJob}']");
+        await Expect(ingestLine).ToContainTextAsync("Completed");
+        await Expect(ingestLine.Locator("a")).ToHaveAttributeAsync("href", $"/ingest/{DashboardPlatformFixture.IngestJob}");
+        await Expect(ingestLine.Locator("progress")).ToHaveAttributeAsync("value", (await DatasetShardCountAsync()).ToString());
+        var crawlLine = page.Locator($"li[data-crawl='{DashboardPlatformFixture.Crawl}']");
+        await Expect(crawlLine.Locator("a")).ToHaveAttributeAsync("href", $"/crawl/{DashboardPlatformFixture.Crawl}");
+        await Expect(crawlLine).ToContainTextAsync("pages admitted");
         await Expect(page.Locator("a[href='/orleans']").First).ToBeVisibleAsync();
         await Expect(page.Locator("a[href='/hangfire']").First).ToBeVisibleAsync();
 
@@ -114,6 +122,15 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/ingest/no-such-job", "ingest-unknown");
         await Expect(page.Locator("main")).ToContainTextAsync("No ingest job 'no-such-job'");
         await Expect(page.Locator("main code")).ToContainTextAsync("platform ingest submit");
+        // The crawl's page: its frontier and, per host, the politeness the cluster keeps: robots.txt read, its Crawl-delay applied.
+        await OpenAsync(page, $"/crawl/{DashboardPlatformFixture.Crawl}", "crawl");
+        await Expect(page.Locator("[data-testid=frontier]")).ToContainTextAsync("URLs waiting");
+        var host = page.Locator($"tr[data-host='{fixture.CrawledOrigin}']");
+        await Expect(host.Locator("[data-testid=robots]")).ToHaveTextAsync("Found", new() { Timeout = 60_000 });
+        await Expect(host.Locator("[data-testid=crawl-delay]")).ToHaveTextAsync($"{DashboardPlatformFixture.CrawlDelay.TotalSeconds:0.###} s");
+        var seen = int.Parse((await host.Locator("td").Nth(1).TextContentAsync())!.Replace(",", ""));
+        Assert.True(seen > 1, $"the crawl saw {seen} URL(s) of its site");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "crawl.png"), FullPage = true });
         await OpenAsync(page, "/crawl/no-such-crawl", "crawl-unknown");
         await Expect(page.Locator("main")).ToContainTextAsync("No crawl 'no-such-crawl'");
 
@@ -182,6 +199,9 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         Assert.True(numbers % 2 == 0, $"odd coordinates in the line's path: {read[1][..Math.Min(read[1].Length, 300)]}");
         return (int.Parse(read[0]), numbers / 2);
     }
+
+    private async Task<int> DatasetShardCountAsync() =>
+        (await fixture.Grains.GetGrain<Platform.Grains.Datasets.IDatasetGrain>(DashboardPlatformFixture.Dataset).GetTotals()).ShardCount;
 
     private static int StepOf(string? text) => int.Parse(text!.Split('/')[0].Trim());
 

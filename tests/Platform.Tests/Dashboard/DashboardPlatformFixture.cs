@@ -2,7 +2,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Platform.Grains.Crawling;
 using Platform.Grains.Datasets;
+using Platform.Grains.Ingestion;
+using Platform.Ingestion.Tests.Crawling;
 using Platform.Ingestion.Tests.Runs;
 using Platform.Ingestion.Warc;
 using Platform.Silo.Hosting;
@@ -15,13 +18,15 @@ namespace Platform.Tests.Dashboard;
 /// <summary>
 /// One real `platform up` with one CPU device and a dataset made by a real ingest job: a small WARC posted to
 /// `POST /api/ingest/jobs` (through Hangfire, as a person would) and waited for until it completed, so the pages show
-/// what the platform itself wrote (manifest, shards, their stats and the job's funnel).
+/// what the platform itself wrote (manifest, shards, their stats and the job's funnel). A crawl of a loopback site runs
+/// beside it (started, not waited for), so the crawl page has hosts whose politeness the cluster keeps.
 /// </summary>
 public sealed class DashboardPlatformFixture : IAsyncLifetime
 {
     public const string Dataset = "web";
     public const string IngestJob = "web-ingest";
     public const int SamplesPerShard = 4;
+    public const string Crawl = "site-crawl";
 
     /// <summary>Distinct photographs in the dump; besides them one copies a photograph's bytes and one is an icon, which the job rejects.</summary>
     public const int Photographs = 8;
@@ -31,6 +36,7 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
     private readonly string _root = Directory.CreateTempSubdirectory("dashboard-").FullName;
     private RunningPlatform? _platform;
     private PlatformClient? _client;
+    private CrawlSite? _site;
 
     internal RunningPlatform Platform => _platform ?? throw new InvalidOperationException("not started");
     public IGrainFactory Grains => (_client ?? throw new InvalidOperationException("not started")).Grains;
@@ -38,6 +44,12 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
 
     /// <summary>Where the ingest job wrote the dataset's shards, stats and funnel.</summary>
     public string DatasetLocation => Path.Combine(_root, "ingest", "dataset");
+
+    /// <summary>The crawled site's origin, as the crawl's politeness is keyed.</summary>
+    public string CrawledOrigin => new Uri((_site ?? throw new InvalidOperationException("not started")).Seed).GetLeftPart(UriPartial.Authority);
+
+    /// <summary>What the crawled site's robots.txt asks between requests; the crawl's own minimum is shorter.</summary>
+    public static TimeSpan CrawlDelay => CrawlSite.CrawlDelay;
 
     public static string Caption(int photograph) => $"A photograph of the old {Things[photograph % Things.Length]} seen on day {photograph}";
 
@@ -61,6 +73,17 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
         };
         using (var posted = await _platform.Http.PostAsJsonAsync("/api/ingest/jobs", submission, ct))
             Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync(ct));
+        _site = await CrawlSite.StartAsync();
+        await Grains.GetGrain<ICrawlJobGrain>(Crawl).Start(new CrawlJobRequest([_site.Seed], Path.Combine(_root, "crawl"), "crawled", new CrawlJobSettings
+        {
+            AllowLoopback = true,
+            MaxDepth = 2,
+            MaxRedirects = 3,
+            RequestTimeout = TimeSpan.FromMilliseconds(500),
+            MinDelay = TimeSpan.FromMilliseconds(50),
+            SliceSize = 3,
+            Ingest = new IngestJobSettings { LeaseTimeout = TimeSpan.FromSeconds(10) },
+        }));
         await WaitForIngestAsync(ct);
     }
 
@@ -113,6 +136,7 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
     {
         if (_client is not null) await _client.DisposeAsync();
         if (_platform is not null) await _platform.DisposeAsync();
+        if (_site is not null) await _site.DisposeAsync();
         Directory.Delete(_root, recursive: true);
     }
 }
