@@ -42,6 +42,9 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
     public IGrainFactory Grains => (_client ?? throw new InvalidOperationException("not started")).Grains;
     public string Root => _root;
 
+    /// <summary>The Hangfire job that submitted the ingest job.</summary>
+    public string IngestHangfireJob { get; private set; } = "";
+
     /// <summary>Where the ingest job wrote the dataset's shards, stats and funnel.</summary>
     public string DatasetLocation => Path.Combine(_root, "ingest", "dataset");
 
@@ -72,7 +75,11 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
             settings = new { samplesPerShard = SamplesPerShard },
         };
         using (var posted = await _platform.Http.PostAsJsonAsync("/api/ingest/jobs", submission, ct))
-            Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync(ct));
+        {
+            var answer = await posted.Content.ReadAsStringAsync(ct);
+            Assert.True(posted.IsSuccessStatusCode, answer);
+            IngestHangfireJob = JsonDocument.Parse(answer).RootElement.GetProperty("hangfireJob").GetString()!;
+        }
         _site = await CrawlSite.StartAsync();
         await Grains.GetGrain<ICrawlJobGrain>(Crawl).Start(new CrawlJobRequest([_site.Seed], Path.Combine(_root, "crawl"), "crawled", new CrawlJobSettings
         {
