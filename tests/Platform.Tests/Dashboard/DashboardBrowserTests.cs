@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Deque.AxeCore.Playwright;
@@ -171,7 +172,40 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Equal("Paused", await PhaseAsync(http, "watched", ct));
 
+        // Hangfire's jobs lead back to the platform's pages: the list names each job's page, its details page links there.
+        await page.GotoAsync("/hangfire/jobs/succeeded", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await Expect(page.Locator("body")).ToContainTextAsync($"IngestSubmitJob.RunAsync · /ingest/{DashboardPlatformFixture.IngestJob}");
+        await Expect(page.Locator("body")).ToContainTextAsync("TrainingSubmitJob.RunAsync · /runs/watched");
+        await page.GotoAsync($"/hangfire/jobs/details/{fixture.IngestHangfireJob}", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        var back = page.Locator("a[data-platform-page]");
+        await Expect(back).ToHaveAttributeAsync("href", $"/ingest/{DashboardPlatformFixture.IngestJob}");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "hangfire-job.png"), FullPage = true });
+        await back.ClickAsync();
+        await page.WaitForURLAsync($"**/ingest/{DashboardPlatformFixture.IngestJob}");
+        await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
+
         lock (consoleErrors) Assert.True(consoleErrors.Count == 0, "console errors:\n" + string.Join("\n", consoleErrors));
+    }
+
+    [Fact]
+    public async Task By_default_the_pages_and_their_hub_answer_only_requests_from_this_machine()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, bool relayed)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            // A request relayed by a proxy this platform does not trust comes from elsewhere, even over loopback.
+            if (relayed) request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+            using var response = await fixture.Platform.Http.SendAsync(request, ct);
+            return response.StatusCode;
+        }
+
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/"), (HttpMethod.Get, $"/datasets/{DashboardPlatformFixture.Dataset}"),
+            (HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1"), (HttpMethod.Get, "/_framework/blazor.web.js") })
+        {
+            Assert.True(await SendAsync(method, path, relayed: true) == HttpStatusCode.Forbidden, $"{method} {path} answered a request from another machine");
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(method, path, relayed: false));
+        }
     }
 
     /// <summary>Opens a page, waits for its live connection, checks it with axe and saves a screenshot.</summary>
