@@ -74,5 +74,16 @@ public sealed class CrawlJobGrainTests(SharedClusterFixture shared) : IAsyncLife
             .ToList();
         Assert.Equal(site.ExpectedPairs.Keys.Order(), inDump);
         Assert.Empty(Directory.GetFiles(Path.Combine(root, "warc"), "*.open"));
+
+        // What the pages show of the crawl's hosts: the site's URLs, none left waiting or out, and the politeness its grain kept.
+        var origin = new Uri(site.Seed).GetLeftPart(UriPartial.Authority);
+        var load = Assert.Single(await job.GetHosts(10), h => h.Origin == origin);
+        Assert.True(load.Seen > 3, $"{load.Seen} URLs seen");
+        Assert.Equal((0, 0), (load.Pending, load.InFlight));
+        var politeness = await shared.Grains.GetGrain<ICrawlHostGrain>(origin).GetStatus();
+        Assert.Equal(("Found", CrawlSite.CrawlDelay), (politeness.Robots, politeness.CrawlDelay));
+        Assert.NotNull(politeness.NextFetchAt);
+        Assert.Contains(await shared.Grains.GetGrain<Platform.Grains.Jobs.IJobDirectoryGrain>(Platform.Grains.Jobs.IJobDirectoryGrain.Key).Recent(Platform.Grains.Jobs.JobKind.Crawl, 100),
+            entry => entry.JobId == crawlId);
     }
 }

@@ -58,6 +58,8 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         var crawlLine = page.Locator($"li[data-crawl='{DashboardPlatformFixture.Crawl}']");
         await Expect(crawlLine.Locator("a")).ToHaveAttributeAsync("href", $"/crawl/{DashboardPlatformFixture.Crawl}");
         await Expect(crawlLine).ToContainTextAsync("pages admitted");
+        // The watched run saves no checkpoint, so nothing is evaluated yet: the section says what would make it show something.
+        await Expect(page.Locator("section[aria-labelledby=evaluations-heading]")).ToContainTextAsync("No checkpoint evaluated yet");
         await Expect(page.Locator("a[href='/orleans']").First).ToBeVisibleAsync();
         await Expect(page.Locator("a[href='/hangfire']").First).ToBeVisibleAsync();
 
