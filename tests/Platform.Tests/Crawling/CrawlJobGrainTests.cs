@@ -21,16 +21,21 @@ public sealed class CrawlJobGrainTests(SharedClusterFixture shared) : IAsyncLife
         Directory.Delete(root, recursive: true);
     }
 
+    /// <summary>A crawl of the <see cref="CrawlSite"/> that takes seconds: its slow page times out, and its Crawl-delay, longer than the minimum, spaces the requests.</summary>
+    internal static CrawlJobSettings TestSiteSettings => new()
+    {
+        AllowLoopback = true,
+        MaxDepth = 2,
+        MaxRedirects = 3,
+        RequestTimeout = TimeSpan.FromMilliseconds(500),
+        MinDelay = TimeSpan.FromMilliseconds(50),
+    };
+
     [Fact]
     public async Task A_crawl_on_two_silos_shares_each_hosts_politeness_through_its_grain_and_ingests_its_warc_into_the_dataset()
     {
-        var settings = new CrawlJobSettings
+        var settings = TestSiteSettings with
         {
-            AllowLoopback = true,
-            MaxDepth = 2,
-            MaxRedirects = 3,
-            RequestTimeout = TimeSpan.FromMilliseconds(500),
-            MinDelay = TimeSpan.FromMilliseconds(50),
             // Small slices, several out at once: workers on both silos ask the same host grain.
             SliceSize = 3,
             MaxSlicesInFlight = 4,

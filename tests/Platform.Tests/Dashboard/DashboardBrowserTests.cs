@@ -176,8 +176,8 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
 
         // Hangfire's jobs lead back to the platform's pages: the list names each job's page, its details page links there.
         await page.GotoAsync("/hangfire/jobs/succeeded", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
-        await Expect(page.Locator("body")).ToContainTextAsync($"IngestSubmitJob.RunAsync · /ingest/{DashboardPlatformFixture.IngestJob}");
-        await Expect(page.Locator("body")).ToContainTextAsync("TrainingSubmitJob.RunAsync · /runs/watched");
+        await Expect(page.Locator("body")).ToContainTextAsync(new System.Text.RegularExpressions.Regex($@"IngestSubmitJob\.\w+ · /ingest/{DashboardPlatformFixture.IngestJob}"));
+        await Expect(page.Locator("body")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"TrainingSubmitJob\.\w+ · /runs/watched"));
         await page.GotoAsync($"/hangfire/jobs/details/{fixture.IngestHangfireJob}", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
         var back = page.Locator("a[data-platform-page]");
         await Expect(back).ToHaveAttributeAsync("href", $"/ingest/{DashboardPlatformFixture.IngestJob}");

@@ -9,6 +9,7 @@ using Platform.Ingestion.Tests.Crawling;
 using Platform.Ingestion.Tests.Runs;
 using Platform.Ingestion.Warc;
 using Platform.Silo.Hosting;
+using Platform.Tests.Crawling;
 using Platform.Tests.Infrastructure;
 using Platform.Tests.Training;
 using SkiaSharp;
@@ -81,13 +82,8 @@ public sealed class DashboardPlatformFixture : IAsyncLifetime
             IngestHangfireJob = JsonDocument.Parse(answer).RootElement.GetProperty("hangfireJob").GetString()!;
         }
         _site = await CrawlSite.StartAsync();
-        await Grains.GetGrain<ICrawlJobGrain>(Crawl).Start(new CrawlJobRequest([_site.Seed], Path.Combine(_root, "crawl"), "crawled", new CrawlJobSettings
+        await Grains.GetGrain<ICrawlJobGrain>(Crawl).Start(new CrawlJobRequest([_site.Seed], Path.Combine(_root, "crawl"), "crawled", CrawlJobGrainTests.TestSiteSettings with
         {
-            AllowLoopback = true,
-            MaxDepth = 2,
-            MaxRedirects = 3,
-            RequestTimeout = TimeSpan.FromMilliseconds(500),
-            MinDelay = TimeSpan.FromMilliseconds(50),
             SliceSize = 3,
             Ingest = new IngestJobSettings { LeaseTimeout = TimeSpan.FromSeconds(10) },
         }));
