@@ -36,19 +36,25 @@ public sealed class DatasetFunnels(DatasetCatalog catalog)
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Tally> _tallies = new(StringComparer.Ordinal);
 
-    /// <summary>The funnel of <paramref name="dataset"/> with up to <paramref name="shardCount"/> shards counted, waiting at most <paramref name="wait"/> for counting.</summary>
+    /// <summary>The funnel of <paramref name="dataset"/> with up to <paramref name="shardCount"/> shards counted, waiting at most <paramref name="wait"/> for shards not counted yet.</summary>
     public async Task<DatasetFunnel> GetAsync(string dataset, int shardCount, TimeSpan wait, CancellationToken cancellationToken)
     {
         var tally = _tallies.GetOrAdd(dataset, _ => new Tally());
         Task updating;
+        bool counting;
         lock (tally)
         {
-            var stale = tally.Counted < shardCount || DateTimeOffset.UtcNow - tally.ListedAt > ListingInterval;
-            if (stale && tally.Updating.IsCompleted) tally.Updating = Task.Run(() => UpdateAsync(dataset, tally, shardCount));
+            counting = tally.Counted < shardCount;
+            if ((counting || DateTimeOffset.UtcNow - tally.ListedAt > ListingInterval) && tally.Updating.IsCompleted)
+                tally.Updating = Task.Run(() => UpdateAsync(dataset, tally, shardCount));
             updating = tally.Updating;
         }
-        await Task.WhenAny(updating, Task.Delay(wait, cancellationToken));
-        cancellationToken.ThrowIfCancellationRequested();
+        // Only new shards are worth a wait; a periodic look for new job funnels shows on the next refresh.
+        if (counting)
+        {
+            await Task.WhenAny(updating, Task.Delay(wait, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
         lock (tally) return tally.Snapshot(shardCount);
     }
 
