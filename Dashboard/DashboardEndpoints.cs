@@ -17,7 +17,8 @@ public static class DashboardEndpoints
     /// both answer local requests only (the platform binds loopback by default, but a host bound to
     /// a public address must not expose job controls); with one, the policy decides.
     /// </summary>
-    public static WebApplication MapPlatformDashboards(this WebApplication app, string? authorizationPolicy)
+    /// <param name="jobPage">The platform page of a Hangfire job, named in its display name (see <see cref="HangfireJobLinks"/>).</param>
+    public static WebApplication MapPlatformDashboards(this WebApplication app, string? authorizationPolicy, Func<Hangfire.Common.Job, string?>? jobPage = null)
     {
         var restricted = string.IsNullOrWhiteSpace(authorizationPolicy);
         if (restricted)
@@ -32,6 +33,7 @@ public static class DashboardEndpoints
         {
             DashboardTitle = "SimVLM platform · jobs",
             AppPath = "/",
+            DisplayNameFunc = (_, job) => HangfireJobLinks.DisplayName(job, jobPage),
             Authorization = restricted ? [new LocalRequestsOnlyAuthorizationFilter()] : [],
         });
         if (!restricted)

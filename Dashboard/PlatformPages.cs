@@ -35,6 +35,7 @@ public static class PlatformPages
         services.AddRadzenComponents();
         services.AddSingleton(new DatasetCatalogOptions(manifestContainer));
         services.AddSingleton<DatasetCatalog>();
+        services.AddSingleton<DatasetFunnels>();
         return services;
     }
 

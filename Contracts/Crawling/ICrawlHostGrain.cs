@@ -17,6 +17,26 @@ public interface ICrawlHostGrain : IGrainWithStringKey
     Task<HostSlot> ReserveSlot(CrawlHostSettings settings);
 
     Task Report(bool failed, CrawlHostSettings settings);
+
+    /// <summary>The host's politeness as it stands, for people to look at; changes nothing.</summary>
+    Task<CrawlHostStatus> GetStatus();
+}
+
+/// <param name="Robots">The robots file status name once known; "fetching" while a worker fetches it; "not asked" before any worker asked.</param>
+/// <param name="CrawlDelay">Time between request starts (the crawl's minimum, or robots.txt's Crawl-delay when longer); null before any worker asked.</param>
+/// <param name="NextFetchAt">When the next request may start (UTC); null before the first.</param>
+/// <param name="CircuitOpenUntil">Until when no request goes out after consecutive failures; null while the circuit is closed.</param>
+[GenerateSerializer, Immutable]
+public sealed record CrawlHostStatus(
+    [property: Id(0)] string Origin,
+    [property: Id(1)] string Robots,
+    [property: Id(2)] TimeSpan? CrawlDelay,
+    [property: Id(3)] DateTimeOffset? NextFetchAt,
+    [property: Id(4)] DateTimeOffset? CircuitOpenUntil,
+    [property: Id(5)] int ConsecutiveFailures)
+{
+    public const string RobotsNotAsked = "not asked";
+    public const string RobotsFetching = "fetching";
 }
 
 [GenerateSerializer]

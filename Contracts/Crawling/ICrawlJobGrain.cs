@@ -16,7 +16,22 @@ public interface ICrawlJobGrain : IWorkCoordinatorGrain
     Task<CrawlJobStatus> Start(CrawlJobRequest request);
 
     Task<CrawlJobStatus> GetStatus();
+
+    /// <summary>
+    /// The crawl's hosts (origins, as its <see cref="ICrawlHostGrain"/>s are keyed), those with the most URLs waiting or out first:
+    /// how many URLs of each the crawl has seen, has waiting in its frontier, and has out on workers. Read-only.
+    /// </summary>
+    Task<IReadOnlyList<CrawlHostLoad>> GetHosts(int take);
 }
+
+/// <param name="Origin"><c>scheme://host:port</c> as the crawler keys politeness.</param>
+/// <param name="InFlight">URLs in slices out on workers, fetched or not yet reported.</param>
+[GenerateSerializer, Immutable]
+public sealed record CrawlHostLoad(
+    [property: Id(0)] string Origin,
+    [property: Id(1)] int Seen,
+    [property: Id(2)] int Pending,
+    [property: Id(3)] int InFlight);
 
 /// <param name="Seeds">Start URLs (depth 0).</param>
 /// <param name="OutputDirectory">WARC files go to <c>warc/</c> under it, the ingest job's output to <c>ingest/</c>; storage every silo can write.</param>

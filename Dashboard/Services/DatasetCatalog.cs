@@ -61,6 +61,9 @@ public sealed class DatasetCatalog(DatasetManifestStore manifests, DatasetCatalo
         }
     }
 
+    /// <summary>The folder or blob prefix that holds some of a dataset's files (a <see cref="Home"/>), to list and read the files beside its shards.</summary>
+    public Task<IDatasetStore> OpenFolderAsync(string home) => DatasetTarget.OpenWithClientAsync(home, manifests.Account, CancellationToken.None);
+
     /// <summary>Where a dataset's shards live, said once for the page: the folder or container of its first shard.</summary>
     public static string Home(ShardEntry shard)
     {

@@ -48,6 +48,15 @@ public sealed class CrawlHostGrain : Grain, ICrawlHostGrain
         For(settings).Report(failed, DateTimeOffset.UtcNow);
         return Task.CompletedTask;
     }
+
+    public Task<CrawlHostStatus> GetStatus()
+    {
+        var origin = this.GetPrimaryKeyString();
+        if (host is null) return Task.FromResult(new CrawlHostStatus(origin, CrawlHostStatus.RobotsNotAsked, null, null, null, 0));
+        var robots = host.Robots?.Status.ToString() ?? (host.RobotsBeingFetched ? CrawlHostStatus.RobotsFetching : CrawlHostStatus.RobotsNotAsked);
+        return Task.FromResult(new CrawlHostStatus(origin, robots, host.Delay,
+            host.NextSlot == DateTimeOffset.MinValue ? null : host.NextSlot, host.OpenUntil, host.ConsecutiveFailures));
+    }
 }
 
 /// <summary>

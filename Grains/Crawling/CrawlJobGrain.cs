@@ -84,6 +84,7 @@ public sealed class CrawlJobGrain(
         state.State.Phase = CrawlJobPhase.Crawling;
         await state.WriteStateAsync();
         StartTimer();
+        await Jobs.JobDirectory.RecordAsync(GrainFactory, Jobs.JobKind.Crawl, JobId, logger);
         await DispatchAsync();
         return await GetStatus();
     }
@@ -106,6 +107,25 @@ public sealed class CrawlJobGrain(
         return new CrawlJobStatus(JobId, state.State.Phase, state.State.PagesAdmitted, state.State.Pending.Count,
             slices.Count(s => s.IsFinished), slices.Count(s => !s.IsFinished), new Dictionary<string, long>(state.State.Stats),
             [.. state.State.WarcFiles], state.State.IngestJobId, ingest, state.State.Error);
+    }
+
+    public Task<IReadOnlyList<CrawlHostLoad>> GetHosts(int take)
+    {
+        var hosts = new Dictionary<string, (int Seen, int Pending, int InFlight)>(StringComparer.OrdinalIgnoreCase);
+        void Count(string url, int seen, int pending, int inFlight)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) return;
+            var origin = uri.GetLeftPart(UriPartial.Authority);
+            var counts = hosts.GetValueOrDefault(origin);
+            hosts[origin] = (counts.Seen + seen, counts.Pending + pending, counts.InFlight + inFlight);
+        }
+        foreach (var url in state.State.Seen) Count(url, 1, 0, 0);
+        foreach (var target in state.State.Pending) Count(target.Url, 0, 1, 0);
+        foreach (var target in state.State.Slices.Where(s => !s.IsFinished).SelectMany(s => s.Targets)) Count(target.Url, 0, 0, 1);
+        return Task.FromResult<IReadOnlyList<CrawlHostLoad>>([.. hosts
+            .OrderByDescending(h => h.Value.Pending + h.Value.InFlight).ThenByDescending(h => h.Value.Seen).ThenBy(h => h.Key, StringComparer.Ordinal)
+            .Take(Math.Max(0, take))
+            .Select(h => new CrawlHostLoad(h.Key, h.Value.Seen, h.Value.Pending, h.Value.InFlight))]);
     }
 
     public Task<bool> Heartbeat(WorkItemId item, int attempt, WorkProgress progress) =>

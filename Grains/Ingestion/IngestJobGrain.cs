@@ -159,6 +159,7 @@ public sealed class IngestJobGrain(
         StartTimer();
         await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         await StartStepAsync(IngestStep.Plan, IngestJobPhase.Planning);
+        await Jobs.JobDirectory.RecordAsync(GrainFactory, Jobs.JobKind.Ingest, JobId, logger);
         return Status();
     }
 

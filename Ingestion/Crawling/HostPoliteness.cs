@@ -116,6 +116,17 @@ public sealed class HostPolitenessState(PolitenessOptions options, string produc
 
     public RobotsFile? Robots { get; private set; }
 
+    /// <summary>When the next request to the host may start; <see cref="DateTimeOffset.MinValue"/> before the first.</summary>
+    public DateTimeOffset NextSlot => nextSlot;
+
+    /// <summary>Until when the host's circuit is open (no requests), after consecutive failures; null while closed.</summary>
+    public DateTimeOffset? OpenUntil => openUntil;
+
+    public int ConsecutiveFailures => consecutiveFailures;
+
+    /// <summary>Whether a worker was told to fetch robots.txt and has not answered yet.</summary>
+    public bool RobotsBeingFetched => Robots is null && robotsClaimedAt is not null;
+
     /// <summary>Time between request starts: the configured minimum, or robots.txt's Crawl-delay (capped) when longer.</summary>
     public TimeSpan Delay => robotsDelay is { } d && d > options.MinDelay ? (d < options.MaxCrawlDelay ? d : options.MaxCrawlDelay) : options.MinDelay;
 

@@ -1,5 +1,6 @@
 using Hangfire;
 using Hangfire.PostgreSql;
+using Platform.Dashboard;
 using Platform.Silo.Jobs;
 
 namespace Platform.Silo.Hosting;
@@ -13,7 +14,8 @@ public static class HangfireServiceExtensions
         {
             config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
+                .UseRecommendedSerializerSettings()
+                .UsePlatformPageLinks(PlatformJobPages.PageOf);
             if (string.IsNullOrWhiteSpace(settings.PostgreSqlConnectionString))
                 config.UseInMemoryStorage();
             else

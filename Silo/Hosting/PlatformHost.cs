@@ -69,7 +69,7 @@ public static class PlatformHost
         if (proxies.Count > 0) app.UseForwardedHeaders();
         app.UseHostFiltering();
         app.MapPlatformHealthChecks();
-        app.MapPlatformDashboards(policy);
+        app.MapPlatformDashboards(policy, Platform.Silo.Jobs.PlatformJobPages.PageOf);
         app.MapPlatformIngestApi(policy);
         app.MapPlatformDevicesApi(policy);
         app.MapPlatformTrainingApi(policy);

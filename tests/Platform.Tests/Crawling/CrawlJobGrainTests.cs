@@ -21,16 +21,21 @@ public sealed class CrawlJobGrainTests(SharedClusterFixture shared) : IAsyncLife
         Directory.Delete(root, recursive: true);
     }
 
+    /// <summary>A crawl of the <see cref="CrawlSite"/> that takes seconds: its slow page times out, and its Crawl-delay, longer than the minimum, spaces the requests.</summary>
+    internal static CrawlJobSettings TestSiteSettings => new()
+    {
+        AllowLoopback = true,
+        MaxDepth = 2,
+        MaxRedirects = 3,
+        RequestTimeout = TimeSpan.FromMilliseconds(500),
+        MinDelay = TimeSpan.FromMilliseconds(50),
+    };
+
     [Fact]
     public async Task A_crawl_on_two_silos_shares_each_hosts_politeness_through_its_grain_and_ingests_its_warc_into_the_dataset()
     {
-        var settings = new CrawlJobSettings
+        var settings = TestSiteSettings with
         {
-            AllowLoopback = true,
-            MaxDepth = 2,
-            MaxRedirects = 3,
-            RequestTimeout = TimeSpan.FromMilliseconds(500),
-            MinDelay = TimeSpan.FromMilliseconds(50),
             // Small slices, several out at once: workers on both silos ask the same host grain.
             SliceSize = 3,
             MaxSlicesInFlight = 4,
@@ -74,5 +79,16 @@ public sealed class CrawlJobGrainTests(SharedClusterFixture shared) : IAsyncLife
             .ToList();
         Assert.Equal(site.ExpectedPairs.Keys.Order(), inDump);
         Assert.Empty(Directory.GetFiles(Path.Combine(root, "warc"), "*.open"));
+
+        // What the pages show of the crawl's hosts: the site's URLs, none left waiting or out, and the politeness its grain kept.
+        var origin = new Uri(site.Seed).GetLeftPart(UriPartial.Authority);
+        var load = Assert.Single(await job.GetHosts(10), h => h.Origin == origin);
+        Assert.True(load.Seen > 3, $"{load.Seen} URLs seen");
+        Assert.Equal((0, 0), (load.Pending, load.InFlight));
+        var politeness = await shared.Grains.GetGrain<ICrawlHostGrain>(origin).GetStatus();
+        Assert.Equal(("Found", CrawlSite.CrawlDelay), (politeness.Robots, politeness.CrawlDelay));
+        Assert.NotNull(politeness.NextFetchAt);
+        Assert.Contains(await shared.Grains.GetGrain<Platform.Grains.Jobs.IJobDirectoryGrain>(Platform.Grains.Jobs.IJobDirectoryGrain.Key).Recent(Platform.Grains.Jobs.JobKind.Crawl, 100),
+            entry => entry.JobId == crawlId);
     }
 }

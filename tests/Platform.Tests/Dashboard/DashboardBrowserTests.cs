@@ -1,7 +1,9 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
+using Platform.Datasets;
 using Platform.Tests.Training;
 
 namespace Platform.Tests.Dashboard;
@@ -48,6 +50,16 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/", "overview");
         await Expect(page.Locator("main")).ToContainTextAsync("watched");
         await Expect(page.Locator("main")).ToContainTextAsync("cpu:0 running watched");
+        // Jobs of every kind: the fixture's ingest job (done, its shards committed) and its crawl, each linking to its page.
+        var ingestLine = page.Locator($"li[data-job='{DashboardPlatformFixture.IngestJob}']");
+        await Expect(ingestLine).ToContainTextAsync("Completed");
+        await Expect(ingestLine.Locator("a")).ToHaveAttributeAsync("href", $"/ingest/{DashboardPlatformFixture.IngestJob}");
+        await Expect(ingestLine.Locator("progress")).ToHaveAttributeAsync("value", (await DatasetShardCountAsync()).ToString());
+        var crawlLine = page.Locator($"li[data-crawl='{DashboardPlatformFixture.Crawl}']");
+        await Expect(crawlLine.Locator("a")).ToHaveAttributeAsync("href", $"/crawl/{DashboardPlatformFixture.Crawl}");
+        await Expect(crawlLine).ToContainTextAsync("pages admitted");
+        // The watched run saves no checkpoint, so nothing is evaluated yet: the section says what would make it show something.
+        await Expect(page.Locator("section[aria-labelledby=evaluations-heading]")).ToContainTextAsync("No checkpoint evaluated yet");
         await Expect(page.Locator("a[href='/orleans']").First).ToBeVisibleAsync();
         await Expect(page.Locator("a[href='/hangfire']").First).ToBeVisibleAsync();
 
@@ -57,24 +69,54 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/datasets", "datasets");
         await Expect(page.Locator("main table")).ToContainTextAsync(DashboardPlatformFixture.Dataset);
 
+        // The dataset the fixture's ingest job made: its shard count, its funnel stage by stage, per-shard stats and its samples.
+        var shards = await fixture.Grains.GetGrain<Platform.Grains.Datasets.IDatasetGrain>(DashboardPlatformFixture.Dataset).ListShards(0, 100);
+        var shardStats = shards.Select(s => ShardStats.FromJson(File.ReadAllBytes(s.Location[..^".tar".Length] + "_stats.json"))).ToList();
+        var jobFunnel = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(fixture.DatasetLocation, $"funnel-{DashboardPlatformFixture.IngestJob}.json")));
+        var stages = jobFunnel.RootElement.GetProperty("stages").EnumerateArray().ToList();
         await OpenAsync(page, $"/datasets/{DashboardPlatformFixture.Dataset}", "dataset");
-        await Expect(page.Locator("[data-testid=shard-count]")).ToHaveTextAsync("1");
-        // The funnel from the shard's stats: attempted, stored, then each other status and each reason.
+        await Expect(page.Locator("[data-testid=shard-count]")).ToHaveTextAsync(shards.Count.ToString());
+        // One bar for what each stage took in, one for what it kept, one per rejection reason, as the job's funnel file counts them.
         var funnel = page.Locator("figure[data-chart=funnel]");
-        await Expect(funnel).ToHaveAttributeAsync("data-points", "6");
-        await Expect(funnel).ToContainTextAsync("attempted");
-        await Expect(funnel).ToContainTextAsync("image_too_small");
-        await Expect(page.Locator("tr[data-shard='00000']")).ToContainTextAsync("11");
-                var images = page.Locator("li.sample img");
-        await Expect(images).ToHaveCountAsync(DashboardPlatformFixture.Samples);
+        await Expect(funnel).ToHaveAttributeAsync("data-points", stages.Sum(s => 2 + s.GetProperty("rejected").EnumerateObject().Count()).ToString());
+        Assert.True(stages.Count > 2, jobFunnel.RootElement.ToString());
+        foreach (var stage in stages)
+            await Expect(page.Locator($"tr[data-stage='{stage.GetProperty("stage").GetString()}']")).ToHaveAttributeAsync("data-in", stage.GetProperty("in").GetInt64().ToString());
+        // The image stage sums every shard's stats: the copied photograph and the icon are rejected there, by reason.
+        var imageStage = page.Locator("tr[data-stage=shards]");
+        await Expect(imageStage).ToHaveAttributeAsync("data-in", shardStats.Sum(s => s.Attempted).ToString());
+        await Expect(imageStage).ToHaveAttributeAsync("data-passed", shardStats.Sum(s => s.Successes).ToString());
+        Assert.Equal(DashboardPlatformFixture.Photographs, shardStats.Sum(s => s.Successes));
+        Assert.Equal(2, shardStats.Sum(s => s.ReasonCounts.Values.Sum()));
+        foreach (var reason in shardStats.SelectMany(s => s.ReasonCounts.Keys))
+            await Expect(imageStage).ToContainTextAsync(reason);
+        foreach (var (shard, stats) in shards.Zip(shardStats))
+            await Expect(page.Locator($"tr[data-shard='{shard.ShardId}'] td").Nth(3)).ToHaveTextAsync(stats.Attempted.ToString());
+        // Shards commit in any order and one may hold no sample (all its attempts rejected): the grid starts on one with samples,
+        // and the shard buttons switch it to another.
+        var withSamples = shards.Where(s => s.SampleCount > 0).ToList();
+        Assert.True(withSamples.Count >= 2, string.Join(", ", shards.Select(s => $"{s.ShardId}: {s.SampleCount}")));
+        var images = page.Locator("li.sample img");
+        await Expect(page.Locator("#samples-heading")).ToHaveTextAsync($"Samples of shard {withSamples[0].ShardId}");
+        await Expect(images).ToHaveCountAsync((int)withSamples[0].SampleCount);
+        await page.Locator($"tr[data-shard='{withSamples[1].ShardId}'] button").ClickAsync();
+        await Expect(page.Locator("#samples-heading")).ToHaveTextAsync($"Samples of shard {withSamples[1].ShardId}");
+        await Expect(images).ToHaveCountAsync((int)withSamples[1].SampleCount);
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('li.sample img')].every(i => i.complete)");
         var widths = await images.EvaluateAllAsync<int[]>("imgs => imgs.map(i => i.naturalWidth)");
-        Assert.All(widths, width => Assert.Equal(64, width));
-        Assert.Equal("a red square on a grey background number 0", await images.First.GetAttributeAsync("alt"));
-        await page.Locator("#sample-search").FillAsync("number 5");
+        Assert.All(widths, width => Assert.True(width > 0, "an image of the sample grid did not decode"));
+        var firstCaption = await images.First.GetAttributeAsync("alt");
+        Assert.Contains(firstCaption, Enumerable.Range(0, DashboardPlatformFixture.Photographs).Select(DashboardPlatformFixture.Caption));
+        var wanted = firstCaption!.Split(' ')[^1];
+        await page.Locator("#sample-search").FillAsync($"on day {wanted}");
         await page.Locator("form[role=search] button").ClickAsync();
         await Expect(images).ToHaveCountAsync(1);
-        await Expect(page.Locator("li.sample").First).ToContainTextAsync("number 5");
+        await Expect(page.Locator("li.sample").First).ToContainTextAsync(firstCaption);
+
+        // The ingest job's page: done, its shards committed.
+        await OpenAsync(page, $"/ingest/{DashboardPlatformFixture.IngestJob}", "ingest");
+        await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
+        await Expect(page.Locator("main")).ToContainTextAsync($"{shards.Count} committed");
 
         await OpenAsync(page, "/devices", "devices");
         await Expect(page.Locator("tr[data-device='cpu:0']")).ToContainTextAsync("watched");
@@ -83,10 +125,19 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await OpenAsync(page, "/ingest/no-such-job", "ingest-unknown");
         await Expect(page.Locator("main")).ToContainTextAsync("No ingest job 'no-such-job'");
         await Expect(page.Locator("main code")).ToContainTextAsync("platform ingest submit");
+        // The crawl's page: its frontier and, per host, the politeness the cluster keeps: robots.txt read, its Crawl-delay applied.
+        await OpenAsync(page, $"/crawl/{DashboardPlatformFixture.Crawl}", "crawl");
+        await Expect(page.Locator("[data-testid=frontier]")).ToContainTextAsync("URLs waiting");
+        var host = page.Locator($"tr[data-host='{fixture.CrawledOrigin}']");
+        await Expect(host.Locator("[data-testid=robots]")).ToHaveTextAsync("Found", new() { Timeout = 60_000 });
+        await Expect(host.Locator("[data-testid=crawl-delay]")).ToHaveTextAsync($"{DashboardPlatformFixture.CrawlDelay.TotalSeconds:0.###} s");
+        var seen = int.Parse((await host.Locator("td").Nth(1).TextContentAsync())!.Replace(",", ""));
+        Assert.True(seen > 1, $"the crawl saw {seen} URL(s) of its site");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "crawl.png"), FullPage = true });
         await OpenAsync(page, "/crawl/no-such-crawl", "crawl-unknown");
         await Expect(page.Locator("main")).ToContainTextAsync("No crawl 'no-such-crawl'");
 
-                await OpenAsync(page, "/leaderboard", "leaderboard");
+        await OpenAsync(page, "/leaderboard", "leaderboard");
         await Expect(page.Locator("main")).ToContainTextAsync("No checkpoint has been scored yet");
 
         // The run's page: its curves hold the run's points, and steps reported after the page loaded arrive without a reload.
@@ -123,7 +174,40 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Equal("Paused", await PhaseAsync(http, "watched", ct));
 
+        // Hangfire's jobs lead back to the platform's pages: the list names each job's page, its details page links there.
+        await page.GotoAsync("/hangfire/jobs/succeeded", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await Expect(page.Locator("body")).ToContainTextAsync(new System.Text.RegularExpressions.Regex($@"IngestSubmitJob\.\w+ · /ingest/{DashboardPlatformFixture.IngestJob}"));
+        await Expect(page.Locator("body")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"TrainingSubmitJob\.\w+ · /runs/watched"));
+        await page.GotoAsync($"/hangfire/jobs/details/{fixture.IngestHangfireJob}", new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        var back = page.Locator("a[data-platform-page]");
+        await Expect(back).ToHaveAttributeAsync("href", $"/ingest/{DashboardPlatformFixture.IngestJob}");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "hangfire-job.png"), FullPage = true });
+        await back.ClickAsync();
+        await page.WaitForURLAsync($"**/ingest/{DashboardPlatformFixture.IngestJob}");
+        await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
+
         lock (consoleErrors) Assert.True(consoleErrors.Count == 0, "console errors:\n" + string.Join("\n", consoleErrors));
+    }
+
+    [Fact]
+    public async Task By_default_the_pages_and_their_hub_answer_only_requests_from_this_machine()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, bool relayed)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            // A request relayed by a proxy this platform does not trust comes from elsewhere, even over loopback.
+            if (relayed) request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+            using var response = await fixture.Platform.Http.SendAsync(request, ct);
+            return response.StatusCode;
+        }
+
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/"), (HttpMethod.Get, $"/datasets/{DashboardPlatformFixture.Dataset}"),
+            (HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1"), (HttpMethod.Get, "/_framework/blazor.web.js") })
+        {
+            Assert.True(await SendAsync(method, path, relayed: true) == HttpStatusCode.Forbidden, $"{method} {path} answered a request from another machine");
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(method, path, relayed: false));
+        }
     }
 
     /// <summary>Opens a page, waits for its live connection, checks it with axe and saves a screenshot.</summary>
@@ -151,6 +235,9 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         Assert.True(numbers % 2 == 0, $"odd coordinates in the line's path: {read[1][..Math.Min(read[1].Length, 300)]}");
         return (int.Parse(read[0]), numbers / 2);
     }
+
+    private async Task<int> DatasetShardCountAsync() =>
+        (await fixture.Grains.GetGrain<Platform.Grains.Datasets.IDatasetGrain>(DashboardPlatformFixture.Dataset).GetTotals()).ShardCount;
 
     private static int StepOf(string? text) => int.Parse(text!.Split('/')[0].Trim());
 
