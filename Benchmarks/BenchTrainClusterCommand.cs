@@ -18,7 +18,7 @@ public static class BenchTrainClusterCommand
         var seed = new Option<ulong>("--seed") { Description = "The runs' seed.", DefaultValueFactory = _ => 1UL };
         var shards = new Option<int>("--shards") { Description = "Shards of the generated dataset.", DefaultValueFactory = _ => 4 };
         var perShard = new Option<int>("--samples-per-shard") { Description = "Captioned pictures per shard.", DefaultValueFactory = _ => 32 };
-        var rounds = new Option<int>("--rounds") { Description = "Measured rounds after one warm-up round, each training once through each path; the figures are the medians.", DefaultValueFactory = _ => 5 };
+        var rounds = new Option<int>("--rounds") { Description = "Measured rounds after one warm-up round, each training once through each path; the figures are the medians.", DefaultValueFactory = _ => 9 };
         var command = new Command("train-cluster",
             "Time the same small training run through `platform train`'s one-process path and through the scheduler on one in-process silo with one CPU device, " +
             "on one generated dataset, in alternating rounds after a warm-up; the last line is train_cluster_overhead=<cluster / command>, from the medians.");
