@@ -140,7 +140,8 @@ public sealed class HttpImageDownloader : IImageSource, IDisposable
         var current = uri;
         for (var hop = 0; ; hop++)
         {
-            if (_options.HonourRobotsTxt && !(await RobotsForAsync(current, cancellationToken)).IsAllowed(current.PathAndQuery))
+            // The image's own URL was checked before its turn at the host; a redirect's target is checked here.
+            if (hop > 0 && _options.HonourRobotsTxt && !(await RobotsForAsync(current, cancellationToken)).IsAllowed(current.PathAndQuery))
                 return new Attempt(FetchResult.Failure(FetchReasons.RobotsDisallowed, current.ToString()), false);
 
             var (attempt, redirect) = await RequestAsync(current, hop, cancellationToken);

@@ -186,6 +186,25 @@ public sealed partial class DownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_redirect_into_a_path_robots_txt_disallows_is_not_followed()
+    {
+        _server.Map("/robots.txt", (context, _) => context.Response.WriteAsync("User-agent: *\nDisallow: /private/\n"));
+        _server.Map("/public/moved.jpg", (context, _) =>
+        {
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = "/private/a.jpg";
+            return Task.CompletedTask;
+        });
+        _server.MapImage("/private/a.jpg", _image);
+
+        var result = await Fetch(_server.Url("/public/moved.jpg"));
+
+        Assert.Equal("robots_disallowed", result.FailureReason);
+        Assert.Equal(1, _server.Hits("/public/moved.jpg"));
+        Assert.Equal(0, _server.Hits("/private/a.jpg"));
+    }
+
+    [Fact]
     public async Task Robots_txt_answering_5xx_means_disallow_everything()
     {
         _server.Map("/robots.txt", (context, _) =>
