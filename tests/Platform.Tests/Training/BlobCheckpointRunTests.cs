@@ -82,6 +82,11 @@ public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal(Enumerable.Range(1, Steps), status.History.Select(s => s.Step));
         Assert.All(status.Checkpoints, c => Assert.Equal(store.FolderUrl(c.Step), c.Folder));
 
+        // The evaluations load checkpoints into new models, whose initialisation draws from libtorch's process-wide
+        // generator: the uninterrupted run below, seeded in this process, must not train while they do.
+        await TrainingKillTests.WaitUntilAsync(async () => (await record.GetStatus()).Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+            "every evaluation's end", TimeSpan.FromMinutes(5));
+
         // Exact resume from the blob checkpoint: the final checkpoint equals the uninterrupted run's, parameter by parameter.
         var final = await BlobCheckpointStore.DownloadFolderAsync(store.FolderUrl(Steps), account, Path.Combine(root, "downloaded"), ct);
         var uninterrupted = Path.Combine(root, "uninterrupted");
@@ -93,8 +98,6 @@ public sealed class BlobCheckpointRunTests(AzuriteFixture azurite) : IDisposable
         Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by up to {difference}");
 
         // Every checkpoint is evaluated from the container and its score is on the leaderboard under its URL.
-        await TrainingKillTests.WaitUntilAsync(async () => (await record.GetStatus()).Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
-            "every evaluation's end", TimeSpan.FromMinutes(5));
         status = await record.GetStatus();
         Assert.Equal(status.Checkpoints.Select(c => c.Step), status.Evaluations.Select(e => e.Step));
         Assert.All(status.Evaluations, e => Assert.True(e.Phase == EvaluationPhase.Completed && e.PrimaryScore is not null, e.Error));
