@@ -89,7 +89,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         var dataset = await EnsureDatasetAsync(work, cancellationToken);
         if (dataset is null) return 1;
         var benchmark = EnsureBenchmark(work);
-        var run = await TrainAsync(benchmark, cancellationToken);
+        var run = await TrainAsync(dataset, benchmark, cancellationToken);
         if (run is null) return 1;
         await PrintSummaryAsync(dataset, run, DateTimeOffset.UtcNow - started, cancellationToken);
         return run.Run.Phase == TrainingRunPhase.Completed ? 0 : 1;
@@ -187,12 +187,20 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         return root;
     }
 
-    private async Task<TrainingRunStatus?> TrainAsync(string benchmark, CancellationToken cancellationToken)
+    private async Task<TrainingRunStatus?> TrainAsync(DatasetOutcome dataset, string benchmark, CancellationToken cancellationToken)
     {
         var runId = string.Create(CultureInfo.InvariantCulture, $"demo-s{options.Seed}-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}");
+        // The pages' prose the text stage kept, mixed in as SimVLM mixes its text-only corpus (one text sample to eight pairs).
+        var textFile = Path.Combine(dataset.DatasetFolder, FunnelStage.TextFileName(dataset.Job));
+        var documents = File.Exists(textFile) ? File.ReadLines(textFile).Count(line => !string.IsNullOrWhiteSpace(line)) : 0;
+        string[] textDocuments = documents > 0 ? [textFile] : [];
+        Say(documents > 0
+            ? $"Text: {documents} page text(s) kept by the text filters, in {textFile}; the run mixes them in as text-only samples."
+            : "Text: the text filters kept no page text, so the run trains on image-text pairs only.");
         using var posted = await http.PostAsJsonAsync(TrainingEndpoints.RunsPath, new
         {
             dataset = options.Dataset,
+            textDocuments,
             runId,
             preset = "tiny",
             steps = options.Steps,

@@ -170,13 +170,17 @@ public sealed class DemoWebSite
         while (noise.Count > 0) mixed.Add(noise.Dequeue());
 
         var galleryPages = new List<string>();
+        var scenesByImage = clean.ToDictionary(c => c.Image, c => c.Scene, StringComparer.Ordinal);
+        // Its own generator, so the prose leaves the pictures, their alt texts and the noise as the seed made them before.
+        var proseRandom = new Random(options.Seed ^ 0x5D0C);
         for (var start = 0; start < mixed.Count; start += options.PicturesPerPage)
         {
             var path = $"/gallery/page-{galleryPages.Count + 1:D3}.html";
             galleryPages.Add(path);
             var entries = mixed.Skip(start).Take(options.PicturesPerPage).ToArray();
+            var prose = GalleryProse(galleryPages.Count, entries.Select(e => e.Noise is null && scenesByImage.TryGetValue(e.Image, out var scene) ? scene : null).ToArray(), proseRandom);
             AddPage(resources, path, "en", $"Shapes gallery, page {galleryPages.Count}", null, icons,
-                "Drawings of simple shapes in bright colours, sent in by our readers. Every picture is described below it.", entries.Select(e => (e.Image, e.Alt)));
+                "Drawings of simple shapes in bright colours, sent in by our readers. Every picture is described below it.", entries.Select(e => (e.Image, e.Alt)), prose);
             pictures.AddRange(entries.Select(e => new DemoPicture(path, e.Image, e.Alt, e.Noise)));
         }
 
@@ -207,6 +211,37 @@ public sealed class DemoWebSite
     }
 
     private static readonly string[] OneWordAlts = ["Shapes", "Drawing", "Artwork", "Colours", "Untitled"];
+
+    private static readonly string[] Ordinals = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+        "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth"];
+
+    private static readonly string[] Senders = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Finn", "Greta", "Hugo", "Iris", "Jonas", "Kemal", "Lena", "Mira", "Noor", "Omar", "Pia"];
+
+    /// <summary>
+    /// The editors' notes on a gallery page: prose that the text stage keeps (enough sentences, each ending in a full stop,
+    /// none repeated across pages), written in the captions' own words, so the run's text-only documents speak of the
+    /// same world as its pictures, as SimVLM's text corpus speaks of the world its images show.
+    /// </summary>
+    private static string GalleryProse(int page, Scene?[] scenes, Random random)
+    {
+        var sentences = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"This is page {page} of the gallery, with the {scenes.Length} drawings that came in during week {page} of our call for pictures."),
+        };
+        foreach (var (scene, position) in scenes.Select((s, i) => (s, i)).Where(x => x.s is not null).Take(Ordinals.Length))
+        {
+            var caption = SceneLanguage.Captions(scene!, 1, random)[0].TrimEnd('.');
+            caption = char.ToLowerInvariant(caption[0]) + caption[1..];
+            if (caption.StartsWith("an image showing ", StringComparison.Ordinal)) caption = caption["an image showing ".Length..];
+            var ordinal = Ordinals[Math.Min(position, Ordinals.Length - 1)];
+            var sender = Senders[random.Next(Senders.Length)];
+            sentences.Add(caption.StartsWith("there is", StringComparison.Ordinal) || caption.StartsWith("the ", StringComparison.Ordinal) || caption.StartsWith("one of", StringComparison.Ordinal)
+                ? $"In the {ordinal} drawing, which {sender} sent, {caption}."
+                : $"The {ordinal} drawing, which {sender} sent, shows {caption}.");
+        }
+        sentences.Add(string.Create(CultureInfo.InvariantCulture, $"Thank you to the {scenes.Count(s => s is not null)} readers whose drawings appear on page {page}."));
+        return string.Concat(sentences.Select(s => $"<p>{WebUtility.HtmlEncode(s)}</p>"));
+    }
 
     /// <summary>The benchmark's wording; some alt texts begin "A picture of", as many on the web do, when the caption reads on from it.</summary>
     private static string AltText(Scene scene, Random random)
@@ -275,11 +310,12 @@ public sealed class DemoWebSite
     }
 
     private static void AddPage(Dictionary<string, DemoResource> resources, string path, string language, string title, string? robots, string icons,
-        string intro, IEnumerable<(string Image, string Alt)> entries)
+        string intro, IEnumerable<(string Image, string Alt)> entries, string? prose = null)
     {
         var body = new StringBuilder();
         foreach (var (image, alt) in entries)
             body.Append(CultureInfo.InvariantCulture, $"<figure><img src=\"{image}\" alt=\"{WebUtility.HtmlEncode(alt)}\"></figure>");
+        if (prose is not null) body.Append(CultureInfo.InvariantCulture, $"<section class=\"notes\"><h2>From the editors</h2>{prose}</section>");
         resources[path] = Html(path, Page(language, title, robots, icons, intro, body.ToString()));
     }
 

@@ -159,6 +159,9 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
             var (declared, drawn) = await ChartPointsAsync(page.Locator($"figure[data-chart={chart}]"));
             Assert.Equal(declared, drawn);
         }
+        // What the page cannot show, it says why: the run has no text-only documents, and no MFU without a device peak.
+        await Expect(page.Locator("[data-testid=text-documents]")).ToHaveTextAsync("none: image-text pairs only");
+        await Expect(page.Locator("figure[data-chart=mfu]")).ToContainTextAsync("Not measured: a run on the platform is not told its device's peak FLOP rate");
 
         // Pause from the page: a form POST with the page's antiforgery token, then the page shows the run pausing or paused.
         await page.Locator("button[data-action=pause]").ClickAsync();

@@ -37,6 +37,9 @@ public sealed partial class DemoCommandTests
                          "duplicate_url", "duplicate_image_bytes", "near_duplicate_image", "truncated",
                      })
                 Assert.Matches($@"rejected .*\b{reason} [1-9]", output);
+            // The pages' prose: kept by the text stage (the German page's rejected for its language) and mixed into the run.
+            Assert.Matches(@"  text\s+\d+ in,\s+[1-9]\d* kept; rejected .*\blanguage_not_allowed [1-9]", output);
+            Assert.Matches(@"Text: [1-9]\d* page text\(s\) kept by the text filters, in .*text-demo-s1-n40\.jsonl; the run mixes them in", output);
             // The run: completed, every checkpoint (steps 10 and 20) scored on both tasks, and on the leaderboard.
             var run = RunId(output);
             Assert.Contains($"Training run {run}: Completed, 20 steps", output);
