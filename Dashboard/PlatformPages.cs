@@ -26,7 +26,7 @@ public static class PlatformPages
 
     /// <summary>Every path the pages answer on, their assets and their SignalR hub: what the local-only guard covers.</summary>
     private static readonly string[] GuardedPrefixes =
-        [RunsPath, DatasetsPath, LeaderboardPath, DevicesPath, ErrorPath, "/ingest", "/crawl", "/_blazor", "/_framework", "/_content"];
+        [RunsPath, DatasetsPath, LeaderboardPath, DevicesPath, ErrorPath, EvaluationOutputs.PathPrefix, "/ingest", "/crawl", "/_blazor", "/_framework", "/_content"];
 
     /// <param name="manifestContainer">The blob container holding the datasets' manifests (one folder per dataset).</param>
     public static IServiceCollection AddPlatformPages(this IServiceCollection services, string manifestContainer)
@@ -63,12 +63,16 @@ public static class PlatformPages
         actions.MapPost("{run}/{action:regex(^(pause|resume|cancel)$)}", ControlRunAsync);
         var images = app.MapGroup(DatasetsPath);
         images.MapGet("{dataset}/shards/{shard}/image", SampleImageEndpoint.ServeAsync);
+        var evaluations = app.MapGroup(EvaluationOutputs.PathPrefix);
+        evaluations.MapGet("{task}/output", EvaluationOutputs.ServeFileAsync);
+        evaluations.MapGet("{task}/image", EvaluationOutputs.ServeImageAsync);
         if (!restricted)
         {
             assets.RequireAuthorization(authorizationPolicy!);
             pages.RequireAuthorization(authorizationPolicy!);
             actions.RequireAuthorization(authorizationPolicy!);
             images.RequireAuthorization(authorizationPolicy!);
+            evaluations.RequireAuthorization(authorizationPolicy!);
         }
         return app;
     }

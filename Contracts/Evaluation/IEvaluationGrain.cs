@@ -70,7 +70,9 @@ public sealed record EvaluationStatus(
     [property: Id(9)] int Runs,
     [property: Id(10)] long Step,
     [property: Id(11)] string? RunId,
-    [property: Id(12)] Platform.Grains.Devices.DeviceAddress? RanOn = null);
+    [property: Id(12)] Platform.Grains.Devices.DeviceAddress? RanOn = null,
+    [property: Id(13)] string? DataRoot = null,
+    [property: Id(14)] string? Split = null);
 
 /// <summary>
 /// Runs one evaluation on a device the training scheduler lent it (key: <c>DevicePlacedKey.Format(device, evaluation key)</c>),

@@ -22,6 +22,9 @@ public sealed class EvaluationState
     [Id(8)] public string? RunId { get; set; }
     /// <summary>The lent device, or this silo's CPU (device `cpu`), that the evaluation runs or ran on.</summary>
     [Id(9)] public DeviceAddress? RanOn { get; set; }
+    /// <summary>The task data the evaluation scored against, so its outputs can be shown beside their images.</summary>
+    [Id(10)] public string? DataRoot { get; set; }
+    [Id(11)] public string? Split { get; set; }
 }
 
 /// <summary>
@@ -78,6 +81,8 @@ public sealed class EvaluationGrain(
             Runs = state.State.Runs + 1,
             RunId = request.RunId ?? RunFolderName(checkpoint),
             RanOn = request.Loan?.Device ?? new DeviceAddress(silo.SiloAddress.ToParsableString(), RunEvaluation.OnCpu),
+            DataRoot = request.DataRoot,
+            Split = request.Split,
         };
         await state.WriteStateAsync();
         DelayDeactivation(LongestRun);
@@ -150,6 +155,6 @@ public sealed class EvaluationGrain(
         return new EvaluationStatus(
             s.Phase, new Dictionary<string, double>(s.Scores), s.Phase == EvaluationPhase.Completed ? primary : null,
             s.Scores.TryGetValue(primary, out double score) ? score : null,
-            OutputContainer, s.OutputBlobs.ToArray(), s.Error, s.StartedAt, s.FinishedAt, s.Runs, s.Step, s.RunId, s.RanOn);
+            OutputContainer, s.OutputBlobs.ToArray(), s.Error, s.StartedAt, s.FinishedAt, s.Runs, s.Step, s.RunId, s.RanOn, s.DataRoot, s.Split);
     }
 }

@@ -189,7 +189,54 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await page.WaitForURLAsync($"**/ingest/{DashboardPlatformFixture.IngestJob}");
         await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
 
+        await EvaluationOutputsAreViewableFromTheLeaderboardAsync(page, http, ct);
+
         lock (consoleErrors) Assert.True(consoleErrors.Count == 0, "console errors:\n" + string.Join("\n", consoleErrors));
+    }
+
+    /// <summary>
+    /// A checkpoint scored by the evaluation grain of the running platform: the leaderboard links its row to the evaluation's
+    /// page, which shows each caption the model wrote beside its image (in the order of the evaluation's captions.json) and
+    /// offers the output files; the page's endpoints serve nothing the evaluation did not write or name.
+    /// </summary>
+    private async Task EvaluationOutputsAreViewableFromTheLeaderboardAsync(IPage page, HttpClient http, CancellationToken ct)
+    {
+        var data = Path.Combine(fixture.Root, "benchmark");
+        Model.Evaluation.Benchmark.BenchmarkGenerator.Generate(data, Platform.Evaluation.Tests.TinyBenchmarkModel.Benchmark(), ct);
+        var checkpoint = Platform.Evaluation.Tests.TinyBenchmarkModel.Checkpoint(data, Path.Combine(fixture.Root, "scored-run"), steps: 2);
+        var evaluation = fixture.Grains.GetGrain<Platform.Grains.Evaluation.IEvaluationGrain>(
+            Platform.Grains.Evaluation.EvaluationKey.For(checkpoint, Model.Evaluation.EvaluationTask.CocoCaptions));
+        await evaluation.Start(new Platform.Grains.Evaluation.EvaluationRequest { DataRoot = data, Prompt = "" });
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        Platform.Grains.Evaluation.EvaluationStatus done;
+        while ((done = await evaluation.GetStatus()).Phase == Platform.Grains.Evaluation.EvaluationPhase.Running && DateTime.UtcNow < deadline)
+            await Task.Delay(250, ct);
+        Assert.True(done.Phase == Platform.Grains.Evaluation.EvaluationPhase.Completed, $"the evaluation ended {done.Phase}: {done.Error}");
+        var captionsBlob = done.OutputBlobs.Single(b => b.EndsWith("/captions.json", StringComparison.Ordinal));
+        var captionsLink = page.Locator("a", new() { HasTextString = "captions.json" });
+
+        await OpenAsync(page, "/leaderboard", "leaderboard-scored");
+        var outputs = page.Locator("a[aria-label='captions of scored-run at step 2 on coco-captions']");
+        await outputs.ClickAsync();
+        await page.WaitForURLAsync("**/evaluations/coco-captions?checkpoint=*");
+        await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
+        var grid = page.Locator("ul[aria-label='Evaluation outputs'] li.sample");
+        await Expect(grid.First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+
+        using var written = JsonDocument.Parse(await (await http.GetAsync(await captionsLink.GetAttributeAsync("href"), ct)).Content.ReadAsStringAsync(ct));
+        var expected = written.RootElement.EnumerateArray().Select(c => c.GetProperty("caption").GetString() ?? "").ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]").AllTextContentsAsync());
+        var decoded = await page.EvaluateAsync<int>("() => [...document.querySelectorAll(\"ul[aria-label='Evaluation outputs'] img\")].filter(i => i.complete && i.naturalWidth > 0).length");
+        Assert.Equal(expected.Count, decoded);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "evaluation.png"), FullPage = true });
+
+        // Only what the evaluation wrote or named: not another blob, not a file outside its data root.
+        var key = Uri.EscapeDataString(Platform.Grains.Evaluation.EvaluationKey.Parse(evaluation.GetPrimaryKeyString()).Checkpoint);
+        using (var other = await http.GetAsync($"/evaluations/coco-captions/output?checkpoint={key}&name={Uri.EscapeDataString(captionsBlob.Replace("captions.json", "other.json"))}", ct))
+            Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        using (var outside = await http.GetAsync($"/evaluations/coco-captions/image?checkpoint={key}&file={Uri.EscapeDataString("../../../../etc/hostname")}", ct))
+            Assert.Equal(HttpStatusCode.NotFound, outside.StatusCode);
     }
 
     [Fact]
