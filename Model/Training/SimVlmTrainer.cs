@@ -66,6 +66,8 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly AdamW optimizer;
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
+    /// <summary>This run's own stream for initialisation and dropout/drop-path masks (see <see cref="TorchRandomStream"/>).</summary>
+    private readonly TorchRandomStream random;
     private readonly ScalarType floatType;
 
     /// <summary>The floating-point type forward and backward run in: bfloat16 or float32 (see <see cref="TrainingOptions.Precision"/>).</summary>
@@ -106,28 +108,24 @@ public sealed class SimVlmTrainer : IDisposable
         };
         if (options.Threads > 0) set_num_threads(options.Threads);
 
-        manual_seed((long)options.Seed);
-        Model = new SimVlmModel(config);
+        random = new TorchRandomStream(options.Seed);
+        Model = new SimVlmModel(config, random);
         Model.to(Device);
         Model.train();
         // bfloat16 by explicit casts (TorchSharp has no autocast): forward and backward run in a
         // bfloat16 copy of the model, while Model keeps the float32 master weights that the optimiser
         // updates, checkpoints save and exports read. Updating bfloat16 weights directly would round
         // away every update smaller than about 1/256 of a weight, i.e. most of them.
-        // Replicas are overwritten with the master weights before every step: their own
-        // initialisation must not move the random stream that dropout draws from afterwards.
-        using (var randomState = get_rng_state())
+        // Replicas are overwritten with the master weights before every step, so their own
+        // initialisation draws from the default generator, not from the run's stream.
+        replicas = replicaDevices.Select((device, i) =>
         {
-            replicas = replicaDevices.Select((device, i) =>
-            {
-                if (i == 0 && floatType == ScalarType.Float32) return Model;
-                var replica = new SimVlmModel(config);
-                replica.to(device).to(floatType);
-                replica.train();
-                return replica;
-            }).ToArray();
-            set_rng_state(randomState);
-        }
+            if (i == 0 && floatType == ScalarType.Float32) return Model;
+            var replica = new SimVlmModel(config);
+            replica.to(device).to(floatType);
+            replica.train();
+            return replica;
+        }).ToArray();
 
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
@@ -187,8 +185,8 @@ public sealed class SimVlmTrainer : IDisposable
                 trainer.Step = state.Step;
                 data.RestoreCursor(state.DataCursor);
                 trainer.splitRandom.State = state.SplitRandomState;
-                using var torchRandom = tensor(Convert.FromBase64String(state.TorchRandomState));
-                set_rng_state(torchRandom);
+                trainer.random.CpuState = Convert.FromBase64String(state.TorchRandomState);
+                trainer.random.CudaEntries = state.CudaRandomEntries;
                 trainer.SkippedCheckpoints = skipped;
                 return trainer;
             }
@@ -207,15 +205,24 @@ public sealed class SimVlmTrainer : IDisposable
     /// <summary>
     /// Fine-tunes a checkpoint's weights on task data: a fresh optimiser and schedule from
     /// <paramref name="options"/> (no optimiser state or data cursor is carried over), and the
-    /// given dropout (the paper fine-tunes with 0.1).
+    /// given dropout and drop-path rates (the paper fine-tunes with 0.1 each). An <paramref name="imageSize"/>
+    /// other than the checkpoint's fine-tunes at that resolution, the image positions interpolated to its grid.
     /// </summary>
-    public static SimVlmTrainer FineTune(string checkpoint, IPrefixLmData data, TrainingOptions options, double dropout)
+    public static SimVlmTrainer FineTune(string checkpoint, IPrefixLmData data, TrainingOptions options, double dropout, double dropPath = 0, int? imageSize = null)
     {
         string folder = Checkpoint.ResolveFolder(checkpoint);
         var state = Checkpoint.ReadState(folder);
         var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
-        var trainer = new SimVlmTrainer(state.Config with { Dropout = dropout }, options, tokenizer, data);
-        trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        var config = state.Config with { Dropout = dropout, DropPath = dropPath, ImageSize = imageSize ?? state.Config.ImageSize };
+        var trainer = new SimVlmTrainer(config, options, tokenizer, data);
+        if (config.ImageSize == state.Config.ImageSize) trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        else
+        {
+            using var pretrained = new SimVlmModel(state.Config);
+            pretrained.load(Path.Combine(folder, Checkpoint.ModelFile));
+            pretrained.to(trainer.Device);
+            trainer.Model.CopyWeightsFrom(pretrained);
+        }
         return trainer;
     }
 
@@ -331,6 +338,10 @@ public sealed class SimVlmTrainer : IDisposable
         CopyMasterWeightsToReplicas();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
+        // Dropout and drop-path draw from the default generator inside forward and backward, so the run's stream
+        // is swapped in for them, holding the process-wide lock; without them nothing is drawn, and trainers in one
+        // process keep computing in parallel.
+        using (Model.Config.Dropout > 0 || Model.Config.DropPath > 0 ? random.Enter(cuda: replicaDevices.Any(d => d.type == DeviceType.CUDA)) : null)
         for (int b = 0; b < batches.Count; b++)
         {
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
@@ -412,7 +423,6 @@ public sealed class SimVlmTrainer : IDisposable
     /// <summary>Saves the complete training state (see <see cref="Checkpoint"/>) and returns its folder.</summary>
     public string SaveCheckpoint(string directory)
     {
-        using var torchRandom = get_rng_state();
         var state = new TrainerState
         {
             Step = Step,
@@ -420,7 +430,8 @@ public sealed class SimVlmTrainer : IDisposable
             Options = Options,
             DataCursor = data.SaveCursor(),
             SplitRandomState = splitRandom.State,
-            TorchRandomState = Convert.ToBase64String(torchRandom.data<byte>().ToArray()),
+            TorchRandomState = Convert.ToBase64String(random.CpuState),
+            CudaRandomEntries = random.CudaEntries,
         };
         return Checkpoint.Save(directory, Step, folder =>
         {

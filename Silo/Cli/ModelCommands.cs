@@ -19,7 +19,9 @@ public static class ModelCommands
                 "container its manifest names, with the platform's storage settings (Storage:ConnectionString, Storage:ManifestContainer).",
         };
         var text = new Option<string[]>("--text") { Description = "Text-only documents (JSON lines with a \"text\" field), mixed in 8:1.", AllowMultipleArgumentsPerToken = true };
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string>("--preset") { Description = "Model size: tiny, base, large or huge.", DefaultValueFactory = _ => "tiny" };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout on attention, residual branches and embeddings (the paper pretrains with none; a new run only)." };
+        var dropPath = new Option<double>("--drop-path") { Description = "Drop-path (stochastic depth) rate on the conv stage and the encoder (the paper: 0 in pretraining; a new run only)." };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps of the whole run.", Required = true };
         var output = new Option<string>("--out") { Description = "Folder for checkpoints.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
@@ -34,7 +36,7 @@ public static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
         var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
-        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed })
+        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed, dropout, dropPath })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -50,7 +52,7 @@ public static class ModelCommands
             SimVlmConfig presetConfig;
             try
             {
-                presetConfig = SimVlmConfig.Preset(result.GetValue(preset)!);
+                presetConfig = (SimVlmConfig.Preset(result.GetValue(preset)!) with { Dropout = result.GetValue(dropout), DropPath = result.GetValue(dropPath) }).Validate();
             }
             catch (ArgumentException e)
             {
