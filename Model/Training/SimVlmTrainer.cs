@@ -24,7 +24,8 @@ public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 /// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
 /// when the gradient was not finite and the weights were left unchanged. ModelTokens counts the real
 /// image and text positions (all that norms, projections, MLPs and the output layer compute),
-/// PaddedTokens the positions of the padded rectangles that attention works on.
+/// PaddedTokens the positions of the padded rectangles that attention works on. ValidationLoss is the mean
+/// suffix cross-entropy on the held-out samples, after the steps where <see cref="TrainingOptions.ValidateEvery"/> says, else null.
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -43,7 +44,8 @@ public sealed record StepMetrics(
     double BackwardSeconds,
     double OptimizerSeconds,
     FlopsByPart FlopsByPart,
-    double? Mfu)
+    double? Mfu,
+    double? ValidationLoss = null)
 {
     public double Flops => FlopsByPart.Total;
 
@@ -80,6 +82,8 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly SimVlmModel[] replicas;
     private readonly Device[] replicaDevices;
     private int running;
+    /// <summary>The held-out samples and their fixed splits (<see cref="UseValidationData"/>), or null.</summary>
+    private (PrefixLmSample[] Samples, int[] Splits)? validation;
 
     public SimVlmModel Model { get; }
     public TextTokenizer Tokenizer { get; }
@@ -274,7 +278,10 @@ public sealed class SimVlmTrainer : IDisposable
         int savedStep = Step;
         while (Step < lastStep && !cancellationToken.IsCancellationRequested)
         {
-            events.TryWrite(new StepCompleted(TrainStep()));
+            var metrics = TrainStep();
+            if (validation is not null && Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0)
+                metrics = metrics with { ValidationLoss = ValidationLoss() };
+            events.TryWrite(new StepCompleted(metrics));
             if (Options.CheckpointDirectory is not null && Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0)
             {
                 events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
@@ -372,6 +379,57 @@ public sealed class SimVlmTrainer : IDisposable
             Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+    }
+
+    /// <summary>
+    /// Holds out <paramref name="sampleCount"/> samples of <paramref name="heldOut"/> (image-text and text-only at the run's
+    /// ratio, where it has both) with their PrefixLM splits drawn once, so that every <see cref="ValidationLoss"/> scores
+    /// the same texts with the same splits and the curve shows the model, not the draw.
+    /// </summary>
+    public void UseValidationData(IPrefixLmData heldOut, int sampleCount)
+    {
+        if (sampleCount < 1) throw new ArgumentOutOfRangeException(nameof(sampleCount), "Validation needs at least one sample.");
+        var (imageText, textOnly) = (heldOut.HasImageText, heldOut.HasTextOnly) switch
+        {
+            (true, true) => PrefixLm.SplitStep(sampleCount, Options.ImageTextRatio, Options.TextOnlyRatio),
+            (true, false) => (sampleCount, 0),
+            (false, true) => (0, sampleCount),
+            _ => throw new ArgumentException("The validation data holds no samples.", nameof(heldOut)),
+        };
+        PrefixLmSample[] samples = [.. imageText > 0 ? heldOut.NextImageText(imageText) : [], .. textOnly > 0 ? heldOut.NextTextOnly(textOnly) : []];
+        var splitDraws = new DeterministicRandom(Options.Seed ^ 0x7A3C1E5B9D2F4861UL);
+        validation = (samples, samples.Select(sample => PrefixLm.DrawTextPrefixLength(sample, splitDraws)).ToArray());
+    }
+
+    /// <summary>
+    /// Mean suffix cross-entropy of the held-out samples (<see cref="UseValidationData"/>) under the current weights, in
+    /// evaluation mode (no dropout or drop-path, so nothing is drawn from the run's stream), in batches of a step's size.
+    /// </summary>
+    public double ValidationLoss()
+    {
+        var (samples, splits) = validation ?? throw new InvalidOperationException("No validation data: call UseValidationData first.");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Model.eval();
+        try
+        {
+            double summed = 0;
+            long tokens = 0;
+            // A batch holds one kind of sample; image-text samples come first.
+            foreach (var kind in samples.Select((sample, i) => (sample, i)).GroupBy(entry => entry.sample.Pixels is null))
+                foreach (var chunk in kind.Chunk(Options.SamplesPerStep))
+                {
+                    using var batch = PrefixLm.Build(chunk.Select(entry => entry.sample).ToArray(), chunk.Select(entry => splits[entry.i]).ToArray(), Model.Config, Device);
+                    var (loss, count) = Model.SuffixLoss(batch);
+                    summed += loss.item<float>();
+                    tokens += count;
+                }
+            return summed / tokens;
+        }
+        finally
+        {
+            Model.train();
+        }
     }
 
     /// <summary>Every replica but <see cref="Model"/> itself starts the step from the master weights (device to device, cast to its type).</summary>

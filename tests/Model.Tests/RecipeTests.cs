@@ -217,4 +217,54 @@ public sealed class RecipeTests : IDisposable
         Assert.Equal(stem, parts.Stem);
         Assert.Equal(expected, parts.Total, 1e-6 * expected);
     }
+
+    private static InMemoryPrefixLmData MicroData(ulong seed, int pairs = 12)
+    {
+        var random = new DeterministicRandom(seed);
+        var samples = Enumerable.Range(0, pairs).Select(_ => TestModels.ImageTextSample(TestModels.Micro, random, random.Next(3, 9))).ToArray();
+        var documents = Enumerable.Range(0, 4).Select(_ => TestModels.TextOnlySample(TestModels.Micro, random, random.Next(3, 9))).ToArray();
+        return new InMemoryPrefixLmData(samples, documents, seed);
+    }
+
+    [Fact]
+    public async Task ValidationLossComesEveryNStepsOnTheSameHeldOutSamplesAndLeavesTrainingAlone()
+    {
+        var config = TestModels.Micro with { Dropout = 0.1 }; // validation must not draw from the run's dropout stream
+        var options = new TrainingOptions { Steps = 4, SamplesPerStep = 4, WarmupSteps = 1, PeakLearningRate = 1e-3, Threads = 1, Device = "cpu", CheckpointEvery = 0, ValidateEvery = 2 };
+        var tokenizer = TextTokenizer.BuildGpt2([], config.VocabSize);
+
+        using var plain = SimVlmTrainer.Start(config, options, tokenizer, MicroData(1));
+        await foreach (var _ in plain.RunAsync(cancellationToken: TestContext.Current.CancellationToken)) { }
+
+        using var validated = SimVlmTrainer.Start(config, options, tokenizer, MicroData(1));
+        validated.UseValidationData(MicroData(2), 6);
+        double before = validated.ValidationLoss();
+        Assert.Equal(before, validated.ValidationLoss()); // the same samples and splits every time
+        var steps = new List<StepMetrics>();
+        await foreach (var trainingEvent in validated.RunAsync(cancellationToken: TestContext.Current.CancellationToken))
+            if (trainingEvent is StepCompleted completed) steps.Add(completed.Metrics);
+
+        Assert.Equal([null, 2, null, 4], steps.Select(m => m.ValidationLoss is null ? (int?)null : m.Step));
+        Assert.All(steps.Where(m => m.ValidationLoss is not null), m => Assert.True(double.IsFinite(m.ValidationLoss!.Value) && m.ValidationLoss > 0));
+        Assert.NotEqual(before, steps[^1].ValidationLoss!.Value); // the weights moved, so the held-out loss did
+        var plainWeights = plain.Model.parameters().SelectMany(TestModels.Values).ToArray();
+        Assert.Equal(plainWeights, validated.Model.parameters().SelectMany(TestModels.Values).ToArray());
+    }
+
+    [Fact]
+    public void ResumingWithAnotherStepCountRetimesTheDecayToEndThere()
+    {
+        var options = new TrainingOptions { Steps = 10, SamplesPerStep = 4, WarmupSteps = 1, PeakLearningRate = 1e-3, Threads = 1, Device = "cpu", CheckpointEvery = 0 };
+        string run = Path.Combine(directory, "run");
+        using (var trainer = SimVlmTrainer.Start(TestModels.Micro, options, TextTokenizer.BuildGpt2([], TestModels.Micro.VocabSize), MicroData(1)))
+        {
+            trainer.TrainStep();
+            trainer.TrainStep();
+            trainer.SaveCheckpoint(run);
+        }
+        using var resumed = SimVlmTrainer.Resume(run, MicroData(1), options with { Steps = 20 });
+        double learningRate = resumed.TrainStep().LearningRate;
+        Assert.Equal(new LearningRateSchedule(1e-3, 1, 20).At(2), learningRate);
+        Assert.NotEqual(new LearningRateSchedule(1e-3, 1, 10).At(2), learningRate);
+    }
 }
