@@ -10,7 +10,7 @@ namespace Platform.Model;
 // prefix (image patch tokens followed by prefix text) with full attention; the decoder generates the
 // suffix causally and cross-attends to the encoder. Pre-LayerNorm, GELU, tied text embeddings.
 
-/// <summary>Model shape. Presets: <see cref="Tiny"/>, <see cref="Base"/>; any other shape is a custom one.</summary>
+/// <summary>Model shape. Presets: <see cref="Tiny"/>, <see cref="Base"/>, <see cref="Large"/>, <see cref="Huge"/>; any other shape is a custom one.</summary>
 public sealed record SimVlmConfig
 {
     /// <summary>Square input image side in pixels.</summary>
@@ -45,8 +45,18 @@ public sealed record SimVlmConfig
     /// <summary>Longest text (prefix plus suffix, end-of-text included) in tokens.</summary>
     public int MaxTextLength { get; init; } = 64;
 
-    /// <summary>Dropout on attention weights, residual branches and embeddings during training.</summary>
-    public double Dropout { get; init; } = 0.1;
+    /// <summary>
+    /// Dropout on attention weights, residual branches and embeddings during training. The paper pretrains
+    /// without dropout and fine-tunes with 0.1, so every preset is 0 and fine-tuning sets it.
+    /// </summary>
+    public double Dropout { get; init; } = 0.0;
+
+    /// <summary>
+    /// Drop-path (stochastic depth) rate during training: each residual branch of the conv stage's bottleneck
+    /// blocks and of the encoder's layers is skipped for a whole sample with this probability (the same rate
+    /// in every layer). The paper fine-tunes with 0.1 and pretrains without; 0 builds no drop-path at all.
+    /// </summary>
+    public double DropPath { get; init; } = 0.0;
 
     /// <summary>Image tokens per image: the patch grid, flattened.</summary>
     [JsonIgnore]
@@ -54,6 +64,15 @@ public sealed record SimVlmConfig
 
     /// <summary>The paper's Base size (ViT-Base transformer, 224x224 images, 16x16 patches, 196 image tokens).</summary>
     public static SimVlmConfig Base => new();
+
+    /// <summary>The paper's Large size (ViT-Large transformer: 24 layers, width 1024, MLP 4096, 16 heads), Base's conv stage and images.</summary>
+    public static SimVlmConfig Large => new() { Width = 1024, EncoderLayers = 24, DecoderLayers = 24, Heads = 16, MlpWidth = 4096 };
+
+    /// <summary>The paper's Huge size (ViT-Huge transformer: 32 layers, width 1280, MLP 5120, 16 heads), Base's conv stage and images.</summary>
+    public static SimVlmConfig Huge => new() { Width = 1280, EncoderLayers = 32, DecoderLayers = 32, Heads = 16, MlpWidth = 5120 };
+
+    /// <summary>The preset names <see cref="Preset"/> accepts, smallest first.</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "base", "large", "huge"];
 
     /// <summary>Small enough to train on two CPU cores in minutes: 64x64 images, 16 image tokens, width 256.</summary>
     public static SimVlmConfig Tiny => new()
@@ -76,7 +95,9 @@ public sealed record SimVlmConfig
     {
         "tiny" => Tiny,
         "base" => Base,
-        _ => throw new ArgumentException($"Unknown preset '{name}'; expected 'tiny' or 'base'.", nameof(name)),
+        "large" => Large,
+        "huge" => Huge,
+        _ => throw new ArgumentException($"Unknown preset '{name}'; expected {string.Join(", ", PresetNames.Select(n => $"'{n}'"))}.", nameof(name)),
     };
 
     /// <summary>Throws when the shape cannot be built, naming the offending setting.</summary>
@@ -94,6 +115,7 @@ public sealed record SimVlmConfig
         if (VocabSize <= SpecialTokens.Count) throw new ArgumentException($"VocabSize {VocabSize} leaves no room beyond the {SpecialTokens.Count} special tokens.");
         if (MaxTextLength < 2) throw new ArgumentException("MaxTextLength must allow at least a prefix token and a suffix token.");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"Dropout {Dropout} must lie in [0, 1).");
+        if (DropPath is < 0 or >= 1) throw new ArgumentException($"DropPath {DropPath} must lie in [0, 1).");
         return this;
     }
 
@@ -128,9 +150,11 @@ internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
     private readonly Conv2d reduce, spatial, expand;
     private readonly GroupNorm reduceNorm, spatialNorm, expandNorm;
     private readonly Sequential? shortcut;
+    private readonly double dropPath;
 
-    public BottleneckBlock(int inChannels, int width, int stride) : base(nameof(BottleneckBlock))
+    public BottleneckBlock(int inChannels, int width, int stride, double dropPath = 0) : base(nameof(BottleneckBlock))
     {
+        this.dropPath = dropPath;
         int outChannels = width * 4;
         reduce = nn.Conv2d(inChannels, width, 1, bias: false);
         reduceNorm = nn.GroupNorm(SimVlmConfig.GroupNormGroups(width), width);
@@ -151,6 +175,7 @@ internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
         var h = nn.functional.relu(reduceNorm.call(reduce.call(x)));
         h = nn.functional.relu(spatialNorm.call(spatial.call(h)));
         h = expandNorm.call(expand.call(h));
+        if (training && dropPath > 0) h = h * StochasticDepth.KeepFactors(h.shape[0], dropPath, h).view(-1, 1, 1, 1);
         var residual = shortcut is null ? x : shortcut.call(x);
         return nn.functional.relu(h + residual).MoveToOuterDisposeScope();
     }
@@ -184,7 +209,7 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
             for (int block = 0; block < config.StageDepths[stage]; block++)
             {
                 int stride = block == 0 && stage > 0 ? 2 : 1;
-                layers.Add(($"stage{stage + 1}_block{block + 1}", new BottleneckBlock(channels, width, stride)));
+                layers.Add(($"stage{stage + 1}_block{block + 1}", new BottleneckBlock(channels, width, stride, config.DropPath)));
                 channels = width * 4;
             }
         }
@@ -291,6 +316,9 @@ internal sealed class TokenLayout
     /// <summary>(B, L, ...) to (N, ...): the real positions only.</summary>
     public Tensor Pack(Tensor padded) => padded.flatten(0, 1).index_select(0, real);
 
+    /// <summary>(N,) the sample each packed token belongs to.</summary>
+    public Tensor SampleOfToken() => real.div(Length, rounding_mode: RoundingMode.floor);
+
     /// <summary>(N, C) to (B, L, C), zeros at padding.</summary>
     public Tensor Unpack(Tensor packed) =>
         zeros(Batch * Length, packed.shape[1], dtype: packed.dtype, device: packed.device).index_copy(0, real, packed).view(Batch, Length, -1);
@@ -316,15 +344,32 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>
+/// Stochastic depth (Huang et al. 2016): a residual branch is dropped for whole samples and the kept ones
+/// are scaled up, so that the expected output is unchanged and evaluation needs no rescaling.
+/// </summary>
+internal static class StochasticDepth
+{
+    /// <summary>(B,) per sample 0 (dropped, with probability <paramref name="rate"/>) or 1/(1 - rate), on <paramref name="like"/>'s device and type.</summary>
+    public static Tensor KeepFactors(long batch, double rate, Tensor like) =>
+        empty(batch, dtype: ScalarType.Float32, device: like.device).bernoulli_(1 - rate).div_(1 - rate).to(like.dtype);
+
+    /// <summary>A packed (N, width) branch output with each sample's tokens dropped or scaled together.</summary>
+    public static Tensor Apply(Tensor branch, TokenLayout layout, double rate) =>
+        branch * KeepFactors(layout.Batch, rate, branch).index_select(0, layout.SampleOfToken()).unsqueeze(1);
+}
+
 /// <summary>Encoder layer: full (bidirectional) self-attention over the prefix, then the MLP; pre-LayerNorm.</summary>
 internal sealed class EncoderBlock : nn.Module
 {
     private readonly LayerNorm attentionNorm, mlpNorm;
     private readonly Attention selfAttention;
     private readonly Mlp mlp;
+    private readonly double dropPath;
 
     public EncoderBlock(SimVlmConfig config) : base(nameof(EncoderBlock))
     {
+        dropPath = config.DropPath;
         attentionNorm = nn.LayerNorm(config.Width);
         selfAttention = new Attention(config);
         mlpNorm = nn.LayerNorm(config.Width);
@@ -337,8 +382,10 @@ internal sealed class EncoderBlock : nn.Module
     {
         using var scope = NewDisposeScope();
         var normed = attentionNorm.call(x);
-        x = x + selfAttention.Forward(normed, layout, normed, layout, mask);
-        x = x + mlp.call(mlpNorm.call(x));
+        var attended = selfAttention.Forward(normed, layout, normed, layout, mask);
+        x = x + (training && dropPath > 0 ? StochasticDepth.Apply(attended, layout, dropPath) : attended);
+        var transformed = mlp.call(mlpNorm.call(x));
+        x = x + (training && dropPath > 0 ? StochasticDepth.Apply(transformed, layout, dropPath) : transformed);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -409,9 +456,14 @@ public sealed class SimVlmModel : nn.Module
 
     public SimVlmConfig Config { get; }
 
-    public SimVlmModel(SimVlmConfig config) : base(nameof(SimVlmModel))
+    /// <param name="random">
+    /// The stream the initial weights are drawn from (a trainer's own); null draws from libtorch's default
+    /// generator, as a model whose weights are then loaded may.
+    /// </param>
+    public SimVlmModel(SimVlmConfig config, TorchRandomStream? random = null) : base(nameof(SimVlmModel))
     {
         Config = config.Validate();
+        using var draws = random?.Enter() ?? TorchRandomStream.EnterDefault();
         imageEmbedding = new ConvStem(config);
         tokenEmbedding = nn.Embedding(config.VocabSize, config.Width, padding_idx: SpecialTokens.Pad);
         // One set of text positions for the whole text: the encoder's prefix takes 0..Tp-1 and the
@@ -581,6 +633,84 @@ public sealed class SimVlmModel : nn.Module
     }
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// The parameters a model of <paramref name="config"/> has, counted layer by layer without building it (a Huge
+    /// model takes gigabytes): what <see cref="ParameterCount"/> returns for the built module, as the tests check.
+    /// </summary>
+    public static long CountParameters(SimVlmConfig config)
+    {
+        long width = config.Width, mlp = config.MlpWidth;
+        static long GroupNorm(long channels) => 2 * channels;      // scale and shift per channel
+        long stem = 3L * config.StemWidth * 7 * 7 + GroupNorm(config.StemWidth);
+        long channels = config.StemWidth;
+        for (int stage = 0; stage < 3; stage++)
+        {
+            long blockWidth = (long)config.StemWidth << stage;
+            for (int block = 0; block < config.StageDepths[stage]; block++)
+            {
+                bool projected = (block == 0 && stage > 0) || channels != blockWidth * 4;
+                stem += channels * blockWidth + GroupNorm(blockWidth)          // 1x1 reduce
+                    + 9 * blockWidth * blockWidth + GroupNorm(blockWidth)      // 3x3
+                    + blockWidth * blockWidth * 4 + GroupNorm(blockWidth * 4)  // 1x1 expand
+                    + (projected ? channels * blockWidth * 4 + GroupNorm(blockWidth * 4) : 0);
+                channels = blockWidth * 4;
+            }
+        }
+        stem += channels * width + width + (long)config.ImageTokens * width;   // 1x1 to the width (with bias), image positions
+        long layerNorm = 2 * width;
+        long attention = 4 * (width * width + width);                           // query, key and value, output: weights and biases
+        long feedForward = width * mlp + mlp + mlp * width + width;
+        long encoderLayer = 2 * layerNorm + attention + feedForward;
+        long decoderLayer = 3 * layerNorm + 2 * attention + feedForward;
+        long embeddings = (long)config.VocabSize * width + (long)config.MaxTextLength * width; // tokens (tied with the output), text positions
+        return stem + embeddings + config.EncoderLayers * encoderLayer + config.DecoderLayers * decoderLayer + 2 * layerNorm;
+    }
+
+    /// <summary>
+    /// A position table for a square patch grid resized to a <paramref name="grid"/> x <paramref name="grid"/> one
+    /// by 2-D bicubic interpolation (as ViT does to fine-tune at a higher resolution): each width channel is an
+    /// image over the grid, so neighbouring patches keep neighbouring positions.
+    /// </summary>
+    public static Tensor InterpolateImagePositions(Tensor positions, int grid)
+    {
+        long tokens = positions.shape[1], width = positions.shape[2];
+        long side = (long)Math.Round(Math.Sqrt(tokens));
+        if (side * side != tokens) throw new ArgumentException($"{tokens} image positions do not form a square grid.", nameof(positions));
+        using var scope = NewDisposeScope();
+        var planes = positions.view(1, side, side, width).permute(0, 3, 1, 2);
+        var resized = nn.functional.interpolate(planes, size: [grid, grid], mode: InterpolationMode.Bicubic, align_corners: false);
+        return resized.permute(0, 2, 3, 1).reshape(1, (long)grid * grid, width).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The image position table's name among the parameters (field names, as TorchSharp registers them).</summary>
+    public const string ImagePositionsName = nameof(imageEmbedding) + ".positions";
+
+    /// <summary>
+    /// Copies every weight of <paramref name="source"/>, a model of the same shape except perhaps its image size
+    /// (a checkpoint pretrained at a lower resolution): the image position table is then interpolated to this
+    /// model's patch grid (<see cref="InterpolateImagePositions"/>), since the convolutions do not depend on the image size.
+    /// </summary>
+    public void CopyWeightsFrom(SimVlmModel source)
+    {
+        bool sameShape = Config.StageDepths.SequenceEqual(source.Config.StageDepths)
+            && Config with { ImageSize = source.Config.ImageSize, Dropout = source.Config.Dropout, DropPath = source.Config.DropPath, StageDepths = source.Config.StageDepths } == source.Config;
+        if (!sameShape)
+            throw new ArgumentException("The source model's shape differs from this one's in more than the image size.", nameof(source));
+        using var noGrad = no_grad();
+        var targets = named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, weights) in source.named_parameters())
+        {
+            var target = targets[name];
+            if (weights.shape.SequenceEqual(target.shape)) target.copy_(weights);
+            else if (name == ImagePositionsName)
+            {
+                using var resized = InterpolateImagePositions(weights, Config.ImageSize / Config.PatchSize);
+                target.copy_(resized);
+            }
+            else throw new ArgumentException($"Weight {name} has shape [{string.Join(", ", weights.shape)}] in the source and [{string.Join(", ", target.shape)}] here.", nameof(source));
+        }
+    }
 
     /// <summary>
     /// Forward-pass matmul and convolution FLOPs for one sample with the given sequence lengths

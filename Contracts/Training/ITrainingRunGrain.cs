@@ -34,7 +34,7 @@ public interface ITrainingRunGrain : IGrainWithStringKey
     Task<TrainingRunStatus> GetStatus();
 }
 
-/// <summary>One optimiser step's metrics, as a trainer reports them.</summary>
+/// <summary>One optimiser step's metrics, as a trainer reports them; ValidationLoss only after the steps that validate.</summary>
 [GenerateSerializer, Immutable]
 public sealed record TrainingStepRecord(
     [property: Id(0)] int Step,
@@ -48,7 +48,8 @@ public sealed record TrainingStepRecord(
     [property: Id(8)] double ForwardSeconds,
     [property: Id(9)] double BackwardSeconds,
     [property: Id(10)] double OptimizerSeconds,
-    [property: Id(11)] DateTimeOffset FinishedAt);
+    [property: Id(11)] DateTimeOffset FinishedAt,
+    [property: Id(12)] double? ValidationLoss = null);
 
 /// <summary>A checkpoint of a run; <see cref="Deleted"/> once the retention policy removed its folder.</summary>
 [GenerateSerializer, Immutable]

@@ -20,8 +20,11 @@ public sealed record TrainerState
     /// <summary>State of the generator that draws PrefixLM splits.</summary>
     public required ulong SplitRandomState { get; init; }
 
-    /// <summary>libtorch's CPU generator (dropout), base64.</summary>
+    /// <summary>The run's libtorch CPU generator stream (initialisation, dropout), base64.</summary>
     public required string TorchRandomState { get; init; }
+
+    /// <summary>How often the run's stream reseeded the CUDA generators (<see cref="TorchRandomStream.CudaEntries"/>); 0 in older checkpoints.</summary>
+    public long CudaRandomEntries { get; init; }
 }
 
 /// <summary>
@@ -135,9 +138,10 @@ public static class Checkpoint
     /// The model and vocabulary of a checkpoint folder, or of the newest checkpoint when given a run
     /// directory, ready for decoding (evaluation mode, on the CPU). A folder that does not exist or holds
     /// no checkpoint, and a checkpoint whose files do not load, throw an <see cref="IOException"/> or
-    /// <see cref="InvalidDataException"/> that names the path and what to give instead.
+    /// <see cref="InvalidDataException"/> that names the path and what to give instead. An <paramref name="imageSize"/>
+    /// other than the checkpoint's gives a model for that resolution, its image positions interpolated to the new grid.
     /// </summary>
-    public static (SimVlmModel Model, TextTokenizer Tokenizer) LoadForInference(string path)
+    public static (SimVlmModel Model, TextTokenizer Tokenizer) LoadForInference(string path, int? imageSize = null)
     {
         string folder = ResolveFolder(path);
         var state = ReadState(folder);
@@ -152,6 +156,12 @@ public static class Checkpoint
         {
             model.Dispose();
             throw new InvalidDataException($"{weights} does not load ({e.Message}): the checkpoint is damaged; give an older checkpoint of the run or train again.", e);
+        }
+        if (imageSize is int size && size != state.Config.ImageSize)
+        {
+            using var pretrained = model;
+            model = new SimVlmModel(state.Config with { ImageSize = size });
+            model.CopyWeightsFrom(pretrained);
         }
         model.eval();
         return (model, tokenizer);

@@ -10,12 +10,13 @@ namespace Platform.Model.Training;
 /// shuffle buffer; images are decoded in parallel only when drawn. The cursor is (epoch, samples
 /// drawn) per stream: restoring replays the epoch's seeded order without decoding, so a resumed
 /// run sees exactly the samples the original would have. Unusable records are counted by reason
-/// and skipped.
+/// and skipped. A document longer than the text length becomes consecutive chunks of that length
+/// (<see cref="TextChunks"/>), each a sample of its own, so that long texts (C4's) are used whole.
 /// </summary>
 public sealed class ShardPrefixLmData : IPrefixLmData
 {
     private readonly ShuffledStream<ImageTextRecord> imageText;
-    private readonly ShuffledStream<string> textOnly;
+    private readonly ShuffledStream<int[]> textOnly;
     private readonly bool hasImageText, hasTextOnly;
     private readonly TextTokenizer tokenizer;
     private readonly SimVlmConfig config;
@@ -40,7 +41,7 @@ public sealed class ShardPrefixLmData : IPrefixLmData
         hasImageText = shards.Count > 0;
         hasTextOnly = documentPaths.Count > 0;
         imageText = new ShuffledStream<ImageTextRecord>(epochSeed => ReadImageText(Shuffle(shards, epochSeed)), shuffleBuffer, seed);
-        textOnly = new ShuffledStream<string>(epochSeed => ReadDocuments(Shuffle(documentPaths, epochSeed)), shuffleBuffer, seed ^ 0x632BE59BD9B4E019UL);
+        textOnly = new ShuffledStream<int[]>(epochSeed => ReadDocumentChunks(Shuffle(documentPaths, epochSeed)), shuffleBuffer, seed ^ 0x632BE59BD9B4E019UL);
     }
 
     public bool HasImageText => hasImageText;
@@ -70,17 +71,7 @@ public sealed class ShardPrefixLmData : IPrefixLmData
 
     public IReadOnlyList<PrefixLmSample> NextTextOnly(int count)
     {
-        var samples = new List<PrefixLmSample>(count);
-        while (samples.Count < count)
-        {
-            foreach (var text in textOnly.Take(count - samples.Count))
-            {
-                int[] ids = tokenizer.Encode(text, config.MaxTextLength);
-                if (ids.Length < 2) Skip("document shorter than two tokens");
-                else samples.Add(new PrefixLmSample(null, ids));
-            }
-        }
-        return samples;
+        return textOnly.Take(count).Select(chunk => new PrefixLmSample(null, chunk)).ToList();
     }
 
     public string SaveCursor() => $"{imageText.Epoch}:{imageText.Drawn};{textOnly.Epoch}:{textOnly.Drawn}";
@@ -132,7 +123,36 @@ public sealed class ShardPrefixLmData : IPrefixLmData
 
     private IEnumerable<ImageTextRecord> ReadImageText(IEnumerable<DatasetShard> shards) => new RecordReader(Skip).ImageText(shards);
 
-    private IEnumerable<string> ReadDocuments(IEnumerable<string> paths) => new RecordReader(Skip).Documents(paths);
+    /// <summary>The documents' chunks in document order; tokenising here, before the shuffle buffer, makes each chunk one draw of the cursor.</summary>
+    private IEnumerable<int[]> ReadDocumentChunks(IEnumerable<string> paths)
+    {
+        foreach (string text in new RecordReader(Skip).Documents(paths))
+        {
+            int[] ids = tokenizer.Encode(text);
+            if (ids.Length < 2)
+            {
+                Skip("document shorter than two tokens");
+                continue;
+            }
+            foreach (var chunk in TextChunks(ids, config.MaxTextLength))
+                if (chunk.Length < 2) Skip("document's last chunk holds only end-of-text");
+                else yield return chunk;
+        }
+    }
+
+    /// <summary>
+    /// A tokenised document (end-of-text last) cut into consecutive chunks of <paramref name="length"/> tokens, the
+    /// last one shorter: ceil(tokens / length) chunks that together hold every token once, in order. Only the
+    /// last chunk ends with end-of-text; the others continue into the next, as a window of a longer text does.
+    /// </summary>
+    public static IReadOnlyList<int[]> TextChunks(int[] tokens, int length)
+    {
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), "A chunk needs room for a token.");
+        var chunks = new List<int[]>((tokens.Length + length - 1) / length);
+        for (int start = 0; start < tokens.Length; start += length)
+            chunks.Add(tokens[start..Math.Min(tokens.Length, start + length)]);
+        return chunks;
+    }
 
     private static IReadOnlyList<T> Shuffle<T>(IReadOnlyList<T> items, ulong seed)
     {

@@ -24,7 +24,8 @@ public sealed record TrainingFinished(int Step, bool Cancelled) : TrainingEvent;
 /// time lands on whichever phase waits for them. Flops counts forward and backward; Updated is false
 /// when the gradient was not finite and the weights were left unchanged. ModelTokens counts the real
 /// image and text positions (all that norms, projections, MLPs and the output layer compute),
-/// PaddedTokens the positions of the padded rectangles that attention works on.
+/// PaddedTokens the positions of the padded rectangles that attention works on. ValidationLoss is the mean
+/// suffix cross-entropy on the held-out samples, after the steps where <see cref="TrainingOptions.ValidateEvery"/> says, else null.
 /// </summary>
 public sealed record StepMetrics(
     int Step,
@@ -43,7 +44,8 @@ public sealed record StepMetrics(
     double BackwardSeconds,
     double OptimizerSeconds,
     FlopsByPart FlopsByPart,
-    double? Mfu)
+    double? Mfu,
+    double? ValidationLoss = null)
 {
     public double Flops => FlopsByPart.Total;
 
@@ -66,6 +68,8 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly AdamW optimizer;
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
+    /// <summary>This run's own stream for initialisation and dropout/drop-path masks (see <see cref="TorchRandomStream"/>).</summary>
+    private readonly TorchRandomStream random;
     private readonly ScalarType floatType;
 
     /// <summary>The floating-point type forward and backward run in: bfloat16 or float32 (see <see cref="TrainingOptions.Precision"/>).</summary>
@@ -78,6 +82,8 @@ public sealed class SimVlmTrainer : IDisposable
     private readonly SimVlmModel[] replicas;
     private readonly Device[] replicaDevices;
     private int running;
+    /// <summary>The held-out samples and their fixed splits (<see cref="UseValidationData"/>), or null.</summary>
+    private (PrefixLmSample[] Samples, int[] Splits)? validation;
 
     public SimVlmModel Model { get; }
     public TextTokenizer Tokenizer { get; }
@@ -106,28 +112,24 @@ public sealed class SimVlmTrainer : IDisposable
         };
         if (options.Threads > 0) set_num_threads(options.Threads);
 
-        manual_seed((long)options.Seed);
-        Model = new SimVlmModel(config);
+        random = new TorchRandomStream(options.Seed);
+        Model = new SimVlmModel(config, random);
         Model.to(Device);
         Model.train();
         // bfloat16 by explicit casts (TorchSharp has no autocast): forward and backward run in a
         // bfloat16 copy of the model, while Model keeps the float32 master weights that the optimiser
         // updates, checkpoints save and exports read. Updating bfloat16 weights directly would round
         // away every update smaller than about 1/256 of a weight, i.e. most of them.
-        // Replicas are overwritten with the master weights before every step: their own
-        // initialisation must not move the random stream that dropout draws from afterwards.
-        using (var randomState = get_rng_state())
+        // Replicas are overwritten with the master weights before every step, so their own
+        // initialisation draws from the default generator, not from the run's stream.
+        replicas = replicaDevices.Select((device, i) =>
         {
-            replicas = replicaDevices.Select((device, i) =>
-            {
-                if (i == 0 && floatType == ScalarType.Float32) return Model;
-                var replica = new SimVlmModel(config);
-                replica.to(device).to(floatType);
-                replica.train();
-                return replica;
-            }).ToArray();
-            set_rng_state(randomState);
-        }
+            if (i == 0 && floatType == ScalarType.Float32) return Model;
+            var replica = new SimVlmModel(config);
+            replica.to(device).to(floatType);
+            replica.train();
+            return replica;
+        }).ToArray();
 
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
@@ -187,8 +189,8 @@ public sealed class SimVlmTrainer : IDisposable
                 trainer.Step = state.Step;
                 data.RestoreCursor(state.DataCursor);
                 trainer.splitRandom.State = state.SplitRandomState;
-                using var torchRandom = tensor(Convert.FromBase64String(state.TorchRandomState));
-                set_rng_state(torchRandom);
+                trainer.random.CpuState = Convert.FromBase64String(state.TorchRandomState);
+                trainer.random.CudaEntries = state.CudaRandomEntries;
                 trainer.SkippedCheckpoints = skipped;
                 return trainer;
             }
@@ -207,15 +209,24 @@ public sealed class SimVlmTrainer : IDisposable
     /// <summary>
     /// Fine-tunes a checkpoint's weights on task data: a fresh optimiser and schedule from
     /// <paramref name="options"/> (no optimiser state or data cursor is carried over), and the
-    /// given dropout (the paper fine-tunes with 0.1).
+    /// given dropout and drop-path rates (the paper fine-tunes with 0.1 each). An <paramref name="imageSize"/>
+    /// other than the checkpoint's fine-tunes at that resolution, the image positions interpolated to its grid.
     /// </summary>
-    public static SimVlmTrainer FineTune(string checkpoint, IPrefixLmData data, TrainingOptions options, double dropout)
+    public static SimVlmTrainer FineTune(string checkpoint, IPrefixLmData data, TrainingOptions options, double dropout, double dropPath = 0, int? imageSize = null)
     {
         string folder = Checkpoint.ResolveFolder(checkpoint);
         var state = Checkpoint.ReadState(folder);
         var tokenizer = TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile));
-        var trainer = new SimVlmTrainer(state.Config with { Dropout = dropout }, options, tokenizer, data);
-        trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        var config = state.Config with { Dropout = dropout, DropPath = dropPath, ImageSize = imageSize ?? state.Config.ImageSize };
+        var trainer = new SimVlmTrainer(config, options, tokenizer, data);
+        if (config.ImageSize == state.Config.ImageSize) trainer.Model.load(Path.Combine(folder, Checkpoint.ModelFile));
+        else
+        {
+            using var pretrained = new SimVlmModel(state.Config);
+            pretrained.load(Path.Combine(folder, Checkpoint.ModelFile));
+            pretrained.to(trainer.Device);
+            trainer.Model.CopyWeightsFrom(pretrained);
+        }
         return trainer;
     }
 
@@ -267,7 +278,10 @@ public sealed class SimVlmTrainer : IDisposable
         int savedStep = Step;
         while (Step < lastStep && !cancellationToken.IsCancellationRequested)
         {
-            events.TryWrite(new StepCompleted(TrainStep()));
+            var metrics = TrainStep();
+            if (validation is not null && Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0)
+                metrics = metrics with { ValidationLoss = ValidationLoss() };
+            events.TryWrite(new StepCompleted(metrics));
             if (Options.CheckpointDirectory is not null && Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0)
             {
                 events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
@@ -331,6 +345,10 @@ public sealed class SimVlmTrainer : IDisposable
         CopyMasterWeightsToReplicas();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
+        // Dropout and drop-path draw from the default generator inside forward and backward, so the run's stream
+        // is swapped in for them, holding the process-wide lock; without them nothing is drawn, and trainers in one
+        // process keep computing in parallel.
+        using (Model.Config.Dropout > 0 || Model.Config.DropPath > 0 ? random.Enter(cuda: replicaDevices.Any(d => d.type == DeviceType.CUDA)) : null)
         for (int b = 0; b < batches.Count; b++)
         {
             // Each micro-batch's summed loss over the step's token count: the gradients add up to
@@ -361,6 +379,57 @@ public sealed class SimVlmTrainer : IDisposable
             Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+    }
+
+    /// <summary>
+    /// Holds out <paramref name="sampleCount"/> samples of <paramref name="heldOut"/> (image-text and text-only at the run's
+    /// ratio, where it has both) with their PrefixLM splits drawn once, so that every <see cref="ValidationLoss"/> scores
+    /// the same texts with the same splits and the curve shows the model, not the draw.
+    /// </summary>
+    public void UseValidationData(IPrefixLmData heldOut, int sampleCount)
+    {
+        if (sampleCount < 1) throw new ArgumentOutOfRangeException(nameof(sampleCount), "Validation needs at least one sample.");
+        var (imageText, textOnly) = (heldOut.HasImageText, heldOut.HasTextOnly) switch
+        {
+            (true, true) => PrefixLm.SplitStep(sampleCount, Options.ImageTextRatio, Options.TextOnlyRatio),
+            (true, false) => (sampleCount, 0),
+            (false, true) => (0, sampleCount),
+            _ => throw new ArgumentException("The validation data holds no samples.", nameof(heldOut)),
+        };
+        PrefixLmSample[] samples = [.. imageText > 0 ? heldOut.NextImageText(imageText) : [], .. textOnly > 0 ? heldOut.NextTextOnly(textOnly) : []];
+        var splitDraws = new DeterministicRandom(Options.Seed ^ 0x7A3C1E5B9D2F4861UL);
+        validation = (samples, samples.Select(sample => PrefixLm.DrawTextPrefixLength(sample, splitDraws)).ToArray());
+    }
+
+    /// <summary>
+    /// Mean suffix cross-entropy of the held-out samples (<see cref="UseValidationData"/>) under the current weights, in
+    /// evaluation mode (no dropout or drop-path, so nothing is drawn from the run's stream), in batches of a step's size.
+    /// </summary>
+    public double ValidationLoss()
+    {
+        var (samples, splits) = validation ?? throw new InvalidOperationException("No validation data: call UseValidationData first.");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Model.eval();
+        try
+        {
+            double summed = 0;
+            long tokens = 0;
+            // A batch holds one kind of sample; image-text samples come first.
+            foreach (var kind in samples.Select((sample, i) => (sample, i)).GroupBy(entry => entry.sample.Pixels is null))
+                foreach (var chunk in kind.Chunk(Options.SamplesPerStep))
+                {
+                    using var batch = PrefixLm.Build(chunk.Select(entry => entry.sample).ToArray(), chunk.Select(entry => splits[entry.i]).ToArray(), Model.Config, Device);
+                    var (loss, count) = Model.SuffixLoss(batch);
+                    summed += loss.item<float>();
+                    tokens += count;
+                }
+            return summed / tokens;
+        }
+        finally
+        {
+            Model.train();
+        }
     }
 
     /// <summary>Every replica but <see cref="Model"/> itself starts the step from the master weights (device to device, cast to its type).</summary>
@@ -412,7 +481,6 @@ public sealed class SimVlmTrainer : IDisposable
     /// <summary>Saves the complete training state (see <see cref="Checkpoint"/>) and returns its folder.</summary>
     public string SaveCheckpoint(string directory)
     {
-        using var torchRandom = get_rng_state();
         var state = new TrainerState
         {
             Step = Step,
@@ -420,7 +488,8 @@ public sealed class SimVlmTrainer : IDisposable
             Options = Options,
             DataCursor = data.SaveCursor(),
             SplitRandomState = splitRandom.State,
-            TorchRandomState = Convert.ToBase64String(torchRandom.data<byte>().ToArray()),
+            TorchRandomState = Convert.ToBase64String(random.CpuState),
+            CudaRandomEntries = random.CudaEntries,
         };
         return Checkpoint.Save(directory, Step, folder =>
         {

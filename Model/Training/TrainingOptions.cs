@@ -62,6 +62,12 @@ public sealed record TrainingOptions
     /// <summary>Folder of checkpoints; null trains without saving.</summary>
     public string? CheckpointDirectory { get; init; }
 
+    /// <summary>Score the held-out samples (<see cref="SimVlmTrainer.UseValidationData"/>) after every this many steps; 0 never does.</summary>
+    public int ValidateEvery { get; init; } = 0;
+
+    /// <summary>Held-out samples a validation scores: the same ones each time.</summary>
+    public int ValidationSamples { get; init; } = 64;
+
     /// <summary>The device's peak FLOP/s for model FLOPs utilisation in the metrics; null leaves MFU out.</summary>
     public double? PeakFlopsPerSecond { get; init; }
 
@@ -82,6 +88,7 @@ public sealed record TrainingOptions
         if (devices.Length > 1 && devices.Any(d => d is not ("cpu" or "cuda") && CudaOrdinal(d) is null))
             throw new ArgumentException($"Device list '{Device}' must name only cpu, cuda or cuda:N devices, one per data parallel replica.");
         if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
+        if (ValidateEvery < 0 || ValidationSamples < 1) throw new ArgumentException("ValidateEvery must not be negative and ValidationSamples must be positive.");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;
     }

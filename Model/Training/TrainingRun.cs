@@ -18,6 +18,9 @@ public sealed record TrainingRunRequest
     /// <see cref="TextTokenizer.Build(string, IEnumerable{string}, int)"/>). A resumed run keeps the one in its checkpoint.
     /// </summary>
     public string Tokenizer { get; init; } = TextTokenizer.Gpt2;
+
+    /// <summary>Held-out image-text shards whose loss <see cref="TrainingOptions.ValidateEvery"/> reports; none validates nothing.</summary>
+    public IReadOnlyList<DatasetShard> ValidationShards { get; init; } = [];
 }
 
 /// <summary>Sets up a training run from files on disk: the vocabulary from the data's texts, the streaming data, the trainer.</summary>
@@ -31,6 +34,23 @@ public static class TrainingRun
     /// </summary>
     public static SimVlmTrainer Create(TrainingRunRequest request)
     {
+        var trainer = CreateTrainer(request);
+        if (request.ValidationShards.Count == 0) return trainer;
+        try
+        {
+            var heldOut = new ShardPrefixLmData(request.ValidationShards, [], trainer.Tokenizer, trainer.Model.Config, trainer.Options.Seed, request.ShuffleBuffer);
+            trainer.UseValidationData(heldOut, trainer.Options.ValidationSamples);
+            return trainer;
+        }
+        catch
+        {
+            trainer.Dispose();
+            throw;
+        }
+    }
+
+    private static SimVlmTrainer CreateTrainer(TrainingRunRequest request)
+    {
         string directory = request.Options.CheckpointDirectory ?? throw new ArgumentException("A training run needs a checkpoint directory.");
         if (request.Resume)
         {
@@ -41,6 +61,7 @@ public static class TrainingRun
                 {
                     Steps = request.Options.Steps, Device = request.Options.Device, Threads = request.Options.Threads,
                     PeakFlopsPerSecond = request.Options.PeakFlopsPerSecond, CheckpointDirectory = directory,
+                    ValidateEvery = request.Options.ValidateEvery, ValidationSamples = request.Options.ValidationSamples,
                 }));
         }
         if (Checkpoint.NewestFirst(directory).Count > 0)

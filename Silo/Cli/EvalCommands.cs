@@ -27,10 +27,13 @@ public static class EvalCommands
         var finetuneSteps = new Option<int>("--finetune-steps") { Description = "Fine-tuning steps.", DefaultValueFactory = _ => fineTuneDefaults.Steps };
         var finetuneLearningRate = new Option<double>("--finetune-lr") { Description = "Fine-tuning peak learning rate (the paper: 1e-5, 2e-5 or 5e-5).", DefaultValueFactory = _ => fineTuneDefaults.LearningRate };
         var maxImages = new Option<int?>("--max-images") { Description = "Score only the split's first N images (retrieval is quadratic in them)." };
+        var finetuneDropout = new Option<double>("--finetune-dropout") { Description = "Dropout while fine-tuning (the paper: 0.1).", DefaultValueFactory = _ => fineTuneDefaults.Dropout };
+        var finetuneDropPath = new Option<double>("--finetune-drop-path") { Description = "Drop-path (stochastic depth) rate on the conv stage and encoder while fine-tuning (the paper: 0.1).", DefaultValueFactory = _ => fineTuneDefaults.DropPath };
+        var imageSize = new Option<int?>("--image-size") { Description = "Image side in pixels to fine-tune and evaluate at (a multiple of the patch size); the image positions are interpolated bicubically to the new grid. Default: the checkpoint's." };
         var pairScoring = new Option<string>("--retrieval-scoring") { Description = "Retrieval pair score: mean or sum of the text's token log-likelihoods given the image.", DefaultValueFactory = _ => "mean" };
 
         var command = new Command("eval", "Score results files or checkpoints with the field's exact metrics (BLEU, ROUGE-L, CIDEr-D; VQA accuracy; retrieval recall). The last output line is the scores as JSON.");
-        foreach (var option in new Option[] { results, checkpoint, task, data, split, output, prompt, beam, finetune, finetuneSteps, finetuneLearningRate, maxImages, pairScoring })
+        foreach (var option in new Option[] { results, checkpoint, task, data, split, output, prompt, beam, finetune, finetuneSteps, finetuneLearningRate, maxImages, pairScoring, finetuneDropout, finetuneDropPath, imageSize })
             command.Options.Add(option);
 
         command.SetAction((ParseResult r, CancellationToken cancellationToken) =>
@@ -62,7 +65,16 @@ public static class EvalCommands
                         "sum" => PairScoring.SumLogLikelihood,
                         var other => throw new ArgumentException($"--retrieval-scoring must be mean or sum, not '{other}'."),
                     },
-                    FineTune = r.GetValue(finetune) ? fineTuneDefaults with { Steps = r.GetValue(finetuneSteps), LearningRate = r.GetValue(finetuneLearningRate) } : null,
+                    FineTune = r.GetValue(finetune)
+                        ? fineTuneDefaults with
+                        {
+                            Steps = r.GetValue(finetuneSteps),
+                            LearningRate = r.GetValue(finetuneLearningRate),
+                            Dropout = r.GetValue(finetuneDropout),
+                            DropPath = r.GetValue(finetuneDropPath),
+                        }
+                        : null,
+                    ImageSize = r.GetValue(imageSize),
                 };
                 var evaluation = CheckpointEvaluator.Run(checkpointPath!, evaluationTask, r.GetValue(data)!, options,
                     message => Console.Error.WriteLine($"eval: {message}"), cancellationToken);

@@ -19,7 +19,12 @@ public static class ModelCommands
                 "container its manifest names, with the platform's storage settings (Storage:ConnectionString, Storage:ManifestContainer).",
         };
         var text = new Option<string[]>("--text") { Description = "Text-only documents (JSON lines with a \"text\" field), mixed in 8:1.", AllowMultipleArgumentsPerToken = true };
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string>("--preset") { Description = "Model size: tiny, base, large or huge.", DefaultValueFactory = _ => "tiny" };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout on attention, residual branches and embeddings (the paper pretrains with none; a new run only)." };
+        var validateEvery = new Option<int>("--validate-every") { Description = "Report the loss on the held-out --validation-shards after every N steps (0: never)." };
+        var validationShards = new Option<string[]>("--validation-shards") { Description = "Held-out WebDataset shards (.tar) for --validate-every.", AllowMultipleArgumentsPerToken = true };
+        var validationSamples = new Option<int>("--validation-samples") { Description = "Held-out samples each validation scores (the same ones every time).", DefaultValueFactory = _ => new TrainingOptions().ValidationSamples };
+        var dropPath = new Option<double>("--drop-path") { Description = "Drop-path (stochastic depth) rate on the conv stage and the encoder (the paper: 0 in pretraining; a new run only)." };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps of the whole run.", Required = true };
         var output = new Option<string>("--out") { Description = "Folder for checkpoints.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
@@ -34,7 +39,7 @@ public static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
         var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
-        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed })
+        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed, dropout, dropPath, validateEvery, validationShards, validationSamples })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -50,7 +55,7 @@ public static class ModelCommands
             SimVlmConfig presetConfig;
             try
             {
-                presetConfig = SimVlmConfig.Preset(result.GetValue(preset)!);
+                presetConfig = (SimVlmConfig.Preset(result.GetValue(preset)!) with { Dropout = result.GetValue(dropout), DropPath = result.GetValue(dropPath) }).Validate();
             }
             catch (ArgumentException e)
             {
@@ -63,6 +68,7 @@ public static class ModelCommands
                 Preset = presetConfig,
                 Resume = result.GetValue(resume),
                 Tokenizer = result.GetValue(tokenizer)!,
+                ValidationShards = (result.GetValue(validationShards) ?? []).Select(DatasetShard.File).ToList(),
                 Options = new TrainingOptions
                 {
                     Steps = result.GetValue(steps),
@@ -74,6 +80,8 @@ public static class ModelCommands
                     Device = result.GetValue(device)!,
                     Precision = result.GetValue(precision)!,
                     Seed = result.GetValue(seed),
+                    ValidateEvery = result.GetValue(validateEvery),
+                    ValidationSamples = result.GetValue(validationSamples),
                     CheckpointDirectory = result.GetValue(output),
                 },
             };
@@ -198,7 +206,7 @@ public static class ModelCommands
         StepCompleted { Metrics: var m } => string.Create(CultureInfo.InvariantCulture,
             $"step={m.Step} loss={m.Loss:F4} lr={m.LearningRate:E2} grad_norm={m.GradientNorm:F3}{(m.Updated ? "" : " (update skipped: non-finite gradient)")} " +
             $"tokens/s={m.TokensPerSecond:F0} step_ms={m.StepSeconds * 1000:F0} data_ms={m.DataSeconds * 1000:F0} forward_ms={m.ForwardSeconds * 1000:F0} backward_ms={m.BackwardSeconds * 1000:F0} " +
-            $"optimizer_ms={m.OptimizerSeconds * 1000:F0} flops={m.Flops:E3}{(m.Mfu is double mfu ? $" mfu={mfu:F4}" : "")}"),
+            $"optimizer_ms={m.OptimizerSeconds * 1000:F0} flops={m.Flops:E3}{(m.Mfu is double mfu ? $" mfu={mfu:F4}" : "")}{(m.ValidationLoss is double validationLoss ? $" validation_loss={validationLoss:F4}" : "")}"),
         CheckpointSaved saved => $"checkpoint step={saved.Step} folder={saved.Folder}",
         TrainingFinished finished => $"finished step={finished.Step}{(finished.Cancelled ? " (cancelled; checkpoint saved)" : "")}",
         _ => trainingEvent.ToString() ?? "",

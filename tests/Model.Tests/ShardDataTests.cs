@@ -168,4 +168,28 @@ public sealed class ShardDataTests : IDisposable
             Assert.Equal("no such file", captions[1].Problem);
         }
     }
+
+    [Fact]
+    public void ALongDocumentYieldsConsecutiveChunksCoveringAllItsTokens()
+    {
+        string[] shards = [WriteShard(0, 2)];
+        string documents = Path.Combine(folder, "long.jsonl");
+        string longText = string.Join(" ", Enumerable.Range(0, 40).Select(i => $"word{i % 7} caption"));
+        File.WriteAllLines(documents, [$"{{\"text\": \"{longText}\"}}"]);
+        var tokenizer = TokenizerFor(shards, [documents]);
+        int[] whole = tokenizer.Encode(longText);
+        int length = Config.MaxTextLength;
+        Assert.True(whole.Length > 3 * length, "the document must be several text lengths long");
+        Assert.NotEqual(1, whole.Length % length); // a last chunk of end-of-text alone would be skipped
+
+        var chunks = ShardPrefixLmData.TextChunks(whole, length);
+        Assert.Equal((whole.Length + length - 1) / length, chunks.Count);
+        Assert.All(chunks.SkipLast(1), chunk => Assert.Equal(length, chunk.Length));
+        Assert.Equal(whole, chunks.SelectMany(chunk => chunk));
+
+        // Drawn through the data: one epoch gives every chunk once, shuffled, instead of the first text length only.
+        var data = new ShardPrefixLmData(Files(shards), [documents], tokenizer, Config, seed: 3, shuffleBuffer: 4, decodeThreads: 1);
+        var drawn = data.NextTextOnly(chunks.Count);
+        Assert.Equal(chunks.Select(c => string.Join(",", c)).Order(), drawn.Select(s => string.Join(",", s.Text)).Order());
+    }
 }

@@ -5,7 +5,7 @@ namespace Platform.Model.Evaluation.Checkpoints;
 /// <summary>
 /// Fine-tuning on a task's train split before evaluation, with the paper's settings as defaults:
 /// AdamW, peak learning rate 5e-5 (the largest of the paper's {1e-5, 2e-5, 5e-5}), dropout 0.1,
-/// weight decay 0.01. The paper's stochastic depth is not applied: the model has no drop-path layers.
+/// stochastic depth 0.1 on the conv stage and the encoder, weight decay 0.01.
 /// </summary>
 public sealed record FineTuneOptions
 {
@@ -17,6 +17,9 @@ public sealed record FineTuneOptions
 
     /// <summary>Dropout while fine-tuning. Default 0.1.</summary>
     public double Dropout { get; init; } = 0.1;
+
+    /// <summary>Drop-path (stochastic depth) rate on the conv stage and the encoder while fine-tuning. Default 0.1.</summary>
+    public double DropPath { get; init; } = 0.1;
 
     /// <summary>Samples per optimiser step. Default 32.</summary>
     public int SamplesPerStep { get; init; } = 32;
@@ -41,6 +44,7 @@ public sealed record FineTuneOptions
         if (Steps < 1 || SamplesPerStep < 1) throw new ArgumentException("Fine-tuning needs at least one step of at least one sample.");
         if (LearningRate <= 0) throw new ArgumentException("The fine-tuning learning rate must be positive.");
         if (WarmupFraction is < 0 or >= 1) throw new ArgumentException("WarmupFraction must lie in [0, 1).");
+        if (Dropout is < 0 or >= 1 || DropPath is < 0 or >= 1) throw new ArgumentException("Dropout and DropPath must lie in [0, 1).");
         return this;
     }
 }
@@ -81,8 +85,15 @@ public sealed record CheckpointEvaluationOptions
     /// <summary>"cpu", "cuda" or "cuda:N" (a GPU by its ordinal, as training takes it) for scoring. Default cpu.</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// Image side in pixels to fine-tune and evaluate at; the checkpoint's image positions are interpolated to
+    /// the new patch grid (a multiple of its patch size). Null keeps the checkpoint's. Default null.
+    /// </summary>
+    public int? ImageSize { get; init; }
+
     public CheckpointEvaluationOptions Validate()
     {
+        if (ImageSize is < 1) throw new ArgumentException("ImageSize must be positive when given.");
         if (BeamSize < 1) throw new ArgumentException("The beam size must be at least 1.");
         if (MaxCaptionTokens < 1 || MaxAnswerTokens < 1) throw new ArgumentException("At least one token must be generated.");
         if (BatchSize < 1) throw new ArgumentException("The batch size must be at least 1.");

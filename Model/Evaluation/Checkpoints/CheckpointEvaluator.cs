@@ -58,7 +58,7 @@ public static class CheckpointEvaluator
             if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa; retrieval scores the checkpoint as it is.");
             return FineTuneThenEvaluate(folder, step, task, dataRoot, options, fineTune, log, cancellationToken);
         }
-        var (model, tokenizer) = Checkpoint.LoadForInference(folder);
+        var (model, tokenizer) = Checkpoint.LoadForInference(folder, options.ImageSize);
         using (model)
         {
             if (options.Device != "cpu") model.to(SimVlmTrainer.ChooseDevice(options.Device));
@@ -70,7 +70,8 @@ public static class CheckpointEvaluator
         FineTuneOptions fineTune, Action<string>? log, CancellationToken cancellationToken)
     {
         var state = Checkpoint.ReadState(folder);
-        var data = new TaskData(dataRoot, state.Config, TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile)));
+        var config = state.Config with { ImageSize = options.ImageSize ?? state.Config.ImageSize };
+        var data = new TaskData(dataRoot, config.Validate(), TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile)));
         var (samples, problems) = task == EvaluationTask.Vqa
             ? data.VqaSamples(fineTune.Split, options.MaxAnswerTokens)
             : data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens);
@@ -86,8 +87,8 @@ public static class CheckpointEvaluator
             Device = fineTune.Device,
             CheckpointEvery = 0,
         };
-        log?.Invoke($"fine-tuning on {samples.Count} {fineTune.Split} samples for {fineTune.Steps} steps (lr {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}, dropout {fineTune.Dropout.ToString(CultureInfo.InvariantCulture)})");
-        using var trainer = SimVlmTrainer.FineTune(folder, new InMemoryPrefixLmData(samples, [], fineTune.Seed), trainingOptions, fineTune.Dropout);
+        log?.Invoke($"fine-tuning on {samples.Count} {fineTune.Split} samples for {fineTune.Steps} steps (lr {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}, dropout {fineTune.Dropout.ToString(CultureInfo.InvariantCulture)}, drop-path {fineTune.DropPath.ToString(CultureInfo.InvariantCulture)}, image size {config.ImageSize})");
+        using var trainer = SimVlmTrainer.FineTune(folder, new InMemoryPrefixLmData(samples, [], fineTune.Seed), trainingOptions, fineTune.Dropout, fineTune.DropPath, config.ImageSize);
         double first = double.NaN, last = double.NaN;
         while (trainer.Step < fineTune.Steps)
         {
@@ -110,11 +111,12 @@ public static class CheckpointEvaluator
         {
             ["split"] = options.Split,
             ["beam"] = options.BeamSize.ToString(CultureInfo.InvariantCulture),
+            ["image_size"] = model.Config.ImageSize.ToString(CultureInfo.InvariantCulture),
         };
         if (fineTune is not null)
         {
             var f = options.FineTune!;
-            settings["finetune"] = string.Create(CultureInfo.InvariantCulture, $"{f.Steps} steps on {f.Split}, lr {f.LearningRate}, dropout {f.Dropout}, {f.SamplesPerStep} samples/step, weight decay {f.WeightDecay}");
+            settings["finetune"] = string.Create(CultureInfo.InvariantCulture, $"{f.Steps} steps on {f.Split}, lr {f.LearningRate}, dropout {f.Dropout}, drop-path {f.DropPath}, {f.SamplesPerStep} samples/step, weight decay {f.WeightDecay}");
         }
         var problems = new List<string>(fineTuneProblems);
         switch (task)

@@ -26,7 +26,7 @@ public sealed class TrainApiTests : IDisposable
             (new { dataset = "no-such-dataset", steps = 3 }, "Dataset 'no-such-dataset' does not exist or has no committed shards."),
             (new { steps = 3 }, "Name the dataset to train on."),
             (new { dataset = "web", steps = 0 }, "Steps must be at least 1, not 0."),
-            (new { dataset = "web", steps = 3, preset = "huge" }, "Unknown preset 'huge'"),
+            (new { dataset = "web", steps = 3, preset = "gigantic" }, "Unknown preset 'gigantic'"),
             (new { dataset = "web", steps = 3, devices = 3 }, "more than the cluster can ever offer: it has 1 cpu"),
             (new { dataset = "web", steps = 3, evaluations = new[] { new { task = "vqa", dataRoot = "benchmark" } } }, "the data folder 'benchmark' must be an absolute path"),
             (new { dataset = "web", steps = 3, evaluations = new[] { new { task = "vqa", dataRoot = Path.Combine(root, "missing") } } }, "cannot read the data folder"),

@@ -48,7 +48,7 @@ public sealed class TrainCommandTests : IDisposable
         [
             (Submit("--dataset", "no-such-dataset"), "Dataset 'no-such-dataset' does not exist or has no committed shards."),
             (Submit("--dataset", "empty"), "Dataset 'empty' does not exist or has no committed shards."),
-            (Submit("--dataset", "web", "--preset", "huge"), "Unknown preset 'huge'; expected 'tiny' or 'base'."),
+            (Submit("--dataset", "web", "--preset", "gigantic"), "Unknown preset 'gigantic'; expected 'tiny', 'base', 'large', 'huge'."),
             (["train", "submit", "--dataset", "web", "--steps", "0"], "Steps must be at least 1, not 0."),
             (Submit("--dataset", "web", "--devices", "2"), "The run asks for 2 devices of one kind, more than the cluster can ever offer: it has 1 cpu"),
             (Submit("--dataset", "web", "--device-kind", "cuda"), "The run asks for 1 cuda device of one kind, more than the cluster can ever offer: it has 1 cpu"),
