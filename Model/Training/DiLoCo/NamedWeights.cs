@@ -12,10 +12,13 @@ public sealed record NamedArray(string Name, float[] Values);
 public static class NamedWeights
 {
     /// <summary>Copies every parameter of <paramref name="model"/> to the CPU as float32.</summary>
-    public static IReadOnlyList<NamedArray> Read(SimVlmModel model) =>
-        model.named_parameters()
+    public static IReadOnlyList<NamedArray> Read(SimVlmModel model)
+    {
+        using var scope = NewDisposeScope();
+        return model.named_parameters()
             .Select(p => new NamedArray(p.name, p.parameter.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray()))
             .ToArray();
+    }
 
     /// <summary>
     /// Overwrites <paramref name="model"/>'s parameters in place. In place matters: the trainer's inner

@@ -84,6 +84,19 @@ public sealed class OuterOptimizer
         return new OuterOptimizer(ReadArrays(Path.Combine(folder, WeightsFile)), ReadArrays(Path.Combine(folder, MomentumFile)), state.LearningRate, state.Momentum, state.Round);
     }
 
+    /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="directory"/>: what replicas start that round from.</summary>
+    public static IReadOnlyList<NamedArray> ReadWeights(string directory, int round) =>
+        ReadArrays(Path.Combine(directory, Checkpoint.FolderName(round), WeightsFile));
+
+    /// <summary>Deletes the saved states of rounds before <paramref name="round"/>: a run resumes from its newest.</summary>
+    public static void DeleteBefore(string directory, int round)
+    {
+        if (!Directory.Exists(directory)) return;
+        foreach (string folder in Directory.GetDirectories(directory, "step-*"))
+            if (int.TryParse(Path.GetFileName(folder).AsSpan("step-".Length), out int saved) && saved < round)
+                Directory.Delete(folder, recursive: true);
+    }
+
     private sealed record SavedState(int Round, double LearningRate, double Momentum);
 
     private static void WriteArrays(string file, IReadOnlyList<NamedArray> arrays)
