@@ -11,6 +11,8 @@ namespace Platform.Grains.Training;
 /// Layout of the exchange folder: <c>outer/step-R</c> the outer state that starts round R, <c>round-R/rank-K</c> replica K's
 /// pseudo-gradient chunks of round R (and <c>initial</c> in round 0: its start weights, which every replica draws alike).
 /// </summary>
+// Activated first by the run's trainer grain, so it lives on that silo: losing it loses the run's lease anyway.
+[Orleans.Placement.PreferLocalPlacement]
 public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logger) : Grain, IDiLoCoCoordinatorGrain
 {
     private const int HistoryLimit = 200;
@@ -65,7 +67,9 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
 
     public Task<bool> Heartbeat(int attempt, int rank, int replicaRound, int localStep)
     {
-        if (setup?.Attempt != attempt || !replicas.TryGetValue(rank, out var replica)) return Task.FromResult(false);
+        // A coordinator that lost its memory (its silo died) knows no attempt until the trainer opens it again: not a refusal.
+        if (setup is null) return Task.FromResult(true);
+        if (setup.Attempt != attempt || !replicas.TryGetValue(rank, out var replica)) return Task.FromResult(false);
         if (replica.Dropped && replicaRound == round) replica.Dropped = false; // back in time for this round: a slow replica, not a lost one
         if (replica.Dropped) return Task.FromResult(true);
         replica.Round = replicaRound;

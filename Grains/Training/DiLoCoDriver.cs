@@ -25,7 +25,8 @@ internal static class DiLoCoDriver
         if (a.Devices.Count < spec.Trainers) throw new InvalidOperationException($"Run {spec.RunId} has {spec.Trainers} trainers but {a.Devices.Count} devices.");
         string exchange = ExchangeFolder(a.CheckpointLocation);
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId);
-        var status = await coordinator.Open(new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout));
+        var setup = new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout);
+        var status = await coordinator.Open(setup);
         if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
         if (!await grains.GetGrain<ITrainingRunGrain>(spec.RunId).AttemptStarted(a.Attempt, status.Round * h, worker))
             return new TrainerReport(status.Round * h, Stopped: true);
@@ -42,6 +43,8 @@ internal static class DiLoCoDriver
             while (true)
             {
                 status = await coordinator.GetStatus();
+                // A coordinator reactivated elsewhere knows no attempt: it reloads the outer state from the folder.
+                if (status.Attempt < a.Attempt) status = await coordinator.Open(setup);
                 if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
                 // The step advances within a round too, so that a long round does not look like a stall.
                 heartbeatStep(status.Round * h + status.Replicas.Where(r => !r.Dropped && r.Round == status.Round).Select(r => r.LocalStep).DefaultIfEmpty(0).Max());

@@ -110,7 +110,13 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 int initialChunks = round == 0
                     ? WeightChunks.WriteFiles(DiLoCoCoordinatorGrain.InitialFolder(a.ExchangeFolder, round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes))
                     : 0;
-                if (!await coordinator.ReportRound(a.Attempt, new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps)))
+                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps);
+                bool taken;
+                // A refusal while the coordinator is still at this round is one that reactivated and is not open yet: try again.
+                while (!(taken = await coordinator.ReportRound(a.Attempt, report)) && !cancellationToken.IsCancellationRequested
+                       && await coordinator.GetStatus() is { Finished: false } now && now.Round == round && now.Attempt <= a.Attempt)
+                    await Task.Delay(RoundPollInterval, cancellationToken);
+                if (!taken)
                     logger.LogWarning("DiLoCo replica {Rank} of run {Run}: round {Round} was not taken (dropped, or the round moved on)", a.Rank, spec.RunId, round);
                 Volatile.Write(ref localStep, 0);
                 Volatile.Write(ref round, round + 1);
