@@ -55,6 +55,51 @@ public sealed class DiLoCoTests
     }
 
     [Fact]
+    public void TwoReplicasOnDisjointHalvesReachTheLossOfOneReplicaWithTwiceTheBatchForTheSameSamples()
+    {
+        var config = TestModels.Micro;
+        var random = new DeterministicRandom(21);
+        var pairs = Enumerable.Range(0, 32).Select(_ => TestModels.ImageTextSample(config, random, random.Next(3, config.MaxTextLength + 1))).ToArray();
+        var options = new TrainingOptions { Steps = 32, SamplesPerStep = 4, WarmupSteps = 2, PeakLearningRate = 3e-3, Seed = 3, Threads = 1, Device = "cpu" };
+        var tokenizer = TextTokenizer.BuildGpt2([], config.VocabSize);
+
+        double Loss(SimVlmModel model)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            using var noGrad = TorchSharp.torch.no_grad();
+            model.eval();
+            var batch = PrefixLm.Build(pairs, config, new DeterministicRandom(99));
+            var (summed, tokens) = model.SuffixLoss(batch);
+            double loss = summed.item<float>() / tokens;
+            model.train();
+            return loss;
+        }
+
+        double untrained, single;
+        using (var trainer = SimVlmTrainer.Start(config, options with { SamplesPerStep = 8 }, tokenizer, new InMemoryPrefixLmData(pairs, [], 5)))
+        {
+            untrained = Loss(trainer.Model);
+            for (int i = 0; i < options.Steps; i++) trainer.TrainStep();
+            single = Loss(trainer.Model);
+        }
+        double diloco;
+        var halves = Enumerable.Range(0, 2).Select(rank => new InMemoryPrefixLmData(pairs.Where((_, i) => i % 2 == rank).ToArray(), [], 5 + (ulong)rank)).ToArray();
+        using (var first = SimVlmTrainer.Start(config, options, tokenizer, halves[0]))
+        using (var second = SimVlmTrainer.Start(config, options, tokenizer, halves[1]))
+        {
+            // Measured here (loss on all 32 pairs): untrained 3.684, one replica with batch 8 3.245, two replicas with batch 4
+            // and H = 4: 3.300 at outer lr 0.7 and momentum 0.5 (1.7 % above), 3.326 at lr 1 without momentum (plain averaging).
+            // The paper's momentum 0.9 overshoots in a run of only 8 rounds (3.980): it is made for hundreds of rounds.
+            var run = new InProcessDiLoCo([first, second], new DiLoCoOptions { Trainers = 2, SyncEvery = 4, OuterLearningRate = 0.7, OuterMomentum = 0.5 });
+            for (int round = 0; round < options.Steps / 4; round++) run.RunRound();
+            run.PublishWeights();
+            diloco = Loss(first.Model);
+        }
+        Assert.True(single < untrained - 0.2, $"the baseline must learn ({untrained} to {single}) for the comparison to mean anything");
+        Assert.True(diloco <= single * 1.05, $"two replicas reached {diloco}, more than 5 % above one replica's {single}");
+    }
+
+    [Fact]
     public void TheOuterStepIsNesterovMomentumSgdOnTheMeanPseudoGradient()
     {
         var outer = new OuterOptimizer([new NamedArray("w", [1f, -2f])], learningRate: 0.5, momentumFactor: 0.9);
