@@ -204,9 +204,22 @@ public static class TrainClusterCommands
                 if (await Scheduler(grains).Get(runId) is null) return NoSuchRun(runId);
                 var status = await grains.GetGrain<ITrainingRunGrain>(runId).GetStatus();
                 Console.WriteLine(Describe(status));
+                if (status.Spec.Trainers > 1) Console.WriteLine(DescribeRounds(await grains.GetGrain<IDiLoCoCoordinatorGrain>(runId).GetStatus()));
                 return status.Run.Phase == TrainingRunPhase.Failed ? 1 : 0;
             }, cancellationToken));
         return command;
+    }
+
+    /// <summary>A multi-trainer run's rounds: where it is, each replica's progress, and the last round's traffic and barrier wait.</summary>
+    public static string DescribeRounds(DiLoCoStatus status)
+    {
+        var text = new StringBuilder(FormattableString.Invariant($"  rounds: {status.Round} of {status.Rounds}{(status.Finished ? " (finished)" : "")}"));
+        foreach (var replica in status.Replicas)
+            text.Append(FormattableString.Invariant($"{Environment.NewLine}  replica {replica.Rank}: round {replica.Round}, local step {replica.LocalStep}{(replica.Dropped ? ", dropped" : "")}{(replica.ReportedThisRound ? ", reported" : "")}"));
+        if (status.History is [.., var last])
+            text.Append(FormattableString.Invariant($"{Environment.NewLine}  last round {last.Round}: replicas {string.Join(",", last.Ranks)}, {last.BytesUp / 1048576.0:F2} MiB up, {last.BarrierWaitSeconds:F2} s at the barrier, mean loss {last.MeanLoss:F4}"));
+        if (status.Error is { } error) text.Append($"{Environment.NewLine}  error: {error}");
+        return text.ToString();
     }
 
     private static Command CreateList()

@@ -54,6 +54,24 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
 
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
 
+    [Fact]
+    public void Train_status_describes_the_rounds_each_replica_and_the_last_round_s_traffic()
+    {
+        var status = new DiLoCoStatus(1, 3, 5, false,
+            [new DiLoCoReplicaProgress(0, 3, 2, DateTimeOffset.UnixEpoch, false, false), new DiLoCoReplicaProgress(1, 2, 0, DateTimeOffset.UnixEpoch, true, false)],
+            [new DiLoCoRoundRecord(2, [0, 1], [1, 1], [0, 1], 3 * 1048576, 0.25, 3.5)], null);
+
+        var lines = Platform.Silo.Cli.TrainClusterCommands.DescribeRounds(status).Split(Environment.NewLine);
+
+        Assert.Equal(
+        [
+            "  rounds: 3 of 5",
+            "  replica 0: round 3, local step 2",
+            "  replica 1: round 2, local step 0, dropped",
+            "  last round 2: replicas 0,1, 3.00 MiB up, 0.25 s at the barrier, mean loss 3.5000",
+        ], lines);
+    }
+
     [Theory]
     [InlineData(0, 2, 4, 0.7, 0.9, "fp32", 1, "Trainers must be at least 1")]
     [InlineData(2, 0, 4, 0.7, 0.9, "fp32", 2, "SyncEvery must be at least 1")]
