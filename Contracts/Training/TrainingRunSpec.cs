@@ -74,6 +74,23 @@ public sealed record TrainingRunSpec
 
     /// <summary>Samples held in the shuffle buffer of the streaming data.</summary>
     [Id(21)] public int ShuffleBuffer { get; init; } = 1000;
+
+    /// <summary>
+    /// DiLoCo replicas (K): each trains on its own device and its own part of the data; 1 is an ordinary single-trainer
+    /// run. The defaults of this and the other DiLoCo settings equal the Model library's <c>DiLoCoOptions</c>.
+    /// </summary>
+    [Id(22)] public int Trainers { get; init; } = 1;
+
+    /// <summary>Local steps of each replica between synchronisations (DiLoCo's H).</summary>
+    [Id(23)] public int SyncEvery { get; init; } = 500;
+
+    /// <summary>Learning rate of the outer Nesterov step on the replicas' mean pseudo-gradient.</summary>
+    [Id(24)] public double OuterLearningRate { get; init; } = 0.7;
+
+    [Id(25)] public double OuterMomentum { get; init; } = 0.9;
+
+    /// <summary>fp32 or bf16: the number format pseudo-gradients travel in.</summary>
+    [Id(26)] public string SyncPrecision { get; init; } = "fp32";
 }
 
 /// <summary>

@@ -106,6 +106,8 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(lease, stopRequested.Token);
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
+        if (a.Spec.Trainers > 1)
+            return await DiLoCoDriver.RunAsync(grains, a, shards, Worker, step => Volatile.Write(ref lastStep, step), Logger, stopping.Token);
         // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
         // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
         var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();

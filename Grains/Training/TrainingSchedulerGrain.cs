@@ -333,6 +333,16 @@ public sealed class TrainingSchedulerGrain(
         foreach (var row in state.State.Runs.Where(r => r.HoldsDevices).ToList())
         {
             if (row.Devices.FirstOrDefault(d => !active.Contains(d.Silo)) is not { } gone) continue;
+            if (row.Spec.Trainers > 1 && active.Contains(row.Devices[0].Silo))
+            {
+                // A DiLoCo replica's silo is gone, not the trainer's that holds the lease: its coordinator finishes the rounds
+                // without it, so only the lost devices are let go.
+                logger.LogWarning("Run {Run} attempt {Attempt} lost replica device(s) {Devices}; its other replicas go on", row.RunId, row.Attempt,
+                    string.Join(", ", row.Devices.Where(d => !active.Contains(d.Silo))));
+                row.Devices = row.Devices.Where(d => active.Contains(d.Silo)).ToList();
+                await state.WriteStateAsync();
+                continue;
+            }
             var reason = $"silo {gone.Silo} holding {gone.Device} left the cluster";
             if (table.Fail(row.Index, row.Attempt, reason) == WorkOutcome.Refused) continue;
             logger.LogWarning("Trainer attempt {Attempt} of run {Run} lost its devices: {Reason}", row.Attempt, row.RunId, reason);

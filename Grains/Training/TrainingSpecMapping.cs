@@ -2,6 +2,7 @@ using Platform.Datasets;
 using Platform.Grains.Devices;
 using Platform.Model;
 using Platform.Model.Training;
+using Platform.Model.Training.DiLoCo;
 
 namespace Platform.Grains.Training;
 
@@ -35,6 +36,16 @@ public static class TrainingSpecMapping
             CheckpointDirectory = checkpointFolder,
             Device = LibTorchDevice(device),
         },
+    };
+
+    /// <summary>The run's DiLoCo settings as the Model library takes them (not yet validated).</summary>
+    public static DiLoCoOptions DiLoCo(TrainingRunSpec spec) => new()
+    {
+        Trainers = spec.Trainers,
+        SyncEvery = spec.SyncEvery,
+        OuterLearningRate = spec.OuterLearningRate,
+        OuterMomentum = spec.OuterMomentum,
+        SyncPrecision = spec.SyncPrecision,
     };
 
     /// <summary>The libtorch device of an allocated or lent device: a GPU by its ordinal (`cuda:1`), a CPU slot as `cpu`.</summary>

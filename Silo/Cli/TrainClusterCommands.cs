@@ -73,6 +73,14 @@ public static class TrainClusterCommands
         {
             Description = $"`{RunEvaluation.OnCpu}`: evaluate on the CPU of any silo. Default: on a device the scheduler lends while no queued run needs it (never a trainer's).",
         };
+        var trainers = new Option<int>("--trainers")
+        {
+            Description = "DiLoCo replicas (K), each on its own device (any silo) and its own part of the data; 1: an ordinary run.", DefaultValueFactory = _ => defaults.Trainers,
+        };
+        var syncEvery = new Option<int>("--sync-every") { Description = "Local steps of each replica between synchronisations (DiLoCo's H).", DefaultValueFactory = _ => defaults.SyncEvery };
+        var outerLearningRate = new Option<double>("--outer-lr") { Description = "Learning rate of the outer Nesterov step.", DefaultValueFactory = _ => defaults.OuterLearningRate };
+        var outerMomentum = new Option<double>("--outer-momentum") { Description = "Momentum of the outer Nesterov step, in [0, 1).", DefaultValueFactory = _ => defaults.OuterMomentum };
+        var syncPrecision = new Option<string>("--sync-precision") { Description = "fp32 or bf16: the number format pseudo-gradients travel in.", DefaultValueFactory = _ => defaults.SyncPrecision };
         var run = new Option<string?>("--run") { Description = "The run's id (letters, digits, '.', '-', '_'); default: generated and printed. Submitting an id again finds that run." };
 
         var command = new Command("submit", "Queue a training run on the running platform's devices and print its id.");
@@ -80,6 +88,7 @@ public static class TrainClusterCommands
                  {
                      dataset, text, preset, steps, devices, deviceKind, priority, checkpointEvery, location, keepLast, keepEvery, evaluations, evaluationData,
                      evaluationSplit, evaluationMaxImages, evaluationDevice, run, batch, learningRate, warmup, precision, seed, threads, tokenizer,
+                     trainers, syncEvery, outerLearningRate, outerMomentum, syncPrecision,
                  })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
@@ -113,6 +122,11 @@ public static class TrainClusterCommands
                 Evaluations = runEvaluations,
                 Tokenizer = result.GetValue(tokenizer)!,
                 Threads = result.GetValue(threads),
+                Trainers = result.GetValue(trainers),
+                SyncEvery = result.GetValue(syncEvery),
+                OuterLearningRate = result.GetValue(outerLearningRate),
+                OuterMomentum = result.GetValue(outerMomentum),
+                SyncPrecision = result.GetValue(syncPrecision)!,
             };
             return await IngestClusterCommands.WithClientAsync(async (grains, configuration) =>
             {
@@ -190,9 +204,22 @@ public static class TrainClusterCommands
                 if (await Scheduler(grains).Get(runId) is null) return NoSuchRun(runId);
                 var status = await grains.GetGrain<ITrainingRunGrain>(runId).GetStatus();
                 Console.WriteLine(Describe(status));
+                if (status.Spec.Trainers > 1) Console.WriteLine(DescribeRounds(await grains.GetGrain<IDiLoCoCoordinatorGrain>(runId).GetStatus()));
                 return status.Run.Phase == TrainingRunPhase.Failed ? 1 : 0;
             }, cancellationToken));
         return command;
+    }
+
+    /// <summary>A multi-trainer run's rounds: where it is, each replica's progress, and the last round's traffic and barrier wait.</summary>
+    public static string DescribeRounds(DiLoCoStatus status)
+    {
+        var text = new StringBuilder(FormattableString.Invariant($"  rounds: {status.Round} of {status.Rounds}{(status.Finished ? " (finished)" : "")}"));
+        foreach (var replica in status.Replicas)
+            text.Append(FormattableString.Invariant($"{Environment.NewLine}  replica {replica.Rank}: round {replica.Round}, local step {replica.LocalStep}{(replica.Dropped ? ", dropped" : "")}{(replica.ReportedThisRound ? ", reported" : "")}"));
+        if (status.History is [.., var last])
+            text.Append(FormattableString.Invariant($"{Environment.NewLine}  last round {last.Round}: replicas {string.Join(",", last.Ranks)}, {last.BytesUp / 1048576.0:F2} MiB up, {last.BarrierWaitSeconds:F2} s at the barrier, mean loss {last.MeanLoss:F4}"));
+        if (status.Error is { } error) text.Append($"{Environment.NewLine}  error: {error}");
+        return text.ToString();
     }
 
     private static Command CreateList()

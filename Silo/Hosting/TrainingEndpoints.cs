@@ -43,6 +43,11 @@ public static class TrainingEndpoints
             await Scheduler(grains).Get(run) is null
                 ? NotFound(run)
                 : Results.Ok(await grains.GetGrain<ITrainingRunGrain>(run).GetStatus()));
+        // A multi-trainer run's rounds: the round, each replica's progress, the bytes and barrier wait of each round.
+        group.MapGet("{run}/diloco", async (string run, IGrainFactory grains) =>
+            await Scheduler(grains).Get(run) is null
+                ? NotFound(run)
+                : Results.Ok(await grains.GetGrain<IDiLoCoCoordinatorGrain>(run).GetStatus()));
         group.MapPost("{run}/cancel", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Cancel(run)));
         group.MapPost("{run}/pause", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Pause(run)));
         group.MapPost("{run}/resume", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Resume(run)));

@@ -76,6 +76,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
             yield return new("deviceKind", $"Device kind '{spec.DeviceKind}' is not one of {string.Join(", ", DeviceKinds)} (leave it out for any kind).");
         // The optimiser and data settings are the Model library's to judge, as the one-process `platform train` has them judged.
         if (OptionsProblem(spec) is { } optionsProblem) yield return new("options", optionsProblem);
+        if (DiLoCoProblem(spec) is { } diLoCoProblem) yield return new("trainers", diLoCoProblem);
         if (spec.ShuffleBuffer < 1) yield return new("shuffleBuffer", $"ShuffleBuffer must be at least 1, not {spec.ShuffleBuffer}.");
         if (spec.Retention.KeepLast < 0 || spec.Retention.KeepEvery < 0)
             yield return new("retention", "Retention's KeepLast and KeepEvery must not be negative.");
@@ -124,6 +125,28 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         {
             return e.Message;
         }
+    }
+
+    /// <summary>The DiLoCo settings are the Model library's to judge; a run of K trainers takes one device per trainer.</summary>
+    private static string? DiLoCoProblem(TrainingRunSpec spec)
+    {
+        try
+        {
+            TrainingSpecMapping.DiLoCo(spec).Validate();
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
+        if (spec.Trainers == 1) return null;
+        if (spec.Devices != spec.Trainers)
+            return $"A run of {spec.Trainers} trainers takes one device per trainer: give {spec.Trainers} devices or leave the device count out, not {spec.Devices}.";
+        if (spec.Steps % spec.SyncEvery != 0)
+            return $"A run of {spec.Trainers} trainers trains whole rounds: Steps ({spec.Steps}) must be a multiple of SyncEvery ({spec.SyncEvery}).";
+        // The replicas exchange pseudo-gradients through a folder every silo reaches; a blob container is not an exchange yet.
+        if (spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location))
+            return "A run of several trainers needs a checkpoint folder every silo reaches, not a blob container.";
+        return null;
     }
 
     private static string? TokenizerProblem(string? tokenizer)
@@ -222,6 +245,9 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
                 ? sentencePiece + Resolve(spec.Tokenizer[sentencePiece.Length..])
                 : spec.Tokenizer ?? "",
             Retention = spec.Retention ?? new CheckpointRetentionPolicy(),
+            // A multi-trainer run that leaves the device count at its default of 1 takes one device per trainer.
+            Devices = spec.Trainers > 1 && spec.Devices == 1 ? spec.Trainers : spec.Devices,
+            SyncPrecision = spec.SyncPrecision ?? "",
         };
     }
 }

@@ -33,6 +33,8 @@ public sealed class TrainApiTests : IDisposable
             (new { runId = "../up", dataset = "web", steps = 3 }, "Run id '../up' may hold only"),
             (new { dataset = "web", steps = 3, checkpointLocation = "https://elsewhere.blob.core.windows.net/checkpoints/run" }, "is not in the storage account"),
             (new { dataset = "web", steps = "many" }, "The body does not fit the training spec"),
+            (new { dataset = "web", steps = 4, trainers = 2, syncEvery = 2, syncPrecision = "fp16" }, "SyncPrecision 'fp16' must be fp32 or bf16."),
+            (new { dataset = "web", steps = 4, trainers = 2, syncEvery = 2, outerMomentum = 1.5 }, "OuterMomentum must be in [0, 1)"),
         ];
         foreach (var (body, message) in cases)
         {

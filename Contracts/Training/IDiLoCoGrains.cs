@@ -1,0 +1,97 @@
+using Platform.Grains.Devices;
+
+namespace Platform.Grains.Training;
+
+/// <summary>
+/// The coordinator of a multi-trainer (DiLoCo) run (key: run id): holds the outer optimiser's state (on the run's checkpoint
+/// storage) and the round number; averages the replicas' pseudo-gradients as they report, applies the outer step once every
+/// live replica reported, and publishes the new global weights once. A replica silent for a lease is dropped from the round.
+/// </summary>
+public interface IDiLoCoCoordinatorGrain : IGrainWithStringKey
+{
+    /// <summary>An attempt of the run takes over: the outer state is loaded from its folder (or starts at round 0), reports of older attempts are refused.</summary>
+    Task<DiLoCoStatus> Open(DiLoCoSetup setup);
+
+    /// <summary>A replica is alive and at <paramref name="localStep"/> of <paramref name="round"/>; false when it should stop (another attempt, or dropped).</summary>
+    Task<bool> Heartbeat(int attempt, int rank, int round, int localStep);
+
+    /// <summary>
+    /// Replica <paramref name="rank"/> wrote its pseudo-gradient of <paramref name="round"/> as <paramref name="chunks"/> chunk files (and, in round 0, its
+    /// start weights as <paramref name="initialChunks"/>). False when the report is refused (stale attempt or round, dropped replica).
+    /// </summary>
+    Task<bool> ReportRound(int attempt, DiLoCoRoundReport report);
+
+    Task<DiLoCoStatus> GetStatus();
+}
+
+/// <summary>One replica of a DiLoCo run (key: <c>DevicePlacedKey.Format(device, "{runId}#{attempt}#{rank}")</c>), on the silo owning its device.</summary>
+public interface IDiLoCoReplicaGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the replica's rounds and returns at once; a repeated call changes nothing.</summary>
+    Task Start(DiLoCoReplicaAssignment assignment);
+
+    Task Stop();
+}
+
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoSetup(
+    [property: Id(0)] int Attempt,
+    [property: Id(1)] int Replicas,
+    [property: Id(2)] int SyncEvery,
+    [property: Id(3)] int Rounds,
+    [property: Id(4)] double OuterLearningRate,
+    [property: Id(5)] double OuterMomentum,
+    [property: Id(6)] string ExchangeFolder,
+    [property: Id(7)] TimeSpan ReplicaTimeout);
+
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoReplicaAssignment(
+    [property: Id(0)] TrainingRunSpec Spec,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] int Rank,
+    [property: Id(3)] DeviceAddress Device,
+    [property: Id(4)] string ExchangeFolder,
+    [property: Id(5)] IReadOnlyList<string> ShardLocations);
+
+/// <param name="Part">The data part (and its epoch) the replica trained on.</param>
+/// <param name="Steps">Its local steps' metrics, numbered 1 to H.</param>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoRoundReport(
+    [property: Id(0)] int Rank,
+    [property: Id(1)] int Round,
+    [property: Id(2)] int Chunks,
+    [property: Id(3)] int InitialChunks,
+    [property: Id(4)] int Epoch,
+    [property: Id(5)] int Part,
+    [property: Id(6)] IReadOnlyList<TrainingStepRecord> Steps);
+
+/// <summary>A replica as the coordinator sees it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoReplicaProgress(
+    [property: Id(0)] int Rank,
+    [property: Id(1)] int Round,
+    [property: Id(2)] int LocalStep,
+    [property: Id(3)] DateTimeOffset LastHeard,
+    [property: Id(4)] bool Dropped,
+    [property: Id(5)] bool ReportedThisRound);
+
+/// <summary>One completed round: who took part, on which data parts, the bytes sent up and how long the first reporter waited at the barrier.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoRoundRecord(
+    [property: Id(0)] int Round,
+    [property: Id(1)] IReadOnlyList<int> Ranks,
+    [property: Id(2)] IReadOnlyList<int> Epochs,
+    [property: Id(3)] IReadOnlyList<int> Parts,
+    [property: Id(4)] long BytesUp,
+    [property: Id(5)] double BarrierWaitSeconds,
+    [property: Id(6)] double MeanLoss);
+
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoStatus(
+    [property: Id(0)] int Attempt,
+    [property: Id(1)] int Round,
+    [property: Id(2)] int Rounds,
+    [property: Id(3)] bool Finished,
+    [property: Id(4)] IReadOnlyList<DiLoCoReplicaProgress> Replicas,
+    [property: Id(5)] IReadOnlyList<DiLoCoRoundRecord> History,
+    [property: Id(6)] string? Error);

@@ -1,0 +1,132 @@
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using Platform.Datasets;
+using Platform.Grains.Devices;
+using Platform.Model;
+using Platform.Model.Training;
+using Platform.Model.Training.DiLoCo;
+
+namespace Platform.Grains.Training;
+
+/// <summary>
+/// See <see cref="IDiLoCoReplicaGrain"/>. Each round: start from the global weights the coordinator published (round 0: the
+/// replica's own initialisation, which is the same on every replica since they draw it from the same seed and vocabulary),
+/// train H local steps on the data part of its rank and round, write the pseudo-gradient's chunks to the exchange folder and
+/// report; then wait for the next round. The trainer's own AdamW carries its moments from round to round. It heartbeats its
+/// step to the coordinator, which drops a replica that falls silent, and stops when the coordinator refuses it.
+/// </summary>
+[DevicePlacement]
+public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoReplicaGrain> logger) : Grain, IDiLoCoReplicaGrain
+{
+    private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan RoundPollInterval = TimeSpan.FromMilliseconds(100);
+    private const int MaxChunkBytes = 4 << 20;
+
+    private readonly CancellationTokenSource stop = new();
+    private Task? running;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Nothing calls a replica while it trains; idle collection would lose the activation Stop must reach.
+        DelayDeactivation(Timeout.InfiniteTimeSpan);
+        return Task.CompletedTask;
+    }
+
+    public Task Start(DiLoCoReplicaAssignment assignment)
+    {
+        var grains = GrainFactory;
+        running ??= Task.Run(async () =>
+        {
+            try
+            {
+                await RunAsync(grains, assignment, stop.Token);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                logger.LogError(e, "DiLoCo replica {Rank} of run {Run} attempt {Attempt} failed", assignment.Rank, assignment.Spec.RunId, assignment.Attempt);
+            }
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task Stop()
+    {
+        stop.Cancel();
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(IGrainFactory grains, DiLoCoReplicaAssignment a, CancellationToken cancellationToken)
+    {
+        var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(a.Spec.RunId);
+        var spec = a.Spec;
+        var options = TrainingSpecMapping.DiLoCo(spec);
+        var shards = a.ShardLocations.Select(location => DatasetShard.AtLocation(location, blobs)).ToArray();
+        var request = TrainingSpecMapping.Request(spec, shards, Path.Combine(a.ExchangeFolder, $"replica-{a.Rank}"), a.Device);
+        var preset = SimVlmConfig.Preset(spec.Preset);
+        var tokenizer = TextTokenizer.Build(spec.Tokenizer, ShardPrefixLmData.ReadAllTexts(shards, spec.TextDocuments), preset.VocabSize);
+        var config = preset with { VocabSize = tokenizer.VocabSize };
+        var partition = new DataPartition(shards.Length, spec.Seed);
+        IPrefixLmData PartData(int epoch, int part) =>
+            new ShardPrefixLmData([shards[part]], spec.TextDocuments, tokenizer, config, spec.Seed + (ulong)epoch * 0x9E3779B97F4A7C15UL + (ulong)a.Rank, spec.ShuffleBuffer);
+
+        var status = await coordinator.GetStatus();
+        int round = status.Round;
+        var (firstEpoch, firstPart) = partition.PartFor(round, a.Rank, options.Trainers);
+        var data = new RoundData(PartData(firstEpoch, firstPart));
+        // Checkpoints are the coordinator's outer state; the replica's trainer saves none of its own.
+        using var trainer = SimVlmTrainer.Start(config, request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) }, tokenizer, data);
+        int localStep = 0;
+        bool alive = true;
+        using var heartbeat = new PeriodicTimer(HeartbeatInterval);
+        var beating = Task.Run(async () =>
+        {
+            while (await heartbeat.WaitForNextTickAsync(cancellationToken))
+                if (!await coordinator.Heartbeat(a.Attempt, a.Rank, Volatile.Read(ref round), Volatile.Read(ref localStep))) Volatile.Write(ref alive, false);
+        }, CancellationToken.None);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested && Volatile.Read(ref alive))
+            {
+                status = await coordinator.GetStatus();
+                if (status.Finished || status.Attempt != a.Attempt) break;
+                if (status.Round < round) { await Task.Delay(RoundPollInterval, cancellationToken); continue; }
+                Volatile.Write(ref round, status.Round);
+                var (epoch, part) = partition.PartFor(round, a.Rank, options.Trainers);
+                if (round != 0 || epoch != firstEpoch || part != firstPart) data.SwitchTo(PartData(epoch, part));
+                var start = round == 0 ? NamedWeights.Read(trainer.Model) : OuterOptimizer.ReadWeights(DiLoCoCoordinatorGrain.OuterFolder(a.ExchangeFolder), round);
+                NamedWeights.Write(trainer.Model, start);
+                var steps = new List<TrainingStepRecord>(options.SyncEvery);
+                for (int i = 0; i < options.SyncEvery && !cancellationToken.IsCancellationRequested; i++)
+                {
+                    steps.Add(TrainingSpecMapping.Record(trainer.TrainStep(), DateTimeOffset.UtcNow));
+                    Volatile.Write(ref localStep, i + 1);
+                }
+                if (cancellationToken.IsCancellationRequested) break;
+                var pseudoGradient = NamedWeights.PseudoGradient(start, NamedWeights.Read(trainer.Model));
+                string folder = DiLoCoCoordinatorGrain.RankFolder(a.ExchangeFolder, round, a.Rank);
+                int chunks = WeightChunks.WriteFiles(folder, WeightChunks.Split(pseudoGradient, options.SyncPrecision, MaxChunkBytes));
+                int initialChunks = round == 0
+                    ? WeightChunks.WriteFiles(DiLoCoCoordinatorGrain.InitialFolder(a.ExchangeFolder, round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes))
+                    : 0;
+                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps);
+                bool taken;
+                // A refusal while the coordinator is still at this round is one that reactivated and is not open yet: try again.
+                while (!(taken = await coordinator.ReportRound(a.Attempt, report)) && !cancellationToken.IsCancellationRequested
+                       && await coordinator.GetStatus() is { Finished: false } now && now.Round == round && now.Attempt <= a.Attempt)
+                    await Task.Delay(RoundPollInterval, cancellationToken);
+                if (!taken)
+                    logger.LogWarning("DiLoCo replica {Rank} of run {Run}: round {Round} was not taken (dropped, or the round moved on)", a.Rank, spec.RunId, round);
+                Volatile.Write(ref localStep, 0);
+                Volatile.Write(ref round, round + 1);
+            }
+        }
+        finally
+        {
+            heartbeat.Dispose();
+            try { await beating; } catch (OperationCanceledException) { }
+            logger.LogInformation("DiLoCo replica {Rank} of run {Run} attempt {Attempt} ends at round {Round}", a.Rank, spec.RunId, a.Attempt, round);
+        }
+    }
+}

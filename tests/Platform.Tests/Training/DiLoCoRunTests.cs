@@ -1,0 +1,101 @@
+using Platform.Grains.Training;
+using Platform.Model.Training.DiLoCo;
+using Platform.Silo.Hosting;
+
+namespace Platform.Tests.Training;
+
+/// <summary>
+/// Multi-trainer (DiLoCo) runs on the training cluster: two replicas on the two silos that offer a device, a coordinator
+/// grain holding the outer state. (Exact weights are not compared here; the libtorch generator is process-wide and the
+/// replicas share this process, so only the shape of the run is asserted.)
+/// </summary>
+[Collection(ExactWeightsCollection.Name)]
+public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixture<TrainingClusterFixture>, IAsyncLifetime
+{
+    public async ValueTask InitializeAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while ((await cluster.Scheduler.Allocations()).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(200);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    [Fact]
+    public async Task Two_replicas_on_two_silos_train_whole_rounds_on_disjoint_parts_and_the_coordinator_keeps_the_outer_state()
+    {
+        const int syncEvery = 2, rounds = 3;
+        var spec = cluster.Spec("diloco-two", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery, SyncPrecision = "bf16" };
+        await cluster.Scheduler.Submit(spec);
+        var running = await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Running);
+        Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
+        await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Completed);
+
+        var status = await cluster.Grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId).GetStatus();
+        Assert.True(status.Finished);
+        Assert.Equal(rounds, status.Round);
+        Assert.Equal(Enumerable.Range(0, rounds), status.History.Select(r => r.Round));
+        Assert.All(status.History, round =>
+        {
+            Assert.Equal([0, 1], round.Ranks);
+            Assert.True(round.BytesUp > 0);
+            Assert.True(double.IsFinite(round.MeanLoss));
+        });
+        // The dataset's two shards are the parts: every epoch gives each to exactly one replica.
+        var given = status.History.SelectMany(r => r.Epochs.Zip(r.Parts)).ToArray();
+        Assert.Equal(given.Length, given.Distinct().Count());
+        Assert.All(given.GroupBy(p => p.First), epoch => Assert.Equal([0, 1], epoch.Select(p => p.Second).Order()));
+
+        var record = await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetStatus();
+        Assert.Equal(Enumerable.Range(1, syncEvery * rounds), record.History.Select(s => s.Step));
+        var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(record.CheckpointLocation));
+        Assert.NotNull(outer);
+        Assert.Equal(rounds, outer!.Round);
+    }
+
+    private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
+
+    [Fact]
+    public void Train_status_describes_the_rounds_each_replica_and_the_last_round_s_traffic()
+    {
+        var status = new DiLoCoStatus(1, 3, 5, false,
+            [new DiLoCoReplicaProgress(0, 3, 2, DateTimeOffset.UnixEpoch, false, false), new DiLoCoReplicaProgress(1, 2, 0, DateTimeOffset.UnixEpoch, true, false)],
+            [new DiLoCoRoundRecord(2, [0, 1], [1, 1], [0, 1], 3 * 1048576, 0.25, 3.5)], null);
+
+        var lines = Platform.Silo.Cli.TrainClusterCommands.DescribeRounds(status).Split(Environment.NewLine);
+
+        Assert.Equal(
+        [
+            "  rounds: 3 of 5",
+            "  replica 0: round 3, local step 2",
+            "  replica 1: round 2, local step 0, dropped",
+            "  last round 2: replicas 0,1, 3.00 MiB up, 0.25 s at the barrier, mean loss 3.5000",
+        ], lines);
+    }
+
+    [Theory]
+    [InlineData(0, 2, 4, 0.7, 0.9, "fp32", 1, "Trainers must be at least 1")]
+    [InlineData(2, 0, 4, 0.7, 0.9, "fp32", 2, "SyncEvery must be at least 1")]
+    [InlineData(2, 2, 4, -1, 0.9, "fp32", 2, "OuterLearningRate must be positive")]
+    [InlineData(2, 2, 4, 0.7, 1.0, "fp32", 2, "OuterMomentum must be in [0, 1)")]
+    [InlineData(2, 2, 4, 0.7, 0.9, "fp16", 2, "SyncPrecision 'fp16' must be fp32 or bf16")]
+    [InlineData(2, 3, 4, 0.7, 0.9, "fp32", 2, "must be a multiple of SyncEvery")]
+    [InlineData(2, 2, 4, 0.7, 0.9, "fp32", 3, "takes one device per trainer")]
+    public void Bad_DiLoCo_settings_are_refused_naming_the_problem(int trainers, int syncEvery, int steps, double outerLr, double outerMomentum, string precision, int devices, string message)
+    {
+        var spec = new TrainingRunSpec
+        {
+            RunId = "run", Dataset = "pairs", Steps = steps, Trainers = trainers, SyncEvery = syncEvery, OuterLearningRate = outerLr,
+            OuterMomentum = outerMomentum, SyncPrecision = precision, Devices = devices, Evaluations = [],
+        };
+        var problem = Assert.Single(TrainingSubmissions.ShapeProblems(spec));
+        Assert.Equal("trainers", problem.Field);
+        Assert.Contains(message, problem.Message);
+    }
+
+    [Fact]
+    public void Good_DiLoCo_settings_pass_and_the_spec_defaults_equal_the_model_library_s()
+    {
+        Assert.Empty(TrainingSubmissions.ShapeProblems(new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] }));
+        Assert.Equal(new DiLoCoOptions(), TrainingSpecMapping.DiLoCo(new TrainingRunSpec { RunId = "run", Dataset = "pairs" }));
+    }
+}
