@@ -104,8 +104,18 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
     private async Task WritePageAsync(int page, List<TRow> rows, object?[] fingerprints)
     {
         var state = pages[page];
+        var name = PageName(head.Generation, page);
+        if (state.ETag is null)
+        {
+            // A page this activation has not stored yet may exist all the same: written by an activation that died before its
+            // head named the page (the same generation is started again then), or cleared, which leaves an empty row. Writing
+            // over it needs its ETag; without one the write would be refused as a conflict for good.
+            var existing = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
+            await storage.ReadStateAsync(name, owner, existing);
+            state.ETag = existing.ETag;
+        }
         state.State = new RowPage<TRow> { Rows = rows };
-        await storage.WriteStateAsync(PageName(head.Generation, page), owner, state);
+        await storage.WriteStateAsync(name, owner, state);
         // Only a page that reached storage counts as stored: a failed write is tried again at the next save.
         stored[page] = fingerprints;
     }

@@ -98,6 +98,32 @@ public sealed class BoundedGrainStateTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task Pages_an_activation_wrote_before_it_died_without_storing_their_head_are_written_over_by_the_next()
+    {
+        await using var cluster = await StartAsync();
+        var storage = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(Platform.Grains.PlatformStorage.GrainStateProvider);
+        var owner = Orleans.Runtime.GrainId.Create("pagedrowstest", Guid.NewGuid().ToString("N"));
+        // The first activation starts a generation and stores its pages, then dies before its state (the head) is stored.
+        var first = new PagedRows<string>(storage, owner, "rows", new PagedRowsHead(), 3, row => row);
+        first.StartGeneration();
+        first.Items.AddRange(["a", "b", "c", "d"]);
+        await first.WriteAsync();
+
+        // The next one reads the head as it was stored (no rows yet) and redoes the work, with other rows this time.
+        var head = new PagedRowsHead();
+        var second = new PagedRows<string>(storage, owner, "rows", head, 3, row => row);
+        await second.LoadAsync();
+        Assert.Empty(second.Items);
+        second.StartGeneration();
+        second.Items.AddRange(["v", "w", "x", "y", "z"]);
+        await second.WriteAsync();
+
+        var reread = new PagedRows<string>(storage, owner, "rows", new PagedRowsHead { Generation = head.Generation, Count = head.Count }, 3, row => row);
+        await reread.LoadAsync();
+        Assert.Equal(["v", "w", "x", "y", "z"], reread.Items);
+    }
+
+    [Fact]
     public async Task An_ingest_job_of_20000_units_stores_its_progress_and_finds_it_again_after_a_deactivation()
     {
         const int Units = 20_000;
@@ -146,7 +172,8 @@ public sealed class BoundedGrainStateTests(AzuriteFixture azurite) : IDisposable
         {
             var status = await cluster.Client.GetGrain<IIngestJobGrain>(jobId).GetStatus();
             Assert.Equal(Units, status.Units.Count);
-            Assert.Equal(doneBefore, status.UnitsDone);
+            // The second cluster's workers may have finished more units meanwhile (the job hands out a unit for each one done).
+            Assert.True(status.UnitsDone >= doneBefore, $"{status.UnitsDone} units done after the second reactivation, {doneBefore} before");
         }
     }
 
