@@ -1,25 +1,34 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Platform.Grains.Ingestion;
 using Platform.Grains.Work;
 using Platform.Ingestion.Crawling;
 
 namespace Platform.Grains.Crawling;
 
-/// <summary>Durable: the request, the frontier and one row per slice. Page and image bytes live in the WARC files.</summary>
+/// <summary>
+/// Durable, small and bounded: the request, the counters, and where the crawl's growing tables stand. The frontier, the slices
+/// and the WARC files grow with the crawl, so their rows live in pages of their own (<see cref="PagedRows{TRow}"/>). The frontier
+/// is stored as the log of every target it admitted, in admission order (its seen-set), of which the pending queue is the tail
+/// from <see cref="PendingFrom"/>: admitting appends, taking moves the mark, and neither rewrites what is stored.
+/// Page and image bytes live in the WARC files.
+/// </summary>
 [GenerateSerializer]
 public sealed class CrawlJobState
 {
     [Id(0)] public CrawlJobPhase Phase { get; set; }
     [Id(1)] public CrawlJobRequest? Request { get; set; }
     [Id(2)] public List<string> AllowedDomains { get; set; } = [];
-    [Id(3)] public List<string> Seen { get; set; } = [];
-    [Id(4)] public List<CrawlTargetRecord> Pending { get; set; } = [];
     [Id(5)] public int PagesAdmitted { get; set; }
-    [Id(6)] public List<CrawlSliceRecord> Slices { get; set; } = [];
     [Id(7)] public Dictionary<string, long> Stats { get; set; } = [];
-    [Id(8)] public List<string> WarcFiles { get; set; } = [];
     [Id(9)] public string? IngestJobId { get; set; }
     [Id(10)] public string? Error { get; set; }
+    [Id(11)] public PagedRowsHead AdmittedRows { get; set; } = new();
+    /// <summary>The first admitted target not yet taken into a slice: the pending queue is the admitted log from here on.</summary>
+    [Id(12)] public int PendingFrom { get; set; }
+    [Id(13)] public PagedRowsHead SliceRows { get; set; } = new();
+    [Id(14)] public PagedRowsHead WarcFileRows { get; set; } = new();
 }
 
 /// <summary>A slice of the frontier: a row of the crawl's work table. Its targets are dropped once it is finished.</summary>
@@ -35,15 +44,20 @@ public sealed class CrawlSliceRecord : WorkItem
 /// and submits the WARC files to an <see cref="IIngestJobGrain"/> when nothing is pending or out.
 /// The slices are the items of a <see cref="WorkTable{TItem}"/>: a slice whose worker stops heartbeating, or whose fetches stop
 /// advancing, is handed out again under a new attempt number; a late report from the old attempt is refused, so nothing is counted twice.
-/// The frontier lives in the grain state, which suits crawls of up to some hundred thousand URLs; a larger
-/// crawl would keep its seen-set in partitioned grains like the dedupe sets.
+/// The frontier is stored in pages beside the grain state (see <see cref="CrawlJobState"/>) and held in memory while the crawl
+/// runs, which suits crawls of some million URLs; a larger crawl would keep its seen-set in partitioned grains like the dedupe sets.
 /// </summary>
 public sealed class CrawlJobGrain(
     [PersistentState("crawljob", PlatformStorage.GrainStateProvider)] IPersistentState<CrawlJobState> state,
     ILogger<CrawlJobGrain> logger) : Grain, ICrawlJobGrain
 {
     private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
+    /// <summary>Rows per stored page: admitted targets and WARC paths are short; a slice holds its targets (<see cref="CrawlJobSettings.SliceSize"/>) only while it is out.</summary>
+    public const int TargetsPerPage = 500, SlicesPerPage = 20, WarcFilesPerPage = 500;
     private WorkTable<CrawlSliceRecord>? slices;
+    private PagedRows<CrawlTargetRecord> admitted = null!;
+    private PagedRows<CrawlSliceRecord> sliceRows = null!;
+    private PagedRows<string> warcFiles = null!;
     private IGrainTimer? timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -52,17 +66,30 @@ public sealed class CrawlJobGrain(
     private string WarcDirectory => Path.Combine(Request.OutputDirectory, "warc");
 
     private WorkTable<CrawlSliceRecord> Slices => slices ??=
-        new(state.State.Slices, new WorkTableOptions(Settings.LeaseTimeout, Settings.SliceTimeout, Settings.MaxAttempts), TimeProvider.System);
+        new(sliceRows.Items, new WorkTableOptions(Settings.LeaseTimeout, Settings.SliceTimeout, Settings.MaxAttempts), TimeProvider.System);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(PlatformStorage.GrainStateProvider);
+        // Admitted targets and WARC paths are only ever appended: the row itself is its fingerprint.
+        admitted = new(storage, this.GetGrainId(), "crawljob-admitted", state.State.AdmittedRows, TargetsPerPage, target => target);
+        sliceRows = new(storage, this.GetGrainId(), "crawljob-slices", state.State.SliceRows, SlicesPerPage,
+            slice => (slice.State, slice.Attempt, slice.LastError, slice.Targets.Count));
+        warcFiles = new(storage, this.GetGrainId(), "crawljob-warcfiles", state.State.WarcFileRows, WarcFilesPerPage, path => path);
+        await Task.WhenAll(admitted.LoadAsync(), sliceRows.LoadAsync(), warcFiles.LoadAsync());
         if (state.State.Phase is CrawlJobPhase.Crawling or CrawlJobPhase.Ingesting)
         {
             // Leases are not durable: after a reactivation every slice out gets a fresh one.
             Slices.ResumeLeases();
             StartTimer();
         }
-        return Task.CompletedTask;
+    }
+
+    /// <summary>The changed pages first, then the state that names them.</summary>
+    private async Task SaveAsync()
+    {
+        await Task.WhenAll(admitted.WriteAsync(), sliceRows.WriteAsync(), warcFiles.WriteAsync());
+        await state.WriteStateAsync();
     }
 
     public async Task<CrawlJobStatus> Start(CrawlJobRequest request)
@@ -82,7 +109,7 @@ public sealed class CrawlJobGrain(
         state.State.AllowedDomains = [.. frontier.Scope.Domains];
         Save(frontier);
         state.State.Phase = CrawlJobPhase.Crawling;
-        await state.WriteStateAsync();
+        await SaveAsync();
         StartTimer();
         await Jobs.JobDirectory.RecordAsync(GrainFactory, Jobs.JobKind.Crawl, JobId, logger);
         await DispatchAsync();
@@ -99,14 +126,14 @@ public sealed class CrawlJobGrain(
             {
                 state.State.Phase = ingest.Phase == IngestJobPhase.Completed ? CrawlJobPhase.Completed : CrawlJobPhase.Failed;
                 state.State.Error = ingest.Error;
-                await state.WriteStateAsync();
+                await SaveAsync();
                 Stop();
             }
         }
-        var slices = state.State.Slices;
-        return new CrawlJobStatus(JobId, state.State.Phase, state.State.PagesAdmitted, state.State.Pending.Count,
+        var slices = sliceRows.Items;
+        return new CrawlJobStatus(JobId, state.State.Phase, state.State.PagesAdmitted, admitted.Items.Count - state.State.PendingFrom,
             slices.Count(s => s.IsFinished), slices.Count(s => !s.IsFinished), new Dictionary<string, long>(state.State.Stats),
-            [.. state.State.WarcFiles], state.State.IngestJobId, ingest, state.State.Error);
+            [.. warcFiles.Items], state.State.IngestJobId, ingest, state.State.Error);
     }
 
     public Task<IReadOnlyList<CrawlHostLoad>> GetHosts(int take)
@@ -119,9 +146,9 @@ public sealed class CrawlJobGrain(
             var counts = hosts.GetValueOrDefault(origin);
             hosts[origin] = (counts.Seen + seen, counts.Pending + pending, counts.InFlight + inFlight);
         }
-        foreach (var url in state.State.Seen) Count(url, 1, 0, 0);
-        foreach (var target in state.State.Pending) Count(target.Url, 0, 1, 0);
-        foreach (var target in state.State.Slices.Where(s => !s.IsFinished).SelectMany(s => s.Targets)) Count(target.Url, 0, 0, 1);
+        foreach (var target in admitted.Items) Count(target.Url, 1, 0, 0);
+        foreach (var target in admitted.Items.Skip(state.State.PendingFrom)) Count(target.Url, 0, 1, 0);
+        foreach (var target in sliceRows.Items.Where(s => !s.IsFinished).SelectMany(s => s.Targets)) Count(target.Url, 0, 0, 1);
         return Task.FromResult<IReadOnlyList<CrawlHostLoad>>([.. hosts
             .OrderByDescending(h => h.Value.Pending + h.Value.InFlight).ThenByDescending(h => h.Value.Seen).ThenBy(h => h.Key, StringComparer.Ordinal)
             .Take(Math.Max(0, take))
@@ -143,10 +170,10 @@ public sealed class CrawlJobGrain(
         Save(frontier);
         foreach (var (name, count) in slice.Stats.Concat(frontier.Stats.Snapshot()))
             state.State.Stats[name] = state.State.Stats.GetValueOrDefault(name) + count;
-        state.State.WarcFiles.AddRange(slice.WarcFiles);
+        warcFiles.Items.AddRange(slice.WarcFiles);
         // The targets are no longer needed once their discoveries are in the frontier; the slice row stays for the status.
         Slices[item.Index].Targets = [];
-        await state.WriteStateAsync();
+        await SaveAsync();
         await DispatchAsync();
         return true;
     }
@@ -163,7 +190,7 @@ public sealed class CrawlJobGrain(
     private async Task RetriedOrGaveUpAsync(CrawlSliceRecord record, WorkOutcome outcome)
     {
         if (outcome == WorkOutcome.GaveUp) GiveUpTargets(record);
-        await state.WriteStateAsync();
+        await SaveAsync();
         await DispatchAsync();
     }
 
@@ -180,7 +207,7 @@ public sealed class CrawlJobGrain(
         if (state.State.Phase != CrawlJobPhase.Crawling) return;
         var frontier = Load();
         var cut = false;
-        while (state.State.Slices.Count(s => !s.IsFinished) < Settings.MaxSlicesInFlight && frontier.Pending.Count > 0)
+        while (sliceRows.Items.Count(s => !s.IsFinished) < Settings.MaxSlicesInFlight && frontier.Pending.Count > 0)
         {
             Slices.Add(new CrawlSliceRecord { Targets = frontier.Take(Settings.SliceSize).Select(CrawlTargetRecord.From).ToList() });
             cut = true;
@@ -195,7 +222,7 @@ public sealed class CrawlJobGrain(
         var started = Slices.Dispatch();
         if (started.Count == 0) return false;
         // The attempt numbers are durable before the workers start, so a restarted job never reuses one.
-        await state.WriteStateAsync();
+        await SaveAsync();
         foreach (var slice in started)
         {
             var assignment = new SliceAssignment(JobId, slice.Index, slice.Attempt, slice.Targets, WarcDirectory, state.State.AllowedDomains, Settings);
@@ -207,28 +234,36 @@ public sealed class CrawlJobGrain(
 
     private async Task SubmitIngestAsync()
     {
-        if (state.State.WarcFiles.Count == 0)
+        if (warcFiles.Items.Count == 0)
         {
             state.State.Phase = CrawlJobPhase.Failed;
             state.State.Error = "The crawl fetched nothing (see its counters for why).";
-            await state.WriteStateAsync();
+            await SaveAsync();
             Stop();
             return;
         }
-        var ingest = IngestSubmissions.ForCrawl(JobId, state.State.WarcFiles, Request.OutputDirectory, Settings.Ingest, Request.Dataset);
+        var ingest = IngestSubmissions.ForCrawl(JobId, [.. warcFiles.Items], Request.OutputDirectory, Settings.Ingest, Request.Dataset);
         state.State.IngestJobId = ingest.JobId;
         state.State.Phase = CrawlJobPhase.Ingesting;
-        await state.WriteStateAsync();
+        await SaveAsync();
         await GrainFactory.GetGrain<IIngestJobGrain>(ingest.JobId).Submit(ingest.Request);
     }
 
-    private CrawlFrontier Load() => new(Request.Seeds, Settings.ToOptions(state.State.AllowedDomains), state.State.Seen,
-        state.State.Pending.Select(p => p.ToTarget()), state.State.PagesAdmitted);
+    private CrawlFrontier Load() => new(Request.Seeds, Settings.ToOptions(state.State.AllowedDomains), admitted.Items.Select(t => t.Url),
+        admitted.Items.Skip(state.State.PendingFrom).Select(p => p.ToTarget()), state.State.PagesAdmitted);
 
+    /// <summary>
+    /// Appends what the frontier admitted since <see cref="Load"/> to the admitted log and moves the pending mark past what it
+    /// gave out. The frontier admits into its seen-set and the tail of its queue at once, so the new admissions are the queue's
+    /// last ones; a frontier that both admitted and gave out its new admissions between two saves cannot be stored this way.
+    /// </summary>
     private void Save(CrawlFrontier frontier)
     {
-        state.State.Seen = [.. frontier.Seen];
-        state.State.Pending = [.. frontier.Pending.Select(CrawlTargetRecord.From)];
+        var added = frontier.Seen.Count - admitted.Items.Count;
+        if (added < 0 || added > frontier.Pending.Count)
+            throw new InvalidOperationException($"Crawl '{JobId}': the frontier admitted {added} targets since it was loaded, with {frontier.Pending.Count} pending.");
+        admitted.Items.AddRange(frontier.Pending.Skip(frontier.Pending.Count - added).Select(CrawlTargetRecord.From));
+        state.State.PendingFrom = admitted.Items.Count - frontier.Pending.Count;
         state.State.PagesAdmitted = frontier.PagesAdmitted;
     }
 

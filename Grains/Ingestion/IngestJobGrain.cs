@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Orleans.Storage;
 using Platform.Datasets;
 using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
@@ -7,18 +9,22 @@ using Platform.Ingestion.Units;
 
 namespace Platform.Grains.Ingestion;
 
-/// <summary>Durable, small: inputs, settings and one row per unit, per shard step and per job-wide step. Outputs live in files.</summary>
+/// <summary>
+/// Durable, small and bounded: inputs, settings, one row per job-wide step, and where the unit and shard tables stand. Those
+/// tables grow with the work (a unit per input part, two rows per shard), so their rows live in pages of their own
+/// (<see cref="PagedRows{TRow}"/>) beside this state. Outputs live in files.
+/// </summary>
 [GenerateSerializer]
 public sealed class IngestJobState
 {
     [Id(0)] public IngestJobPhase Phase { get; set; }
     [Id(1)] public IngestJobRequest? Request { get; set; }
-    [Id(2)] public List<WorkUnitRecord> Units { get; set; } = [];
     [Id(4)] public long PairsKept { get; set; }
     [Id(5)] public string? Error { get; set; }
-    [Id(6)] public List<WorkUnitRecord> ShardFetches { get; set; } = [];
-    [Id(7)] public List<WorkUnitRecord> ShardWrites { get; set; } = [];
     [Id(8)] public int FirstShardNumber { get; set; }
+    [Id(12)] public PagedRowsHead UnitRows { get; set; } = new();
+    [Id(13)] public PagedRowsHead ShardFetchRows { get; set; } = new();
+    [Id(14)] public PagedRowsHead ShardWriteRows { get; set; } = new();
     /// <summary>The job-wide steps run so far, one row per <see cref="IngestStep"/> in step order.</summary>
     [Id(11)] public List<WorkUnitRecord> Steps { get; set; } = [];
 }
@@ -57,7 +63,18 @@ public sealed class IngestJobGrain(
     /// <summary>Orleans' shortest reminder period by default: how long a job whose silo died may wait for a caller.</summary>
     public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
 
+    /// <summary>Rows per stored page of the unit and shard tables: a page stays far below Azure Table's entity limit.</summary>
+    public const int RowsPerPage = 200;
+
+    /// <summary>
+    /// Items of a table handed out at once. Each one out heartbeats into this activation and waits for a work slot on its silo,
+    /// so a job of many thousand units handed out at once would bury its own calls (and status polls) under their heartbeats;
+    /// this is more than the work slots of a large cluster, and the rest follow as items finish.
+    /// </summary>
+    public const int MaxItemsOut = 256;
+
     private readonly Dictionary<WorkKind, WorkTable<WorkUnitRecord>> tables = [];
+    private readonly Dictionary<WorkKind, PagedRows<WorkUnitRecord>> pagedRows = [];
     private IGrainTimer? timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -65,6 +82,9 @@ public sealed class IngestJobGrain(
     private string OutputDirectory => state.State.Request!.OutputDirectory;
     private string DatasetLocation => state.State.Request!.EffectiveDatasetLocation;
     private IngestJobLayout Layout => new(OutputDirectory);
+    private List<WorkUnitRecord> Units => Rows(WorkKind.Unit).Items;
+    private List<WorkUnitRecord> ShardFetches => Rows(WorkKind.ShardFetch).Items;
+    private List<WorkUnitRecord> ShardWrites => Rows(WorkKind.ShardWrite).Items;
 
     /// <summary>The job-wide step the job waits for, if any: the funnel is written once the last shard is committed.</summary>
     private IngestStep? CurrentStep => state.State.Phase switch
@@ -72,7 +92,7 @@ public sealed class IngestJobGrain(
         IngestJobPhase.Planning => IngestStep.Plan,
         IngestJobPhase.Finishing => IngestStep.Finish,
         IngestJobPhase.Deduping => IngestStep.Dedupe,
-        IngestJobPhase.WritingShards when state.State.ShardWrites.All(w => w.State == WorkUnitState.Done) => IngestStep.Funnel,
+        IngestJobPhase.WritingShards when ShardWrites.All(w => w.State == WorkUnitState.Done) => IngestStep.Funnel,
         _ => null,
     };
 
@@ -88,16 +108,46 @@ public sealed class IngestJobGrain(
     private WorkTable<WorkUnitRecord> Table(WorkKind kind)
     {
         if (tables.TryGetValue(kind, out var table)) return table;
-        var items = kind switch
-        {
-            WorkKind.Unit => state.State.Units,
-            WorkKind.ShardFetch => state.State.ShardFetches,
-            WorkKind.ShardWrite => state.State.ShardWrites,
-            WorkKind.Step => state.State.Steps,
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "An ingest job has no such work."),
-        };
+        var items = kind == WorkKind.Step ? state.State.Steps : Rows(kind).Items;
         return tables[kind] = new WorkTable<WorkUnitRecord>(items, new WorkTableOptions(Settings.LeaseTimeout, Settings.StallTimeout, Settings.MaxAttempts),
             TimeProvider.System);
+    }
+
+    /// <summary>The stored pages of a table that grows with the work.</summary>
+    private PagedRows<WorkUnitRecord> Rows(WorkKind kind)
+    {
+        if (pagedRows.TryGetValue(kind, out var rows)) return rows;
+        var (name, head) = kind switch
+        {
+            WorkKind.Unit => ("units", state.State.UnitRows),
+            WorkKind.ShardFetch => ("shardfetches", state.State.ShardFetchRows),
+            WorkKind.ShardWrite => ("shardwrites", state.State.ShardWriteRows),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "An ingest job keeps no pages of such work."),
+        };
+        var storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(PlatformStorage.GrainStateProvider);
+        return pagedRows[kind] = new PagedRows<WorkUnitRecord>(storage, this.GetGrainId(), $"ingestjob-{name}", head, RowsPerPage,
+            row => (row.State, row.Attempt, row.LastError, row.Report, row.ShardReport));
+    }
+
+    private static readonly WorkKind[] PagedKinds = [WorkKind.Unit, WorkKind.ShardFetch, WorkKind.ShardWrite];
+
+    /// <summary>A table replaced as a whole (the next phase's rows) goes into a new generation of pages, so a crash before the state names it loses nothing.</summary>
+    private void ResetTable(WorkKind kind, IEnumerable<WorkUnitRecord> replacement)
+    {
+        Rows(kind).StartGeneration();
+        Table(kind).Reset(replacement);
+    }
+
+    /// <summary>The changed pages first, then the state that names them; then the pages no generation names any more go.</summary>
+    private async Task SaveAsync()
+    {
+        await Task.WhenAll(PagedKinds.Select(kind => Rows(kind).WriteAsync()));
+        await state.WriteStateAsync();
+        foreach (var kind in PagedKinds)
+        {
+            try { await Rows(kind).ForgetStaleAsync(); }
+            catch (Exception error) { logger.LogWarning(error, "Could not clear the old {Kind} pages of job {Job}; they stay unused", kind, JobId); }
+        }
     }
 
     private WorkUnitRecord? StepRecord(IngestStep step) => state.State.Steps.ElementAtOrDefault((int)step);
@@ -106,6 +156,7 @@ public sealed class IngestJobGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await Task.WhenAll(PagedKinds.Select(kind => Rows(kind).LoadAsync()));
         if (state.State.Request is not null && ActiveKind is { } kind)
         {
             if (CurrentStep is { } step) AddStepRows(step);
@@ -155,7 +206,7 @@ public sealed class IngestJobGrain(
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
         // One unit per input until planning cuts the big ones: planning reads them (a few reads per cut for per-record gzip, all of an
         // uncompressed WARC or CSV), which must not hold up this call or the job's status behind it.
-        Table(WorkKind.Unit).Reset(inputs.Select(input => new WorkUnitRecord { Input = input }));
+        ResetTable(WorkKind.Unit, inputs.Select(input => new WorkUnitRecord { Input = input }));
         StartTimer();
         await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         await StartStepAsync(IngestStep.Plan, IngestJobPhase.Planning);
@@ -188,7 +239,7 @@ public sealed class IngestJobGrain(
         if (item.Kind == WorkKind.Step) state.State.Error = null;
         if (!table.AllDone)
         {
-            await state.WriteStateAsync();
+            await SaveAsync();
             return true;
         }
         await AdvanceAsync(item.Kind == WorkKind.Step ? (IngestStep)item.Index : null, report);
@@ -214,7 +265,7 @@ public sealed class IngestJobGrain(
         else if (ActiveKind == WorkKind.Step)
             // A job-wide step shows why it is being redone.
             state.State.Error = error;
-        await state.WriteStateAsync();
+        await SaveAsync();
     }
 
     /// <summary>Every item of the phase's table is done: the next phase starts.</summary>
@@ -223,7 +274,7 @@ public sealed class IngestJobGrain(
         switch (state.State.Phase, step, report)
         {
             case (IngestJobPhase.Planning, IngestStep.Plan, PlanReport plan):
-                Table(WorkKind.Unit).Reset(plan.Units.Select(unit => new WorkUnitRecord { Input = unit.Input, Start = unit.Start, End = unit.End }));
+                ResetTable(WorkKind.Unit, plan.Units.Select(unit => new WorkUnitRecord { Input = unit.Input, Start = unit.Start, End = unit.End }));
                 await StartPhaseAsync(IngestJobPhase.Extracting);
                 break;
             case (IngestJobPhase.Extracting, _, _):
@@ -233,7 +284,7 @@ public sealed class IngestJobGrain(
                 state.State.PairsKept = finish.PairsKept;
                 var shards = state.State.Request!.Dataset is null ? 0 : IngestJobOptions.ShardCount(finish.PairsKept, Settings);
                 state.State.FirstShardNumber = shards == 0 ? state.State.FirstShardNumber : finish.FirstShardNumber;
-                Table(WorkKind.ShardFetch).Reset(Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Input = $"shard {finish.FirstShardNumber + i:D5} (fetch)" }));
+                ResetTable(WorkKind.ShardFetch, Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Input = $"shard {finish.FirstShardNumber + i:D5} (fetch)" }));
                 try { Directory.Delete(Layout.UnitsDirectory, recursive: true); }
                 catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
                 if (shards == 0) await CompleteAsync();
@@ -244,7 +295,7 @@ public sealed class IngestJobGrain(
                 break;
             case (IngestJobPhase.Deduping, IngestStep.Dedupe, StepDoneReport):
                 // The writes read the verdicts of the accepted dedupe attempt.
-                Table(WorkKind.ShardWrite).Reset(state.State.ShardFetches
+                ResetTable(WorkKind.ShardWrite, ShardFetches
                     .Select(f => new WorkUnitRecord { Input = $"shard {state.State.FirstShardNumber + f.Index:D5} (write)" }));
                 await StartPhaseAsync(IngestJobPhase.WritingShards);
                 break;
@@ -324,10 +375,11 @@ public sealed class IngestJobGrain(
     private async Task DispatchPendingAsync()
     {
         if (ActiveKind is not { } kind) return;
-        var started = Table(kind).Dispatch();
+        var table = Table(kind);
+        var started = table.Dispatch(Math.Max(0, MaxItemsOut - table.Count(WorkUnitState.Running)));
         if (started.Count == 0) return;
         // The attempt numbers are durable before any worker starts, so a restarted job never reuses one.
-        await state.WriteStateAsync();
+        await SaveAsync();
         await Task.WhenAll(started.Select(async item =>
         {
             try
@@ -343,18 +395,18 @@ public sealed class IngestJobGrain(
         WorkKind.Unit => GrainFactory.GetGrain<IIngestUnitGrain>($"{JobId}/{item.Index}/{item.Attempt}")
             .Start(new UnitAssignment(JobId, item.Index, item.Attempt, item.Input, UnitDirectory(item), Settings, item.Start, item.End)),
         WorkKind.ShardFetch => StartShardAsync(ShardStep.Fetch, item, FetchDirectory(item), null),
-        WorkKind.ShardWrite => StartShardAsync(ShardStep.Write, item, FetchDirectory(state.State.ShardFetches[item.Index]),
+        WorkKind.ShardWrite => StartShardAsync(ShardStep.Write, item, FetchDirectory(ShardFetches[item.Index]),
             Layout.VerdictsFile(StepAttempts(IngestStep.Dedupe), item.Index)),
         _ => GrainFactory.GetGrain<IIngestStepGrain>($"{JobId}/step/{(IngestStep)item.Index}/{item.Attempt}").Start(StepAssignment((IngestStep)item.Index, item.Attempt)),
     };
 
     private StepAssignment StepAssignment(IngestStep step, int attempt) => step switch
     {
-        IngestStep.Plan => new(JobId, step, attempt, state.State.Request!, [.. state.State.Units.Select(u => u.Input)], []),
-        IngestStep.Finish => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.Units.Select(UnitDirectory)],
-            FinishStage.ImageOffsetShifts([.. state.State.Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes))])),
-        IngestStep.Dedupe => new(JobId, step, attempt, state.State.Request!, [], [.. state.State.ShardFetches.Select(FetchDirectory)]),
-        _ => new(JobId, step, attempt, state.State.Request!, [], [], FirstShardNumber: state.State.FirstShardNumber, ShardCount: state.State.ShardWrites.Count),
+        IngestStep.Plan => new(JobId, step, attempt, state.State.Request!, [.. Units.Select(u => u.Input)], []),
+        IngestStep.Finish => new(JobId, step, attempt, state.State.Request!, [], [.. Units.Select(UnitDirectory)],
+            FinishStage.ImageOffsetShifts([.. Units.Select(u => new UnitPlacement(u.Start, u.Report!.DecompressedStart, u.Report.DecompressedBytes))])),
+        IngestStep.Dedupe => new(JobId, step, attempt, state.State.Request!, [], [.. ShardFetches.Select(FetchDirectory)]),
+        _ => new(JobId, step, attempt, state.State.Request!, [], [], FirstShardNumber: state.State.FirstShardNumber, ShardCount: ShardWrites.Count),
     };
 
     private Task StartShardAsync(ShardStep step, WorkUnitRecord unit, string directory, string? verdicts) =>
@@ -369,14 +421,14 @@ public sealed class IngestJobGrain(
     {
         state.State.Phase = IngestJobPhase.Failed;
         state.State.Error ??= error;
-        await state.WriteStateAsync();
+        await SaveAsync();
     }
 
     /// <summary>The job is over: its work folders go, and so does the timer.</summary>
     private async Task CompleteAsync()
     {
         state.State.Phase = IngestJobPhase.Completed;
-        await state.WriteStateAsync();
+        await SaveAsync();
         if (Directory.Exists(Layout.ShardsDirectory))
         {
             try { Directory.Delete(Layout.ShardsDirectory, recursive: true); }
@@ -395,7 +447,7 @@ public sealed class IngestJobGrain(
 
     private IngestJobStatus Status()
     {
-        var units = state.State.Units;
+        var units = Units;
         var reports = units.Where(u => u.State == WorkUnitState.Done && u.Report is not null).Select(u => u.Report!).ToList();
         return new IngestJobStatus(JobId, state.State.Phase, units.Select(Describe).ToList(),
             reports.Sum(r => r.InputBytes), reports.Sum(r => r.Pages), reports.Sum(r => r.PairsPassed), state.State.PairsKept,
@@ -404,9 +456,9 @@ public sealed class IngestJobGrain(
 
     private ShardPhaseStatus? ShardStatus()
     {
-        var fetches = state.State.ShardFetches;
+        var fetches = ShardFetches;
         if (fetches.Count == 0) return null;
-        var writes = state.State.ShardWrites;
+        var writes = ShardWrites;
         var written = writes.Where(w => w.State == WorkUnitState.Done && w.ShardReport is not null).Select(w => w.ShardReport!).ToList();
         var running = (state.State.Phase == IngestJobPhase.WritingShards ? writes : fetches).Where(u => u.State != WorkUnitState.Done).Select(Describe).ToList();
         return new ShardPhaseStatus(fetches.Count, state.State.FirstShardNumber, fetches.Count(f => f.State == WorkUnitState.Done), written.Count,
