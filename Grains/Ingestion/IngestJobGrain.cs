@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Platform.Datasets;
 using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;
+using Polly;
 
 namespace Platform.Grains.Ingestion;
 
@@ -51,6 +53,7 @@ public sealed class WorkUnitRecord : WorkItem
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
     IngestStorage storage,
+    IOptions<StorageRetryOptions> storageRetry,
     ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain, IRemindable
 {
     public const string WakeReminder = "wake";
@@ -58,6 +61,7 @@ public sealed class IngestJobGrain(
     public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
 
     private readonly Dictionary<WorkKind, WorkTable<WorkUnitRecord>> tables = [];
+    private readonly ResiliencePipeline storageWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing an ingest job's state");
     private IGrainTimer? timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -99,6 +103,12 @@ public sealed class IngestJobGrain(
         return tables[kind] = new WorkTable<WorkUnitRecord>(items, new WorkTableOptions(Settings.LeaseTimeout, Settings.StallTimeout, Settings.MaxAttempts),
             TimeProvider.System);
     }
+
+    /// <summary>
+    /// Every change goes through here: a storage outage is waited out, and a write given up deactivates the job, so the attempt
+    /// numbers and phase it carried are forgotten with it and the outage costs no attempt of the work.
+    /// </summary>
+    private Task WriteStateAsync() => storageWrites.WriteStateAsync(state, this);
 
     private WorkUnitRecord? StepRecord(IngestStep step) => state.State.Steps.ElementAtOrDefault((int)step);
 
@@ -188,7 +198,7 @@ public sealed class IngestJobGrain(
         if (item.Kind == WorkKind.Step) state.State.Error = null;
         if (!table.AllDone)
         {
-            await state.WriteStateAsync();
+            await WriteStateAsync();
             return true;
         }
         await AdvanceAsync(item.Kind == WorkKind.Step ? (IngestStep)item.Index : null, report);
@@ -214,7 +224,7 @@ public sealed class IngestJobGrain(
         else if (ActiveKind == WorkKind.Step)
             // A job-wide step shows why it is being redone.
             state.State.Error = error;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
     }
 
     /// <summary>Every item of the phase's table is done: the next phase starts.</summary>
@@ -327,7 +337,7 @@ public sealed class IngestJobGrain(
         var started = Table(kind).Dispatch();
         if (started.Count == 0) return;
         // The attempt numbers are durable before any worker starts, so a restarted job never reuses one.
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await Task.WhenAll(started.Select(async item =>
         {
             try
@@ -369,14 +379,14 @@ public sealed class IngestJobGrain(
     {
         state.State.Phase = IngestJobPhase.Failed;
         state.State.Error ??= error;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
     }
 
     /// <summary>The job is over: its work folders go, and so does the timer.</summary>
     private async Task CompleteAsync()
     {
         state.State.Phase = IngestJobPhase.Completed;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         if (Directory.Exists(Layout.ShardsDirectory))
         {
             try { Directory.Delete(Layout.ShardsDirectory, recursive: true); }

@@ -29,6 +29,7 @@ public static class PlatformHost
         {
             silo.AddPlatformClustering(configuration.Clustering, configuration.StorageConnection);
             silo.AddPlatformStorage(configuration.StorageConnection, configuration.Storage.ManifestContainer);
+            silo.Services.Configure<Platform.Grains.Work.StorageRetryOptions>(o => o.OutageRetryCeiling = configuration.Storage.OutageRetryCeiling);
             silo.AddPlatformDevices(devices);
             silo.Services.AddPlatformTraining(configuration.ApplyTrainingSettings);
             silo.AddDashboard();
