@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Platform.Grains.Ingestion;
 using Platform.Grains.Work;
 using Platform.Ingestion.Crawling;
+using Polly;
 
 namespace Platform.Grains.Crawling;
 
@@ -40,8 +42,14 @@ public sealed class CrawlSliceRecord : WorkItem
 /// </summary>
 public sealed class CrawlJobGrain(
     [PersistentState("crawljob", PlatformStorage.GrainStateProvider)] IPersistentState<CrawlJobState> state,
+    IOptions<StorageRetryOptions> storageRetry,
     ILogger<CrawlJobGrain> logger) : Grain, ICrawlJobGrain
 {
+    private readonly ResiliencePipeline storageWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing a crawl job's state");
+
+    /// <summary>A storage outage is waited out; a write given up deactivates the job, so the attempt numbers it carried are forgotten.</summary>
+    private Task WriteStateAsync() => storageWrites.WriteStateAsync(state, this);
+
     private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
     private WorkTable<CrawlSliceRecord>? slices;
     private IGrainTimer? timer;
@@ -82,7 +90,7 @@ public sealed class CrawlJobGrain(
         state.State.AllowedDomains = [.. frontier.Scope.Domains];
         Save(frontier);
         state.State.Phase = CrawlJobPhase.Crawling;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         StartTimer();
         await Jobs.JobDirectory.RecordAsync(GrainFactory, Jobs.JobKind.Crawl, JobId, logger);
         await DispatchAsync();
@@ -99,7 +107,7 @@ public sealed class CrawlJobGrain(
             {
                 state.State.Phase = ingest.Phase == IngestJobPhase.Completed ? CrawlJobPhase.Completed : CrawlJobPhase.Failed;
                 state.State.Error = ingest.Error;
-                await state.WriteStateAsync();
+                await WriteStateAsync();
                 Stop();
             }
         }
@@ -146,7 +154,7 @@ public sealed class CrawlJobGrain(
         state.State.WarcFiles.AddRange(slice.WarcFiles);
         // The targets are no longer needed once their discoveries are in the frontier; the slice row stays for the status.
         Slices[item.Index].Targets = [];
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await DispatchAsync();
         return true;
     }
@@ -163,7 +171,7 @@ public sealed class CrawlJobGrain(
     private async Task RetriedOrGaveUpAsync(CrawlSliceRecord record, WorkOutcome outcome)
     {
         if (outcome == WorkOutcome.GaveUp) GiveUpTargets(record);
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await DispatchAsync();
     }
 
@@ -195,7 +203,7 @@ public sealed class CrawlJobGrain(
         var started = Slices.Dispatch();
         if (started.Count == 0) return false;
         // The attempt numbers are durable before the workers start, so a restarted job never reuses one.
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         foreach (var slice in started)
         {
             var assignment = new SliceAssignment(JobId, slice.Index, slice.Attempt, slice.Targets, WarcDirectory, state.State.AllowedDomains, Settings);
@@ -211,14 +219,14 @@ public sealed class CrawlJobGrain(
         {
             state.State.Phase = CrawlJobPhase.Failed;
             state.State.Error = "The crawl fetched nothing (see its counters for why).";
-            await state.WriteStateAsync();
+            await WriteStateAsync();
             Stop();
             return;
         }
         var ingest = IngestSubmissions.ForCrawl(JobId, state.State.WarcFiles, Request.OutputDirectory, Settings.Ingest, Request.Dataset);
         state.State.IngestJobId = ingest.JobId;
         state.State.Phase = CrawlJobPhase.Ingesting;
-        await state.WriteStateAsync();
+        await WriteStateAsync();
         await GrainFactory.GetGrain<IIngestJobGrain>(ingest.JobId).Submit(ingest.Request);
     }
 
