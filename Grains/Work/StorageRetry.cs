@@ -62,14 +62,21 @@ public static class StorageRetry
     /// </summary>
     public static async Task WriteStateAsync<TState>(this ResiliencePipeline pipeline, IPersistentState<TState> state, IGrainBase grain)
     {
+        // Every try must run on the grain's scheduler (Orleans refuses a state write from elsewhere), and Polly by default
+        // continues its awaits anywhere.
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true);
         try
         {
-            await pipeline.ExecuteAsync(static (state, token) => new ValueTask(state.WriteStateAsync(token)), state);
+            await pipeline.ExecuteAsync(static (ctx, state) => new ValueTask(state.WriteStateAsync(ctx.CancellationToken)), context, state);
         }
         catch
         {
             grain.DeactivateOnIdle();
             throw;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 }
