@@ -162,6 +162,9 @@ public sealed class IngestJobGrain(
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
         // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
         var inputs = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
+        // On disk before the job's state: a host whose storage may lose its latest writes re-drives the job from there at start.
+        if (ServiceProvider.GetService(typeof(IIngestSubmissionJournal)) is IIngestSubmissionJournal journal)
+            await journal.AppendAsync(JobId, request);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
         // One unit per input until planning cuts the big ones: planning reads them (a few reads per cut for per-record gzip, all of an
         // uncompressed WARC or CSV), which must not hold up this call or the job's status behind it.

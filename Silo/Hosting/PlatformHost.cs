@@ -38,6 +38,10 @@ public static class PlatformHost
         var serverName = $"{Environment.MachineName}:{configuration.Clustering.SiloPort}";
         builder.Services.AddPlatformHangfire(configuration.Hangfire, serverName);
         builder.Services.AddPlatformHealthChecks();
+        var journal = new SubmissionJournal(SubmissionJournal.FolderFor(configuration));
+        builder.Services.AddSingleton(journal);
+        if (journal.IsOn) builder.Services.AddSingleton<Platform.Grains.Ingestion.IIngestSubmissionJournal>(journal);
+        builder.Services.AddHostedService<SubmissionJournalReplay>();
         builder.Services.AddAuthorization();
         builder.Services.AddHostFiltering(o =>
         {
