@@ -34,7 +34,7 @@ public sealed class EmbeddedCrashTests : IDisposable
             await first.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
             var azurite = first.StartedAzuritePid();
             Assert.NotNull(azurite);
-            var submitted = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(5), client, ["ingest", "submit", .. inputs, "--out", output]);
+            var submitted = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(5), client, ["ingest", "submit", .. inputs, "--dataset", "crash", "--out", output]);
             Assert.True(submitted.ExitCode == 0, submitted.StandardOutput + submitted.StandardError);
             jobId = submitted.StandardOutput.Trim();
             // Within Azurite's 5 s between saves of its metadata: without the journal the job is gone after the restart.
