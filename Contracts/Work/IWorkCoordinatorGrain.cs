@@ -44,6 +44,11 @@ public abstract record WorkReport;
 public interface IWorkCoordinatorGrain : IGrainWithStringKey
 {
     /// <summary>A worker still runs this attempt: extends its lease. False when the attempt was superseded (the worker should stop).</summary>
+    /// <remarks>
+    /// Interleaved with the coordinator's other calls: a coordinator waiting out a storage outage in a write still renews its
+    /// workers' leases, so the outage does not expire them (heartbeats only touch leases in memory, never storage).
+    /// </remarks>
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<bool> Heartbeat(WorkItemId item, int attempt, WorkProgress progress);
 
     /// <summary>The attempt finished and its outputs are complete. False when the attempt was superseded (its outputs are ignored).</summary>

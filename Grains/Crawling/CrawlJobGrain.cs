@@ -1,9 +1,11 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using Platform.Grains.Ingestion;
 using Platform.Grains.Work;
 using Platform.Ingestion.Crawling;
+using Polly;
 
 namespace Platform.Grains.Crawling;
 
@@ -49,8 +51,11 @@ public sealed class CrawlSliceRecord : WorkItem
 /// </summary>
 public sealed class CrawlJobGrain(
     [PersistentState("crawljob", PlatformStorage.GrainStateProvider)] IPersistentState<CrawlJobState> state,
+    IOptions<StorageRetryOptions> storageRetry,
     ILogger<CrawlJobGrain> logger) : Grain, ICrawlJobGrain
 {
+    private readonly ResiliencePipeline storageWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing a crawl job's state");
+
     private static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(1);
     /// <summary>Rows per stored page: admitted targets and WARC paths are short; a slice holds its targets (<see cref="CrawlJobSettings.SliceSize"/>) only while it is out.</summary>
     public const int TargetsPerPage = 500, SlicesPerPage = 20, WarcFilesPerPage = 500;
@@ -86,10 +91,11 @@ public sealed class CrawlJobGrain(
     }
 
     /// <summary>The changed pages first, then the state that names them.</summary>
+    /// <remarks>A storage outage is waited out; a write given up deactivates the job, so the attempt numbers it carried are forgotten.</remarks>
     private async Task SaveAsync()
     {
-        await Task.WhenAll(admitted.WriteAsync(), sliceRows.WriteAsync(), warcFiles.WriteAsync());
-        await state.WriteStateAsync();
+        await storageWrites.WriteOnGrainAsync(_ => Task.WhenAll(admitted.WriteAsync(), sliceRows.WriteAsync(), warcFiles.WriteAsync()), this);
+        await storageWrites.WriteStateAsync(state, this);
     }
 
     public async Task<CrawlJobStatus> Start(CrawlJobRequest request)

@@ -1,11 +1,13 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Storage;
 using Platform.Datasets;
 using Platform.Grains.Work;
 using Platform.Ingestion.Stages;
 using Platform.Ingestion.Units;
+using Polly;
 
 namespace Platform.Grains.Ingestion;
 
@@ -57,6 +59,7 @@ public sealed class WorkUnitRecord : WorkItem
 public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
     IngestStorage storage,
+    IOptions<StorageRetryOptions> storageRetry,
     ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain, IRemindable
 {
     public const string WakeReminder = "wake";
@@ -75,6 +78,7 @@ public sealed class IngestJobGrain(
 
     private readonly Dictionary<WorkKind, WorkTable<WorkUnitRecord>> tables = [];
     private readonly Dictionary<WorkKind, PagedRows<WorkUnitRecord>> pagedRows = [];
+    private readonly ResiliencePipeline storageWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing an ingest job's state");
     private IGrainTimer? timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -139,10 +143,14 @@ public sealed class IngestJobGrain(
     }
 
     /// <summary>The changed pages first, then the state that names them; then the pages no generation names any more go.</summary>
+    /// <remarks>
+    /// A storage outage is waited out, and a write given up deactivates the job, so the attempt numbers and phase it carried
+    /// are forgotten with it and the outage costs no attempt of the work.
+    /// </remarks>
     private async Task SaveAsync()
     {
-        await Task.WhenAll(PagedKinds.Select(kind => Rows(kind).WriteAsync()));
-        await state.WriteStateAsync();
+        await storageWrites.WriteOnGrainAsync(_ => Task.WhenAll(PagedKinds.Select(kind => Rows(kind).WriteAsync())), this);
+        await storageWrites.WriteStateAsync(state, this);
         foreach (var kind in PagedKinds)
         {
             try { await Rows(kind).ForgetStaleAsync(); }
@@ -203,6 +211,9 @@ public sealed class IngestJobGrain(
         // a caller's list type (a collection expression's hidden one, say) would make the job unreadable after a restart.
         // A blob container or prefix becomes its dump blobs, listed once now: the units are fixed for the job's life.
         var inputs = await storage.Inputs.ExpandAsync(request.Inputs, CancellationToken.None);
+        // On disk before the job's state: a host whose storage may lose its latest writes re-drives the job from there at start.
+        if (ServiceProvider.GetService(typeof(IIngestSubmissionJournal)) is IIngestSubmissionJournal journal)
+            await journal.AppendAsync(JobId, request);
         state.State.Request = request with { Inputs = request.Inputs.ToArray() };
         // One unit per input until planning cuts the big ones: planning reads them (a few reads per cut for per-record gzip, all of an
         // uncompressed WARC or CSV), which must not hold up this call or the job's status behind it.

@@ -39,15 +39,16 @@ public sealed record LeasedWork(IWorkCoordinatorGrain Coordinator, WorkItemId It
 public static class LeasedWorkRunner
 {
     public static Task<WorkRunOutcome> RunAsync(LeasedWork work, string worker, IWorkSlots slots, Func<CancellationToken, Task<WorkReport>> run,
-        Func<long>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null) =>
-        RunAsync(work, worker, slots, run, measure is null ? null : new Func<long?>(() => measure()), logger, stopping, clock);
+        Func<long>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null, StorageRetryOptions? reportRetry = null) =>
+        RunAsync(work, worker, slots, run, measure is null ? null : new Func<long?>(() => measure()), logger, stopping, clock, reportRetry);
 
     /// <param name="measure">
     /// The attempt's progress, or null while it has none to measure yet (a trainer before its first step), so that time
     /// spent getting ready does not count as a stall.
     /// </param>
+    /// <param name="reportRetry">How long a completion report is retried while the coordinator cannot take it (default 90 s).</param>
     public static async Task<WorkRunOutcome> RunAsync(LeasedWork work, string worker, IWorkSlots slots, Func<CancellationToken, Task<WorkReport>> run,
-        Func<long?>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null)
+        Func<long?>? measure, ILogger logger, CancellationToken stopping, TimeProvider? clock = null, StorageRetryOptions? reportRetry = null)
     {
         clock ??= TimeProvider.System;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -70,7 +71,11 @@ public static class LeasedWorkRunner
             }
             try
             {
-                return await work.Coordinator.Complete(work.Item, work.Attempt, report) ? WorkRunOutcome.Accepted : WorkRunOutcome.Refused;
+                // Retried through a storage outage (the coordinator may be waiting out a write, or reloading after giving one up):
+                // a report repeated after it was taken is confirmed, so retrying is safe, and finished work is not redone.
+                var reports = StorageRetry.Pipeline(reportRetry ?? new StorageRetryOptions(), logger, $"Reporting the completion of {work.What}");
+                return await reports.ExecuteAsync(async token => await work.Coordinator.Complete(work.Item, work.Attempt, report).WaitAsync(token), stopping)
+                    ? WorkRunOutcome.Accepted : WorkRunOutcome.Refused;
             }
             catch (Exception error)
             {

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
@@ -33,5 +35,6 @@ public abstract class LeasedWorkerGrain<TAssignment>(IWorkSlots slots, ILocalSil
 
     /// <param name="measure">The attempt's progress once it holds a slot (see <see cref="WorkProgress.Done"/>); null: not measured.</param>
     protected Task<WorkRunOutcome> RunLeasedAsync(LeasedWork work, Func<CancellationToken, Task<WorkReport>> run, Func<long>? measure) =>
-        LeasedWorkRunner.RunAsync(work, Worker, slots, run, measure, Logger, SiloStopping);
+        LeasedWorkRunner.RunAsync(work, Worker, slots, run, measure, Logger, SiloStopping,
+            reportRetry: ServiceProvider.GetService<IOptions<StorageRetryOptions>>()?.Value);
 }

@@ -26,7 +26,8 @@ public static class IngestEndpoints
     {
         // Starting jobs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
         var group = endpoints.MapGroup(JobsPath).GuardedLikeTheDashboards(authorizationPolicy);
-        group.MapPost("", async (IngestSubmission submission, IBackgroundJobClient hangfire, IGrainFactory grains, PlatformConfiguration configuration) =>
+        group.MapPost("", async (IngestSubmission submission, IBackgroundJobClient hangfire, IGrainFactory grains, PlatformConfiguration configuration,
+            SubmissionJournal journal) =>
         {
             // This host cannot know the sender's working directory: relative paths are refused, not resolved.
             var (jobId, request, problems) = IngestSubmissions.FromClient(submission.Job, submission.Inputs, submission.Output, submission.Settings,
@@ -35,6 +36,8 @@ public static class IngestEndpoints
             if (problems.Count > 0)
                 return Results.ValidationProblem(problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
                     title: "The ingestion cannot start as posted.");
+            // On disk before anything else: the embedded default's storage may lose the next seconds of writes in a crash.
+            await journal.AppendAsync(jobId, request);
             // Hangfire keeps and shows a job's arguments, and the inputs may carry SAS tokens: the job names only the staged request.
             await grains.GetGrain<IIngestSubmissionGrain>(jobId).Stage(request);
             var hangfireJob = hangfire.Enqueue<IngestSubmitJob>(job => job.RunStagedAsync(jobId));

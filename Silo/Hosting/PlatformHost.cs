@@ -29,6 +29,7 @@ public static class PlatformHost
         {
             silo.AddPlatformClustering(configuration.Clustering, configuration.StorageConnection);
             silo.AddPlatformStorage(configuration.StorageConnection, configuration.Storage.ManifestContainer);
+            silo.Services.Configure<Platform.Grains.Work.StorageRetryOptions>(o => o.OutageRetryCeiling = configuration.Storage.OutageRetryCeiling);
             silo.AddPlatformDevices(devices);
             silo.Services.AddPlatformTraining(configuration.ApplyTrainingSettings);
             silo.AddDashboard();
@@ -37,6 +38,10 @@ public static class PlatformHost
         var serverName = $"{Environment.MachineName}:{configuration.Clustering.SiloPort}";
         builder.Services.AddPlatformHangfire(configuration.Hangfire, serverName);
         builder.Services.AddPlatformHealthChecks();
+        var journal = new SubmissionJournal(SubmissionJournal.FolderFor(configuration));
+        builder.Services.AddSingleton(journal);
+        if (journal.IsOn) builder.Services.AddSingleton<Platform.Grains.Ingestion.IIngestSubmissionJournal>(journal);
+        builder.Services.AddHostedService<SubmissionJournalReplay>();
         builder.Services.AddAuthorization();
         builder.Services.AddHostFiltering(o =>
         {

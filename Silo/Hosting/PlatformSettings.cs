@@ -20,6 +20,9 @@ public sealed class StorageSettings
 
     /// <summary>Blob container holding dataset manifests.</summary>
     public string ManifestContainer { get; set; } = "datasets";
+
+    /// <summary>How long grain-state writes, manifest appends and workers' reports keep retrying while storage is unreachable; an outage shorter than this costs no attempt of the work.</summary>
+    public TimeSpan OutageRetryCeiling { get; set; } = TimeSpan.FromSeconds(90);
 }
 
 public enum EmulatorMode { Auto, Always, Never }

@@ -22,6 +22,8 @@ public static class SettingsValidation
                 errors.Add($"{Name(StorageSettings.Section, nameof(s.ConnectionString))} is not a usable Azure Storage connection string: {problem}");
             if (!IsValidContainerName(s.ManifestContainer))
                 errors.Add($"{Name(StorageSettings.Section, nameof(s.ManifestContainer))} = '{s.ManifestContainer}' is not a valid blob container name (3-63 lowercase letters, digits and single hyphens).");
+            if (s.OutageRetryCeiling <= TimeSpan.Zero)
+                errors.Add($"{Name(StorageSettings.Section, nameof(s.OutageRetryCeiling))} = {s.OutageRetryCeiling} must be positive (default 00:01:30).");
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
         }
 

@@ -22,6 +22,7 @@ public static class SiloBuilderExtensions
         silo.UseAzureTableReminderService(o => o.TableServiceClient = storage.CreateTableClient());
         silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
         silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));
+        silo.Services.AddOptions<Platform.Grains.Work.StorageRetryOptions>();
         silo.Services.AddPlatformIngestion();
         silo.Services.AddPlatformTraining();
         return silo;

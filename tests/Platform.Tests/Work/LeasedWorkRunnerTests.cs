@@ -47,10 +47,18 @@ public sealed class LeasedWorkRunnerTests
             }
         }
 
+        /// <summary>Completion calls that fail before one gets through, as during a storage outage the coordinator waits out.</summary>
+        public int CompletionsToFail { get; set; }
+
         public Task<bool> Complete(WorkItemId item, int attempt, WorkReport report)
         {
             lock (gate)
             {
+                if (CompletionsToFail > 0)
+                {
+                    CompletionsToFail--;
+                    return Task.FromException<bool>(new TimeoutException("the coordinator's storage write timed out"));
+                }
                 Table.ExpireLeases();
                 return Task.FromResult(Table.Complete(item.Index, attempt) is WorkOutcome.Accepted or WorkOutcome.Repeated);
             }
@@ -96,6 +104,36 @@ public sealed class LeasedWorkRunnerTests
         Assert.Equal(WorkUnitState.Pending, item.State);
         Assert.Contains("no progress", item.LastError);
         Assert.Equal(1234, item.Progress);
+    }
+
+    [Fact]
+    public async Task A_completion_report_that_fails_while_storage_is_out_is_retried_until_taken_and_costs_no_attempt()
+    {
+        var coordinator = new TableCoordinator { CompletionsToFail = 3 };
+        var attempt = coordinator.StartAttempt();
+        var outcome = await LeasedWorkRunner.RunAsync(new LeasedWork(coordinator, Item, attempt, Lease, "test work"), "worker-1", new OneSlot(),
+                _ => Task.FromResult<WorkReport>(new Done()), measure: (Func<long>?)null, NullLogger.Instance, TestContext.Current.CancellationToken,
+                reportRetry: new StorageRetryOptions { FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) })
+            .WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkRunOutcome.Accepted, outcome);
+        Assert.Equal(0, coordinator.CompletionsToFail);
+        Assert.Equal(WorkUnitState.Done, coordinator.Table[0].State);
+        Assert.Equal(1, coordinator.Table[0].Attempt);
+    }
+
+    [Fact]
+    public async Task A_completion_report_is_given_up_at_the_outage_ceiling()
+    {
+        var coordinator = new TableCoordinator { CompletionsToFail = int.MaxValue };
+        var attempt = coordinator.StartAttempt();
+        var outcome = await LeasedWorkRunner.RunAsync(new LeasedWork(coordinator, Item, attempt, TimeSpan.FromMinutes(5), "test work"), "worker-1", new OneSlot(),
+                _ => Task.FromResult<WorkReport>(new Done()), measure: (Func<long>?)null, NullLogger.Instance, TestContext.Current.CancellationToken,
+                reportRetry: new StorageRetryOptions { OutageRetryCeiling = TimeSpan.FromSeconds(1), FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) })
+            .WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkRunOutcome.ReportLost, outcome);
+        Assert.Equal(WorkUnitState.Running, coordinator.Table[0].State);
     }
 
     [Fact]

@@ -1,0 +1,120 @@
+using System.Text;
+using System.Text.Json;
+using Platform.Grains.Ingestion;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// The embedded default's local record of acknowledged ingest submissions: one JSON line per submission, flushed to disk
+/// (fsync) before the submission is acknowledged. Azurite keeps its metadata in memory between saves (every 5 s, not
+/// configurable), so a crash of the machine can lose writes the platform already treated as durable; at start
+/// <see cref="SubmissionJournalReplay"/> submits every journaled job again, which a job that did survive takes as the same
+/// submission (jobs are idempotent by id). Off (null folder) where storage is a real account: its writes are durable when answered.
+/// </summary>
+public sealed class SubmissionJournal(string? folder) : IIngestSubmissionJournal
+{
+    public const string IngestFile = "ingest-submissions.jsonl";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly SemaphoreSlim appending = new(1, 1);
+
+    public sealed record Entry(string Job, IngestJobRequest Request);
+
+    public bool IsOn => folder is not null;
+
+    public string? IngestPath => folder is null ? null : Path.Combine(folder, IngestFile);
+
+    /// <summary>Where `platform up`'s own Azurite keeps its data: the journal lives beside it, as durable as the folder.</summary>
+    public static string? FolderFor(PlatformConfiguration configuration) =>
+        configuration.StorageConnection.IsLocalEmulator && configuration.Storage.Emulator != EmulatorMode.Never
+            ? configuration.EmulatorDataPath().TrimEnd(Path.DirectorySeparatorChar) + ".journal"
+            : null;
+
+    /// <summary>Appends the submission and returns once it is on disk.</summary>
+    public async Task AppendAsync(string jobId, IngestJobRequest request, CancellationToken cancellationToken = default)
+    {
+        if (IngestPath is not { } path) return;
+        var line = JsonSerializer.Serialize(new Entry(jobId, request with { Inputs = request.Inputs.ToArray() }), Json) + "\n";
+        await appending.WaitAsync(cancellationToken);
+        try
+        {
+            var created = !File.Exists(path);
+            Directory.CreateDirectory(folder!);
+            await using (var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read))
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+            if (created) FlushFolder(folder!);
+        }
+        finally
+        {
+            appending.Release();
+        }
+    }
+
+    /// <summary>The journaled submissions, the latest per job; a line cut short by a crash (never acknowledged) is skipped.</summary>
+    public IReadOnlyList<Entry> Read()
+    {
+        if (IngestPath is not { } path || !File.Exists(path)) return [];
+        var latest = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            Entry? entry;
+            try { entry = JsonSerializer.Deserialize<Entry>(line, Json); }
+            catch (JsonException) { continue; }
+            if (entry is { Job: not null, Request: not null }) latest[entry.Job] = entry;
+        }
+        return [.. latest.Values];
+    }
+
+    /// <summary>A new file's name is durable only once its folder is flushed.</summary>
+    private static void FlushFolder(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
+            RandomAccess.FlushToDisk(handle);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            // Some file systems refuse to open a folder; the file's own flush still holds its contents.
+        }
+    }
+}
+
+/// <summary>At start, submits every journaled ingest job again (see <see cref="SubmissionJournal"/>), once the silo is up.</summary>
+public sealed class SubmissionJournalReplay(SubmissionJournal journal, IGrainFactory grains, ILogger<SubmissionJournalReplay> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var entry in journal.Read())
+        {
+            for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+            {
+                try
+                {
+                    var job = grains.GetGrain<IIngestJobGrain>(entry.Job);
+                    if ((await job.GetStatus()).Phase == IngestJobPhase.NotSubmitted)
+                    {
+                        await job.Submit(entry.Request);
+                        logger.LogWarning("Ingest job {Job} was acknowledged but lost by storage (a crash); submitted it again from the journal", entry.Job);
+                    }
+                    break;
+                }
+                catch (Exception error) when (error is not OperationCanceledException && attempt < 10)
+                {
+                    logger.LogWarning(error, "Re-driving journaled ingest job {Job} failed; retrying", entry.Job);
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt * 2)), stoppingToken);
+                }
+                catch (Exception error) when (error is not OperationCanceledException)
+                {
+                    logger.LogError(error, "Could not re-drive journaled ingest job {Job}", entry.Job);
+                    break;
+                }
+            }
+        }
+    }
+}
