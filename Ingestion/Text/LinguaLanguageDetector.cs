@@ -22,6 +22,13 @@ public sealed class LinguaLanguageDetectorOptions
     /// </summary>
     public int HighAccuracyBelowCharacters { get; init; } = 120;
 
+    /// <summary>
+    /// A short text is first scored with the low-accuracy models, which cost a fraction of the high-accuracy ones;
+    /// when they are at least this confident their answer stands, otherwise the high-accuracy models decide.
+    /// Above 1 every short text goes to the high-accuracy models.
+    /// </summary>
+    public double LowAccuracySufficesFrom { get; init; } = 0.95;
+
     /// <summary>Only the start of a long text is read: a few hundred characters decide it, and the cost is linear.</summary>
     public int MaxCharacters { get; init; } = 2048;
 
@@ -96,12 +103,17 @@ public sealed class LinguaLanguageDetector : ILanguageDetector
         foreach (var c in sample)
             if (char.IsLetter(c) && ++letters >= options.MinimumLetters) break;
         if (letters < options.MinimumLetters) return null;
-        var detector = sample.Length < options.HighAccuracyBelowCharacters ? highAccuracy.Value : lowAccuracy.Value;
-        var confidences = detector.ComputeLanguageConfidenceValues(sample);
-        if (confidences.Count == 0) return null;
-        var (language, confidence) = confidences.MaxBy(c => c.Value);
+        var (language, confidence) = Best(lowAccuracy.Value, sample);
+        if (sample.Length < options.HighAccuracyBelowCharacters && confidence < options.LowAccuracySufficesFrom)
+            (language, confidence) = Best(highAccuracy.Value, sample);
         return language != Language.Unknown && confidence >= options.MinimumConfidence
             ? LanguageInfo.IsoCode6391(language).ToString().ToLowerInvariant()
             : null;
+    }
+
+    private static (Language Language, double Confidence) Best(LanguageDetector detector, string text)
+    {
+        var confidences = detector.ComputeLanguageConfidenceValues(text);
+        return confidences.Count == 0 ? (Language.Unknown, 0) : confidences.MaxBy(c => c.Value) is var best ? (best.Key, best.Value) : default;
     }
 }
