@@ -35,7 +35,7 @@ public static class BenchExtractCommand
                 return Task.FromResult(2);
             }
             foreach (var line in ExtractBenchmark.Run(path, cancellationToken: cancellationToken,
-                         languageDetector: result.GetValue(detectLanguage) ? LinguaLanguageDetector.Shared : null).Lines()) Console.WriteLine(line);
+                         languageDetector: result.GetValue(detectLanguage) ? LinguaLanguageDetector.ForAllowedLanguages(["en"]) : null).Lines()) Console.WriteLine(line);
             return Task.FromResult(0);
         });
         return command;
