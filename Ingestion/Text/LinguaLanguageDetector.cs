@@ -57,7 +57,7 @@ public sealed class LinguaLanguageDetectorOptions
 /// <summary>
 /// Identifies the language of a text with Lingua's n-gram models, restricted to a configured set of languages,
 /// and answers null rather than guess when the text is too short or the winner is not confident. Models load
-/// lazily on first use and are shared process-wide by Lingua, so <see cref="Shared"/> is the instance to use.
+/// lazily on first use and are shared process-wide by Lingua; hosts take theirs from <see cref="ForAllowedLanguages"/>.
 /// </summary>
 public sealed class LinguaLanguageDetector : ILanguageDetector
 {
@@ -70,9 +70,11 @@ public sealed class LinguaLanguageDetector : ILanguageDetector
     public static LinguaLanguageDetector Shared => SharedInstance.Value;
 
     /// <summary>
-    /// The detector for a language filter that allows <paramref name="allowed"/>: <see cref="Shared"/> when it can
-    /// name every allowed language, otherwise null (no identification, as if it were turned off), since pages in an
-    /// allowed language it cannot name would be labelled with a relative and rejected.
+    /// The detector for a language filter that allows <paramref name="allowed"/>: one per allowed set, trusting cheap
+    /// answers only for those languages (<see cref="LinguaLanguageDetectorOptions.LowAccuracySufficesFor"/>), or
+    /// <see cref="Shared"/> when the filter is off; null (no identification, as if it were turned off) when it cannot
+    /// name every allowed language, since pages in an allowed language it cannot name would be labelled with a
+    /// relative and rejected.
     /// </summary>
     public static LinguaLanguageDetector? ForAllowedLanguages(IEnumerable<string> allowed)
     {
