@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Platform.Ingestion.Text;
 
 namespace Platform.Benchmarks;
 
@@ -12,9 +13,14 @@ public static class BenchExtractCommand
         {
             Description = "First write an HTML-heavy synthetic WARC of about this many MB (compressed) to FILE, replacing it.",
         };
+        var detectLanguage = new Option<bool>("--lang-detect")
+        {
+            Description = "Identify page and alt-text languages (Lingua) as ingestion does by default; without it the figure is the extraction alone.",
+        };
         var command = new Command("extract", "Time extraction on a WARC against gzip -dc of the same file; the last line is extract_vs_gzip=<ratio>.");
         command.Arguments.Add(file);
         command.Options.Add(generate);
+        command.Options.Add(detectLanguage);
         command.SetAction((ParseResult result, CancellationToken cancellationToken) =>
         {
             var path = result.GetValue(file)!;
@@ -28,7 +34,8 @@ public static class BenchExtractCommand
                 Console.Error.WriteLine($"No such file: {path}");
                 return Task.FromResult(2);
             }
-            foreach (var line in ExtractBenchmark.Run(path, cancellationToken: cancellationToken).Lines()) Console.WriteLine(line);
+            foreach (var line in ExtractBenchmark.Run(path, cancellationToken: cancellationToken,
+                         languageDetector: result.GetValue(detectLanguage) ? LinguaLanguageDetector.ForAllowedLanguages(["en"]) : null).Lines()) Console.WriteLine(line);
             return Task.FromResult(0);
         });
         return command;

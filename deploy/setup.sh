@@ -15,6 +15,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 command -v wget >/dev/null || missing+=(wget)
 # The dashboard's browser tests drive Debian's Chromium through Playwright (no browser can be downloaded).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The language filter is tested on real translated pages: Debian's aptitude manual in three languages.
+for lang in en fr es; do [ -d /usr/share/doc/aptitude/html/$lang ] || missing+=(aptitude-doc-$lang); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2

@@ -26,8 +26,9 @@ public static class IngestJobOptions
         };
     }
 
-    /// <summary>Pages that declare no language get one from their text unless the job turned that off.</summary>
-    public static ILanguageDetector? LanguageDetector(IngestJobSettings settings) => settings.DetectLanguage ? new StopwordLanguageDetector() : null;
+    /// <summary>Pages that declare no language get one from their text, and alt texts their own, unless the job turned that off.</summary>
+    public static ILanguageDetector? LanguageDetector(IngestJobSettings settings) =>
+        settings.DetectLanguage ? LinguaLanguageDetector.ForAllowedLanguages(settings.Languages) : null;
 
     public static DedupeOptions Dedupe(IngestJobSettings settings) => new()
     {

@@ -44,7 +44,12 @@ public sealed class AltTextFilterOptions
 /// <summary>What a candidate is checked against: its alt text and the page and image it came from.</summary>
 public readonly record struct CandidateFacts(string? AltText, string? Language, RobotsDirectives PageRobots, RobotsDirectives ImageRobots);
 
-public sealed partial class AltTextFilter(AltTextFilterOptions options)
+/// <param name="altTextLanguage">
+/// When given (and the language filter is on), each alt text's own language is identified too, and a pair whose
+/// alt text is confidently in a language that is not allowed is rejected even on an allowed page; an alt text the
+/// detector abstains on is kept.
+/// </param>
+public sealed partial class AltTextFilter(AltTextFilterOptions options, Pipeline.ILanguageDetector? altTextLanguage = null)
 {
     public const RobotsDirectives OptOut = RobotsDirectives.NoAi | RobotsDirectives.NoImageAi | RobotsDirectives.NoIndex | RobotsDirectives.NoImageIndex;
 
@@ -79,6 +84,8 @@ public sealed partial class AltTextFilter(AltTextFilterOptions options)
         {
             if (facts.Language is null) { if (options.RejectUnknownLanguage) return "language_unknown"; }
             else if (!options.Languages.Contains(facts.Language)) return "language_not_allowed";
+            // Last, because it is the one check that costs more than a pass over the alt text.
+            if (altTextLanguage?.Detect(alt) is { } altLanguage && !options.Languages.Contains(altLanguage)) return "alt_language_not_allowed";
         }
         return null;
     }

@@ -38,7 +38,7 @@ public interface IExtractionSink
     void Text(TextDocument document);
 }
 
-/// <summary>Optional language identification for pages that do not declare one.</summary>
+/// <summary>Optional language identification: of pages that do not declare one, and of every alt text.</summary>
 public interface ILanguageDetector
 {
     /// <summary>Primary language subtag (`en`) or null when unsure.</summary>
@@ -79,7 +79,7 @@ public sealed class ExtractionRun : IDisposable
         this.languageDetector = languageDetector;
         Spool = spool ?? new InMemoryCandidateSpool();
         Images = images ?? new InProcessImageIndex();
-        filter = new AltTextFilter(Options.AltText);
+        filter = new AltTextFilter(Options.AltText, languageDetector);
         cleaner = new C4TextCleaner(Options.Text, spans ?? new InProcessSpanDeduplicator());
     }
 
@@ -214,7 +214,8 @@ public sealed class ExtractionRun : IDisposable
             page.Language = contentLanguage.Split(',')[0].Trim().Split('-')[0].ToLowerInvariant() is { Length: >= 2 and <= 3 } lang ? lang : null;
         if (page.Language is null && languageDetector is not null)
         {
-            page.Language = languageDetector.Detect(page.Text ?? page.Title ?? string.Join(' ', page.Images.Select(i => i.AltText)));
+            // Without extracted text (--no-text) the title alone is often a word or two; the alt texts add to it.
+            page.Language = languageDetector.Detect(page.Text ?? string.Join(' ', page.Images.Select(i => i.AltText).Prepend(page.Title)));
             Stats.Note(PagesStage, page.Language is null ? "language_undetected" : "language_detected");
         }
         Stats.Pass(PagesStage);

@@ -24,7 +24,7 @@ public sealed record IngestRunOptions
     public ShardWriterOptions Shards { get; init; } = new();
     public DownloaderOptions Downloader { get; init; } = new();
 
-    /// <summary>Identify the language of pages that declare none (<see cref="StopwordLanguageDetector"/>) so the language filter applies to them.</summary>
+    /// <summary>Identify the language of pages that declare none and of every alt text (<see cref="LinguaLanguageDetector"/>) so the language filter applies to them.</summary>
     public bool DetectLanguage { get; init; } = true;
 
     /// <summary>
@@ -178,7 +178,7 @@ public static class IngestRun
         try
         {
             using var run = new ExtractionRun(options.Extraction, sink, new FileCandidateSpool(work.Spool), images: images,
-                languageDetector: options.DetectLanguage ? new StopwordLanguageDetector() : null);
+                languageDetector: options.DetectLanguage ? LinguaLanguageDetector.ForAllowedLanguages(options.Extraction.AltText.Languages) : null);
             long bytes = 0;
             foreach (var input in inputs)
             {

@@ -68,7 +68,7 @@ public static class IngestCommands
             var files = result.GetValue(inputs)!;
             var outDir = result.GetValue(output)!;
             var urlOptions = new UrlListOptions { UrlColumn = result.GetValue(urlColumn)!, CaptionColumn = result.GetValue(captionColumn)! };
-            ILanguageDetector? detector = shared.DetectLanguage(result) ? new StopwordLanguageDetector() : null;
+            ILanguageDetector? detector = shared.DetectLanguage(result) ? LinguaLanguageDetector.ForAllowedLanguages(allowed) : null;
             var totalBytes = files.Where(File.Exists).Sum(f => new FileInfo(f).Length);
             var clock = Stopwatch.StartNew();
             string Rates(ExtractionProgress p) =>

@@ -15,7 +15,7 @@ internal sealed class IngestSettingsOptions
 
     public Option<bool> NoLangDetect { get; } = new("--no-lang-detect")
     {
-        Description = "Leave pages that declare no language undetected instead of identifying it from their text.",
+        Description = "Identify no language from text: pages that declare none, and alt texts, are left unlabelled (and kept).",
     };
 
     public Option<bool> NoText { get; } = new("--no-text") { Description = "Skip the cleaned page text." };

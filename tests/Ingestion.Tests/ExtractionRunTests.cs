@@ -98,7 +98,7 @@ public class ExtractionRunTests
                                        "<img src='en.jpg' alt='The old mill by the river'>"));
         }
         var sink = new CollectingSink();
-        using var run = new ExtractionRun(new ExtractionOptions(), sink, languageDetector: new StopwordLanguageDetector());
+        using var run = new ExtractionRun(new ExtractionOptions(), sink, languageDetector: LinguaLanguageDetector.Shared);
         run.AddWarc(new MemoryStream(output.ToArray()), "undeclared.warc", cancellationToken: TestContext.Current.CancellationToken);
         FrequencyFilterStage.RunInProcess(run, sink, TestContext.Current.CancellationToken);
 

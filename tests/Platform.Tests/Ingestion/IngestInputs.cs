@@ -160,5 +160,6 @@ internal static class IngestInputs
         File.ReadLines(Path.Combine(directory, "rejected.jsonl")).Count(line => line.Contains($"\"reason\":\"{reason}\"", StringComparison.Ordinal));
 
     public static Task<ExtractSummary> RunSingleProcessAsync(IReadOnlyList<string> inputs, string output, IngestJobSettings settings) =>
-        ExtractCommandRunner.RunAsync(inputs, output, IngestJobOptions.Extraction(settings), cancellationToken: TestContext.Current.CancellationToken);
+        ExtractCommandRunner.RunAsync(inputs, output, IngestJobOptions.Extraction(settings),
+            languageDetector: IngestJobOptions.LanguageDetector(settings), cancellationToken: TestContext.Current.CancellationToken);
 }
