@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Platform.Grains.Evaluation;
 
 namespace Platform.Dashboard.Services;
@@ -73,7 +74,7 @@ public static class EvaluationOutputs
     }
 
     /// <summary>`GET /evaluations/{task}/output?checkpoint=&name=`: one of the blobs the evaluation's status lists.</summary>
-    public static async Task<IResult> ServeFileAsync(string task, string checkpoint, string name, IGrainFactory grains, BlobServiceClient blobs, CancellationToken cancellationToken)
+    public static async Task<IResult> ServeFileAsync(string task, string checkpoint, string name, [FromServices] IGrainFactory grains, [FromServices] BlobServiceClient blobs, CancellationToken cancellationToken)
     {
         var status = await Grain(grains, task, checkpoint).GetStatus();
         if (!status.OutputBlobs.Contains(name, StringComparer.Ordinal)) return Results.NotFound();
@@ -85,7 +86,7 @@ public static class EvaluationOutputs
     /// `GET /evaluations/{task}/image?checkpoint=&file=`: an image of the task data that the evaluation's outputs name, from
     /// `images/{split}/` under its data root or the root itself (where Karpathy files name them), never outside the root.
     /// </summary>
-    public static async Task<IResult> ServeImageAsync(string task, string checkpoint, string file, IGrainFactory grains, BlobServiceClient blobs, CancellationToken cancellationToken)
+    public static async Task<IResult> ServeImageAsync(string task, string checkpoint, string file, [FromServices] IGrainFactory grains, [FromServices] BlobServiceClient blobs, CancellationToken cancellationToken)
     {
         var status = await Grain(grains, task, checkpoint).GetStatus();
         if (status.DataRoot is not { } root) return Results.NotFound();

@@ -23,6 +23,10 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
     private readonly Dictionary<int, ReplicaState> replicas = [];
     private readonly Dictionary<int, DiLoCoRoundReport> reports = [];
     private readonly List<DiLoCoRoundRecord> history = [];
+
+    /// <summary>The steps reported to the run's record, the newest <see cref="SentStepsLimit"/>: sent again when the record lost some.</summary>
+    private readonly List<TrainingStepRecord> sentSteps = [];
+    private const int SentStepsLimit = 20_000;
     private readonly Stopwatch sinceFirstReport = new();
     private IGrainTimer? timer;
     private int round;
@@ -38,6 +42,35 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
 
     public static string OuterFolder(string exchange) => Path.Combine(exchange, "outer");
 
+    /// <summary>
+    /// The rounds' records beside the outer state: the coordinator may be activated anywhere (by a status call from a client,
+    /// say) and lose its memory with that silo, and a new activation must still tell every round's replicas and data parts.
+    /// </summary>
+    private static string HistoryFile(string exchange) => Path.Combine(exchange, "rounds.json");
+
+    private static void SaveHistory(string exchange, IReadOnlyList<DiLoCoRoundRecord> rounds)
+    {
+        Directory.CreateDirectory(exchange);
+        var staging = HistoryFile(exchange) + ".partial";
+        File.WriteAllText(staging, System.Text.Json.JsonSerializer.Serialize(rounds));
+        File.Move(staging, HistoryFile(exchange), overwrite: true);
+    }
+
+    private static IReadOnlyList<DiLoCoRoundRecord> LoadHistory(string exchange)
+    {
+        try
+        {
+            return File.Exists(HistoryFile(exchange))
+                ? System.Text.Json.JsonSerializer.Deserialize<DiLoCoRoundRecord[]>(File.ReadAllText(HistoryFile(exchange))) ?? []
+                : [];
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // A damaged record of past rounds costs only the status's history, never the training.
+            return [];
+        }
+    }
+
     public static string RankFolder(string exchange, int round, int rank) => Path.Combine(exchange, $"round-{round:D6}", $"rank-{rank}");
 
     public static string InitialFolder(string exchange, int round, int rank) => Path.Combine(RankFolder(exchange, round, rank), "initial");
@@ -48,6 +81,7 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         if (setup?.Attempt == newSetup.Attempt) return Status();
         setup = newSetup;
         outer = await Task.Run(() => OuterOptimizer.LoadLatest(OuterFolder(newSetup.ExchangeFolder)));
+        if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistory(newSetup.ExchangeFolder)));
         round = outer?.Round ?? 0;
         replicas.Clear();
         for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round };
@@ -126,6 +160,8 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         history.Add(new DiLoCoRoundRecord(completed, ordered.Select(r => r.Rank).ToArray(), ordered.Select(r => r.Epoch).ToArray(), ordered.Select(r => r.Part).ToArray(),
             averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average()));
         if (history.Count > HistoryLimit) history.RemoveAt(0);
+        var rounds = history.ToArray();
+        await Task.Run(() => SaveHistory(s.ExchangeFolder, rounds));
         round = optimizer.Round;
         foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
         // The run's record takes the round's steps as its own, numbered on from the previous round's: each one the mean over the replicas.
@@ -140,9 +176,25 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
             };
         }).ToArray();
         StartRound();
+        sentSteps.AddRange(steps);
+        if (sentSteps.Count > SentStepsLimit) sentSteps.RemoveRange(0, sentSteps.Count - SentStepsLimit);
         try
         {
-            await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportSteps(s.Attempt, steps);
+            var record = GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString());
+            if (!await record.ReportSteps(s.Attempt, steps))
+            {
+                // The record refuses steps that would leave a gap: its activation died (a silo lost) before it wrote the
+                // previous rounds' steps. A single trainer redoes them from its checkpoint; here the rounds are done, so the
+                // record gets them again from what it still has.
+                var status = await record.GetStatus();
+                if (status.Run.Attempt == s.Attempt)
+                {
+                    int have = status.Latest?.Step ?? 0;
+                    var missing = sentSteps.Where(step => step.Step > have).ToArray();
+                    if (missing.Length > 0 && !await record.ReportSteps(s.Attempt, missing))
+                        logger.LogWarning("DiLoCo run {Run}: the record refused the steps after {Step} again", this.GetPrimaryKeyString(), have);
+                }
+            }
         }
         catch (Exception e)
         {

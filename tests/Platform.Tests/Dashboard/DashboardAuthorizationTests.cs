@@ -66,6 +66,9 @@ public sealed class DashboardAuthorizationTests
             (HttpMethod.Get, "/_framework/blazor.web.js"),
             (HttpMethod.Get, "/datasets/web/shards/00000/image?offset=512&length=10"),
             (HttpMethod.Post, "/runs/some-run/pause"),
+            (HttpMethod.Get, "/evaluations/coco-captions?checkpoint=%2Fruns%2Fr%2Fstep-00000010"),
+            (HttpMethod.Get, "/evaluations/coco-captions/output?checkpoint=%2Fruns%2Fr%2Fstep-00000010&name=coco-captions%2Fabc%2Fcaptions.json"),
+            (HttpMethod.Get, "/evaluations/coco-captions/image?checkpoint=%2Fruns%2Fr%2Fstep-00000010&file=1.png"),
         ];
         // A request the policy refuses never reaches the endpoint: the scheme's challenge answers it.
         foreach (var (method, path) in endpoints)
