@@ -121,13 +121,69 @@ public sealed class AzuriteEmulator : IAsyncDisposable
     public static bool IsServed(StorageConnection connection) =>
         IsListening(connection.BlobEndpoint.Port) && IsListening(connection.TableEndpoint.Port);
 
+    private static readonly HashSet<int> PortsHandedOut = [];
+
+    /// <summary>
+    /// A loopback port free now, chosen below the kernel's ephemeral range and never handed out twice by this process.
+    /// </summary>
+    /// <remarks>
+    /// A port the kernel picks for port 0 comes from the ephemeral range, which every outgoing connection also draws
+    /// its source port from; between choosing and binding, a client socket elsewhere could take it (a CI run saw
+    /// `platform up` fail with "address already in use" on a port chosen that way).
+    /// </remarks>
     public static int FreeTcpPort()
     {
+        var (first, last) = PortRangeBelowEphemeral();
+        for (var attempt = 0; attempt < 200 && last > first; attempt++)
+        {
+            var port = Random.Shared.Next(first, last);
+            lock (PortsHandedOut)
+            {
+                if (PortsHandedOut.Contains(port) || !CanBind(port)) continue;
+                PortsHandedOut.Add(port);
+                return port;
+            }
+        }
         var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var chosen = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        return port;
+        return chosen;
+    }
+
+    private static (int First, int Last) PortRangeBelowEphemeral()
+    {
+        const int lowest = 10_000;
+        var ephemeralStart = 32_768;
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            if (range.Length >= 1 && int.TryParse(range[0], out var start)) ephemeralStart = start;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return (lowest, ephemeralStart);
+    }
+
+    private static bool CanBind(int port)
+    {
+        foreach (var address in new[] { System.Net.IPAddress.Loopback, System.Net.IPAddress.Any })
+        {
+            var listener = new TcpListener(address, port);
+            try
+            {
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        }
+        return true;
     }
 
     /// <summary>The pinned Azurite, found by walking up from the program's folder and the working directory to a repository's node_modules.</summary>

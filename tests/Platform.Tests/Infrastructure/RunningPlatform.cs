@@ -13,18 +13,26 @@ internal sealed class RunningPlatform(PlatformProcess process, int gatewayPort) 
     /// <param name="environment">Settings of the platform beyond the test defaults, e.g. `PLATFORM_Training__Devices`.</param>
     public static async Task<RunningPlatform> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
-        var gatewayPort = AzuriteEmulator.FreeTcpPort();
-        var process = PlatformProcess.StartUp(environment, gatewayPort: gatewayPort);
-        var platform = new RunningPlatform(process, gatewayPort);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await process.WaitUntilHealthyAsync(platform.Http, TimeSpan.FromSeconds(120));
-            return platform;
-        }
-        catch
-        {
-            await platform.DisposeAsync();
-            throw;
+            var gatewayPort = AzuriteEmulator.FreeTcpPort();
+            var process = PlatformProcess.StartUp(environment, gatewayPort: gatewayPort);
+            var platform = new RunningPlatform(process, gatewayPort);
+            try
+            {
+                await process.WaitUntilHealthyAsync(platform.Http, TimeSpan.FromSeconds(120));
+                return platform;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && process.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                // Another process took a chosen port between choosing and binding; fresh ports are the remedy, not a failure of the platform.
+                await platform.DisposeAsync();
+            }
+            catch
+            {
+                await platform.DisposeAsync();
+                throw;
+            }
         }
     }
 
