@@ -50,6 +50,13 @@ public sealed class LinguaLanguageDetectorOptions
     /// </summary>
     public double MinimumConfidence { get; init; } = 0.4;
 
+    /// <summary>
+    /// How many short texts' answers are remembered (0: none). Web pages repeat their alt texts ("logo", "Home", a
+    /// product's name on every page of a shop), and a short text costs the high-accuracy models most, so a repeat is
+    /// answered from memory; the table is emptied when full, which bounds it without bookkeeping per hit.
+    /// </summary>
+    public int RememberedShortTexts { get; init; } = 65_536;
+
     /// <summary>Where the model folders are; null is Lingua's default, Lingua/LanguageModels beside the application.</summary>
     public string? ModelsDirectory { get; init; }
 }
@@ -124,6 +131,18 @@ public sealed class LinguaLanguageDetector : ILanguageDetector
         foreach (var c in sample)
             if (char.IsLetter(c) && ++letters >= options.MinimumLetters) break;
         if (letters < options.MinimumLetters) return null;
+        if (sample.Length >= options.HighAccuracyBelowCharacters || options.RememberedShortTexts <= 0) return Identify(sample);
+        if (rememberedAnswers.TryGetValue(sample, out var remembered)) return remembered;
+        var answer = Identify(sample);
+        if (rememberedAnswers.Count >= options.RememberedShortTexts) rememberedAnswers.Clear();
+        rememberedAnswers[sample] = answer;
+        return answer;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> rememberedAnswers = new(StringComparer.Ordinal);
+
+    private string? Identify(string sample)
+    {
         var (language, confidence) = Best(lowAccuracy.Value, sample);
         if (sample.Length < options.HighAccuracyBelowCharacters
             && (confidence < options.LowAccuracySufficesFrom || options.LowAccuracySufficesFor?.Contains(Code(language)) == false))

@@ -37,6 +37,29 @@ public class LinguaLanguageDetectorTests
     public void Labels_a_very_short_text_correctly_or_not_at_all(string expected, string text) =>
         Assert.Contains(detector.Detect(text), new[] { expected, null });
 
+    [Fact]
+    public void A_remembered_answer_is_the_answer_identification_gives()
+    {
+        string[] texts =
+        [
+            "A red fishing boat tied up in the harbour", "Un bateau de pêche rouge amarré dans le port",
+            "Ein rotes Fischerboot im Hafen festgemacht", "Filtering options", "Options de filtrage",
+            "Красная рыбацкая лодка в гавани", "港に停泊している赤い漁船", "Niveles de coste de seguridad",
+        ];
+        var forgetting = new LinguaLanguageDetector(new LinguaLanguageDetectorOptions { RememberedShortTexts = 0 });
+        // Two places: the table fills and is emptied while the texts repeat, so answers come from memory and from identification.
+        var remembering = new LinguaLanguageDetector(new LinguaLanguageDetectorOptions { RememberedShortTexts = 2 });
+        var expected = texts.Select(forgetting.Detect).ToArray();
+        Assert.Contains("fr", expected);
+        Assert.Contains("en", expected);
+        for (var round = 0; round < 3; round++)
+            for (var i = 0; i < texts.Length; i++)
+            {
+                Assert.Equal(expected[i], remembering.Detect(texts[i]));
+                Assert.Equal(expected[i], remembering.Detect(texts[i]));
+            }
+    }
+
     // Page sized: over the threshold, so the low-accuracy models decide.
     [Theory]
     [InlineData("en", "The river runs through the old town and past the mill. Visitors often stop at the bridge to watch the boats, and in spring the banks are covered with flowers.")]
