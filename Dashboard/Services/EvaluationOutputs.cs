@@ -90,11 +90,34 @@ public static class EvaluationOutputs
     {
         var status = await Grain(grains, task, checkpoint).GetStatus();
         if (status.DataRoot is not { } root) return Results.NotFound();
-        var items = await ReadItemsAsync(blobs, status, int.MaxValue, cancellationToken);
-        if (!items.Items.Any(i => string.Equals(i.ImageFile, file, StringComparison.Ordinal))) return Results.NotFound();
+        var named = await ImageFilesNamedAsync(blobs, status, cancellationToken);
+        if (!named.Contains(file)) return Results.NotFound();
         var path = ImagePath(root, status.Split ?? "test", file);
         if (path is null) return Results.NotFound();
         return Results.File(path, ContentType(path));
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlySet<string>> FilesNamedByFinishedEvaluation = new(StringComparer.Ordinal);
+    private const int FinishedEvaluationsRemembered = 64;
+
+    /// <summary>
+    /// The image files the evaluation's outputs name. A finished evaluation's outputs never change until it runs again (which
+    /// moves its finish time), so its set is kept: the page asks for dozens of images, and each would read the outputs again.
+    /// </summary>
+    private static async Task<IReadOnlySet<string>> ImageFilesNamedAsync(BlobServiceClient blobs, EvaluationStatus status, CancellationToken cancellationToken)
+    {
+        string? key = status.Phase == EvaluationPhase.Completed && status.FinishedAt is { } finished
+            ? $"{blobs.Uri}|{status.OutputContainer}|{string.Join('|', status.OutputBlobs)}|{finished.UtcTicks}"
+            : null;
+        if (key is not null && FilesNamedByFinishedEvaluation.TryGetValue(key, out var known)) return known;
+        var items = await ReadItemsAsync(blobs, status, int.MaxValue, cancellationToken);
+        var named = items.Items.Select(i => i.ImageFile).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        if (key is not null && items.Problem is null)
+        {
+            if (FilesNamedByFinishedEvaluation.Count >= FinishedEvaluationsRemembered) FilesNamedByFinishedEvaluation.Clear();
+            FilesNamedByFinishedEvaluation[key] = named;
+        }
+        return named;
     }
 
     /// <summary>The image's path inside the data root, or null when it is not there or would lie outside it.</summary>
