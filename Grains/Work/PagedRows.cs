@@ -108,8 +108,8 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
         if (state.ETag is null)
         {
             // A page this activation has not stored yet may exist all the same: written by an activation that died before its
-            // head named the page (the same generation is started again then), or cleared, which leaves an empty row. Writing
-            // over it needs its ETag; without one the write would be refused as a conflict for good.
+            // head named the page (the same generation is started again then), or cleared by a storage that keeps an empty row.
+            // Writing over it needs its ETag; without one the write would be refused as a conflict for good.
             var existing = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
             await storage.ReadStateAsync(name, owner, existing);
             state.ETag = existing.ETag;
@@ -120,7 +120,10 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
         stored[page] = fingerprints;
     }
 
-    /// <summary>After the owner stored the head: clears the pages of the generations it no longer names. Best effort; a leftover page is only unused.</summary>
+    /// <summary>
+    /// After the owner stored the head: clears the pages of the generations it no longer names (the platform's table storage
+    /// deletes cleared rows). Best effort; a leftover page is only unused.
+    /// </summary>
     public async Task ForgetStaleAsync()
     {
         if (stale.Count == 0) return;

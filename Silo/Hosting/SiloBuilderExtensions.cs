@@ -18,7 +18,12 @@ public static class SiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddPlatformStorage(this ISiloBuilder silo, StorageConnection storage, string manifestContainer)
     {
-        silo.AddAzureTableGrainStorage(PlatformStorage.GrainStateProvider, o => o.TableServiceClient = storage.CreateTableClient());
+        silo.AddAzureTableGrainStorage(PlatformStorage.GrainStateProvider, o =>
+        {
+            o.TableServiceClient = storage.CreateTableClient();
+            // Cleared state is the pages of a replaced generation (PagedRows): left as empty rows they would pile up for good.
+            o.DeleteStateOnClear = true;
+        });
         silo.UseAzureTableReminderService(o => o.TableServiceClient = storage.CreateTableClient());
         silo.Services.AddSingleton<BlobServiceClient>(_ => storage.CreateBlobClient());
         silo.Services.AddSingleton(sp => new DatasetManifestStore(sp.GetRequiredService<BlobServiceClient>(), manifestContainer));

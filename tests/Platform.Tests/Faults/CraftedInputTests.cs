@@ -250,7 +250,7 @@ public sealed class CraftedInputTests
     /// one deflate block of a mebibyte of zeros (which refers only to itself) repeated, so neither the inflated nor the compressed
     /// member is ever held whole, in memory or on disk. Its trailer is never reached: a reader must give up long before.
     /// </summary>
-    private sealed class ZeroBombWarc : Stream
+    private sealed class ZeroBombWarc : Platform.Ingestion.Warc.ForwardReadStream
     {
         private readonly IEnumerator<ReadOnlyMemory<byte>> parts;
         private ReadOnlyMemory<byte> current = ReadOnlyMemory<byte>.Empty;
@@ -292,15 +292,5 @@ public sealed class CraftedInputTests
             current = current[n..];
             return n;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Platform.Grains.Crawling;
@@ -121,6 +122,42 @@ public sealed class BoundedGrainStateTests(AzuriteFixture azurite) : IDisposable
         var reread = new PagedRows<string>(storage, owner, "rows", new PagedRowsHead { Generation = head.Generation, Count = head.Count }, 3, row => row);
         await reread.LoadAsync();
         Assert.Equal(["v", "w", "x", "y", "z"], reread.Items);
+    }
+
+    [Fact]
+    public async Task The_pages_of_a_replaced_generation_are_deleted_from_the_table_once_the_new_head_is_stored()
+    {
+        await using var cluster = await StartAsync();
+        var storage = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(Platform.Grains.PlatformStorage.GrainStateProvider);
+        var owner = Orleans.Runtime.GrainId.Create("pagedrowstest", Guid.NewGuid().ToString("N"));
+        var head = new PagedRowsHead();
+        var rows = new PagedRows<string>(storage, owner, "rows", head, 2, row => row);
+        rows.StartGeneration();
+        rows.Items.AddRange(["a", "b", "c", "d", "e"]);
+        await rows.WriteAsync();
+        var replaced = head.Generation;
+        Assert.True(await PageExistsAsync(replaced, 2), "the first generation's last page was never stored");
+
+        rows.StartGeneration();
+        rows.Items.Clear();
+        rows.Items.Add("z");
+        await rows.WriteAsync();
+        await rows.ForgetStaleAsync();
+
+        for (var page = 0; page < 3; page++)
+            Assert.False(await PageExistsAsync(replaced, page), $"page {page} of the replaced generation is still a row of the table");
+        Assert.True(await PageExistsAsync(head.Generation, 0));
+
+        // Read from the table itself: a page cleared but left as an empty row reads back as no state through the storage.
+        async Task<bool> PageExistsAsync(int generation, int page)
+        {
+            var table = azurite.Connection.CreateTableClient().GetTableClient("OrleansGrainState");
+            var pageName = $"rows-g{generation}-p{page}";
+            await foreach (var entity in table.QueryAsync<Azure.Data.Tables.TableEntity>(maxPerPage: 1000))
+                if (entity.RowKey.Contains(pageName, StringComparison.Ordinal) && entity.PartitionKey.Contains(owner.Key.ToString()!, StringComparison.Ordinal))
+                    return true;
+            return false;
+        }
     }
 
     [Fact]
