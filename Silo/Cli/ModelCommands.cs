@@ -109,7 +109,7 @@ public static class ModelCommands
     /// The committed shards of a dataset, in manifest order, as the platform's storage settings find its manifest; null
     /// (after saying why on stderr) when the settings, the name or the manifest do not give any.
     /// </summary>
-    private static async Task<IReadOnlyList<DatasetShard>?> CommittedShardsAsync(string name, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyList<DatasetShard>?> CommittedShardsAsync(string name, CancellationToken cancellationToken)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);
