@@ -11,18 +11,12 @@ public sealed record TokenizerRound(double OursSeconds, double MlNetSeconds);
 public sealed record TokenizerBenchmarkResult(
     int VocabSize, int Texts, long Characters, long Tokens, bool SameIds, IReadOnlyList<TokenizerRound> Rounds)
 {
-    public double OursTokensPerSecond => Tokens / Median(Rounds.Select(r => r.OursSeconds));
+    public double OursTokensPerSecond => Tokens / BenchmarkStatistics.Median(Rounds.Select(r => r.OursSeconds));
 
-    public double MlNetTokensPerSecond => Tokens / Median(Rounds.Select(r => r.MlNetSeconds));
+    public double MlNetTokensPerSecond => Tokens / BenchmarkStatistics.Median(Rounds.Select(r => r.MlNetSeconds));
 
     /// <summary>Our tokens per second over Microsoft.ML.Tokenizers', medians of the rounds.</summary>
     public double Ratio => OursTokensPerSecond / MlNetTokensPerSecond;
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }
 
 /// <summary>
