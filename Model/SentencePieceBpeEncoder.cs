@@ -23,6 +23,8 @@ internal sealed class SentencePieceBpeEncoder
     private readonly int unknownId;
     private readonly ConcurrentDictionary<string, int[]> wordCache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cachedWords;
+    // ConcurrentDictionary.Count takes every lock of the table; the cache keeps its own count.
+    private int cachedWordCount;
 
     [ThreadStatic] private static WordMerger? merger;
 
@@ -114,8 +116,12 @@ internal sealed class SentencePieceBpeEncoder
                 var encoded = new List<int>(word.Length);
                 merger!.Merge(this, word, encoded);
                 cached = [.. encoded];
-                if (wordCache.Count >= MaxCachedWords) wordCache.Clear();
-                cachedWords.TryAdd(word, cached);
+                if (cachedWordCount >= MaxCachedWords)
+                {
+                    wordCache.Clear();
+                    cachedWordCount = 0;
+                }
+                if (cachedWords.TryAdd(word, cached)) Interlocked.Increment(ref cachedWordCount);
             }
             ids.AddRange(cached);
         }
