@@ -245,6 +245,8 @@ public sealed class TextTokenizer
         }
         var file = read ?? throw new InvalidDataException($"{path} holds no vocabulary.");
         if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a base id twice.");
+        // Ids index a table as large as the largest of them; no base tokenizer has ids outside this range.
+        if (file.BaseIds.Any(id => id is < 0 or >= 1 << 24)) throw new InvalidDataException($"{path}: the id map holds an id that no base tokenizer has.");
         switch (file.Base)
         {
             case Gpt2:

@@ -166,6 +166,17 @@ public sealed class TrainedTokenizerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void VocabularyFileWithAnIdNoBaseTokenizerHasIsRefusedAsDamaged()
+    {
+        string path = Path.Combine(folder, "vocabulary.json");
+        foreach (string ids in new[] { "[5, -1]", "[5, 2000000000]" })
+        {
+            File.WriteAllText(path, $$"""{"base":"gpt2","base_ids":{{ids}}}""");
+            Assert.Contains("no base tokenizer has", Assert.Throws<InvalidDataException>(() => TextTokenizer.Load(path)).Message);
+        }
+    }
+
     private sealed class Recorder(List<SubwordTrainingProgress> reports) : IProgress<SubwordTrainingProgress>
     {
         public void Report(SubwordTrainingProgress value) => reports.Add(value);
