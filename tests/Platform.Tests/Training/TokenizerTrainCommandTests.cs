@@ -7,7 +7,7 @@ using Platform.Tests.Infrastructure;
 namespace Platform.Tests.Training;
 
 /// <summary>`platform tokenizer train` as a person runs it, and a run that references what it wrote.</summary>
-public sealed class TokenizerTrainCommandTests : IDisposable
+public sealed class TokenizerTrainCommandTests(AzuriteFixture azurite) : IDisposable
 {
     private readonly string root = Directory.CreateTempSubdirectory("tokenizer-cli-").FullName;
 
@@ -49,6 +49,26 @@ public sealed class TokenizerTrainCommandTests : IDisposable
             Assert.True(checkpointTokenizer.UsesOwnEncoder);
             Assert.Equal(tokenizer.Encode("東京 🔵 Zürich"), checkpointTokenizer.Encode("東京 🔵 Zürich"));
         }
+    }
+
+    [Fact]
+    public async Task Tokenizer_train_on_a_dataset_reads_its_committed_shards_as_on_their_files()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string folder = Path.Combine(root, "web");
+        await TrainCommandDatasets.WriteAsync(azurite.Connection.CreateBlobClient(), "tokenizer-web", folder, samples: 6, ct);
+        string fromDataset = Path.Combine(root, "dataset.model"), fromFiles = Path.Combine(root, "files.model");
+
+        var dataset = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(2),
+            new Dictionary<string, string> { ["PLATFORM_Storage__ConnectionString"] = azurite.Connection.ConnectionString },
+            "tokenizer", "train", "--dataset", "tokenizer-web", "--vocab", "300", "--out", fromDataset);
+        var files = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(2),
+            "tokenizer", "train", "--data", Directory.GetFiles(folder, "*.tar").Single(), "--vocab", "300", "--out", fromFiles);
+
+        Assert.True(dataset.ExitCode == 0, dataset.StandardError);
+        Assert.True(files.ExitCode == 0, files.StandardError);
+        Assert.Contains("dataset=tokenizer-web shards=1 samples=6", dataset.StandardOutput);
+        Assert.Equal(await File.ReadAllBytesAsync(fromFiles, ct), await File.ReadAllBytesAsync(fromDataset, ct));
     }
 
     [Fact]
