@@ -15,7 +15,9 @@ namespace Platform.Model;
 /// Model ids 0..3 are <see cref="SpecialTokens"/>. A GPT-2 subword outside the map is spelled with
 /// the single-byte subwords of its bytes when the map holds them all (byte fallback: with all 256, as
 /// <see cref="BuildGpt2"/> keeps when asked, no text encodes as Unknown); otherwise, and for
-/// SentencePiece pieces outside the map, it encodes as Unknown.
+/// SentencePiece pieces outside the map, it encodes as Unknown. A SentencePiece model with byte fallback (as
+/// <see cref="SentencePieceBpeTrainer"/> trains on the corpus) is kept whole instead: its vocabulary was chosen for
+/// the corpus, and its byte pieces spell every text, so nothing encodes as Unknown.
 /// </summary>
 public sealed class TextTokenizer
 {
@@ -28,8 +30,11 @@ public sealed class TextTokenizer
     private readonly byte[]? sentencePieceModel;
     private readonly int baseUnknownId;
     private readonly int[] modelToBase;
-    private readonly Dictionary<int, int> baseToModel;
+    /// <summary>Model id by base id; -1 for base ids outside the vocabulary.</summary>
+    private readonly int[] baseToModel;
     private readonly bool byteLevel;
+    /// <summary>The platform's own encoder for the SentencePiece model, where it reproduces Microsoft.ML.Tokenizers' exactly; null otherwise.</summary>
+    private readonly SentencePieceBpeEncoder? ownEncoder;
 
     private TextTokenizer(Tokenizer bpe, string baseName, byte[]? sentencePieceModel, int[] modelToBase)
     {
@@ -39,8 +44,11 @@ public sealed class TextTokenizer
         // SentencePiece encodes characters outside its pieces as its own unknown id; GPT-2's bytes cover every text.
         baseUnknownId = bpe is SentencePieceTokenizer sentencePiece ? sentencePiece.UnknownId : -1;
         this.modelToBase = modelToBase;
-        baseToModel = modelToBase.Select((baseId, index) => (baseId, index)).ToDictionary(p => p.baseId, p => p.index + SpecialTokens.Count);
+        baseToModel = new int[modelToBase.Length == 0 ? 0 : modelToBase.Max() + 1];
+        Array.Fill(baseToModel, -1);
+        for (int index = 0; index < modelToBase.Length; index++) baseToModel[modelToBase[index]] = index + SpecialTokens.Count;
         byteLevel = baseName == Gpt2;
+        if (sentencePieceModel is not null) ownEncoder = SentencePieceBpeEncoder.TryCreate(SentencePieceModelFile.Parse(sentencePieceModel));
     }
 
     /// <summary>Name of the underlying subword model: <see cref="Gpt2"/> or <see cref="SentencePiece"/>.</summary>
@@ -74,8 +82,23 @@ public sealed class TextTokenizer
         Build(LoadSentencePiece(model), SentencePiece, model, trainingTexts, maxVocabSize, []);
 
     /// <summary>
+    /// The whole vocabulary of a SentencePiece model with byte fallback, such as <see cref="SentencePieceBpeTrainer"/>
+    /// writes: every piece but the unknown and control pieces, in the model's order, with no pass over the corpus.
+    /// </summary>
+    public static TextTokenizer FromByteFallbackSentencePiece(byte[] model, string source = "the SentencePiece model")
+    {
+        var tokenizer = LoadSentencePiece(model, source);
+        var file = SentencePieceModelFile.Parse(model);
+        if (!file.ByteFallback) throw new InvalidDataException($"{source} has no byte fallback, so some texts would encode as unknown: train one with `platform tokenizer train`.");
+        int[] kept = [.. Enumerable.Range(0, file.Pieces.Count).Where(id => file.Pieces[id].Type is not (SentencePieceType.Unknown or SentencePieceType.Control or SentencePieceType.Unused))];
+        return new TextTokenizer(tokenizer, SentencePiece, model, kept);
+    }
+
+    /// <summary>
     /// The tokenizer a training run asks for: "gpt2", or "sentencepiece:PATH" for the SentencePiece
-    /// model file at PATH.
+    /// model file at PATH. A model with byte fallback (what `platform tokenizer train` writes) is used whole, whatever
+    /// <paramref name="maxVocabSize"/> says, and the training texts are not read; any other is cut down to the pieces
+    /// the texts use, as <see cref="BuildSentencePiece"/> does.
     /// </summary>
     public static TextTokenizer Build(string choice, IEnumerable<string> trainingTexts, int maxVocabSize)
     {
@@ -86,7 +109,9 @@ public sealed class TextTokenizer
             if (!File.Exists(path))
                 throw new FileNotFoundException($"No SentencePiece model at {path}: give the .model file SentencePiece's trainer wrote, or '{Gpt2}'.", path);
             byte[] model = File.ReadAllBytes(path);
-            return Build(LoadSentencePiece(model, path), SentencePiece, model, trainingTexts, maxVocabSize, []);
+            var sentencePiece = LoadSentencePiece(model, path);
+            if (SentencePieceModelFile.Parse(model).ByteFallback) return FromByteFallbackSentencePiece(model, path);
+            return Build(sentencePiece, SentencePiece, model, trainingTexts, maxVocabSize, []);
         }
         throw new ArgumentException($"Unknown tokenizer '{choice}'; expected '{Gpt2}' or '{SentencePiece}:PATH'.", nameof(choice));
     }
@@ -126,12 +151,21 @@ public sealed class TextTokenizer
     public int[] Encode(string text, int maxTokens = int.MaxValue)
     {
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), "At least the end-of-text token must fit.");
-        var ids = bpe.EncodeToIds(WithoutLoneSurrogates(text));
+        text = WithoutLoneSurrogates(text);
+        IReadOnlyList<int> ids;
+        if (ownEncoder is null) ids = bpe.EncodeToIds(text);
+        else
+        {
+            var encoded = new List<int>(text.Length / 3 + 8);
+            ownEncoder.Encode(text, encoded);
+            ids = encoded;
+        }
         var result = new List<int>(Math.Min(ids.Count, maxTokens - 1) + 1);
         foreach (int baseId in ids)
         {
             if (result.Count >= maxTokens - 1) break;
-            if (baseId != baseUnknownId && baseToModel.TryGetValue(baseId, out int id)) result.Add(id);
+            int id = ModelId(baseId);
+            if (baseId != baseUnknownId && id >= 0) result.Add(id);
             else if (!AddBytes(baseId, result)) result.Add(SpecialTokens.Unknown);
         }
         if (result.Count > maxTokens - 1) result.RemoveRange(maxTokens - 1, result.Count - (maxTokens - 1));
@@ -143,7 +177,7 @@ public sealed class TextTokenizer
     /// The text with each unpaired surrogate as U+FFFD, as UTF-8 writes it: GPT-2's encoder would
     /// otherwise spell one as three bytes that are no UTF-8, and decode them as three U+FFFD.
     /// </summary>
-    private static string WithoutLoneSurrogates(string text)
+    internal static string WithoutLoneSurrogates(string text)
     {
         for (int i = 0; i < text.Length; i++)
         {
@@ -161,10 +195,15 @@ public sealed class TextTokenizer
         var bytes = Gpt2Vocabulary.Bytes(baseId);
         if (bytes.IsEmpty) return false;
         foreach (byte b in bytes)
-            if (!baseToModel.ContainsKey(Gpt2Vocabulary.ByteId(b))) return false;
-        foreach (byte b in bytes) result.Add(baseToModel[Gpt2Vocabulary.ByteId(b)]);
+            if (ModelId(Gpt2Vocabulary.ByteId(b)) < 0) return false;
+        foreach (byte b in bytes) result.Add(ModelId(Gpt2Vocabulary.ByteId(b)));
         return true;
     }
+
+    private int ModelId(int baseId) => (uint)baseId < (uint)baseToModel.Length ? baseToModel[baseId] : -1;
+
+    /// <summary>Whether <see cref="Encode"/> uses the platform's own encoder rather than Microsoft.ML.Tokenizers'.</summary>
+    public bool UsesOwnEncoder => ownEncoder is not null;
 
     /// <summary>Model ids without the end-of-text token, e.g. a decoding prompt.</summary>
     public int[] EncodeWithoutEos(string text) => Encode(text)[..^1];
@@ -206,6 +245,8 @@ public sealed class TextTokenizer
         }
         var file = read ?? throw new InvalidDataException($"{path} holds no vocabulary.");
         if (file.BaseIds.Distinct().Count() != file.BaseIds.Length) throw new InvalidDataException($"{path}: the id map lists a base id twice.");
+        // Ids index a table as large as the largest of them; no base tokenizer has ids outside this range.
+        if (file.BaseIds.Any(id => id is < 0 or >= 1 << 24)) throw new InvalidDataException($"{path}: the id map holds an id that no base tokenizer has.");
         switch (file.Base)
         {
             case Gpt2:

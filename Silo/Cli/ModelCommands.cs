@@ -34,7 +34,7 @@ public static class ModelCommands
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => new TrainingOptions().CheckpointEvery };
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (0: its default)." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda (libtorch's default GPU) or cuda:N (GPU number N).", DefaultValueFactory = _ => "auto" };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "Subword model of a new run: gpt2, or sentencepiece:PATH for a SentencePiece .model file.", DefaultValueFactory = _ => TextTokenizer.Gpt2 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Subword model of a new run: gpt2, or sentencepiece:PATH for a SentencePiece .model file (such as `platform tokenizer train` writes).", DefaultValueFactory = _ => TextTokenizer.Gpt2 };
         var precision = new Option<string>("--precision") { Description = "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
@@ -109,7 +109,7 @@ public static class ModelCommands
     /// The committed shards of a dataset, in manifest order, as the platform's storage settings find its manifest; null
     /// (after saying why on stderr) when the settings, the name or the manifest do not give any.
     /// </summary>
-    private static async Task<IReadOnlyList<DatasetShard>?> CommittedShardsAsync(string name, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyList<DatasetShard>?> CommittedShardsAsync(string name, CancellationToken cancellationToken)
     {
         var source = new ConfigurationBuilder();
         PlatformConfiguration.AddSources(source);

@@ -24,6 +24,7 @@ public static class PlatformCommandLine
         root.Subcommands.Add(ModelCommands.CreateCaption());
         root.Subcommands.Add(ModelCommands.CreateExport());
         root.Subcommands.Add(ModelInfoCommand.Create());
+        root.Subcommands.Add(TokenizerCommands.Create());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());
         root.Subcommands.Add(BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken),

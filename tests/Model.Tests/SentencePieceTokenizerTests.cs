@@ -1,5 +1,4 @@
 using CsCheck;
-using Google.Protobuf;
 using Platform.Model.Training;
 using SkiaSharp;
 
@@ -21,51 +20,19 @@ public sealed class SentencePieceTokenizerTests : IDisposable
     /// </summary>
     internal static byte[] LowerCaseBpeModel()
     {
-        const int Normal = 1, Unknown = 2, Control = 3;
-        var pieces = new List<(string Piece, float Score, int Type)> { ("<unk>", 0, Unknown), ("<s>", 0, Control), ("</s>", 0, Control) };
+        var pieces = new List<SentencePieceEntry> { new("<unk>", 0, SentencePieceType.Unknown), new("<s>", 0, SentencePieceType.Control), new("</s>", 0, SentencePieceType.Control) };
         string[] merges = ["▁a", "re", "ed", "▁r", "▁red", "▁t", "he", "▁the", "ee", "▁b", "us", "▁bus", "ue", "▁s", "ea", "▁sea", "▁g", "en", "▁gr", "tr"];
-        pieces.AddRange(merges.Select((piece, rank) => (piece, -1f - rank, Normal)));
-        pieces.AddRange("▁abcdefghijklmnopqrstuvwxyz".Select((c, rank) => (c.ToString(), -100f - rank, Normal)));
-
-        return Message(model =>
+        pieces.AddRange(merges.Select((piece, rank) => new SentencePieceEntry(piece, -1f - rank, SentencePieceType.Normal)));
+        pieces.AddRange("▁abcdefghijklmnopqrstuvwxyz".Select((c, rank) => new SentencePieceEntry(c.ToString(), -100f - rank, SentencePieceType.Normal)));
+        return new SentencePieceModelFile
         {
-            foreach (var (piece, score, type) in pieces)
-                Field(model, 1, Message(p =>
-                {
-                    p.WriteTag(1, WireFormat.WireType.LengthDelimited); p.WriteString(piece);
-                    p.WriteTag(2, WireFormat.WireType.Fixed32); p.WriteFloat(score);
-                    p.WriteTag(3, WireFormat.WireType.Varint); p.WriteEnum(type);
-                }));
-            Field(model, 2, Message(trainer =>
-            {
-                trainer.WriteTag(3, WireFormat.WireType.Varint); trainer.WriteEnum(2); // model_type: BPE
-                trainer.WriteTag(4, WireFormat.WireType.Varint); trainer.WriteInt32(pieces.Count); // vocab_size
-                trainer.WriteTag(40, WireFormat.WireType.Varint); trainer.WriteInt32(0); // unk_id
-                trainer.WriteTag(41, WireFormat.WireType.Varint); trainer.WriteInt32(1); // bos_id
-                trainer.WriteTag(42, WireFormat.WireType.Varint); trainer.WriteInt32(2); // eos_id
-                trainer.WriteTag(43, WireFormat.WireType.Varint); trainer.WriteInt32(-1); // pad_id: none
-            }));
-            Field(model, 3, Message(normalizer =>
-            {
-                normalizer.WriteTag(1, WireFormat.WireType.LengthDelimited); normalizer.WriteString("identity");
-                normalizer.WriteTag(3, WireFormat.WireType.Varint); normalizer.WriteBool(true); // add_dummy_prefix
-                normalizer.WriteTag(4, WireFormat.WireType.Varint); normalizer.WriteBool(true); // remove_extra_whitespaces
-                normalizer.WriteTag(5, WireFormat.WireType.Varint); normalizer.WriteBool(true); // escape_whitespaces
-            }));
-        });
-
-        static byte[] Message(Action<CodedOutputStream> write)
-        {
-            var buffer = new MemoryStream();
-            using (var output = new CodedOutputStream(buffer, leaveOpen: true)) write(output);
-            return buffer.ToArray();
-        }
-
-        static void Field(CodedOutputStream output, int number, byte[] message)
-        {
-            output.WriteTag(number, WireFormat.WireType.LengthDelimited);
-            output.WriteBytes(ByteString.CopyFrom(message));
-        }
+            Pieces = pieces,
+            ModelType = SentencePieceModelFile.BpeModel,
+            NormalizerName = "identity",
+            AddDummyPrefix = true,
+            RemoveExtraWhitespaces = true,
+            EscapeWhitespaces = true,
+        }.ToBytes();
     }
 
     private string ModelFile()

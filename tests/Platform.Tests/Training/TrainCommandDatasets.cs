@@ -13,6 +13,14 @@ internal static class TrainCommandDatasets
     /// <summary>A dataset of one shard of <paramref name="samples"/> small, decodable image-caption pairs in <paramref name="folder"/>.</summary>
     public static async Task WriteAsync(BlobServiceClient blobs, string name, string folder, int samples, CancellationToken cancellationToken)
     {
+        var tar = await WriteShardAsync(folder, samples, cancellationToken);
+        await new DatasetManifestStore(blobs, ManifestContainer).AppendAsync(name, new ManifestTail(0, 0),
+            [new ManifestShard("00000", samples, new FileInfo(tar).Length, "test", tar, DateTimeOffset.UtcNow)], cancellationToken);
+    }
+
+    /// <summary>One shard of <paramref name="samples"/> small, decodable image-caption pairs in <paramref name="folder"/>; its path.</summary>
+    public static async Task<string> WriteShardAsync(string folder, int samples, CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(folder);
         var tar = Path.Combine(folder, DatasetLayout.TarName(0));
         await using (var stream = File.Create(tar))
@@ -27,8 +35,7 @@ internal static class TrainCommandDatasets
                     Jpeg(new SKColor((byte)(40 * i), (byte)(200 - 20 * i), 90)), cancellationToken);
             }
         }
-        await new DatasetManifestStore(blobs, ManifestContainer).AppendAsync(name, new ManifestTail(0, 0),
-            [new ManifestShard("00000", samples, new FileInfo(tar).Length, "test", tar, DateTimeOffset.UtcNow)], cancellationToken);
+        return tar;
     }
 
     /// <summary>A dataset whose manifest exists but lists no shard.</summary>
