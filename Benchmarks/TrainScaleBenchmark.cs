@@ -65,7 +65,7 @@ public static class TrainScaleBenchmark
                 Steps = totalSteps, SamplesPerStep = settings.SamplesPerStep, WarmupSteps = 1, Threads = 1, Device = "cpu",
                 Seed = settings.Seed + (ulong)rank, PrefetchSteps = 0,
             };
-            return SimVlmTrainer.Start(config, options, tokenizer, SyntheticData(config, settings.Seed * 31 + (ulong)rank));
+            return SimVlmTrainer.Start(config, options, tokenizer, TrainingBenchmark.SyntheticData(config, settings.Seed * 31 + (ulong)rank, imageText: 32, textOnly: 4));
         }).ToArray();
         try
         {
@@ -110,14 +110,5 @@ public static class TrainScaleBenchmark
         foreach (var thread in threads) thread.Join();
         if (failures.OfType<Exception>().FirstOrDefault() is { } failure) throw new InvalidOperationException($"A replica failed: {failure.Message}", failure);
         return results;
-    }
-
-    private static InMemoryPrefixLmData SyntheticData(SimVlmConfig config, ulong seed)
-    {
-        var random = new DeterministicRandom(seed);
-        PrefixLmSample Sample(bool image) => new(
-            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
-            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
-        return new InMemoryPrefixLmData(Enumerable.Range(0, 32).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 4).Select(_ => Sample(false)).ToArray(), seed);
     }
 }

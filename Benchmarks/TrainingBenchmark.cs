@@ -65,13 +65,8 @@ public static class TrainingBenchmark
     {
         if (peakRuns < 1) throw new ArgumentOutOfRangeException(nameof(peakRuns), "The peak needs at least one matmul run.");
         var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1 };
-        var random = new DeterministicRandom(options.Seed);
         var tokenizer = TextTokenizer.BuildGpt2([], SpecialTokens.Count + 1); // vocabulary ids are synthetic; the tokenizer is only carried along
-        PrefixLmSample Sample(bool image) => new(
-            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
-            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
-        var data = new InMemoryPrefixLmData(
-            Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
+        var data = SyntheticData(config, options.Seed, imageText: 64, textOnly: 8);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
         // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
@@ -104,6 +99,17 @@ public static class TrainingBenchmark
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Random pixels and full-length random token ids: every sample as long as the model allows, so no data set is needed.</summary>
+    internal static InMemoryPrefixLmData SyntheticData(SimVlmConfig config, ulong seed, int imageText, int textOnly)
+    {
+        var random = new DeterministicRandom(seed);
+        PrefixLmSample Sample(bool image) => new(
+            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
+            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
+        return new InMemoryPrefixLmData(
+            Enumerable.Range(0, imageText).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, textOnly).Select(_ => Sample(false)).ToArray(), seed);
     }
 
     private static TimeSpan ProcessorTime()
