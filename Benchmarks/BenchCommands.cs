@@ -18,6 +18,7 @@ public static class BenchCommands
         bench.Subcommands.Add(BenchTrainClusterCommand.Create(startClusterStorage, addDevices));
         bench.Subcommands.Add(BenchDecodeCommand.Create());
         bench.Subcommands.Add(BenchTokenizerCommand.Create());
+        bench.Subcommands.Add(BenchTrainScaleCommand.Create());
         return bench;
     }
 }

@@ -12,18 +12,13 @@ public sealed record DecodeRound(double CachedSeconds, double UncachedSeconds);
 public sealed record DecodeBenchmarkResult(
     string Device, int Images, int CaptionTokens, int BeamSize, int Threads, double MeanCaptionTokens, bool SameCaptions, IReadOnlyList<DecodeRound> Rounds)
 {
-    public double CachedCaptionsPerSecond => Images / Median(Rounds.Select(r => r.CachedSeconds));
+    public double CachedCaptionsPerSecond => Images / BenchmarkStatistics.Median(Rounds.Select(r => r.CachedSeconds));
 
-    public double UncachedCaptionsPerSecond => Images / Median(Rounds.Select(r => r.UncachedSeconds));
+    public double UncachedCaptionsPerSecond => Images / BenchmarkStatistics.Median(Rounds.Select(r => r.UncachedSeconds));
 
     /// <summary>Cached over uncached captions per second, medians of the rounds.</summary>
     public double Speedup => CachedCaptionsPerSecond / UncachedCaptionsPerSecond;
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }
 
 /// <summary>

@@ -31,18 +31,13 @@ public sealed record IngestClusterRound(double SingleProcessSeconds, double OneS
 /// </summary>
 public sealed record IngestClusterBenchmarkResult(int Files, long Pages, long Pairs, long Stored, IReadOnlyList<IngestClusterRound> Rounds, bool SameDataset)
 {
-    public double SingleProcessSeconds => Median(Rounds.Select(r => r.SingleProcessSeconds));
-    public double OneSiloSeconds => Median(Rounds.Select(r => r.OneSiloSeconds));
-    public double TwoSiloSeconds => Median(Rounds.Select(r => r.TwoSiloSeconds));
+    public double SingleProcessSeconds => BenchmarkStatistics.Median(Rounds.Select(r => r.SingleProcessSeconds));
+    public double OneSiloSeconds => BenchmarkStatistics.Median(Rounds.Select(r => r.OneSiloSeconds));
+    public double TwoSiloSeconds => BenchmarkStatistics.Median(Rounds.Select(r => r.TwoSiloSeconds));
 
     /// <summary>The cluster job on one silo against the bare library on the same input: what orchestration costs.</summary>
     public double ClusterOverhead => OneSiloSeconds / SingleProcessSeconds;
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     public IEnumerable<string> Lines()
     {

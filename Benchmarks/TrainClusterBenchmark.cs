@@ -26,19 +26,14 @@ public sealed record TrainClusterBenchmarkResult(TrainClusterSettings Settings, 
     /// <summary>Both paths train the same steps on the same data from the same seed, so they must end with the same weights.</summary>
     public const double WeightTolerance = 1e-5;
 
-    public double CommandSeconds => Median(Rounds.Select(r => r.CommandSeconds));
-    public double ClusterSeconds => Median(Rounds.Select(r => r.ClusterSeconds));
+    public double CommandSeconds => BenchmarkStatistics.Median(Rounds.Select(r => r.CommandSeconds));
+    public double ClusterSeconds => BenchmarkStatistics.Median(Rounds.Select(r => r.ClusterSeconds));
 
     /// <summary>The run through the scheduler against the same run in one process: what orchestration costs.</summary>
     public double Overhead => ClusterSeconds / CommandSeconds;
 
     public bool SameWeights => MaxWeightDifference <= WeightTolerance;
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     public IEnumerable<string> Lines()
     {

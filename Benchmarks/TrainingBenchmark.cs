@@ -9,6 +9,8 @@ namespace Platform.Benchmarks;
 /// <summary>
 /// Result of `platform bench train`: the device's measured matmul peak and the training throughput
 /// against it, with the mean step split into its phases and the FLOPs into the model's parts.
+/// MFU is taken over the median step, as a burst of other load on a shared machine stretches a few
+/// steps by a lot and would move a mean from run to run.
 /// </summary>
 public sealed record TrainingBenchmarkResult(
     string Device, string PeakType, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
@@ -26,8 +28,17 @@ public sealed record TrainingBenchmarkResult(
     /// <summary>Share of forward and backward time that the convolution stem takes (timed alone on the step's images).</summary>
     public double StemTimeShare => StemSeconds / (ForwardSeconds + BackwardSeconds);
 
-    /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the mean step) over the measured matmul peak.</summary>
-    public double Mfu => FlopsPerStep / SecondsPerStep / PeakFlopsPerSecond;
+    /// <summary>The median measured step, in seconds.</summary>
+    public double MedianStepSeconds { get; init; } = SecondsPerStep;
+
+    /// <summary>The median of each step's share spent waiting for its data (with the background loader: for the prepared batch).</summary>
+    public double MedianDataShare { get; init; }
+
+    /// <summary>Whether the steps' batches came from the background loader (<see cref="TrainingOptions.PrefetchSteps"/>).</summary>
+    public bool BackgroundLoader { get; init; }
+
+    /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the median step) over the measured matmul peak.</summary>
+    public double Mfu => FlopsPerStep / MedianStepSeconds / PeakFlopsPerSecond;
 
     /// <summary>
     /// On the CPU: training FLOPs per second of processor time this process used, over the same for
@@ -45,28 +56,29 @@ public sealed record TrainingBenchmarkResult(
 /// matrix-multiply peak of the device in the type the model computes in (fp32 on the CPU; the best
 /// of several large square products), then real training steps of the chosen preset on synthetic
 /// samples (random pixels and token ids, so no data set is needed), after warmup steps that are not
-/// counted.
+/// counted. The peak is the best of several matmul runs, before and after the steps, so that a moment
+/// of contention during one of them does not set it.
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 2, int measuredSteps = 5, int matmulSize = 1024)
+    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int matmulSize = 1024, int peakRuns = 3)
     {
+        if (peakRuns < 1) throw new ArgumentOutOfRangeException(nameof(peakRuns), "The peak needs at least one matmul run.");
         var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1 };
-        var random = new DeterministicRandom(options.Seed);
         var tokenizer = TextTokenizer.BuildGpt2([], SpecialTokens.Count + 1); // vocabulary ids are synthetic; the tokenizer is only carried along
-        PrefixLmSample Sample(bool image) => new(
-            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
-            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
-        var data = new InMemoryPrefixLmData(
-            Enumerable.Range(0, 64).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, 8).Select(_ => Sample(false)).ToArray(), options.Seed);
+        var data = SyntheticData(config, options.Seed, imageText: 64, textOnly: 8);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
         // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
-        var (peak, peakPerCpuSecond) = MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType);
+        var peaks = new List<(double PerSecond, double PerCpuSecond)>();
+        int runsBefore = (peakRuns + 1) / 2;
+        for (int i = 0; i < runsBefore; i++) peaks.Add(MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType));
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
         var cpuTime = ProcessorTime();
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
         double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
+        for (int i = runsBefore; i < peakRuns; i++) peaks.Add(MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType));
+        double peak = peaks.Max(p => p.PerSecond), peakPerCpuSecond = peaks.Max(p => p.PerCpuSecond);
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
             trainer.Device.type.ToString(), trainer.ComputeType == ScalarType.Float32 ? "fp32" : "bf16", get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
@@ -75,7 +87,24 @@ public static class TrainingBenchmark
             metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
             StemSeconds(config, trainer.Device, metrics[0].ImageTextSamples, measuredSteps),
             trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null,
-            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens));
+            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens))
+        {
+            MedianStepSeconds = BenchmarkStatistics.Median(metrics.Select(m => m.StepSeconds)),
+            MedianDataShare = BenchmarkStatistics.Median(metrics.Select(m => m.DataSeconds / m.StepSeconds)),
+            BackgroundLoader = trainerOptions.PrefetchSteps > 0,
+        };
+    }
+
+
+    /// <summary>Random pixels and full-length random token ids: every sample as long as the model allows, so no data set is needed.</summary>
+    internal static InMemoryPrefixLmData SyntheticData(SimVlmConfig config, ulong seed, int imageText, int textOnly)
+    {
+        var random = new DeterministicRandom(seed);
+        PrefixLmSample Sample(bool image) => new(
+            image ? Enumerable.Range(0, 3 * config.ImageSize * config.ImageSize).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray() : null,
+            Enumerable.Range(0, config.MaxTextLength - 1).Select(_ => random.Next(SpecialTokens.Count, config.VocabSize)).Append(SpecialTokens.Eos).ToArray());
+        return new InMemoryPrefixLmData(
+            Enumerable.Range(0, imageText).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, textOnly).Select(_ => Sample(false)).ToArray(), seed);
     }
 
     private static TimeSpan ProcessorTime()
@@ -112,7 +141,7 @@ public static class TrainingBenchmark
     /// Best fp32 FLOP/s over repeated n x n matrix products on the device, and their FLOPs per
     /// second of this process's processor time (meaningful on the CPU only).
     /// </summary>
-    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, ScalarType type = ScalarType.Float32, int repeats = 5)
+    public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, ScalarType type = ScalarType.Float32, int repeats = 10)
     {
         using var scope = NewDisposeScope();
         var a = randn(n, n, dtype: type, device: device);

@@ -229,7 +229,10 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Multi-head attention through scaled_dot_product_attention with a boolean mask (true = may attend).</summary>
+/// <summary>
+/// Multi-head attention through scaled_dot_product_attention, with a boolean mask (true = may attend) where padding
+/// needs one; with no mask, or causal alone, libtorch may choose its fused kernels (flash or memory-efficient on CUDA).
+/// </summary>
 internal sealed class Attention : nn.Module
 {
     private readonly Linear query, keyValue, output;
@@ -252,16 +255,17 @@ internal sealed class Attention : nn.Module
     /// <param name="queries">Where the query tokens sit in their (B, Lq) rectangle.</param>
     /// <param name="context">(Nk, width) the real key and value tokens, packed: x itself for self-attention.</param>
     /// <param name="keys">Where the context tokens sit in their (B, Lk) rectangle.</param>
-    /// <param name="mask">Boolean, broadcastable to (B, heads, Lq, Lk).</param>
+    /// <param name="mask">Boolean, broadcastable to (B, heads, Lq, Lk); null lets every query see every key (before <paramref name="causal"/>).</param>
+    /// <param name="causal">Each query sees only keys at its own position or before.</param>
     /// <returns>(Nq, width), packed like x.</returns>
-    public Tensor Forward(Tensor x, TokenLayout queries, Tensor context, TokenLayout keys, Tensor mask)
+    public Tensor Forward(Tensor x, TokenLayout queries, Tensor context, TokenLayout keys, Tensor? mask, bool causal = false)
     {
         using var scope = NewDisposeScope();
         long batch = queries.Batch, width = x.shape[1];
         // Projections on the real tokens only; attention itself needs the per-sample rectangles.
         var q = queries.Unpack(query.call(x)).view(batch, queries.Length, heads, -1).transpose(1, 2);
         var (k, v) = KeysValues(context, keys);
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0.0);
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0.0, is_casual: causal);
         var merged = queries.Pack(attended.transpose(1, 2).reshape(batch, queries.Length, width));
         return residualDropout.call(output.call(merged)).MoveToOuterDisposeScope();
     }
@@ -311,7 +315,11 @@ internal sealed class TokenLayout
         Batch = valid.shape[0];
         Length = valid.shape[1];
         real = valid.flatten().nonzero().squeeze(1);
+        HasPadding = real.shape[0] < Batch * Length;
     }
+
+    /// <summary>Whether any position of the rectangle is padding; known on the host, as nonzero's count is.</summary>
+    public bool HasPadding { get; }
 
     /// <summary>(B, L, ...) to (N, ...): the real positions only.</summary>
     public Tensor Pack(Tensor padded) => padded.flatten(0, 1).index_select(0, real);
@@ -378,7 +386,7 @@ internal sealed class EncoderBlock : nn.Module
     }
 
     /// <param name="x">(N, width) the prefix's real tokens, packed as <paramref name="layout"/> says.</param>
-    public Tensor Forward(Tensor x, TokenLayout layout, Tensor mask)
+    public Tensor Forward(Tensor x, TokenLayout layout, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var normed = attentionNorm.call(x);
@@ -409,12 +417,15 @@ internal sealed class DecoderBlock : nn.Module
     }
 
     /// <param name="x">(N, width) the suffix's real tokens, packed as <paramref name="layout"/> says.</param>
+    /// <param name="selfMask">The self-attention's mask; null attends causally alone, which is the same wherever every
+    /// sample's real positions come first (a real query's earlier keys are then all real) and lets the fused kernels run.</param>
     /// <param name="encoded">(Nk, width) the encoded prefix, packed as <paramref name="encodedLayout"/> says.</param>
-    public Tensor Forward(Tensor x, TokenLayout layout, Tensor selfMask, Tensor encoded, TokenLayout encodedLayout, Tensor crossMask)
+    /// <param name="crossMask">Null when the encoded prefix has no padding.</param>
+    public Tensor Forward(Tensor x, TokenLayout layout, Tensor? selfMask, Tensor encoded, TokenLayout encodedLayout, Tensor? crossMask)
     {
         using var scope = NewDisposeScope();
         var normed = selfNorm.call(x);
-        x = x + selfAttention.Forward(normed, layout, normed, layout, selfMask);
+        x = x + selfAttention.Forward(normed, layout, normed, layout, selfMask, causal: selfMask is null);
         x = x + crossAttention.Forward(crossNorm.call(x), layout, encoded, encodedLayout, crossMask);
         x = x + mlp.call(mlpNorm.call(x));
         return x.MoveToOuterDisposeScope();
@@ -455,6 +466,12 @@ public sealed class SimVlmModel : nn.Module
     private readonly LayerNorm decoderNorm;
 
     public SimVlmConfig Config { get; }
+
+    /// <summary>
+    /// Attention without masks where none is needed (no padding; the decoder's self-attention causal alone), so that
+    /// libtorch may choose its fused kernels; false builds every mask explicitly, as before, for the test that the two agree.
+    /// </summary>
+    internal bool FusedAttention { get; set; } = true;
 
     /// <param name="random">
     /// The stream the initial weights are drawn from (a trainer's own); null draws from libtorch's default
@@ -542,7 +559,8 @@ public sealed class SimVlmModel : nn.Module
         }
         var layout = new TokenLayout(valid);
         var x = embeddingDropout.call(layout.Pack(sequence));
-        var mask = valid.view(batch, 1, 1, -1); // every query may see every real key
+        // Every query may see every real key: no mask at all where nothing is padding, so the fused kernels may run.
+        var mask = layout.HasPadding || !FusedAttention ? valid.view(batch, 1, 1, -1) : null;
         foreach (var block in encoder) x = block.Forward(x, layout, mask);
         return (encoderNorm.call(x), layout, valid);
     }
@@ -553,7 +571,7 @@ public sealed class SimVlmModel : nn.Module
     /// <param name="encoded">(B, Lk, width) encoder states, as <see cref="Encode"/> returns them.</param>
     /// <param name="decoderInput">(B, Ls) the shifted suffix: BOS, then the suffix without its last token.</param>
     /// <param name="decoderPositions">(B, Ls) text positions of the tokens being predicted.</param>
-    /// <param name="decoderValid">(B, Ls) true where a position is real.</param>
+    /// <param name="decoderValid">(B, Ls) true where a position is real; each row's real positions come first, padding after.</param>
     /// <returns>(B, Ls, vocabulary) logits; zeros at padding.</returns>
     public Tensor Decode(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
@@ -569,9 +587,10 @@ public sealed class SimVlmModel : nn.Module
     {
         long batch = decoderInput.shape[0], length = decoderInput.shape[1];
         var x = embeddingDropout.call(tokenEmbedding.call(layout.Pack(decoderInput)) + textPositions.index_select(0, layout.Pack(decoderPositions)));
-        var causal = ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril();
-        var selfMask = causal.unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
-        var crossMask = encodedValid.view(batch, 1, 1, -1);
+        // The suffix's real positions come first, so causal attention alone never lets a real query see padding.
+        var selfMask = FusedAttention ? null
+            : ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril().unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
+        var crossMask = encodedLayout.HasPadding || !FusedAttention ? encodedValid.view(batch, 1, 1, -1) : null;
         foreach (var block in decoder) x = block.Forward(x, layout, selfMask, encoded, encodedLayout, crossMask);
         return decoderNorm.call(x);
     }

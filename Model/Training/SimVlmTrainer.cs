@@ -84,6 +84,13 @@ public sealed class SimVlmTrainer : IDisposable
     private int running;
     /// <summary>The held-out samples and their fixed splits (<see cref="UseValidationData"/>), or null.</summary>
     private (PrefixLmSample[] Samples, int[] Splits)? validation;
+    /// <summary>Prepares the steps' batches ahead of them when <see cref="TrainingOptions.PrefetchSteps"/> is positive; started by the first step.</summary>
+    private BackgroundBatchLoader<PreparedStep>? loader;
+    /// <summary>
+    /// With the loader, the data cursor and split generator as of the last step taken: the loader has drawn further,
+    /// and a checkpoint must resume at the next step's samples, not after the prepared ones.
+    /// </summary>
+    private (string DataCursor, ulong SplitRandomState)? committedCursor;
 
     public SimVlmModel Model { get; }
     public TextTokenizer Tokenizer { get; }
@@ -305,36 +312,8 @@ public sealed class SimVlmTrainer : IDisposable
         double learningRate = schedule.At(Step);
         foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
 
-        var (imageText, textOnly) = (data.HasImageText, data.HasTextOnly) switch
-        {
-            (true, true) => PrefixLm.SplitStep(Options.SamplesPerStep, Options.ImageTextRatio, Options.TextOnlyRatio),
-            (true, false) => (Options.SamplesPerStep, 0),
-            _ => (0, Options.SamplesPerStep),
-        };
-        var batches = new List<PrefixLmBatch>();
-        var batchReplicas = new List<int>();
-        void AddBatches(IReadOnlyList<PrefixLmSample> samples)
-        {
-            // The splits are drawn for the whole batch, in order, before it is divided: every replica
-            // count sees the same samples with the same splits.
-            int[] splits = samples.Select(sample => PrefixLm.DrawTextPrefixLength(sample, splitRandom)).ToArray();
-            for (int r = 0, first = 0; r < replicas.Length; r++)
-            {
-                int count = EvenShare(samples.Count, r, replicas.Length);
-                if (count > 0)
-                {
-                    batches.Add(PrefixLm.Build(samples.Skip(first).Take(count).ToArray(), splits[first..(first + count)], Model.Config, replicaDevices[r], floatType));
-                    batchReplicas.Add(r);
-                }
-                first += count;
-            }
-        }
-        for (int micro = 0; micro < Options.AccumulationSteps; micro++)
-        {
-            int imageCount = Share(imageText, micro), textCount = Share(textOnly, micro);
-            if (imageCount > 0) AddBatches(data.NextImageText(imageCount));
-            if (textCount > 0) AddBatches(data.NextTextOnly(textCount));
-        }
+        using var prepared = NextPreparedStep();
+        var (batches, batchReplicas, imageText, textOnly) = (prepared.Batches, prepared.BatchReplicas, prepared.ImageText, prepared.TextOnly);
         long targetTokens = batches.Sum(b => b.TargetTokens);
         long modelTokens = batches.Sum(b => (long)b.PrefixLengths.Sum() + b.SuffixLengths.Sum());
         // Attention's rectangles: every sample padded to its batch's longest prefix and suffix.
@@ -374,11 +353,125 @@ public sealed class SimVlmTrainer : IDisposable
         Step++;
 
         var flops = SimVlmModel.TrainingFlopsByPart(Model.Config, batches);
-        foreach (var batch in batches) batch.Dispose();
         return new StepMetrics(
             Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+    }
+
+    /// <summary>One step's batches, built ahead of it or at its start, and the data's position right after drawing them.</summary>
+    private sealed class PreparedStep : IDisposable
+    {
+        public required List<PrefixLmBatch> Batches { get; init; }
+        /// <summary>The replica that computes each batch.</summary>
+        public required List<int> BatchReplicas { get; init; }
+        public required int ImageText { get; init; }
+        public required int TextOnly { get; init; }
+        /// <summary>The data cursor and split generator after this step's draws: what a checkpoint taken after the step saves. Null on the synchronous path, which reads them live.</summary>
+        public string? DataCursorAfter { get; init; }
+        public ulong SplitRandomStateAfter { get; init; }
+
+        public void Dispose()
+        {
+            foreach (var batch in Batches) batch.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The step's batches: from the background loader when <see cref="TrainingOptions.PrefetchSteps"/> asks for one
+    /// (started at the first step, from the data's position then), else drawn now. Both call <see cref="PrepareStep"/>
+    /// once per step in step order, so they draw the same samples and splits.
+    /// </summary>
+    private PreparedStep NextPreparedStep()
+    {
+        if (Options.PrefetchSteps == 0) return PrepareStep(onLoaderThread: false);
+        if (loader is null)
+        {
+            committedCursor = (data.SaveCursor(), splitRandom.State);
+            loader = new BackgroundBatchLoader<PreparedStep>(() => PrepareStep(onLoaderThread: true), Options.PrefetchSteps, "SimVLM batch loader");
+        }
+        var prepared = loader.Take();
+        committedCursor = (prepared.DataCursorAfter!, prepared.SplitRandomStateAfter);
+        return prepared;
+    }
+
+    /// <summary>
+    /// Draws the step's samples (image-text and text-only at the configured ratio) and their PrefixLM splits, and builds
+    /// the batches: micro-batches, each divided between the replicas. On the loader's thread, batches for a CUDA device
+    /// are built in pinned host memory and copied without blocking, so the copy overlaps the step that runs meanwhile.
+    /// </summary>
+    private PreparedStep PrepareStep(bool onLoaderThread)
+    {
+        var (imageText, textOnly) = (data.HasImageText, data.HasTextOnly) switch
+        {
+            (true, true) => PrefixLm.SplitStep(Options.SamplesPerStep, Options.ImageTextRatio, Options.TextOnlyRatio),
+            (true, false) => (Options.SamplesPerStep, 0),
+            _ => (0, Options.SamplesPerStep),
+        };
+        var batches = new List<PrefixLmBatch>();
+        var batchReplicas = new List<int>();
+        void AddBatches(IReadOnlyList<PrefixLmSample> samples)
+        {
+            // The splits are drawn for the whole batch, in order, before it is divided: every replica
+            // count sees the same samples with the same splits.
+            int[] splits = samples.Select(sample => PrefixLm.DrawTextPrefixLength(sample, splitRandom)).ToArray();
+            for (int r = 0, first = 0; r < replicas.Length; r++)
+            {
+                int count = EvenShare(samples.Count, r, replicas.Length);
+                if (count > 0)
+                {
+                    var share = samples.Skip(first).Take(count).ToArray();
+                    batches.Add(onLoaderThread && replicaDevices[r].type == DeviceType.CUDA
+                        ? CopyPinned(PrefixLm.Build(share, splits[first..(first + count)], Model.Config, CPU, floatType), replicaDevices[r])
+                        : PrefixLm.Build(share, splits[first..(first + count)], Model.Config, replicaDevices[r], floatType));
+                    batchReplicas.Add(r);
+                }
+                first += count;
+            }
+        }
+        for (int micro = 0; micro < Options.AccumulationSteps; micro++)
+        {
+            int imageCount = Share(imageText, micro), textCount = Share(textOnly, micro);
+            if (imageCount > 0) AddBatches(data.NextImageText(imageCount));
+            if (textCount > 0) AddBatches(data.NextTextOnly(textCount));
+        }
+        return new PreparedStep
+        {
+            Batches = batches,
+            BatchReplicas = batchReplicas,
+            ImageText = imageText,
+            TextOnly = textOnly,
+            DataCursorAfter = onLoaderThread ? data.SaveCursor() : null,
+            SplitRandomStateAfter = splitRandom.State,
+        };
+    }
+
+    /// <summary>A host batch moved to <paramref name="device"/> through pinned memory with non-blocking copies; the host batch is disposed.</summary>
+    private static PrefixLmBatch CopyPinned(PrefixLmBatch host, Device device)
+    {
+        using (host)
+        {
+            Tensor Move(Tensor tensor)
+            {
+                using var pinned = tensor.pin_memory();
+                return pinned.to(device, non_blocking: true);
+            }
+            return new PrefixLmBatch
+            {
+                Size = host.Size,
+                Images = host.Images is null ? null : Move(host.Images),
+                PrefixTokens = Move(host.PrefixTokens),
+                PrefixValid = Move(host.PrefixValid),
+                DecoderInput = Move(host.DecoderInput),
+                DecoderPositions = Move(host.DecoderPositions),
+                DecoderValid = Move(host.DecoderValid),
+                Targets = Move(host.Targets),
+                PrefixLengths = host.PrefixLengths,
+                PrefixTextLengths = host.PrefixTextLengths,
+                SuffixLengths = host.SuffixLengths,
+                ImageTokens = host.ImageTokens,
+            };
+        }
     }
 
     /// <summary>
@@ -486,8 +579,8 @@ public sealed class SimVlmTrainer : IDisposable
             Step = Step,
             Config = Model.Config,
             Options = Options,
-            DataCursor = data.SaveCursor(),
-            SplitRandomState = splitRandom.State,
+            DataCursor = committedCursor?.DataCursor ?? data.SaveCursor(),
+            SplitRandomState = committedCursor?.SplitRandomState ?? splitRandom.State,
             TorchRandomState = Convert.ToBase64String(random.CpuState),
             CudaRandomEntries = random.CudaEntries,
         };
@@ -502,6 +595,7 @@ public sealed class SimVlmTrainer : IDisposable
 
     public void Dispose()
     {
+        loader?.Dispose();
         optimizer.Dispose();
         foreach (var replica in replicas.Where(r => r != Model)) replica.Dispose();
         Model.Dispose();

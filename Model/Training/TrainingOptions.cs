@@ -71,6 +71,14 @@ public sealed record TrainingOptions
     /// <summary>The device's peak FLOP/s for model FLOPs utilisation in the metrics; null leaves MFU out.</summary>
     public double? PeakFlopsPerSecond { get; init; }
 
+    /// <summary>
+    /// Steps whose batches a background thread prepares ahead of the step (drawing, decoding, tokenising, building
+    /// tensors; on CUDA pinning and copying without blocking), so the device does not wait on data; 0 prepares each
+    /// step's batches at its start, on the training thread. Either way the same seed gives the same batches. Not for
+    /// data that is switched under a running trainer (DiLoCo's per-round parts): the loader would have drawn ahead.
+    /// </summary>
+    public int PrefetchSteps { get; init; } = 0;
+
     /// <summary>N of a "cuda:N" device choice; null for any other choice.</summary>
     public static int? CudaOrdinal(string device) =>
         device.StartsWith("cuda:", StringComparison.Ordinal) && device.Length > 5 && device[5..].All(char.IsAsciiDigit)
@@ -89,6 +97,7 @@ public sealed record TrainingOptions
             throw new ArgumentException($"Device list '{Device}' must name only cpu, cuda or cuda:N devices, one per data parallel replica.");
         if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
         if (ValidateEvery < 0 || ValidationSamples < 1) throw new ArgumentException("ValidateEvery must not be negative and ValidationSamples must be positive.");
+        if (PrefetchSteps < 0) throw new ArgumentException("PrefetchSteps must not be negative.");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;
     }

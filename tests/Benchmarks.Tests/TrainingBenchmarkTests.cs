@@ -14,7 +14,8 @@ public class TrainingBenchmarkTests
         Assert.Equal("fp32", result.PeakType);
         Assert.True(result.PeakFlopsPerSecond > 1e6, $"implausible matmul peak {result.PeakFlopsPerSecond}");
         Assert.True(result.FlopsPerStep > 0 && result.SecondsPerStep > 0 && result.TokensPerSecond > 0);
-        Assert.Equal(result.FlopsPerStep / result.SecondsPerStep / result.PeakFlopsPerSecond, result.Mfu, 12);
+        Assert.Equal(result.FlopsPerStep / result.MedianStepSeconds / result.PeakFlopsPerSecond, result.Mfu, 12);
+        Assert.InRange(result.MedianStepSeconds, result.FastestStepSeconds, result.SecondsPerStep * result.MeasuredSteps);
         Assert.InRange(result.Mfu, 0, 1); // a tiny model cannot beat the device's own matmul peak
         Assert.InRange(result.FastestStepMfu, result.Mfu, 1);
 
@@ -27,6 +28,17 @@ public class TrainingBenchmarkTests
         Assert.InRange(result.PaddingShare, 0.01, 0.99);
         Assert.True(result.StemSeconds > 0, "the stem is timed on the step's images");
         Assert.True(result.FlopsByPart.Stem > 0 && result.FlopsByPart.Attention > 0 && result.FlopsByPart.Mlp > 0 && result.FlopsByPart.OutputLayer > 0);
+        Assert.False(result.BackgroundLoader);
+        Assert.InRange(result.MedianDataShare, double.Epsilon, 1); // building the batches at the step's start takes some of it
+    }
+
+    [Fact]
+    public void BenchmarkSaysWhetherTheBackgroundLoaderFedTheSteps()
+    {
+        var result = TrainingBenchmark.Run(TestModels.Micro, new TrainingOptions { SamplesPerStep = 3, Threads = 1, Device = "cpu", PrefetchSteps = 2 }, warmupSteps: 1, measuredSteps: 5, matmulSize: 128);
+        Assert.True(result.BackgroundLoader);
+        Assert.InRange(result.MedianDataShare, 0, 1);
+        Assert.Equal(result.SecondsPerStep, result.DataSeconds + result.ForwardSeconds + result.BackwardSeconds + result.OptimizerSeconds, 9);
     }
 
     [Fact]

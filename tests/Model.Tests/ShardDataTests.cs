@@ -129,6 +129,77 @@ public sealed class ShardDataTests : IDisposable
     }
 
     [Fact]
+    public void ACursorSeeksToItsShardAndRecordWithoutReadingTheRecordsDrawnBefore()
+    {
+        string[] shards = [.. Enumerable.Range(0, 6).Select(i => WriteShard(i, 8))];
+        string documents = Path.Combine(folder, "text.jsonl");
+        File.WriteAllLines(documents, Enumerable.Range(0, 12).Select(i => $"{{\"text\": \"document {i} about caption {i} and more words to make a few chunks of text\"}}"));
+        var tokenizer = TokenizerFor(shards, [documents]);
+        ShardPrefixLmData New() => new(Files(shards), [documents], tokenizer, Config, seed: 3, shuffleBuffer: 4, decodeThreads: 2);
+        string Captions(IEnumerable<PrefixLmSample> samples) => string.Join("|", samples.Select(s => tokenizer.Decode(s.Text)));
+
+        var original = New();
+        original.NextImageText(33);
+        original.NextTextOnly(9);
+        string cursor = original.SaveCursor();
+        long readBeforeCursor = original.RecordsRead; // at least the 33 drawn images and 4 buffered, and the documents' lines
+        string nextImages = Captions(original.NextImageText(30)); // crosses into the second epoch (48 samples each)
+        string nextTexts = Captions(original.NextTextOnly(20));
+
+        var resumed = New();
+        resumed.RestoreCursor(cursor);
+        // Only the shards that hold buffered records are read back, up to their last buffered record, and the
+        // document file up to its last buffered line: never the 33 drawn samples' shards from the start.
+        long readToRestore = resumed.RecordsRead;
+        Assert.True(readBeforeCursor >= 33 + 4, $"the original read {readBeforeCursor}");
+        Assert.True(readToRestore <= 2 * 8 + 12, $"restoring read {readToRestore} records");
+        Assert.True(readToRestore < readBeforeCursor - 12, $"restoring read {readToRestore} records, the original {readBeforeCursor} to get there");
+        Assert.Equal(nextImages, Captions(resumed.NextImageText(30)));
+        Assert.Equal(nextTexts, Captions(resumed.NextTextOnly(20)));
+
+        // A cursor of the older form (epoch:drawn per stream) still restores, by replaying.
+        var replayed = New();
+        replayed.RestoreCursor("0:33;0:9");
+        Assert.Equal(nextImages, Captions(replayed.NextImageText(30)));
+        Assert.Throws<FormatException>(() => New().RestoreCursor("seek:{not json"));
+    }
+
+    [Fact]
+    public async Task AResumedShardRunEqualsAnUninterruptedOneAndReadsLessToGetThere()
+    {
+        string[] shards = [.. Enumerable.Range(0, 4).Select(i => WriteShard(i, 6))];
+        var tokenizer = TokenizerFor(shards, []);
+        var config = Config with { VocabSize = tokenizer.VocabSize };
+        var options = new TrainingOptions { Steps = 6, SamplesPerStep = 4, WarmupSteps = 1, Threads = 1, Device = "cpu", CheckpointEvery = 0, Seed = 5 };
+        ShardPrefixLmData New() => new(Files(shards), [], tokenizer, config, seed: 2, shuffleBuffer: 3, decodeThreads: 1);
+        async Task Run(SimVlmTrainer trainer, int? stopAfter = null)
+        {
+            await foreach (var _ in trainer.RunAsync(stopAfter, TestContext.Current.CancellationToken)) { }
+        }
+
+        var straightData = New();
+        using var straight = SimVlmTrainer.Start(config, options, tokenizer, straightData);
+        await Run(straight);
+
+        string run = Path.Combine(folder, "run");
+        var firstData = New();
+        using (var first = SimVlmTrainer.Start(config, options with { CheckpointDirectory = run }, tokenizer, firstData))
+            await Run(first, stopAfter: 4);
+        var resumedData = New();
+        using var resumed = SimVlmTrainer.Resume(run, resumedData);
+        long readToResume = resumedData.RecordsRead;
+        await Run(resumed);
+
+        Assert.True(readToResume < 16, $"resuming after 16 drawn samples read {readToResume} records"); // the buffer's 3, from at most 2 shards
+        var actual = resumed.Model.named_parameters().ToDictionary(p => p.name, p => TestModels.Values(p.parameter));
+        foreach (var (name, parameter) in straight.Model.named_parameters())
+        {
+            double largest = TestModels.Values(parameter).Zip(actual[name], (a, b) => Math.Abs((double)a - b)).Max();
+            Assert.True(largest <= 1e-5, $"{name} differs by {largest:E2} after resuming");
+        }
+    }
+
+    [Fact]
     public async Task TrainingRunFromShardsResumesAndItsCheckpointCaptionsImageFiles()
     {
         string[] shards = [WriteShard(0, 4), WriteShard(1, 4)];

@@ -9,7 +9,7 @@ public sealed class BenchCommandLineTests
     public void Every_benchmark_is_reachable_as_platform_bench_with_its_options()
     {
         var bench = Assert.Single(PlatformCommandLine.Build().Subcommands, c => c.Name == "bench");
-        Assert.Equal(new[] { "extract", "train", "images", "ingest-cluster", "train-cluster", "decode", "tokenizer" }, bench.Subcommands.Select(c => c.Name));
+        Assert.Equal(new[] { "extract", "train", "images", "ingest-cluster", "train-cluster", "decode", "tokenizer", "train-scale" }, bench.Subcommands.Select(c => c.Name));
 
         string[][] commands =
         [
@@ -20,6 +20,7 @@ public sealed class BenchCommandLineTests
             ["bench", "train-cluster", "--rounds", "1", "--steps", "2", "--batch", "4", "--threads", "1", "--seed", "3", "--shards", "1", "--samples-per-shard", "8", "--preset", "tiny", "--work", "bench"],
             ["bench", "decode", "--preset", "tiny", "--images", "4", "--tokens", "20", "--rounds", "3", "--beam", "2", "--threads", "1", "--seed", "2", "--device", "cpu"],
             ["bench", "tokenizer", "--vocab", "2000", "--training-texts", "1000", "--texts", "500", "--rounds", "3", "--seed", "2"],
+            ["bench", "train-scale", "--preset", "tiny", "--batch", "4", "--sync-every", "50", "--rounds", "1", "--warmup", "2", "--seed", "3"],
         ];
         foreach (var command in commands) Assert.Empty(PlatformCommandLine.Build().Parse(command).Errors);
         Assert.NotEmpty(PlatformCommandLine.Build().Parse(["bench", "train", "--no-such-option"]).Errors);
