@@ -4,7 +4,7 @@ namespace Platform.Silo.Hosting;
 
 /// <summary>
 /// What the embedded default does at start, once its silo is up, to make good a crash: re-drives the journaled shard commits
-/// (before any resumed job can reach its shard writes), then the journaled submissions, then checks every dataset's manifest
+/// (first: a resumed job waits out its leases before it writes shards again), then the journaled submissions, then checks every dataset's manifest
 /// against its shard files and reports what the journals could not repair (<see cref="DatasetCheckBoard"/>, and the log).
 /// </summary>
 public sealed class StartupRecovery(ShardCommitJournalReplay commits, SubmissionJournalReplay submissions, DatasetManifestStore manifests,

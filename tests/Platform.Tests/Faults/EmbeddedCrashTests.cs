@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
@@ -61,25 +62,26 @@ public sealed class EmbeddedCrashTests : IDisposable
         Assert.True(File.Exists(Path.Combine(data, "azurite.journal", SubmissionJournal.IngestFile)));
 
         await using var second = PlatformProcess.StartUp(storage: storage, dataDirectory: data, gatewayPort: gatewayPort);
-        using (var http = new HttpClient { BaseAddress = second.BaseAddress })
-            await second.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+        using var api = new HttpClient { BaseAddress = second.BaseAddress };
+        await second.WaitUntilHealthyAsync(api, TimeSpan.FromSeconds(120));
         var lost = 0;
+        var until = DateTime.UtcNow.AddMinutes(2);
         foreach (var (jobId, output) in jobs)
         {
-            var until = DateTime.UtcNow.AddMinutes(2);
-            PlatformCommand.Result status;
-            do
+            var status = "";
+            while (DateTime.UtcNow < until)
             {
-                status = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(2), client, ["ingest", "status", jobId]);
-                if (status.StandardOutput.Contains(": Completed,", StringComparison.Ordinal)) break;
+                using var answer = await api.GetAsync($"/api/ingest/jobs/{jobId}", ct);
+                status = await answer.Content.ReadAsStringAsync(ct);
+                if (answer.IsSuccessStatusCode && JsonDocument.Parse(status).RootElement.GetProperty("phase").GetString() is "Completed" or "Failed") break;
                 await Task.Delay(500, ct);
             }
-            while (DateTime.UtcNow < until);
-            if (!status.StandardOutput.Contains($"{jobId}: Completed, 2/2 units done", StringComparison.Ordinal)
-                || !File.ReadLines(Path.Combine(output, "candidates.jsonl")).Any())
+            using var final = JsonDocument.Parse(status);
+            if (!(final.RootElement.TryGetProperty("phase", out var phase) && phase.GetString() == "Completed"
+                && final.RootElement.GetProperty("unitsDone").GetInt32() == 2 && File.ReadLines(Path.Combine(output, "candidates.jsonl")).Any()))
             {
                 lost++;
-                TestContext.Current.TestOutputHelper?.WriteLine($"{jobId}: {status.StandardOutput}{status.StandardError}");
+                TestContext.Current.TestOutputHelper?.WriteLine($"{jobId}: {status}");
             }
         }
         FaultSuiteReport.Record("platform up killed with its Azurite (SIGKILL)", inputsTried: jobs.Count, faultsInjected: 1, dataLost: lost);
