@@ -7,9 +7,13 @@ namespace Platform.Grains.Datasets;
 /// </summary>
 public interface IDatasetGrain : IGrainWithStringKey
 {
+    // Longer than the grain's own retries through a storage outage (Storage:OutageRetryCeiling, 90 s by default), so a commit
+    // that waits out a 60 s pause answers rather than timing out while it goes on.
+    [ResponseTimeout("00:03:00")]
     Task<ShardAddResult> AddShard(ShardEntry shard);
 
     /// <summary>Adds many shards with one storage write; the result counts each outcome.</summary>
+    [ResponseTimeout("00:03:00")]
     Task<ShardBatchResult> AddShards(IReadOnlyList<ShardEntry> shards);
 
     /// <summary>Shards in commit order, a page at a time.</summary>

@@ -1,5 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Platform.Datasets;
+using Platform.Grains.Work;
+using Polly;
 
 namespace Platform.Grains.Datasets;
 
@@ -22,8 +27,14 @@ public sealed record ShardNumbers([property: Id(0)] int First, [property: Id(1)]
 
 public sealed class DatasetGrain(
     [PersistentState("dataset", PlatformStorage.GrainStateProvider)] IPersistentState<DatasetState> state,
-    DatasetManifestStore manifests) : Grain, IDatasetGrain
+    DatasetManifestStore manifests,
+    IOptions<StorageRetryOptions> storageRetry,
+    ILogger<DatasetGrain> logger) : Grain, IDatasetGrain
 {
+    // A storage outage is waited out (with a ceiling) rather than failing the shard writer's attempt that wanted the commit.
+    private readonly ResiliencePipeline manifestAppends = StorageRetry.Pipeline(storageRetry.Value, logger, "Appending to a dataset's manifest");
+    private readonly ResiliencePipeline stateWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing a dataset's summary");
+
     private List<ShardEntry>? _shards;
     private Dictionary<string, ShardEntry>? _byId;
     private ManifestTail _tail = new(0, 0);
@@ -71,16 +82,23 @@ public sealed class DatasetGrain(
 
         if (fresh.Count > 0)
         {
+            // On disk first where the storage may lose its latest writes in a crash: the host adds the journaled shards again at start.
+            if (ServiceProvider.GetService<IShardCommitJournal>() is { } journal)
+                await journal.AppendAsync(Dataset, fresh);
             // The blob is the record of truth: append first, then update the summary. A crash in
-            // between leaves a summary that activation recomputes from the manifest.
-            _tail = await manifests.AppendAsync(Dataset, _tail, fresh.Select(ToManifest).ToList());
+            // between leaves a summary that activation recomputes from the manifest. A retried append may
+            // repeat lines, which readers skip; the tail then undercounts its segment, which only delays a rollover.
+            var lines = fresh.Select(ToManifest).ToList();
+            var tail = _tail;
+            await manifestAppends.WriteOnGrainAsync(async token => tail = await manifests.AppendAsync(Dataset, tail, lines, token), this);
+            _tail = tail;
             foreach (var shard in fresh)
             {
                 _shards!.Add(shard);
                 byId[shard.ShardId] = shard;
             }
             SetSummary(_shards!);
-            await state.WriteStateAsync();
+            await stateWrites.WriteStateAsync(state, this);
         }
         return new ShardBatchResult(fresh.Count, alreadyPresent, conflicts);
     }
@@ -110,7 +128,7 @@ public sealed class DatasetGrain(
                     $"Job '{jobId}' reserved {reserved.Count} shard numbers of dataset '{Dataset}' from {reserved.First} and now needs {count}, but later jobs reserved the numbers after its range; run it again under a new job id.");
             reservations[jobId] = reserved with { Count = count };
             state.State.NextShardNumber = reserved.First + count;
-            await state.WriteStateAsync();
+            await stateWrites.WriteStateAsync(state, this);
             return reserved.First;
         }
         var afterCommitted = (await LoadAsync()).Keys
@@ -119,7 +137,7 @@ public sealed class DatasetGrain(
         var first = Math.Max(Math.Max(state.State.NextShardNumber, afterCommitted), atLeast);
         reservations[jobId] = new ShardNumbers(first, count);
         state.State.NextShardNumber = first + count;
-        await state.WriteStateAsync();
+        await stateWrites.WriteStateAsync(state, this);
         return first;
     }
 
@@ -136,7 +154,7 @@ public sealed class DatasetGrain(
         if (_shards.Count != state.State.ShardCount)
         {
             SetSummary(_shards);
-            await state.WriteStateAsync();
+            await stateWrites.WriteStateAsync(state, this);
         }
         return _byId;
     }

@@ -93,19 +93,28 @@ public static class ClusterIngestStages
     }
 
     /// <summary>
-    /// Writes the shard's files and commits it to the job's dataset. A redo after a worker died writes the same bytes, so the commit
-    /// of an already committed shard is recognised by its checksum and changes nothing.
+    /// Writes the shard's files and commits it to the job's dataset. A redo of a shard already committed (its worker died after the
+    /// commit, or a crash lost the job's record of it) writes nothing: a committed tar is never overwritten, and the report comes
+    /// from the committed shard's stats. A redo before the commit writes the same bytes, which the commit recognises by checksum.
     /// </summary>
     public static async Task<ShardReport> WriteShardAsync(IGrainFactory grains, IDatasetStore store, ShardAssignment a, CancellationToken cancellationToken)
     {
-        var verdicts = await DedupeStage.ReadVerdictsAsync(a.VerdictsFile!, cancellationToken);
         var number = a.FirstShardNumber + a.Shard;
+        if (await grains.GetGrain<IDatasetGrain>(a.Dataset).GetShard(DatasetLayout.ShardName(number)) is { } committed)
+        {
+            // Published before the commit, so present; missing, the shard's files were lost, which only a person can judge.
+            var committedStats = await store.ReadAsync(DatasetLayout.StatsName(number), cancellationToken)
+                ?? throw new InvalidOperationException($"Shard {committed.ShardId} of dataset '{a.Dataset}' is committed but its stats file is missing from {store.Location}.");
+            var stats = ShardStats.FromJson(committedStats);
+            return new ShardReport(stats.Attempted, stats.Successes);
+        }
+        var verdicts = await DedupeStage.ReadVerdictsAsync(a.VerdictsFile!, cancellationToken);
         var written = await WriteShardStage.RunAsync(store, number, a.Directory, verdicts, IngestJobOptions.Dedupe(a.Settings), cancellationToken);
-        var stats = written.Stats;
-        var entry = new ShardEntry(DatasetLayout.ShardName(number), stats.Successes, written.TarBytes, written.TarSha256,
+        var writtenStats = written.Stats;
+        var entry = new ShardEntry(DatasetLayout.ShardName(number), writtenStats.Successes, written.TarBytes, written.TarSha256,
             WriteShardStage.TarLocation(store, number), DateTimeOffset.UtcNow);
         if (await grains.GetGrain<IDatasetGrain>(a.Dataset).AddShard(entry) == ShardAddResult.ConflictingChecksum)
             throw new InvalidOperationException($"Shard {entry.ShardId} of dataset '{a.Dataset}' is already committed with other contents.");
-        return new ShardReport(stats.Attempted, stats.Successes);
+        return new ShardReport(writtenStats.Attempted, writtenStats.Successes);
     }
 }

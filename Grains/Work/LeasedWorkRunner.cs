@@ -91,7 +91,13 @@ public static class LeasedWorkRunner
         catch (Exception error)
         {
             logger.LogWarning(error, "{Work} failed", work.What);
-            try { await work.Coordinator.Fail(work.Item, work.Attempt, error.Message); }
+            try
+            {
+                // Retried as a completion is: a failure reported twice is refused the second time (the attempt is no longer current),
+                // and one that gets through is retried at once rather than after a whole lease.
+                var reports = StorageRetry.Pipeline(reportRetry ?? new StorageRetryOptions(), logger, $"Reporting the failure of {work.What}");
+                await reports.ExecuteAsync(async token => await work.Coordinator.Fail(work.Item, work.Attempt, error.Message).WaitAsync(token), stopping);
+            }
             catch (Exception report) { logger.LogWarning(report, "Could not report the failure of {Work}; the lease will expire instead", work.What); }
             return WorkRunOutcome.Failed;
         }

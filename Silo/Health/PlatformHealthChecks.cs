@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using Hangfire;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Orleans.Runtime;
 using Platform.Silo.Hosting;
@@ -18,7 +19,9 @@ public static class PlatformHealthChecks
         services.AddHealthChecks()
             .AddCheck<SiloHealthCheck>("silo")
             .AddCheck<StorageHealthCheck>("storage")
-            .AddCheck<HangfireHealthCheck>("hangfire");
+            .AddCheck<HangfireHealthCheck>("hangfire")
+            .AddCheck<DatasetCheckHealthCheck>("datasets");
+        services.TryAddSingleton<DatasetCheckBoard>();
         return services;
     }
 
@@ -121,5 +124,35 @@ public sealed class HangfireHealthCheck(JobStorage storage, PlatformConfiguratio
         {
             return Task.FromResult(HealthCheckResult.Unhealthy("Hangfire storage does not answer", e));
         }
+    }
+}
+
+/// <summary>
+/// Degraded when the start-up check (<see cref="StartupRecovery"/>) found a committed shard damaged or missing; tars no manifest
+/// names are listed but leave it healthy, as a job still running may commit them.
+/// </summary>
+public sealed class DatasetCheckHealthCheck(DatasetCheckBoard board) : IHealthCheck
+{
+    private const int ListedProblems = 20;
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (board.Error is { } error)
+            return Task.FromResult(HealthCheckResult.Degraded($"the datasets could not be checked against their shard files: {error}"));
+        if (board.Results is not { } results)
+            return Task.FromResult(HealthCheckResult.Healthy("the datasets are not checked (yet) on this host"));
+        var problems = results.SelectMany(r => r.Problems).ToList();
+        var damaged = problems.Count(p => p.IsDamage);
+        var data = new Dictionary<string, object>
+        {
+            ["datasets"] = results.Count,
+            ["shardsChecked"] = results.Sum(r => r.ShardsChecked),
+            ["damagedShards"] = damaged,
+            ["tarsNotInManifest"] = problems.Count - damaged,
+            ["problems"] = problems.OrderByDescending(p => p.IsDamage).Take(ListedProblems).Select(p => p.Detail).ToArray(),
+        };
+        return Task.FromResult(damaged > 0
+            ? HealthCheckResult.Degraded($"{damaged} committed shards are damaged or missing (see problems); they are left as they are", data: data)
+            : HealthCheckResult.Healthy("every committed shard matches its manifest checksum", data));
     }
 }

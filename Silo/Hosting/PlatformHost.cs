@@ -41,7 +41,12 @@ public static class PlatformHost
         var journal = new SubmissionJournal(SubmissionJournal.FolderFor(configuration));
         builder.Services.AddSingleton(journal);
         if (journal.IsOn) builder.Services.AddSingleton<Platform.Grains.Ingestion.IIngestSubmissionJournal>(journal);
-        builder.Services.AddHostedService<SubmissionJournalReplay>();
+        var commitJournal = new ShardCommitJournal(SubmissionJournal.FolderFor(configuration));
+        builder.Services.AddSingleton(commitJournal);
+        if (commitJournal.IsOn) builder.Services.AddSingleton<Platform.Grains.Datasets.IShardCommitJournal>(commitJournal);
+        builder.Services.AddSingleton<ShardCommitJournalReplay>();
+        builder.Services.AddSingleton<SubmissionJournalReplay>();
+        if (journal.IsOn) builder.Services.AddHostedService<StartupRecovery>();
         builder.Services.AddAuthorization();
         builder.Services.AddHostFiltering(o =>
         {

@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Platform.Grains.Ingestion;
 
 namespace Platform.Silo.Hosting;
@@ -15,14 +13,13 @@ public sealed class SubmissionJournal(string? folder) : IIngestSubmissionJournal
 {
     public const string IngestFile = "ingest-submissions.jsonl";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly SemaphoreSlim appending = new(1, 1);
+    private readonly JournalFile? file = folder is null ? null : new JournalFile(folder, IngestFile);
 
     public sealed record Entry(string Job, IngestJobRequest Request);
 
-    public bool IsOn => folder is not null;
+    public bool IsOn => file is not null;
 
-    public string? IngestPath => folder is null ? null : Path.Combine(folder, IngestFile);
+    public string? IngestPath => file?.Path;
 
     /// <summary>Where `platform up`'s own Azurite keeps its data: the journal lives beside it, as durable as the folder.</summary>
     public static string? FolderFor(PlatformConfiguration configuration) =>
@@ -31,64 +28,24 @@ public sealed class SubmissionJournal(string? folder) : IIngestSubmissionJournal
             : null;
 
     /// <summary>Appends the submission and returns once it is on disk.</summary>
-    public async Task AppendAsync(string jobId, IngestJobRequest request, CancellationToken cancellationToken = default)
-    {
-        if (IngestPath is not { } path) return;
-        var line = JsonSerializer.Serialize(new Entry(jobId, request with { Inputs = request.Inputs.ToArray() }), Json) + "\n";
-        await appending.WaitAsync(cancellationToken);
-        try
-        {
-            var created = !File.Exists(path);
-            Directory.CreateDirectory(folder!);
-            await using (var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read))
-            {
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken);
-                stream.Flush(flushToDisk: true);
-            }
-            if (created) FlushFolder(folder!);
-        }
-        finally
-        {
-            appending.Release();
-        }
-    }
+    public Task AppendAsync(string jobId, IngestJobRequest request, CancellationToken cancellationToken = default) =>
+        file?.AppendAsync([new Entry(jobId, request with { Inputs = request.Inputs.ToArray() })], cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>The journaled submissions, the latest per job; a line cut short by a crash (never acknowledged) is skipped.</summary>
     public IReadOnlyList<Entry> Read()
     {
-        if (IngestPath is not { } path || !File.Exists(path)) return [];
+        if (file is null) return [];
         var latest = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        foreach (var line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            Entry? entry;
-            try { entry = JsonSerializer.Deserialize<Entry>(line, Json); }
-            catch (JsonException) { continue; }
+        foreach (var entry in file.Read<Entry>())
             if (entry is { Job: not null, Request: not null }) latest[entry.Job] = entry;
-        }
         return [.. latest.Values];
-    }
-
-    /// <summary>A new file's name is durable only once its folder is flushed.</summary>
-    private static void FlushFolder(string path)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        try
-        {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.None);
-            RandomAccess.FlushToDisk(handle);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            // Some file systems refuse to open a folder; the file's own flush still holds its contents.
-        }
     }
 }
 
 /// <summary>At start, submits every journaled ingest job again (see <see cref="SubmissionJournal"/>), once the silo is up.</summary>
-public sealed class SubmissionJournalReplay(SubmissionJournal journal, IGrainFactory grains, ILogger<SubmissionJournalReplay> logger) : BackgroundService
+public sealed class SubmissionJournalReplay(SubmissionJournal journal, IGrainFactory grains, ILogger<SubmissionJournalReplay> logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public async Task ReplayAsync(CancellationToken stoppingToken)
     {
         foreach (var entry in journal.Read())
         {

@@ -67,6 +67,7 @@ public sealed class StoragePauseTests : IAsyncLifetime
     [InlineData(IngestJobPhase.FetchingShards)]
     [InlineData(IngestJobPhase.Deduping)]
     [InlineData(IngestJobPhase.Finishing)]
+    [InlineData(IngestJobPhase.WritingShards)]
     public async Task A_job_whose_storage_is_paused_in_a_phase_completes_with_the_dataset_of_an_uninterrupted_run(IngestJobPhase phase)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -64,9 +64,20 @@ public sealed class LeasedWorkRunnerTests
             }
         }
 
+        /// <summary>Failure reports that fail before one gets through.</summary>
+        public int FailuresToFail { get; set; }
+
         public Task Fail(WorkItemId item, int attempt, string error)
         {
-            lock (gate) Table.Fail(item.Index, attempt, error);
+            lock (gate)
+            {
+                if (FailuresToFail > 0)
+                {
+                    FailuresToFail--;
+                    return Task.FromException(new TimeoutException("the coordinator's storage write timed out"));
+                }
+                Table.Fail(item.Index, attempt, error);
+            }
             return Task.CompletedTask;
         }
     }
@@ -120,6 +131,24 @@ public sealed class LeasedWorkRunnerTests
         Assert.Equal(0, coordinator.CompletionsToFail);
         Assert.Equal(WorkUnitState.Done, coordinator.Table[0].State);
         Assert.Equal(1, coordinator.Table[0].Attempt);
+    }
+
+    [Fact]
+    public async Task A_failure_report_that_fails_while_storage_is_out_is_retried_until_taken_rather_than_left_to_the_lease()
+    {
+        var coordinator = new TableCoordinator { FailuresToFail = 3 };
+        var attempt = coordinator.StartAttempt();
+        // A lease far longer than the test: only the retried report can hand the item back.
+        var outcome = await LeasedWorkRunner.RunAsync(new LeasedWork(coordinator, Item, attempt, TimeSpan.FromMinutes(5), "test work"), "worker-1", new OneSlot(),
+                _ => Task.FromException<WorkReport>(new InvalidDataException("bad input")), measure: (Func<long>?)null, NullLogger.Instance,
+                TestContext.Current.CancellationToken,
+                reportRetry: new StorageRetryOptions { FirstDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(50) })
+            .WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkRunOutcome.Failed, outcome);
+        Assert.Equal(0, coordinator.FailuresToFail);
+        Assert.Equal(WorkUnitState.Pending, coordinator.Table[0].State);
+        Assert.Equal("bad input", coordinator.Table[0].LastError);
     }
 
     [Fact]

@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Options;
+using Platform.Grains.Datasets;
+using Platform.Grains.Work;
+
+namespace Platform.Silo.Hosting;
+
+/// <summary>
+/// The embedded default's local record of acknowledged shard commits (manifest appends): one JSON line per shard, flushed to
+/// disk (fsync) before the dataset grain appends it to the manifest and answers. Beside <see cref="SubmissionJournal"/>, for the
+/// same reason: Azurite may lose its last 5 s of writes in a crash, and a lost manifest append would leave a committed shard
+/// (its tar durable in the dataset's folder) out of its dataset. At start <see cref="ShardCommitJournalReplay"/> adds every
+/// journaled shard again, which a manifest that kept it takes as already present (commits are idempotent by dataset and shard id).
+/// </summary>
+public sealed class ShardCommitJournal(string? folder) : IShardCommitJournal
+{
+    public const string CommitsFile = "shard-commits.jsonl";
+
+    private readonly JournalFile? file = folder is null ? null : new JournalFile(folder, CommitsFile);
+
+    public sealed record Entry(string Dataset, ShardEntry Shard);
+
+    public bool IsOn => file is not null;
+
+    public string? CommitsPath => file?.Path;
+
+    public Task AppendAsync(string dataset, IReadOnlyList<ShardEntry> shards, CancellationToken cancellationToken = default) =>
+        file?.AppendAsync(shards.Select(shard => new Entry(dataset, shard)), cancellationToken) ?? Task.CompletedTask;
+
+    /// <summary>Each dataset's journaled shards in commit order, the first line per shard id (as manifest readers keep the first).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<ShardEntry>> Read()
+    {
+        var byDataset = new Dictionary<string, List<ShardEntry>>(StringComparer.Ordinal);
+        var seen = new HashSet<(string, string)>();
+        foreach (var entry in file?.Read<Entry>() ?? [])
+        {
+            if (entry is not { Dataset: not null, Shard.ShardId: not null } || !seen.Add((entry.Dataset, entry.Shard.ShardId))) continue;
+            if (!byDataset.TryGetValue(entry.Dataset, out var shards)) byDataset[entry.Dataset] = shards = [];
+            shards.Add(entry.Shard);
+        }
+        return byDataset.ToDictionary(d => d.Key, d => (IReadOnlyList<ShardEntry>)d.Value, StringComparer.Ordinal);
+    }
+}
+
+/// <summary>At start, adds every journaled shard to its dataset again (see <see cref="ShardCommitJournal"/>), through a storage outage.</summary>
+public sealed class ShardCommitJournalReplay(ShardCommitJournal journal, IGrainFactory grains, IOptions<StorageRetryOptions> storageRetry,
+    ILogger<ShardCommitJournalReplay> logger)
+{
+    /// <summary>Shards per call, so that a long journal does not make one oversized message.</summary>
+    private const int Batch = 1_000;
+
+    public async Task ReplayAsync(CancellationToken stoppingToken)
+    {
+        foreach (var (dataset, shards) in journal.Read())
+        {
+            var retry = StorageRetry.Pipeline(storageRetry.Value, logger, $"Re-driving the journaled commits of dataset '{dataset}'");
+            try
+            {
+                var added = 0;
+                var conflicts = new List<string>();
+                foreach (var batch in shards.Chunk(Batch))
+                {
+                    var result = await retry.ExecuteAsync(async token => await grains.GetGrain<IDatasetGrain>(dataset).AddShards(batch).WaitAsync(token), stoppingToken);
+                    added += result.Added;
+                    conflicts.AddRange(result.ConflictingShardIds);
+                }
+                if (added > 0)
+                    logger.LogWarning("{Added} shards of dataset {Dataset} were committed but lost by storage (a crash); added them again from the journal", added, dataset);
+                if (conflicts.Count > 0)
+                    logger.LogError("Dataset {Dataset} holds other contents under journaled shard ids {ShardIds} than were committed; left as they are", dataset,
+                        string.Join(", ", conflicts));
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                logger.LogError(error, "Could not re-drive the journaled commits of dataset {Dataset}", dataset);
+            }
+        }
+    }
+}

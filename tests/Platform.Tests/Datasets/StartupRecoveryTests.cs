@@ -1,0 +1,83 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Platform.Datasets;
+using Platform.Grains.Datasets;
+using Platform.Grains.Work;
+using Platform.Silo.Health;
+using Platform.Silo.Hosting;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests.Datasets;
+
+/// <summary>
+/// The embedded default's start-up recovery on a real cluster and storage: the journaled commits the manifest lost are added back
+/// first, then every manifest is checked against its shard files, and what is damaged is reported (and left as it is).
+/// </summary>
+[Collection(SharedClusterCollection.Name)]
+public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFixture azurite) : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("startup-recovery-").FullName;
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private ShardEntry Commit(string folder, int n, byte[] contents)
+    {
+        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(root, folder)).FullName, $"{n:D5}.tar");
+        File.WriteAllBytes(path, contents);
+        return new ShardEntry($"{n:D5}", 1, contents.Length, Convert.ToHexStringLower(SHA256.HashData(contents)), path, DateTimeOffset.UnixEpoch);
+    }
+
+    [Fact]
+    public async Task Lost_commits_are_added_back_before_the_check_which_reports_an_overwritten_and_a_missing_tar_and_changes_neither()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var damaged = "damaged-" + Guid.NewGuid().ToString("N")[..8];
+        var lost = "lost-" + Guid.NewGuid().ToString("N")[..8];
+        var overwritten = Commit(damaged, 0, [1, 2, 3]);
+        var missing = Commit(damaged, 1, [4, 5]);
+        await shared.Grains.GetGrain<IDatasetGrain>(damaged).AddShards([overwritten, missing]);
+        File.WriteAllBytes(overwritten.Location, [9, 9, 9]);
+        File.Delete(missing.Location);
+        // Committed and journaled, but the storage lost the manifest append (a dataset its grain never saw).
+        var journal = new ShardCommitJournal(Path.Combine(root, "journal"));
+        var lostShard = Commit(lost, 0, [7, 7]);
+        await journal.AppendAsync(lost, [lostShard], ct);
+
+        var board = new DatasetCheckBoard();
+        var retry = Options.Create(new StorageRetryOptions());
+        using var recovery = new StartupRecovery(
+            new ShardCommitJournalReplay(journal, shared.Grains, retry, NullLogger<ShardCommitJournalReplay>.Instance),
+            new SubmissionJournalReplay(new SubmissionJournal(null), shared.Grains, NullLogger<SubmissionJournalReplay>.Instance),
+            new DatasetManifestStore(azurite.Connection.CreateBlobClient(), PlatformTestCluster.ManifestContainer), board, NullLogger<StartupRecovery>.Instance);
+        await recovery.StartAsync(ct);
+        await recovery.ExecuteTask!.WaitAsync(TimeSpan.FromMinutes(2), ct);
+
+        Assert.Null(board.Error);
+        var results = board.Results!.ToDictionary(r => r.Dataset);
+        Assert.Equal(1, results[lost].ShardsChecked);
+        Assert.Empty(results[lost].Problems);
+        Assert.Equal([(ManifestProblemKind.ChecksumDiffers, "00000"), (ManifestProblemKind.TarMissing, "00001")],
+            results[damaged].Problems.Select(p => (p.Kind, p.ShardId)).Order());
+        Assert.Equal([9, 9, 9], File.ReadAllBytes(overwritten.Location));
+        Assert.False(File.Exists(missing.Location));
+    }
+
+    [Fact]
+    public async Task The_datasets_health_entry_is_degraded_only_by_damage_to_committed_shards()
+    {
+        var board = new DatasetCheckBoard();
+        var check = new DatasetCheckHealthCheck(board);
+        var context = new HealthCheckContext();
+        Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(context, TestContext.Current.CancellationToken)).Status);
+
+        board.Checked([new DatasetCheckResult("d", 3, [new ManifestProblem(ManifestProblemKind.TarNotInManifest, "/x/00003.tar", null, "unlisted")])]);
+        Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(context, TestContext.Current.CancellationToken)).Status);
+
+        board.Checked([new DatasetCheckResult("d", 3, [new ManifestProblem(ManifestProblemKind.ChecksumDiffers, "/x/00001.tar", "00001", "shard 00001 differs")])]);
+        var degraded = await check.CheckHealthAsync(context, TestContext.Current.CancellationToken);
+        Assert.Equal(HealthStatus.Degraded, degraded.Status);
+        Assert.Contains("shard 00001 differs", (string[])degraded.Data["problems"]);
+    }
+}
