@@ -52,24 +52,32 @@ public static class ResultsScoring
             DatasetReaders.ReadJson<List<CaptionResultRecord>>(resultsPath), ReadCaptionReferences(dataRoot, split), split),
         EvaluationTask.Vqa => ScoreVqa(
             DatasetReaders.ReadJson<List<VqaResultRecord>>(resultsPath),
-            DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split)), split),
+            ReadVqaSplit(dataRoot, split), split),
         EvaluationTask.Retrieval => throw new ArgumentException("Retrieval has no standard results file; score a checkpoint on it with --checkpoint."),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
     /// <summary>
     /// The split's COCO captions file when there is one, else that split of the Karpathy split file
-    /// (how the COCO Karpathy test set that papers report is distributed).
+    /// (how the COCO Karpathy test set that papers report is distributed); either under our name or
+    /// as downloaded (<see cref="EvaluationDataLayout.CaptionsFileCandidates"/>).
     /// </summary>
     public static CaptionDataset ReadCaptionReferences(string dataRoot, string split)
     {
-        var captionsFile = EvaluationDataLayout.CaptionsFile(dataRoot, split);
-        if (File.Exists(captionsFile))
+        var captionsFiles = EvaluationDataLayout.CaptionsFileCandidates(dataRoot, split);
+        if (EvaluationDataLayout.FirstExisting(captionsFiles) is { } captionsFile)
             return DatasetReaders.ReadCocoCaptions(captionsFile);
-        var karpathyFile = EvaluationDataLayout.KarpathySplitsFile(dataRoot);
-        if (File.Exists(karpathyFile))
+        var karpathyFiles = EvaluationDataLayout.KarpathySplitsFileCandidates(dataRoot);
+        if (EvaluationDataLayout.FirstExisting(karpathyFiles) is { } karpathyFile)
             return DatasetReaders.ReadKarpathySplit(karpathyFile, split);
-        throw new FileNotFoundException($"No caption references for split '{split}': expected {captionsFile} or {karpathyFile}.", captionsFile);
+        throw EvaluationDataLayout.NotFound($"No caption references for split '{split}'", dataRoot, [.. captionsFiles, .. karpathyFiles]);
+    }
+
+    /// <summary>The split's VQAv2 questions and annotations, under our names or as downloaded.</summary>
+    public static VqaDataset ReadVqaSplit(string dataRoot, string split)
+    {
+        var (questions, _) = EvaluationDataLayout.FindVqaFiles(dataRoot, split);
+        return DatasetReaders.ReadVqa(questions, EvaluationDataLayout.FindVqaAnnotationsFile(dataRoot, split));
     }
 
     public static TaskScores ScoreCaptions(IReadOnlyList<CaptionResultRecord?> results, CaptionDataset annotations, string split)

@@ -82,6 +82,35 @@ public sealed class EvaluationCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_reads_vqa_files_under_their_download_names_and_names_what_it_looked_for_when_they_are_missing()
+    {
+        var data = Path.Combine(_work.FullName, "data");
+        Assert.Equal(0, (await PlatformCommand.RunAsync(Timeout, "benchmark-data", "--out", data, "--images", "20", "--seed", "5")).ExitCode);
+        var downloaded = Path.Combine(_work.FullName, "downloaded");
+        Directory.CreateDirectory(downloaded);
+        File.Copy(Path.Combine(data, "annotations", "vqa_questions_test.json"), Path.Combine(downloaded, "v2_OpenEnded_mscoco_test_questions.json"));
+        File.Copy(Path.Combine(data, "annotations", "vqa_annotations_test.json"), Path.Combine(downloaded, "v2_mscoco_test_annotations.json"));
+        var annotations = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(downloaded, "v2_mscoco_test_annotations.json"), TestContext.Current.CancellationToken))!["annotations"]!.AsArray();
+        var results = Path.Combine(_work.FullName, "answers.json");
+        await File.WriteAllTextAsync(results, new JsonArray(annotations.Select(a => (JsonNode)new JsonObject
+        {
+            ["question_id"] = a!["question_id"]!.GetValue<long>(),
+            ["answer"] = a["multiple_choice_answer"]!.GetValue<string>(),
+        }).ToArray()).ToJsonString(), TestContext.Current.CancellationToken);
+
+        var scored = await PlatformCommand.RunAsync(Timeout, "eval", "--results", results, "--task", "vqa", "--data", downloaded);
+        Assert.True(scored.ExitCode == 0, scored.StandardError);
+        Assert.InRange(JsonDocument.Parse(scored.LastLine).RootElement.GetProperty("overall").GetDouble(), 90, 100);
+
+        var missing = await PlatformCommand.RunAsync(Timeout, "eval", "--results", results, "--task", "vqa", "--data", downloaded, "--split", "val2014");
+        Assert.Equal(2, missing.ExitCode);
+        var line = Assert.Single(missing.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("vqa_questions_val2014.json", line);
+        Assert.Contains("v2_OpenEnded_mscoco_val2014_questions.json", line);
+        Assert.DoesNotContain("Unhandled", line);
+    }
+
+    [Fact]
     public async Task Eval_scores_a_checkpoint_on_each_task_and_writes_outputs_that_rescore_to_the_same_numbers()
     {
         var data = Path.Combine(_work.FullName, "data");

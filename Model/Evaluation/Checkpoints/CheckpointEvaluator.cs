@@ -162,7 +162,7 @@ public static class CheckpointEvaluator
     private static (TaskScores, IReadOnlyList<GeneratedAnswer>) Vqa(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
         CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
     {
-        var dataset = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, options.Split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, options.Split));
+        var dataset = ResultsScoring.ReadVqaSplit(dataRoot, options.Split);
         if (dataset.Annotations.Count == 0) throw new InvalidDataException($"Split '{options.Split}' has no VQA annotations to score against.");
         var imagesById = TaskData.ImagesById(dataRoot, options.Split);
         var kept = imagesById.Values.Select(i => i.Id).Order().Take(options.MaxImages ?? int.MaxValue).ToHashSet();

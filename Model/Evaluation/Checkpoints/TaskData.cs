@@ -8,8 +8,8 @@ public sealed record TaskImage(CocoImage Image, float[]? Pixels, string? Problem
 
 /// <summary>
 /// A split's images and texts turned into model inputs: pixels for evaluation, fixed-split PrefixLM
-/// samples for fine-tuning. Images are found under images/{split}/{file_name}, or at
-/// {root}/{file_name} (Karpathy files name them relative to the data root).
+/// samples for fine-tuning. Images are found under images/{split}/{file_name}, {root}/{split}/{file_name}
+/// (COCO's val2014/ as unpacked), or at {root}/{file_name} (Karpathy files name them relative to the data root).
 /// </summary>
 public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer tokenizer)
 {
@@ -18,7 +18,8 @@ public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer
     public TaskImage LoadImage(CocoImage image, string split)
     {
         string inSplit = Path.Combine(EvaluationDataLayout.ImagesFolder(dataRoot, split), image.FileName);
-        string path = File.Exists(inSplit) ? inSplit : Path.Combine(dataRoot, image.FileName);
+        string path = EvaluationDataLayout.ImagesFolderCandidates(dataRoot, split).Select(folder => Path.Combine(folder, image.FileName)).FirstOrDefault(File.Exists)
+            ?? Path.Combine(dataRoot, image.FileName);
         if (image.FileName.Length == 0 || !File.Exists(path)) return new TaskImage(image, null, $"image {image.Id}: no file {inSplit}");
         var pixels = preprocessor.Preprocess(File.ReadAllBytes(path), out string? problem);
         return new TaskImage(image, pixels, pixels is null ? $"image {image.Id} ({path}): {problem}" : null);
@@ -65,7 +66,7 @@ public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer
     /// <summary>VQA fine-tuning: image and question as the prefix, the most common human answer as the target.</summary>
     public (IReadOnlyList<PrefixLmSample> Samples, IReadOnlyList<string> Problems) VqaSamples(string split, int maxAnswerTokens)
     {
-        var dataset = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split));
+        var dataset = ResultsScoring.ReadVqaSplit(dataRoot, split);
         if (dataset.Annotations.Count == 0) throw new InvalidDataException($"Split '{split}' has no VQA annotations to fine-tune on.");
         var images = ImagesById(dataRoot, split);
         var pixels = new Dictionary<long, float[]?>();
