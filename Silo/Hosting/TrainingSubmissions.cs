@@ -186,10 +186,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         try
         {
             if (!Directory.Exists(root)) return $"Evaluation {evaluation.Task}: cannot read the data folder '{root}': it does not exist.";
-            if (task == EvaluationTask.Vqa)
-                ResultsScoring.ReadVqaSplit(root, evaluation.Split);
-            else
-                ResultsScoring.ReadCaptionReferences(root, evaluation.Split);
+            ResultsScoring.CheckSplitReadable(task, root, evaluation.Split);
             var images = EvaluationDataLayout.FindImagesFolder(root, evaluation.Split);
             return Directory.Exists(images) ? null : $"Evaluation {evaluation.Task}: the data folder '{root}' has no images folder {images}.";
         }

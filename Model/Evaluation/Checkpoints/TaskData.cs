@@ -25,6 +25,25 @@ public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer
         return new TaskImage(image, pixels, pixels is null ? $"image {image.Id} ({path}): {problem}" : null);
     }
 
+    /// <summary>
+    /// An SNLI-VE or NLVR2 image by its file name in the first of <paramref name="folders"/> that has it;
+    /// the same name with .png or .jpg also counts (the offline benchmark writes PNGs where Flickr30k has JPEGs).
+    /// </summary>
+    public TaskImage LoadNamedImage(string fileName, IReadOnlyList<string> folders)
+    {
+        string stem = Path.ChangeExtension(fileName, null);
+        var path = folders.SelectMany(folder => new[] { fileName, stem + ".png", stem + ".jpg" }.Select(name => Path.Combine(folder, name))).FirstOrDefault(File.Exists);
+        var image = new CocoImage(0, fileName, 0, 0);
+        if (path is null) return new TaskImage(image, null, $"image {fileName}: not in {string.Join(", ", folders)}");
+        var pixels = preprocessor.Preprocess(File.ReadAllBytes(path), out string? problem);
+        return new TaskImage(image, pixels, pixels is null ? $"image {fileName} ({path}): {problem}" : null);
+    }
+
+    /// <summary>Folders a labelled task's images are looked for in, in order.</summary>
+    public IReadOnlyList<string> LabelledImageFolders(EvaluationTask task, string split) => task == EvaluationTask.SnliVe
+        ? EvaluationDataLayout.Flickr30kImageFolderCandidates(dataRoot, split)
+        : EvaluationDataLayout.ImagesFolderCandidates(dataRoot, split);
+
     /// <summary>Images of a split by id, from its captions file (VQA files carry only image ids).</summary>
     public static IReadOnlyDictionary<long, CocoImage> ImagesById(string dataRoot, string split) =>
         ResultsScoring.ReadCaptionReferences(dataRoot, split).Images.ToDictionary(i => i.Id);
@@ -41,9 +60,40 @@ public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer
     /// <summary>A fine-tuning sample: the prompt is the text prefix (read by the encoder with the image), the target the suffix.</summary>
     public PrefixLmSample FixedSplitSample(float[] pixels, int[] prompt, string target)
     {
-        // The target continues the prompt, so it takes the leading space it has in running text.
-        int[] targetIds = tokenizer.Encode(prompt.Length == 0 ? target : " " + target.TrimStart(), config.MaxTextLength - prompt.Length);
+        int[] targetIds = TargetIds(prompt, target);
         return new PrefixLmSample(pixels, [.. prompt, .. targetIds], prompt.Length);
+    }
+
+    /// <summary>The ids the decoder is trained to produce after the prompt: the target and end-of-text.</summary>
+    public int[] TargetIds(int[] prompt, string target) =>
+        // The target continues the prompt, so it takes the leading space it has in running text.
+        tokenizer.Encode(prompt.Length == 0 ? target : " " + target.TrimStart(), config.MaxTextLength - prompt.Length);
+
+    /// <summary>
+    /// SNLI-VE fine-tuning: the premise image and the hypothesis as the prefix, the label word as the
+    /// target (VQA's framing with the answer set cut to the task's labels).
+    /// </summary>
+    public (IReadOnlyList<PrefixLmSample> Samples, IReadOnlyList<string> Problems) LabelSamples(EvaluationTask task, string split, int maxLabelTokens)
+    {
+        var dataset = ResultsScoring.ReadLabelledSplit(task, dataRoot, split);
+        var folders = LabelledImageFolders(task, split);
+        var pixels = new Dictionary<string, float[]?>(StringComparer.Ordinal);
+        var samples = new List<PrefixLmSample>();
+        var problems = dataset.Skipped.Select(s => $"{s.File} record {s.Index}: {s.Reason}").ToList();
+        foreach (var example in dataset.Examples)
+        {
+            if (example.Images.Count != 1)
+                throw new ArgumentException($"{ResultsScoring.TaskName(task)} examples show {example.Images.Count} images; fine-tuning takes one image per example.");
+            if (!pixels.TryGetValue(example.Images[0], out var imagePixels))
+            {
+                var loaded = LoadNamedImage(example.Images[0], folders);
+                if (loaded.Problem is not null) problems.Add(loaded.Problem);
+                pixels[example.Images[0]] = imagePixels = loaded.Pixels;
+            }
+            if (imagePixels is null) continue;
+            samples.Add(FixedSplitSample(imagePixels, Prompt(example.Text, maxLabelTokens), example.Label));
+        }
+        return (samples, problems);
     }
 
     /// <summary>Captioning fine-tuning: every (image, reference caption) pair of the split, continuing the prompt.</summary>

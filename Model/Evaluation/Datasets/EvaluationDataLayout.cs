@@ -43,6 +43,26 @@ public static class EvaluationDataLayout
     /// <summary>images/{split}/, then COCO's layout of one folder per split (val2014/COCO_val2014_....jpg).</summary>
     public static IReadOnlyList<string> ImagesFolderCandidates(string root, string split) => [ImagesFolder(root, split), Path.Combine(root, split)];
 
+    /// <summary>SNLI-VE's snli_ve_{split}.jsonl in annotations/, the folder itself or data/ (the SNLI-VE repository's layout).</summary>
+    public static IReadOnlyList<string> SnliVeFileCandidates(string root, string split) =>
+        [.. InAnnotationsOrRoot(root, $"snli_ve_{split}.jsonl"), Path.Combine(root, "data", $"snli_ve_{split}.jsonl")];
+
+    /// <summary>NLVR2's {split}.json (JSON lines) in annotations/, the folder itself or data/ (the NLVR repository's nlvr2/data/).</summary>
+    public static IReadOnlyList<string> Nlvr2FileCandidates(string root, string split) =>
+        [.. InAnnotationsOrRoot(root, $"{split}.json"), Path.Combine(root, "data", $"{split}.json")];
+
+    /// <summary>NoCaps captions (COCO captions format with a domain per image): our name, then the download's (nocaps_val_4500_captions.json).</summary>
+    public static IReadOnlyList<string> NoCapsFileCandidates(string root, string split) =>
+        [.. InAnnotationsOrRoot(root, $"nocaps_{split}.json"), .. InAnnotationsOrRoot(root, $"nocaps_{split}_4500_captions.json")];
+
+    /// <summary>Where SNLI-VE's Flickr30k images may be: the split's folders, then Flickr30k's own flickr30k-images/.</summary>
+    public static IReadOnlyList<string> Flickr30kImageFolderCandidates(string root, string split) =>
+        [.. ImagesFolderCandidates(root, split), Path.Combine(root, "flickr30k-images"), Path.Combine(root, "images")];
+
+    /// <summary>The first of the candidates that exists, or a FileNotFoundException naming them all.</summary>
+    public static string FindFile(string what, string root, IReadOnlyList<string> candidates) =>
+        FirstExisting(candidates) ?? throw NotFound(what, root, candidates);
+
     /// <summary>The first candidate that exists, or null.</summary>
     public static string? FirstExisting(IEnumerable<string> candidates) => candidates.FirstOrDefault(File.Exists);
 
