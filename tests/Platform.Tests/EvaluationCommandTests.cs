@@ -111,6 +111,45 @@ public sealed class EvaluationCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_scores_a_checkpoint_on_snli_ve_nlvr2_and_nocaps_from_benchmark_data_and_the_outputs_rescore_to_the_same_numbers()
+    {
+        var data = Path.Combine(_work.FullName, "data");
+        var generated = await PlatformCommand.RunAsync(Timeout, "benchmark-data", "--out", data, "--images", "40", "--image-size", "32", "--seed", "9");
+        Assert.True(generated.ExitCode == 0, generated.StandardError);
+        Assert.Contains("SNLI-VE pairs", generated.StandardOutput);
+        var checkpoint = TinyBenchmarkModel.Checkpoint(data, Path.Combine(_work.FullName, "run"), steps: 3, allTasks: true);
+        string Out(string task) => Path.Combine(_work.FullName, "out-" + task);
+        JsonElement ScoresFile(string task) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(Out(task), "scores.json"))).RootElement;
+
+        var snli = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "snli-ve", "--data", data, "--out", Out("snli-ve"),
+            "--finetune", "--finetune-steps", "10", "--finetune-lr", "0.001");
+        Assert.True(snli.ExitCode == 0, snli.StandardError);
+        var accuracy = JsonDocument.Parse(snli.LastLine).RootElement.GetProperty("accuracy").GetDouble();
+        Assert.Equal(("snli-ve", 10), (ScoresFile("snli-ve").GetProperty("task").GetString(), ScoresFile("snli-ve").GetProperty("fine_tune").GetProperty("steps").GetInt32()));
+        var rescored = await PlatformCommand.RunAsync(Timeout, "eval", "--results", Path.Combine(Out("snli-ve"), "predictions.json"), "--task", "snli-ve", "--data", data);
+        Assert.True(rescored.ExitCode == 0, rescored.StandardError);
+        Assert.Equal(accuracy, JsonDocument.Parse(rescored.LastLine).RootElement.GetProperty("accuracy").GetDouble(), 9);
+
+        var nlvr2 = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "nlvr2", "--data", data, "--out", Out("nlvr2"));
+        Assert.True(nlvr2.ExitCode == 0, nlvr2.StandardError);
+        Assert.InRange(JsonDocument.Parse(nlvr2.LastLine).RootElement.GetProperty("accuracy").GetDouble(), 0, 100);
+        var predictions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Out("nlvr2"), "predictions.json"), TestContext.Current.CancellationToken))!.AsArray();
+        Assert.All(predictions, p => Assert.Contains(p!["prediction"]!.GetValue<string>(), new[] { "true", "false" }));
+        Assert.All(predictions, p => Assert.Equal(2, p!["images"]!.AsArray().Count));
+
+        var noCaps = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "nocaps", "--data", data, "--out", Out("nocaps"), "--prompt", "");
+        Assert.True(noCaps.ExitCode == 0, noCaps.StandardError);
+        var noCapsScores = JsonDocument.Parse(noCaps.LastLine).RootElement;
+        var domains = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(data, "annotations", "nocaps_test.json"), TestContext.Current.CancellationToken))!["images"]!.AsArray()
+            .Select(i => i!["domain"]!.GetValue<string>()).Distinct().ToArray();
+        Assert.NotEmpty(domains);
+        Assert.All(domains, domain => Assert.True(noCapsScores.TryGetProperty($"CIDEr_{domain}", out _), $"no CIDEr_{domain} in {noCaps.LastLine}"));
+        var rescoredCaptions = await PlatformCommand.RunAsync(Timeout, "eval", "--results", Path.Combine(Out("nocaps"), "captions.json"), "--task", "nocaps", "--data", data);
+        Assert.Equal(noCaps.LastLine, rescoredCaptions.LastLine);
+    }
+
+    [Fact]
     public async Task Eval_scores_a_checkpoint_on_each_task_and_writes_outputs_that_rescore_to_the_same_numbers()
     {
         var data = Path.Combine(_work.FullName, "data");
