@@ -23,7 +23,7 @@ public static class EvalCommands
         var output = new Option<string>("--out") { Description = "Folder for scores.json and the per-item outputs (--checkpoint); default eval-{task}-{split} in the current folder." };
         var prompt = new Option<string>("--prompt") { Description = "Captioning prompt the caption continues; not part of the scored caption.", DefaultValueFactory = _ => defaults.Prompt };
         var beam = new Option<int>("--beam") { Description = "Beam size for captions and answers; 1 decodes greedily.", DefaultValueFactory = _ => defaults.BeamSize };
-        var finetune = new Option<bool>("--finetune") { Description = "Fine-tune on the task's train split first (coco-captions, vqa, snli-ve; nocaps on the COCO captions' train split) with the paper's settings: AdamW, dropout 0.1." };
+        var finetune = new Option<bool>("--finetune") { Description = "Fine-tune on the task's train split first (coco-captions, vqa, snli-ve, nlvr2; nocaps on the COCO captions' train split) with the paper's settings: AdamW, dropout 0.1." };
         var finetuneSteps = new Option<int>("--finetune-steps") { Description = "Fine-tuning steps.", DefaultValueFactory = _ => fineTuneDefaults.Steps };
         var finetuneLearningRate = new Option<double>("--finetune-lr") { Description = "Fine-tuning peak learning rate (the paper: 1e-5, 2e-5 or 5e-5).", DefaultValueFactory = _ => fineTuneDefaults.LearningRate };
         var maxImages = new Option<int?>("--max-images") { Description = "Score only the split's first N images (retrieval is quadratic in them)." };

@@ -78,10 +78,23 @@ public sealed class TaskCheckpointTests : IDisposable
             }
             Assert.NotEqual(ScoresWith(example.Images[1]), ScoresWith(other.Images[1]));
         }
+    }
 
-        var refused = Assert.Throws<ArgumentException>(() => CheckpointEvaluator.Run(untrained, EvaluationTask.Nlvr2, data,
-            new CheckpointEvaluationOptions { FineTune = new FineTuneOptions { Steps = 1 } }, cancellationToken: TestContext.Current.CancellationToken));
-        Assert.Contains("nlvr2", refused.Message);
+    [Fact]
+    public void Nlvr2_fine_tuning_on_image_pairs_lowers_the_loss_and_beats_chance()
+    {
+        var (data, untrained) = UntrainedModel();
+        var after = Run(untrained, EvaluationTask.Nlvr2, data, new CheckpointEvaluationOptions
+        {
+            FineTune = new FineTuneOptions { Steps = 120, LearningRate = 1e-3, Dropout = 0.0, DropPath = 0.0, SamplesPerStep = 16, WarmupFraction = 0.05, Device = "cpu", Seed = 5 },
+        });
+        var labels = ResultsScoring.ReadLabelledSplit(EvaluationTask.Nlvr2, data, "test").Examples.Select(e => e.Label).ToArray();
+        // Every pair has one true and one false statement, so a constant answer scores 50.
+        Assert.Equal(labels.Length / 2, labels.Count(l => l == "true"));
+        Assert.Equal(120, after.FineTune!.Steps);
+        Assert.True(after.FineTune.LastLoss < after.FineTune.FirstLoss / 4, $"loss {after.FineTune.FirstLoss} -> {after.FineTune.LastLoss}");
+        // Seeded and deterministic (measured: 80 on 30 statements, loss 4.6 -> 0.41).
+        Assert.True(Score(after, "accuracy") >= 65, $"fine-tuned NLVR2 accuracy {Score(after, "accuracy")}");
     }
 
     [Fact]

@@ -90,14 +90,19 @@ public static class TaskBenchmarks
             string shapeWord = shape.ToString().ToLowerInvariant();
             bool leftHasColour = left.Scene.Objects.Any(o => o.Colour == colour), rightHasColour = right.Scene.Objects.Any(o => o.Colour == colour);
             bool leftHasShape = left.Scene.Objects.Any(o => o.Shape == shape), rightHasShape = right.Scene.Objects.Any(o => o.Shape == shape);
+            bool leftHasMore = left.Scene.Objects.Count > right.Scene.Objects.Count;
+            // Each statement beside its negation, so that every pair offers a true and a false one.
             var candidates = new (string Sentence, bool Holds)[]
             {
-                ("The left image has more shapes than the right image.", left.Scene.Objects.Count > right.Scene.Objects.Count),
+                ("The left image has more shapes than the right image.", leftHasMore),
+                ("The left image has no more shapes than the right image.", !leftHasMore),
                 ($"Both images contain a {colour.Name} object.", leftHasColour && rightHasColour),
+                ($"At least one image has no {colour.Name} object.", !(leftHasColour && rightHasColour)),
                 ($"Exactly one image contains a {shapeWord}.", leftHasShape != rightHasShape),
                 ($"There is a {shapeWord} in the right image.", rightHasShape),
+                ($"There is no {shapeWord} in the right image.", !rightHasShape),
             };
-            // One true and one false statement where the pair allows it, so that guessing one label scores about half.
+            // One true and one false statement per pair, so that guessing one label scores half.
             var chosen = new[] { true, false }
                 .Select(wanted => candidates.Where(c => c.Holds == wanted).OrderBy(_ => random.Next()).FirstOrDefault())
                 .Where(c => c.Sentence is not null).ToArray();

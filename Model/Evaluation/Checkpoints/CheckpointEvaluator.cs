@@ -59,9 +59,13 @@ public static class CheckpointEvaluator
         int step = Checkpoint.ReadState(folder).Step;
         if (options.FineTune is { } fineTune)
         {
-            if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa (and snli-ve, nocaps); retrieval scores the checkpoint as it is.");
-            // The trainer's batches carry one image per sample; NLVR2's pair needs a step that encodes two.
-            if (task == EvaluationTask.Nlvr2) throw new ArgumentException("--finetune is not available for nlvr2 yet (its samples show two images, the trainer's one); nlvr2 scores the checkpoint as it is.");
+            if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa (and snli-ve, nlvr2, nocaps); retrieval scores the checkpoint as it is.");
+            if (task == EvaluationTask.Nlvr2)
+            {
+                var (pairModel, pairTokenizer, summary, pairProblems) = PairFineTuning.Run(folder, task, dataRoot, options.ImageSize, fineTune.Validate(), options.MaxAnswerTokens, log, cancellationToken);
+                using (pairModel)
+                    return Evaluate(pairModel, pairTokenizer, folder, step, task, dataRoot, options, summary, pairProblems, log, cancellationToken);
+            }
             return FineTuneThenEvaluate(folder, step, task, dataRoot, options, fineTune, log, cancellationToken);
         }
         var (model, tokenizer) = Checkpoint.LoadForInference(folder, options.ImageSize);
