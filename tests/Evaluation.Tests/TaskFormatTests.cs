@@ -119,11 +119,12 @@ public class TaskFormatTests
 
             var nlvr2 = ResultsScoring.ReadLabelledSplit(EvaluationTask.Nlvr2, folder.Path, split);
             Assert.Empty(nlvr2.Skipped);
-            Assert.InRange(nlvr2.Examples.Count, summary.ImagesPerSplit[split], 2 * summary.ImagesPerSplit[split]);
+            Assert.Equal(2 * summary.ImagesPerSplit[split], nlvr2.Examples.Count);
+            Assert.Equal(summary.ImagesPerSplit[split], Directory.GetFiles(EvaluationDataLayout.ImagesFolder(folder.Path, split)).Length);
             foreach (var example in nlvr2.Examples)
                 foreach (var image in example.Images)
                 {
-                    using var bitmap = SKBitmap.Decode(Path.Combine(EvaluationDataLayout.ImagesFolder(folder.Path, split), image));
+                    using var bitmap = SKBitmap.Decode(Path.Combine(EvaluationDataLayout.Nlvr2ImagesFolder(folder.Path, split), image));
                     Assert.Equal(32, bitmap.Width);
                 }
             if (split == "train")

@@ -180,6 +180,7 @@ public sealed class EvaluationCommandTests : IDisposable
         var retrieval = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "retrieval", "--data", data, "--out", Out("retrieval"));
         Assert.True(retrieval.ExitCode == 0, retrieval.StandardError);
         Assert.Contains("mean log-likelihood", retrieval.StandardOutput);
+        Assert.Matches(@"retrieval_seconds: \d+\.\d\d \(\d+ pairs/s\)", retrieval.StandardOutput);
         var recall = JsonDocument.Parse(retrieval.LastLine).RootElement;
         var ranks = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Out("retrieval"), "ranks.json"), TestContext.Current.CancellationToken)).RootElement;
         Assert.Equal(15, ranks.GetProperty("image_to_text").GetArrayLength());

@@ -15,7 +15,7 @@ public sealed record TaskBenchmarkSummary(int EntailmentPairs, int Nlvr2Statemen
 /// <summary>
 /// The offline SNLI-VE, NLVR2 and NoCaps data over the benchmark's scenes, in the tasks' own file
 /// formats: snli_ve_{split}.jsonl (the premise image named by Flickr30K_ID, here the scene's file stem),
-/// NLVR2's {split}.json lines with images {identifier minus sentence index}-img0/img1.png, and
+/// NLVR2's {split}.json lines with images {identifier minus sentence index}-img0/img1.png in nlvr2/{split}/, and
 /// nocaps_{val,test}.json (COCO captions with a domain per image). Drawn from a random stream of
 /// their own, so the captioning and VQA files stay what they were for a seed.
 /// </summary>
@@ -72,19 +72,21 @@ public static class TaskBenchmarks
 
     /// <summary>
     /// Each image paired with the next of its split (the image itself in a one-image split), both copied
-    /// under NLVR2's names; two statements per pair, each true or false of the pair as drawn.
+    /// under NLVR2's names into nlvr2/{split}/ (the split's own image folder keeps one file per image); two statements per pair, each true or false of the pair as drawn.
     /// </summary>
     static int WriteNlvr2(string root, string split, IReadOnlyList<GeneratedImage> images, BenchmarkVocabulary vocabulary, Random random)
     {
         var lines = new StringBuilder();
-        var folder = EvaluationDataLayout.ImagesFolder(root, split);
+        var sources = EvaluationDataLayout.ImagesFolder(root, split);
+        var folder = EvaluationDataLayout.Nlvr2ImagesFolder(root, split);
+        Directory.CreateDirectory(folder);
         int count = 0;
         for (int pair = 0; pair < images.Count; pair++)
         {
             var (left, right) = (images[pair], images[(pair + 1) % images.Count]);
             string prefix = $"{split}-0-{pair.ToString(CultureInfo.InvariantCulture)}";
-            File.Copy(Path.Combine(folder, left.FileName), Path.Combine(folder, $"{prefix}-img0.png"), overwrite: true);
-            File.Copy(Path.Combine(folder, right.FileName), Path.Combine(folder, $"{prefix}-img1.png"), overwrite: true);
+            File.Copy(Path.Combine(sources, left.FileName), Path.Combine(folder, $"{prefix}-img0.png"), overwrite: true);
+            File.Copy(Path.Combine(sources, right.FileName), Path.Combine(folder, $"{prefix}-img1.png"), overwrite: true);
             var colour = vocabulary.Colours[random.Next(vocabulary.Colours.Count)];
             var shape = vocabulary.Shapes[random.Next(vocabulary.Shapes.Count)];
             string shapeWord = shape.ToString().ToLowerInvariant();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Platform.Model.Evaluation.Datasets;
 using Platform.Model.Evaluation.Retrieval;
@@ -160,7 +161,7 @@ public static class CheckpointEvaluator
                     ? "mean log-likelihood per text token (end-of-text included) given the image"
                     : "summed log-likelihood over text tokens (end-of-text included) given the image";
                 settings["captions_per_image"] = options.CaptionsPerImage.ToString(CultureInfo.InvariantCulture);
-                var (scores, ranks) = Retrieve(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                var (scores, ranks) = Retrieve(model, tokenizer, data, dataRoot, options, settings, problems, log, cancellationToken);
                 return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Ranks: ranks);
             }
             default:
@@ -296,7 +297,7 @@ public static class CheckpointEvaluator
     }
 
     private static (TaskScores, RetrievalRanks) Retrieve(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
-        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+        CheckpointEvaluationOptions options, Dictionary<string, string> settings, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
     {
         var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
         var usable = new List<(CocoImage Image, float[] Pixels)>();
@@ -309,7 +310,14 @@ public static class CheckpointEvaluator
         if (usable.Count == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be loaded (first problem: {problems.FirstOrDefault()}).");
         var set = RetrievalSet.FromCaptions(references with { Images = usable.Select(u => u.Image).ToArray() }, options.CaptionsPerImage);
         var textIds = set.Texts.Select(t => tokenizer.Encode(t, model.Config.MaxTextLength)).ToArray();
+        // Each image is encoded once and its encoder output reused for every batch of captions: pairs cost a decoder pass each, not an encoder pass.
+        var clock = Stopwatch.StartNew();
         var logLikelihoods = TextLikelihood.TokenLogLikelihoods(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, log, cancellationToken);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long pairs = (long)usable.Count * set.Texts.Count;
+        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture, $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions per decoder pass");
+        settings["retrieval_seconds"] = string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} ({pairs / Math.Max(seconds, 1e-9):F0} pairs/s)");
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"scored {pairs} image-caption pairs in {seconds:F2} s"));
         var scoreMatrix = GenerativePairScore.Matrix(usable.Count, set.Texts.Count, (i, t) => logLikelihoods[i][t], options.RetrievalScoring);
         var recall = RetrievalRecall.Compute(scoreMatrix, set.TextImage);
         var imageRanks = RetrievalRecall.ImageToTextRanks(scoreMatrix, set.TextImage);

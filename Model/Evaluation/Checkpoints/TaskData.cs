@@ -42,7 +42,7 @@ public sealed class TaskData(string dataRoot, SimVlmConfig config, TextTokenizer
     /// <summary>Folders a labelled task's images are looked for in, in order.</summary>
     public IReadOnlyList<string> LabelledImageFolders(EvaluationTask task, string split) => task == EvaluationTask.SnliVe
         ? EvaluationDataLayout.Flickr30kImageFolderCandidates(dataRoot, split)
-        : EvaluationDataLayout.ImagesFolderCandidates(dataRoot, split);
+        : EvaluationDataLayout.Nlvr2ImageFolderCandidates(dataRoot, split);
 
     /// <summary>Images of a split by id, from its captions file (VQA files carry only image ids).</summary>
     public static IReadOnlyDictionary<long, CocoImage> ImagesById(string dataRoot, string split) =>

@@ -55,6 +55,12 @@ public static class EvaluationDataLayout
     public static IReadOnlyList<string> NoCapsFileCandidates(string root, string split) =>
         [.. InAnnotationsOrRoot(root, $"nocaps_{split}.json"), .. InAnnotationsOrRoot(root, $"nocaps_{split}_4500_captions.json")];
 
+    /// <summary>Where the offline benchmark keeps NLVR2's image pairs, apart from the split's own images.</summary>
+    public static string Nlvr2ImagesFolder(string root, string split) => Path.Combine(root, "nlvr2", split);
+
+    /// <summary>Where NLVR2's images may be: the split's folders (NLVR2's download unpacks to {split}/), then the offline benchmark's nlvr2/{split}/.</summary>
+    public static IReadOnlyList<string> Nlvr2ImageFolderCandidates(string root, string split) => [.. ImagesFolderCandidates(root, split), Nlvr2ImagesFolder(root, split)];
+
     /// <summary>Where SNLI-VE's Flickr30k images may be: the split's folders, then Flickr30k's own flickr30k-images/.</summary>
     public static IReadOnlyList<string> Flickr30kImageFolderCandidates(string root, string split) =>
         [.. ImagesFolderCandidates(root, split), Path.Combine(root, "flickr30k-images"), Path.Combine(root, "images")];
