@@ -19,17 +19,7 @@ public static class LabelLikelihood
     {
         using var scope = NewDisposeScope();
         var parameter = model.parameters().First();
-        int batch = prompts.Count, width = prompts.Max(p => p.Length);
-        var ids = new long[batch * width];
-        var valid = new bool[batch * width];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < prompts[b].Length; t++)
-            {
-                ids[b * width + t] = prompts[b][t];
-                valid[b * width + t] = true;
-            }
-        var promptIds = tensor(ids, [batch, width], device: parameter.device);
-        var promptValid = tensor(valid, [batch, width], device: parameter.device);
+        var (promptIds, promptValid) = CaptionDecoder.PaddedPrompts(prompts, parameter.device);
         var parts = images.Select(slot => model.Encode(slot.to(parameter.device).to(parameter.dtype), promptIds, promptValid)).ToArray();
         return (cat(parts.Select(p => p.States).ToArray(), 1).MoveToOuterDisposeScope(), cat(parts.Select(p => p.Valid).ToArray(), 1).MoveToOuterDisposeScope());
     }
@@ -44,33 +34,41 @@ public static class LabelLikelihood
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var device = encoded.device;
-        int samples = promptLengths.Count, count = labels.Count, length = labels.Max(l => l.Length), rows = samples * count;
+        int samples = promptLengths.Count, count = labels.Count;
+        // Row s * count + l scores label l after sample s's prompt.
+        var rowSample = Enumerable.Range(0, samples * count).Select(row => (long)(row / count)).ToArray();
+        var rows = TeacherForcing(Enumerable.Range(0, samples * count).Select(row => labels[row % count]).ToArray(),
+            rowSample.Select(s => promptLengths[(int)s]).ToArray(), encoded.device);
+        var index = tensor(rowSample, device: encoded.device);
+        var logits = model.Decode(encoded.index_select(0, index), encodedValid.index_select(0, index), rows.Input, rows.Positions, rows.Valid);
+        var picked = nn.functional.log_softmax(logits.to(ScalarType.Float32), 2)
+            .gather(2, rows.Targets.clamp_min(0).unsqueeze(2)).squeeze(2)
+            .masked_fill(rows.Valid.logical_not(), 0).sum(1).cpu().data<float>().ToArray();
+        return Enumerable.Range(0, samples).Select(s => Enumerable.Range(0, count).Select(l => (double)picked[s * count + l]).ToArray()).ToArray();
+    }
+
+    /// <summary>The decoder's inputs to score (or train) each row's target after its prompt.</summary>
+    /// <param name="Input">(R, L) BOS, then the target without its last token.</param>
+    /// <param name="Positions">(R, L) text positions, continuing from the prompt's end.</param>
+    /// <param name="Targets">(R, L) the target ids, <see cref="PrefixLmBatch.IgnoredTarget"/> at padding.</param>
+    internal sealed record DecoderRows(Tensor Input, Tensor Positions, Tensor Valid, Tensor Targets);
+
+    internal static DecoderRows TeacherForcing(IReadOnlyList<int[]> targets, IReadOnlyList<int> startPositions, Device device)
+    {
+        int rows = targets.Count, length = targets.Max(t => t.Length);
         var input = new long[rows * length];
         var positions = new long[rows * length];
         var valid = new bool[rows * length];
-        var targets = new long[rows * length];
-        var rowSample = new long[rows];
-        for (int s = 0; s < samples; s++)
-            for (int l = 0; l < count; l++)
+        var expected = Enumerable.Repeat(PrefixLmBatch.IgnoredTarget, rows * length).ToArray();
+        for (int row = 0; row < rows; row++)
+            for (int i = 0; i < targets[row].Length; i++)
             {
-                int row = s * count + l;
-                rowSample[row] = s;
-                for (int i = 0; i < labels[l].Length; i++)
-                {
-                    input[row * length + i] = i == 0 ? SpecialTokens.Bos : labels[l][i - 1];
-                    positions[row * length + i] = promptLengths[s] + i;
-                    valid[row * length + i] = true;
-                    targets[row * length + i] = labels[l][i];
-                }
+                input[row * length + i] = i == 0 ? SpecialTokens.Bos : targets[row][i - 1];
+                positions[row * length + i] = startPositions[row] + i;
+                valid[row * length + i] = true;
+                expected[row * length + i] = targets[row][i];
             }
-        var index = tensor(rowSample, device: device);
-        var validMask = tensor(valid, [rows, length], device: device);
-        var logits = model.Decode(encoded.index_select(0, index), encodedValid.index_select(0, index),
-            tensor(input, [rows, length], device: device), tensor(positions, [rows, length], device: device), validMask);
-        var picked = nn.functional.log_softmax(logits.to(ScalarType.Float32), 2)
-            .gather(2, tensor(targets, [rows, length, 1], device: device)).squeeze(2)
-            .masked_fill(validMask.logical_not(), 0).sum(1).cpu().data<float>().ToArray();
-        return Enumerable.Range(0, samples).Select(s => Enumerable.Range(0, count).Select(l => (double)picked[s * count + l]).ToArray()).ToArray();
+        return new DecoderRows(tensor(input, [rows, length], device: device), tensor(positions, [rows, length], device: device),
+            tensor(valid, [rows, length], device: device), tensor(expected, [rows, length], device: device));
     }
 }

@@ -130,23 +130,11 @@ public static class PairFineTuning
     /// <summary>Mean cross-entropy of the label tokens (end-of-text included) after each statement, given both images.</summary>
     private static Tensor Loss(SimVlmModel model, IReadOnlyList<PairExample> batch, Device device)
     {
-        int side = model.Config.ImageSize, slots = batch[0].Pixels.Length, length = batch.Max(e => e.Target.Length), size = batch.Count;
+        int side = model.Config.ImageSize, slots = batch[0].Pixels.Length, size = batch.Count;
         var images = Enumerable.Range(0, slots).Select(slot => tensor(batch.SelectMany(e => e.Pixels[slot]).ToArray(), [size, 3, side, side])).ToArray();
         var (encoded, valid) = LabelLikelihood.EncodeImagesWithPrompt(model, images, batch.Select(e => e.Prompt).ToArray());
-        var input = new long[size * length];
-        var positions = new long[size * length];
-        var decoderValid = new bool[size * length];
-        var targets = Enumerable.Repeat(PrefixLmBatch.IgnoredTarget, size * length).ToArray();
-        for (int b = 0; b < size; b++)
-            for (int i = 0; i < batch[b].Target.Length; i++)
-            {
-                input[b * length + i] = i == 0 ? SpecialTokens.Bos : batch[b].Target[i - 1];
-                positions[b * length + i] = batch[b].Prompt.Length + i;
-                decoderValid[b * length + i] = true;
-                targets[b * length + i] = batch[b].Target[i];
-            }
-        var logits = model.Decode(encoded, valid, tensor(input, [size, length], device: device), tensor(positions, [size, length], device: device),
-            tensor(decoderValid, [size, length], device: device));
-        return nn.functional.cross_entropy(logits.to(ScalarType.Float32).flatten(0, 1), tensor(targets, device: device));
+        var rows = LabelLikelihood.TeacherForcing(batch.Select(e => e.Target).ToArray(), batch.Select(e => e.Prompt.Length).ToArray(), device);
+        var logits = model.Decode(encoded, valid, rows.Input, rows.Positions, rows.Valid);
+        return nn.functional.cross_entropy(logits.to(ScalarType.Float32).flatten(0, 1), rows.Targets.flatten());
     }
 }
