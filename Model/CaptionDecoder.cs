@@ -180,6 +180,14 @@ public static class CaptionDecoder
     private static (Tensor Encoded, Tensor Valid) EncodePrompts(SimVlmModel model, Tensor? images, IReadOnlyList<int[]> prompts, Device device)
     {
         if (images is null && prompts.Any(p => p.Length == 0)) throw new ArgumentException("Without an image, every sample needs a prompt for the encoder to read.");
+        var (ids, valid) = PaddedPrompts(prompts, device);
+        var floatType = model.parameters().First().dtype;
+        return model.Encode(images?.to(device).to(floatType), ids, valid);
+    }
+
+    /// <summary>(B, longest prompt) prompt ids padded with <see cref="SpecialTokens.Pad"/>, and which are real: the encoder's text prefix.</summary>
+    internal static (Tensor Ids, Tensor Valid) PaddedPrompts(IReadOnlyList<int[]> prompts, Device device)
+    {
         int batch = prompts.Count, width = prompts.Max(p => p.Length);
         var ids = new long[batch * width];
         var valid = new bool[batch * width];
@@ -189,8 +197,7 @@ public static class CaptionDecoder
                 ids[b * width + t] = prompts[b][t];
                 valid[b * width + t] = true;
             }
-        var floatType = model.parameters().First().dtype;
-        return model.Encode(images?.to(device).to(floatType), tensor(ids, [batch, width], device: device), tensor(valid, [batch, width], device: device));
+        return (tensor(ids, [batch, width], device: device), tensor(valid, [batch, width], device: device));
     }
 
     /// <summary>Log-probabilities (R, vocabulary) from next-token logits, with tokens that are never generated masked out.</summary>

@@ -2,7 +2,7 @@ namespace Platform.Grains.Evaluation;
 
 /// <summary>
 /// The scores of every evaluated checkpoint on one downstream task (key: task name, e.g.
-/// `coco-captions`, `vqa`, `retrieval`), best first by the task's primary metric.
+/// `coco-captions`, `vqa`, `retrieval`, `snli-ve`, `nlvr2`, `nocaps`), best first by the task's primary metric.
 /// </summary>
 public interface ILeaderboardGrain : IGrainWithStringKey
 {

@@ -107,7 +107,7 @@ public sealed record CheckpointRetentionPolicy
 }
 
 /// <summary>One evaluation of every checkpoint of a run: a downstream task on a data folder every silo can read.</summary>
-/// <param name="Task">`coco-captions`, `vqa` or `retrieval` (the evaluation library's task names).</param>
+/// <param name="Task">`coco-captions`, `vqa`, `retrieval`, `snli-ve`, `nlvr2` or `nocaps` (the evaluation library's task names).</param>
 /// <param name="DataRoot">The task's data folder (as `platform benchmark-data` writes it).</param>
 /// <param name="Device">
 /// Null: on a device the scheduler lends while no trainer needs it (the evaluation waits for one, never taking a

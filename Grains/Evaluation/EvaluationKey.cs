@@ -22,6 +22,8 @@ public static class EvaluationKey
         EvaluationTask.CocoCaptions => "CIDEr",
         EvaluationTask.Vqa => "overall",
         EvaluationTask.Retrieval => "RSUM",
+        EvaluationTask.SnliVe or EvaluationTask.Nlvr2 => "accuracy",
+        EvaluationTask.NoCaps => "CIDEr",
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 }

@@ -1,5 +1,6 @@
 using Platform.Model.Evaluation.Captioning;
 using Platform.Model.Evaluation.Datasets;
+using Platform.Model.Evaluation.Understanding;
 using Platform.Model.Evaluation.Vqa;
 
 namespace Platform.Model.Evaluation;
@@ -12,6 +13,15 @@ public enum EvaluationTask
 
     /// <summary>Image-text retrieval over a captions split; only checkpoints are scored on it (there is no standard results file).</summary>
     Retrieval,
+
+    /// <summary>SNLI-VE: does the image entail, contradict or say nothing about the hypothesis; accuracy.</summary>
+    SnliVe,
+
+    /// <summary>NLVR2: is the statement true of the pair of images; accuracy.</summary>
+    Nlvr2,
+
+    /// <summary>NoCaps: captioning in the COCO captions format, CIDEr per in/near/out-domain split and overall.</summary>
+    NoCaps,
 }
 
 /// <summary>Thrown when a results file does not fit its task's annotations; the message says how.</summary>
@@ -35,14 +45,23 @@ public static class ResultsScoring
         "coco-captions" => EvaluationTask.CocoCaptions,
         "vqa" => EvaluationTask.Vqa,
         "retrieval" => EvaluationTask.Retrieval,
-        _ => throw new ArgumentException($"Unknown task '{name}'; expected coco-captions, vqa or retrieval.", nameof(name)),
+        "snli-ve" => EvaluationTask.SnliVe,
+        "nlvr2" => EvaluationTask.Nlvr2,
+        "nocaps" => EvaluationTask.NoCaps,
+        _ => throw new ArgumentException($"Unknown task '{name}'; expected {string.Join(", ", TaskNames)}.", nameof(name)),
     };
+
+    /// <summary>Every task's name, as `--task` takes it.</summary>
+    public static IReadOnlyList<string> TaskNames => Enum.GetValues<EvaluationTask>().Select(TaskName).ToArray();
 
     public static string TaskName(EvaluationTask task) => task switch
     {
         EvaluationTask.CocoCaptions => "coco-captions",
         EvaluationTask.Vqa => "vqa",
         EvaluationTask.Retrieval => "retrieval",
+        EvaluationTask.SnliVe => "snli-ve",
+        EvaluationTask.Nlvr2 => "nlvr2",
+        EvaluationTask.NoCaps => "nocaps",
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
@@ -52,24 +71,116 @@ public static class ResultsScoring
             DatasetReaders.ReadJson<List<CaptionResultRecord>>(resultsPath), ReadCaptionReferences(dataRoot, split), split),
         EvaluationTask.Vqa => ScoreVqa(
             DatasetReaders.ReadJson<List<VqaResultRecord>>(resultsPath),
-            DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, split)), split),
+            ReadVqaSplit(dataRoot, split), split),
         EvaluationTask.Retrieval => throw new ArgumentException("Retrieval has no standard results file; score a checkpoint on it with --checkpoint."),
+        EvaluationTask.SnliVe or EvaluationTask.Nlvr2 => ScoreLabels(task,
+            DatasetReaders.ReadJson<List<LabelResultRecord>>(resultsPath), ReadLabelledSplit(task, dataRoot, split), split),
+        EvaluationTask.NoCaps => ScoreNoCaps(
+            DatasetReaders.ReadJson<List<CaptionResultRecord>>(resultsPath), ReadNoCapsReferences(dataRoot, split), split),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
 
+    /// <summary>The split's SNLI-VE or NLVR2 examples, from the file under its download name.</summary>
+    public static LabelledDataset ReadLabelledSplit(EvaluationTask task, string dataRoot, string split) => task switch
+    {
+        EvaluationTask.SnliVe => DatasetReaders.ReadSnliVe(EvaluationDataLayout.FindFile($"No SNLI-VE file for split '{split}'", dataRoot, EvaluationDataLayout.SnliVeFileCandidates(dataRoot, split))),
+        EvaluationTask.Nlvr2 => DatasetReaders.ReadNlvr2(EvaluationDataLayout.FindFile($"No NLVR2 file for split '{split}'", dataRoot, EvaluationDataLayout.Nlvr2FileCandidates(dataRoot, split))),
+        _ => throw new ArgumentOutOfRangeException(nameof(task), $"{TaskName(task)} is not a labelled task."),
+    };
+
+    /// <summary>NoCaps' captions file (COCO captions format, a `domain` per image) for the split.</summary>
+    public static CaptionDataset ReadNoCapsReferences(string dataRoot, string split) =>
+        DatasetReaders.ReadCocoCaptions(EvaluationDataLayout.FindFile($"No NoCaps captions for split '{split}'", dataRoot, EvaluationDataLayout.NoCapsFileCandidates(dataRoot, split)));
+
+    /// <summary>Reads what a task's split needs to be scored (annotations, references), so a bad data folder is found before any work.</summary>
+    public static void CheckSplitReadable(EvaluationTask task, string dataRoot, string split)
+    {
+        switch (task)
+        {
+            case EvaluationTask.Vqa: ReadVqaSplit(dataRoot, split); break;
+            case EvaluationTask.SnliVe or EvaluationTask.Nlvr2: ReadLabelledSplit(task, dataRoot, split); break;
+            case EvaluationTask.NoCaps: ReadNoCapsReferences(dataRoot, split); break;
+            default: ReadCaptionReferences(dataRoot, split); break;
+        }
+    }
+
+    /// <summary>
+    /// Accuracy in percent over every annotated example: a prediction is right when, trimmed and
+    /// lower-cased with a final period dropped, it equals the gold label. The results must answer
+    /// exactly the annotated examples.
+    /// </summary>
+    public static TaskScores ScoreLabels(EvaluationTask task, IReadOnlyList<LabelResultRecord?> results, LabelledDataset dataset, string split)
+    {
+        var predictions = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < results.Count; i++)
+        {
+            var result = results[i];
+            if (result?.Id is not { } id || result.Prediction is null)
+                throw new ResultsMismatchException($"Results entry {i} needs \"id\" and \"prediction\".");
+            if (!predictions.TryAdd(id, result.Prediction))
+                throw new ResultsMismatchException($"Results entry {i} repeats example {id}; give one prediction per example.");
+        }
+        if (dataset.Examples.Count == 0)
+            throw new ResultsMismatchException($"Split '{split}' has no {TaskName(task)} examples to score against.");
+        var missing = dataset.Examples.Where(e => !predictions.ContainsKey(e.Id)).Select(e => e.Id).ToArray();
+        var known = dataset.Examples.Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+        var extra = predictions.Keys.Where(id => !known.Contains(id)).ToArray();
+        if (missing.Length > 0 || extra.Length > 0)
+            throw new ResultsMismatchException(
+                $"The results must answer exactly the {dataset.Examples.Count} examples of split '{split}': " +
+                $"{missing.Length} missing (first: {string.Join(", ", missing.Take(5))}), {extra.Length} not annotated (first: {string.Join(", ", extra.Take(5))}).");
+        var named = new List<KeyValuePair<string, double>> { new("accuracy", LabelAccuracy.Percent(dataset.Examples.Select(e => (predictions[e.Id], e.Label)))) };
+        foreach (var label in dataset.Labels)
+        {
+            var withLabel = dataset.Examples.Where(e => e.Label == label).ToArray();
+            if (withLabel.Length > 0) named.Add(new(label, LabelAccuracy.Percent(withLabel.Select(e => (predictions[e.Id], e.Label)))));
+        }
+        return new TaskScores(task, split, named, dataset.Examples.Count, dataset.Examples.Count, dataset.Skipped);
+    }
+
+    /// <summary>
+    /// NoCaps: the COCO caption metrics over every captioned image, then CIDEr on each domain's images
+    /// alone (as the NoCaps evaluation reports them: document frequencies from that domain's references).
+    /// </summary>
+    public static TaskScores ScoreNoCaps(IReadOnlyList<CaptionResultRecord?> results, CaptionDataset references, string split)
+    {
+        var overall = ScoreCaptions(results, references, split);
+        var named = overall.Scores.ToList();
+        var domains = references.Domains ?? new Dictionary<long, string>();
+        foreach (var domain in NoCapsDomains)
+        {
+            var inDomain = results.Where(r => r?.ImageId is { } id && domains.GetValueOrDefault(id) == domain).ToArray();
+            if (inDomain.Length == 0) continue;
+            var cider = ScoreCaptions(inDomain, references, split).Scores.Single(p => p.Key == "CIDEr").Value;
+            named.Add(new($"CIDEr_{domain}", cider));
+        }
+        return overall with { Task = EvaluationTask.NoCaps, Scores = named };
+    }
+
+    /// <summary>NoCaps' domains, in the order its leaderboard lists them.</summary>
+    public static readonly string[] NoCapsDomains = ["in-domain", "near-domain", "out-domain"];
+
     /// <summary>
     /// The split's COCO captions file when there is one, else that split of the Karpathy split file
-    /// (how the COCO Karpathy test set that papers report is distributed).
+    /// (how the COCO Karpathy test set that papers report is distributed); either under our name or
+    /// as downloaded (<see cref="EvaluationDataLayout.CaptionsFileCandidates"/>).
     /// </summary>
     public static CaptionDataset ReadCaptionReferences(string dataRoot, string split)
     {
-        var captionsFile = EvaluationDataLayout.CaptionsFile(dataRoot, split);
-        if (File.Exists(captionsFile))
+        var captionsFiles = EvaluationDataLayout.CaptionsFileCandidates(dataRoot, split);
+        if (EvaluationDataLayout.FirstExisting(captionsFiles) is { } captionsFile)
             return DatasetReaders.ReadCocoCaptions(captionsFile);
-        var karpathyFile = EvaluationDataLayout.KarpathySplitsFile(dataRoot);
-        if (File.Exists(karpathyFile))
+        var karpathyFiles = EvaluationDataLayout.KarpathySplitsFileCandidates(dataRoot);
+        if (EvaluationDataLayout.FirstExisting(karpathyFiles) is { } karpathyFile)
             return DatasetReaders.ReadKarpathySplit(karpathyFile, split);
-        throw new FileNotFoundException($"No caption references for split '{split}': expected {captionsFile} or {karpathyFile}.", captionsFile);
+        throw EvaluationDataLayout.NotFound($"No caption references for split '{split}'", dataRoot, [.. captionsFiles, .. karpathyFiles]);
+    }
+
+    /// <summary>The split's VQAv2 questions and annotations, under our names or as downloaded.</summary>
+    public static VqaDataset ReadVqaSplit(string dataRoot, string split)
+    {
+        var (questions, _) = EvaluationDataLayout.FindVqaFiles(dataRoot, split);
+        return DatasetReaders.ReadVqa(questions, EvaluationDataLayout.FindVqaAnnotationsFile(dataRoot, split));
     }
 
     public static TaskScores ScoreCaptions(IReadOnlyList<CaptionResultRecord?> results, CaptionDataset annotations, string split)

@@ -15,7 +15,7 @@ public static class BenchmarkDataCommand
         var imageSize = new Option<int>("--image-size") { Description = "Side of the square images in pixels.", DefaultValueFactory = _ => defaults.ImageSize };
         var vocabulary = new Option<string>("--vocabulary") { Description = "JSON vocabulary file (colours with RGB, shapes, sizes); default: six colours, five shapes, small/large." };
 
-        var command = new Command("benchmark-data", "Generate an offline benchmark of rendered shape scenes in the COCO captions, VQAv2 and Karpathy-split formats.");
+        var command = new Command("benchmark-data", "Generate an offline benchmark of rendered shape scenes in the COCO captions, VQAv2, Karpathy-split, SNLI-VE, NLVR2 and NoCaps formats.");
         foreach (var option in new Option[] { output, seed, images, imageSize, vocabulary })
             command.Options.Add(option);
 
@@ -31,7 +31,8 @@ public static class BenchmarkDataCommand
                 var summary = BenchmarkGenerator.Generate(r.GetValue(output)!, options, ct);
                 Console.Out.WriteLine(
                     $"Wrote {string.Join(", ", summary.ImagesPerSplit.Select(p => $"{p.Value} {p.Key}"))} images, " +
-                    $"{summary.Captions} captions, {summary.Questions} questions ({summary.QuestionsWithDisagreement} with disagreeing answers) to {r.GetValue(output)}");
+                    $"{summary.Captions} captions, {summary.Questions} questions ({summary.QuestionsWithDisagreement} with disagreeing answers), " +
+                    $"{summary.Tasks!.EntailmentPairs} SNLI-VE pairs, {summary.Tasks.Nlvr2Statements} NLVR2 statements, {summary.Tasks.NoCapsImages} NoCaps images to {r.GetValue(output)}");
                 return Task.FromResult(0);
             }
             catch (Exception e) when (e is IOException || CommandInputErrors.IsInputError(e))

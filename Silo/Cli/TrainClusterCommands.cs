@@ -63,7 +63,7 @@ public static class TrainClusterCommands
         var keepEvery = new Option<int>("--keep-every") { Description = "Also keep every checkpoint whose step is a multiple of M." };
         var evaluations = new Option<string?>("--eval")
         {
-            Description = $"Evaluate every checkpoint on these tasks, comma separated: coco-captions, vqa, retrieval (needs --eval-data); `{NoEvaluations}` for none. Default: coco-captions and vqa on the generated benchmark (Training:BenchmarkData), each on its first {DefaultEvaluations.MaxImages} test images.",
+            Description = $"Evaluate every checkpoint on these tasks, comma separated: coco-captions, vqa, retrieval, snli-ve, nlvr2, nocaps (needs --eval-data); `{NoEvaluations}` for none. Default: coco-captions and vqa on the generated benchmark (Training:BenchmarkData), each on its first {DefaultEvaluations.MaxImages} test images.",
         };
         var evaluationData = new Option<string?>("--eval-data") { Description = "The evaluations' data folder, as `platform benchmark-data --out DIR` writes it, readable by every silo." };
         var evaluationDefaults = new RunEvaluation("", "");

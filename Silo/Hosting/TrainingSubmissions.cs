@@ -186,11 +186,8 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
         try
         {
             if (!Directory.Exists(root)) return $"Evaluation {evaluation.Task}: cannot read the data folder '{root}': it does not exist.";
-            if (task == EvaluationTask.Vqa)
-                DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(root, evaluation.Split), EvaluationDataLayout.VqaAnnotationsFile(root, evaluation.Split));
-            else
-                ResultsScoring.ReadCaptionReferences(root, evaluation.Split);
-            var images = EvaluationDataLayout.ImagesFolder(root, evaluation.Split);
+            ResultsScoring.CheckSplitReadable(task, root, evaluation.Split);
+            var images = EvaluationDataLayout.FindImagesFolder(root, evaluation.Split);
             return Directory.Exists(images) ? null : $"Evaluation {evaluation.Task}: the data folder '{root}' has no images folder {images}.";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or JsonException or DatasetFormatException)

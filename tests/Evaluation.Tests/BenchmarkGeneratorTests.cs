@@ -25,7 +25,8 @@ public class BenchmarkGeneratorTests
         BenchmarkGenerator.Generate(other.Path, Small with { Seed = 8 }, TestContext.Current.CancellationToken);
 
         var a = Hashes(first.Path);
-        Assert.Equal(12 + 3 * 3 + 1, a.Count); // 12 images, 3 files per split, the Karpathy file
+        // 12 images, 3 files per split, the Karpathy file; SNLI-VE and NLVR2 files per split, NoCaps for val and test, two NLVR2 images per image
+        Assert.Equal(12 + 3 * 3 + 1 + 2 * 3 + 2 + 2 * 12, a.Count);
         Assert.Equal(a, Hashes(second.Path));
         var c = Hashes(other.Path);
         Assert.Contains(a, pair => !c.TryGetValue(pair.Key, out var hash) || hash != pair.Value);

@@ -101,6 +101,10 @@ public class ResultsScoringTests
     {
         Assert.Equal(EvaluationTask.CocoCaptions, ResultsScoring.ParseTask("coco-captions"));
         Assert.Equal(EvaluationTask.Vqa, ResultsScoring.ParseTask("vqa"));
-        Assert.Contains("expected coco-captions, vqa or retrieval", Assert.Throws<ArgumentException>(() => ResultsScoring.ParseTask("nocaps")).Message);
+        Assert.Equal(EvaluationTask.SnliVe, ResultsScoring.ParseTask("snli-ve"));
+        Assert.Equal(EvaluationTask.Nlvr2, ResultsScoring.ParseTask("nlvr2"));
+        Assert.Equal(EvaluationTask.NoCaps, ResultsScoring.ParseTask("nocaps"));
+        Assert.All(Enum.GetValues<EvaluationTask>(), task => Assert.Equal(task, ResultsScoring.ParseTask(ResultsScoring.TaskName(task))));
+        Assert.Contains("expected coco-captions, vqa, retrieval, snli-ve, nlvr2, nocaps", Assert.Throws<ArgumentException>(() => ResultsScoring.ParseTask("flickr-captions")).Message);
     }
 }

@@ -1,4 +1,5 @@
 using Platform.Model;
+using Platform.Model.Evaluation;
 using Platform.Model.Evaluation.Benchmark;
 using Platform.Model.Evaluation.Datasets;
 using Platform.Model.Training;
@@ -25,13 +26,19 @@ internal static class TinyBenchmarkModel
         VocabSize = vocabSize, MaxTextLength = 32, Dropout = 0.0,
     };
 
-    /// <summary>The vocabulary of the train split's captions, questions and answers.</summary>
-    public static TextTokenizer Tokenizer(string dataRoot)
+    /// <summary>
+    /// The vocabulary of the train split's captions, questions and answers; with <paramref name="allTasks"/>
+    /// also of its SNLI-VE hypotheses and NLVR2 statements with their labels (else the label words are unknown).
+    /// </summary>
+    public static TextTokenizer Tokenizer(string dataRoot, bool allTasks = false)
     {
         var captions = DatasetReaders.ReadCocoCaptions(EvaluationDataLayout.CaptionsFile(dataRoot, "train"));
         var vqa = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, "train"), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, "train"));
         var texts = captions.Captions.Values.SelectMany(c => c)
             .Concat(vqa.Annotations.Values.SelectMany(a => a.Answers.Select(answer => $"{vqa.Questions[a.QuestionId].Question} {answer}")));
+        if (allTasks)
+            texts = texts.Concat(new[] { EvaluationTask.SnliVe, EvaluationTask.Nlvr2 }
+                .SelectMany(task => ResultsScoring.ReadLabelledSplit(task, dataRoot, "train").Examples.Select(e => $"{e.Text} {e.Label}")));
         return TextTokenizer.BuildGpt2(texts, 2000);
     }
 
@@ -39,9 +46,9 @@ internal static class TinyBenchmarkModel
     /// Saves a checkpoint in <paramref name="runFolder"/> after <paramref name="steps"/> PrefixLM
     /// pretraining steps on the train split's image-caption pairs (0: the initial weights).
     /// </summary>
-    public static string Checkpoint(string dataRoot, string runFolder, int steps, ulong seed = 1)
+    public static string Checkpoint(string dataRoot, string runFolder, int steps, ulong seed = 1, bool allTasks = false)
     {
-        var tokenizer = Tokenizer(dataRoot);
+        var tokenizer = Tokenizer(dataRoot, allTasks);
         var config = Config(tokenizer.VocabSize);
         var preprocessor = new ImagePreprocessor(config.ImageSize);
         var captions = DatasetReaders.ReadCocoCaptions(EvaluationDataLayout.CaptionsFile(dataRoot, "train"));

@@ -82,6 +82,74 @@ public sealed class EvaluationCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_reads_vqa_files_under_their_download_names_and_names_what_it_looked_for_when_they_are_missing()
+    {
+        var data = Path.Combine(_work.FullName, "data");
+        Assert.Equal(0, (await PlatformCommand.RunAsync(Timeout, "benchmark-data", "--out", data, "--images", "20", "--seed", "5")).ExitCode);
+        var downloaded = Path.Combine(_work.FullName, "downloaded");
+        Directory.CreateDirectory(downloaded);
+        File.Copy(Path.Combine(data, "annotations", "vqa_questions_test.json"), Path.Combine(downloaded, "v2_OpenEnded_mscoco_test_questions.json"));
+        File.Copy(Path.Combine(data, "annotations", "vqa_annotations_test.json"), Path.Combine(downloaded, "v2_mscoco_test_annotations.json"));
+        var annotations = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(downloaded, "v2_mscoco_test_annotations.json"), TestContext.Current.CancellationToken))!["annotations"]!.AsArray();
+        var results = Path.Combine(_work.FullName, "answers.json");
+        await File.WriteAllTextAsync(results, new JsonArray(annotations.Select(a => (JsonNode)new JsonObject
+        {
+            ["question_id"] = a!["question_id"]!.GetValue<long>(),
+            ["answer"] = a["multiple_choice_answer"]!.GetValue<string>(),
+        }).ToArray()).ToJsonString(), TestContext.Current.CancellationToken);
+
+        var scored = await PlatformCommand.RunAsync(Timeout, "eval", "--results", results, "--task", "vqa", "--data", downloaded);
+        Assert.True(scored.ExitCode == 0, scored.StandardError);
+        Assert.InRange(JsonDocument.Parse(scored.LastLine).RootElement.GetProperty("overall").GetDouble(), 90, 100);
+
+        var missing = await PlatformCommand.RunAsync(Timeout, "eval", "--results", results, "--task", "vqa", "--data", downloaded, "--split", "val2014");
+        Assert.Equal(2, missing.ExitCode);
+        var line = Assert.Single(missing.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("vqa_questions_val2014.json", line);
+        Assert.Contains("v2_OpenEnded_mscoco_val2014_questions.json", line);
+        Assert.DoesNotContain("Unhandled", line);
+    }
+
+    [Fact]
+    public async Task Eval_scores_a_checkpoint_on_snli_ve_nlvr2_and_nocaps_from_benchmark_data_and_the_outputs_rescore_to_the_same_numbers()
+    {
+        var data = Path.Combine(_work.FullName, "data");
+        var generated = await PlatformCommand.RunAsync(Timeout, "benchmark-data", "--out", data, "--images", "40", "--image-size", "32", "--seed", "9");
+        Assert.True(generated.ExitCode == 0, generated.StandardError);
+        Assert.Contains("SNLI-VE pairs", generated.StandardOutput);
+        var checkpoint = TinyBenchmarkModel.Checkpoint(data, Path.Combine(_work.FullName, "run"), steps: 3, allTasks: true);
+        string Out(string task) => Path.Combine(_work.FullName, "out-" + task);
+        JsonElement ScoresFile(string task) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(Out(task), "scores.json"))).RootElement;
+
+        var snli = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "snli-ve", "--data", data, "--out", Out("snli-ve"),
+            "--finetune", "--finetune-steps", "10", "--finetune-lr", "0.001");
+        Assert.True(snli.ExitCode == 0, snli.StandardError);
+        var accuracy = JsonDocument.Parse(snli.LastLine).RootElement.GetProperty("accuracy").GetDouble();
+        Assert.Equal(("snli-ve", 10), (ScoresFile("snli-ve").GetProperty("task").GetString(), ScoresFile("snli-ve").GetProperty("fine_tune").GetProperty("steps").GetInt32()));
+        var rescored = await PlatformCommand.RunAsync(Timeout, "eval", "--results", Path.Combine(Out("snli-ve"), "predictions.json"), "--task", "snli-ve", "--data", data);
+        Assert.True(rescored.ExitCode == 0, rescored.StandardError);
+        Assert.Equal(accuracy, JsonDocument.Parse(rescored.LastLine).RootElement.GetProperty("accuracy").GetDouble(), 9);
+
+        var nlvr2 = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "nlvr2", "--data", data, "--out", Out("nlvr2"));
+        Assert.True(nlvr2.ExitCode == 0, nlvr2.StandardError);
+        Assert.InRange(JsonDocument.Parse(nlvr2.LastLine).RootElement.GetProperty("accuracy").GetDouble(), 0, 100);
+        var predictions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Out("nlvr2"), "predictions.json"), TestContext.Current.CancellationToken))!.AsArray();
+        Assert.All(predictions, p => Assert.Contains(p!["prediction"]!.GetValue<string>(), new[] { "true", "false" }));
+        Assert.All(predictions, p => Assert.Equal(2, p!["images"]!.AsArray().Count));
+
+        var noCaps = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "nocaps", "--data", data, "--out", Out("nocaps"), "--prompt", "");
+        Assert.True(noCaps.ExitCode == 0, noCaps.StandardError);
+        var noCapsScores = JsonDocument.Parse(noCaps.LastLine).RootElement;
+        var domains = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(data, "annotations", "nocaps_test.json"), TestContext.Current.CancellationToken))!["images"]!.AsArray()
+            .Select(i => i!["domain"]!.GetValue<string>()).Distinct().ToArray();
+        Assert.NotEmpty(domains);
+        Assert.All(domains, domain => Assert.True(noCapsScores.TryGetProperty($"CIDEr_{domain}", out _), $"no CIDEr_{domain} in {noCaps.LastLine}"));
+        var rescoredCaptions = await PlatformCommand.RunAsync(Timeout, "eval", "--results", Path.Combine(Out("nocaps"), "captions.json"), "--task", "nocaps", "--data", data);
+        Assert.Equal(noCaps.LastLine, rescoredCaptions.LastLine);
+    }
+
+    [Fact]
     public async Task Eval_scores_a_checkpoint_on_each_task_and_writes_outputs_that_rescore_to_the_same_numbers()
     {
         var data = Path.Combine(_work.FullName, "data");
@@ -112,6 +180,7 @@ public sealed class EvaluationCommandTests : IDisposable
         var retrieval = await PlatformCommand.RunAsync(Timeout, "eval", "--checkpoint", checkpoint, "--task", "retrieval", "--data", data, "--out", Out("retrieval"));
         Assert.True(retrieval.ExitCode == 0, retrieval.StandardError);
         Assert.Contains("mean log-likelihood", retrieval.StandardOutput);
+        Assert.Matches(@"retrieval_seconds: \d+\.\d\d \(\d+ pairs/s\)", retrieval.StandardOutput);
         var recall = JsonDocument.Parse(retrieval.LastLine).RootElement;
         var ranks = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Out("retrieval"), "ranks.json"), TestContext.Current.CancellationToken)).RootElement;
         Assert.Equal(15, ranks.GetProperty("image_to_text").GetArrayLength());

@@ -7,11 +7,13 @@ using Platform.Model.Evaluation.Datasets;
 namespace Platform.Model.Evaluation.Benchmark;
 
 /// <summary>What the generator wrote.</summary>
-public sealed record BenchmarkSummary(IReadOnlyDictionary<string, int> ImagesPerSplit, int Captions, int Questions, int QuestionsWithDisagreement);
+public sealed record BenchmarkSummary(IReadOnlyDictionary<string, int> ImagesPerSplit, int Captions, int Questions, int QuestionsWithDisagreement,
+    TaskBenchmarkSummary? Tasks = null);
 
 /// <summary>
 /// Writes an offline captioning / VQA / retrieval benchmark of rendered shape scenes in the public
-/// file formats (COCO captions, VQAv2 questions + annotations, a Karpathy-style split file) under
+/// file formats (COCO captions, VQAv2 questions + annotations, a Karpathy-style split file; SNLI-VE,
+/// NLVR2 and NoCaps files from <see cref="TaskBenchmarks"/>) under
 /// <see cref="EvaluationDataLayout"/>, so the same readers and scorers serve it and the real sets.
 /// Everything derives from one seeded generator and no clock, so a seed gives byte-identical files.
 /// </summary>
@@ -52,6 +54,7 @@ public static class BenchmarkGenerator
         long captionId = 0;
         var totalQuestions = 0;
         var disagreements = 0;
+        var generated = new List<GeneratedImage>();
 
         for (var index = 0; index < options.Images; index++)
         {
@@ -65,6 +68,7 @@ public static class BenchmarkGenerator
             var imagePath = Path.Combine(EvaluationDataLayout.ImagesFolder(outputRoot, split), fileName);
             Directory.CreateDirectory(Path.GetDirectoryName(imagePath)!);
             File.WriteAllBytes(imagePath, scene.RenderPng(options.ImageSize));
+            generated.Add(new GeneratedImage(split, imageId, fileName, scene));
             files.Images.Add(new CocoImageRecord { Id = imageId, FileName = fileName, Width = options.ImageSize, Height = options.ImageSize });
 
             var captions = SceneLanguage.Captions(scene, options.CaptionsPerImage, random);
@@ -114,10 +118,11 @@ public static class BenchmarkGenerator
             });
         }
         Write(EvaluationDataLayout.KarpathySplitsFile(outputRoot), new KarpathySplitFile { Images = karpathy, Dataset = "synthetic" });
+        var tasks = TaskBenchmarks.Generate(outputRoot, options, generated);
 
         return new BenchmarkSummary(
             perSplit.ToDictionary(p => p.Key, p => p.Value.Images.Count),
-            perSplit.Values.Sum(f => f.Captions.Count), totalQuestions, disagreements);
+            perSplit.Values.Sum(f => f.Captions.Count), totalQuestions, disagreements, tasks);
     }
 
     /// <summary>Shuffled image indices cut into test, val and the rest train (each split gets at least one image).</summary>

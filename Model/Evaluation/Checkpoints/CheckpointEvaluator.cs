@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Platform.Model.Evaluation.Datasets;
 using Platform.Model.Evaluation.Retrieval;
@@ -10,6 +11,9 @@ namespace Platform.Model.Evaluation.Checkpoints;
 public sealed record GeneratedCaption(long ImageId, string FileName, string Caption);
 
 public sealed record GeneratedAnswer(long QuestionId, long ImageId, string Question, string Answer);
+
+/// <summary>An SNLI-VE or NLVR2 example's predicted label (the label word the decoder found most likely) and its gold label.</summary>
+public sealed record GeneratedLabel(string Id, IReadOnlyList<string> Images, string Text, string Prediction, string Label);
 
 /// <summary>0-based rank of an image's best-ranked ground-truth text among all texts.</summary>
 public sealed record ImageRank(long ImageId, int Rank);
@@ -36,7 +40,8 @@ public sealed record CheckpointEvaluation(
     FineTuneSummary? FineTune = null,
     IReadOnlyList<GeneratedCaption>? Captions = null,
     IReadOnlyList<GeneratedAnswer>? Answers = null,
-    RetrievalRanks? Ranks = null);
+    RetrievalRanks? Ranks = null,
+    IReadOnlyList<GeneratedLabel>? Labels = null);
 
 /// <summary>
 /// Scores a trained checkpoint on a downstream task with the same metric code that scores results
@@ -55,7 +60,13 @@ public static class CheckpointEvaluator
         int step = Checkpoint.ReadState(folder).Step;
         if (options.FineTune is { } fineTune)
         {
-            if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa; retrieval scores the checkpoint as it is.");
+            if (task == EvaluationTask.Retrieval) throw new ArgumentException("--finetune applies to coco-captions and vqa (and snli-ve, nlvr2, nocaps); retrieval scores the checkpoint as it is.");
+            if (task == EvaluationTask.Nlvr2)
+            {
+                var (pairModel, pairTokenizer, summary, pairProblems) = PairFineTuning.Run(folder, task, dataRoot, options.ImageSize, fineTune.Validate(), options.MaxAnswerTokens, log, cancellationToken);
+                using (pairModel)
+                    return Evaluate(pairModel, pairTokenizer, folder, step, task, dataRoot, options, summary, pairProblems, log, cancellationToken);
+            }
             return FineTuneThenEvaluate(folder, step, task, dataRoot, options, fineTune, log, cancellationToken);
         }
         var (model, tokenizer) = Checkpoint.LoadForInference(folder, options.ImageSize);
@@ -72,9 +83,13 @@ public static class CheckpointEvaluator
         var state = Checkpoint.ReadState(folder);
         var config = state.Config with { ImageSize = options.ImageSize ?? state.Config.ImageSize };
         var data = new TaskData(dataRoot, config.Validate(), TextTokenizer.Load(Path.Combine(folder, Checkpoint.VocabularyFile)));
-        var (samples, problems) = task == EvaluationTask.Vqa
-            ? data.VqaSamples(fineTune.Split, options.MaxAnswerTokens)
-            : data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens);
+        // NoCaps has no training split of its own: as in the paper, the captioner is fine-tuned on COCO's train split.
+        var (samples, problems) = task switch
+        {
+            EvaluationTask.Vqa => data.VqaSamples(fineTune.Split, options.MaxAnswerTokens),
+            EvaluationTask.SnliVe => data.LabelSamples(task, fineTune.Split, options.MaxAnswerTokens),
+            _ => data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens),
+        };
         if (samples.Count == 0) throw new InvalidDataException($"Split '{fineTune.Split}' gave no usable fine-tuning samples ({problems.Count} problems; first: {problems.FirstOrDefault()}).");
         var trainingOptions = new TrainingOptions
         {
@@ -121,11 +136,19 @@ public static class CheckpointEvaluator
         var problems = new List<string>(fineTuneProblems);
         switch (task)
         {
-            case EvaluationTask.CocoCaptions:
+            case EvaluationTask.CocoCaptions or EvaluationTask.NoCaps:
             {
                 settings["prompt"] = options.Prompt;
-                var (scores, captions) = Captioning(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                var (scores, captions) = Captioning(model, tokenizer, data, dataRoot, task, options, problems, log, cancellationToken);
                 return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Captions: captions);
+            }
+            case EvaluationTask.SnliVe or EvaluationTask.Nlvr2:
+            {
+                settings["framing"] = task == EvaluationTask.Nlvr2
+                    ? "each image encoded with the statement as text prefix, the two encodings concatenated; the decoder's most likely label word (true/false)"
+                    : "image and hypothesis as the prefix; the decoder's most likely label word (entailment/neutral/contradiction)";
+                var (scores, labels) = Classify(model, data, dataRoot, task, options, problems, log, cancellationToken);
+                return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Labels: labels);
             }
             case EvaluationTask.Vqa:
             {
@@ -138,7 +161,7 @@ public static class CheckpointEvaluator
                     ? "mean log-likelihood per text token (end-of-text included) given the image"
                     : "summed log-likelihood over text tokens (end-of-text included) given the image";
                 settings["captions_per_image"] = options.CaptionsPerImage.ToString(CultureInfo.InvariantCulture);
-                var (scores, ranks) = Retrieve(model, tokenizer, data, dataRoot, options, problems, log, cancellationToken);
+                var (scores, ranks) = Retrieve(model, tokenizer, data, dataRoot, options, settings, problems, log, cancellationToken);
                 return new CheckpointEvaluation(task, folder, step, scores, settings, problems, fineTune, Ranks: ranks);
             }
             default:
@@ -146,23 +169,85 @@ public static class CheckpointEvaluator
         }
     }
 
-    private static (TaskScores, IReadOnlyList<GeneratedCaption>) Captioning(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
+    private static (TaskScores, IReadOnlyList<GeneratedCaption>) Captioning(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot, EvaluationTask task,
         CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
     {
-        var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
+        var references = task == EvaluationTask.NoCaps ? ResultsScoring.ReadNoCapsReferences(dataRoot, options.Split) : ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
         var images = references.Images.Where(i => references.Captions.TryGetValue(i.Id, out var c) && c.Count > 0).Take(options.MaxImages ?? int.MaxValue).ToArray();
         int[] prompt = data.Prompt(options.Prompt, options.MaxCaptionTokens);
         var texts = Generate(model, tokenizer, images.Select(i => (i, prompt)).ToArray(), data, options.Split, options.BeamSize, options.MaxCaptionTokens, options.BatchSize, problems, log, cancellationToken);
         var captions = images.Zip(texts).Where(p => p.Second is not null).Select(p => new GeneratedCaption(p.First.Id, p.First.FileName, p.Second!)).ToArray();
         if (captions.Length == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be captioned (first problem: {problems.FirstOrDefault()}).");
-        var scores = ResultsScoring.ScoreCaptions(captions.Select(c => (CaptionResultRecord?)new CaptionResultRecord { ImageId = c.ImageId, Caption = c.Caption }).ToArray(), references, options.Split);
+        var results = captions.Select(c => (CaptionResultRecord?)new CaptionResultRecord { ImageId = c.ImageId, Caption = c.Caption }).ToArray();
+        var scores = task == EvaluationTask.NoCaps ? ResultsScoring.ScoreNoCaps(results, references, options.Split) : ResultsScoring.ScoreCaptions(results, references, options.Split);
         return (scores, captions);
+    }
+
+    /// <summary>SNLI-VE and NLVR2: the label each example's prefix makes most likely (see <see cref="LabelLikelihood"/>), scored by accuracy.</summary>
+    private static (TaskScores, IReadOnlyList<GeneratedLabel>) Classify(SimVlmModel model, TaskData data, string dataRoot, EvaluationTask task,
+        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var dataset = ResultsScoring.ReadLabelledSplit(task, dataRoot, options.Split);
+        problems.AddRange(dataset.Skipped.Select(s => $"{s.File} record {s.Index}: {s.Reason}"));
+        var examples = dataset.Examples.Take(options.MaxImages ?? int.MaxValue).ToArray();
+        if (examples.Length == 0) throw new InvalidDataException($"Split '{options.Split}' has no usable {ResultsScoring.TaskName(task)} examples (first problem: {problems.FirstOrDefault()}).");
+        var folders = data.LabelledImageFolders(task, options.Split);
+        var pixelCache = new Dictionary<string, TaskImage>(StringComparer.Ordinal);
+        int side = model.Config.ImageSize, slots = examples[0].Images.Count;
+        var predictions = new string[examples.Length];
+        for (int start = 0; start < examples.Length; start += options.BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ready = new List<(int Index, float[][] Pixels, int[] Prompt)>();
+            for (int i = start; i < Math.Min(examples.Length, start + options.BatchSize); i++)
+            {
+                predictions[i] = "";
+                var loaded = examples[i].Images.Select(name =>
+                {
+                    if (!pixelCache.TryGetValue(name, out var image))
+                    {
+                        pixelCache[name] = image = data.LoadNamedImage(name, folders);
+                        if (image.Problem is not null) problems.Add(image.Problem);
+                    }
+                    return image.Pixels;
+                }).ToArray();
+                // An example whose image is unusable keeps an empty (wrong) prediction: accuracy stays over every example.
+                if (loaded.Length == slots && loaded.All(p => p is not null)) ready.Add((i, loaded.Select(p => p!).ToArray(), data.Prompt(examples[i].Text, options.MaxAnswerTokens)));
+            }
+            if (ready.Count == 0) continue;
+            using var scope = NewDisposeScope();
+            var images = Enumerable.Range(0, slots).Select(slot => tensor(ready.SelectMany(r => r.Pixels[slot]).ToArray(), [ready.Count, 3, side, side])).ToArray();
+            // A label's ids can depend on the prompt only through its leading space, the same for every non-empty prompt.
+            var labelIds = dataset.Labels.Select(label => data.TargetIds(ready[0].Prompt, label)).ToArray();
+            double[][] scores;
+            using (no_grad())
+            {
+                bool wasTraining = model.training;
+                model.eval();
+                try
+                {
+                    var (encoded, valid) = LabelLikelihood.EncodeImagesWithPrompt(model, images, ready.Select(r => r.Prompt).ToArray());
+                    scores = LabelLikelihood.Scores(model, encoded, valid, ready.Select(r => r.Prompt.Length).ToArray(), labelIds);
+                }
+                finally
+                {
+                    model.train(wasTraining);
+                }
+            }
+            for (int j = 0; j < ready.Count; j++)
+                predictions[ready[j].Index] = dataset.Labels[Array.IndexOf(scores[j], scores[j].Max())];
+            log?.Invoke($"classified {Math.Min(examples.Length, start + options.BatchSize)}/{examples.Length}");
+        }
+        var generated = examples.Select((e, i) => new GeneratedLabel(e.Id, e.Images, e.Text, predictions[i], e.Label)).ToArray();
+        var scored = dataset with { Examples = examples };
+        var taskScores = ResultsScoring.ScoreLabels(task, generated.Select(g => (LabelResultRecord?)new LabelResultRecord { Id = g.Id, Prediction = g.Prediction }).ToArray(), scored, options.Split);
+        return (taskScores, generated);
     }
 
     private static (TaskScores, IReadOnlyList<GeneratedAnswer>) Vqa(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
         CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
     {
-        var dataset = DatasetReaders.ReadVqa(EvaluationDataLayout.VqaQuestionsFile(dataRoot, options.Split), EvaluationDataLayout.VqaAnnotationsFile(dataRoot, options.Split));
+        var dataset = ResultsScoring.ReadVqaSplit(dataRoot, options.Split);
         if (dataset.Annotations.Count == 0) throw new InvalidDataException($"Split '{options.Split}' has no VQA annotations to score against.");
         var imagesById = TaskData.ImagesById(dataRoot, options.Split);
         var kept = imagesById.Values.Select(i => i.Id).Order().Take(options.MaxImages ?? int.MaxValue).ToHashSet();
@@ -212,7 +297,7 @@ public static class CheckpointEvaluator
     }
 
     private static (TaskScores, RetrievalRanks) Retrieve(SimVlmModel model, TextTokenizer tokenizer, TaskData data, string dataRoot,
-        CheckpointEvaluationOptions options, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
+        CheckpointEvaluationOptions options, Dictionary<string, string> settings, List<string> problems, Action<string>? log, CancellationToken cancellationToken)
     {
         var references = ResultsScoring.ReadCaptionReferences(dataRoot, options.Split);
         var usable = new List<(CocoImage Image, float[] Pixels)>();
@@ -225,7 +310,14 @@ public static class CheckpointEvaluator
         if (usable.Count == 0) throw new InvalidDataException($"No image of split '{options.Split}' could be loaded (first problem: {problems.FirstOrDefault()}).");
         var set = RetrievalSet.FromCaptions(references with { Images = usable.Select(u => u.Image).ToArray() }, options.CaptionsPerImage);
         var textIds = set.Texts.Select(t => tokenizer.Encode(t, model.Config.MaxTextLength)).ToArray();
+        // Each image is encoded once and its encoder output reused for every batch of captions: pairs cost a decoder pass each, not an encoder pass.
+        var clock = Stopwatch.StartNew();
         var logLikelihoods = TextLikelihood.TokenLogLikelihoods(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, log, cancellationToken);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long pairs = (long)usable.Count * set.Texts.Count;
+        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture, $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions per decoder pass");
+        settings["retrieval_seconds"] = string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} ({pairs / Math.Max(seconds, 1e-9):F0} pairs/s)");
+        log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"scored {pairs} image-caption pairs in {seconds:F2} s"));
         var scoreMatrix = GenerativePairScore.Matrix(usable.Count, set.Texts.Count, (i, t) => logLikelihoods[i][t], options.RetrievalScoring);
         var recall = RetrievalRecall.Compute(scoreMatrix, set.TextImage);
         var imageRanks = RetrievalRecall.ImageToTextRanks(scoreMatrix, set.TextImage);

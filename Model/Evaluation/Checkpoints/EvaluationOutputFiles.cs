@@ -6,7 +6,8 @@ namespace Platform.Model.Evaluation.Checkpoints;
 /// <summary>
 /// Writes an evaluation to a folder: scores.json (task, checkpoint, settings, scores) and the
 /// per-item outputs, captions.json / answers.json in the standard results formats (so
-/// `platform eval --results` re-scores them to the same numbers) or ranks.json for retrieval.
+/// `platform eval --results` re-scores them to the same numbers), predictions.json for SNLI-VE / NLVR2
+/// ([{"id","prediction"}], re-scored the same way) or ranks.json for retrieval.
 /// </summary>
 public static class EvaluationOutputFiles
 {
@@ -14,6 +15,7 @@ public static class EvaluationOutputFiles
     public const string CaptionsFile = "captions.json";
     public const string AnswersFile = "answers.json";
     public const string RanksFile = "ranks.json";
+    public const string PredictionsFile = "predictions.json";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -56,6 +58,8 @@ public static class EvaluationOutputFiles
             WriteFile(CaptionsFile, captions.Select(c => new { ImageId = c.ImageId, c.Caption, c.FileName }));
         if (evaluation.Answers is { } answers)
             WriteFile(AnswersFile, answers.Select(a => new { a.QuestionId, a.Answer, a.ImageId, a.Question }));
+        if (evaluation.Labels is { } labels)
+            WriteFile(PredictionsFile, labels.Select(l => new { l.Id, l.Prediction, l.Label, l.Text, l.Images }));
         if (evaluation.Ranks is { } ranks)
             WriteFile(RanksFile, new { ImageToText = ranks.Images, TextToImage = ranks.Texts });
         return written;

@@ -25,6 +25,9 @@ public sealed class CocoImageRecord
     [JsonPropertyName("file_name")] public string? FileName { get; set; }
     [JsonPropertyName("width")] public int? Width { get; set; }
     [JsonPropertyName("height")] public int? Height { get; set; }
+
+    /// <summary>NoCaps only: "in-domain", "near-domain" or "out-domain" (absent in COCO files).</summary>
+    [JsonPropertyName("domain")] public string? Domain { get; set; }
 }
 
 public sealed class CocoCaptionRecord
@@ -113,4 +116,32 @@ public sealed class VqaResultRecord
 {
     [JsonPropertyName("question_id")] public long? QuestionId { get; set; }
     [JsonPropertyName("answer")] public string? Answer { get; set; }
+}
+
+/// <summary>One line of SNLI-VE's snli_ve_{split}.jsonl (the SNLI record with the premise's Flickr30k image).</summary>
+public sealed class SnliVeRecord
+{
+    [JsonPropertyName("Flickr30K_ID")] public string? Flickr30kId { get; set; }
+    [JsonPropertyName("pairID")] public string? PairId { get; set; }
+    [JsonPropertyName("sentence1")] public string? Premise { get; set; }
+    [JsonPropertyName("sentence2")] public string? Hypothesis { get; set; }
+    [JsonPropertyName("gold_label")] public string? GoldLabel { get; set; }
+}
+
+/// <summary>One line of NLVR2's {split}.json: a statement about a pair of images and whether it holds.</summary>
+public sealed class Nlvr2Record
+{
+    [JsonPropertyName("identifier")] public string? Identifier { get; set; }
+    [JsonPropertyName("sentence")] public string? Sentence { get; set; }
+    [JsonPropertyName("label")] public string? Label { get; set; }
+    [JsonPropertyName("directory")] public int? Directory { get; set; }
+    [JsonPropertyName("left_url")] public string? LeftUrl { get; set; }
+    [JsonPropertyName("right_url")] public string? RightUrl { get; set; }
+}
+
+/// <summary>A labelled entry of an SNLI-VE or NLVR2 results file: the example's id and the predicted label.</summary>
+public sealed class LabelResultRecord
+{
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("prediction")] public string? Prediction { get; set; }
 }

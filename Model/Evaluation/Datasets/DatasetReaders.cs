@@ -7,8 +7,20 @@ public sealed record SkippedRecord(string File, int Index, string Reason);
 
 public sealed record CocoImage(long Id, string FileName, int Width, int Height);
 
-/// <summary>Images with their reference captions (COCO captions file, or one split of a Karpathy file).</summary>
-public sealed record CaptionDataset(IReadOnlyList<CocoImage> Images, IReadOnlyDictionary<long, IReadOnlyList<string>> Captions, IReadOnlyList<SkippedRecord> Skipped);
+/// <summary>
+/// Images with their reference captions (COCO captions file, or one split of a Karpathy file);
+/// <paramref name="Domains"/> the NoCaps domain of each image that has one (empty for COCO).
+/// </summary>
+public sealed record CaptionDataset(IReadOnlyList<CocoImage> Images, IReadOnlyDictionary<long, IReadOnlyList<string>> Captions, IReadOnlyList<SkippedRecord> Skipped,
+    IReadOnlyDictionary<long, string>? Domains = null);
+
+/// <summary>
+/// An example of a task whose answer is one of a few labels (SNLI-VE, NLVR2): its id, the images it
+/// shows (one for SNLI-VE, two for NLVR2, as file names without folder), the text and the gold label.
+/// </summary>
+public sealed record LabelledExample(string Id, IReadOnlyList<string> Images, string Text, string Label);
+
+public sealed record LabelledDataset(IReadOnlyList<LabelledExample> Examples, IReadOnlyList<string> Labels, IReadOnlyList<SkippedRecord> Skipped);
 
 public sealed record VqaQuestion(long QuestionId, long ImageId, string Question);
 
@@ -53,6 +65,7 @@ public static class DatasetReaders
         var skipped = new List<SkippedRecord>();
         var images = new List<CocoImage>();
         var byId = new Dictionary<long, List<string>>();
+        var domains = new Dictionary<long, string>();
         for (var i = 0; i < file.Images.Count; i++)
         {
             var record = file.Images[i];
@@ -60,6 +73,7 @@ public static class DatasetReaders
             if (byId.ContainsKey(id)) { skipped.Add(new(path, i, $"duplicate image id {id}")); continue; }
             images.Add(new CocoImage(id, record.FileName ?? "", record.Width ?? 0, record.Height ?? 0));
             byId[id] = [];
+            if (record.Domain is { Length: > 0 } domain) domains[id] = domain;
         }
         for (var i = 0; i < file.Annotations.Count; i++)
         {
@@ -69,7 +83,7 @@ public static class DatasetReaders
             if (!byId.TryGetValue(imageId, out var captions)) { skipped.Add(new(path, i, $"caption for unknown image {imageId}")); continue; }
             captions.Add(record.Caption);
         }
-        return new CaptionDataset(images, byId.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value), skipped);
+        return new CaptionDataset(images, byId.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value), skipped, domains);
     }
 
     /// <summary>Karpathy's split names; "restval" is the part of the COCO val set used for training.</summary>
@@ -143,5 +157,78 @@ public static class DatasetReaders
             }
         }
         return new VqaDataset(questions, annotations, skipped);
+    }
+
+    /// <summary>SNLI-VE's three labels, in the order the dataset's papers list them.</summary>
+    public static readonly string[] SnliVeLabels = ["entailment", "neutral", "contradiction"];
+
+    /// <summary>NLVR2's labels as the model generates them (the files write "True" / "False").</summary>
+    public static readonly string[] Nlvr2Labels = ["true", "false"];
+
+    /// <summary>
+    /// Reads SNLI-VE's snli_ve_{split}.jsonl: one JSON object per line; the premise image is the
+    /// Flickr30k image `{Flickr30K_ID}.jpg`, the text the hypothesis (`sentence2`), the label `gold_label`.
+    /// </summary>
+    public static LabelledDataset ReadSnliVe(string path)
+    {
+        var skipped = new List<SkippedRecord>();
+        var examples = new List<LabelledExample>();
+        foreach (var (index, record) in ReadJsonLines<SnliVeRecord>(path, skipped))
+        {
+            if (record.Flickr30kId is not { Length: > 0 } image || record.Hypothesis is not { Length: > 0 } hypothesis)
+            { skipped.Add(new(path, index, "record without Flickr30K_ID or sentence2")); continue; }
+            if (record.GoldLabel is not { } label || !SnliVeLabels.Contains(label))
+            { skipped.Add(new(path, index, $"gold_label '{record.GoldLabel}' is not one of {string.Join(", ", SnliVeLabels)}")); continue; }
+            examples.Add(new LabelledExample(record.PairId ?? $"{index}", [$"{image}.jpg"], hypothesis, label));
+        }
+        return new LabelledDataset(examples, SnliVeLabels, skipped);
+    }
+
+    /// <summary>
+    /// Reads NLVR2's {split}.json: one JSON object per line; `identifier` "{split}-{set}-{pair}-{sentence}"
+    /// names the images "{split}-{set}-{pair}-img0.png" and "-img1.png" (the identifier without its sentence index).
+    /// </summary>
+    public static LabelledDataset ReadNlvr2(string path)
+    {
+        var skipped = new List<SkippedRecord>();
+        var examples = new List<LabelledExample>();
+        foreach (var (index, record) in ReadJsonLines<Nlvr2Record>(path, skipped))
+        {
+            int dash = record.Identifier?.LastIndexOf('-') ?? -1;
+            if (record.Identifier is not { } identifier || dash <= 0 || record.Sentence is not { Length: > 0 } sentence)
+            { skipped.Add(new(path, index, "record without an identifier of the form split-set-pair-sentence, or without a sentence")); continue; }
+            var label = record.Label?.ToLowerInvariant();
+            if (label is null || !Nlvr2Labels.Contains(label))
+            { skipped.Add(new(path, index, $"label '{record.Label}' is not True or False")); continue; }
+            string pair = identifier[..dash];
+            string folder = record.Directory is { } directory ? $"{directory.ToString(System.Globalization.CultureInfo.InvariantCulture)}/" : "";
+            examples.Add(new LabelledExample(identifier, [$"{folder}{pair}-img0.png", $"{folder}{pair}-img1.png"], sentence, label));
+        }
+        return new LabelledDataset(examples, Nlvr2Labels, skipped);
+    }
+
+    /// <summary>JSON lines: every non-blank line one object; a line that does not parse is skipped with its reason.</summary>
+    static IEnumerable<(int Index, T Record)> ReadJsonLines<T>(string path, List<SkippedRecord> skipped) where T : class
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"File not found: {path}", path);
+        int index = -1;
+        foreach (var line in File.ReadLines(path))
+        {
+            index++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            T? record;
+            try
+            {
+                record = JsonSerializer.Deserialize<T>(line, Json);
+            }
+            catch (JsonException e)
+            {
+                skipped.Add(new(path, index, $"line {index + 1} is not a JSON object ({e.Message})"));
+                continue;
+            }
+            if (record is null) { skipped.Add(new(path, index, $"line {index + 1} is null")); continue; }
+            yield return (index, record);
+        }
     }
 }

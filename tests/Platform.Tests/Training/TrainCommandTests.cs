@@ -55,7 +55,7 @@ public sealed class TrainCommandTests : IDisposable
             (Submit("--dataset", "web", "--eval", "vqa"), "--eval needs --eval-data DIR"),
             (Submit("--dataset", "web", "--eval", "coco-captions", "--eval-data", Path.Combine(root, "missing")), "cannot read the data folder"),
             (Submit("--dataset", "web", "--eval", "vqa", "--eval-data", noAnnotations), $"Evaluation vqa: cannot read split 'test' of the data folder '{noAnnotations}'"),
-            (Submit("--dataset", "web", "--eval", "captions", "--eval-data", noAnnotations), "Unknown task 'captions'; expected coco-captions, vqa or retrieval."),
+            (Submit("--dataset", "web", "--eval", "captions", "--eval-data", noAnnotations), "Unknown task 'captions'; expected coco-captions, vqa, retrieval, snli-ve, nlvr2, nocaps."),
             (Submit("--dataset", "web", "--run", "my run"), "Run id 'my run' may hold only ASCII letters, digits, '.', '-' and '_'."),
         ];
         foreach (var (args, message) in cases)
