@@ -28,7 +28,8 @@ internal static class DiLoCoDriver
         var setup = new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout);
         var status = await coordinator.Open(setup);
         if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
-        if (!await grains.GetGrain<ITrainingRunGrain>(spec.RunId).AttemptStarted(a.Attempt, status.Round * h, worker))
+        var record = grains.GetGrain<ITrainingRunGrain>(spec.RunId);
+        if (!await record.AttemptStarted(a.Attempt, status.Round * h, worker))
             return new TrainerReport(status.Round * h, Stopped: true);
         logger.LogInformation("Run {Run} attempt {Attempt}: {Trainers} DiLoCo replicas from round {Round} of {Rounds}", spec.RunId, a.Attempt, spec.Trainers, status.Round, rounds);
 
@@ -46,6 +47,7 @@ internal static class DiLoCoDriver
                 // A coordinator reactivated elsewhere knows no attempt: it reloads the outer state from the folder.
                 if (status.Attempt < a.Attempt) status = await coordinator.Open(setup);
                 if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
+                if (!await record.ReportDiLoCo(a.Attempt, status)) return new TrainerReport(status.Round * h, Stopped: true);
                 // The step advances within a round too, so that a long round does not look like a stall.
                 heartbeatStep(status.Round * h + status.Replicas.Where(r => !r.Dropped && r.Round == status.Round).Select(r => r.LocalStep).DefaultIfEmpty(0).Max());
                 if (status.Finished) return new TrainerReport(status.Round * h, Stopped: false);

@@ -72,8 +72,28 @@ public sealed class OuterOptimizer
             File.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(new SavedState(Round, LearningRate, Momentum), Checkpoint.Json));
         });
 
-    /// <summary>The newest outer state saved in <paramref name="directory"/>, or null when none was.</summary>
+    /// <summary>
+    /// The newest outer state saved in <paramref name="directory"/>, or null when none was. A writer may save a newer state
+    /// and delete the one being read meanwhile (a coordinator's old activation still finishing a round while a new one
+    /// loads): a state that vanishes while it is read is looked up again.
+    /// </summary>
     public static OuterOptimizer? LoadLatest(string directory)
+    {
+        const int attempts = 5;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return LoadNewest(directory);
+            }
+            catch (Exception e) when (attempt < attempts && e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                Thread.Sleep(50 * attempt);
+            }
+        }
+    }
+
+    private static OuterOptimizer? LoadNewest(string directory)
     {
         if (!Directory.Exists(directory)) return null;
         var folders = Checkpoint.NewestFirst(directory);

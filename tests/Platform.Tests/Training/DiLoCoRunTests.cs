@@ -30,7 +30,7 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
         await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Completed);
 
-        var status = await cluster.Grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId).GetStatus();
+        var status = (await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetDiLoCoStatus())!;
         Assert.True(status.Finished);
         Assert.Equal(rounds, status.Round);
         Assert.Equal(Enumerable.Range(0, rounds), status.History.Select(r => r.Round));
