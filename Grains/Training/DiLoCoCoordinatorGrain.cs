@@ -82,7 +82,8 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistory(newSetup.ExchangeFolder)));
         round = outer?.Round ?? 0;
         replicas.Clear();
-        for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round };
+        var absent = newSetup.RanksWithoutDevice ?? [];
+        for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round, Dropped = absent.Contains(rank) };
         StartRound();
         error = null;
         timer ??= this.RegisterGrainTimer(_ => DropSilentReplicasAsync(), new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { KeepAlive = true });
