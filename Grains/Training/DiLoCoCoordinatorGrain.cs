@@ -193,8 +193,30 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         round = optimizer.Round;
         foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
         StartRound();
+        await SaveCheckpointIfDueAsync(s, round, ordered[0].Rank, optimizer.Weights);
         logger.LogInformation("DiLoCo run {Run}: round {Round} done with replicas {Ranks}, {Bytes} bytes up, {Wait:F2} s at the barrier",
             this.GetPrimaryKeyString(), completed, string.Join(",", ordered.Select(r => r.Rank)), history[^1].BytesUp, barrierWait);
+    }
+
+    /// <summary>
+    /// The run's checkpoint of the global weights that start <paramref name="next"/>, listed in the run's record like a single
+    /// trainer's so that evaluations and the leaderboard take it. A checkpoint that fails costs only itself: the run resumes
+    /// from its outer state either way.
+    /// </summary>
+    private async Task SaveCheckpointIfDueAsync(DiLoCoSetup s, int next, int rank, IReadOnlyList<NamedArray> weights)
+    {
+        int step = next * s.SyncEvery;
+        if (s.Checkpoints is not { } checkpoints || !GlobalCheckpoint.IsDue(step, s.SyncEvery, checkpoints.Every, s.Rounds * s.SyncEvery)) return;
+        try
+        {
+            string folder = await Task.Run(() => GlobalCheckpoint.Save(checkpoints.RunFolder, step, ReplicaCheckpoints.Folder(s.ExchangeFolder, rank), next, weights));
+            if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportCheckpoint(s.Attempt, step, folder))
+                logger.LogWarning("DiLoCo run {Run}: the record refused the checkpoint of step {Step} (a newer attempt took the run)", this.GetPrimaryKeyString(), step);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "DiLoCo run {Run}: the checkpoint of step {Step} could not be saved or reported", this.GetPrimaryKeyString(), step);
+        }
     }
 
     private async Task DropSilentReplicasAsync()

@@ -28,7 +28,7 @@ internal static class DiLoCoDriver
         string exchange = ExchangeFolder(a.CheckpointLocation);
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId);
         var setup = new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout,
-            Enumerable.Range(started, spec.Trainers - started).ToArray());
+            Enumerable.Range(started, spec.Trainers - started).ToArray(), new DiLoCoCheckpoints(a.CheckpointLocation, spec.CheckpointEvery));
         var status = await coordinator.Open(setup);
         if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
         var record = grains.GetGrain<ITrainingRunGrain>(spec.RunId);

@@ -25,6 +25,9 @@ public static class ReplicaCheckpoints
                 Directory.Delete(folder, recursive: true);
     }
 
+    /// <summary>The checkpoint folder of the replica's state at the start of <paramref name="round"/>, or null when it saved none.</summary>
+    public static string? StateFolder(string replicaFolder, int round) => Checkpoint.Latest(RoundFolder(replicaFolder, round));
+
     /// <summary>
     /// The trainer as it stood at the start of <paramref name="round"/>, or null when the replica saved no state for that
     /// round (it joined later, was dropped from the round before, or the run starts). The model's weights are the replica's

@@ -1,4 +1,5 @@
 using Platform.Grains.Training;
+using Platform.Model.Training;
 using Platform.Model.Training.DiLoCo;
 using Platform.Silo.Hosting;
 
@@ -50,6 +51,17 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(record.CheckpointLocation));
         Assert.NotNull(outer);
         Assert.Equal(rounds, outer!.Round);
+
+        // The run's checkpoint is the global weights at its last round boundary, in a folder evaluations load like a single trainer's.
+        var checkpoint = Assert.Single(record.Checkpoints, c => !c.Deleted);
+        Assert.Equal(syncEvery * rounds, checkpoint.Step);
+        var (model, _) = Checkpoint.LoadForInference(checkpoint.Folder);
+        using (model)
+        {
+            var saved = NamedWeights.Read(model);
+            Assert.Equal(outer.Weights.Select(w => w.Name), saved.Select(w => w.Name));
+            Assert.All(outer.Weights.Zip(saved), pair => Assert.Equal(pair.First.Values, pair.Second.Values));
+        }
     }
 
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
