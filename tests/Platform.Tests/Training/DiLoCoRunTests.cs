@@ -64,6 +64,38 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         }
     }
 
+    [Fact]
+    public async Task A_run_paused_mid_run_and_resumed_by_a_new_attempt_ends_with_the_weights_of_the_same_run_uninterrupted()
+    {
+        const int syncEvery = 2, rounds = 10;
+        var uninterrupted = cluster.Spec("diloco-straight", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery };
+        var interrupted = uninterrupted with { RunId = "diloco-paused" };
+        await cluster.Scheduler.Submit(uninterrupted);
+        await cluster.WaitForPhaseAsync(uninterrupted.RunId, TrainingRunPhase.Completed);
+
+        // A new attempt has new replica grains and new trainers: only the outer state and the replicas' saved inner states carry over.
+        await cluster.Scheduler.Submit(interrupted);
+        var record = cluster.Grains.GetGrain<ITrainingRunGrain>(interrupted.RunId);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while ((await record.GetStatus()).Latest is not { } latest || latest.Step < syncEvery)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the first round did not complete");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        await cluster.Scheduler.Pause(interrupted.RunId);
+        var paused = await cluster.WaitForPhaseAsync(interrupted.RunId, TrainingRunPhase.Paused);
+        Assert.True(paused.Step < interrupted.Steps, $"the run must stop before its end (it stopped at {paused.Step}) for the resume to prove anything");
+        await cluster.Scheduler.Resume(interrupted.RunId);
+        var resumed = await cluster.WaitForPhaseAsync(interrupted.RunId, TrainingRunPhase.Completed);
+        Assert.Equal(2, resumed.Attempt);
+
+        var straight = OuterOptimizer.LoadLatest(DiLoCoExchange((await cluster.Grains.GetGrain<ITrainingRunGrain>(uninterrupted.RunId).GetStatus()).CheckpointLocation))!;
+        var again = OuterOptimizer.LoadLatest(DiLoCoExchange((await record.GetStatus()).CheckpointLocation))!;
+        Assert.Equal(rounds, again.Round);
+        double difference = straight.Weights.Zip(again.Weights).Max(p => p.First.Values.Zip(p.Second.Values).Max(v => Math.Abs((double)v.First - v.Second)));
+        Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by {difference}");
+    }
+
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
 
     [Fact]
