@@ -192,6 +192,43 @@ public sealed class DiLoCoTests
         }
     }
 
+    [Fact]
+    public async Task OuterStateLoadsWhileAnotherWriterSavesNewerRoundsAndDeletesOlderOnes()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"diloco-outer-race-{Guid.NewGuid():N}");
+        try
+        {
+            // Large enough that a load takes a while, so the writer's deletions land inside loads.
+            var outer = new OuterOptimizer([new NamedArray("w", new float[1 << 20])], 0.7, 0.9);
+            var gradient = new[] { new NamedArray("w", Enumerable.Repeat(0.01f, 1 << 20).ToArray()) };
+            outer.Save(directory);
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var writer = Task.Run(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    outer.Step(gradient);
+                    outer.Save(directory);
+                    OuterOptimizer.DeleteBefore(directory, outer.Round);
+                }
+            }, TestContext.Current.CancellationToken);
+            int loads = 0, lastRound = 0;
+            while (!writer.IsCompleted)
+            {
+                var loaded = OuterOptimizer.LoadLatest(directory)!;
+                Assert.True(loaded.Round >= lastRound, $"round {loaded.Round} loaded after round {lastRound}");
+                lastRound = loaded.Round;
+                loads++;
+            }
+            await writer;
+            Assert.True(loads > 1 && lastRound > 1, $"{loads} loads saw rounds up to {lastRound}: the race was not run");
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static readonly Gen<NamedArray[]> AnyArrays =
         Gen.Int[1, 5].SelectMany(count => Gen.Select(Gen.Int[0, 300].Select(length => Gen.Float[-1e6f, 1e6f].Array[length]).SelectMany(g => g), Gen.Int[1, 40]).Array[count])
             .Select(arrays => arrays.Select((a, i) => new NamedArray($"layer{i}.weight{new string('x', a.Item2)}", a.Item1)).ToArray());
