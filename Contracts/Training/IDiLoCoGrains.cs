@@ -33,6 +33,7 @@ public interface IDiLoCoReplicaGrain : IGrainWithStringKey
     Task Stop();
 }
 
+/// <param name="RanksWithoutDevice">Replicas the attempt could not start (it got fewer devices than replicas): dropped from the start, they join when a device is found for them.</param>
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoSetup(
     [property: Id(0)] int Attempt,
@@ -42,7 +43,16 @@ public sealed record DiLoCoSetup(
     [property: Id(4)] double OuterLearningRate,
     [property: Id(5)] double OuterMomentum,
     [property: Id(6)] string ExchangeFolder,
-    [property: Id(7)] TimeSpan ReplicaTimeout);
+    [property: Id(7)] TimeSpan ReplicaTimeout,
+    [property: Id(8)] IReadOnlyList<int>? RanksWithoutDevice = null,
+    [property: Id(9)] DiLoCoCheckpoints? Checkpoints = null);
+
+/// <summary>Where and how often a multi-trainer run saves the checkpoints its record lists: the global weights at round boundaries.</summary>
+/// <param name="Every">Steps between checkpoints (a round ending past a multiple saves one); 0: only at the run's end.</param>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoCheckpoints(
+    [property: Id(0)] string RunFolder,
+    [property: Id(1)] int Every);
 
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoReplicaAssignment(

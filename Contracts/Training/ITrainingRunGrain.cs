@@ -32,6 +32,16 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 
     /// <summary>The run's full status: the scheduler's summary, progress, history, checkpoints and evaluation curve.</summary>
     Task<TrainingRunStatus> GetStatus();
+
+    /// <summary>
+    /// A multi-trainer run's rounds as its coordinator last told the attempt's trainer, which passes them on here. False when
+    /// the attempt was superseded. Readers ask this record, never the coordinator, so a status read cannot activate the
+    /// coordinator on a silo of the reader's choosing.
+    /// </summary>
+    Task<bool> ReportDiLoCo(int attempt, DiLoCoStatus status);
+
+    /// <summary>The rounds <see cref="ReportDiLoCo"/> last passed on; null before the first report (or for a single-trainer run).</summary>
+    Task<DiLoCoStatus?> GetDiLoCoStatus();
 }
 
 /// <summary>One optimiser step's metrics, as a trainer reports them; ValidationLoss only after the steps that validate.</summary>

@@ -11,7 +11,8 @@ namespace Platform.Grains.Training;
 /// Layout of the exchange folder: <c>outer/step-R</c> the outer state that starts round R, <c>round-R/rank-K</c> replica K's
 /// pseudo-gradient chunks of round R (and <c>initial</c> in round 0: its start weights, which every replica draws alike).
 /// </summary>
-// Activated first by the run's trainer grain, so it lives on that silo: losing it loses the run's lease anyway.
+// Activated first by the run's trainer grain, so it lives on that silo: losing it loses the run's lease anyway. Nothing else
+// asks it first: status reads go to the run's record (ITrainingRunGrain.GetDiLoCoStatus), never here.
 [Orleans.Placement.PreferLocalPlacement]
 public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logger) : Grain, IDiLoCoCoordinatorGrain
 {
@@ -24,9 +25,6 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
     private readonly Dictionary<int, DiLoCoRoundReport> reports = [];
     private readonly List<DiLoCoRoundRecord> history = [];
 
-    /// <summary>The steps reported to the run's record, the newest <see cref="SentStepsLimit"/>: sent again when the record lost some.</summary>
-    private readonly List<TrainingStepRecord> sentSteps = [];
-    private const int SentStepsLimit = 20_000;
     private readonly Stopwatch sinceFirstReport = new();
     private IGrainTimer? timer;
     private int round;
@@ -84,7 +82,8 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistory(newSetup.ExchangeFolder)));
         round = outer?.Round ?? 0;
         replicas.Clear();
-        for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round };
+        var absent = newSetup.RanksWithoutDevice ?? [];
+        for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round, Dropped = absent.Contains(rank) };
         StartRound();
         error = null;
         timer ??= this.RegisterGrainTimer(_ => DropSilentReplicasAsync(), new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { KeepAlive = true });
@@ -140,30 +139,18 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
 
     private bool IsFinished => setup is { } s && round >= s.Rounds;
 
-    /// <summary>The outer step, once every replica not dropped has reported.</summary>
+    /// <summary>
+    /// The outer step, once every replica not dropped has reported. The round's steps go to the run's record first (which
+    /// writes a multi-trainer run's steps at once), then the round's record, then the outer state: an activation lost
+    /// between them redoes the round, whose steps and record the record and the history then take as known. A record that
+    /// cannot be reached leaves the round open; the timer tries again.
+    /// </summary>
     private async Task TryCompleteRoundAsync()
     {
         if (setup is not { } s || outer is null || averager is null || reports.Count == 0) return;
         if (replicas.Any(r => !r.Value.Dropped && !reports.ContainsKey(r.Key))) return;
-        var optimizer = outer;
-        var mean = averager.Average();
-        double barrierWait = sinceFirstReport.Elapsed.TotalSeconds;
         int completed = round;
-        await Task.Run(() =>
-        {
-            optimizer.Step(mean);
-            optimizer.Save(OuterFolder(s.ExchangeFolder));
-            OuterOptimizer.DeleteBefore(OuterFolder(s.ExchangeFolder), optimizer.Round);
-            TryDelete(Path.Combine(s.ExchangeFolder, $"round-{completed:D6}"));
-        });
         var ordered = reports.Values.OrderBy(r => r.Rank).ToArray();
-        history.Add(new DiLoCoRoundRecord(completed, ordered.Select(r => r.Rank).ToArray(), ordered.Select(r => r.Epoch).ToArray(), ordered.Select(r => r.Part).ToArray(),
-            averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average()));
-        if (history.Count > HistoryLimit) history.RemoveAt(0);
-        var rounds = history.ToArray();
-        await Task.Run(() => SaveHistory(s.ExchangeFolder, rounds));
-        round = optimizer.Round;
-        foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
         // The run's record takes the round's steps as its own, numbered on from the previous round's: each one the mean over the replicas.
         var steps = Enumerable.Range(0, ordered.Min(r => r.Steps.Count)).Select(i =>
         {
@@ -175,49 +162,76 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
                 TokensPerSecond = ordered.Sum(r => r.Steps[i].TokensPerSecond),
             };
         }).ToArray();
-        StartRound();
-        sentSteps.AddRange(steps);
-        if (sentSteps.Count > SentStepsLimit) sentSteps.RemoveRange(0, sentSteps.Count - SentStepsLimit);
         try
         {
-            var record = GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString());
-            if (!await record.ReportSteps(s.Attempt, steps))
-            {
-                // The record refuses steps that would leave a gap: its activation died (a silo lost) before it wrote the
-                // previous rounds' steps. A single trainer redoes them from its checkpoint; here the rounds are done, so the
-                // record gets them again from what it still has.
-                var status = await record.GetStatus();
-                if (status.Run.Attempt == s.Attempt)
-                {
-                    int have = status.Latest?.Step ?? 0;
-                    var missing = sentSteps.Where(step => step.Step > have).ToArray();
-                    if (missing.Length > 0 && !await record.ReportSteps(s.Attempt, missing))
-                        logger.LogWarning("DiLoCo run {Run}: the record refused the steps after {Step} again", this.GetPrimaryKeyString(), have);
-                }
-            }
+            if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportSteps(s.Attempt, steps))
+                logger.LogWarning("DiLoCo run {Run}: the record refused the steps of round {Round} (a newer attempt took the run)", this.GetPrimaryKeyString(), completed);
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "DiLoCo run {Run}: the steps of round {Round} could not be reported", this.GetPrimaryKeyString(), completed);
+            logger.LogWarning(e, "DiLoCo run {Run}: the steps of round {Round} could not be reported; trying again", this.GetPrimaryKeyString(), completed);
+            return;
         }
+        // The record call let other calls in: the round may have been completed or reopened meanwhile.
+        if (!ReferenceEquals(setup, s) || round != completed || averager is null || reports.Count != ordered.Length) return;
+        var optimizer = outer;
+        var mean = averager.Average();
+        double barrierWait = sinceFirstReport.Elapsed.TotalSeconds;
+        history.RemoveAll(r => r.Round == completed);
+        history.Add(new DiLoCoRoundRecord(completed, ordered.Select(r => r.Rank).ToArray(), ordered.Select(r => r.Epoch).ToArray(), ordered.Select(r => r.Part).ToArray(),
+            averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average()));
+        if (history.Count > HistoryLimit) history.RemoveAt(0);
+        var rounds = history.ToArray();
+        await Task.Run(() =>
+        {
+            SaveHistory(s.ExchangeFolder, rounds);
+            optimizer.Step(mean);
+            optimizer.Save(OuterFolder(s.ExchangeFolder));
+            OuterOptimizer.DeleteBefore(OuterFolder(s.ExchangeFolder), optimizer.Round);
+            TryDelete(Path.Combine(s.ExchangeFolder, $"round-{completed:D6}"));
+        });
+        round = optimizer.Round;
+        foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
+        StartRound();
+        await SaveCheckpointIfDueAsync(s, round, ordered[0].Rank, optimizer.Weights);
         logger.LogInformation("DiLoCo run {Run}: round {Round} done with replicas {Ranks}, {Bytes} bytes up, {Wait:F2} s at the barrier",
             this.GetPrimaryKeyString(), completed, string.Join(",", ordered.Select(r => r.Rank)), history[^1].BytesUp, barrierWait);
+    }
+
+    /// <summary>
+    /// The run's checkpoint of the global weights that start <paramref name="next"/>, listed in the run's record like a single
+    /// trainer's so that evaluations and the leaderboard take it. A checkpoint that fails costs only itself: the run resumes
+    /// from its outer state either way.
+    /// </summary>
+    private async Task SaveCheckpointIfDueAsync(DiLoCoSetup s, int next, int rank, IReadOnlyList<NamedArray> weights)
+    {
+        int step = next * s.SyncEvery;
+        if (s.Checkpoints is not { } checkpoints || !GlobalCheckpoint.IsDue(step, s.SyncEvery, checkpoints.Every, s.Rounds * s.SyncEvery)) return;
+        try
+        {
+            string folder = await Task.Run(() => GlobalCheckpoint.Save(checkpoints.RunFolder, step, ReplicaCheckpoints.Folder(s.ExchangeFolder, rank), next, weights));
+            if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportCheckpoint(s.Attempt, step, folder))
+                logger.LogWarning("DiLoCo run {Run}: the record refused the checkpoint of step {Step} (a newer attempt took the run)", this.GetPrimaryKeyString(), step);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "DiLoCo run {Run}: the checkpoint of step {Step} could not be saved or reported", this.GetPrimaryKeyString(), step);
+        }
     }
 
     private async Task DropSilentReplicasAsync()
     {
         if (setup is not { } s || IsFinished) return;
         var now = DateTimeOffset.UtcNow;
-        bool dropped = false;
         foreach (var (rank, replica) in replicas)
             if (!replica.Dropped && !reports.ContainsKey(rank) && now - replica.LastHeard > s.ReplicaTimeout)
             {
                 replica.Dropped = true;
-                dropped = true;
                 logger.LogWarning("DiLoCo run {Run}: replica {Rank} silent for {Timeout}, dropped from round {Round}", this.GetPrimaryKeyString(), rank, s.ReplicaTimeout, round);
             }
         if (replicas.Values.All(r => r.Dropped)) error = "Every replica was lost.";
-        if (dropped) await TryCompleteRoundAsync();
+        // Also a round whose steps the record could not take before.
+        await TryCompleteRoundAsync();
     }
 
     public Task<DiLoCoStatus> GetStatus() => Task.FromResult(Status());

@@ -75,8 +75,12 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
         int round = status.Round;
         var (firstEpoch, firstPart) = partition.PartFor(round, a.Rank, options.Trainers);
         var data = new RoundData(PartData(firstEpoch, firstPart));
-        // Checkpoints are the coordinator's outer state; the replica's trainer saves none of its own.
-        using var trainer = SimVlmTrainer.Start(config, request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) }, tokenizer, data);
+        // The run's checkpoints are the coordinator's outer state and, beside it, each replica's inner state at the round
+        // boundary (ReplicaCheckpoints): a replica resuming a round goes on with the moments and schedule it had.
+        string replicaFolder = ReplicaCheckpoints.Folder(a.ExchangeFolder, a.Rank);
+        var trainerOptions = request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) };
+        using var trainer = (round > 0 ? ReplicaCheckpoints.TryResume(replicaFolder, round, data, trainerOptions) : null)
+            ?? SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
         int localStep = 0;
         bool alive = true;
         using var heartbeat = new PeriodicTimer(HeartbeatInterval);
@@ -105,6 +109,9 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 }
                 if (cancellationToken.IsCancellationRequested) break;
                 var pseudoGradient = NamedWeights.PseudoGradient(start, NamedWeights.Read(trainer.Model));
+                // Before the report: once the coordinator has every report, the outer state of the next round may be saved,
+                // and a restart from it needs this replica's state for that round.
+                ReplicaCheckpoints.Save(trainer, replicaFolder, round + 1);
                 string folder = DiLoCoCoordinatorGrain.RankFolder(a.ExchangeFolder, round, a.Rank);
                 int chunks = WeightChunks.WriteFiles(folder, WeightChunks.Split(pseudoGradient, options.SyncPrecision, MaxChunkBytes));
                 int initialChunks = round == 0

@@ -5,7 +5,15 @@ namespace Platform.Grains.Training;
 /// <summary>A queued run as the allocator sees it.</summary>
 /// <param name="DeviceKind">`cpu` or `cuda`; null takes devices of any one kind.</param>
 /// <param name="Requeued">The run lost its devices (a lost or stalled trainer, a departed silo): it goes before every other waiting run.</param>
-public sealed record GangRequest(string RunId, int Devices, string? DeviceKind, int Priority, long SubmissionOrder, bool Requeued);
+/// <param name="MinDevices">
+/// Fewer devices the run may start with, null: all of <paramref name="Devices"/>. A requeued multi-trainer run starts with
+/// the replicas it can have and takes the others back as devices free up, rather than wait for a cluster that lost a silo.
+/// </param>
+public sealed record GangRequest(string RunId, int Devices, string? DeviceKind, int Priority, long SubmissionOrder, bool Requeued, int? MinDevices = null)
+{
+    /// <summary>The fewest devices the run can start with.</summary>
+    public int Needed => Math.Clamp(MinDevices ?? Devices, 1, Devices);
+}
 
 /// <summary>What one placement round decided: the runs that get devices now, and why each other run waits.</summary>
 public sealed record GangPlan(IReadOnlyList<(GangRequest Run, IReadOnlyList<DeviceAddress> Devices)> Placements, IReadOnlyDictionary<string, string> Waiting);
@@ -39,7 +47,7 @@ public static class GangAllocator
         foreach (var run in QueueOrder(queued))
         {
             var kinds = run.DeviceKind is { } kind ? [kind] : KindsByPreference(offered.Keys);
-            var satisfiable = kinds.Where(k => offered.GetValueOrDefault(k) >= run.Devices).ToList();
+            var satisfiable = kinds.Where(k => offered.GetValueOrDefault(k) >= run.Needed).ToList();
             if (satisfiable.Count == 0)
             {
                 waiting[run.RunId] = $"needs {Wanted(run)}, the cluster offers {Offered(run, offered)}";
@@ -51,9 +59,9 @@ public static class GangAllocator
                 waiting[run.RunId] = $"waits for {Wanted(run)} behind run {reservedBy[satisfiable[0]]}";
                 continue;
             }
-            if (open.FirstOrDefault(k => free.GetValueOrDefault(k)?.Count >= run.Devices) is { } chosen)
+            if (open.FirstOrDefault(k => free.GetValueOrDefault(k)?.Count >= run.Needed) is { } chosen)
             {
-                var taken = Take(free[chosen], run.Devices);
+                var taken = Take(free[chosen], Math.Min(run.Devices, free[chosen].Count));
                 placements.Add((run, taken.Select(d => d.Address).ToList()));
                 continue;
             }
@@ -71,11 +79,7 @@ public static class GangAllocator
     /// </summary>
     public static (DeviceAddress? Device, string? WaitingReason) Lend(IEnumerable<GangRequest> queued, IReadOnlyList<ClusterDevice> devices, IReadOnlySet<DeviceAddress> held)
     {
-        var offered = devices.GroupBy(d => d.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        var wantedBy = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var run in QueueOrder(queued))
-            foreach (var kind in run.DeviceKind is { } k ? [k] : offered.Keys.ToList())
-                if (offered.GetValueOrDefault(kind) >= run.Devices) wantedBy.TryAdd(kind, run.RunId);
+        var wantedBy = KindsWanted(queued, devices);
         var free = devices.Where(d => !held.Contains(d.Address)).ToList();
         var lendable = free.Where(d => !wantedBy.ContainsKey(d.Kind))
             .OrderBy(d => d.Kind == "cuda" ? 0 : 1).ThenBy(d => d.SiloName, StringComparer.Ordinal).ThenBy(d => d.Silo, StringComparer.Ordinal).ThenBy(d => d.Index)
@@ -84,6 +88,30 @@ public static class GangAllocator
         if (free.Count == 0) return (null, devices.Count == 0 ? "the cluster offers no devices" : $"all {devices.Count} devices are held");
         var kinds = free.Select(d => d.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         return (null, $"the free {string.Join(" and ", kinds)} devices are kept for queued run {string.Join(", ", kinds.Select(k => wantedBy[k]).Distinct(StringComparer.Ordinal))}");
+    }
+
+    /// <summary>
+    /// Devices for a running multi-trainer run that has fewer than it asked for (it lost a replica's silo, or started short):
+    /// up to <paramref name="missing"/> free devices of the run's <paramref name="kind"/>, only of a kind no queued run could
+    /// take (as for a loan), so a replacement never delays a waiting run. Pure, like <see cref="Plan"/>.
+    /// </summary>
+    public static IReadOnlyList<DeviceAddress> Replacements(int missing, string kind, IEnumerable<GangRequest> queued, IReadOnlyList<ClusterDevice> devices, IReadOnlySet<DeviceAddress> held)
+    {
+        if (missing < 1 || KindsWanted(queued, devices).ContainsKey(kind)) return [];
+        return devices.Where(d => d.Kind == kind && !held.Contains(d.Address))
+            .OrderBy(d => d.SiloName, StringComparer.Ordinal).ThenBy(d => d.Silo, StringComparer.Ordinal).ThenBy(d => d.Index)
+            .Take(missing).Select(d => d.Address).ToList();
+    }
+
+    /// <summary>Each kind some queued run could take (the cluster offers enough of it), with the first such run in queue order.</summary>
+    private static Dictionary<string, string> KindsWanted(IEnumerable<GangRequest> queued, IReadOnlyList<ClusterDevice> devices)
+    {
+        var offered = devices.GroupBy(d => d.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var wantedBy = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var run in QueueOrder(queued))
+            foreach (var kind in run.DeviceKind is { } k ? [k] : offered.Keys.ToList())
+                if (offered.GetValueOrDefault(kind) >= run.Needed) wantedBy.TryAdd(kind, run.RunId);
+        return wantedBy;
     }
 
     /// <summary>A run of any kind takes GPUs before CPU slots.</summary>

@@ -28,6 +28,8 @@ public sealed class TrainingRunState
     [Id(7)] public int HistoryStride { get; set; } = 1;
     [Id(8)] public List<RunCheckpoint> Checkpoints { get; set; } = [];
     [Id(9)] public List<CheckpointEvaluationState> Evaluations { get; set; } = [];
+    /// <summary>A multi-trainer run's rounds, as last written: at each round's end, so the finished run's rounds outlive it.</summary>
+    [Id(10)] public DiLoCoStatus? DiLoCo { get; set; }
 }
 
 /// <summary>One evaluation of one checkpoint as the run last saw it; <see cref="Started"/> is what makes the hand-off happen once.</summary>
@@ -72,6 +74,7 @@ public sealed class TrainingRunGrain(
     private StepHistory _history = null!;
     private DateTimeOffset _lastWrite = DateTimeOffset.MinValue;
     private bool _unwrittenSteps;
+    private DiLoCoStatus? _diLoCo;
 
     /// <summary>
     /// The scheduler calls Register from inside Submit while this grain may be waiting on the scheduler (a timer asking
@@ -79,7 +82,7 @@ public sealed class TrainingRunGrain(
     /// is a deadlock. A status read only reads; a Register of the registered spec only compares, and the first Register
     /// comes before anything else can run here (every other call needs the spec).
     /// </summary>
-    public static bool CanInterleave(IInvokable request) => request.GetMethodName() is nameof(GetStatus) or nameof(Register);
+    public static bool CanInterleave(IInvokable request) => request.GetMethodName() is nameof(GetStatus) or nameof(Register) or nameof(GetDiLoCoStatus);
 
     private string RunId => this.GetPrimaryKeyString();
 
@@ -150,7 +153,9 @@ public sealed class TrainingRunGrain(
         if (steps.Count > 0 && steps[0].Step > Math.Max(_history.Latest?.Step ?? 0, state.State.FromStep) + 1) return false;
         _history.Add(steps);
         _unwrittenSteps = true;
-        if (DateTimeOffset.UtcNow - _lastWrite >= StepWriteInterval) await WriteAsync();
+        // A multi-trainer run's coordinator reports a whole round at once and keeps no copy (its outer step follows): the
+        // steps are durable before the report is taken, so a record that loses its activation never misses a round's.
+        if (state.State.Spec!.Trainers > 1 || DateTimeOffset.UtcNow - _lastWrite >= StepWriteInterval) await WriteAsync();
         return true;
     }
 
@@ -209,6 +214,23 @@ public sealed class TrainingRunGrain(
             curve.OrderBy(r => r.Step).ThenBy(r => r.Task, StringComparer.Ordinal).ToArray(),
             summary.Phase == TrainingRunPhase.Running ? Eta(history, state.State.FromStep, spec.Steps) : null, state.State.Worker);
     }
+
+    public async Task<bool> ReportDiLoCo(int attempt, DiLoCoStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        if (!IsCurrent(attempt)) return false;
+        var written = state.State.DiLoCo;
+        _diLoCo = status;
+        // Replica progress changes every heartbeat and is worth only the memory; what a round or the run's end changes is written.
+        if (written is null || written.Round != status.Round || written.Finished != status.Finished || written.Error != status.Error || written.Attempt != status.Attempt)
+        {
+            state.State.DiLoCo = status;
+            await WriteAsync();
+        }
+        return true;
+    }
+
+    public Task<DiLoCoStatus?> GetDiLoCoStatus() => Task.FromResult(_diLoCo ?? state.State.DiLoCo);
 
     private TrainingRunSpec RequireRegistered() =>
         state.State.Spec ?? throw new InvalidOperationException($"Training run '{RunId}' is not registered: the scheduler registers a run when it is submitted.");

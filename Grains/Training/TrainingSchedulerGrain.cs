@@ -350,7 +350,32 @@ public sealed class TrainingSchedulerGrain(
         }
         if (TakeBackLostLoans(active)) await state.WriteStateAsync();
         await PlaceAsync();
+        await GiveShortRunsReplacementsAsync();
         if (!AnyActive) await StopCheckingAsync();
+    }
+
+    /// <summary>
+    /// Gives a running multi-trainer run that has fewer devices than replicas (it started short after a requeue, or lost a
+    /// replica's silo) free devices back, after every queued run had its turn; its trainer sees them in the run's summary
+    /// and starts the missing replicas there, which join at the current round from the current weights.
+    /// </summary>
+    private async Task GiveShortRunsReplacementsAsync()
+    {
+        var shortRuns = state.State.Runs.Where(r => r.Phase == TrainingRunPhase.Running && r.Spec.Trainers > 1 && r.Devices.Count > 0 && r.Devices.Count < r.Spec.Trainers).ToList();
+        if (shortRuns.Count == 0) return;
+        var devices = DeviceInventoryGrain.ActiveDevices(membership, metadata);
+        var queued = state.State.Runs.Where(r => r.Phase == TrainingRunPhase.Queued).Select(Request).ToList();
+        bool changed = false;
+        foreach (var row in shortRuns)
+        {
+            if (devices.FirstOrDefault(d => d.Address == row.Devices[0]) is not { } trainerDevice) continue;
+            var added = GangAllocator.Replacements(row.Spec.Trainers - row.Devices.Count, trainerDevice.Kind, queued, devices, HeldDevices());
+            if (added.Count == 0) continue;
+            row.Devices.AddRange(added);
+            changed = true;
+            logger.LogInformation("Run {Run} attempt {Attempt} gets replacement device(s) {Devices}", row.RunId, row.Attempt, string.Join(", ", added));
+        }
+        if (changed) await state.WriteStateAsync();
     }
 
     /// <summary>
@@ -491,8 +516,10 @@ public sealed class TrainingSchedulerGrain(
 
     private TrainingRunRecord Required(string runId) => Find(runId) ?? throw new ArgumentException($"No training run '{runId}'.", nameof(runId));
 
+    /// <summary>A requeued multi-trainer run starts with one device or more: its coordinator goes on without the others (see <see cref="GangRequest.MinDevices"/>).</summary>
     private static GangRequest Request(TrainingRunRecord row) =>
-        new(row.RunId, row.Spec.Devices, row.Spec.DeviceKind, row.Spec.Priority, row.SubmissionOrder, row.Requeued);
+        new(row.RunId, row.Spec.Devices, row.Spec.DeviceKind, row.Spec.Priority, row.SubmissionOrder, row.Requeued,
+            row.Spec.Trainers > 1 && row.Requeued ? 1 : null);
 
     private static TrainingRunSummary Summary(TrainingRunRecord row) =>
         new(row.RunId, row.Phase, row.Spec.Priority, row.SubmissionOrder, row.Spec.Devices, row.Spec.DeviceKind, row.Devices.ToArray(), row.WaitingReason,

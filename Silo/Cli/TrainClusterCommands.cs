@@ -204,7 +204,7 @@ public static class TrainClusterCommands
                 if (await Scheduler(grains).Get(runId) is null) return NoSuchRun(runId);
                 var status = await grains.GetGrain<ITrainingRunGrain>(runId).GetStatus();
                 Console.WriteLine(Describe(status));
-                if (status.Spec.Trainers > 1) Console.WriteLine(DescribeRounds(await grains.GetGrain<IDiLoCoCoordinatorGrain>(runId).GetStatus()));
+                if (status.Spec.Trainers > 1 && await grains.GetGrain<ITrainingRunGrain>(runId).GetDiLoCoStatus() is { } rounds) Console.WriteLine(DescribeRounds(rounds));
                 return status.Run.Phase == TrainingRunPhase.Failed ? 1 : 0;
             }, cancellationToken));
         return command;

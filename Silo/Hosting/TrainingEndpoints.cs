@@ -47,7 +47,7 @@ public static class TrainingEndpoints
         group.MapGet("{run}/diloco", async (string run, IGrainFactory grains) =>
             await Scheduler(grains).Get(run) is null
                 ? NotFound(run)
-                : Results.Ok(await grains.GetGrain<IDiLoCoCoordinatorGrain>(run).GetStatus()));
+                : Results.Ok(await grains.GetGrain<ITrainingRunGrain>(run).GetDiLoCoStatus()));
         group.MapPost("{run}/cancel", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Cancel(run)));
         group.MapPost("{run}/pause", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Pause(run)));
         group.MapPost("{run}/resume", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Resume(run)));

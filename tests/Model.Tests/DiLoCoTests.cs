@@ -100,6 +100,56 @@ public sealed class DiLoCoTests
     }
 
     [Fact]
+    public void ARunSavedAtARoundBoundaryAndResumedInNewTrainersEndsWithTheWeightsOfTheUninterruptedRun()
+    {
+        const int rounds = 4, savedAfter = 2;
+        var options = new DiLoCoOptions { Trainers = 2, SyncEvery = 2, OuterLearningRate = 0.7, OuterMomentum = 0.9 };
+        var tokenizer = TextTokenizer.BuildGpt2([], Config.VocabSize);
+        SimVlmTrainer[] NewReplicas() => [.. Enumerable.Range(0, 2).Select(rank => SimVlmTrainer.Start(Config, Options, tokenizer, Data(7 + (ulong)rank)))];
+
+        IReadOnlyList<NamedArray> uninterrupted, untrained;
+        var trainers = NewReplicas();
+        try
+        {
+            var run = new InProcessDiLoCo(trainers, options);
+            untrained = NamedWeights.Clone(run.Outer.Weights);
+            for (int round = 0; round < rounds; round++) run.RunRound();
+            uninterrupted = run.Outer.Weights;
+        }
+        finally
+        {
+            foreach (var trainer in trainers) trainer.Dispose();
+        }
+
+        string directory = Path.Combine(Path.GetTempPath(), $"diloco-resume-{Guid.NewGuid():N}");
+        trainers = NewReplicas();
+        try
+        {
+            var first = new InProcessDiLoCo(trainers, options);
+            for (int round = 0; round < savedAfter; round++) first.RunRound();
+            first.Save(directory);
+            foreach (var trainer in trainers) trainer.Dispose();
+
+            // New trainers on new data objects, as after a restart of every process; dropout draws make the random streams matter too.
+            trainers = [];
+            var resumed = InProcessDiLoCo.Resume(directory, options, Options, rank => Data(7 + (ulong)rank));
+            trainers = [.. resumed.Trainers];
+            Assert.Equal(savedAfter, resumed.Outer.Round);
+            Assert.All(resumed.Trainers, trainer => Assert.Equal(savedAfter * options.SyncEvery, trainer.Step));
+            for (int round = savedAfter; round < rounds; round++) resumed.RunRound();
+
+            Assert.True(LargestDifference(uninterrupted, untrained) > 1e-3, "the rounds must move the weights, or equality would prove nothing");
+            double difference = LargestDifference(uninterrupted, resumed.Outer.Weights);
+            Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by {difference}");
+        }
+        finally
+        {
+            foreach (var trainer in trainers) trainer.Dispose();
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TheOuterStepIsNesterovMomentumSgdOnTheMeanPseudoGradient()
     {
         var outer = new OuterOptimizer([new NamedArray("w", [1f, -2f])], learningRate: 0.5, momentumFactor: 0.9);
@@ -135,6 +185,43 @@ public sealed class DiLoCoTests
             outer.Step(next);
             loaded.Step(next);
             Assert.Equal(outer.Weights.Select(w => w.Values), loaded.Weights.Select(w => w.Values));
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task OuterStateLoadsWhileAnotherWriterSavesNewerRoundsAndDeletesOlderOnes()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"diloco-outer-race-{Guid.NewGuid():N}");
+        try
+        {
+            // Large enough that a load takes a while, so the writer's deletions land inside loads.
+            var outer = new OuterOptimizer([new NamedArray("w", new float[1 << 20])], 0.7, 0.9);
+            var gradient = new[] { new NamedArray("w", Enumerable.Repeat(0.01f, 1 << 20).ToArray()) };
+            outer.Save(directory);
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var writer = Task.Run(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    outer.Step(gradient);
+                    outer.Save(directory);
+                    OuterOptimizer.DeleteBefore(directory, outer.Round);
+                }
+            }, TestContext.Current.CancellationToken);
+            int loads = 0, lastRound = 0;
+            while (!writer.IsCompleted)
+            {
+                var loaded = OuterOptimizer.LoadLatest(directory)!;
+                Assert.True(loaded.Round >= lastRound, $"round {loaded.Round} loaded after round {lastRound}");
+                lastRound = loaded.Round;
+                loads++;
+            }
+            await writer;
+            Assert.True(loads > 1 && lastRound > 1, $"{loads} loads saw rounds up to {lastRound}: the race was not run");
         }
         finally
         {

@@ -54,7 +54,49 @@ public sealed class InProcessDiLoCo
         Outer = new OuterOptimizer(NamedWeights.Read(trainers[0].Model), options.OuterLearningRate, options.OuterMomentum);
     }
 
+    private InProcessDiLoCo(IReadOnlyList<SimVlmTrainer> trainers, DiLoCoOptions options, OuterOptimizer outer, int maxChunkBytes)
+        : this(trainers, options, maxChunkBytes)
+    {
+        Outer = outer;
+    }
+
     public OuterOptimizer Outer { get; }
+
+    public IReadOnlyList<SimVlmTrainer> Trainers => replicas.Select(r => r.Trainer).ToArray();
+
+    private static string OuterFolder(string directory) => Path.Combine(directory, "outer");
+
+    /// <summary>
+    /// Saves the run at its round boundary as the cluster does: the outer state (weights, momentum, round) and every
+    /// replica's inner state, so that <see cref="Resume"/> goes on exactly as this run would.
+    /// </summary>
+    public void Save(string directory)
+    {
+        Outer.Save(OuterFolder(directory));
+        foreach (var replica in replicas) ReplicaCheckpoints.Save(replica.Trainer, ReplicaCheckpoints.Folder(directory, replica.Rank), Outer.Round);
+    }
+
+    /// <summary>
+    /// The run <see cref="Save"/> left in <paramref name="directory"/>, its replicas' trainers resumed on the data
+    /// <paramref name="dataOf"/> gives each rank (the same data the saved run had, whose cursor the state restores).
+    /// </summary>
+    public static InProcessDiLoCo Resume(string directory, DiLoCoOptions options, TrainingOptions trainingOptions, Func<int, IPrefixLmData> dataOf, int maxChunkBytes = 1 << 20)
+    {
+        var outer = OuterOptimizer.LoadLatest(OuterFolder(directory)) ?? throw new InvalidOperationException($"{directory} holds no outer state.");
+        var trainers = new List<SimVlmTrainer>();
+        try
+        {
+            for (int rank = 0; rank < options.Trainers; rank++)
+                trainers.Add(ReplicaCheckpoints.TryResume(ReplicaCheckpoints.Folder(directory, rank), outer.Round, dataOf(rank), trainingOptions)
+                    ?? throw new InvalidOperationException($"{directory} holds no state of replica {rank} for round {outer.Round}."));
+            return new InProcessDiLoCo(trainers, options, outer, maxChunkBytes);
+        }
+        catch
+        {
+            foreach (var trainer in trainers) trainer.Dispose();
+            throw;
+        }
+    }
 
     public OuterRound RunRound()
     {

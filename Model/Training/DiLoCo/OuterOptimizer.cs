@@ -72,17 +72,47 @@ public sealed class OuterOptimizer
             File.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(new SavedState(Round, LearningRate, Momentum), Checkpoint.Json));
         });
 
-    /// <summary>The newest outer state saved in <paramref name="directory"/>, or null when none was.</summary>
+    /// <summary>
+    /// The newest outer state saved in <paramref name="directory"/>, or null when none was. A writer may save a newer state
+    /// and delete the one being read meanwhile (a coordinator's old activation still finishing a round while a new one
+    /// loads): a state that vanishes while it is read is looked up again.
+    /// </summary>
     public static OuterOptimizer? LoadLatest(string directory)
+    {
+        const int attempts = 10;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return LoadNewest(directory);
+            }
+            catch (Exception e) when (attempt < attempts && e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                Thread.Sleep(50 * attempt);
+            }
+        }
+    }
+
+    private static OuterOptimizer? LoadNewest(string directory)
     {
         if (!Directory.Exists(directory)) return null;
         var folders = Checkpoint.NewestFirst(directory);
         if (folders.Count == 0) return null;
         string folder = folders[0];
-        var state = JsonSerializer.Deserialize<SavedState>(File.ReadAllText(Path.Combine(folder, StateFile)), Checkpoint.Json)
+        // Every file is opened before any is read: an open file stays readable when a writer deletes it, so the window
+        // in which a deletion fails the load shrinks to the moment between listing and opening.
+        using var stateFile = OpenShared(Path.Combine(folder, StateFile));
+        using var weightsFile = OpenShared(Path.Combine(folder, WeightsFile));
+        using var momentumFile = OpenShared(Path.Combine(folder, MomentumFile));
+        var state = JsonSerializer.Deserialize<SavedState>(stateFile, Checkpoint.Json)
             ?? throw new InvalidDataException($"{Path.Combine(folder, StateFile)} is empty.");
-        return new OuterOptimizer(ReadArrays(Path.Combine(folder, WeightsFile)), ReadArrays(Path.Combine(folder, MomentumFile)), state.LearningRate, state.Momentum, state.Round);
+        return new OuterOptimizer(ReadArrays(weightsFile, Path.Combine(folder, WeightsFile)), ReadArrays(momentumFile, Path.Combine(folder, MomentumFile)),
+            state.LearningRate, state.Momentum, state.Round);
     }
+
+    /// <summary>Open for reading while another process may delete it (the deleter must not fail where a platform locks open files).</summary>
+    private static FileStream OpenShared(string file) =>
+        new(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
     /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="directory"/>: what replicas start that round from.</summary>
     public static IReadOnlyList<NamedArray> ReadWeights(string directory, int round) =>
@@ -111,7 +141,13 @@ public sealed class OuterOptimizer
 
     private static IReadOnlyList<NamedArray> ReadArrays(string file)
     {
-        using var reader = new BinaryReader(File.OpenRead(file));
+        using var stream = File.OpenRead(file);
+        return ReadArrays(stream, file);
+    }
+
+    private static IReadOnlyList<NamedArray> ReadArrays(Stream stream, string file)
+    {
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         var chunks = new List<byte[]>();
         while (reader.BaseStream.Position < reader.BaseStream.Length)
         {

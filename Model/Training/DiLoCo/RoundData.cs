@@ -19,7 +19,13 @@ public sealed class RoundData(IPrefixLmData first) : IPrefixLmData
 
     public IReadOnlyList<PrefixLmSample> NextTextOnly(int count) => current.NextTextOnly(count);
 
-    public string SaveCursor() => current.SaveCursor();
+    /// <summary>
+    /// Nothing to save: every round after the first starts its part afresh (its position follows from rank and round
+    /// alone), and a replica's state is only ever saved or resumed at a round boundary.
+    /// </summary>
+    public string SaveCursor() => "";
 
-    public void RestoreCursor(string cursor) => current.RestoreCursor(cursor);
+    public void RestoreCursor(string cursor)
+    {
+    }
 }

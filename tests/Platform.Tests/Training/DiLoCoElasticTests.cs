@@ -31,7 +31,7 @@ public sealed class DiLoCoElasticTests(TrainingClusterFixture cluster) : IClassF
         Assert.Equal(TrainingRunPhase.Completed, finished.Phase);
         Assert.Equal(1, finished.Attempt);
 
-        var status = await cluster.Grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId).GetStatus();
+        var status = (await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetDiLoCoStatus())!;
         Assert.Equal(rounds, status.Round);
         Assert.Equal(Enumerable.Range(0, rounds), status.History.Select(r => r.Round));
         Assert.Equal([0, 1], status.History[0].Ranks);

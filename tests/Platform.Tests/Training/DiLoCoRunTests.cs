@@ -1,4 +1,5 @@
 using Platform.Grains.Training;
+using Platform.Model.Training;
 using Platform.Model.Training.DiLoCo;
 using Platform.Silo.Hosting;
 
@@ -30,7 +31,7 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
         await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Completed);
 
-        var status = await cluster.Grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId).GetStatus();
+        var status = (await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetDiLoCoStatus())!;
         Assert.True(status.Finished);
         Assert.Equal(rounds, status.Round);
         Assert.Equal(Enumerable.Range(0, rounds), status.History.Select(r => r.Round));
@@ -50,6 +51,49 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(record.CheckpointLocation));
         Assert.NotNull(outer);
         Assert.Equal(rounds, outer!.Round);
+
+        // The run's checkpoint is the global weights at its last round boundary, in a folder evaluations load like a single trainer's.
+        var checkpoint = Assert.Single(record.Checkpoints, c => !c.Deleted);
+        Assert.Equal(syncEvery * rounds, checkpoint.Step);
+        var (model, _) = Checkpoint.LoadForInference(checkpoint.Folder);
+        using (model)
+        {
+            var saved = NamedWeights.Read(model);
+            Assert.Equal(outer.Weights.Select(w => w.Name), saved.Select(w => w.Name));
+            Assert.All(outer.Weights.Zip(saved), pair => Assert.Equal(pair.First.Values, pair.Second.Values));
+        }
+    }
+
+    [Fact]
+    public async Task A_run_paused_mid_run_and_resumed_by_a_new_attempt_ends_with_the_weights_of_the_same_run_uninterrupted()
+    {
+        const int syncEvery = 2, rounds = 10;
+        var uninterrupted = cluster.Spec("diloco-straight", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery };
+        var interrupted = uninterrupted with { RunId = "diloco-paused" };
+        await cluster.Scheduler.Submit(uninterrupted);
+        await cluster.WaitForPhaseAsync(uninterrupted.RunId, TrainingRunPhase.Completed);
+
+        // A new attempt has new replica grains and new trainers: only the outer state and the replicas' saved inner states carry over.
+        await cluster.Scheduler.Submit(interrupted);
+        var record = cluster.Grains.GetGrain<ITrainingRunGrain>(interrupted.RunId);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while ((await record.GetStatus()).Latest is not { } latest || latest.Step < syncEvery)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the first round did not complete");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        await cluster.Scheduler.Pause(interrupted.RunId);
+        var paused = await cluster.WaitForPhaseAsync(interrupted.RunId, TrainingRunPhase.Paused);
+        Assert.True(paused.Step < interrupted.Steps, $"the run must stop before its end (it stopped at {paused.Step}) for the resume to prove anything");
+        await cluster.Scheduler.Resume(interrupted.RunId);
+        var resumed = await cluster.WaitForPhaseAsync(interrupted.RunId, TrainingRunPhase.Completed);
+        Assert.Equal(2, resumed.Attempt);
+
+        var straight = OuterOptimizer.LoadLatest(DiLoCoExchange((await cluster.Grains.GetGrain<ITrainingRunGrain>(uninterrupted.RunId).GetStatus()).CheckpointLocation))!;
+        var again = OuterOptimizer.LoadLatest(DiLoCoExchange((await record.GetStatus()).CheckpointLocation))!;
+        Assert.Equal(rounds, again.Round);
+        double difference = straight.Weights.Zip(again.Weights).Max(p => p.First.Values.Zip(p.Second.Values).Max(v => Math.Abs((double)v.First - v.Second)));
+        Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by {difference}");
     }
 
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");

@@ -26,6 +26,34 @@ public sealed class GangAllocatorTests
     }
 
     [Fact]
+    public void A_requeued_multi_trainer_run_starts_with_the_devices_left_while_a_fresh_gang_still_waits_for_all()
+    {
+        // The cluster lost the silo of the run's second replica: one cpu slot is left of the two it had.
+        ClusterDevice[] devices = [Device("s1", "cpu", 0)];
+
+        var requeued = GangAllocator.Plan([Run("diloco", devices: 2, requeued: true) with { MinDevices = 1 }], devices, NoneHeld);
+        var fresh = GangAllocator.Plan([Run("gang", devices: 2)], devices, NoneHeld);
+
+        var (_, taken) = Assert.Single(requeued.Placements);
+        Assert.Equal([devices[0].Address], taken);
+        Assert.Empty(fresh.Placements);
+        Assert.Equal("needs 2 devices of one kind, the cluster offers at most 1 of a kind", fresh.Waiting["gang"]);
+    }
+
+    [Fact]
+    public void A_run_short_of_replicas_gets_free_devices_of_its_kind_that_no_queued_run_could_take()
+    {
+        ClusterDevice[] devices = [Device("s1", "cpu", 0), Device("s2", "cpu", 0), Device("s2", "cuda", 0)];
+        HashSet<DeviceAddress> held = [devices[0].Address];
+
+        var replacements = GangAllocator.Replacements(2, "cpu", [], devices, held);
+        var keptForQueued = GangAllocator.Replacements(1, "cpu", [Run("waiting", kind: "cpu")], devices, held);
+
+        Assert.Equal([devices[1].Address], replacements);
+        Assert.Empty(keptForQueued);
+    }
+
+    [Fact]
     public void A_requeued_run_goes_before_runs_of_higher_priority()
     {
         ClusterDevice[] devices = [Device("s1", "cpu", 0)];

@@ -1,0 +1,36 @@
+using static TorchSharp.torch;
+
+namespace Platform.Model.Training.DiLoCo;
+
+/// <summary>
+/// A multi-trainer run's checkpoint as the rest of the platform reads one: a trainer checkpoint folder of the run's
+/// directory whose model holds the global (outer) weights at a round boundary, so evaluations, the leaderboard, export and
+/// <c>model info</c> treat it like a single trainer's. Configuration and vocabulary come from a replica's state of the same
+/// boundary; the optimiser file is left out, since no single replica's moments belong to the global weights (a run resumes
+/// from its outer state and replica states, not from here).
+/// </summary>
+public static class GlobalCheckpoint
+{
+    /// <summary>Whether a round ending at <paramref name="step"/> (H steps long) saves a checkpoint: it crossed a multiple of <paramref name="every"/>, or ends the run.</summary>
+    public static bool IsDue(int step, int syncEvery, int every, int lastStep) =>
+        step >= lastStep || (every > 0 && step / every > (step - syncEvery) / every);
+
+    /// <summary>Writes the checkpoint of <paramref name="step"/> into <paramref name="runDirectory"/> (published atomically) and returns its folder.</summary>
+    /// <param name="replicaFolder">A replica that took part in the round (see <see cref="ReplicaCheckpoints.Folder"/>).</param>
+    /// <param name="round">The round the weights start: the replica's state of that round supplies configuration and vocabulary.</param>
+    public static string Save(string runDirectory, int step, string replicaFolder, int round, IReadOnlyList<NamedArray> weights)
+    {
+        string source = ReplicaCheckpoints.StateFolder(replicaFolder, round)
+            ?? throw new FileNotFoundException($"{replicaFolder} holds no state of round {round} to take the model's configuration from.");
+        var state = Checkpoint.ReadState(source) with { Step = step };
+        using var scope = NewDisposeScope();
+        using var model = new SimVlmModel(state.Config);
+        NamedWeights.Write(model, weights);
+        return Checkpoint.Save(runDirectory, step, folder =>
+        {
+            model.save(Path.Combine(folder, Checkpoint.ModelFile));
+            File.Copy(Path.Combine(source, Checkpoint.VocabularyFile), Path.Combine(folder, Checkpoint.VocabularyFile));
+            Checkpoint.WriteState(folder, state);
+        });
+    }
+}
