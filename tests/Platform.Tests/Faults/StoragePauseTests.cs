@@ -78,15 +78,24 @@ public sealed class StoragePauseTests : IAsyncLifetime
         Assert.True(summary.ShardCount >= 2, $"{summary.ShardCount} shards: too few for a shard phase");
 
         await using var cluster = await PlatformTestCluster.StartAsync(storage!.Connection, "pause-" + Guid.NewGuid().ToString("N")[..8], silos: 2);
-        var dataset = "pause-" + Guid.NewGuid().ToString("N")[..8];
-        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
-        var output = Path.Combine(root, "distributed");
-        var status = await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
         var target = Array.IndexOf(PhaseOrder, phase);
-        while (Array.IndexOf(PhaseOrder, status.Phase) < target && !status.IsOver)
+        string dataset, output;
+        IIngestJobGrain job;
+        IngestJobStatus status;
+        // A short phase can pass between two polls on a loaded machine; such a try proves nothing, so it ends and another starts.
+        for (var attempt = 1; ; attempt++)
         {
-            await Task.Delay(5, ct);
-            status = await job.GetStatus();
+            dataset = "pause-" + Guid.NewGuid().ToString("N")[..8];
+            job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+            output = Path.Combine(root, $"distributed-{attempt}");
+            status = await job.Submit(new IngestJobRequest(inputs, output, Settings, dataset));
+            while (Array.IndexOf(PhaseOrder, status.Phase) < target && !status.IsOver)
+            {
+                await Task.Delay(5, ct);
+                status = await job.GetStatus();
+            }
+            if (status.Phase == phase || attempt == 4) break;
+            await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(3));
         }
         Assert.Equal(phase, status.Phase);
 
