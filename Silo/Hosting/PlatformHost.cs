@@ -46,7 +46,11 @@ public static class PlatformHost
         if (commitJournal.IsOn) builder.Services.AddSingleton<Platform.Grains.Datasets.IShardCommitJournal>(commitJournal);
         builder.Services.AddSingleton<ShardCommitJournalReplay>();
         builder.Services.AddSingleton<SubmissionJournalReplay>();
-        if (journal.IsOn) builder.Services.AddHostedService<StartupRecovery>();
+        if (journal.IsOn)
+        {
+            builder.Services.AddSingleton(new CleanStopMarker(SubmissionJournal.FolderFor(configuration)!));
+            builder.Services.AddHostedService<StartupRecovery>();
+        }
         builder.Services.AddAuthorization();
         builder.Services.AddHostFiltering(o =>
         {

@@ -7,9 +7,23 @@ namespace Platform.Silo.Hosting;
 /// (first: a resumed job waits out its leases before it writes shards again), then the journaled submissions, then checks every dataset's manifest
 /// against its shard files and reports what the journals could not repair (<see cref="DatasetCheckBoard"/>, and the log).
 /// </summary>
+/// <remarks>
+/// Hashing every committed tar reads every byte of every dataset, which only a crash in the middle of a write can have damaged: after
+/// a clean stop (<see cref="CleanStopMarker"/>) the tars are only looked for.
+/// </remarks>
 public sealed class StartupRecovery(ShardCommitJournalReplay commits, SubmissionJournalReplay submissions, DatasetManifestStore manifests,
-    DatasetCheckBoard board, ILogger<StartupRecovery> logger) : BackgroundService
+    DatasetCheckBoard board, ILogger<StartupRecovery> logger, CleanStopMarker? cleanStop = null, IHostApplicationLifetime? lifetime = null) : BackgroundService
 {
+    private bool stoppedCleanly;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Taken before this run can write anything, so that a crash of this run leaves no marker behind.
+        stoppedCleanly = cleanStop?.Take() ?? false;
+        if (cleanStop is not null) lifetime?.ApplicationStopped.Register(cleanStop.Leave);
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await commits.ReplayAsync(stoppingToken);
@@ -31,15 +45,17 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
         foreach (var dataset in await manifests.ListDatasetsAsync(stoppingToken))
         {
             var contents = await manifests.ReadAsync(dataset, stoppingToken);
-            var result = await DatasetManifestCheck.CheckAsync(dataset, contents.Entries, manifests.Resolve, stoppingToken);
+            var result = await DatasetManifestCheck.CheckAsync(dataset, contents.Entries, manifests.Resolve, stoppingToken, hashTars: !stoppedCleanly);
             foreach (var problem in result.Problems)
                 if (problem.IsDamage) logger.LogError("Dataset check: {Problem}", problem.Detail);
                 else logger.LogWarning("Dataset check: {Problem} (a job still running may commit it)", problem.Detail);
             results.Add(result);
         }
         board.Checked(results);
-        logger.LogInformation("Dataset check: {Shards} shards of {Datasets} datasets checked against their files, {Damaged} damaged, {Unlisted} tars not in a manifest",
-            results.Sum(r => r.ShardsChecked), results.Count, results.Sum(r => r.Problems.Count(p => p.IsDamage)),
+        logger.LogInformation("Dataset check: {Shards} shards of {Datasets} datasets checked against their files ({Hashed} hashed; {Why}), {Damaged} damaged, {Unlisted} tars not in a manifest",
+            results.Sum(r => r.ShardsChecked), results.Count, results.Sum(r => r.ShardsHashed),
+            stoppedCleanly ? "the last run stopped cleanly, so the tars were only looked for" : "the last run did not stop cleanly",
+            results.Sum(r => r.Problems.Count(p => p.IsDamage)),
             results.Sum(r => r.Problems.Count(p => !p.IsDamage)));
     }
 }
@@ -59,4 +75,32 @@ public sealed class DatasetCheckBoard
     public void Checked(IReadOnlyList<DatasetCheckResult> results) => current = new State(results, null);
 
     public void CouldNotCheck(string error) => current = new State(null, error);
+}
+
+/// <summary>
+/// A file the embedded default leaves in its journal folder when it stopped cleanly, and takes away when it starts: found at start, it
+/// says the last run ended with every write finished; missing, that the run before crashed (or the state is new).
+/// </summary>
+public sealed class CleanStopMarker(string folder)
+{
+    public const string FileName = "clean-stop";
+
+    public string Path => System.IO.Path.Combine(folder, FileName);
+
+    /// <summary>Whether the last run stopped cleanly; removes the marker, so that a crash of this run finds none.</summary>
+    public bool Take()
+    {
+        if (!File.Exists(Path)) return false;
+        File.Delete(Path);
+        return true;
+    }
+
+    /// <summary>Called once the host has stopped, every hosted service (the silo, the storage) with it.</summary>
+    public void Leave()
+    {
+        Directory.CreateDirectory(folder);
+        using var file = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough);
+        file.Write(System.Text.Encoding.UTF8.GetBytes(DateTimeOffset.UtcNow.ToString("O")));
+        file.Flush(flushToDisk: true);
+    }
 }

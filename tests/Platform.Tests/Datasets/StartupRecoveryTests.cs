@@ -65,6 +65,46 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
     }
 
     [Fact]
+    public async Task After_a_clean_stop_the_tars_are_only_looked_for_and_after_a_crash_every_one_is_hashed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dataset = "clean-" + Guid.NewGuid().ToString("N")[..8];
+        var kept = Commit(dataset, 0, [1, 2, 3]);
+        var missing = Commit(dataset, 1, [4, 5]);
+        await shared.Grains.GetGrain<IDatasetGrain>(dataset).AddShards([kept, missing]);
+        File.Delete(missing.Location);
+        var marker = new CleanStopMarker(Path.Combine(root, "journal"));
+        var lifetime = new Microsoft.Extensions.Hosting.Internal.ApplicationLifetime(NullLogger<Microsoft.Extensions.Hosting.Internal.ApplicationLifetime>.Instance);
+        marker.Leave();
+
+        var afterCleanStop = await RunRecoveryAsync();
+        Assert.Equal((2, 0), (afterCleanStop.ShardsChecked, afterCleanStop.ShardsHashed));
+        Assert.Equal([(ManifestProblemKind.TarMissing, "00001")], afterCleanStop.Problems.Select(p => (p.Kind, p.ShardId)));
+        Assert.False(File.Exists(marker.Path), "the marker stays while this run may still crash");
+
+        var afterCrash = await RunRecoveryAsync();
+        Assert.Equal((2, 1), (afterCrash.ShardsChecked, afterCrash.ShardsHashed));
+
+        lifetime.NotifyStopped();
+        Assert.True(File.Exists(marker.Path), "a host that stopped left no marker");
+
+        async Task<DatasetCheckResult> RunRecoveryAsync()
+        {
+            var board = new DatasetCheckBoard();
+            var retry = Options.Create(new StorageRetryOptions());
+            using var recovery = new StartupRecovery(
+                new ShardCommitJournalReplay(new ShardCommitJournal(null), shared.Grains, retry, NullLogger<ShardCommitJournalReplay>.Instance),
+                new SubmissionJournalReplay(new SubmissionJournal(null), shared.Grains, NullLogger<SubmissionJournalReplay>.Instance),
+                new DatasetManifestStore(azurite.Connection.CreateBlobClient(), PlatformTestCluster.ManifestContainer), board, NullLogger<StartupRecovery>.Instance,
+                marker, lifetime);
+            await recovery.StartAsync(ct);
+            await recovery.ExecuteTask!.WaitAsync(TimeSpan.FromMinutes(2), ct);
+            Assert.Null(board.Error);
+            return board.Results!.Single(r => r.Dataset == dataset);
+        }
+    }
+
+    [Fact]
     public async Task The_datasets_health_entry_is_degraded_only_by_damage_to_committed_shards()
     {
         var board = new DatasetCheckBoard();
