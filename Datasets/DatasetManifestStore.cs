@@ -60,16 +60,6 @@ public sealed class DatasetManifestStore(BlobServiceClient blobs, string contain
         return new ManifestContents(entries, Math.Max(0, names.Count - 1), linesInLastSegment);
     }
 
-    /// <summary>Every dataset with a manifest in this store.</summary>
-    public async Task<IReadOnlyList<string>> ListDatasetsAsync(CancellationToken cancellationToken = default)
-    {
-        await EnsureContainerAsync(cancellationToken);
-        var datasets = new List<string>();
-        await foreach (var item in _container.GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Delimiter = "/" }, cancellationToken))
-            if (item.IsPrefix && DatasetNames.IsValid(item.Prefix.TrimEnd('/'))) datasets.Add(item.Prefix.TrimEnd('/'));
-        return datasets;
-    }
-
     /// <summary>The shard a manifest line points at, read with this store's storage account when it is a blob.</summary>
     public DatasetShard Resolve(ManifestShard shard) => DatasetShard.AtLocation(shard.Location, blobs);
 

@@ -48,9 +48,11 @@ public sealed class ShardCommitJournalReplay(ShardCommitJournal journal, IGrainF
     /// <summary>Shards per call, so that a long journal does not make one oversized message.</summary>
     private const int Batch = 1_000;
 
-    public async Task ReplayAsync(CancellationToken stoppingToken)
+    /// <returns>The datasets the journal names: every dataset this host has committed shards to.</returns>
+    public async Task<IReadOnlyList<string>> ReplayAsync(CancellationToken stoppingToken)
     {
-        foreach (var (dataset, shards) in journal.Read())
+        var journaled = journal.Read();
+        foreach (var (dataset, shards) in journaled)
         {
             var retry = StorageRetry.Pipeline(storageRetry.Value, logger, $"Re-driving the journaled commits of dataset '{dataset}'");
             try
@@ -74,5 +76,6 @@ public sealed class ShardCommitJournalReplay(ShardCommitJournal journal, IGrainF
                 logger.LogError(error, "Could not re-drive the journaled commits of dataset {Dataset}", dataset);
             }
         }
+        return [.. journaled.Keys.Order(StringComparer.Ordinal)];
     }
 }

@@ -4,8 +4,8 @@ namespace Platform.Silo.Hosting;
 
 /// <summary>
 /// What the embedded default does at start, once its silo is up, to make good a crash: re-drives the journaled shard commits
-/// (first: a resumed job waits out its leases before it writes shards again), then the journaled submissions, then checks every dataset's manifest
-/// against its shard files and reports what the journals could not repair (<see cref="DatasetCheckBoard"/>, and the log).
+/// (first: a resumed job waits out its leases before it writes shards again), then the journaled submissions, then checks the manifest of every
+/// dataset the journal names against its shard files and reports what the journals could not repair (<see cref="DatasetCheckBoard"/>, and the log).
 /// </summary>
 /// <remarks>
 /// Hashing every committed tar reads every byte of every dataset, which only a crash in the middle of a write can have damaged: after
@@ -26,11 +26,11 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await commits.ReplayAsync(stoppingToken);
+        var journaledDatasets = await commits.ReplayAsync(stoppingToken);
         await submissions.ReplayAsync(stoppingToken);
         try
         {
-            await CheckDatasetsAsync(stoppingToken);
+            await CheckDatasetsAsync(journaledDatasets, stoppingToken);
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
@@ -39,10 +39,15 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
         }
     }
 
-    private async Task CheckDatasetsAsync(CancellationToken stoppingToken)
+    /// <param name="datasets">
+    /// The datasets this host's journal names: what a crash of this host can have damaged. Others in the same storage (written by
+    /// other hosts, or before the journal) are not this host's to vouch for; a host started on shared storage would otherwise
+    /// report their missing tars as its own damage.
+    /// </param>
+    private async Task CheckDatasetsAsync(IReadOnlyList<string> datasets, CancellationToken stoppingToken)
     {
         var results = new List<DatasetCheckResult>();
-        foreach (var dataset in await manifests.ListDatasetsAsync(stoppingToken))
+        foreach (var dataset in datasets)
         {
             var contents = await manifests.ReadAsync(dataset, stoppingToken);
             var result = await DatasetManifestCheck.CheckAsync(dataset, contents.Entries, manifests.Resolve, stoppingToken, hashTars: !stoppedCleanly);
