@@ -35,8 +35,9 @@ public static class WeightChunks
         int used = ChunkHeaderBytes;
         foreach (var array in arrays)
         {
+            // Every array gets a piece, an empty one included: a full chunk is sent first, and the array still goes in the next.
             int offset = 0;
-            do
+            while (true)
             {
                 int room = (maxChunkBytes - used - PieceHeaderBytes(array.Name)) / valueBytes;
                 if (room < 1)
@@ -50,8 +51,8 @@ public static class WeightChunks
                 pieces.Add((array, offset, count));
                 used += PieceHeaderBytes(array.Name) + count * valueBytes;
                 offset += count;
+                if (offset >= array.Values.Length) break;
             }
-            while (offset < array.Values.Length);
         }
         if (pieces.Count > 0) yield return Write(pieces, precision);
     }
