@@ -11,9 +11,12 @@ trap 'bash deploy/postgres.sh stop' EXIT
 mkdir -p .state
 log=.state/test.log
 set +e
-dotnet test Platform.sln -c Release 2>&1 | tee "$log"
+rm -rf .state/test-results
+# TRX files only to list the slowest tests at the end (where a CI run's time goes).
+dotnet test Platform.sln -c Release --logger trx --results-directory .state/test-results 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+python3 deploy/slowest-tests.py .state/test-results 25 || true
 
 # dotnet test prints one "Passed!/Failed! - Failed: F, Passed: P, Skipped: S, ..." line per test assembly.
 awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
