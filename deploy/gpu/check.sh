@@ -43,7 +43,8 @@ ls "$torch_lib"
 # PyTorch's CUDA libraries find the nvidia-* wheels' libraries by their own RPATH; the binding, loaded
 # from elsewhere, finds libtorch through the search path.
 nvidia_libs="$(find "$torch_lib/../../nvidia" -maxdepth 3 -type d -name lib 2>/dev/null | sort | tr '\n' ':')"
-export LD_LIBRARY_PATH="$torch_lib:${nvidia_libs}${LD_LIBRARY_PATH:-}"
+nvidia_libs="${nvidia_libs%:}"
+export LD_LIBRARY_PATH="$torch_lib${nvidia_libs:+:$nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export DOTNET_ROOT="$work/dotnet"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 set +x
