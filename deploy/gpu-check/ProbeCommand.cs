@@ -33,6 +33,11 @@ public static class ProbeCommand
         foreach (var gpu in gpus)
             Console.WriteLine(Invariant($"gpu={gpu.Id} name=\"{gpu.Name}\" memory_gib={gpu.MemoryBytes / (double)(1L << 30):F1}"));
         if (problem is not null) Console.WriteLine($"cuda_detection_problem={problem}");
+        if (deviceName.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
+        {
+            Console.Error.WriteLine("probe=FAILED: libtorch finds no CUDA device; put a CUDA libtorch's lib folder (PyTorch's torch/lib) first in LD_LIBRARY_PATH, or pass --device cpu.");
+            return 1;
+        }
         var device = torch.device(deviceName);
         var type = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
         bool ok = true;
