@@ -61,7 +61,8 @@ public sealed record TrainingBenchmarkResult(
 /// </summary>
 public static class TrainingBenchmark
 {
-    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int matmulSize = 1024, int peakRuns = 3)
+    /// <param name="matmulSize">Side of the square matrices the peak is timed on; null: <see cref="PeakMatmulSize"/> of the trainer's device.</param>
+    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int? matmulSize = null, int peakRuns = 3)
     {
         if (peakRuns < 1) throw new ArgumentOutOfRangeException(nameof(peakRuns), "The peak needs at least one matmul run.");
         var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1 };
@@ -69,15 +70,16 @@ public static class TrainingBenchmark
         var data = SyntheticData(config, options.Seed, imageText: 64, textOnly: 8);
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
+        int peakSize = matmulSize ?? PeakMatmulSize(trainer.Device);
         // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
         var peaks = new List<(double PerSecond, double PerCpuSecond)>();
         int runsBefore = (peakRuns + 1) / 2;
-        for (int i = 0; i < runsBefore; i++) peaks.Add(MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType));
+        for (int i = 0; i < runsBefore; i++) peaks.Add(MatmulPeak(trainer.Device, peakSize, trainer.ComputeType));
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
         var cpuTime = ProcessorTime();
         var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
         double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
-        for (int i = runsBefore; i < peakRuns; i++) peaks.Add(MatmulPeak(trainer.Device, matmulSize, trainer.ComputeType));
+        for (int i = runsBefore; i < peakRuns; i++) peaks.Add(MatmulPeak(trainer.Device, peakSize, trainer.ComputeType));
         double peak = peaks.Max(p => p.PerSecond), peakPerCpuSecond = peaks.Max(p => p.PerCpuSecond);
         double seconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
@@ -95,6 +97,14 @@ public static class TrainingBenchmark
         };
     }
 
+
+    /// <summary>
+    /// The matrix side the peak is timed on. 1024 keeps a CPU run short; a GPU does a 1024 product in
+    /// microseconds (an H200 in about 3), less than launching it and waiting for its result costs, so
+    /// its peak would come out a fraction of the real one and MFU inflated: 8192 takes about a
+    /// millisecond at the bf16 rate of the fastest GPUs.
+    /// </summary>
+    public static int PeakMatmulSize(Device device) => device.type == DeviceType.CUDA ? 8192 : 1024;
 
     /// <summary>Random pixels and full-length random token ids: every sample as long as the model allows, so no data set is needed.</summary>
     internal static InMemoryPrefixLmData SyntheticData(SimVlmConfig config, ulong seed, int imageText, int textOnly)

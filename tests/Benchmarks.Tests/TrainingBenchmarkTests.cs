@@ -48,4 +48,15 @@ public class TrainingBenchmarkTests
         Assert.Equal("bf16", result.PeakType);
         Assert.True(result.PeakFlopsPerSecond > 0 && result.FlopsPerStep > 0);
     }
+
+    [Fact]
+    public void TheGpuPeakIsTimedOnProductsThatOutlastTheirLaunch()
+    {
+        // Launching a kernel and reading its result back costs tens of microseconds; a GPU's peak timed on
+        // shorter products would be that overhead, not the GPU. A millisecond at 1e15 FLOP/s (beyond the
+        // bf16 rate of any GPU the platform meets) keeps the overhead under a few percent.
+        double seconds(int n) => 2.0 * n * n * n / 1e15;
+        Assert.True(seconds(TrainingBenchmark.PeakMatmulSize(new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, 0))) >= 1e-3);
+        Assert.Equal(1024, TrainingBenchmark.PeakMatmulSize(TorchSharp.torch.CPU));
+    }
 }
