@@ -111,7 +111,7 @@ public sealed class TrainingSchedulerGrain(
         finished = new RowArchive<TrainingRunSummary>(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(PlatformStorage.GrainStateProvider),
             this.GetGrainId(), "trainingscheduler-finished", state.State.FinishedRuns, FinishedRunsPerPage, run => run.RunId);
         // Finished rows of a state stored before they left it, or of a finish whose archiving a storage error interrupted.
-        await ArchiveFinishedAsync();
+        await TryArchiveFinishedAsync();
         // Like the trainers' leases: a borrower gets a whole lease to renew with this activation.
         foreach (var loan in state.State.Loans) loanRenewedAt[loan.Borrower] = DateTimeOffset.UtcNow;
         if (AnyActive) await KeepCheckingAsync();
@@ -453,14 +453,22 @@ public sealed class TrainingSchedulerGrain(
         row.WaitingReason = null;
         row.FinishedAt = DateTimeOffset.UtcNow;
         await state.WriteStateAsync();
+        await TryArchiveFinishedAsync();
+    }
+
+    /// <summary>
+    /// A storage error here refuses nothing: the finish itself is stored, and a finished row left in the state is listed and found
+    /// from there until the next finish or activation archives it.
+    /// </summary>
+    private async Task TryArchiveFinishedAsync()
+    {
         try
         {
             await ArchiveFinishedAsync();
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
-            // The finish itself is stored: the row waits in the state for the next activation (or finish) to archive it.
-            logger.LogWarning(error, "Could not archive finished run {Run} yet; it stays in the scheduler's state until then", row.RunId);
+            logger.LogWarning(error, "Could not archive finished training runs yet; they stay in the scheduler's state until the next finish or activation");
         }
     }
 
