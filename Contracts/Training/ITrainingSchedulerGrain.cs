@@ -18,10 +18,16 @@ public interface ITrainingSchedulerGrain : IWorkCoordinatorGrain
     /// <summary>Queues a run (and registers it with its <see cref="ITrainingRunGrain"/>); the same run id again returns that run as it is.</summary>
     Task<TrainingRunSummary> Submit(TrainingRunSpec spec);
 
-    /// <summary>Every run the scheduler knows, in queue order (priority, then submission), finished runs last.</summary>
-    Task<IReadOnlyList<TrainingRunSummary>> List();
+    /// <summary>How many finished runs a listing shows unless told otherwise.</summary>
+    public const int ListedFinishedRuns = 100;
 
-    /// <summary>The run's summary, or null when no run has this id.</summary>
+    /// <summary>
+    /// Every run not finished, in queue order (priority, then submission), then the <paramref name="finishedRuns"/> that finished
+    /// last, newest first (older ones stay findable by <see cref="Get"/>).
+    /// </summary>
+    Task<IReadOnlyList<TrainingRunSummary>> List(int finishedRuns = ListedFinishedRuns);
+
+    /// <summary>The run's summary, finished or not, or null when no run has this id.</summary>
     Task<TrainingRunSummary?> Get(string runId);
 
     /// <summary>Stops the run for good: its trainer stops after the current step and its devices are released.</summary>

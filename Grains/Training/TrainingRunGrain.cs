@@ -70,6 +70,11 @@ public sealed class TrainingRunGrain(
     private static readonly TimeSpan SchedulerAnswerTimeout = TimeSpan.FromSeconds(5);
     /// <summary>Recent steps the ETA's step rate is measured over.</summary>
     private const int RateWindow = 50;
+    /// <summary>
+    /// Deleted checkpoints whose record is kept, the newest: with a checkpoint every 100 steps by default, keeping every record would
+    /// grow the state by one row per checkpoint for the whole run, toward Azure Table's 1 MB entity limit. Their evaluation results stay.
+    /// </summary>
+    public const int DeletedCheckpointsKept = 20;
 
     private StepHistory _history = null!;
     private DateTimeOffset _lastWrite = DateTimeOffset.MinValue;
@@ -251,11 +256,22 @@ public sealed class TrainingRunGrain(
 
     private async Task WriteAsync()
     {
+        ForgetOldDeletedCheckpoints();
         state.State.History = [.. _history.Points];
         state.State.HistoryStride = _history.Stride;
         await state.WriteStateAsync();
         _lastWrite = DateTimeOffset.UtcNow;
         _unwrittenSteps = false;
+    }
+
+    /// <summary>Drops the records of deleted checkpoints older than the newest <see cref="DeletedCheckpointsKept"/>; no evaluation still needs them (retention deletes only evaluated ones).</summary>
+    private void ForgetOldDeletedCheckpoints()
+    {
+        var deleted = state.State.Checkpoints.Where(c => c.Deleted).ToList();
+        if (deleted.Count <= DeletedCheckpointsKept) return;
+        var unfinished = state.State.Evaluations.Where(e => !e.IsFinished).Select(e => e.Step).ToHashSet();
+        var forgotten = deleted.OrderBy(c => c.Step).Take(deleted.Count - DeletedCheckpointsKept).Where(c => !unfinished.Contains(c.Step)).ToHashSet();
+        state.State.Checkpoints.RemoveAll(forgotten.Contains);
     }
 
     private async Task<TrainingRunSummary> SchedulerSummaryAsync(TrainingRunSpec spec)

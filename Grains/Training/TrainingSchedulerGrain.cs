@@ -1,21 +1,30 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Storage;
 using Platform.Grains.Devices;
 using Platform.Grains.Work;
 using Platform.Model.Training;
 
 namespace Platform.Grains.Training;
 
-/// <summary>Durable and small: one row per run the scheduler took, and the count of submissions.</summary>
+/// <summary>
+/// Durable and small: one row per run not yet finished (queued, running, paused), the count of submissions, and the head of the
+/// archive of finished runs, which are stored beside the state (<see cref="RowArchive{TRow}"/>), so the state does not grow with
+/// every run ever submitted.
+/// </summary>
 [GenerateSerializer]
 public sealed class TrainingSchedulerState
 {
     [Id(0)] public List<TrainingRunRecord> Runs { get; set; } = [];
+    /// <summary>Runs ever submitted; a run's <see cref="WorkItem.Index"/> is the count before it, so no index is used twice.</summary>
     [Id(1)] public long Submissions { get; set; }
     /// <summary>Devices lent to evaluations, by borrower: in the allocation table beside the runs' devices.</summary>
     [Id(2)] public List<DeviceLoanRecord> Loans { get; set; } = [];
+    /// <summary>The finished runs' archive; absent in a state stored before finished runs left it, whose finished rows move there at activation.</summary>
+    [Id(3)] public RowArchiveHead FinishedRuns { get; set; } = new();
 }
 
 /// <summary>A device lent to an evaluation; its lease lives in the scheduler's memory (renewed by the borrower, fresh after a reactivation).</summary>
@@ -54,6 +63,8 @@ public sealed class TrainingRunRecord : WorkItem
     public bool HoldsDevices => Phase is TrainingRunPhase.Running or TrainingRunPhase.Pausing or TrainingRunPhase.Cancelling;
 
     public bool IsActive => Phase == TrainingRunPhase.Queued || HoldsDevices;
+
+    public bool IsFinal => Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled;
 }
 
 /// <summary>
@@ -65,7 +76,8 @@ public sealed class TrainingRunRecord : WorkItem
 /// scheduler back after its silo died, and a reactivated scheduler gives running attempts a fresh lease to check in.
 /// Devices no queued run waits for may be lent to evaluations (<see cref="LendDevice"/>): a lent device is held like a
 /// trainer's, so no device ever serves a trainer and an evaluation at once, and it comes back when the evaluation returns
-/// it, stops renewing it, or its silo leaves.
+/// it, stops renewing it, or its silo leaves. A run that finishes leaves the state for the archive of finished runs, where
+/// <see cref="Get"/>, <see cref="List"/> and a submission of its id again still find it.
 /// </summary>
 public sealed class TrainingSchedulerGrain(
     [PersistentState("trainingscheduler", PlatformStorage.GrainStateProvider)] IPersistentState<TrainingSchedulerState> state,
@@ -77,9 +89,12 @@ public sealed class TrainingSchedulerGrain(
     public const string WakeReminder = "wake";
     /// <summary>Orleans' shortest reminder period by default: how long runs whose scheduler's silo died may wait for it.</summary>
     public static readonly TimeSpan WakePeriod = TimeSpan.FromMinutes(1);
+    /// <summary>Finished runs per stored page of the archive: a summary takes a few hundred bytes.</summary>
+    public const int FinishedRunsPerPage = 100;
 
     private readonly TrainingClusterOptions settings = options.Value;
     private WorkTable<TrainingRunRecord> table = null!;
+    private RowArchive<TrainingRunSummary> finished = null!;
     private IGrainTimer? timer;
     /// <summary>When each loan was last lent or renewed; a loan not renewed within the lease timeout is taken back.</summary>
     private readonly Dictionary<string, DateTimeOffset> loanRenewedAt = new(StringComparer.Ordinal);
@@ -91,6 +106,12 @@ public sealed class TrainingSchedulerGrain(
         // Failures are counted against MaxFailures here, not by the table, which must never give a run up on its own.
         table = new WorkTable<TrainingRunRecord>(state.State.Runs, new WorkTableOptions(settings.LeaseTimeout, settings.StallTimeout, int.MaxValue), TimeProvider.System);
         table.ResumeLeases();
+        // A state stored before the archive existed has no head: its finished runs are still among its rows.
+        state.State.FinishedRuns ??= new RowArchiveHead();
+        finished = new RowArchive<TrainingRunSummary>(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(PlatformStorage.GrainStateProvider),
+            this.GetGrainId(), "trainingscheduler-finished", state.State.FinishedRuns, FinishedRunsPerPage, run => run.RunId);
+        // Finished rows of a state stored before they left it, or of a finish whose archiving a storage error interrupted.
+        await TryArchiveFinishedAsync();
         // Like the trainers' leases: a borrower gets a whole lease to renew with this activation.
         foreach (var loan in state.State.Loans) loanRenewedAt[loan.Borrower] = DateTimeOffset.UtcNow;
         if (AnyActive) await KeepCheckingAsync();
@@ -112,6 +133,8 @@ public sealed class TrainingSchedulerGrain(
             await GrainFactory.GetGrain<ITrainingRunGrain>(existing.RunId).Register(existing.Spec, existing.CheckpointLocation);
             return Summary(existing);
         }
+        // A finished run's id is taken for good: submitting it again finds that run, as it finished.
+        if (await finished.FindAsync(spec.RunId) is { } archived) return archived;
         // Not said: the default evaluations, on the benchmark generated once (off the grain scheduler: it writes images).
         var evaluations = spec.Evaluations ?? await Task.Run(() => DefaultEvaluations.Resolve(settings.BenchmarkData));
         var row = table.Add(new TrainingRunRecord
@@ -121,12 +144,13 @@ public sealed class TrainingSchedulerGrain(
             // unreadable after a restart, so arrays.
             Spec = spec with { TextDocuments = spec.TextDocuments.ToArray(), Evaluations = evaluations.ToArray() },
             Phase = TrainingRunPhase.Queued,
-            SubmissionOrder = ++state.State.Submissions,
+            SubmissionOrder = state.State.Submissions + 1,
             CheckpointLocation = spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location)
                 ? location.TrimEnd('/')
                 : Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
             SubmittedAt = DateTimeOffset.UtcNow,
-        });
+        }, checked((int)state.State.Submissions));
+        state.State.Submissions = row.SubmissionOrder;
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ITrainingRunGrain>(row.RunId).Register(row.Spec, row.CheckpointLocation);
         await PlaceAsync();
@@ -141,15 +165,21 @@ public sealed class TrainingSchedulerGrain(
         if (spec.Steps < 1) throw new ArgumentException($"Run '{spec.RunId}' has {spec.Steps} steps; a run needs at least one.", nameof(spec));
     }
 
-    public Task<IReadOnlyList<TrainingRunSummary>> List()
+    public async Task<IReadOnlyList<TrainingRunSummary>> List(int finishedRuns = ITrainingSchedulerGrain.ListedFinishedRuns)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(finishedRuns);
         var queueOrder = GangAllocator.QueueOrder(state.State.Runs.Select(Request)).Select(r => r.RunId).ToList();
-        IReadOnlyList<TrainingRunSummary> runs = state.State.Runs.OrderBy(r => r.Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled)
-            .ThenBy(r => queueOrder.IndexOf(r.RunId)).Select(Summary).ToList();
-        return Task.FromResult(runs);
+        // Finished rows are still here only between a finish and its archiving; they come first among the finished, as the newest.
+        var unfinished = state.State.Runs.OrderBy(r => r.IsFinal).ThenBy(r => queueOrder.IndexOf(r.RunId)).Select(Summary).ToList();
+        var listed = unfinished.Select(r => r.RunId).ToHashSet(StringComparer.Ordinal);
+        return [.. unfinished, .. (await finished.NewestAsync(finishedRuns)).Where(r => !listed.Contains(r.RunId))];
     }
 
-    public Task<TrainingRunSummary?> Get(string runId) => Task.FromResult(Find(runId) is { } row ? Summary(row) : null);
+    public async Task<TrainingRunSummary?> Get(string runId) => Find(runId) is { } row ? Summary(row) : await finished.FindAsync(runId);
+
+    /// <summary>A finished run, as it finished: cancelling, pausing or resuming it changes nothing.</summary>
+    private async Task<TrainingRunSummary> FinishedRequired(string runId) =>
+        await finished.FindAsync(runId) ?? throw new ArgumentException($"No training run '{runId}'.", nameof(runId));
 
     public Task<IReadOnlyList<DeviceAllocation>> Allocations()
     {
@@ -217,7 +247,7 @@ public sealed class TrainingSchedulerGrain(
 
     public async Task<TrainingRunSummary> Cancel(string runId)
     {
-        var row = Required(runId);
+        if (Find(runId) is not { } row) return await FinishedRequired(runId);
         switch (row.Phase)
         {
             case TrainingRunPhase.Queued:
@@ -239,7 +269,7 @@ public sealed class TrainingSchedulerGrain(
 
     public async Task<TrainingRunSummary> Pause(string runId)
     {
-        var row = Required(runId);
+        if (Find(runId) is not { } row) return await FinishedRequired(runId);
         switch (row.Phase)
         {
             case TrainingRunPhase.Queued:
@@ -260,7 +290,7 @@ public sealed class TrainingSchedulerGrain(
 
     public async Task<TrainingRunSummary> Resume(string runId)
     {
-        var row = Required(runId);
+        if (Find(runId) is not { } row) return await FinishedRequired(runId);
         if (row.Phase != TrainingRunPhase.Paused) return Summary(row);
         table.Reopen(row.Index);
         row.Phase = TrainingRunPhase.Queued;
@@ -422,6 +452,37 @@ public sealed class TrainingSchedulerGrain(
         row.Devices = [];
         row.WaitingReason = null;
         row.FinishedAt = DateTimeOffset.UtcNow;
+        await state.WriteStateAsync();
+        await TryArchiveFinishedAsync();
+    }
+
+    /// <summary>
+    /// A storage error here refuses nothing: the finish itself is stored, and a finished row left in the state is listed and found
+    /// from there until the next finish or activation archives it.
+    /// </summary>
+    private async Task TryArchiveFinishedAsync()
+    {
+        try
+        {
+            await ArchiveFinishedAsync();
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            logger.LogWarning(error, "Could not archive finished training runs yet; they stay in the scheduler's state until the next finish or activation");
+        }
+    }
+
+    /// <summary>
+    /// Moves the finished rows out of the state into the archive, oldest finish first: the archive's pages first, then the state that
+    /// no longer holds them (see <see cref="RowArchive{TRow}"/> for why a crash in between loses nothing and repeats nothing).
+    /// </summary>
+    private async Task ArchiveFinishedAsync()
+    {
+        var done = state.State.Runs.Where(r => r.IsFinal).OrderBy(r => r.FinishedAt).ThenBy(r => r.SubmissionOrder).ToList();
+        if (done.Count == 0) return;
+        await finished.AppendAsync(done.Select(Summary).ToList());
+        foreach (var row in done)
+            if (!table.Remove(row.Index)) state.State.Runs.Remove(row);
         await state.WriteStateAsync();
     }
 

@@ -9,6 +9,10 @@ namespace Platform.Grains.Work;
 [GenerateSerializer]
 public class WorkItem
 {
+    /// <summary>
+    /// The item's id in its table, never reused there: what workers' reports name. Its position in a table that only grows (an
+    /// ingest job's), and in one that removes finished items (the training scheduler's) the id it was given when added.
+    /// </summary>
     [Id(0)] public int Index { get; set; }
     [Id(1)] public WorkUnitState State { get; set; }
     /// <summary>The attempt handed out last (0: never); a report names its attempt and only the latest one counts.</summary>
@@ -51,7 +55,8 @@ public enum WorkOutcome
 /// gives every running attempt a fresh lease (<see cref="ResumeLeases"/>), so live workers check in before anything is
 /// redone. Attempt numbers are never reused: a dispatched attempt's number must be durable before its worker starts,
 /// and an item put back after a lost lease keeps its used number, so a late report of the lost attempt is refused and
-/// nothing is counted twice. No Orleans runtime calls here: the clock is injected.
+/// nothing is counted twice. Items are found by their <see cref="WorkItem.Index"/>, not their position, so a coordinator may remove
+/// finished items (<see cref="Remove"/>) without a later report reaching the wrong one. No Orleans runtime calls here: the clock is injected.
 /// </summary>
 public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options, TimeProvider clock) where TItem : WorkItem
 {
@@ -77,15 +82,38 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     /// <summary>Attempts beyond each item's first: how often work was redone.</summary>
     public int Restarts => items.Sum(i => Math.Max(0, i.Attempt - 1));
 
-    public TItem this[int index] => items[index];
+    public TItem this[int index] => Find(index) ?? throw new KeyNotFoundException($"The work table holds no item {index}.");
 
-    /// <summary>Appends a pending item; its index is its position.</summary>
-    public TItem Add(TItem item)
+    /// <summary>
+    /// By position first, which is the index in a table that never removed an item; otherwise by search (a table that removes its
+    /// finished items stays small). No map to keep in step: coordinators fill the list themselves when they load their rows.
+    /// </summary>
+    private TItem? Find(int index)
     {
-        item.Index = items.Count;
+        if (index >= 0 && index < items.Count && items[index].Index == index) return items[index];
+        return items.Find(i => i.Index == index);
+    }
+
+    /// <summary>
+    /// Appends a pending item under <paramref name="index"/>, or, when none is given, under its position (a table that never
+    /// removes items). A coordinator that removes items gives each a new index it keeps durable, so none is ever reused.
+    /// </summary>
+    public TItem Add(TItem item, int? index = null)
+    {
+        if (index is { } given && Find(given) is not null) throw new InvalidOperationException($"The work table already holds an item {given}.");
+        item.Index = index ?? items.Count;
         item.State = WorkUnitState.Pending;
         items.Add(item);
         return item;
+    }
+
+    /// <summary>Takes a finished item out of the table (its coordinator keeps its record elsewhere); false when it is not finished.</summary>
+    public bool Remove(int index)
+    {
+        if (Find(index) is not { IsFinished: true } item) return false;
+        items.Remove(item);
+        leases.Remove(index);
+        return true;
     }
 
     /// <summary>Replaces every item (a coordinator's next phase), forgetting the old leases.</summary>
@@ -120,8 +148,8 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     /// </summary>
     public bool Start(int index)
     {
-        if (index < 0 || index >= items.Count || items[index].State != WorkUnitState.Pending) return false;
-        StartAttempt(items[index]);
+        if (Find(index) is not { State: WorkUnitState.Pending } item) return false;
+        StartAttempt(item);
         return true;
     }
 
@@ -140,23 +168,22 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     /// </summary>
     public bool Reopen(int index)
     {
-        if (index < 0 || index >= items.Count || !items[index].IsFinished) return false;
-        items[index].State = WorkUnitState.Pending;
+        if (Find(index) is not { IsFinished: true } item) return false;
+        item.State = WorkUnitState.Pending;
         return true;
     }
 
     /// <summary>Takes a pending item out of dispatch for good (its coordinator dropped it), failed with <paramref name="reason"/>. False when it is not pending.</summary>
     public bool Withdraw(int index, string reason)
     {
-        if (index < 0 || index >= items.Count || items[index].State != WorkUnitState.Pending) return false;
-        items[index].State = WorkUnitState.Failed;
-        items[index].LastError = reason;
+        if (Find(index) is not { State: WorkUnitState.Pending } item) return false;
+        item.State = WorkUnitState.Failed;
+        item.LastError = reason;
         return true;
     }
 
     /// <summary>True when <paramref name="attempt"/> of the item is the one running now.</summary>
-    public bool IsCurrent(int index, int attempt) =>
-        index >= 0 && index < items.Count && items[index] is { State: WorkUnitState.Running } item && item.Attempt == attempt;
+    public bool IsCurrent(int index, int attempt) => Find(index) is { State: WorkUnitState.Running } item && item.Attempt == attempt;
 
     /// <summary>
     /// A worker still runs this attempt: renews its lease, and its stall clock when <paramref name="progress"/> advanced
@@ -166,7 +193,7 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     {
         if (!IsCurrent(index, attempt)) return false;
         var now = clock.GetUtcNow();
-        var item = items[index];
+        var item = this[index];
         item.Worker = worker;
         if (!leases.TryGetValue(index, out var lease)) leases[index] = lease = new Lease(now);
         lease.HeardAt = now;
@@ -180,15 +207,14 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
     }
 
     /// <summary>True when the item is done and <paramref name="attempt"/> is the attempt whose report was taken.</summary>
-    public bool IsDoneBy(int index, int attempt) =>
-        index >= 0 && index < items.Count && items[index] is { State: WorkUnitState.Done } item && item.Attempt == attempt;
+    public bool IsDoneBy(int index, int attempt) => Find(index) is { State: WorkUnitState.Done } item && item.Attempt == attempt;
 
     /// <summary>The attempt finished. The caller keeps the report on the item only when <see cref="WorkOutcome.Accepted"/>.</summary>
     public WorkOutcome Complete(int index, int attempt)
     {
         if (IsDoneBy(index, attempt)) return WorkOutcome.Repeated;
         if (!IsCurrent(index, attempt)) return WorkOutcome.Refused;
-        var item = items[index];
+        var item = this[index];
         item.State = WorkUnitState.Done;
         item.LastError = null;
         leases.Remove(index);
@@ -197,7 +223,7 @@ public sealed class WorkTable<TItem>(List<TItem> items, WorkTableOptions options
 
     /// <summary>The attempt failed: the item is retried until its attempts run out.</summary>
     public WorkOutcome Fail(int index, int attempt, string error) =>
-        IsCurrent(index, attempt) ? RetryOrGiveUp(items[index], error) : WorkOutcome.Refused;
+        IsCurrent(index, attempt) ? RetryOrGiveUp(this[index], error) : WorkOutcome.Refused;
 
     /// <summary>
     /// Takes the lease of every running attempt whose worker went silent for a lease, or whose progress stood still for the

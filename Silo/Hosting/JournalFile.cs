@@ -38,6 +38,37 @@ public sealed class JournalFile(string folder, string fileName)
         }
     }
 
+    /// <summary>Where <see cref="RewriteAsync{T}"/> writes the new contents before they take the journal's name.</summary>
+    public string RewritePath => Path + ".rewrite";
+
+    /// <summary>
+    /// Replaces the journal by <paramref name="keep"/> of its entries, atomically: the new contents go to <see cref="RewritePath"/>,
+    /// are flushed, take the journal's name by a rename, and the folder is flushed. A crash at any step leaves either the whole old
+    /// journal or the whole new one (a leftover temporary file is never read, and the next rewrite writes over it). Appends wait
+    /// meanwhile, so none is lost between the read and the rename.
+    /// </summary>
+    public async Task RewriteAsync<T>(Func<IEnumerable<T>, IEnumerable<T>> keep, CancellationToken cancellationToken) where T : class
+    {
+        await appending.WaitAsync(cancellationToken);
+        try
+        {
+            if (!File.Exists(Path)) return;
+            var lines = new StringBuilder();
+            foreach (var entry in keep(Read<T>().ToList())) lines.Append(JsonSerializer.Serialize(entry, Json)).Append('\n');
+            await using (var stream = new FileStream(RewritePath, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(lines.ToString()), cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(RewritePath, Path, overwrite: true);
+            FlushFolder(folder);
+        }
+        finally
+        {
+            appending.Release();
+        }
+    }
+
     /// <summary>The entries in the order they were appended; a line cut short by a crash (never acknowledged) is skipped.</summary>
     public IEnumerable<T> Read<T>() where T : class
     {
@@ -52,8 +83,8 @@ public sealed class JournalFile(string folder, string fileName)
         }
     }
 
-    /// <summary>A new file's name is durable only once its folder is flushed.</summary>
-    private static void FlushFolder(string path)
+    /// <summary>A new, renamed or deleted file's name is durable only once its folder is flushed.</summary>
+    public static void FlushFolder(string path)
     {
         try
         {

@@ -3,7 +3,8 @@ using Platform.Datasets;
 namespace Platform.Silo.Hosting;
 
 /// <summary>
-/// What the embedded default does at start, once its silo is up, to make good a crash: re-drives the journaled shard commits
+/// What the embedded default does at start, once its silo is up, to make good a crash: re-drives the journaled shard commits (or, after a
+/// clean stop, compacts their journal)
 /// (first: a resumed job waits out its leases before it writes shards again), then the journaled submissions, then checks the manifest of every
 /// dataset the journal names against its shard files and reports what the journals could not repair (<see cref="DatasetCheckBoard"/>, and the log).
 /// </summary>
@@ -26,7 +27,7 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var journaledDatasets = await commits.ReplayAsync(stoppingToken);
+        var journaledDatasets = await commits.ReplayAsync(stoppingToken, lastRunStoppedCleanly: stoppedCleanly);
         await submissions.ReplayAsync(stoppingToken);
         try
         {
@@ -97,6 +98,8 @@ public sealed class CleanStopMarker(string folder)
     {
         if (!File.Exists(Path)) return false;
         File.Delete(Path);
+        // Until the folder is flushed, a machine crash could bring the marker back, and the start after it would take a crashed run for a clean one.
+        JournalFile.FlushFolder(folder);
         return true;
     }
 

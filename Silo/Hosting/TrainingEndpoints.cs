@@ -38,7 +38,10 @@ public static class TrainingEndpoints
             var hangfireJob = hangfire.Enqueue<TrainingSubmitJob>(job => job.RunAsync(queued));
             return Results.Accepted(statusUrl, new { run = queued.RunId, generatedRunId, existing = false, status = statusUrl, hangfireJob });
         });
-        group.MapGet("", async (IGrainFactory grains) => Results.Ok(new { runs = await Scheduler(grains).List() }));
+        group.MapGet("", async (IGrainFactory grains, int? finished) =>
+            finished is < 0 or > MaxListedFinishedRuns
+                ? Results.BadRequest(new { error = $"finished={finished}: ask for 0 to {MaxListedFinishedRuns} finished runs (default {ITrainingSchedulerGrain.ListedFinishedRuns})." })
+                : Results.Ok(new { runs = await Scheduler(grains).List(finished ?? ITrainingSchedulerGrain.ListedFinishedRuns) }));
         group.MapGet("{run}", async (string run, IGrainFactory grains) =>
             await Scheduler(grains).Get(run) is null
                 ? NotFound(run)
@@ -52,6 +55,9 @@ public static class TrainingEndpoints
         group.MapPost("{run}/pause", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Pause(run)));
         group.MapPost("{run}/resume", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Resume(run)));
     }
+
+    /// <summary>The most finished runs one listing reads (each page of the scheduler's archive is a storage read).</summary>
+    public const int MaxListedFinishedRuns = 1_000;
 
     private static ITrainingSchedulerGrain Scheduler(IGrainFactory grains) => grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
 

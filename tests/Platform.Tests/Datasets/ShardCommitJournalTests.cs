@@ -60,4 +60,48 @@ public sealed class ShardCommitJournalTests(AzuriteFixture azurite) : IDisposabl
         Assert.Equal("sha256-00001", read["a"][1].Checksum);
         Assert.Empty(new ShardCommitJournal(null).Read());
     }
+
+    [Fact]
+    public async Task Compaction_keeps_one_small_line_per_dataset_and_commits_journaled_after_it_are_read_as_before()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var journal = new ShardCommitJournal(Path.Combine(root, "journal"));
+        for (var n = 0; n < 1_000; n += 100)
+        {
+            await journal.AppendAsync("a", [.. Enumerable.Range(n, 100).Select(i => Shard(i))], ct);
+            await journal.AppendAsync("b", [Shard(n)], ct);
+        }
+        Assert.True(new FileInfo(journal.CommitsPath!).Length > 100_000, "the journal was expected to hold about 200 bytes per shard");
+
+        await journal.CompactAsync(ct);
+
+        Assert.True(new FileInfo(journal.CommitsPath!).Length < 100, $"the compacted journal takes {new FileInfo(journal.CommitsPath!).Length} bytes");
+        Assert.False(File.Exists(journal.CompactingPath), "the compaction left its temporary file");
+        var compacted = journal.Read();
+        Assert.Equal(["a", "b"], compacted.Keys.Order(StringComparer.Ordinal));
+        Assert.All(compacted.Values, Assert.Empty);
+
+        await journal.AppendAsync("b", [Shard(5_000)], ct);
+        await journal.AppendAsync("c", [Shard(0)], ct);
+        var read = journal.Read();
+        Assert.Equal(["a", "b", "c"], read.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["05000"], read["b"].Select(s => s.ShardId));
+        Assert.Equal(["00000"], read["c"].Select(s => s.ShardId));
+    }
+
+    [Fact]
+    public async Task A_compaction_cut_short_before_its_rename_loses_no_commit_and_the_next_one_writes_over_its_leftover()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var journal = new ShardCommitJournal(Path.Combine(root, "journal"));
+        await journal.AppendAsync("a", [Shard(0), Shard(1)], ct);
+        // What a crash between the temporary file's flush and its rename leaves: the new contents beside the untouched journal.
+        await File.WriteAllTextAsync(journal.CompactingPath!, "{\"dataset\":\"a\",\"shard\":null}\n{\"dataset\":\"a\",\"sh", ct);
+
+        Assert.Equal(["00000", "00001"], journal.Read()["a"].Select(s => s.ShardId));
+
+        await journal.CompactAsync(ct);
+        Assert.False(File.Exists(journal.CompactingPath));
+        Assert.Equal(["a"], journal.Read().Keys);
+    }
 }

@@ -90,7 +90,11 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
         Assert.Equal((2, 0), (afterCleanStop.ShardsChecked, afterCleanStop.ShardsHashed));
         Assert.Equal([(ManifestProblemKind.TarMissing, "00001")], afterCleanStop.Problems.Select(p => (p.Kind, p.ShardId)));
         Assert.False(File.Exists(marker.Path), "the marker stays while this run may still crash");
+        // Every append of a cleanly stopped run is in its manifest: the journal keeps only the dataset's name.
+        Assert.Empty(Assert.Single(journal.Read(), d => d.Key == dataset).Value);
+        Assert.True(new FileInfo(journal.CommitsPath!).Length < 100, $"the compacted journal takes {new FileInfo(journal.CommitsPath!).Length} bytes");
 
+        // The compacted journal still names the dataset, so the check after a crash covers (and hashes) it.
         var afterCrash = await RunRecoveryAsync();
         Assert.Equal((2, 1), (afterCrash.ShardsChecked, afterCrash.ShardsHashed));
 
@@ -111,6 +115,34 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
             Assert.Null(board.Error);
             return Assert.Single(board.Results!);
         }
+    }
+
+    [Fact]
+    public async Task A_compaction_that_crashed_before_its_rename_leaves_the_journal_whole_and_the_next_start_adds_the_lost_commits_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var lost = "lost-" + Guid.NewGuid().ToString("N")[..8];
+        var shards = new[] { Commit(lost, 0, [1, 1]), Commit(lost, 1, [2, 2]) };
+        var journal = new ShardCommitJournal(Path.Combine(root, "journal"));
+        await journal.AppendAsync(lost, shards, ct);
+        // The crash: the compacted contents were flushed to the temporary file, the rename never happened, and the storage lost the
+        // manifest appends (a dataset its grain never saw).
+        await File.WriteAllTextAsync(journal.CompactingPath!, $"{{\"dataset\":\"{lost}\",\"shard\":null}}\n", ct);
+
+        var board = new DatasetCheckBoard();
+        using var recovery = new StartupRecovery(
+            new ShardCommitJournalReplay(journal, shared.Grains, Options.Create(new StorageRetryOptions()), NullLogger<ShardCommitJournalReplay>.Instance),
+            new SubmissionJournalReplay(new SubmissionJournal(null), shared.Grains, NullLogger<SubmissionJournalReplay>.Instance),
+            new DatasetManifestStore(azurite.Connection.CreateBlobClient(), PlatformTestCluster.ManifestContainer), board, NullLogger<StartupRecovery>.Instance,
+            new CleanStopMarker(Path.Combine(root, "journal")));
+        await recovery.StartAsync(ct);
+        await recovery.ExecuteTask!.WaitAsync(TimeSpan.FromMinutes(2), ct);
+
+        Assert.Null(board.Error);
+        Assert.Equal(["00000", "00001"], (await shared.Grains.GetGrain<IDatasetGrain>(lost).ListShards(0, 100)).Select(s => s.ShardId));
+        var result = Assert.Single(board.Results!);
+        Assert.Equal((2, 2), (result.ShardsChecked, result.ShardsHashed));
+        Assert.Empty(result.Problems);
     }
 
     [Fact]

@@ -110,6 +110,11 @@ public sealed class TrainApiTests : IDisposable
         using (var cancelled = await http.PostAsync("/api/train/runs/posted/cancel", null, ct))
             Assert.True(cancelled.IsSuccessStatusCode, await cancelled.Content.ReadAsStringAsync(ct));
         await WaitForPhaseAsync(http, "posted", "Cancelled");
+        // Finished runs follow the unfinished ones as many as asked for: none with finished=0; a count out of range is refused.
+        using (var none = JsonDocument.Parse(await http.GetStringAsync("/api/train/runs?finished=0", ct)))
+            Assert.Equal(0, none.RootElement.GetProperty("runs").GetArrayLength());
+        using (var negative = await http.GetAsync("/api/train/runs?finished=-1", ct))
+            Assert.Equal(HttpStatusCode.BadRequest, negative.StatusCode);
     }
 
     /// <summary>The run's summary from <c>GET /api/train/runs</c> once it is in <paramref name="phase"/>; fails after two minutes.</summary>

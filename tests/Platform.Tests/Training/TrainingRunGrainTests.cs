@@ -160,6 +160,26 @@ public sealed class TrainingRunGrainTests(SharedClusterFixture shared) : IDispos
     }
 
     [Fact]
+    public async Task A_long_run_keeps_only_the_newest_deleted_checkpoints_records_so_its_state_does_not_grow_with_every_checkpoint()
+    {
+        const int Checkpoints = 60;
+        var spec = Spec(NewRunId()) with { Steps = Checkpoints, Retention = new CheckpointRetentionPolicy { KeepLast = 1 } };
+        string location = Path.Combine(_work.FullName, spec.RunId);
+        var run = await RegisteredAsync(spec);
+        Assert.True(await run.AttemptStarted(1, 0, "silo-a"));
+        for (int step = 1; step <= Checkpoints; step++)
+        {
+            Assert.True(await run.ReportSteps(1, Steps(step, step, attempt: 1)));
+            Assert.True(await run.ReportCheckpoint(1, step, Directory.CreateDirectory(Path.Combine(location, $"step-{step}")).FullName));
+        }
+
+        var status = await run.GetStatus();
+        Assert.Equal(Enumerable.Range(Checkpoints - TrainingRunGrain.DeletedCheckpointsKept, TrainingRunGrain.DeletedCheckpointsKept),
+            status.Checkpoints.Where(c => c.Deleted).Select(c => c.Step));
+        Assert.Equal([Checkpoints], status.Checkpoints.Where(c => !c.Deleted).Select(c => c.Step));
+    }
+
+    [Fact]
     public async Task Every_checkpoint_is_evaluated_once_and_ranked_with_run_and_step_and_retention_deletes_only_evaluated_older_unkept_ones()
     {
         var cancellation = TestContext.Current.CancellationToken;

@@ -263,4 +263,30 @@ public sealed class WorkTableTests
         Assert.Empty(table.Dispatch());
         Assert.Equal(WorkUnitState.Running, table[1].State);
     }
+
+    [Fact]
+    public void Removing_a_finished_item_shifts_no_report_onto_another_item_and_reports_for_the_removed_one_are_refused()
+    {
+        var clock = new ManualClock();
+        var table = new WorkTable<WorkItem>([], new WorkTableOptions(Lease, Stall, 3), clock);
+        // Indices the coordinator keeps durable: never reused, so they need not be positions.
+        foreach (var index in new[] { 10, 11, 12 }) table.Add(new WorkItem(), index);
+        Assert.Throws<InvalidOperationException>(() => table.Add(new WorkItem(), 11));
+        Assert.True(table.Start(10) && table.Start(11) && table.Start(12));
+        Assert.False(table.Remove(10), "a running item was removed");
+        Assert.Equal(WorkOutcome.Accepted, table.Complete(10, 1));
+
+        Assert.True(table.Remove(10));
+
+        // Item 11 now sits where 10 was: a report naming 10 must not reach it, and reports naming 11 and 12 still do.
+        Assert.False(table.Heartbeat(10, 1, "w", 5));
+        Assert.Equal(WorkOutcome.Refused, table.Complete(10, 1));
+        Assert.True(table.Heartbeat(11, 1, "w11", 5));
+        Assert.Equal(("w11", 5L), (table[11].Worker, table[11].Progress!.Value));
+        Assert.Equal(WorkOutcome.Accepted, table.Complete(12, 1));
+        Assert.Equal(WorkUnitState.Running, table[11].State);
+        Assert.Equal([11, 12], table.Items.Select(i => i.Index));
+        clock.Advance(Lease);
+        Assert.Equal([11], table.ExpireLeases().Select(e => e.Item.Index));
+    }
 }
