@@ -124,7 +124,7 @@ public sealed class TrainingSchedulerGrain(
             SubmissionOrder = ++state.State.Submissions,
             CheckpointLocation = spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location)
                 ? location.TrimEnd('/')
-                : Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
+                : spec.CheckpointLocation is { } folder ? Path.GetFullPath(folder) : settings.RunFolder(spec.RunId),
             SubmittedAt = DateTimeOffset.UtcNow,
         });
         await state.WriteStateAsync();

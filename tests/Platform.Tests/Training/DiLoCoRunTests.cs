@@ -99,6 +99,42 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
 
     [Fact]
+    public async Task A_run_of_two_trainers_checkpointing_to_a_blob_container_uploads_its_global_checkpoints_there_and_lists_them_by_url()
+    {
+        const int syncEvery = 2, rounds = 2;
+        var ct = TestContext.Current.CancellationToken;
+        var location = $"{cluster.Blobs.Uri.ToString().TrimEnd('/')}/diloco-{Guid.NewGuid():N}/runs/diloco-blob";
+        var spec = cluster.Spec("diloco-blob", steps: syncEvery * rounds) with
+        {
+            Trainers = 2, Devices = 2, SyncEvery = syncEvery, CheckpointEvery = syncEvery, CheckpointLocation = location,
+        };
+        await cluster.Scheduler.Submit(spec);
+        await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Completed);
+
+        var record = await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetStatus();
+        Assert.Equal(location, record.CheckpointLocation);
+        var store = BlobCheckpointStore.Open(location, cluster.Blobs);
+        Assert.Equal(syncEvery * rounds, await store.LatestStepAsync(ct));
+        var live = record.Checkpoints.Where(c => !c.Deleted).ToArray();
+        Assert.Contains(live, c => c.Step == syncEvery * rounds);
+        Assert.All(live, c => Assert.Equal(store.FolderUrl(c.Step), c.Folder));
+        Assert.Equal(live.Select(c => c.Step), (await store.StepsAsync(ct)).Intersect(live.Select(c => c.Step)));
+
+        // The rounds were exchanged in the run's folder under the cluster's checkpoint root; the uploaded last checkpoint
+        // holds the global weights the exchange ended with.
+        var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(Path.Combine(cluster.CheckpointRoot, spec.RunId)))!;
+        Assert.Equal(rounds, outer.Round);
+        var downloaded = await BlobCheckpointStore.DownloadFolderAsync(store.FolderUrl(syncEvery * rounds), cluster.Blobs,
+            Path.Combine(cluster.CheckpointRoot, "downloaded-" + spec.RunId), ct);
+        var (model, _) = Checkpoint.LoadForInference(downloaded);
+        using (model)
+        {
+            var saved = NamedWeights.Read(model);
+            Assert.All(outer.Weights.Zip(saved), pair => Assert.Equal(pair.First.Values, pair.Second.Values));
+        }
+    }
+
+    [Fact]
     public void Train_status_describes_the_rounds_each_replica_and_the_last_round_s_traffic()
     {
         var status = new DiLoCoStatus(1, 3, 5, false,
@@ -139,7 +175,10 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     [Fact]
     public void Good_DiLoCo_settings_pass_and_the_spec_defaults_equal_the_model_library_s()
     {
-        Assert.Empty(TrainingSubmissions.ShapeProblems(new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] }));
+        var good = new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] };
+        Assert.Empty(TrainingSubmissions.ShapeProblems(good));
+        // A blob container takes a multi-trainer run's checkpoints; its rounds are exchanged under the cluster's checkpoint root.
+        Assert.Empty(TrainingSubmissions.ShapeProblems(good with { CheckpointLocation = "http://127.0.0.1:10000/devstoreaccount1/checkpoints/run" }));
         Assert.Equal(new DiLoCoOptions(), TrainingSpecMapping.DiLoCo(new TrainingRunSpec { RunId = "run", Dataset = "pairs" }));
     }
 }
