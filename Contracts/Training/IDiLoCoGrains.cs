@@ -104,4 +104,17 @@ public sealed record DiLoCoStatus(
     [property: Id(3)] bool Finished,
     [property: Id(4)] IReadOnlyList<DiLoCoReplicaProgress> Replicas,
     [property: Id(5)] IReadOnlyList<DiLoCoRoundRecord> History,
-    [property: Id(6)] string? Error);
+    [property: Id(6)] string? Error,
+    [property: Id(7)] string? Note = null)
+{
+    /// <summary>
+    /// A multi-trainer run whose trainer has reported no round yet (queued, or starting): round 0 of the rounds its spec
+    /// asks for, each replica the spec names at round 0, and a note saying so, rather than nothing.
+    /// </summary>
+    public static DiLoCoStatus NotReportedYet(TrainingRunSpec spec) => new(
+        0, 0, spec.Steps / Math.Max(spec.SyncEvery, 1), false,
+        Enumerable.Range(0, spec.Trainers).Select(rank => new DiLoCoReplicaProgress(rank, 0, 0, DateTimeOffset.MinValue, false, false)).ToArray(),
+        [], null, NotReportedNote);
+
+    public const string NotReportedNote = "no round reported yet";
+}

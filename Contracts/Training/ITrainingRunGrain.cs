@@ -40,7 +40,10 @@ public interface ITrainingRunGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> ReportDiLoCo(int attempt, DiLoCoStatus status);
 
-    /// <summary>The rounds <see cref="ReportDiLoCo"/> last passed on; null before the first report (or for a single-trainer run).</summary>
+    /// <summary>
+    /// The rounds <see cref="ReportDiLoCo"/> last passed on; before the first report, <see cref="DiLoCoStatus.NotReportedYet"/>;
+    /// null for a single-trainer run (or one not registered).
+    /// </summary>
     Task<DiLoCoStatus?> GetDiLoCoStatus();
 }
 

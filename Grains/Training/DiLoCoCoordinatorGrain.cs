@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
+using Platform.Model.Training;
 using Platform.Model.Training.DiLoCo;
 
 namespace Platform.Grains.Training;
@@ -14,7 +16,7 @@ namespace Platform.Grains.Training;
 // Activated first by the run's trainer grain, so it lives on that silo: losing it loses the run's lease anyway. Nothing else
 // asks it first: status reads go to the run's record (ITrainingRunGrain.GetDiLoCoStatus), never here.
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logger) : Grain, IDiLoCoCoordinatorGrain
+public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLoCoCoordinatorGrain> logger) : Grain, IDiLoCoCoordinatorGrain
 {
     private const int HistoryLimit = 200;
 
@@ -201,7 +203,8 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
     /// <summary>
     /// The run's checkpoint of the global weights that start <paramref name="next"/>, listed in the run's record like a single
     /// trainer's so that evaluations and the leaderboard take it. A checkpoint that fails costs only itself: the run resumes
-    /// from its outer state either way.
+    /// from its outer state either way. A blob location gets the checkpoint saved beside the exchange, uploaded, and
+    /// listed by its URL, as a single trainer's blob checkpoints are.
     /// </summary>
     private async Task SaveCheckpointIfDueAsync(DiLoCoSetup s, int next, int rank, IReadOnlyList<NamedArray> weights)
     {
@@ -209,7 +212,14 @@ public sealed class DiLoCoCoordinatorGrain(ILogger<DiLoCoCoordinatorGrain> logge
         if (s.Checkpoints is not { } checkpoints || !GlobalCheckpoint.IsDue(step, s.SyncEvery, checkpoints.Every, s.Rounds * s.SyncEvery)) return;
         try
         {
-            string folder = await Task.Run(() => GlobalCheckpoint.Save(checkpoints.RunFolder, step, ReplicaCheckpoints.Folder(s.ExchangeFolder, rank), next, weights));
+            bool toBlobs = BlobCheckpointStore.IsBlobLocation(checkpoints.RunFolder);
+            string saveIn = toBlobs ? Path.Combine(s.ExchangeFolder, "checkpoint-upload") : checkpoints.RunFolder;
+            string folder = await Task.Run(() => GlobalCheckpoint.Save(saveIn, step, ReplicaCheckpoints.Folder(s.ExchangeFolder, rank), next, weights));
+            if (toBlobs)
+            {
+                try { folder = await BlobCheckpointStore.Open(checkpoints.RunFolder, blobs).UploadAsync(folder, step, CancellationToken.None); }
+                finally { TryDelete(saveIn); }
+            }
             if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportCheckpoint(s.Attempt, step, folder))
                 logger.LogWarning("DiLoCo run {Run}: the record refused the checkpoint of step {Step} (a newer attempt took the run)", this.GetPrimaryKeyString(), step);
         }

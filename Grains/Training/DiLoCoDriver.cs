@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Platform.Datasets;
 using Platform.Grains.Devices;
 using Platform.Grains.Work;
+using Platform.Model.Training;
 
 namespace Platform.Grains.Training;
 
@@ -9,7 +10,9 @@ namespace Platform.Grains.Training;
 /// What the trainer grain of a multi-trainer run does instead of training itself: it holds the run's lease as for any run,
 /// opens the run's <see cref="IDiLoCoCoordinatorGrain"/> for its attempt, starts one <see cref="IDiLoCoReplicaGrain"/> per
 /// allocated device (each on the silo owning it), and heartbeats the coordinator's progress to the scheduler until the last
-/// round is done. The exchange folder lies in the run's checkpoint folder, where a next attempt finds the outer state.
+/// round is done. The exchange folder lies in the run's checkpoint folder, where a next attempt finds the outer state; a run
+/// checkpointing to a blob container exchanges in its folder under the cluster's shared checkpoint root instead (the
+/// pseudo-gradients, outer state and replica states do not go through blobs yet), and only its checkpoints go to the container.
 /// </summary>
 internal static class DiLoCoDriver
 {
@@ -17,7 +20,8 @@ internal static class DiLoCoDriver
 
     public static string ExchangeFolder(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco");
 
-    public static async Task<WorkReport> RunAsync(IGrainFactory grains, TrainerAssignment a, IReadOnlyList<DatasetShard> shards, string worker,
+    /// <param name="sharedRunFolder">The run's folder under the cluster's checkpoint root: where a run checkpointing to a blob container exchanges.</param>
+    public static async Task<WorkReport> RunAsync(IGrainFactory grains, TrainerAssignment a, IReadOnlyList<DatasetShard> shards, string sharedRunFolder, string worker,
         Action<int> heartbeatStep, ILogger logger, CancellationToken stop)
     {
         var spec = a.Spec;
@@ -25,7 +29,7 @@ internal static class DiLoCoDriver
         // A requeued run may get fewer devices than replicas: the ranks without one are dropped until a device returns.
         int started = Math.Min(a.Devices.Count, spec.Trainers);
         if (started < 1) throw new InvalidOperationException($"Run {spec.RunId} attempt {a.Attempt} has no device.");
-        string exchange = ExchangeFolder(a.CheckpointLocation);
+        string exchange = ExchangeFolder(BlobCheckpointStore.IsBlobLocation(a.CheckpointLocation) ? sharedRunFolder : a.CheckpointLocation);
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId);
         var setup = new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout,
             Enumerable.Range(started, spec.Trainers - started).ToArray(), new DiLoCoCheckpoints(a.CheckpointLocation, spec.CheckpointEvery));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Platform.Datasets;
 using Platform.Grains.Devices;
@@ -51,8 +52,8 @@ public sealed class TrainerSlots : IWorkSlots
 /// current step with a checkpoint.
 /// </summary>
 [DevicePlacement]
-public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClient blobs, ITrainerFaults faults, ILocalSiloDetails silo, IHostApplicationLifetime lifetime,
-    ILogger<TrainerGrain> logger) : LeasedWorkerGrain<TrainerAssignment>(TrainerSlots.Unlimited, silo, lifetime, logger), ITrainerGrain
+public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClient blobs, ITrainerFaults faults, IOptions<TrainingClusterOptions> options,
+    ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<TrainerGrain> logger) : LeasedWorkerGrain<TrainerAssignment>(TrainerSlots.Unlimited, silo, lifetime, logger), ITrainerGrain
 {
     /// <summary>Steps are sent at most this often, or when this many wait, so a fast tiny model does not flood the run grain.</summary>
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(500);
@@ -107,7 +108,7 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
         if (a.Spec.Trainers > 1)
-            return await DiLoCoDriver.RunAsync(grains, a, shards, Worker, step => Volatile.Write(ref lastStep, step), Logger, stopping.Token);
+            return await DiLoCoDriver.RunAsync(grains, a, shards, options.Value.RunFolder(a.Spec.RunId), Worker, step => Volatile.Write(ref lastStep, step), Logger, stopping.Token);
         // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
         // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
         var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();

@@ -9,8 +9,14 @@ namespace Platform.Grains.Training;
 /// </summary>
 public sealed class TrainingClusterOptions
 {
-    /// <summary>Parent folder of the runs' checkpoint folders (<c>{CheckpointRoot}/{runId}</c>) when a run names none; every silo must reach it.</summary>
+    /// <summary>
+    /// Parent folder of the runs' checkpoint folders (<c>{CheckpointRoot}/{runId}</c>) when a run names none; every silo must
+    /// reach it. A multi-trainer run checkpointing to a blob container exchanges its rounds here too.
+    /// </summary>
     public string CheckpointRoot { get; set; } = "checkpoints";
+
+    /// <summary>The folder under <see cref="CheckpointRoot"/> of a run that names no checkpoint location.</summary>
+    public string RunFolder(string runId) => Path.GetFullPath(Path.Combine(CheckpointRoot, runId));
 
     /// <summary>
     /// The benchmark the default evaluations score on (the folder `platform benchmark-data` writes); generated there once,

@@ -235,7 +235,8 @@ public sealed class TrainingRunGrain(
         return true;
     }
 
-    public Task<DiLoCoStatus?> GetDiLoCoStatus() => Task.FromResult(_diLoCo ?? state.State.DiLoCo);
+    public Task<DiLoCoStatus?> GetDiLoCoStatus() =>
+        Task.FromResult(_diLoCo ?? state.State.DiLoCo ?? (state.State.Spec is { Trainers: > 1 } spec ? DiLoCoStatus.NotReportedYet(spec) : null));
 
     private TrainingRunSpec RequireRegistered() =>
         state.State.Spec ?? throw new InvalidOperationException($"Training run '{RunId}' is not registered: the scheduler registers a run when it is submitted.");

@@ -147,7 +147,7 @@ public sealed class TrainingSchedulerGrain(
             SubmissionOrder = state.State.Submissions + 1,
             CheckpointLocation = spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location)
                 ? location.TrimEnd('/')
-                : Path.GetFullPath(spec.CheckpointLocation ?? Path.Combine(settings.CheckpointRoot, spec.RunId)),
+                : spec.CheckpointLocation is { } folder ? Path.GetFullPath(folder) : settings.RunFolder(spec.RunId),
             SubmittedAt = DateTimeOffset.UtcNow,
         }, checked((int)state.State.Submissions));
         state.State.Submissions = row.SubmissionOrder;

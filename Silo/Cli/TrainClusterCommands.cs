@@ -219,6 +219,7 @@ public static class TrainClusterCommands
         if (status.History is [.., var last])
             text.Append(FormattableString.Invariant($"{Environment.NewLine}  last round {last.Round}: replicas {string.Join(",", last.Ranks)}, {last.BytesUp / 1048576.0:F2} MiB up, {last.BarrierWaitSeconds:F2} s at the barrier, mean loss {last.MeanLoss:F4}"));
         if (status.Error is { } error) text.Append($"{Environment.NewLine}  error: {error}");
+        if (status.Note is { } note) text.Append($"{Environment.NewLine}  {note}");
         return text.ToString();
     }
 

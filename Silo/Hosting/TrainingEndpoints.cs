@@ -47,10 +47,14 @@ public static class TrainingEndpoints
                 ? NotFound(run)
                 : Results.Ok(await grains.GetGrain<ITrainingRunGrain>(run).GetStatus()));
         // A multi-trainer run's rounds: the round, each replica's progress, the bytes and barrier wait of each round.
+        // Before its first report a multi-trainer run answers round 0 with a note; a single-trainer run has no rounds: 404 saying so.
         group.MapGet("{run}/diloco", async (string run, IGrainFactory grains) =>
-            await Scheduler(grains).Get(run) is null
-                ? NotFound(run)
-                : Results.Ok(await grains.GetGrain<ITrainingRunGrain>(run).GetDiLoCoStatus()));
+        {
+            if (await Scheduler(grains).Get(run) is null) return NotFound(run);
+            return await grains.GetGrain<ITrainingRunGrain>(run).GetDiLoCoStatus() is { } status
+                ? Results.Ok(status)
+                : Results.NotFound(new { error = $"Run '{run}' trains with one trainer, so it has no DiLoCo rounds (a run has them when submitted with --trainers 2 or more)." });
+        });
         group.MapPost("{run}/cancel", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Cancel(run)));
         group.MapPost("{run}/pause", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Pause(run)));
         group.MapPost("{run}/resume", (string run, IGrainFactory grains) => ControlAsync(grains, run, scheduler => scheduler.Resume(run)));

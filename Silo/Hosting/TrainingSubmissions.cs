@@ -143,9 +143,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
             return $"A run of {spec.Trainers} trainers takes one device per trainer: give {spec.Trainers} devices or leave the device count out, not {spec.Devices}.";
         if (spec.Steps % spec.SyncEvery != 0)
             return $"A run of {spec.Trainers} trainers trains whole rounds: Steps ({spec.Steps}) must be a multiple of SyncEvery ({spec.SyncEvery}).";
-        // The replicas exchange pseudo-gradients through a folder every silo reaches; a blob container is not an exchange yet.
-        if (spec.CheckpointLocation is { } location && BlobCheckpointStore.IsBlobLocation(location))
-            return "A run of several trainers needs a checkpoint folder every silo reaches, not a blob container.";
+        // A blob location takes the run's checkpoints; its rounds are exchanged under the cluster's checkpoint root (DiLoCoDriver).
         return null;
     }
 

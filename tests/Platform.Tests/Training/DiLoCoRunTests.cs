@@ -1,4 +1,5 @@
 using Platform.Grains.Training;
+using Platform.Model;
 using Platform.Model.Training;
 using Platform.Model.Training.DiLoCo;
 using Platform.Silo.Hosting;
@@ -22,10 +23,16 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     [Fact]
-    public async Task Two_replicas_on_two_silos_train_whole_rounds_on_disjoint_parts_and_the_coordinator_keeps_the_outer_state()
+    public async Task Two_replicas_on_two_silos_train_whole_rounds_on_disjoint_parts_keep_the_outer_state_and_reach_the_loss_of_one_trainer_with_twice_the_batch()
     {
-        const int syncEvery = 2, rounds = 3;
-        var spec = cluster.Spec("diloco-two", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery, SyncPrecision = "bf16" };
+        const int syncEvery = 4, rounds = 6;
+        // The paper's outer momentum 0.9 is made for hundreds of rounds; over six it overshoots (as DiLoCoTests in Model.Tests
+        // measured). The inner learning rate is the default's fifth: at the default the tiny model nearly memorises the twelve
+        // samples within 24 steps, where a small gap in loss is a large ratio.
+        var spec = cluster.Spec("diloco-two", steps: syncEvery * rounds) with
+        {
+            Trainers = 2, Devices = 2, SyncEvery = syncEvery, SyncPrecision = "bf16", OuterMomentum = 0.5, PeakLearningRate = 1e-4,
+        };
         await cluster.Scheduler.Submit(spec);
         var running = await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Running);
         Assert.Equal(2, running.Devices.Select(d => d.Silo).Distinct().Count());
@@ -62,6 +69,44 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
             Assert.Equal(outer.Weights.Select(w => w.Name), saved.Select(w => w.Name));
             Assert.All(outer.Weights.Zip(saved), pair => Assert.Equal(pair.First.Values, pair.Second.Values));
         }
+
+        // One trainer with twice a replica's batch, for as many steps: the same samples in all. Both are scored on every
+        // sample of the dataset. Measured here (loss over the 12 samples): the baseline's first step 2.951, one trainer with
+        // batch 4 after 24 steps 0.949, two replicas with batch 2, H = 4, outer lr 0.7 and momentum 0.5: 0.973, 2.6 % above
+        // (bf16 pseudo-gradients as here and fp32 agree to four places). At the default inner learning rate 5e-4 both nearly memorise the data (one trainer 0.418, two
+        // replicas 0.536: 29 % above, 22 % with H = 2 over 12 rounds), and with plain averaging (outer lr 1, no momentum) at
+        // 1e-4 two replicas reach 1.090 (15 % above).
+        var single = spec with { RunId = "diloco-two-baseline", Trainers = 1, Devices = 1, SamplesPerStep = 2 * spec.SamplesPerStep };
+        await cluster.Scheduler.Submit(single);
+        await cluster.WaitForPhaseAsync(single.RunId, TrainingRunPhase.Completed);
+        var baseline = Assert.Single((await cluster.Grains.GetGrain<ITrainingRunGrain>(single.RunId).GetStatus()).Checkpoints, c => !c.Deleted);
+        var shards = await cluster.CommittedShardsAsync();
+        double untrained = (await cluster.Grains.GetGrain<ITrainingRunGrain>(single.RunId).GetStatus()).History[0].Loss;
+        double singleLoss = LossOnEverySample(baseline.Folder, shards), dilocoLoss = LossOnEverySample(checkpoint.Folder, shards);
+        TestContext.Current.TestOutputHelper?.WriteLine($"loss over every sample: baseline's first step {untrained:F4}, one trainer {singleLoss:F4}, two replicas {dilocoLoss:F4} ({dilocoLoss / singleLoss - 1:P1} above)");
+        Assert.True(singleLoss < untrained - 0.2, $"the baseline must learn (first step's loss {untrained:F4}, then {singleLoss:F4}) for the comparison to mean anything");
+        Assert.True(dilocoLoss <= singleLoss * 1.05,
+            $"two replicas reached a loss of {dilocoLoss:F4}, more than 5 % above one trainer's {singleLoss:F4} (the baseline's first step {untrained:F4})");
+    }
+
+    /// <summary>
+    /// Mean suffix cross-entropy over every image-text sample of <paramref name="shards"/>, each split once the same way, under
+    /// the checkpoint's weights.
+    /// </summary>
+    private static double LossOnEverySample(string checkpointFolder, IReadOnlyList<Platform.Datasets.DatasetShard> shards)
+    {
+        var (model, tokenizer) = Checkpoint.LoadForInference(checkpointFolder);
+        using (model)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            using var noGrad = TorchSharp.torch.no_grad();
+            model.eval();
+            var data = new ShardPrefixLmData(shards, [], tokenizer, model.Config, seed: 99, shuffleBuffer: 1);
+            var samples = data.NextImageText(TrainingClusterFixture.Samples);
+            using var batch = PrefixLm.Build(samples, model.Config, new DeterministicRandom(99));
+            var (summed, tokens) = model.SuffixLoss(batch);
+            return summed.item<float>() / tokens;
+        }
     }
 
     [Fact]
@@ -92,11 +137,51 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         var straight = OuterOptimizer.LoadLatest(DiLoCoExchange((await cluster.Grains.GetGrain<ITrainingRunGrain>(uninterrupted.RunId).GetStatus()).CheckpointLocation))!;
         var again = OuterOptimizer.LoadLatest(DiLoCoExchange((await record.GetStatus()).CheckpointLocation))!;
         Assert.Equal(rounds, again.Round);
+        // A replica silent for a lease (a slow start on a loaded machine) is dropped from its round, which then averages one
+        // replica alone: the weights would differ for that reason, said here rather than as a difference.
+        foreach (var run in new[] { uninterrupted.RunId, interrupted.RunId })
+            Assert.All((await cluster.Grains.GetGrain<ITrainingRunGrain>(run).GetDiLoCoStatus())!.History, r => Assert.True(r.Ranks.SequenceEqual([0, 1]), $"run {run}'s round {r.Round} had replicas {string.Join(",", r.Ranks)} only"));
         double difference = straight.Weights.Zip(again.Weights).Max(p => p.First.Values.Zip(p.Second.Values).Max(v => Math.Abs((double)v.First - v.Second)));
         Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by {difference}");
     }
 
     private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
+
+    [Fact]
+    public async Task A_run_of_two_trainers_checkpointing_to_a_blob_container_uploads_its_global_checkpoints_there_and_lists_them_by_url()
+    {
+        const int syncEvery = 2, rounds = 2;
+        var ct = TestContext.Current.CancellationToken;
+        var location = $"{cluster.Blobs.Uri.ToString().TrimEnd('/')}/diloco-{Guid.NewGuid():N}/runs/diloco-blob";
+        var spec = cluster.Spec("diloco-blob", steps: syncEvery * rounds) with
+        {
+            Trainers = 2, Devices = 2, SyncEvery = syncEvery, CheckpointEvery = syncEvery, CheckpointLocation = location,
+        };
+        await cluster.Scheduler.Submit(spec);
+        await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Completed);
+
+        var record = await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetStatus();
+        Assert.Equal(location, record.CheckpointLocation);
+        var store = BlobCheckpointStore.Open(location, cluster.Blobs);
+        Assert.Equal(syncEvery * rounds, await store.LatestStepAsync(ct));
+        var live = record.Checkpoints.Where(c => !c.Deleted).ToArray();
+        Assert.Contains(live, c => c.Step == syncEvery * rounds);
+        Assert.All(live, c => Assert.Equal(store.FolderUrl(c.Step), c.Folder));
+        Assert.Equal(live.Select(c => c.Step), (await store.StepsAsync(ct)).Intersect(live.Select(c => c.Step)));
+
+        // The rounds were exchanged in the run's folder under the cluster's checkpoint root; the uploaded last checkpoint
+        // holds the global weights the exchange ended with.
+        var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(Path.Combine(cluster.CheckpointRoot, spec.RunId)))!;
+        Assert.Equal(rounds, outer.Round);
+        var downloaded = await BlobCheckpointStore.DownloadFolderAsync(store.FolderUrl(syncEvery * rounds), cluster.Blobs,
+            Path.Combine(cluster.CheckpointRoot, "downloaded-" + spec.RunId), ct);
+        var (model, _) = Checkpoint.LoadForInference(downloaded);
+        using (model)
+        {
+            var saved = NamedWeights.Read(model);
+            Assert.All(outer.Weights.Zip(saved), pair => Assert.Equal(pair.First.Values, pair.Second.Values));
+        }
+    }
 
     [Fact]
     public void Train_status_describes_the_rounds_each_replica_and_the_last_round_s_traffic()
@@ -139,7 +224,10 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     [Fact]
     public void Good_DiLoCo_settings_pass_and_the_spec_defaults_equal_the_model_library_s()
     {
-        Assert.Empty(TrainingSubmissions.ShapeProblems(new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] }));
+        var good = new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] };
+        Assert.Empty(TrainingSubmissions.ShapeProblems(good));
+        // A blob container takes a multi-trainer run's checkpoints; its rounds are exchanged under the cluster's checkpoint root.
+        Assert.Empty(TrainingSubmissions.ShapeProblems(good with { CheckpointLocation = "http://127.0.0.1:10000/devstoreaccount1/checkpoints/run" }));
         Assert.Equal(new DiLoCoOptions(), TrainingSpecMapping.DiLoCo(new TrainingRunSpec { RunId = "run", Dataset = "pairs" }));
     }
 }

@@ -82,6 +82,13 @@ public sealed class TrainApiTests : IDisposable
         Assert.Contains("TrainingSubmitJob", await http.GetStringAsync("/hangfire/jobs/succeeded", ct));
         Assert.Contains("training-check-runs", await http.GetStringAsync("/hangfire/recurring", ct));
 
+        // A single-trainer run has no DiLoCo rounds: 404 saying why, not 200 with nothing.
+        using (var rounds = await http.GetAsync("/api/train/runs/posted/diloco", ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, rounds.StatusCode);
+            Assert.Contains("trains with one trainer", await rounds.Content.ReadAsStringAsync(ct));
+        }
+
         // The same run id again is the same run: nothing new is queued.
         using (var again = await http.PostAsJsonAsync("/api/train/runs", spec with { }, ct))
         using (var body = JsonDocument.Parse(await again.Content.ReadAsStringAsync(ct)))

@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Datasets;
@@ -43,6 +44,12 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
     /// <summary>The silos' <see cref="TrainingClusterOptions.BenchmarkData"/>: where the default evaluations' benchmark is generated.</summary>
     public string BenchmarkData => Path.Combine(root, "benchmark");
 
+    /// <summary>The silos' <see cref="TrainingClusterOptions.CheckpointRoot"/>.</summary>
+    public string CheckpointRoot => Path.Combine(root, "checkpoints");
+
+    /// <summary>The storage account of the silos' Azurite, where blob checkpoint locations lie.</summary>
+    public BlobServiceClient Blobs => azurite.Connection.CreateBlobClient();
+
     /// <summary>The silo that offers no device.</summary>
     public SiloHandle IdleSilo { get; private set; } = null!;
 
@@ -55,7 +62,7 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
             {
                 silo.Services.AddPlatformTraining(o =>
                 {
-                    o.CheckpointRoot = Path.Combine(root, "checkpoints");
+                    o.CheckpointRoot = CheckpointRoot;
                     o.BenchmarkData = BenchmarkData;
                     o.LeaseTimeout = LeaseTimeout;
                     o.StallTimeout = StallTimeout;
@@ -74,13 +81,25 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
         await CommitDatasetAsync();
     }
 
+    private const int Shards = 2;
+    private static readonly string[] things = ["bicycle", "lighthouse", "harbour", "tram", "castle", "garden"];
+
+    /// <summary>Image-text samples in the committed dataset.</summary>
+    public static int Samples => Shards * things.Length;
+
+    /// <summary>The dataset's committed shards, as trainers read them.</summary>
+    public async Task<IReadOnlyList<DatasetShard>> CommittedShardsAsync()
+    {
+        var manifests = Cluster.Silos[0].ServiceProvider.GetRequiredService<DatasetManifestStore>();
+        return [.. (await manifests.ReadAsync(Dataset, default)).Entries.Select(manifests.Resolve)];
+    }
+
     /// <summary>Two shards of six captioned images, committed through the dataset grain as ingestion commits them.</summary>
     private async Task CommitDatasetAsync()
     {
         var folder = new LocalDatasetFolder(Path.Combine(root, "dataset"));
-        string[] things = ["bicycle", "lighthouse", "harbour", "tram", "castle", "garden"];
         var entries = new List<ShardEntry>();
-        for (var shard = 0; shard < 2; shard++)
+        for (var shard = 0; shard < Shards; shard++)
         {
             await folder.WriteFileAsync(DatasetLayout.TarName(shard), async stream =>
             {
@@ -107,10 +126,13 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
     }
 
     /// <summary>A tiny, quick run on one CPU device that checkpoints only when it stops.</summary>
-    public TrainingRunSpec Spec(string runId, int steps) => new()
+    public TrainingRunSpec Spec(string runId, int steps) => TinySpec(runId, Dataset, steps);
+
+    /// <summary>A tiny, quick run of <paramref name="dataset"/> on one CPU device that checkpoints only when it stops.</summary>
+    public static TrainingRunSpec TinySpec(string runId, string dataset, int steps) => new()
     {
         RunId = runId,
-        Dataset = Dataset,
+        Dataset = dataset,
         Preset = "tiny",
         Steps = steps,
         SamplesPerStep = 2,

@@ -50,6 +50,21 @@ public sealed class TrainingRunGrainTests(SharedClusterFixture shared) : IDispos
     }
 
     [Fact]
+    public async Task A_multi_trainer_run_s_rounds_before_the_first_report_are_round_zero_of_its_replicas_and_a_single_trainer_run_has_none()
+    {
+        var diloco = await RegisteredAsync(Spec(NewRunId()) with { Steps = 12, Trainers = 3, Devices = 3, SyncEvery = 4 });
+        var single = await RegisteredAsync(Spec(NewRunId()));
+
+        var status = await diloco.GetDiLoCoStatus();
+        Assert.NotNull(status);
+        Assert.Equal((0, 0, 3, false, DiLoCoStatus.NotReportedNote), (status.Attempt, status.Round, status.Rounds, status.Finished, status.Note));
+        Assert.Equal([0, 1, 2], status.Replicas.Select(r => r.Rank));
+        Assert.All(status.Replicas, r => Assert.Equal((0, 0, false), (r.Round, r.LocalStep, r.Dropped)));
+        Assert.Empty(status.History);
+        Assert.Null(await single.GetDiLoCoStatus());
+    }
+
+    [Fact]
     public void The_eta_is_the_steps_left_at_the_current_attempt_s_recent_rate()
     {
         var start = DateTimeOffset.UnixEpoch;
