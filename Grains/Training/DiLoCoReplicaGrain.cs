@@ -61,28 +61,12 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
     {
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(a.Spec.RunId);
         var spec = a.Spec;
-        var options = TrainingSpecMapping.DiLoCo(spec);
-        var shards = a.ShardLocations.Select(location => DatasetShard.AtLocation(location, blobs)).ToArray();
-        var request = TrainingSpecMapping.Request(spec, shards, Path.Combine(a.ExchangeFolder, $"replica-{a.Rank}"), a.Device);
-        var preset = SimVlmConfig.Preset(spec.Preset);
-        var tokenizer = TextTokenizer.Build(spec.Tokenizer, ShardPrefixLmData.ReadAllTexts(shards, spec.TextDocuments), preset.VocabSize);
-        var config = preset with { VocabSize = tokenizer.VocabSize };
-        var partition = new DataPartition(shards.Length, spec.Seed);
-        IPrefixLmData PartData(int epoch, int part) =>
-            new ShardPrefixLmData([shards[part]], spec.TextDocuments, tokenizer, config, spec.Seed + (ulong)epoch * 0x9E3779B97F4A7C15UL + (ulong)a.Rank, spec.ShuffleBuffer);
-
         var status = await coordinator.GetStatus();
         int round = status.Round;
-        var (firstEpoch, firstPart) = partition.PartFor(round, a.Rank, options.Trainers);
-        var data = new RoundData(PartData(firstEpoch, firstPart));
-        // The run's checkpoints are the coordinator's outer state and, beside it, each replica's inner state at the round
-        // boundary (ReplicaCheckpoints): a replica resuming a round goes on with the moments and schedule it had.
-        string replicaFolder = ReplicaCheckpoints.Folder(a.ExchangeFolder, a.Rank);
-        var trainerOptions = request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) };
-        using var trainer = (round > 0 ? ReplicaCheckpoints.TryResume(replicaFolder, round, data, trainerOptions) : null)
-            ?? SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
         int localStep = 0;
         bool alive = true;
+        // Beating before the setup: building the tokenizer and the trainer can outlast the coordinator's replica timeout on a
+        // loaded machine, and a replica dropped for it makes the round average one replica, so a resumed run is no longer exact.
         using var heartbeat = new PeriodicTimer(HeartbeatInterval);
         var beating = Task.Run(async () =>
         {
@@ -91,6 +75,35 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
         }, CancellationToken.None);
         try
         {
+            await TrainRoundsAsync();
+        }
+        finally
+        {
+            heartbeat.Dispose();
+            try { await beating; } catch (OperationCanceledException) { }
+            logger.LogInformation("DiLoCo replica {Rank} of run {Run} attempt {Attempt} ends at round {Round}", a.Rank, spec.RunId, a.Attempt, round);
+        }
+
+        async Task TrainRoundsAsync()
+        {
+            var options = TrainingSpecMapping.DiLoCo(spec);
+            var shards = a.ShardLocations.Select(location => DatasetShard.AtLocation(location, blobs)).ToArray();
+            var request = TrainingSpecMapping.Request(spec, shards, Path.Combine(a.ExchangeFolder, $"replica-{a.Rank}"), a.Device);
+            var preset = SimVlmConfig.Preset(spec.Preset);
+            var tokenizer = TextTokenizer.Build(spec.Tokenizer, ShardPrefixLmData.ReadAllTexts(shards, spec.TextDocuments), preset.VocabSize);
+            var config = preset with { VocabSize = tokenizer.VocabSize };
+            var partition = new DataPartition(shards.Length, spec.Seed);
+            IPrefixLmData PartData(int epoch, int part) =>
+                new ShardPrefixLmData([shards[part]], spec.TextDocuments, tokenizer, config, spec.Seed + (ulong)epoch * 0x9E3779B97F4A7C15UL + (ulong)a.Rank, spec.ShuffleBuffer);
+
+            var (firstEpoch, firstPart) = partition.PartFor(round, a.Rank, options.Trainers);
+            var data = new RoundData(PartData(firstEpoch, firstPart));
+            // The run's checkpoints are the coordinator's outer state and, beside it, each replica's inner state at the round
+            // boundary (ReplicaCheckpoints): a replica resuming a round goes on with the moments and schedule it had.
+            string replicaFolder = ReplicaCheckpoints.Folder(a.ExchangeFolder, a.Rank);
+            var trainerOptions = request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) };
+            using var trainer = (round > 0 ? ReplicaCheckpoints.TryResume(replicaFolder, round, data, trainerOptions) : null)
+                ?? SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
             while (!cancellationToken.IsCancellationRequested && Volatile.Read(ref alive))
             {
                 status = await coordinator.GetStatus();
@@ -128,12 +141,6 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 Volatile.Write(ref localStep, 0);
                 Volatile.Write(ref round, round + 1);
             }
-        }
-        finally
-        {
-            heartbeat.Dispose();
-            try { await beating; } catch (OperationCanceledException) { }
-            logger.LogInformation("DiLoCo replica {Rank} of run {Run} attempt {Attempt} ends at round {Round}", a.Rank, spec.RunId, a.Attempt, round);
         }
     }
 }
