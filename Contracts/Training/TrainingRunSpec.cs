@@ -96,7 +96,7 @@ public sealed record TrainingRunSpec
     /// Steps whose batches a background thread of the trainer prepares ahead of the step (0: each step builds its own); the
     /// Model library's <c>TrainingOptions.PrefetchSteps</c>, with its default. The batches trained on are the same either way.
     /// </summary>
-    [Id(27)] public int Prefetch { get; init; } = 2;
+    [Id(27)] public int Prefetch { get; init; }
 }
 
 /// <summary>

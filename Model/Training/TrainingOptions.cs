@@ -76,9 +76,11 @@ public sealed record TrainingOptions
     /// tensors; on CUDA pinning and copying without blocking), so the device does not wait on data; 0 prepares each
     /// step's batches at its start, on the training thread. Either way the same seed gives the same batches. Data switched
     /// under a running trainer (DiLoCo's part per round) is switched after <see cref="SimVlmTrainer.DiscardPreparedBatches"/>,
-    /// which drops what the loader drew ahead and restarts it on the new data.
+    /// which drops what the loader drew ahead and restarts it on the new data. Off by default: on this project's two-core
+    /// machine `bench train` found a step's data share at 0.1% without it (batches of in-memory samples take milliseconds
+    /// against seconds of compute), so a thread ahead bought nothing there; it pays where decoding is slow or a GPU waits.
     /// </summary>
-    public int PrefetchSteps { get; init; } = 2;
+    public int PrefetchSteps { get; init; } = 0;
 
     /// <summary>
     /// Steps between reads of the loss and gradient norm to the host: the step loop keeps them on the device and reads the
