@@ -16,7 +16,7 @@ public static class BenchTrainCommand
         var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
         // Thirty steps: with five, one burst of other load on a shared machine moved the figure by a third between runs.
         var steps = new Option<int>("--steps") { Description = "Measured steps (after 3 warmup steps); the figures are over their median.", DefaultValueFactory = _ => 30 };
-        var prefetch = new Option<int>("--prefetch") { Description = "Steps the background loader prepares ahead (0: each step builds its batches itself).", DefaultValueFactory = _ => 2 };
+        var prefetch = new Option<int>("--prefetch") { Description = "Steps the background loader prepares ahead (0: each step builds its batches itself).", DefaultValueFactory = _ => new TrainingOptions().PrefetchSteps };
         // 36 = 32 image-text + 4 text-only samples (8:1): twice the training default, which keeps the
         // matmuls large enough and the optimiser's fixed per-step cost under a tenth of the step on two cores.
         var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => 36 };

@@ -65,7 +65,9 @@ public static class TrainingBenchmark
     public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int? matmulSize = null, int peakRuns = 3)
     {
         if (peakRuns < 1) throw new ArgumentOutOfRangeException(nameof(peakRuns), "The peak needs at least one matmul run.");
-        var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1 };
+        // A read of the loss every step, so that each step's time holds its own device work (on CUDA, steps between reads
+        // only queue theirs); on the CPU, which computes as it goes, a read costs nothing.
+        var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1, MetricsEvery = 1 };
         var tokenizer = TextTokenizer.BuildGpt2([], SpecialTokens.Count + 1); // vocabulary ids are synthetic; the tokenizer is only carried along
         var data = SyntheticData(config, options.Seed, imageText: 64, textOnly: 8);
 

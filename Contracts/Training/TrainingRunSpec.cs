@@ -91,6 +91,12 @@ public sealed record TrainingRunSpec
 
     /// <summary>fp32 or bf16: the number format pseudo-gradients travel in.</summary>
     [Id(26)] public string SyncPrecision { get; init; } = "fp32";
+
+    /// <summary>
+    /// Steps whose batches a background thread of the trainer prepares ahead of the step (0: each step builds its own); the
+    /// Model library's <c>TrainingOptions.PrefetchSteps</c>, with its default. The batches trained on are the same either way.
+    /// </summary>
+    [Id(27)] public int Prefetch { get; init; }
 }
 
 /// <summary>

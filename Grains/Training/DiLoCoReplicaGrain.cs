@@ -111,14 +111,19 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 if (status.Round < round) { await Task.Delay(RoundPollInterval, cancellationToken); continue; }
                 Volatile.Write(ref round, status.Round);
                 var (epoch, part) = partition.PartFor(round, a.Rank, options.Trainers);
-                if (round != 0 || epoch != firstEpoch || part != firstPart) data.SwitchTo(PartData(epoch, part));
+                if (round != 0 || epoch != firstEpoch || part != firstPart)
+                {
+                    // The loader has drawn ahead from the old part: those batches are dropped and it restarts on the new one.
+                    trainer.DiscardPreparedBatches();
+                    data.SwitchTo(PartData(epoch, part));
+                }
                 var start = round == 0 ? NamedWeights.Read(trainer.Model) : OuterOptimizer.ReadWeights(DiLoCoCoordinatorGrain.OuterFolder(a.ExchangeFolder), round);
                 NamedWeights.Write(trainer.Model, start);
                 var steps = new List<TrainingStepRecord>(options.SyncEvery);
-                for (int i = 0; i < options.SyncEvery && !cancellationToken.IsCancellationRequested; i++)
+                foreach (var metrics in trainer.TrainSteps(options.SyncEvery, cancellationToken))
                 {
-                    steps.Add(TrainingSpecMapping.Record(trainer.TrainStep(), DateTimeOffset.UtcNow));
-                    Volatile.Write(ref localStep, i + 1);
+                    steps.Add(TrainingSpecMapping.Record(metrics, DateTimeOffset.UtcNow));
+                    Volatile.Write(ref localStep, steps.Count);
                 }
                 if (cancellationToken.IsCancellationRequested) break;
                 var pseudoGradient = NamedWeights.PseudoGradient(start, NamedWeights.Read(trainer.Model));

@@ -32,6 +32,7 @@ public static class TrainingSpecMapping
             ImageTextRatio = spec.ImageTextRatio,
             TextOnlyRatio = spec.TextOnlyRatio,
             Threads = spec.Threads,
+            PrefetchSteps = spec.Prefetch,
             CheckpointEvery = spec.CheckpointEvery,
             CheckpointDirectory = checkpointFolder,
             Device = LibTorchDevice(device),

@@ -65,7 +65,7 @@ public sealed record StepMetrics(
 public sealed class SimVlmTrainer : IDisposable
 {
     private readonly IPrefixLmData data;
-    private readonly AdamW optimizer;
+    private readonly DeviceAdamW optimizer;
     private readonly LearningRateSchedule schedule;
     private readonly DeterministicRandom splitRandom;
     /// <summary>This run's own stream for initialisation and dropout/drop-path masks (see <see cref="TorchRandomStream"/>).</summary>
@@ -141,12 +141,7 @@ public sealed class SimVlmTrainer : IDisposable
         // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
         var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
         var undecayed = Model.parameters().Where(p => p.dim() < 2).ToArray();
-        optimizer = optim.AdamW(
-            [
-                new AdamW.ParamGroup(decayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
-                new AdamW.ParamGroup(undecayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, 0.0, false, false),
-            ],
-            options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        optimizer = new DeviceAdamW([(decayed, options.WeightDecay), (undecayed, 0.0)], options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.GradientClipNorm);
         schedule = new LearningRateSchedule(options.PeakLearningRate, options.WarmupSteps, options.Steps);
         splitRandom = new DeterministicRandom(options.Seed ^ 0xC2B2AE3D27D4EB4FUL);
     }
@@ -191,7 +186,7 @@ public sealed class SimVlmTrainer : IDisposable
                 reading = Path.Combine(folder, Checkpoint.ModelFile);
                 trainer.Model.load(reading);
                 reading = Path.Combine(folder, Checkpoint.OptimizerFile);
-                trainer.optimizer.load_state_dict(reading);
+                trainer.optimizer.Load(reading);
                 reading = Path.Combine(folder, Checkpoint.StateFile);
                 trainer.Step = state.Step;
                 data.RestoreCursor(state.DataCursor);
@@ -283,17 +278,32 @@ public sealed class SimVlmTrainer : IDisposable
     {
         lastStep = Math.Min(lastStep, Options.Steps);
         int savedStep = Step;
-        while (Step < lastStep && !cancellationToken.IsCancellationRequested)
+        var window = new List<PendingStep>();
+        try
         {
-            var metrics = TrainStep();
-            if (validation is not null && Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0)
-                metrics = metrics with { ValidationLoss = ValidationLoss() };
-            events.TryWrite(new StepCompleted(metrics));
-            if (Options.CheckpointDirectory is not null && Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0)
+            while (Step < lastStep && !cancellationToken.IsCancellationRequested)
             {
-                events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
-                savedStep = Step;
+                window.Add(TakeStep());
+                bool validate = validation is not null && Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0;
+                bool checkpoint = Options.CheckpointDirectory is not null && Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0;
+                if (window.Count >= Options.MetricsEvery || validate || checkpoint || Step == lastStep)
+                {
+                    var metrics = ReadMetrics(window);
+                    if (validate) metrics[^1] = metrics[^1] with { ValidationLoss = ValidationLoss() };
+                    foreach (var stepMetrics in metrics) events.TryWrite(new StepCompleted(stepMetrics));
+                }
+                if (checkpoint)
+                {
+                    events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory!)));
+                    savedStep = Step;
+                }
             }
+            // Cancelled between reads: the steps taken since the last one are reported before the final checkpoint.
+            foreach (var stepMetrics in ReadMetrics(window)) events.TryWrite(new StepCompleted(stepMetrics));
+        }
+        finally
+        {
+            foreach (var pending in window) pending.Dispose();
         }
         if (Options.CheckpointDirectory is not null && savedStep != Step)
             events.TryWrite(new CheckpointSaved(Step, SaveCheckpoint(Options.CheckpointDirectory)));
@@ -301,16 +311,89 @@ public sealed class SimVlmTrainer : IDisposable
     }
 
     /// <summary>
+    /// Takes <paramref name="count"/> steps (fewer when cancelled), reading their losses and gradient norms to the host every
+    /// <see cref="TrainingOptions.MetricsEvery"/> steps and after the last: the metrics come in batches, each step's own.
+    /// Call from one thread only, as <see cref="TrainStep"/>.
+    /// </summary>
+    public IEnumerable<StepMetrics> TrainSteps(int count, CancellationToken cancellationToken = default)
+    {
+        var window = new List<PendingStep>();
+        try
+        {
+            for (int i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
+            {
+                window.Add(TakeStep());
+                if (window.Count >= Options.MetricsEvery)
+                    foreach (var metrics in ReadMetrics(window)) yield return metrics;
+            }
+            foreach (var metrics in ReadMetrics(window)) yield return metrics;
+        }
+        finally
+        {
+            foreach (var pending in window) pending.Dispose();
+        }
+    }
+
+    /// <summary>Reads of step values to the host so far: one per <see cref="ReadMetrics"/> of a non-empty window (seen by tests).</summary>
+    internal int HostReads { get; private set; }
+
+    /// <summary>A step whose loss and gradient norm are still on the device: its metrics but for those two.</summary>
+    private sealed class PendingStep(StepMetrics metrics, Tensor loss, Tensor gradientNorm) : IDisposable
+    {
+        public StepMetrics Metrics { get; } = metrics;
+        public Tensor Loss { get; } = loss;
+        public Tensor GradientNorm { get; } = gradientNorm;
+
+        public void Dispose()
+        {
+            Loss.Dispose();
+            GradientNorm.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The window's steps with their losses and gradient norms, read to the host in one copy (the one time the device is
+    /// waited for); the window is emptied. Time spent waiting lands on the last step's optimizer share.
+    /// </summary>
+    private List<StepMetrics> ReadMetrics(List<PendingStep> window)
+    {
+        if (window.Count == 0) return [];
+        var clock = Stopwatch.StartNew();
+        float[] values;
+        using (NewDisposeScope())
+            values = stack(window.SelectMany(pending => new[] { pending.Loss, pending.GradientNorm }).ToArray()).cpu().data<float>().ToArray();
+        HostReads++;
+        double waited = clock.Elapsed.TotalSeconds;
+        var metrics = window.Select((pending, i) =>
+        {
+            double gradientNorm = values[2 * i + 1];
+            var read = pending.Metrics with { Loss = values[2 * i], GradientNorm = gradientNorm, Updated = double.IsFinite(gradientNorm) };
+            return i < window.Count - 1 ? read : read with
+            {
+                StepSeconds = read.StepSeconds + waited,
+                OptimizerSeconds = read.OptimizerSeconds + waited,
+                Mfu = Options.PeakFlopsPerSecond is double peak ? read.Flops / (read.StepSeconds + waited) / peak : null,
+            };
+        }).ToList();
+        foreach (var pending in window) pending.Dispose();
+        window.Clear();
+        return metrics;
+    }
+
+    /// <summary>
     /// One optimiser step: draw the step's samples (image-text and text-only at the configured
     /// ratio), build per-sample PrefixLM splits, accumulate gradients of the mean suffix
-    /// cross-entropy over all micro-batches, clip, update. Call from one thread only.
+    /// cross-entropy over all micro-batches, clip, update. Call from one thread only. Reads the loss to the host at once:
+    /// a loop of steps reads less often through <see cref="TrainSteps"/>.
     /// </summary>
-    public StepMetrics TrainStep()
+    public StepMetrics TrainStep() => ReadMetrics([TakeStep()])[0];
+
+    /// <summary>One step as <see cref="TrainStep"/> describes, queued without waiting for the device: its loss and gradient norm stay there.</summary>
+    private PendingStep TakeStep()
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
         double learningRate = schedule.At(Step);
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
 
         using var prepared = NextPreparedStep();
         var (batches, batchReplicas, imageText, textOnly) = (prepared.Batches, prepared.BatchReplicas, prepared.ImageText, prepared.TextOnly);
@@ -320,7 +403,7 @@ public sealed class SimVlmTrainer : IDisposable
         long paddedTokens = batches.Sum(b => b.Size * (b.ImageTokens + b.PrefixTokens.shape[1] + b.DecoderInput.shape[1]));
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         CopyMasterWeightsToReplicas();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
@@ -338,25 +421,41 @@ public sealed class SimVlmTrainer : IDisposable
             (summed / targetTokens).backward();
             forwardSeconds += forwardDone - started;
             backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
-            // Summed on the first device and read once per step: one synchronisation, not one per micro-batch.
+            // Summed on the first device, where it stays until the metrics are read.
             var detached = summed.detach().to(Device);
             lossSum = lossSum is null ? detached : lossSum + detached;
         }
-        double loss = lossSum!.item<float>() / (double)targetTokens;
+        var loss = (lossSum! / (double)targetTokens).to(ScalarType.Float32);
         GatherReplicaGradients();
 
-        double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
-        // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
-        bool updated = double.IsFinite(gradientNorm);
-        if (updated) optimizer.step();
+        // A non-finite gradient would turn every weight into NaN; the optimiser drops the step's update instead (on the
+        // device, unread), and the read metrics report it.
+        var gradientNorm = optimizer.Step(learningRate).to(ScalarType.Float32);
         double stepSeconds = clock.Elapsed.TotalSeconds;
         Step++;
 
         var flops = SimVlmModel.TrainingFlopsByPart(Model.Config, batches);
-        return new StepMetrics(
-            Step, loss, learningRate, gradientNorm, updated, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
+        var metrics = new StepMetrics(
+            Step, double.NaN, learningRate, double.NaN, true, imageText, textOnly, targetTokens, modelTokens, paddedTokens,
             stepSeconds, dataSeconds, forwardSeconds, backwardSeconds, stepSeconds - dataSeconds - forwardSeconds - backwardSeconds, flops,
             Options.PeakFlopsPerSecond is double peak ? flops.Total / stepSeconds / peak : null);
+        return new PendingStep(metrics, loss.DetachFromDisposeScope(), gradientNorm.DetachFromDisposeScope());
+    }
+
+    /// <summary>
+    /// Stops the background loader and drops the batches it prepared ahead, putting the data's cursor and the split generator
+    /// back where the last step taken left them; the next step starts the loader afresh from there. Call before switching the
+    /// data under the trainer (DiLoCo's part per round), so that no step trains on batches drawn from the old data.
+    /// </summary>
+    public void DiscardPreparedBatches()
+    {
+        if (loader is null) return;
+        loader.Dispose();
+        loader = null;
+        var (dataCursor, splitRandomState) = committedCursor!.Value;
+        committedCursor = null;
+        data.RestoreCursor(dataCursor);
+        splitRandom.State = splitRandomState;
     }
 
     /// <summary>One step's batches, built ahead of it or at its start, and the data's position right after drawing them.</summary>
@@ -587,7 +686,7 @@ public sealed class SimVlmTrainer : IDisposable
         return Checkpoint.Save(directory, Step, folder =>
         {
             Model.save(Path.Combine(folder, Checkpoint.ModelFile));
-            optimizer.save_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
+            optimizer.Save(Path.Combine(folder, Checkpoint.OptimizerFile));
             Tokenizer.Save(Path.Combine(folder, Checkpoint.VocabularyFile));
             Checkpoint.WriteState(folder, state);
         });

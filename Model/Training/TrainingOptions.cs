@@ -74,10 +74,21 @@ public sealed record TrainingOptions
     /// <summary>
     /// Steps whose batches a background thread prepares ahead of the step (drawing, decoding, tokenising, building
     /// tensors; on CUDA pinning and copying without blocking), so the device does not wait on data; 0 prepares each
-    /// step's batches at its start, on the training thread. Either way the same seed gives the same batches. Not for
-    /// data that is switched under a running trainer (DiLoCo's per-round parts): the loader would have drawn ahead.
+    /// step's batches at its start, on the training thread. Either way the same seed gives the same batches. Data switched
+    /// under a running trainer (DiLoCo's part per round) is switched after <see cref="SimVlmTrainer.DiscardPreparedBatches"/>,
+    /// which drops what the loader drew ahead and restarts it on the new data. Off by default: on this project's two-core
+    /// machine `bench train` found a step's data share at 0.1% without it (batches of in-memory samples take milliseconds
+    /// against seconds of compute), so a thread ahead bought nothing there; it pays where decoding is slow or a GPU waits.
     /// </summary>
     public int PrefetchSteps { get; init; } = 0;
+
+    /// <summary>
+    /// Steps between reads of the loss and gradient norm to the host: the step loop keeps them on the device and reads the
+    /// steps since the last read together, every this many steps, at validation and checkpoint steps and at the last step,
+    /// so that the device is not made to wait every step. Each step's own values are reported (none averaged); they only
+    /// arrive in batches. 1 reads every step.
+    /// </summary>
+    public int MetricsEvery { get; init; } = 10;
 
     /// <summary>N of a "cuda:N" device choice; null for any other choice.</summary>
     public static int? CudaOrdinal(string device) =>
@@ -98,6 +109,7 @@ public sealed record TrainingOptions
         if (Precision is not ("auto" or "fp32" or "bf16")) throw new ArgumentException($"Precision '{Precision}' must be auto, fp32 or bf16.");
         if (ValidateEvery < 0 || ValidationSamples < 1) throw new ArgumentException("ValidateEvery must not be negative and ValidationSamples must be positive.");
         if (PrefetchSteps < 0) throw new ArgumentException("PrefetchSteps must not be negative.");
+        if (MetricsEvery < 1) throw new ArgumentException($"MetricsEvery {MetricsEvery} must be at least 1 (1 reads the loss every step).");
         if (CheckpointEvery < 0 || Threads < 0) throw new ArgumentException("CheckpointEvery and Threads must not be negative.");
         return this;
     }

@@ -62,6 +62,7 @@ public static class TrainingRun
                     Steps = request.Options.Steps, Device = request.Options.Device, Threads = request.Options.Threads,
                     PeakFlopsPerSecond = request.Options.PeakFlopsPerSecond, CheckpointDirectory = directory,
                     ValidateEvery = request.Options.ValidateEvery, ValidationSamples = request.Options.ValidationSamples,
+                    PrefetchSteps = request.Options.PrefetchSteps, MetricsEvery = request.Options.MetricsEvery,
                 }));
         }
         if (Checkpoint.NewestFirst(directory).Count > 0)

@@ -36,10 +36,20 @@ public static class ModelCommands
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda (libtorch's default GPU) or cuda:N (GPU number N).", DefaultValueFactory = _ => "auto" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "Subword model of a new run: gpt2, or sentencepiece:PATH for a SentencePiece .model file (such as `platform tokenizer train` writes).", DefaultValueFactory = _ => TextTokenizer.Gpt2 };
         var precision = new Option<string>("--precision") { Description = "auto (bf16 on CUDA, fp32 on the CPU), fp32 or bf16.", DefaultValueFactory = _ => "auto" };
+        var prefetch = new Option<int>("--prefetch")
+        {
+            Description = "Steps whose batches a background thread prepares ahead of the step (0: each step builds its own; the batches are the same).",
+            DefaultValueFactory = _ => new TrainingOptions().PrefetchSteps,
+        };
+        var logEvery = new Option<int>("--log-every")
+        {
+            Description = "Read the loss and gradient norm to the host every N steps (and at checkpoints, validations and the last step); every step is still printed, in batches.",
+            DefaultValueFactory = _ => new TrainingOptions().MetricsEvery,
+        };
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, data order and splits.", DefaultValueFactory = _ => 1UL };
 
         var command = new Command("train", "Pretrain SimVLM with PrefixLM on image-text shards (and text documents).");
-        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed, dropout, dropPath, validateEvery, validationShards, validationSamples })
+        foreach (var option in new Option[] { data, dataset, text, preset, steps, output, resume, batch, learningRate, warmup, checkpointEvery, threads, device, precision, tokenizer, seed, dropout, dropPath, validateEvery, validationShards, validationSamples, prefetch, logEvery })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -82,6 +92,8 @@ public static class ModelCommands
                     Seed = result.GetValue(seed),
                     ValidateEvery = result.GetValue(validateEvery),
                     ValidationSamples = result.GetValue(validationSamples),
+                    PrefetchSteps = result.GetValue(prefetch),
+                    MetricsEvery = result.GetValue(logEvery),
                     CheckpointDirectory = result.GetValue(output),
                 },
             };

@@ -46,6 +46,7 @@ public static class TrainClusterCommands
         var precision = Shared<string>("--precision");
         var tokenizer = Shared<string>("--tokenizer");
         var seed = Shared<ulong>("--seed");
+        var prefetch = Shared<int>("--prefetch");
 
         var defaults = new TrainingRunSpec { RunId = "", Dataset = "" };
         var dataset = new Option<string>("--dataset")
@@ -88,7 +89,7 @@ public static class TrainClusterCommands
                  {
                      dataset, text, preset, steps, devices, deviceKind, priority, checkpointEvery, location, keepLast, keepEvery, evaluations, evaluationData,
                      evaluationSplit, evaluationMaxImages, evaluationDevice, run, batch, learningRate, warmup, precision, seed, threads, tokenizer,
-                     trainers, syncEvery, outerLearningRate, outerMomentum, syncPrecision,
+                     trainers, syncEvery, outerLearningRate, outerMomentum, syncPrecision, prefetch,
                  })
             command.Options.Add(option);
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
@@ -127,6 +128,7 @@ public static class TrainClusterCommands
                 OuterLearningRate = result.GetValue(outerLearningRate),
                 OuterMomentum = result.GetValue(outerMomentum),
                 SyncPrecision = result.GetValue(syncPrecision)!,
+                Prefetch = result.GetValue(prefetch),
             };
             return await IngestClusterCommands.WithClientAsync(async (grains, configuration) =>
             {

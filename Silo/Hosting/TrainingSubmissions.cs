@@ -118,6 +118,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
                 TextOnlyRatio = spec.TextOnlyRatio,
                 CheckpointEvery = spec.CheckpointEvery,
                 Threads = spec.Threads,
+                PrefetchSteps = spec.Prefetch,
             }.Validate();
             return null;
         }

@@ -58,7 +58,7 @@ public sealed class BackgroundLoaderTests : IDisposable
     private static readonly string[] Captions = ["a red bus on the street", "two dogs play with a ball", "a bowl of green apples", "snow on the mountain top", "a cat under a chair"];
     private static readonly string[] Documents = ["the quick brown fox jumps over the lazy dog", "green apples grow on trees in the autumn"];
 
-    private static (TextTokenizer Tokenizer, SimVlmConfig Config, Func<IPrefixLmData> NewData) Dataset()
+    internal static (TextTokenizer Tokenizer, SimVlmConfig Config, Func<IPrefixLmData> NewData) Dataset()
     {
         var tokenizer = TextTokenizer.BuildGpt2(Captions.Concat(Documents), 500);
         var config = TestModels.Micro with { VocabSize = tokenizer.VocabSize, Dropout = 0.1 }; // dropout draws from the run's stream too
@@ -68,7 +68,7 @@ public sealed class BackgroundLoaderTests : IDisposable
         return (tokenizer, config, () => new InMemoryPrefixLmData(pairs, documents, 4));
     }
 
-    private static readonly TrainingOptions Options = new()
+    internal static readonly TrainingOptions Options = new()
     {
         Steps = 6, SamplesPerStep = 6, AccumulationSteps = 2, ImageTextRatio = 2, TextOnlyRatio = 1,
         PeakLearningRate = 1e-3, WarmupSteps = 2, Threads = 1, Seed = 9, Device = "cpu", CheckpointEvery = 0,
@@ -79,7 +79,7 @@ public sealed class BackgroundLoaderTests : IDisposable
         await foreach (var _ in trainer.RunAsync(stopAfterStep, TestContext.Current.CancellationToken)) { }
     }
 
-    private static void AssertSameWeights(SimVlmModel expected, SimVlmModel actual, double tolerance)
+    internal static void AssertSameWeights(SimVlmModel expected, SimVlmModel actual, double tolerance)
     {
         var actualWeights = actual.named_parameters().ToDictionary(p => p.name, p => TestModels.Values(p.parameter));
         foreach (var (name, parameter) in expected.named_parameters())

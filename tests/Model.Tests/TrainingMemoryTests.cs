@@ -41,7 +41,9 @@ public sealed class TrainingMemoryTests
         var random = new DeterministicRandom(5);
         var pairs = Enumerable.Range(0, 8).Select(_ => TestModels.ImageTextSample(Minute, random, 1 + random.Next(2, Minute.MaxTextLength))).ToArray();
         var documents = Enumerable.Range(0, 4).Select(_ => TestModels.TextOnlySample(Minute, random, 1 + random.Next(2, Minute.MaxTextLength))).ToArray();
-        var options = new TrainingOptions { Steps = Steps, SamplesPerStep = 3, ImageTextRatio = 2, TextOnlyRatio = 1, WarmupSteps = 10, Threads = 1, Device = "cpu" };
+        // Without the background loader: the statistics count per thread, and batches the loader's thread builds would count
+        // as created there and disposed here, a step's tensors short on this thread every step.
+        var options = new TrainingOptions { Steps = Steps, SamplesPerStep = 3, ImageTextRatio = 2, TextOnlyRatio = 1, WarmupSteps = 10, Threads = 1, Device = "cpu", PrefetchSteps = 0 };
         var tokenizer = TextTokenizer.BuildGpt2([], SpecialTokens.Count + 1); // ids are synthetic; the tokenizer is only carried along
 
         // TrainStep runs here on the test's thread, the one thread whose scopes the statistics count.

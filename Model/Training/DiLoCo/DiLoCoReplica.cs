@@ -16,12 +16,11 @@ public sealed class DiLoCoReplica(SimVlmTrainer trainer, int rank)
     public SimVlmTrainer Trainer { get; } = trainer;
     public int Rank { get; } = rank;
 
-    /// <summary>Runs <paramref name="steps"/> local steps from <paramref name="globalWeights"/>; call on one thread, as <see cref="SimVlmTrainer.TrainStep"/> requires.</summary>
+    /// <summary>Runs <paramref name="steps"/> local steps from <paramref name="globalWeights"/>; call on one thread, as <see cref="SimVlmTrainer.TrainSteps"/> requires.</summary>
     public ReplicaRound RunRound(int round, IReadOnlyList<NamedArray> globalWeights, int steps, string precision, int maxChunkBytes, CancellationToken cancellationToken = default)
     {
         NamedWeights.Write(Trainer.Model, globalWeights);
-        var metrics = new List<StepMetrics>(steps);
-        for (int i = 0; i < steps && !cancellationToken.IsCancellationRequested; i++) metrics.Add(Trainer.TrainStep());
+        var metrics = Trainer.TrainSteps(steps, cancellationToken).ToList();
         var pseudoGradient = NamedWeights.PseudoGradient(globalWeights, NamedWeights.Read(Trainer.Model));
         return new ReplicaRound(Rank, round, metrics, WeightChunks.Split(pseudoGradient, precision, maxChunkBytes).ToArray());
     }
