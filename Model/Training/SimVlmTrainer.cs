@@ -65,8 +65,7 @@ public sealed record StepMetrics(
 public sealed class SimVlmTrainer : IDisposable
 {
     private readonly IPrefixLmData data;
-    private readonly AdamW optimizer;
-    private readonly LearningRateSchedule schedule;
+    private readonly ModelOptimizer optimizer;
     private readonly DeterministicRandom splitRandom;
     /// <summary>This run's own stream for initialisation and dropout/drop-path masks (see <see cref="TorchRandomStream"/>).</summary>
     private readonly TorchRandomStream random;
@@ -138,16 +137,7 @@ public sealed class SimVlmTrainer : IDisposable
             return replica;
         }).ToArray();
 
-        // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
-        var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
-        var undecayed = Model.parameters().Where(p => p.dim() < 2).ToArray();
-        optimizer = optim.AdamW(
-            [
-                new AdamW.ParamGroup(decayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
-                new AdamW.ParamGroup(undecayed, options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, 0.0, false, false),
-            ],
-            options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
-        schedule = new LearningRateSchedule(options.PeakLearningRate, options.WarmupSteps, options.Steps);
+        optimizer = new ModelOptimizer(Model, Options);
         splitRandom = new DeterministicRandom(options.Seed ^ 0xC2B2AE3D27D4EB4FUL);
     }
 
@@ -191,7 +181,7 @@ public sealed class SimVlmTrainer : IDisposable
                 reading = Path.Combine(folder, Checkpoint.ModelFile);
                 trainer.Model.load(reading);
                 reading = Path.Combine(folder, Checkpoint.OptimizerFile);
-                trainer.optimizer.load_state_dict(reading);
+                trainer.optimizer.Load(reading);
                 reading = Path.Combine(folder, Checkpoint.StateFile);
                 trainer.Step = state.Step;
                 data.RestoreCursor(state.DataCursor);
@@ -309,8 +299,7 @@ public sealed class SimVlmTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
-        double learningRate = schedule.At(Step);
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
+        double learningRate = optimizer.SetLearningRate(Step);
 
         using var prepared = NextPreparedStep();
         var (batches, batchReplicas, imageText, textOnly) = (prepared.Batches, prepared.BatchReplicas, prepared.ImageText, prepared.TextOnly);
@@ -320,7 +309,7 @@ public sealed class SimVlmTrainer : IDisposable
         long paddedTokens = batches.Sum(b => b.Size * (b.ImageTokens + b.PrefixTokens.shape[1] + b.DecoderInput.shape[1]));
         double dataSeconds = clock.Elapsed.TotalSeconds;
 
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         CopyMasterWeightsToReplicas();
         Tensor? lossSum = null;
         double forwardSeconds = 0, backwardSeconds = 0;
@@ -335,20 +324,18 @@ public sealed class SimVlmTrainer : IDisposable
             double started = clock.Elapsed.TotalSeconds;
             var (summed, _) = replicas[batchReplicas[b]].SuffixLoss(batches[b]);
             double forwardDone = clock.Elapsed.TotalSeconds;
-            (summed / targetTokens).backward();
+            summed.DividedBy(targetTokens).backward();
             forwardSeconds += forwardDone - started;
             backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
             // Summed on the first device and read once per step: one synchronisation, not one per micro-batch.
             var detached = summed.detach().to(Device);
-            lossSum = lossSum is null ? detached : lossSum + detached;
+            lossSum = lossSum is null ? detached : lossSum.Plus(detached);
         }
         double loss = lossSum!.item<float>() / (double)targetTokens;
         GatherReplicaGradients();
 
-        double gradientNorm = nn.utils.clip_grad_norm_(Model.parameters(), Options.GradientClipNorm > 0 ? Options.GradientClipNorm : double.PositiveInfinity);
         // A non-finite gradient would turn every weight into NaN; the step's update is dropped instead and reported.
-        bool updated = double.IsFinite(gradientNorm);
-        if (updated) optimizer.step();
+        var (gradientNorm, updated) = optimizer.ClipAndStep();
         double stepSeconds = clock.Elapsed.TotalSeconds;
         Step++;
 
@@ -556,7 +543,7 @@ public sealed class SimVlmTrainer : IDisposable
                 var gradient = replica[index].grad;
                 if (gradient is null) continue;
                 var copied = gradient.to(ScalarType.Float32).to(Device);
-                total = total is null ? copied : total + copied;
+                total = total is null ? copied : total.Plus(copied);
             }
             master.grad = total;
             index++;
@@ -587,7 +574,7 @@ public sealed class SimVlmTrainer : IDisposable
         return Checkpoint.Save(directory, Step, folder =>
         {
             Model.save(Path.Combine(folder, Checkpoint.ModelFile));
-            optimizer.save_state_dict(Path.Combine(folder, Checkpoint.OptimizerFile));
+            optimizer.Save(Path.Combine(folder, Checkpoint.OptimizerFile));
             Tokenizer.Save(Path.Combine(folder, Checkpoint.VocabularyFile));
             Checkpoint.WriteState(folder, state);
         });
