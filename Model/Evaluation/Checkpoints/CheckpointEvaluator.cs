@@ -91,17 +91,7 @@ public static class CheckpointEvaluator
             _ => data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens),
         };
         if (samples.Count == 0) throw new InvalidDataException($"Split '{fineTune.Split}' gave no usable fine-tuning samples ({problems.Count} problems; first: {problems.FirstOrDefault()}).");
-        var trainingOptions = new TrainingOptions
-        {
-            Steps = fineTune.Steps,
-            SamplesPerStep = fineTune.SamplesPerStep,
-            PeakLearningRate = fineTune.LearningRate,
-            WarmupSteps = (int)(fineTune.Steps * fineTune.WarmupFraction),
-            WeightDecay = fineTune.WeightDecay,
-            Seed = fineTune.Seed,
-            Device = fineTune.Device,
-            CheckpointEvery = 0,
-        };
+        var trainingOptions = fineTune.ToTrainingOptions();
         log?.Invoke($"fine-tuning on {samples.Count} {fineTune.Split} samples for {fineTune.Steps} steps (lr {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}, dropout {fineTune.Dropout.ToString(CultureInfo.InvariantCulture)}, drop-path {fineTune.DropPath.ToString(CultureInfo.InvariantCulture)}, image size {config.ImageSize})");
         using var trainer = SimVlmTrainer.FineTune(folder, new InMemoryPrefixLmData(samples, [], fineTune.Seed), trainingOptions, fineTune.Dropout, fineTune.DropPath, config.ImageSize);
         double first = double.NaN, last = double.NaN;
