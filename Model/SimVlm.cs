@@ -603,6 +603,23 @@ public sealed class SimVlmModel : nn.Module
     }
 
     /// <summary>
+    /// The log-probability of each target token given the encoded prefix and the suffix before it: (B, Ls) float32, zeros at
+    /// padding. What scoring a text needs from <see cref="Decode"/>, but only the real positions go through the output layer
+    /// and the softmax over the vocabulary, which dominate a small model's decoding.
+    /// </summary>
+    /// <param name="targets">(B, Ls) the token each position predicts; any valid id at padding.</param>
+    public Tensor TargetLogProbabilities(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var encodedLayout = new TokenLayout(encodedValid);
+        var layout = new TokenLayout(decoderValid);
+        var states = DecoderStates(encodedLayout.Pack(encoded), encodedLayout, encodedValid, layout, decoderInput, decoderPositions, decoderValid);
+        var logProbabilities = nn.functional.log_softmax(OutputLogits(states).to(ScalarType.Float32), 1);
+        var picked = logProbabilities.gather(1, layout.Pack(targets).unsqueeze(1));
+        return layout.Unpack(picked).squeeze(2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// Starts incremental decoding against an encoded prefix: computes every decoder layer's
     /// cross-attention keys and values once; <see cref="DecodeStep"/> then adds one token per row.
     /// </summary>

@@ -302,13 +302,13 @@ public static class CheckpointEvaluator
         var textIds = set.Texts.Select(t => tokenizer.Encode(t, model.Config.MaxTextLength)).ToArray();
         // Each image is encoded once and its encoder output reused for every batch of captions: pairs cost a decoder pass each, not an encoder pass.
         var clock = Stopwatch.StartNew();
-        var logLikelihoods = TextLikelihood.TokenLogLikelihoods(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, log, cancellationToken);
+        var scoreMatrix = TextLikelihood.PairScores(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, options.RetrievalScoring, log, cancellationToken);
         double seconds = clock.Elapsed.TotalSeconds;
         long pairs = (long)usable.Count * set.Texts.Count;
-        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture, $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions per decoder pass");
+        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture,
+            $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions against {TextLikelihood.ImagesPerPass(options.BatchSize)} images per decoder pass");
         settings["retrieval_seconds"] = string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} ({pairs / Math.Max(seconds, 1e-9):F0} pairs/s)");
         log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"scored {pairs} image-caption pairs in {seconds:F2} s"));
-        var scoreMatrix = GenerativePairScore.Matrix(usable.Count, set.Texts.Count, (i, t) => logLikelihoods[i][t], options.RetrievalScoring);
         var recall = RetrievalRecall.Compute(scoreMatrix, set.TextImage);
         var imageRanks = RetrievalRecall.ImageToTextRanks(scoreMatrix, set.TextImage);
         var textRanks = RetrievalRecall.TextToImageRanks(scoreMatrix, set.TextImage);
