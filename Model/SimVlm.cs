@@ -215,7 +215,9 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
         }
         stages = nn.Sequential(layers);
         toWidth = nn.Conv2d(channels, config.Width, 1);
-        positions = nn.Parameter(randn(1, config.ImageTokens, config.Width).Times(0.02));
+        // Constructors run outside any dispose scope: a temporary passed inline could be finalized during the call that reads it.
+        using var initial = randn(1, config.ImageTokens, config.Width);
+        positions = nn.Parameter(initial.Times(0.02));
         RegisterComponents();
     }
 
@@ -492,7 +494,8 @@ public sealed class SimVlmModel : nn.Module
         tokenEmbedding = nn.Embedding(config.VocabSize, config.Width, padding_idx: SpecialTokens.Pad);
         // One set of text positions for the whole text: the encoder's prefix takes 0..Tp-1 and the
         // decoder continues from there, so a token's position does not depend on where the split fell.
-        textPositions = nn.Parameter(randn(config.MaxTextLength, config.Width).Times(0.02));
+        using var initialPositions = randn(config.MaxTextLength, config.Width);
+        textPositions = nn.Parameter(initialPositions.Times(0.02));
         embeddingDropout = nn.Dropout(config.Dropout);
         encoder = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(_ => new EncoderBlock(config)).ToArray());
         encoderNorm = nn.LayerNorm(config.Width);
@@ -532,7 +535,7 @@ public sealed class SimVlmModel : nn.Module
                     break;
                 case Embedding embedding:
                     nn.init.normal_(embedding.weight, 0, 0.02);
-                    embedding.weight![SpecialTokens.Pad].zero_();
+                    using (var padRow = embedding.weight![SpecialTokens.Pad]) padRow.zero_();
                     break;
             }
         }
