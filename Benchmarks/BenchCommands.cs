@@ -17,6 +17,7 @@ public static class BenchCommands
         bench.Subcommands.Add(BenchIngestClusterCommand.Create(startClusterStorage));
         bench.Subcommands.Add(BenchTrainClusterCommand.Create(startClusterStorage, addDevices));
         bench.Subcommands.Add(BenchDecodeCommand.Create());
+        bench.Subcommands.Add(BenchRetrievalCommand.Create());
         bench.Subcommands.Add(BenchTokenizerCommand.Create());
         bench.Subcommands.Add(BenchTrainScaleCommand.Create());
         return bench;

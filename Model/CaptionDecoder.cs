@@ -33,7 +33,7 @@ public static class CaptionDecoder
             var scores = new double[batch];
             // Row r of the decoder decodes sample rowSample[r]; finished samples leave the batch.
             int[] rowSample = Enumerable.Range(0, batch).ToArray();
-            var newest = full(batch, SpecialTokens.Bos, dtype: ScalarType.Int64, device: device);
+            var newest = full(batch, KeptScalars.BeginningOfText, dtype: ScalarType.Int64, device: device);
             for (int t = 0; t < limit && rowSample.Length > 0; t++)
             {
                 using var stepScope = NewDisposeScope();
@@ -99,19 +99,19 @@ public static class CaptionDecoder
 
             // The decoder's rows: the live beams of each searching sample, sample by sample.
             var searching = Enumerable.Range(0, samples).ToList();
-            var newest = full(samples, SpecialTokens.Bos, dtype: ScalarType.Int64, device: device);
+            var newest = full(samples, KeptScalars.BeginningOfText, dtype: ScalarType.Int64, device: device);
             for (int t = 0; t < limit && searching.Count > 0; t++)
             {
                 using var stepScope = NewDisposeScope();
                 var logProbabilities = steps.Next(newest);
                 int vocabulary = (int)logProbabilities.shape[1];
                 var beamScores = tensor(searching.SelectMany(s => beams[s]).Select(b => (float)b.Score).ToArray(), device: device);
-                var total = logProbabilities + beamScores.view(-1, 1);
+                var total = logProbabilities.Plus(beamScores.view(-1, 1));
                 // One top-k for all samples: each sample's beams padded to beamSize rows that can never win.
                 var blockRows = new long[total.shape[0]];
                 for (int block = 0, row = 0; block < searching.Count; block++)
                     for (int beam = 0; beam < beams[searching[block]].Count; beam++) blockRows[row++] = (long)block * beamSize + beam;
-                var padded = full(searching.Count * beamSize, vocabulary, float.NegativeInfinity, device: device)
+                var padded = full(searching.Count * beamSize, vocabulary, KeptScalars.NegativeInfinity, device: device)
                     .index_copy_(0, tensor(blockRows, device: device), total).view(searching.Count, beamSize * vocabulary);
                 // 2K candidates leave K live ones even if K of them end the text.
                 var top = padded.topk(Math.Min(2 * beamSize, beamSize * vocabulary));
@@ -254,7 +254,7 @@ public static class CaptionDecoder
         protected override Tensor Logits(Tensor tokens)
         {
             var logits = model.DecodeStep(cache, tokens, positions);
-            positions = Replace(positions, positions + 1);
+            positions = Replace(positions, positions.add(KeptScalars.One, KeptScalars.One));
             return logits;
         }
 

@@ -177,7 +177,7 @@ internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
         h = expandNorm.call(expand.call(h));
         if (training && dropPath > 0) h = h * StochasticDepth.KeepFactors(h.shape[0], dropPath, h).view(-1, 1, 1, 1);
         var residual = shortcut is null ? x : shortcut.call(x);
-        return nn.functional.relu(h + residual).MoveToOuterDisposeScope();
+        return nn.functional.relu(h.Plus(residual)).MoveToOuterDisposeScope();
     }
 }
 
@@ -215,7 +215,9 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
         }
         stages = nn.Sequential(layers);
         toWidth = nn.Conv2d(channels, config.Width, 1);
-        positions = nn.Parameter(randn(1, config.ImageTokens, config.Width) * 0.02);
+        // Constructors run outside any dispose scope: a temporary passed inline could be finalized during the call that reads it.
+        using var initial = randn(1, config.ImageTokens, config.Width);
+        positions = nn.Parameter(initial.Times(0.02));
         RegisterComponents();
     }
 
@@ -225,7 +227,7 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var grid = toWidth.call(stages.call(images));          // (B, width, H/P, W/P)
         var tokens = grid.flatten(2).transpose(1, 2);           // (B, H/P * W/P, width), row-major patches
-        return (tokens + positions).MoveToOuterDisposeScope();
+        return tokens.Plus(positions).MoveToOuterDisposeScope();
     }
 }
 
@@ -325,7 +327,11 @@ internal sealed class TokenLayout
     public Tensor Pack(Tensor padded) => padded.flatten(0, 1).index_select(0, real);
 
     /// <summary>(N,) the sample each packed token belongs to.</summary>
-    public Tensor SampleOfToken() => real.div(Length, rounding_mode: RoundingMode.floor);
+    public Tensor SampleOfToken()
+    {
+        using var length = Length.ToScalar();
+        return real.div(length, rounding_mode: RoundingMode.floor);
+    }
 
     /// <summary>(N, C) to (B, L, C), zeros at padding.</summary>
     public Tensor Unpack(Tensor packed) =>
@@ -359,8 +365,11 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>
 internal static class StochasticDepth
 {
     /// <summary>(B,) per sample 0 (dropped, with probability <paramref name="rate"/>) or 1/(1 - rate), on <paramref name="like"/>'s device and type.</summary>
-    public static Tensor KeepFactors(long batch, double rate, Tensor like) =>
-        empty(batch, dtype: ScalarType.Float32, device: like.device).bernoulli_(1 - rate).div_(1 - rate).to(like.dtype);
+    public static Tensor KeepFactors(long batch, double rate, Tensor like)
+    {
+        using var keep = KeptScalars.Of(1 - rate);
+        return empty(batch, dtype: ScalarType.Float32, device: like.device).bernoulli_(1 - rate).div_(keep).to(like.dtype);
+    }
 
     /// <summary>A packed (N, width) branch output with each sample's tokens dropped or scaled together.</summary>
     public static Tensor Apply(Tensor branch, TokenLayout layout, double rate) =>
@@ -391,9 +400,9 @@ internal sealed class EncoderBlock : nn.Module
         using var scope = NewDisposeScope();
         var normed = attentionNorm.call(x);
         var attended = selfAttention.Forward(normed, layout, normed, layout, mask);
-        x = x + (training && dropPath > 0 ? StochasticDepth.Apply(attended, layout, dropPath) : attended);
+        x = x.Plus(training && dropPath > 0 ? StochasticDepth.Apply(attended, layout, dropPath) : attended);
         var transformed = mlp.call(mlpNorm.call(x));
-        x = x + (training && dropPath > 0 ? StochasticDepth.Apply(transformed, layout, dropPath) : transformed);
+        x = x.Plus(training && dropPath > 0 ? StochasticDepth.Apply(transformed, layout, dropPath) : transformed);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -425,9 +434,9 @@ internal sealed class DecoderBlock : nn.Module
     {
         using var scope = NewDisposeScope();
         var normed = selfNorm.call(x);
-        x = x + selfAttention.Forward(normed, layout, normed, layout, selfMask, causal: selfMask is null);
-        x = x + crossAttention.Forward(crossNorm.call(x), layout, encoded, encodedLayout, crossMask);
-        x = x + mlp.call(mlpNorm.call(x));
+        x = x.Plus(selfAttention.Forward(normed, layout, normed, layout, selfMask, causal: selfMask is null));
+        x = x.Plus(crossAttention.Forward(crossNorm.call(x), layout, encoded, encodedLayout, crossMask));
+        x = x.Plus(mlp.call(mlpNorm.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 
@@ -446,9 +455,9 @@ internal sealed class DecoderBlock : nn.Module
         var normed = selfNorm.call(x);
         var (keys, values) = selfAttention.NewKeysValues(normed);
         cache.Append(keys, values);
-        x = x + selfAttention.AttendOne(normed, cache.SelfKeys!, cache.SelfValues!, mask: null);
-        x = x + crossAttention.AttendOne(crossNorm.call(x), cache.CrossKeys, cache.CrossValues, cache.CrossMask);
-        x = x + mlp.call(mlpNorm.call(x));
+        x = x.Plus(selfAttention.AttendOne(normed, cache.SelfKeys!, cache.SelfValues!, mask: null));
+        x = x.Plus(crossAttention.AttendOne(crossNorm.call(x), cache.CrossKeys, cache.CrossValues, cache.CrossMask));
+        x = x.Plus(mlp.call(mlpNorm.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -485,7 +494,8 @@ public sealed class SimVlmModel : nn.Module
         tokenEmbedding = nn.Embedding(config.VocabSize, config.Width, padding_idx: SpecialTokens.Pad);
         // One set of text positions for the whole text: the encoder's prefix takes 0..Tp-1 and the
         // decoder continues from there, so a token's position does not depend on where the split fell.
-        textPositions = nn.Parameter(randn(config.MaxTextLength, config.Width) * 0.02);
+        using var initialPositions = randn(config.MaxTextLength, config.Width);
+        textPositions = nn.Parameter(initialPositions.Times(0.02));
         embeddingDropout = nn.Dropout(config.Dropout);
         encoder = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(_ => new EncoderBlock(config)).ToArray());
         encoderNorm = nn.LayerNorm(config.Width);
@@ -525,7 +535,7 @@ public sealed class SimVlmModel : nn.Module
                     break;
                 case Embedding embedding:
                     nn.init.normal_(embedding.weight, 0, 0.02);
-                    embedding.weight![SpecialTokens.Pad].zero_();
+                    using (var padRow = embedding.weight![SpecialTokens.Pad]) padRow.zero_();
                     break;
             }
         }
@@ -549,7 +559,7 @@ public sealed class SimVlmModel : nn.Module
     private (Tensor States, TokenLayout Layout, Tensor Valid) EncodePacked(Tensor? images, Tensor prefixTokens, Tensor prefixValid)
     {
         long batch = prefixTokens.shape[0], textLength = prefixTokens.shape[1];
-        var text = tokenEmbedding.call(prefixTokens) + textPositions[..(int)textLength];
+        var text = tokenEmbedding.call(prefixTokens).Plus(textPositions[..(int)textLength]);
         Tensor sequence = text, valid = prefixValid;
         if (images is not null)
         {
@@ -586,13 +596,30 @@ public sealed class SimVlmModel : nn.Module
     private Tensor DecoderStates(Tensor encoded, TokenLayout encodedLayout, Tensor encodedValid, TokenLayout layout, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid)
     {
         long batch = decoderInput.shape[0], length = decoderInput.shape[1];
-        var x = embeddingDropout.call(tokenEmbedding.call(layout.Pack(decoderInput)) + textPositions.index_select(0, layout.Pack(decoderPositions)));
+        var x = embeddingDropout.call(tokenEmbedding.call(layout.Pack(decoderInput)).Plus(textPositions.index_select(0, layout.Pack(decoderPositions))));
         // The suffix's real positions come first, so causal attention alone never lets a real query see padding.
         var selfMask = FusedAttention ? null
             : ones(length, length, dtype: ScalarType.Bool, device: decoderInput.device).tril().unsqueeze(0).unsqueeze(0) & decoderValid.view(batch, 1, 1, -1);
         var crossMask = encodedLayout.HasPadding || !FusedAttention ? encodedValid.view(batch, 1, 1, -1) : null;
         foreach (var block in decoder) x = block.Forward(x, layout, selfMask, encoded, encodedLayout, crossMask);
         return decoderNorm.call(x);
+    }
+
+    /// <summary>
+    /// The log-probability of each target token given the encoded prefix and the suffix before it: (B, Ls) float32, zeros at
+    /// padding. What scoring a text needs from <see cref="Decode"/>, but only the real positions go through the output layer
+    /// and the softmax over the vocabulary, which dominate a small model's decoding.
+    /// </summary>
+    /// <param name="targets">(B, Ls) the token each position predicts; any valid id at padding.</param>
+    public Tensor TargetLogProbabilities(Tensor encoded, Tensor encodedValid, Tensor decoderInput, Tensor decoderPositions, Tensor decoderValid, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var encodedLayout = new TokenLayout(encodedValid);
+        var layout = new TokenLayout(decoderValid);
+        var states = DecoderStates(encodedLayout.Pack(encoded), encodedLayout, encodedValid, layout, decoderInput, decoderPositions, decoderValid);
+        var logProbabilities = nn.functional.log_softmax(OutputLogits(states).to(ScalarType.Float32), 1);
+        var picked = logProbabilities.gather(1, layout.Pack(targets).unsqueeze(1));
+        return layout.Unpack(picked).squeeze(2).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -618,7 +645,7 @@ public sealed class SimVlmModel : nn.Module
     public Tensor DecodeStep(DecoderKeyValueCache cache, Tensor tokens, Tensor positions)
     {
         using var scope = NewDisposeScope();
-        var x = embeddingDropout.call(tokenEmbedding.call(tokens) + textPositions.index_select(0, positions));
+        var x = embeddingDropout.call(tokenEmbedding.call(tokens).Plus(textPositions.index_select(0, positions)));
         for (int layer = 0; layer < decoder.Count; layer++) x = decoder[layer].Step(x, cache.Layers[layer]);
         return OutputLogits(decoderNorm.call(x)).MoveToOuterDisposeScope();
     }

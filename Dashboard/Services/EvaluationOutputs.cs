@@ -4,20 +4,32 @@ using Azure.Storage.Blobs;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Platform.Grains.Evaluation;
+using Platform.Model.Evaluation.Datasets;
 
 namespace Platform.Dashboard.Services;
 
 /// <summary>
-/// One scored item of an evaluation as its output file holds it: a caption the model wrote for an image, or its answer to a
-/// question about one. <see cref="ImageFile"/> is the image's file name in the task data (null when the data does not name it).
+/// One scored item of an evaluation as its output file holds it: a caption the model wrote for an image, its answer to a
+/// question about one, or (SNLI-VE, NLVR2) the label it predicted for a hypothesis or statement about one or two images.
+/// <see cref="ImageFile"/> is the image's file name in the task data (null when the data does not name it).
 /// </summary>
-public sealed record EvaluationItem(long ImageId, string? ImageFile, string? Question, string Output);
+public sealed record EvaluationItem(long ImageId, string? ImageFile, string? Question, string Output)
+{
+    /// <summary>Every image the item shows: NLVR2's two, else the one of <see cref="ImageFile"/>.</summary>
+    public IReadOnlyList<string> ImageFiles { get; init; } = ImageFile is null ? [] : [ImageFile];
+
+    /// <summary>A labelled example's id (SNLI-VE, NLVR2); null for captions and answers, which have image ids.</summary>
+    public string? ExampleId { get; init; }
+
+    /// <summary>A labelled example's gold label, beside the predicted one in <see cref="Output"/>.</summary>
+    public string? Label { get; init; }
+}
 
 /// <summary>An evaluation's per-item outputs, read from the blob the evaluation wrote, with how many the file holds.</summary>
 public sealed record EvaluationItems(IReadOnlyList<EvaluationItem> Items, int Total, string? Problem);
 
 /// <summary>
-/// What an evaluation wrote, for its page: the per-item outputs (`captions.json`, `answers.json`) read from the evaluation's
+/// What an evaluation wrote, for its page: the per-item outputs (`captions.json`, `answers.json`, `predictions.json`) read from the evaluation's
 /// blobs, the files themselves for download, and the task data's images the items refer to. Only what the evaluation's own
 /// status names is served: its listed blobs, and images that its outputs name under its data root.
 /// </summary>
@@ -26,6 +38,7 @@ public static class EvaluationOutputs
     public const string PathPrefix = "/evaluations";
     private const string CaptionsFile = "captions.json";
     private const string AnswersFile = "answers.json";
+    private const string PredictionsFile = "predictions.json";
 
     /// <summary>The evaluation's page; the grain key's two parts, the task name and the checkpoint as the leaderboard records it.</summary>
     public static string PageLink(string task, string checkpoint) =>
@@ -46,7 +59,7 @@ public static class EvaluationOutputs
     public static IEvaluationGrain Grain(IGrainFactory grains, string task, string checkpoint) =>
         grains.GetGrain<IEvaluationGrain>($"{task}|{checkpoint}");
 
-    /// <summary>The items of the evaluation's captions or answers file, the first <paramref name="limit"/> of them.</summary>
+    /// <summary>The items of the evaluation's captions, answers or predictions file, the first <paramref name="limit"/> of them.</summary>
     public static async Task<EvaluationItems> ReadItemsAsync(BlobServiceClient blobs, EvaluationStatus status, int limit, CancellationToken cancellationToken)
     {
         var blob = status.OutputBlobs.FirstOrDefault(b => IsItemsFile(b));
@@ -61,6 +74,7 @@ public static class EvaluationOutputs
                 : new Dictionary<long, string>();
             var items = all.Take(limit).Select(item =>
             {
+                if (blob.EndsWith(PredictionsFile, StringComparison.Ordinal)) return Prediction(item);
                 long imageId = item.TryGetProperty("image_id", out var id) && id.TryGetInt64(out var value) ? value : -1;
                 string? file = Text(item, "file_name") ?? filesById.GetValueOrDefault(imageId);
                 return new EvaluationItem(imageId, file, Text(item, "question"), Text(item, "caption") ?? Text(item, "answer") ?? "");
@@ -71,6 +85,20 @@ public static class EvaluationOutputs
         {
             return new EvaluationItems([], 0, $"The evaluation's {Path.GetFileName(blob)} could not be read: {e.Message}");
         }
+    }
+
+    /// <summary>An SNLI-VE or NLVR2 prediction: {"id", "prediction", "label", "text", "images"}.</summary>
+    private static EvaluationItem Prediction(JsonElement item)
+    {
+        var images = item.TryGetProperty("images", out var named) && named.ValueKind == JsonValueKind.Array
+            ? named.EnumerateArray().Where(i => i.ValueKind == JsonValueKind.String).Select(i => i.GetString()!).ToArray()
+            : [];
+        return new EvaluationItem(-1, images.FirstOrDefault(), Text(item, "text"), Text(item, "prediction") ?? "")
+        {
+            ImageFiles = images,
+            ExampleId = Text(item, "id"),
+            Label = Text(item, "label"),
+        };
     }
 
     /// <summary>`GET /evaluations/{task}/output?checkpoint=&name=`: one of the blobs the evaluation's status lists.</summary>
@@ -84,7 +112,8 @@ public static class EvaluationOutputs
 
     /// <summary>
     /// `GET /evaluations/{task}/image?checkpoint=&file=`: an image of the task data that the evaluation's outputs name, from
-    /// `images/{split}/` under its data root or the root itself (where Karpathy files name them), never outside the root.
+    /// the folders the evaluation reads images from under its data root (`images/{split}/`, NLVR2's and Flickr30k's) or the
+    /// root itself (where Karpathy files name them), never outside the root.
     /// </summary>
     public static async Task<IResult> ServeImageAsync(string task, string checkpoint, string file, [FromServices] IGrainFactory grains, [FromServices] BlobServiceClient blobs, CancellationToken cancellationToken)
     {
@@ -111,7 +140,7 @@ public static class EvaluationOutputs
             : null;
         if (key is not null && FilesNamedByFinishedEvaluation.TryGetValue(key, out var known)) return known;
         var items = await ReadItemsAsync(blobs, status, int.MaxValue, cancellationToken);
-        var named = items.Items.Select(i => i.ImageFile).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var named = items.Items.SelectMany(i => i.ImageFiles).ToHashSet(StringComparer.Ordinal);
         if (key is not null && items.Problem is null)
         {
             if (FilesNamedByFinishedEvaluation.Count >= FinishedEvaluationsRemembered) FilesNamedByFinishedEvaluation.Clear();
@@ -124,7 +153,8 @@ public static class EvaluationOutputs
     public static string? ImagePath(string dataRoot, string split, string file)
     {
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataRoot));
-        foreach (var candidate in new[] { Path.Combine(root, "images", split, file), Path.Combine(root, file) })
+        var folders = EvaluationDataLayout.Nlvr2ImageFolderCandidates(root, split).Concat(EvaluationDataLayout.Flickr30kImageFolderCandidates(root, split)).Append(root).Distinct();
+        foreach (var candidate in folders.Select(folder => Path.Combine(folder, file)))
         {
             var full = Path.GetFullPath(candidate);
             if (full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(full)) return full;
@@ -133,7 +163,7 @@ public static class EvaluationOutputs
     }
 
     private static bool IsItemsFile(string blob) =>
-        blob.EndsWith("/" + CaptionsFile, StringComparison.Ordinal) || blob.EndsWith("/" + AnswersFile, StringComparison.Ordinal);
+        new[] { CaptionsFile, AnswersFile, PredictionsFile }.Any(file => blob.EndsWith("/" + file, StringComparison.Ordinal));
 
     /// <summary>VQA answers name only the image id; the split's COCO captions file maps ids to file names.</summary>
     private static Dictionary<long, string> ImageFilesById(string dataRoot, string split)

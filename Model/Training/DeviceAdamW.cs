@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -17,8 +18,10 @@ internal sealed class DeviceAdamW : IDisposable
 {
     private readonly AdamW store;
     private readonly Group[] groups;
-    private readonly double beta1, beta2, epsilon, clipNorm;
+    private readonly double clipNorm;
     private readonly Device device;
+    /// <summary>The step's constants as Scalars that outlive every call reading them (see <see cref="KeptScalars"/>).</summary>
+    private readonly Scalar gradientShare, squareShare, logBeta1, logBeta2, epsilon, correctionFloor, normFloor, clip;
 
     /// <summary>One parameter group: its parameters, their TorchSharp states, and the flat moments those states view.</summary>
     private sealed class Group
@@ -41,7 +44,10 @@ internal sealed class DeviceAdamW : IDisposable
     /// <param name="clipNorm">Global gradient-norm clip; 0 or less clips nothing.</param>
     public DeviceAdamW(IReadOnlyList<(Parameter[] Parameters, double WeightDecay)> parameterGroups, double learningRate, double beta1, double beta2, double epsilon, double clipNorm)
     {
-        (this.beta1, this.beta2, this.epsilon, this.clipNorm) = (beta1, beta2, epsilon, clipNorm);
+        this.clipNorm = clipNorm;
+        (gradientShare, squareShare) = (KeptScalars.Of(1 - beta1), KeptScalars.Of(1 - beta2));
+        (logBeta1, logBeta2) = (KeptScalars.Of(Math.Log(beta1)), KeptScalars.Of(Math.Log(beta2)));
+        (this.epsilon, correctionFloor, normFloor, clip) = (KeptScalars.Of(epsilon), KeptScalars.Of(1e-30), KeptScalars.Of(1e-6), KeptScalars.Of(clipNorm));
         store = optim.AdamW(
             parameterGroups.Select(g => new AdamW.ParamGroup(g.Parameters, learningRate, beta1, beta2, epsilon, g.WeightDecay, false, false)),
             learningRate, beta1, beta2, epsilon);
@@ -115,19 +121,25 @@ internal sealed class DeviceAdamW : IDisposable
         var finite = norm.isfinite();
         var taken = finite.to(ScalarType.Float32);
         // The clip coefficient libtorch's clip_grad_norm_ uses, zero for a non-finite step: its gradient must not reach the moments.
-        var coefficient = clipNorm > 0 ? where(finite, (clipNorm / (norm + 1e-6)).clamp_max(1.0), zeros_like(norm)) : taken;
-        var beta1Taken = 1 - (1 - beta1) * taken;
-        var beta2Taken = 1 - (1 - beta2) * taken;
+        var coefficient = clipNorm > 0
+            ? where(finite, full_like(norm, clip).div_(norm.add(normFloor, KeptScalars.One)).clamp_max(KeptScalars.One), zeros_like(norm))
+            : taken;
+        // 1 - (1 - beta) * taken: beta for a taken step, 1 (moments unchanged) for a skipped one.
+        var beta1Taken = taken.mul(gradientShare).neg_().add_(KeptScalars.One, KeptScalars.One);
+        var beta2Taken = taken.mul(squareShare).neg_().add_(KeptScalars.One, KeptScalars.One);
+        using var stepRate = KeptScalars.Of(learningRate);
+        var scaledRate = taken.mul(stepRate);
         for (int i = 0; i < groups.Length; i++)
         {
             if (flat[i] is not Tensor gradient) continue;
             // NaN times zero is NaN: what a skipped step's gradient holds becomes zero, which the gated updates then ignore.
             gradient.mul_(coefficient).nan_to_num_(0.0, 0.0, 0.0);
             var group = groups[i];
-            var decay = 1 - learningRate * group.WeightDecay * taken;
+            using var decayRate = KeptScalars.Of(-learningRate * group.WeightDecay);
+            var decay = taken.mul(decayRate).add_(KeptScalars.One, KeptScalars.One);
             if (group.SharedSteps is Tensor shared && gradients[i].All(g => g is not null))
             {
-                var update = Update(gradient, group.ExpAvg, group.ExpAvgSq, shared, learningRate, taken, beta1Taken, beta2Taken);
+                var update = Update(gradient, group.ExpAvg, group.ExpAvgSq, shared, scaledRate, taken, beta1Taken, beta2Taken);
                 for (int j = 0; j < group.Parameters.Length; j++)
                     group.Parameters[j].mul_(decay).sub_(update.narrow(0, group.Offsets[j], group.Size(j)).view(group.Parameters[j].shape));
                 continue;
@@ -141,7 +153,7 @@ internal sealed class DeviceAdamW : IDisposable
                 if (gradients[i][j] is null) continue;
                 var (start, size) = (group.Offsets[j], group.Size(j));
                 var update = Update(gradient.narrow(0, start, size), group.ExpAvg.narrow(0, start, size), group.ExpAvgSq.narrow(0, start, size),
-                    group.ParameterSteps[j], learningRate, taken, beta1Taken, beta2Taken);
+                    group.ParameterSteps[j], scaledRate, taken, beta1Taken, beta2Taken);
                 group.Parameters[j].mul_(decay).sub_(update.view(group.Parameters[j].shape));
             }
         }
@@ -152,15 +164,15 @@ internal sealed class DeviceAdamW : IDisposable
     /// Moves the moments by the (zero when skipped) gradient, counts the step when taken, and returns the step to subtract from
     /// the weights: zero when not taken. Bias corrections are floored so that a count still at zero gives zero, not NaN.
     /// </summary>
-    private Tensor Update(Tensor gradient, Tensor expAvg, Tensor expAvgSq, Tensor steps, double learningRate, Tensor taken, Tensor beta1Taken, Tensor beta2Taken)
+    private Tensor Update(Tensor gradient, Tensor expAvg, Tensor expAvgSq, Tensor steps, Tensor scaledRate, Tensor taken, Tensor beta1Taken, Tensor beta2Taken)
     {
-        expAvg.mul_(beta1Taken).add_(gradient, alpha: 1 - beta1);
-        expAvgSq.mul_(beta2Taken).addcmul_(gradient, gradient, value: 1 - beta2);
-        steps.add_(taken);
-        var correction1 = (steps * Math.Log(beta1)).expm1().neg().clamp_min(1e-30);
-        var correction2 = (steps * Math.Log(beta2)).expm1().neg().clamp_min(1e-30);
-        var denominator = expAvgSq.sqrt().div_(correction2.sqrt().to(ScalarType.Float32)).add_(epsilon);
-        return expAvg.div(denominator).mul_((learningRate * taken / correction1).to(ScalarType.Float32));
+        expAvg.mul_(beta1Taken).add_(gradient, gradientShare);
+        expAvgSq.mul_(beta2Taken).addcmul_(gradient, gradient, squareShare);
+        steps.add_(taken, KeptScalars.One);
+        var correction1 = steps.mul(logBeta1).expm1().neg().clamp_min(correctionFloor);
+        var correction2 = steps.mul(logBeta2).expm1().neg().clamp_min(correctionFloor);
+        var denominator = expAvgSq.sqrt().div_(correction2.sqrt().to(ScalarType.Float32)).add_(epsilon, KeptScalars.One);
+        return expAvg.div(denominator).mul_(scaledRate.div(correction1).to(ScalarType.Float32));
     }
 
     /// <summary>Writes the state in TorchSharp's AdamW format, its step counts read from the device first.</summary>
@@ -182,6 +194,7 @@ internal sealed class DeviceAdamW : IDisposable
     public void Dispose()
     {
         store.Dispose();
+        foreach (var scalar in new[] { gradientShare, squareShare, logBeta1, logBeta2, epsilon, correctionFloor, normFloor, clip }) scalar.Dispose();
         foreach (var group in groups)
         {
             group.ExpAvg.Dispose();

@@ -65,8 +65,7 @@ public sealed record StepMetrics(
 public sealed class SimVlmTrainer : IDisposable
 {
     private readonly IPrefixLmData data;
-    private readonly DeviceAdamW optimizer;
-    private readonly LearningRateSchedule schedule;
+    private readonly ModelOptimizer optimizer;
     private readonly DeterministicRandom splitRandom;
     /// <summary>This run's own stream for initialisation and dropout/drop-path masks (see <see cref="TorchRandomStream"/>).</summary>
     private readonly TorchRandomStream random;
@@ -138,11 +137,7 @@ public sealed class SimVlmTrainer : IDisposable
             return replica;
         }).ToArray();
 
-        // Weight decay on matrices and convolution kernels, not on biases and norm scales (as GPT-2 and ViT do).
-        var decayed = Model.parameters().Where(p => p.dim() >= 2).ToArray();
-        var undecayed = Model.parameters().Where(p => p.dim() < 2).ToArray();
-        optimizer = new DeviceAdamW([(decayed, options.WeightDecay), (undecayed, 0.0)], options.PeakLearningRate, options.Beta1, options.Beta2, 1e-8, options.GradientClipNorm);
-        schedule = new LearningRateSchedule(options.PeakLearningRate, options.WarmupSteps, options.Steps);
+        optimizer = new ModelOptimizer(Model, Options);
         splitRandom = new DeterministicRandom(options.Seed ^ 0xC2B2AE3D27D4EB4FUL);
     }
 
@@ -393,7 +388,7 @@ public sealed class SimVlmTrainer : IDisposable
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
-        double learningRate = schedule.At(Step);
+        double learningRate = optimizer.SetLearningRate(Step);
 
         using var prepared = NextPreparedStep();
         var (batches, batchReplicas, imageText, textOnly) = (prepared.Batches, prepared.BatchReplicas, prepared.ImageText, prepared.TextOnly);
@@ -418,19 +413,19 @@ public sealed class SimVlmTrainer : IDisposable
             double started = clock.Elapsed.TotalSeconds;
             var (summed, _) = replicas[batchReplicas[b]].SuffixLoss(batches[b]);
             double forwardDone = clock.Elapsed.TotalSeconds;
-            (summed / targetTokens).backward();
+            summed.DividedBy(targetTokens).backward();
             forwardSeconds += forwardDone - started;
             backwardSeconds += clock.Elapsed.TotalSeconds - forwardDone;
             // Summed on the first device, where it stays until the metrics are read.
             var detached = summed.detach().to(Device);
-            lossSum = lossSum is null ? detached : lossSum + detached;
+            lossSum = lossSum is null ? detached : lossSum.Plus(detached);
         }
-        var loss = (lossSum! / (double)targetTokens).to(ScalarType.Float32);
+        var loss = lossSum!.DividedBy(targetTokens).to(ScalarType.Float32);
         GatherReplicaGradients();
 
         // A non-finite gradient would turn every weight into NaN; the optimiser drops the step's update instead (on the
         // device, unread), and the read metrics report it.
-        var gradientNorm = optimizer.Step(learningRate).to(ScalarType.Float32);
+        var gradientNorm = optimizer.Step().to(ScalarType.Float32);
         double stepSeconds = clock.Elapsed.TotalSeconds;
         Step++;
 
@@ -655,7 +650,7 @@ public sealed class SimVlmTrainer : IDisposable
                 var gradient = replica[index].grad;
                 if (gradient is null) continue;
                 var copied = gradient.to(ScalarType.Float32).to(Device);
-                total = total is null ? copied : total + copied;
+                total = total is null ? copied : total.Plus(copied);
             }
             master.grad = total;
             index++;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Platform.Model.Evaluation;
 using Platform.Model.Evaluation.Benchmark;
 using Platform.Model.Evaluation.Checkpoints;
+using Platform.Model.Evaluation.Retrieval;
 
 namespace Platform.Evaluation.Tests;
 
@@ -57,15 +58,21 @@ public sealed class CheckpointEvaluationTests : IDisposable
         Assert.True(accuracy[2] > accuracy[1] + 10, $"trained longer {accuracy[2]} vs briefly trained {accuracy[1]}");
     }
 
-    [Fact]
-    public void Retrieval_likelihoods_are_the_training_objective_with_the_whole_text_as_suffix()
+    /// <summary>A checkpoint trained for five steps, loaded, and <paramref name="images"/> random 32x32 images.</summary>
+    private (Platform.Model.SimVlmModel Model, Platform.Model.TextTokenizer Tokenizer, float[][] Pixels) BrieflyTrainedModel(int images, ulong seed)
     {
         var (data, _) = UntrainedModel();
         string trained = TinyBenchmarkModel.Checkpoint(data, Path.Combine(folder.Path, "trained"), steps: 5);
         var (model, tokenizer) = Platform.Model.Training.Checkpoint.LoadForInference(trained);
+        var random = new Platform.Model.DeterministicRandom(seed);
+        return (model, tokenizer, Enumerable.Range(0, images).Select(_ => Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray());
+    }
+
+    [Fact]
+    public void Retrieval_likelihoods_are_the_training_objective_with_the_whole_text_as_suffix()
+    {
+        var (model, tokenizer, pixels) = BrieflyTrainedModel(images: 3, seed: 9);
         using var _ = model;
-        var random = new Platform.Model.DeterministicRandom(9);
-        var pixels = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
         int[][] texts = [tokenizer.Encode("a red circle"), tokenizer.Encode("Two shapes on a white background."), tokenizer.Encode("blue")];
 
         // Batches of two texts: padding to the longest text of a batch must not change any score.
@@ -79,6 +86,28 @@ public sealed class CheckpointEvaluationTests : IDisposable
                 var (loss, _) = model.SuffixLoss(batch);
                 Assert.Equal(-loss.item<float>(), likelihoods[image][text].Sum(), 3);
             }
+    }
+
+    [Fact]
+    public void Pair_scores_with_many_images_per_pass_are_the_per_image_likelihoods_summed_or_averaged()
+    {
+        var (model, tokenizer, pixels) = BrieflyTrainedModel(images: 5, seed: 11);
+        using var _ = model;
+        int[][] texts = [tokenizer.Encode("a red circle"), tokenizer.Encode("Two shapes on a white background."), tokenizer.Encode("blue"),
+            tokenizer.Encode("a small green square beside a circle"), tokenizer.Encode("shapes")];
+        int[] textImage = [0, 1, 2, 3, 4];
+        var likelihoods = TextLikelihood.TokenLogLikelihoods(model, pixels, texts, batchSize: 32, cancellationToken: TestContext.Current.CancellationToken);
+        foreach (var scoring in new[] { PairScoring.SumLogLikelihood, PairScoring.MeanLogLikelihood })
+        {
+            var expected = GenerativePairScore.Matrix(pixels.Length, texts.Length, (i, t) => likelihoods[i][t], scoring);
+            // Two texts per pass: 128 images' worth of rows, so every pass pairs all five images with texts of different lengths.
+            var scores = TextLikelihood.PairScores(model, pixels, texts, textsPerPass: 2, scoring, cancellationToken: TestContext.Current.CancellationToken);
+            for (int image = 0; image < pixels.Length; image++)
+                for (int text = 0; text < texts.Length; text++)
+                    Assert.Equal(expected[image, text], scores[image, text], 4);
+            Assert.Equal(RetrievalRecall.ImageToTextRanks(expected, textImage), RetrievalRecall.ImageToTextRanks(scores, textImage));
+            Assert.Equal(RetrievalRecall.TextToImageRanks(expected, textImage), RetrievalRecall.TextToImageRanks(scores, textImage));
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Platform.Model.Evaluation.Retrieval;
+using Platform.Model.Training;
 
 namespace Platform.Model.Evaluation.Checkpoints;
 
@@ -47,6 +48,19 @@ public sealed record FineTuneOptions
         if (Dropout is < 0 or >= 1 || DropPath is < 0 or >= 1) throw new ArgumentException("Dropout and DropPath must lie in [0, 1).");
         return this;
     }
+
+    /// <summary>The trainer's options for these settings: its optimiser, schedule and clipping, no checkpoints.</summary>
+    public TrainingOptions ToTrainingOptions() => new()
+    {
+        Steps = Steps,
+        SamplesPerStep = SamplesPerStep,
+        PeakLearningRate = LearningRate,
+        WarmupSteps = (int)(Steps * WarmupFraction),
+        WeightDecay = WeightDecay,
+        Seed = Seed,
+        Device = Device,
+        CheckpointEvery = 0,
+    };
 }
 
 /// <summary>How a checkpoint is scored on a task; every default is what `platform eval --checkpoint` uses.</summary>

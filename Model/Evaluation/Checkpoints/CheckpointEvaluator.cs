@@ -91,17 +91,7 @@ public static class CheckpointEvaluator
             _ => data.CaptionSamples(fineTune.Split, options.Prompt, options.MaxCaptionTokens),
         };
         if (samples.Count == 0) throw new InvalidDataException($"Split '{fineTune.Split}' gave no usable fine-tuning samples ({problems.Count} problems; first: {problems.FirstOrDefault()}).");
-        var trainingOptions = new TrainingOptions
-        {
-            Steps = fineTune.Steps,
-            SamplesPerStep = fineTune.SamplesPerStep,
-            PeakLearningRate = fineTune.LearningRate,
-            WarmupSteps = (int)(fineTune.Steps * fineTune.WarmupFraction),
-            WeightDecay = fineTune.WeightDecay,
-            Seed = fineTune.Seed,
-            Device = fineTune.Device,
-            CheckpointEvery = 0,
-        };
+        var trainingOptions = fineTune.ToTrainingOptions();
         log?.Invoke($"fine-tuning on {samples.Count} {fineTune.Split} samples for {fineTune.Steps} steps (lr {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}, dropout {fineTune.Dropout.ToString(CultureInfo.InvariantCulture)}, drop-path {fineTune.DropPath.ToString(CultureInfo.InvariantCulture)}, image size {config.ImageSize})");
         using var trainer = SimVlmTrainer.FineTune(folder, new InMemoryPrefixLmData(samples, [], fineTune.Seed), trainingOptions, fineTune.Dropout, fineTune.DropPath, config.ImageSize);
         double first = double.NaN, last = double.NaN;
@@ -312,13 +302,13 @@ public static class CheckpointEvaluator
         var textIds = set.Texts.Select(t => tokenizer.Encode(t, model.Config.MaxTextLength)).ToArray();
         // Each image is encoded once and its encoder output reused for every batch of captions: pairs cost a decoder pass each, not an encoder pass.
         var clock = Stopwatch.StartNew();
-        var logLikelihoods = TextLikelihood.TokenLogLikelihoods(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, log, cancellationToken);
+        var scoreMatrix = TextLikelihood.PairScores(model, usable.Select(u => u.Pixels).ToArray(), textIds, options.BatchSize, options.RetrievalScoring, log, cancellationToken);
         double seconds = clock.Elapsed.TotalSeconds;
         long pairs = (long)usable.Count * set.Texts.Count;
-        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture, $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions per decoder pass");
+        settings["retrieval_pairs"] = string.Create(CultureInfo.InvariantCulture,
+            $"{usable.Count} images x {set.Texts.Count} captions = {pairs} pairs, {options.BatchSize} captions against {TextLikelihood.ImagesPerPass(options.BatchSize)} images per decoder pass");
         settings["retrieval_seconds"] = string.Create(CultureInfo.InvariantCulture, $"{seconds:F2} ({pairs / Math.Max(seconds, 1e-9):F0} pairs/s)");
         log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"scored {pairs} image-caption pairs in {seconds:F2} s"));
-        var scoreMatrix = GenerativePairScore.Matrix(usable.Count, set.Texts.Count, (i, t) => logLikelihoods[i][t], options.RetrievalScoring);
         var recall = RetrievalRecall.Compute(scoreMatrix, set.TextImage);
         var imageRanks = RetrievalRecall.ImageToTextRanks(scoreMatrix, set.TextImage);
         var textRanks = RetrievalRecall.TextToImageRanks(scoreMatrix, set.TextImage);

@@ -42,8 +42,8 @@ public static class LabelLikelihood
         var index = tensor(rowSample, device: encoded.device);
         var logits = model.Decode(encoded.index_select(0, index), encodedValid.index_select(0, index), rows.Input, rows.Positions, rows.Valid);
         var picked = nn.functional.log_softmax(logits.to(ScalarType.Float32), 2)
-            .gather(2, rows.Targets.clamp_min(0).unsqueeze(2)).squeeze(2)
-            .masked_fill(rows.Valid.logical_not(), 0).sum(1).cpu().data<float>().ToArray();
+            .gather(2, rows.Targets.clamp_min(KeptScalars.Zero).unsqueeze(2)).squeeze(2)
+            .masked_fill(rows.Valid.logical_not(), KeptScalars.Zero).sum(1).cpu().data<float>().ToArray();
         return Enumerable.Range(0, samples).Select(s => Enumerable.Range(0, count).Select(l => (double)picked[s * count + l]).ToArray()).ToArray();
     }
 

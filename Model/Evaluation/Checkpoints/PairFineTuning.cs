@@ -1,7 +1,6 @@
 using System.Globalization;
 using Platform.Model.Training;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Platform.Model.Evaluation.Checkpoints;
@@ -10,8 +9,8 @@ namespace Platform.Model.Evaluation.Checkpoints;
 /// Fine-tuning on NLVR2, whose examples show two images: the same objective as VQA's fine-tuning (the
 /// label word as the target after the statement), but the prefix is the two images' encodings joined
 /// as <see cref="LabelLikelihood.EncodeImagesWithPrompt"/> joins them for evaluation. The trainer's
-/// batches carry one image per sample, so this loop builds its own batches; it keeps the trainer's
-/// optimiser settings (AdamW, decay on matrices only, warmup then linear decay, gradient clipping).
+/// batches carry one image per sample, so this loop builds its own batches; the optimiser, schedule and
+/// clipping are the trainer's own (<see cref="ModelOptimizer"/>).
 /// </summary>
 public static class PairFineTuning
 {
@@ -41,14 +40,7 @@ public static class PairFineTuning
             }
             model.to(device);
             model.train();
-            var settings = new TrainingOptions();
-            using var optimizer = optim.AdamW(
-                [
-                    new AdamW.ParamGroup(model.parameters().Where(p => p.dim() >= 2).ToArray(), fineTune.LearningRate, settings.Beta1, settings.Beta2, 1e-8, fineTune.WeightDecay, false, false),
-                    new AdamW.ParamGroup(model.parameters().Where(p => p.dim() < 2).ToArray(), fineTune.LearningRate, settings.Beta1, settings.Beta2, 1e-8, 0.0, false, false),
-                ],
-                fineTune.LearningRate, settings.Beta1, settings.Beta2, 1e-8, fineTune.WeightDecay);
-            var schedule = new LearningRateSchedule(fineTune.LearningRate, (int)(fineTune.Steps * fineTune.WarmupFraction), fineTune.Steps);
+            using var optimizer = new ModelOptimizer(model, fineTune.ToTrainingOptions());
             var order = new DeterministicRandom(fineTune.Seed);
             int[] shuffled = [];
             int next = 0;
@@ -63,17 +55,16 @@ public static class PairFineTuning
                     if (next == shuffled.Length) { shuffled = Shuffled(examples.Count, order); next = 0; }
                     batch.Add(examples[shuffled[next++]]);
                 }
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = schedule.At(step);
+                optimizer.SetLearningRate(step);
                 using var scope = NewDisposeScope();
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 Tensor loss;
                 using (config.Dropout > 0 || config.DropPath > 0 ? random.Enter(cuda: device.type == DeviceType.CUDA) : null)
                 {
                     loss = Loss(model, batch, device);
                     loss.backward();
                 }
-                nn.utils.clip_grad_norm_(model.parameters(), settings.GradientClipNorm);
-                optimizer.step();
+                optimizer.ClipAndStep();
                 last = loss.item<float>();
                 if (step == 0) first = last;
                 if ((step + 1) % 50 == 0 || step + 1 == fineTune.Steps)

@@ -237,6 +237,47 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
             Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
         using (var outside = await http.GetAsync($"/evaluations/coco-captions/image?checkpoint={key}&file={Uri.EscapeDataString("../../../../etc/hostname")}", ct))
             Assert.Equal(HttpStatusCode.NotFound, outside.StatusCode);
+
+        await PredictionsAreShownWithBothImagesAsync(page, http, checkpoint, data, ct);
+    }
+
+    /// <summary>
+    /// An NLVR2 evaluation's page shows each prediction of its predictions.json, in order: the example's two images (from the
+    /// data's nlvr2/{split}/ folder), its statement, the predicted label and the gold one.
+    /// </summary>
+    private async Task PredictionsAreShownWithBothImagesAsync(IPage page, HttpClient http, string checkpoint, string data, CancellationToken ct)
+    {
+        var evaluation = fixture.Grains.GetGrain<Platform.Grains.Evaluation.IEvaluationGrain>(
+            Platform.Grains.Evaluation.EvaluationKey.For(checkpoint, Model.Evaluation.EvaluationTask.Nlvr2));
+        await evaluation.Start(new Platform.Grains.Evaluation.EvaluationRequest { DataRoot = data });
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        Platform.Grains.Evaluation.EvaluationStatus done;
+        while ((done = await evaluation.GetStatus()).Phase == Platform.Grains.Evaluation.EvaluationPhase.Running && DateTime.UtcNow < deadline)
+            await Task.Delay(250, ct);
+        Assert.True(done.Phase == Platform.Grains.Evaluation.EvaluationPhase.Completed, $"the NLVR2 evaluation ended {done.Phase}: {done.Error}");
+        var key = Platform.Grains.Evaluation.EvaluationKey.Parse(evaluation.GetPrimaryKeyString()).Checkpoint;
+
+        await page.GotoAsync(Platform.Dashboard.Services.EvaluationOutputs.PageLink("nlvr2", key), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
+        var grid = page.Locator("ul[aria-label='Evaluation outputs'] li.sample");
+        await Expect(grid.First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.Locator("#items-heading")).ToHaveTextAsync("Predictions with their images");
+
+        var predictionsLink = page.Locator("a", new() { HasTextString = "predictions.json" });
+        using var written = JsonDocument.Parse(await (await http.GetAsync(await predictionsLink.GetAttributeAsync("href"), ct)).Content.ReadAsStringAsync(ct));
+        var expected = written.RootElement.EnumerateArray().Take(60).ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected.Count, await grid.CountAsync());
+        Assert.Equal(expected.Select(p => p.GetProperty("prediction").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]").AllTextContentsAsync());
+        Assert.Equal(expected.Select(p => p.GetProperty("label").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=gold]").AllTextContentsAsync());
+        Assert.Equal(expected.Select(p => p.GetProperty("text").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=text]").AllTextContentsAsync());
+        Assert.Equal(expected.Select(p => p.GetProperty("id").GetString()), await grid.EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.exampleId)"));
+        // Two images per statement, each named by the prediction and decoded from the data's NLVR2 folder.
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll(\"ul[aria-label='Evaluation outputs'] img\")].every(i => i.complete)");
+        var sources = await page.Locator("ul[aria-label='Evaluation outputs'] img").EvaluateAllAsync<string[]>("images => images.filter(i => i.naturalWidth > 0).map(i => new URL(i.src).searchParams.get('file'))");
+        Assert.Equal(expected.SelectMany(p => p.GetProperty("images").EnumerateArray().Select(i => i.GetString())), sources);
+        Assert.All(expected, p => Assert.Equal(2, p.GetProperty("images").GetArrayLength()));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "evaluation-nlvr2.png"), FullPage = true });
     }
 
     [Fact]
