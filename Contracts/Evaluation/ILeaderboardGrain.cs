@@ -6,7 +6,10 @@ namespace Platform.Grains.Evaluation;
 /// </summary>
 public interface ILeaderboardGrain : IGrainWithStringKey
 {
-    /// <summary>Records a checkpoint's scores; scoring the same checkpoint again replaces its entry.</summary>
+    /// <summary>
+    /// Records a checkpoint's scores; scoring the same checkpoint again replaces its entry. Only the best 1,000 entries are kept:
+    /// one ranked below them is let go.
+    /// </summary>
     Task Record(LeaderboardEntry entry);
 
     /// <summary>Entries best first (primary score descending; earlier on ties).</summary>

@@ -407,7 +407,11 @@ public sealed class TrainingRunGrain(
             Observe(evaluation, await EvaluationGrain(folder, evaluation.Task).GetStatus());
             changed |= before != (evaluation.Phase, evaluation.PrimaryScore, evaluation.Error);
         }
-        if (changed) await WriteAsync();
+        if (changed)
+        {
+            EvaluationCurve.Thin(state.State.Evaluations);
+            await WriteAsync();
+        }
         await ApplyRetentionAsync();
         // The evaluations' results and the deletions they allow arrive only while this timer runs.
         if (state.State.Evaluations.Exists(e => !e.IsFinished)) DelayDeactivation(TimeSpan.FromMinutes(2));

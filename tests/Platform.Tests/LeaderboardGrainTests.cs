@@ -36,4 +36,30 @@ public sealed class LeaderboardGrainTests(SharedClusterFixture shared)
         await Assert.ThrowsAnyAsync<ArgumentException>(() => board.Record(Entry("x-1", double.NaN, 0)));
         Assert.Empty(await board.Ranking(10));
     }
+
+    [Fact]
+    public async Task The_board_keeps_only_its_best_entries_so_its_state_stays_bounded_however_many_checkpoints_are_scored()
+    {
+        var board = shared.Grains.GetGrain<ILeaderboardGrain>("bounded-" + Guid.NewGuid().ToString("N"));
+        int recorded = LeaderboardGrain.MaxEntries + 60;
+        // Scores in a scrambled order, so that the entries let go are not simply the first or the last recorded.
+        for (int i = 0; i < recorded; i++)
+            await board.Record(Entry($"r-{i:D5}", (i * 7919 % recorded) / (double)recorded, i));
+
+        var ranking = await board.Ranking(recorded);
+        Assert.Equal(LeaderboardGrain.MaxEntries, ranking.Count);
+        var expected = Enumerable.Range(0, recorded).OrderByDescending(i => i * 7919 % recorded).Take(LeaderboardGrain.MaxEntries)
+            .Select(i => $"r-{i:D5}");
+        Assert.Equal(expected, ranking.Select(e => e.CheckpointId));
+        var worst = Enumerable.Range(0, recorded).MinBy(i => i * 7919 % recorded);
+        Assert.Null(await board.Get($"r-{worst:D5}"));
+
+        // A new best enters and lets the lowest kept entry go; a score too low to be among them is not kept.
+        await board.Record(Entry("best", 2.0, recorded));
+        await board.Record(Entry("too-low", -1.0, recorded + 1));
+        ranking = await board.Ranking(recorded);
+        Assert.Equal(LeaderboardGrain.MaxEntries, ranking.Count);
+        Assert.Equal("best", ranking[0].CheckpointId);
+        Assert.Null(await board.Get("too-low"));
+    }
 }
