@@ -63,6 +63,11 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
     private TaskScheduler activationScheduler = TaskScheduler.Default;
     private bool started;
     private int lastStep = -1;
+    /// <summary>
+    /// The training loop of this attempt, whose step count is the progress heartbeats carry: the loop reads its metrics (and so
+    /// reports steps) only every few steps, and a stall clock fed by the reports alone would take a slow window for a stuck trainer.
+    /// </summary>
+    private SimVlmTrainer? training;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -90,7 +95,7 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
         var run = $"run {a.Spec.RunId} attempt {a.Attempt}";
         try
         {
-            Func<long?> step = () => Volatile.Read(ref lastStep) is var s and >= 0 ? s : null;
+            Func<long?> step = () => Math.Max(Volatile.Read(ref lastStep), Volatile.Read(ref training)?.Step ?? -1) is var s and >= 0 ? s : null;
             await LeasedWorkRunner.RunAsync(
                 new LeasedWork(grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key), a.Item, a.Attempt, a.LeaseTimeout, $"Trainer of {run}"),
                 Worker, TrainerSlots.Unlimited, stop => TrainAsync(grains, a, stop), step, Logger, SiloStopping);
@@ -137,6 +142,7 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
         BlobCheckpointStore? blobStore, CancellationTokenSource stopping, CancellationToken lease)
     {
         using var trainer = TrainingRun.CreateOrResume(TrainingSpecMapping.Request(a.Spec, shards, folder, a.Devices[0]));
+        Volatile.Write(ref training, trainer);
         foreach (var skipped in trainer.SkippedCheckpoints)
             Logger.LogWarning("Run {Run} attempt {Attempt}: skipped a checkpoint that cannot be loaded, resuming from an older one: {Skipped}", a.Spec.RunId, a.Attempt, skipped);
         if (!await record.AttemptStarted(a.Attempt, trainer.Step, Worker))

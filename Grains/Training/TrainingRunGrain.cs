@@ -323,7 +323,23 @@ public sealed class TrainingRunGrain(
         var spec = state.State.Spec!;
         bool changed = false;
         string? noDeviceNow = null;
-        foreach (var evaluation in state.State.Evaluations.Where(e => !e.Started).OrderBy(e => e.Step).ToArray())
+        var unstarted = state.State.Evaluations.Where(e => !e.Started).OrderBy(e => e.Step).ToArray();
+        if (unstarted.Length == 0) return;
+        // A cancelled run starts no more evaluations: they would take the devices its cancellation freed, one per checkpoint
+        // it saved, for checkpoints its owner gave up on. Evaluations already running finish.
+        if (await RunPhaseOrNullAsync() is TrainingRunPhase.Cancelling or TrainingRunPhase.Cancelled)
+        {
+            foreach (var evaluation in unstarted)
+            {
+                evaluation.Started = true;
+                evaluation.Phase = EvaluationPhase.Failed;
+                evaluation.WaitingReason = null;
+                evaluation.Error = "not evaluated: the run was cancelled before this evaluation started";
+            }
+            await WriteAsync();
+            return;
+        }
+        foreach (var evaluation in unstarted)
         {
             var settings = (spec.Evaluations ?? []).FirstOrDefault(e => e.Task == evaluation.Task);
             if (settings is null || CheckpointFolder(evaluation.Step) is not { } folder) continue;
@@ -366,6 +382,20 @@ public sealed class TrainingRunGrain(
             changed = true;
         }
         if (changed) await WriteAsync();
+    }
+
+    /// <summary>The run's phase as the scheduler has it; null when the scheduler cannot answer now (asked again next time).</summary>
+    private async Task<TrainingRunPhase?> RunPhaseOrNullAsync()
+    {
+        try
+        {
+            return (await Scheduler.Get(RunId))?.Phase;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Run {RunId}: could not ask the scheduler for the run's phase", RunId);
+            return null;
+        }
     }
 
     /// <summary>How the allocation table names an evaluation that borrows a device.</summary>

@@ -9,7 +9,7 @@ public sealed class BenchCommandLineTests
     public void Every_benchmark_is_reachable_as_platform_bench_with_its_options()
     {
         var bench = Assert.Single(PlatformCommandLine.Build().Subcommands, c => c.Name == "bench");
-        Assert.Equal(new[] { "extract", "train", "images", "ingest-cluster", "train-cluster", "decode", "tokenizer", "train-scale" }, bench.Subcommands.Select(c => c.Name));
+        Assert.Equal(new[] { "extract", "train", "images", "ingest-cluster", "train-cluster", "decode", "retrieval", "tokenizer", "train-scale" }, bench.Subcommands.Select(c => c.Name));
 
         string[][] commands =
         [
@@ -19,6 +19,7 @@ public sealed class BenchCommandLineTests
             ["bench", "ingest-cluster", "--rounds", "1", "--files", "2", "--pages", "10", "--pictures", "20", "--samples-per-shard", "50", "--work", "bench"],
             ["bench", "train-cluster", "--rounds", "1", "--steps", "2", "--batch", "4", "--threads", "1", "--seed", "3", "--shards", "1", "--samples-per-shard", "8", "--preset", "tiny", "--work", "bench"],
             ["bench", "decode", "--preset", "tiny", "--images", "4", "--tokens", "20", "--rounds", "3", "--beam", "2", "--threads", "1", "--seed", "2", "--device", "cpu"],
+            ["bench", "retrieval", "--preset", "tiny", "--images", "12", "--captions-per-image", "5", "--batch-size", "16", "--rounds", "1", "--threads", "1", "--seed", "2"],
             ["bench", "tokenizer", "--vocab", "2000", "--training-texts", "1000", "--texts", "500", "--rounds", "3", "--seed", "2"],
             ["bench", "train-scale", "--preset", "tiny", "--batch", "4", "--sync-every", "50", "--rounds", "1", "--warmup", "2", "--seed", "3"],
         ];

@@ -70,7 +70,11 @@ public sealed class PlatformUpTests
         var gatewayPort = AzuriteEmulator.FreeTcpPort();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
         var client = ClientConfiguration(storage, gatewayPort);
-        var shard = new ShardEntry("00000", 17, 1700, "abc", "shards/00000.tar", DateTimeOffset.UnixEpoch);
+        // A committed shard has its tar: the start-up check after the restart looks for it (a missing one is reported as damage).
+        var tar = Path.Combine(dataDirectory, "shards", "00000.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(tar)!);
+        File.WriteAllBytes(tar, new byte[1700]);
+        var shard = new ShardEntry("00000", 17, 1700, "abc", tar, DateTimeOffset.UnixEpoch);
 
         await using (var first = PlatformProcess.StartUp(storage: storage, dataDirectory: dataDirectory, gatewayPort: gatewayPort))
         {

@@ -226,7 +226,10 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         using var written = JsonDocument.Parse(await (await http.GetAsync(await captionsLink.GetAttributeAsync("href"), ct)).Content.ReadAsStringAsync(ct));
         var expected = written.RootElement.EnumerateArray().Select(c => c.GetProperty("caption").GetString() ?? "").ToList();
         Assert.NotEmpty(expected);
-        Assert.Equal(expected, await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]").AllTextContentsAsync());
+        // The prerendered list is rebuilt when the page's circuit starts: read the live one.
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'][data-interactive=true]")).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]")).ToHaveTextAsync(expected.ToArray());
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll(\"ul[aria-label='Evaluation outputs'] img\")].every(i => i.complete)");
         var decoded = await page.EvaluateAsync<int>("() => [...document.querySelectorAll(\"ul[aria-label='Evaluation outputs'] img\")].filter(i => i.complete && i.naturalWidth > 0).length");
         Assert.Equal(expected.Count, decoded);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "evaluation.png"), FullPage = true });
@@ -260,15 +263,15 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         await page.GotoAsync(Platform.Dashboard.Services.EvaluationOutputs.PageLink("nlvr2", key), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
         await Expect(page.Locator("[data-testid=phase]")).ToHaveTextAsync("Completed");
         var grid = page.Locator("ul[aria-label='Evaluation outputs'] li.sample");
-        await Expect(grid.First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'][data-interactive=true]")).ToBeVisibleAsync(new() { Timeout = 30_000 });
         await Expect(page.Locator("#items-heading")).ToHaveTextAsync("Predictions with their images");
 
         var predictionsLink = page.Locator("a", new() { HasTextString = "predictions.json" });
         using var written = JsonDocument.Parse(await (await http.GetAsync(await predictionsLink.GetAttributeAsync("href"), ct)).Content.ReadAsStringAsync(ct));
         var expected = written.RootElement.EnumerateArray().Take(60).ToList();
         Assert.NotEmpty(expected);
-        Assert.Equal(expected.Count, await grid.CountAsync());
-        Assert.Equal(expected.Select(p => p.GetProperty("prediction").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]").AllTextContentsAsync());
+        await Expect(grid).ToHaveCountAsync(expected.Count);
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]")).ToHaveTextAsync(expected.Select(p => p.GetProperty("prediction").GetString()!).ToArray());
         Assert.Equal(expected.Select(p => p.GetProperty("label").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=gold]").AllTextContentsAsync());
         Assert.Equal(expected.Select(p => p.GetProperty("text").GetString()), await page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=text]").AllTextContentsAsync());
         Assert.Equal(expected.Select(p => p.GetProperty("id").GetString()), await grid.EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.exampleId)"));

@@ -325,6 +325,16 @@ public sealed class SchedulerTests(TrainingClusterFixture cluster) : IClassFixtu
         await Scheduler.Cancel("resubmitted");
         await Scheduler.Cancel("resubmit-blocker");
         await WatchAllocationsUntilAsync(allocations => Task.FromResult(allocations.Count == 0), "every device free", TimeSpan.FromMinutes(1));
+
+        // The cancelled run's waiting evaluations are given up, not handed the devices its cancellation freed (they once took them
+        // from the next test's runs).
+        await TrainingKillTests.WaitUntilAsync(async () => (await StatusOf("resubmitted")).Evaluations.All(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed),
+            "every evaluation of the cancelled run over", TimeSpan.FromMinutes(2));
+        var evaluations = (await StatusOf("resubmitted")).Evaluations;
+        Assert.Contains(evaluations, e => e.Error?.Contains("the run was cancelled", StringComparison.Ordinal) == true);
+        Assert.All(evaluations, e => Assert.Null(e.WaitingReason));
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        Assert.Empty(await Scheduler.Allocations());
     }
 
     [Fact]
