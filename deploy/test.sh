@@ -19,5 +19,6 @@ set -e
 python3 deploy/slowest-tests.py .state/test-results 25 || true
 
 # dotnet test prints one "Passed!/Failed! - Failed: F, Passed: P, Skipped: S, ..." line per test assembly.
-awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# A test host that crashed counts its run as one failed test more: its summary line counts only the tests that ended before it.
+awk -F'[:,]' '/(Passed|Failed)! +- +Failed:/ { f += $2; p += $4; s += $6 } /Catastrophic failure: Test process crashed/ { f += 1 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"

@@ -247,11 +247,13 @@ public sealed class SimVlmTrainer : IDisposable
     {
         if (Interlocked.Exchange(ref running, 1) == 1) throw new InvalidOperationException("This trainer is already running.");
         var channel = Channel.CreateUnbounded<TrainingEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        // Cancelled also when the reader leaves early, so that the loop ends before anyone can dispose this trainer under it.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var thread = new Thread(() =>
         {
             try
             {
-                Loop(channel.Writer, stopAfterStep ?? Options.Steps, cancellationToken);
+                Loop(channel.Writer, stopAfterStep ?? Options.Steps, stop.Token);
                 channel.Writer.Complete();
             }
             catch (Exception e)
@@ -265,8 +267,21 @@ public sealed class SimVlmTrainer : IDisposable
         })
         { IsBackground = true, Name = "SimVLM training" };
         thread.Start();
-        // Not cancelled with the token: the events after cancellation (final checkpoint) still arrive.
-        await foreach (var trainingEvent in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return trainingEvent;
+        try
+        {
+            // Not cancelled with the token: the events after cancellation (final checkpoint) still arrive.
+            await foreach (var trainingEvent in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return trainingEvent;
+        }
+        finally
+        {
+            // A reader that stops early (an exception in its loop) disposes this enumeration and then, often, the trainer: the
+            // loop thread, still training or saving its last checkpoint, would then read freed tensors and crash the process.
+            if (thread.IsAlive)
+            {
+                await stop.CancelAsync();
+                await Task.Run(thread.Join);
+            }
+        }
     }
 
     private void Loop(ChannelWriter<TrainingEvent> events, int lastStep, CancellationToken cancellationToken)
