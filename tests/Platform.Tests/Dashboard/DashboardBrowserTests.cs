@@ -234,6 +234,22 @@ public sealed class DashboardBrowserTests(DashboardPlatformFixture fixture) : IC
         Assert.Equal(expected.Count, decoded);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "evaluation.png"), FullPage = true });
 
+        // A full load prerenders the list; the circuit that takes over must show it from its first render on, not drop it
+        // until its own load has read the outputs again (a visible flicker).
+        await page.AddInitScriptAsync("""
+            window.__outputsSeen = false; window.__outputsDropped = 0;
+            new MutationObserver(() => {
+                if (document.querySelector("ul[aria-label='Evaluation outputs'] li.sample")) window.__outputsSeen = true;
+                else if (window.__outputsSeen) window.__outputsDropped++;
+            }).observe(document, { childList: true, subtree: true });
+            """);
+        await page.ReloadAsync();
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'][data-interactive=true] li.sample").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await page.WaitForTimeoutAsync(1_000);
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__outputsSeen"), "the reloaded page never showed its outputs");
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => window.__outputsDropped"));
+        await Expect(page.Locator("ul[aria-label='Evaluation outputs'] [data-testid=output]")).ToHaveTextAsync(expected.ToArray());
+
         // Only what the evaluation wrote or named: not another blob, not a file outside its data root.
         var key = Uri.EscapeDataString(Platform.Grains.Evaluation.EvaluationKey.Parse(evaluation.GetPrimaryKeyString()).Checkpoint);
         using (var other = await http.GetAsync($"/evaluations/coco-captions/output?checkpoint={key}&name={Uri.EscapeDataString(captionsBlob.Replace("captions.json", "other.json"))}", ct))
