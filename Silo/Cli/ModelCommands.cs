@@ -129,8 +129,19 @@ public static class ModelCommands
         {
             DatasetNames.Validate(name);
             var configuration = PlatformConfiguration.Load(source.Build());
-            var manifests = new DatasetManifestStore(configuration.StorageConnection.CreateBlobClient(), configuration.Storage.ManifestContainer);
-            var committed = (await manifests.ReadAsync(name, cancellationToken)).Entries;
+            var manifests = new DatasetManifestStore(configuration.StorageConnection.CreateBlobClient(CommandLineStorage.ClientOptions()), configuration.Storage.ManifestContainer);
+            List<ManifestShard> committed;
+            try
+            {
+                committed = (await manifests.ReadAsync(name, cancellationToken)).Entries;
+            }
+            catch (Exception e) when (CommandLineStorage.IsUnreachable(e, out string why))
+            {
+                Console.Error.WriteLine($"Cannot reach the platform's blob storage at {configuration.StorageConnection.BlobEndpoint.ToString().TrimEnd('/')} " +
+                    $"to read dataset '{name}' ({why}): start the platform (`platform up`), or set Storage:ConnectionString " +
+                    "(PLATFORM_Storage__ConnectionString) to the account that holds the dataset.");
+                return null;
+            }
             if (committed.Count == 0)
             {
                 Console.Error.WriteLine($"Dataset '{name}' does not exist or has no committed shards " +

@@ -68,5 +68,7 @@ public sealed record StorageConnection(string ConnectionString, bool IsLocalEmul
 
     public BlobServiceClient CreateBlobClient() => new(ConnectionString);
 
+    public BlobServiceClient CreateBlobClient(BlobClientOptions options) => new(ConnectionString, options);
+
     public TableServiceClient CreateTableClient() => new(ConnectionString);
 }

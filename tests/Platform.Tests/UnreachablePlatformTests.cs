@@ -1,0 +1,49 @@
+using Platform.Silo.Storage;
+using Platform.Tests.Infrastructure;
+
+namespace Platform.Tests;
+
+/// <summary>
+/// Commands pointed at a platform or a storage account that is not running: one line that names what they tried to
+/// reach and what to do, exit code 2, within seconds, and neither Orleans' per-attempt warnings nor a stack trace.
+/// </summary>
+public sealed class UnreachablePlatformTests
+{
+    [Fact]
+    public async Task Commands_say_in_one_line_that_nothing_answers_and_what_to_do()
+    {
+        int gateway = AzuriteEmulator.FreeTcpPort();
+        var storage = StorageConnection.ForEmulator("127.0.0.1", AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
+        var environment = new Dictionary<string, string>
+        {
+            ["PLATFORM_Clustering__GatewayPort"] = gateway.ToString(),
+            ["PLATFORM_Storage__ConnectionString"] = storage.ConnectionString,
+        };
+        string output = Path.Combine(Path.GetTempPath(), "unreachable-" + Guid.NewGuid().ToString("N"));
+        string noPlatform = $"No platform answers at gateway 127.0.0.1:{gateway}";
+        string noStorage = $"Cannot reach the platform's blob storage at {storage.BlobEndpoint.ToString().TrimEnd('/')} to read dataset 'web'";
+        (string[] Arguments, string Expected)[] cases =
+        [
+            (["train", "submit", "--dataset", "web", "--steps", "1"], noPlatform),
+            (["devices"], noPlatform),
+            (["ingest", "status", "some-job"], noPlatform),
+            (["train", "--dataset", "web", "--steps", "1", "--out", output], noStorage),
+            (["tokenizer", "train", "--dataset", "web", "--vocab", "300", "--out", Path.Combine(output, "x.model")], noStorage),
+        ];
+
+        // Side by side: each waits out its own retries.
+        var results = await Task.WhenAll(cases.Select(c => PlatformCommand.RunAsync(TimeSpan.FromMinutes(2), environment, c.Arguments)));
+
+        foreach (var ((arguments, expected), result) in cases.Zip(results))
+        {
+            string command = string.Join(' ', arguments);
+            string[] lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.True(result.ExitCode == 2, $"{command}: exit code {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
+            Assert.True(lines.Length == 1, $"{command}: {lines.Length} lines on stderr\n{result.StandardError}");
+            Assert.StartsWith(expected, lines[0]);
+            Assert.Contains("platform up", lines[0]);
+            Assert.DoesNotContain("   at ", result.StandardOutput + result.StandardError);
+        }
+        Assert.False(Directory.Exists(output));
+    }
+}
