@@ -38,7 +38,7 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
 
     private static ITrainingSchedulerGrain Scheduler(InProcessTestCluster cluster) => cluster.Client.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
 
-    private static string OuterFolder(string checkpointLocation) => DiLoCoCoordinatorGrain.OuterFolder(Path.Combine(checkpointLocation, "diloco"));
+    private static string OuterFolder(string checkpointLocation) => Path.Combine(DiLoCoExchange.LocationFor(checkpointLocation), DiLoCoExchange.OuterFolder);
 
     private static async Task<TrainingRunSummary> FinishedAsync(InProcessTestCluster cluster, string runId)
     {
@@ -67,10 +67,10 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
             // Two rounds done (their outer step saved); the replicas go straight on into the next, so the silos die wherever
             // the round has got to.
             var location = (await record.GetStatus()).CheckpointLocation;
-            await TrainingKillTests.WaitUntilAsync(() => Task.FromResult(OuterOptimizer.LoadLatest(OuterFolder(location))?.Round >= 2), "two rounds", TimeSpan.FromMinutes(3));
+            await TrainingKillTests.WaitUntilAsync(async () => (await OuterOptimizer.LoadLatestAsync(OuterFolder(location)))?.Round >= 2, "two rounds", TimeSpan.FromMinutes(3));
             stoppedAt = DateTimeOffset.UtcNow;
             foreach (var silo in first.Silos.ToList()) await first.KillSiloAsync(silo, ct);
-            roundAtStop = OuterOptimizer.LoadLatest(OuterFolder(location))!.Round;
+            roundAtStop = (await OuterOptimizer.LoadLatestAsync(OuterFolder(location)))!.Round;
         }
         finally
         {
@@ -98,8 +98,8 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
 
         await Scheduler(second).Submit(straight);
         Assert.Equal(TrainingRunPhase.Completed, (await FinishedAsync(second, straight.RunId)).Phase);
-        var expected = OuterOptimizer.LoadLatest(OuterFolder((await second.Client.GetGrain<ITrainingRunGrain>(straight.RunId).GetStatus()).CheckpointLocation))!;
-        var actual = OuterOptimizer.LoadLatest(OuterFolder(status.CheckpointLocation))!;
+        var expected = (await OuterOptimizer.LoadLatestAsync(OuterFolder((await second.Client.GetGrain<ITrainingRunGrain>(straight.RunId).GetStatus()).CheckpointLocation)))!;
+        var actual = (await OuterOptimizer.LoadLatestAsync(OuterFolder(status.CheckpointLocation)))!;
         Assert.Equal((Rounds, Rounds), (expected.Round, actual.Round));
         double difference = expected.Weights.Zip(actual.Weights).Max(p => p.First.Values.Zip(p.Second.Values).Max(v => Math.Abs((double)v.First - v.Second)));
         Assert.True(difference <= 1e-5, $"the restarted run's weights differ from the uninterrupted run's by {difference}");
