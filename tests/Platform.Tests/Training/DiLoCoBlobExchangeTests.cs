@@ -1,9 +1,7 @@
 using Azure.Storage.Blobs.Models;
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Benchmarks;
 using Platform.Grains.Training;
-using Platform.Model.Devices;
 using Platform.Model.Training.DiLoCo;
 using Platform.Tests.Infrastructure;
 
@@ -24,18 +22,11 @@ public sealed class DiLoCoBlobExchangeTests(AzuriteFixture azurite) : IAsyncLife
 
     private string CheckpointRoot(string silo) => Path.Combine(root, silo, "checkpoints");
 
+    // Rounds of a loaded two-core machine can outlast the fixture's stall timeout, and a stalled attempt is a new one: the
+    // attempts here are the pause's.
     public async ValueTask InitializeAsync() =>
-        cluster = await PlatformTestCluster.StartAsync(azurite.Connection, $"diloco-blob-{Guid.NewGuid().ToString("N")[..8]}", silos: 2,
-            devices: _ => [DeviceDetection.CpuSlot(0)],
-            configure: (silo, builder) => builder.Services.AddPlatformTraining(o =>
-            {
-                o.CheckpointRoot = CheckpointRoot(silo);
-                o.LeaseTimeout = TrainingClusterFixture.LeaseTimeout;
-                // Rounds of a loaded two-core machine can outlast the fixture's stall timeout, and a stalled attempt is a new one:
-                // the attempts here are the pause's.
-                o.StallTimeout = TimeSpan.FromMinutes(2);
-                o.CheckInterval = TimeSpan.FromMilliseconds(250);
-            }));
+        cluster = await TrainingClusterFixture.StartTwoDeviceSilosAsync(azurite.Connection, $"diloco-blob-{Guid.NewGuid().ToString("N")[..8]}", CheckpointRoot,
+            stallTimeout: TimeSpan.FromMinutes(2));
 
     public async ValueTask DisposeAsync()
     {

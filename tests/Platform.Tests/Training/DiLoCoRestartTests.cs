@@ -1,8 +1,6 @@
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Benchmarks;
 using Platform.Grains.Training;
-using Platform.Model.Devices;
 using Platform.Model.Training.DiLoCo;
 using Platform.Tests.Infrastructure;
 
@@ -26,15 +24,7 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
 
     /// <summary>Two silos with a CPU device each, sharing one service id (so one scheduler state) and one checkpoint root.</summary>
     private Task<InProcessTestCluster> StartClusterAsync() =>
-        PlatformTestCluster.StartAsync(azurite.Connection, serviceId, silos: 2,
-            devices: _ => [DeviceDetection.CpuSlot(0)],
-            configure: (_, silo) => silo.Services.AddPlatformTraining(o =>
-            {
-                o.CheckpointRoot = Path.Combine(root, "checkpoints");
-                o.LeaseTimeout = TrainingClusterFixture.LeaseTimeout;
-                o.StallTimeout = TrainingClusterFixture.StallTimeout;
-                o.CheckInterval = TimeSpan.FromMilliseconds(250);
-            }));
+        TrainingClusterFixture.StartTwoDeviceSilosAsync(azurite.Connection, serviceId, _ => Path.Combine(root, "checkpoints"));
 
     private static ITrainingSchedulerGrain Scheduler(InProcessTestCluster cluster) => cluster.Client.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
 
