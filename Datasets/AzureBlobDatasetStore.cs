@@ -65,6 +65,18 @@ public sealed class AzureBlobDatasetStore(BlobContainerClient container, string 
         }
     }
 
+    public async Task DeleteAsync(string prefix, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, _prefix + prefix, cancellationToken))
+                await container.GetBlobClient(blob.Name).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == "ContainerNotFound")
+        {
+        }
+    }
+
     /// <summary>Nothing to remove: uncommitted blocks are invisible and the service discards them.</summary>
     public Task RemovePartialsAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,7 +1,7 @@
 namespace Platform.Datasets;
 
 /// <summary>
-/// Where a dataset's files live (local folder, blob container). A file written through
+/// Where a dataset's files live (local folder, blob container); also what a multi-trainer run's replicas exchange through. A file written through
 /// <see cref="OpenPartial"/> becomes visible under its name only when <see cref="PublishAsync"/> succeeds,
 /// complete and durable; readers never see a partial file. Names use '/' as separator.
 /// </summary>
@@ -30,4 +30,10 @@ public interface IDatasetStore
 
     /// <summary>Removes leftovers of interrupted writes, where the store keeps any.</summary>
     Task RemovePartialsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes every published file whose name starts with <paramref name="prefix"/>; a prefix ending in '/' names a folder,
+    /// which goes whole, with the leftovers of interrupted writes in it. Nothing to delete is no error.
+    /// </summary>
+    Task DeleteAsync(string prefix, CancellationToken cancellationToken);
 }

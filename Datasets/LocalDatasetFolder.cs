@@ -19,12 +19,19 @@ public sealed class LocalDatasetFolder : IDatasetStore
 
     public string Location => Root;
 
-    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<string>>([.. Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories)
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => Task.FromResult(Published(prefix));
+
+    private IReadOnlyList<string> Published(string prefix)
+    {
+        // Only the prefix's own folder is walked: other writers may be deleting folders elsewhere meanwhile.
+        var folder = prefix.Contains('/') ? FinalPath(prefix[..prefix.LastIndexOf('/')]) : Root;
+        if (!Directory.Exists(folder)) return [];
+        return [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
             .Where(path => !Path.GetFileName(path).EndsWith(PartialSuffix, StringComparison.Ordinal))
             .Select(path => Path.GetRelativePath(Root, path).Replace(Path.DirectorySeparatorChar, '/'))
             .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal)]);
+            .Order(StringComparer.Ordinal)];
+    }
 
     public async Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken)
     {
@@ -59,6 +66,18 @@ public sealed class LocalDatasetFolder : IDatasetStore
     public Task RemovePartialsAsync(CancellationToken cancellationToken)
     {
         foreach (var partial in Directory.EnumerateFiles(Root, "*" + PartialSuffix, SearchOption.AllDirectories)) File.Delete(partial);
+        return Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(string prefix, CancellationToken cancellationToken)
+    {
+        if (prefix.EndsWith('/'))
+        {
+            var folder = FinalPath(prefix.TrimEnd('/'));
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+            return Task.CompletedTask;
+        }
+        foreach (var name in Published(prefix)) File.Delete(FinalPath(name));
         return Task.CompletedTask;
     }
 

@@ -42,7 +42,7 @@ public sealed record DiLoCoSetup(
     [property: Id(3)] int Rounds,
     [property: Id(4)] double OuterLearningRate,
     [property: Id(5)] double OuterMomentum,
-    [property: Id(6)] string ExchangeFolder,
+    [property: Id(6)] string Exchange,
     [property: Id(7)] TimeSpan ReplicaTimeout,
     [property: Id(8)] IReadOnlyList<int>? RanksWithoutDevice = null,
     [property: Id(9)] DiLoCoCheckpoints? Checkpoints = null);
@@ -60,7 +60,7 @@ public sealed record DiLoCoReplicaAssignment(
     [property: Id(1)] int Attempt,
     [property: Id(2)] int Rank,
     [property: Id(3)] DeviceAddress Device,
-    [property: Id(4)] string ExchangeFolder,
+    [property: Id(4)] string Exchange,
     [property: Id(5)] IReadOnlyList<string> ShardLocations);
 
 /// <param name="Part">The data part (and its epoch) the replica trained on.</param>

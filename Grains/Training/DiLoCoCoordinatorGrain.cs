@@ -7,11 +7,11 @@ using Platform.Model.Training.DiLoCo;
 namespace Platform.Grains.Training;
 
 /// <summary>
-/// See <see cref="IDiLoCoCoordinatorGrain"/>. Its durable state is the outer optimiser's, saved in the run's exchange folder
-/// after every outer step (<see cref="OuterOptimizer.Save"/>), so a new activation continues from the last completed round;
-/// the grain's memory holds only the round in progress. Chunk files are read and summed off the grain's scheduler.
-/// Layout of the exchange folder: <c>outer/step-R</c> the outer state that starts round R, <c>round-R/rank-K</c> replica K's
-/// pseudo-gradient chunks of round R (and <c>initial</c> in round 0: its start weights, which every replica draws alike).
+/// See <see cref="IDiLoCoCoordinatorGrain"/>. Its durable state is the outer optimiser's, saved in the run's exchange (a
+/// folder, or a prefix of the run's blob container: see <see cref="DiLoCoExchange"/>) after every outer step
+/// (<see cref="OuterOptimizer.SaveAsync"/>), so a new activation on any silo continues from the last completed round; the
+/// grain's memory holds only the round in progress. Chunks are read and summed off the grain's scheduler. Files it must
+/// hold locally (a replica's state for a global checkpoint) go to a scratch folder of its own silo.
 /// </summary>
 // Activated first by the run's trainer grain, so it lives on that silo: losing it loses the run's lease anyway. Nothing else
 // asks it first: status reads go to the run's record (ITrainingRunGrain.GetDiLoCoStatus), never here.
@@ -21,6 +21,8 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
     private const int HistoryLimit = 200;
 
     private DiLoCoSetup? setup;
+    private DiLoCoExchange? exchange;
+    private readonly string scratchName = $"coordinator-{Guid.NewGuid():N}";
     private OuterOptimizer? outer;
     private PseudoGradientAverager? averager;
     private readonly Dictionary<int, ReplicaState> replicas = [];
@@ -40,28 +42,19 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         public bool Dropped;
     }
 
-    public static string OuterFolder(string exchange) => Path.Combine(exchange, "outer");
+    private static Task SaveHistoryAsync(DiLoCoExchange exchange, IReadOnlyList<DiLoCoRoundRecord> rounds) =>
+        exchange.PutAsync(DiLoCoExchange.HistoryFile, System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(rounds)), CancellationToken.None);
 
     /// <summary>
     /// The rounds' records beside the outer state: the coordinator may be activated anywhere (by a status call from a client,
     /// say) and lose its memory with that silo, and a new activation must still tell every round's replicas and data parts.
     /// </summary>
-    private static string HistoryFile(string exchange) => Path.Combine(exchange, "rounds.json");
-
-    private static void SaveHistory(string exchange, IReadOnlyList<DiLoCoRoundRecord> rounds)
-    {
-        Directory.CreateDirectory(exchange);
-        var staging = HistoryFile(exchange) + ".partial";
-        File.WriteAllText(staging, System.Text.Json.JsonSerializer.Serialize(rounds));
-        File.Move(staging, HistoryFile(exchange), overwrite: true);
-    }
-
-    private static IReadOnlyList<DiLoCoRoundRecord> LoadHistory(string exchange)
+    private static async Task<IReadOnlyList<DiLoCoRoundRecord>> LoadHistoryAsync(DiLoCoExchange exchange)
     {
         try
         {
-            return File.Exists(HistoryFile(exchange))
-                ? System.Text.Json.JsonSerializer.Deserialize<DiLoCoRoundRecord[]>(File.ReadAllText(HistoryFile(exchange))) ?? []
+            return await exchange.GetAsync(DiLoCoExchange.HistoryFile, CancellationToken.None) is { } saved
+                ? System.Text.Json.JsonSerializer.Deserialize<DiLoCoRoundRecord[]>(saved) ?? []
                 : [];
         }
         catch (System.Text.Json.JsonException)
@@ -71,17 +64,14 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         }
     }
 
-    public static string RankFolder(string exchange, int round, int rank) => Path.Combine(exchange, $"round-{round:D6}", $"rank-{rank}");
-
-    public static string InitialFolder(string exchange, int round, int rank) => Path.Combine(RankFolder(exchange, round, rank), "initial");
-
     public async Task<DiLoCoStatus> Open(DiLoCoSetup newSetup)
     {
         if (setup is { } current && current.Attempt > newSetup.Attempt) return Status();
         if (setup?.Attempt == newSetup.Attempt) return Status();
         setup = newSetup;
-        outer = await Task.Run(() => OuterOptimizer.LoadLatest(OuterFolder(newSetup.ExchangeFolder)));
-        if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistory(newSetup.ExchangeFolder)));
+        var opened = exchange = await DiLoCoExchange.OpenAsync(newSetup.Exchange, blobs, CancellationToken.None);
+        outer = await Task.Run(() => OuterOptimizer.LoadLatestAsync(opened, DiLoCoExchange.OuterFolder, CancellationToken.None));
+        if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistoryAsync(opened)));
         round = outer?.Round ?? 0;
         replicas.Clear();
         var absent = newSetup.RanksWithoutDevice ?? [];
@@ -117,18 +107,20 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
     {
         if (setup is not { } s || s.Attempt != attempt || report.Round != round || IsFinished || !replicas.TryGetValue(report.Rank, out var replica)) return false;
         if (reports.ContainsKey(report.Rank)) return true;
-        string exchange = s.ExchangeFolder;
+        if (exchange is not { } shared) return false;
         if (outer is null)
         {
             if (report.InitialChunks == 0) return false;
-            var initial = await Task.Run(() => WeightChunks.Assemble(WeightChunks.ReadFiles(InitialFolder(exchange, round, report.Rank), report.InitialChunks)));
+            var initial = await Task.Run(async () => WeightChunks.Assemble(
+                await shared.GetChunksAsync(DiLoCoExchange.InitialFolder(round, report.Rank), report.InitialChunks, CancellationToken.None).ToListAsync()));
             outer = new OuterOptimizer(initial, s.OuterLearningRate, s.OuterMomentum);
         }
         averager ??= new PseudoGradientAverager(outer.Weights);
         var folding = averager;
-        await Task.Run(() =>
+        await Task.Run(async () =>
         {
-            foreach (byte[] chunk in WeightChunks.ReadFiles(RankFolder(exchange, round, report.Rank), report.Chunks)) folding.Add(report.Rank, chunk);
+            await foreach (byte[] chunk in shared.GetChunksAsync(DiLoCoExchange.RankFolder(round, report.Rank), report.Chunks, CancellationToken.None))
+                folding.Add(report.Rank, chunk);
         });
         if (!sinceFirstReport.IsRunning) sinceFirstReport.Start();
         reports[report.Rank] = report;
@@ -184,13 +176,14 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
             averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average()));
         if (history.Count > HistoryLimit) history.RemoveAt(0);
         var rounds = history.ToArray();
-        await Task.Run(() =>
+        var shared = exchange!;
+        await Task.Run(async () =>
         {
-            SaveHistory(s.ExchangeFolder, rounds);
+            await SaveHistoryAsync(shared, rounds);
             optimizer.Step(mean);
-            optimizer.Save(OuterFolder(s.ExchangeFolder));
-            OuterOptimizer.DeleteBefore(OuterFolder(s.ExchangeFolder), optimizer.Round);
-            TryDelete(Path.Combine(s.ExchangeFolder, $"round-{completed:D6}"));
+            await optimizer.SaveAsync(shared, DiLoCoExchange.OuterFolder, CancellationToken.None);
+            await TryCleanUpAsync(() => OuterOptimizer.DeleteBeforeAsync(shared, DiLoCoExchange.OuterFolder, optimizer.Round, CancellationToken.None));
+            await TryCleanUpAsync(() => shared.DeleteAsync(DiLoCoExchange.RoundFolder(completed), CancellationToken.None));
         });
         round = optimizer.Round;
         foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
@@ -204,7 +197,8 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
     /// The run's checkpoint of the global weights that start <paramref name="next"/>, listed in the run's record like a single
     /// trainer's so that evaluations and the leaderboard take it. A checkpoint that fails costs only itself: the run resumes
     /// from its outer state either way. A blob location gets the checkpoint saved beside the exchange, uploaded, and
-    /// listed by its URL, as a single trainer's blob checkpoints are.
+    /// listed by its URL, as a single trainer's blob checkpoints are. The replica state that supplies the checkpoint's
+    /// configuration and vocabulary is fetched from the exchange into this silo's scratch folder first.
     /// </summary>
     private async Task SaveCheckpointIfDueAsync(DiLoCoSetup s, int next, int rank, IReadOnlyList<NamedArray> weights)
     {
@@ -213,12 +207,19 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         try
         {
             bool toBlobs = BlobCheckpointStore.IsBlobLocation(checkpoints.RunFolder);
-            string saveIn = toBlobs ? Path.Combine(s.ExchangeFolder, "checkpoint-upload") : checkpoints.RunFolder;
-            string folder = await Task.Run(() => GlobalCheckpoint.Save(saveIn, step, ReplicaCheckpoints.Folder(s.ExchangeFolder, rank), next, weights));
-            if (toBlobs)
+            string scratch = LocalScratch.Folder("platform-diloco", this.GetPrimaryKeyString(), $"{scratchName}-step-{step}");
+            string folder;
+            try
             {
-                try { folder = await BlobCheckpointStore.Open(checkpoints.RunFolder, blobs).UploadAsync(folder, step, CancellationToken.None); }
-                finally { TryDelete(saveIn); }
+                string source = await ReplicaCheckpoints.DownloadAsync(exchange!, rank, next, Path.Combine(scratch, "replica"), CancellationToken.None,
+                    [Checkpoint.StateFile, Checkpoint.VocabularyFile]) ?? throw new FileNotFoundException($"Replica {rank} saved no state of round {next} in {exchange!.Location}.");
+                string saveIn = toBlobs ? Path.Combine(scratch, "upload") : checkpoints.RunFolder;
+                folder = await Task.Run(() => GlobalCheckpoint.Save(saveIn, step, source, weights));
+                if (toBlobs) folder = await BlobCheckpointStore.Open(checkpoints.RunFolder, blobs).UploadAsync(folder, step, CancellationToken.None);
+            }
+            finally
+            {
+                LocalScratch.TryDelete(scratch);
             }
             if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportCheckpoint(s.Attempt, step, folder))
                 logger.LogWarning("DiLoCo run {Run}: the record refused the checkpoint of step {Step} (a newer attempt took the run)", this.GetPrimaryKeyString(), step);
@@ -251,9 +252,13 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         replicas.OrderBy(r => r.Key).Select(r => new DiLoCoReplicaProgress(r.Key, r.Value.Round, r.Value.LocalStep, r.Value.LastHeard, r.Value.Dropped, reports.ContainsKey(r.Key))).ToArray(),
         history.ToArray(), error);
 
-    private static void TryDelete(string folder)
+    /// <summary>Deletions of what a run no longer needs: one that fails leaves garbage, never a broken run.</summary>
+    private async Task TryCleanUpAsync(Func<Task> delete)
     {
-        try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        try { await delete(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
+        {
+            logger.LogDebug(e, "DiLoCo run {Run}: a finished round's files could not be deleted", this.GetPrimaryKeyString());
+        }
     }
 }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using Platform.Datasets;
 using Platform.Grains.Devices;
 using Platform.Grains.Work;
-using Platform.Model.Training;
+using Platform.Model.Training.DiLoCo;
 
 namespace Platform.Grains.Training;
 
@@ -10,18 +10,15 @@ namespace Platform.Grains.Training;
 /// What the trainer grain of a multi-trainer run does instead of training itself: it holds the run's lease as for any run,
 /// opens the run's <see cref="IDiLoCoCoordinatorGrain"/> for its attempt, starts one <see cref="IDiLoCoReplicaGrain"/> per
 /// allocated device (each on the silo owning it), and heartbeats the coordinator's progress to the scheduler until the last
-/// round is done. The exchange folder lies in the run's checkpoint folder, where a next attempt finds the outer state; a run
-/// checkpointing to a blob container exchanges in its folder under the cluster's shared checkpoint root instead (the
-/// pseudo-gradients, outer state and replica states do not go through blobs yet), and only its checkpoints go to the container.
+/// round is done. The exchange (<see cref="DiLoCoExchange"/>) lies beside the run's checkpoints, where a next attempt finds
+/// the outer state: the folder <c>CHECKPOINT-LOCATION/diloco</c>, or for a blob container the prefix <c>.../diloco/</c> in it,
+/// so a run checkpointing to blobs needs no folder every silo reaches.
 /// </summary>
 internal static class DiLoCoDriver
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
-    public static string ExchangeFolder(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco");
-
-    /// <param name="sharedRunFolder">The run's folder under the cluster's checkpoint root: where a run checkpointing to a blob container exchanges.</param>
-    public static async Task<WorkReport> RunAsync(IGrainFactory grains, TrainerAssignment a, IReadOnlyList<DatasetShard> shards, string sharedRunFolder, string worker,
+    public static async Task<WorkReport> RunAsync(IGrainFactory grains, TrainerAssignment a, IReadOnlyList<DatasetShard> shards, string worker,
         Action<int> heartbeatStep, ILogger logger, CancellationToken stop)
     {
         var spec = a.Spec;
@@ -29,7 +26,7 @@ internal static class DiLoCoDriver
         // A requeued run may get fewer devices than replicas: the ranks without one are dropped until a device returns.
         int started = Math.Min(a.Devices.Count, spec.Trainers);
         if (started < 1) throw new InvalidOperationException($"Run {spec.RunId} attempt {a.Attempt} has no device.");
-        string exchange = ExchangeFolder(BlobCheckpointStore.IsBlobLocation(a.CheckpointLocation) ? sharedRunFolder : a.CheckpointLocation);
+        string exchange = DiLoCoExchange.LocationFor(a.CheckpointLocation);
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(spec.RunId);
         var setup = new DiLoCoSetup(a.Attempt, spec.Trainers, h, rounds, spec.OuterLearningRate, spec.OuterMomentum, exchange, a.LeaseTimeout,
             Enumerable.Range(started, spec.Trainers - started).ToArray(), new DiLoCoCheckpoints(a.CheckpointLocation, spec.CheckpointEvery));
@@ -60,7 +57,7 @@ internal static class DiLoCoDriver
             while (true)
             {
                 status = await coordinator.GetStatus();
-                // A coordinator reactivated elsewhere knows no attempt: it reloads the outer state from the folder.
+                // A coordinator reactivated elsewhere knows no attempt: it reloads the outer state from the exchange.
                 if (status.Attempt < a.Attempt) status = await coordinator.Open(setup with { RanksWithoutDevice = MissingRanks(spec.Trainers, rankDevices) });
                 if (status.Attempt != a.Attempt) return new TrainerReport(status.Round * h, Stopped: true);
                 if (!await record.ReportDiLoCo(a.Attempt, status)) return new TrainerReport(status.Round * h, Stopped: true);

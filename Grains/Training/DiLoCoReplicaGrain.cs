@@ -12,8 +12,9 @@ namespace Platform.Grains.Training;
 /// <summary>
 /// See <see cref="IDiLoCoReplicaGrain"/>. Each round: start from the global weights the coordinator published (round 0: the
 /// replica's own initialisation, which is the same on every replica since they draw it from the same seed and vocabulary),
-/// train H local steps on the data part of its rank and round, write the pseudo-gradient's chunks to the exchange folder and
-/// report; then wait for the next round. The trainer's own AdamW carries its moments from round to round. It heartbeats its
+/// train H local steps on the data part of its rank and round, write the pseudo-gradient's chunks to the run's exchange (a
+/// folder or blobs, see <see cref="DiLoCoExchange"/>) and report; then wait for the next round. Its trainer's states pass
+/// through a scratch folder of its own silo, never one another silo must see. The trainer's own AdamW carries its moments from round to round. It heartbeats its
 /// step to the coordinator, which drops a replica that falls silent, and stops when the coordinator refuses it.
 /// </summary>
 [DevicePlacement]
@@ -61,6 +62,8 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
     {
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(a.Spec.RunId);
         var spec = a.Spec;
+        var exchange = await DiLoCoExchange.OpenAsync(a.Exchange, blobs, cancellationToken);
+        string scratch = LocalScratch.Folder("platform-diloco", a.Spec.RunId, $"replica-{a.Rank}-attempt-{a.Attempt}-{Guid.NewGuid():N}");
         var status = await coordinator.GetStatus();
         int round = status.Round;
         int localStep = 0;
@@ -81,6 +84,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
         {
             heartbeat.Dispose();
             try { await beating; } catch (OperationCanceledException) { }
+            LocalScratch.TryDelete(scratch);
             logger.LogInformation("DiLoCo replica {Rank} of run {Run} attempt {Attempt} ends at round {Round}", a.Rank, spec.RunId, a.Attempt, round);
         }
 
@@ -88,7 +92,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
         {
             var options = TrainingSpecMapping.DiLoCo(spec);
             var shards = a.ShardLocations.Select(location => DatasetShard.AtLocation(location, blobs)).ToArray();
-            var request = TrainingSpecMapping.Request(spec, shards, Path.Combine(a.ExchangeFolder, $"replica-{a.Rank}"), a.Device);
+            var request = TrainingSpecMapping.Request(spec, shards, scratch, a.Device);
             var preset = SimVlmConfig.Preset(spec.Preset);
             var tokenizer = TextTokenizer.Build(spec.Tokenizer, ShardPrefixLmData.ReadAllTexts(shards, spec.TextDocuments), preset.VocabSize);
             var config = preset with { VocabSize = tokenizer.VocabSize };
@@ -100,9 +104,8 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
             var data = new RoundData(PartData(firstEpoch, firstPart));
             // The run's checkpoints are the coordinator's outer state and, beside it, each replica's inner state at the round
             // boundary (ReplicaCheckpoints): a replica resuming a round goes on with the moments and schedule it had.
-            string replicaFolder = ReplicaCheckpoints.Folder(a.ExchangeFolder, a.Rank);
             var trainerOptions = request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) };
-            using var trainer = (round > 0 ? ReplicaCheckpoints.TryResume(replicaFolder, round, data, trainerOptions) : null)
+            using var trainer = (round > 0 ? await ReplicaCheckpoints.TryResumeAsync(exchange, a.Rank, round, data, trainerOptions, scratch, cancellationToken) : null)
                 ?? SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
             while (!cancellationToken.IsCancellationRequested && Volatile.Read(ref alive))
             {
@@ -117,7 +120,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                     trainer.DiscardPreparedBatches();
                     data.SwitchTo(PartData(epoch, part));
                 }
-                var start = round == 0 ? NamedWeights.Read(trainer.Model) : OuterOptimizer.ReadWeights(DiLoCoCoordinatorGrain.OuterFolder(a.ExchangeFolder), round);
+                var start = round == 0 ? NamedWeights.Read(trainer.Model) : await OuterOptimizer.ReadWeightsAsync(exchange, DiLoCoExchange.OuterFolder, round, cancellationToken);
                 NamedWeights.Write(trainer.Model, start);
                 var steps = new List<TrainingStepRecord>(options.SyncEvery);
                 foreach (var metrics in trainer.TrainSteps(options.SyncEvery, cancellationToken))
@@ -129,11 +132,11 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 var pseudoGradient = NamedWeights.PseudoGradient(start, NamedWeights.Read(trainer.Model));
                 // Before the report: once the coordinator has every report, the outer state of the next round may be saved,
                 // and a restart from it needs this replica's state for that round.
-                ReplicaCheckpoints.Save(trainer, replicaFolder, round + 1);
-                string folder = DiLoCoCoordinatorGrain.RankFolder(a.ExchangeFolder, round, a.Rank);
-                int chunks = WeightChunks.WriteFiles(folder, WeightChunks.Split(pseudoGradient, options.SyncPrecision, MaxChunkBytes));
+                await ReplicaCheckpoints.SaveAsync(trainer, exchange, a.Rank, round + 1, scratch, cancellationToken);
+                int chunks = await exchange.PutChunksAsync(DiLoCoExchange.RankFolder(round, a.Rank),
+                    WeightChunks.Split(pseudoGradient, options.SyncPrecision, MaxChunkBytes), cancellationToken);
                 int initialChunks = round == 0
-                    ? WeightChunks.WriteFiles(DiLoCoCoordinatorGrain.InitialFolder(a.ExchangeFolder, round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes))
+                    ? await exchange.PutChunksAsync(DiLoCoExchange.InitialFolder(round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes), cancellationToken)
                     : 0;
                 var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps);
                 bool taken;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Platform.Datasets;
 using Platform.Grains.Devices;
@@ -52,7 +51,7 @@ public sealed class TrainerSlots : IWorkSlots
 /// current step with a checkpoint.
 /// </summary>
 [DevicePlacement]
-public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClient blobs, ITrainerFaults faults, IOptions<TrainingClusterOptions> options,
+public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClient blobs, ITrainerFaults faults,
     ILocalSiloDetails silo, IHostApplicationLifetime lifetime, ILogger<TrainerGrain> logger) : LeasedWorkerGrain<TrainerAssignment>(TrainerSlots.Unlimited, silo, lifetime, logger), ITrainerGrain
 {
     /// <summary>Steps are sent at most this often, or when this many wait, so a fast tiny model does not flood the run grain.</summary>
@@ -113,7 +112,7 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
         var record = grains.GetGrain<ITrainingRunGrain>(a.Spec.RunId);
         var shards = await CommittedShardsAsync(a.Spec.Dataset, lease);
         if (a.Spec.Trainers > 1)
-            return await DiLoCoDriver.RunAsync(grains, a, shards, options.Value.RunFolder(a.Spec.RunId), Worker, step => Volatile.Write(ref lastStep, step), Logger, stopping.Token);
+            return await DiLoCoDriver.RunAsync(grains, a, shards, Worker, step => Volatile.Write(ref lastStep, step), Logger, stopping.Token);
         // Not the folder's newest checkpoint, which a lost attempt may have saved after its last report (on its way out),
         // but the newest the run's record accepted: every step up to it is in the history, so none goes missing there.
         var accepted = (await record.GetStatus()).Checkpoints.Where(c => !c.Deleted).Select(c => c.Step).DefaultIfEmpty(0).Max();
@@ -225,14 +224,9 @@ public sealed class TrainerGrain(DatasetManifestStore manifests, BlobServiceClie
 
     /// <summary>Per run and attempt, so a lost attempt still saving on this silo never shares the folder with its successor.</summary>
     private static string WorkingFolder(TrainerAssignment a) =>
-        Path.Combine(Path.GetTempPath(), "platform-checkpoints",
-            string.Concat(a.Spec.RunId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')), $"attempt-{a.Attempt}");
+        LocalScratch.Folder("platform-checkpoints", a.Spec.RunId, $"attempt-{a.Attempt}");
 
-    private static void TryDelete(string folder)
-    {
-        try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-    }
+    private static void TryDelete(string folder) => LocalScratch.TryDelete(folder);
 
     private async Task<IReadOnlyList<DatasetShard>> CommittedShardsAsync(string dataset, CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ public sealed class TrainingClusterOptions
 {
     /// <summary>
     /// Parent folder of the runs' checkpoint folders (<c>{CheckpointRoot}/{runId}</c>) when a run names none; every silo must
-    /// reach it. A multi-trainer run checkpointing to a blob container exchanges its rounds here too.
+    /// reach it. A multi-trainer run checkpointing to a blob container exchanges its rounds in the container, not here.
     /// </summary>
     public string CheckpointRoot { get; set; } = "checkpoints";
 

@@ -58,7 +58,7 @@ public static class TrainClusterCommands
         var priority = new Option<int>("--priority") { Description = "Higher runs are placed first; equal priorities in submission order.", DefaultValueFactory = _ => defaults.Priority };
         var location = new Option<string?>("--checkpoint-location")
         {
-            Description = "The run's checkpoint folder, on storage every silo can reach, or a blob container http(s)://account-endpoint/container[/prefix] in the platform's storage account; default Training:CheckpointRoot/RUN.",
+            Description = "The run's checkpoint folder, on storage every silo can reach, or a blob container http(s)://account-endpoint/container[/prefix] in the platform's storage account; default Training:CheckpointRoot/RUN. A run of several trainers also exchanges its rounds there (DIR/diloco or prefix/diloco/).",
         };
         var keepLast = new Option<int>("--keep-last") { Description = "Keep the newest K checkpoints once evaluated (0: keep all); the latest is always kept." };
         var keepEvery = new Option<int>("--keep-every") { Description = "Also keep every checkpoint whose step is a multiple of M." };

@@ -144,7 +144,7 @@ public sealed class TrainingSubmissions(DatasetManifestStore manifests, IGrainFa
             return $"A run of {spec.Trainers} trainers takes one device per trainer: give {spec.Trainers} devices or leave the device count out, not {spec.Devices}.";
         if (spec.Steps % spec.SyncEvery != 0)
             return $"A run of {spec.Trainers} trainers trains whole rounds: Steps ({spec.Steps}) must be a multiple of SyncEvery ({spec.SyncEvery}).";
-        // A blob location takes the run's checkpoints; its rounds are exchanged under the cluster's checkpoint root (DiLoCoDriver).
+        // A blob location takes the run's checkpoints and its rounds' exchange (DiLoCoExchange.LocationFor).
         return null;
     }
 

@@ -100,7 +100,7 @@ public sealed class DiLoCoTests
     }
 
     [Fact]
-    public void ARunSavedAtARoundBoundaryAndResumedInNewTrainersEndsWithTheWeightsOfTheUninterruptedRun()
+    public async Task ARunSavedAtARoundBoundaryAndResumedInNewTrainersEndsWithTheWeightsOfTheUninterruptedRun()
     {
         const int rounds = 4, savedAfter = 2;
         var options = new DiLoCoOptions { Trainers = 2, SyncEvery = 2, OuterLearningRate = 0.7, OuterMomentum = 0.9 };
@@ -127,12 +127,13 @@ public sealed class DiLoCoTests
         {
             var first = new InProcessDiLoCo(trainers, options);
             for (int round = 0; round < savedAfter; round++) first.RunRound();
-            first.Save(directory);
+            await first.SaveAsync(DiLoCoExchange.InFolder(directory), TestContext.Current.CancellationToken);
             foreach (var trainer in trainers) trainer.Dispose();
 
             // New trainers on new data objects, as after a restart of every process; dropout draws make the random streams matter too.
             trainers = [];
-            var resumed = InProcessDiLoCo.Resume(directory, options, Options, rank => Data(7 + (ulong)rank));
+            var resumed = await InProcessDiLoCo.ResumeAsync(DiLoCoExchange.InFolder(directory), options, Options, rank => Data(7 + (ulong)rank),
+                cancellationToken: TestContext.Current.CancellationToken);
             trainers = [.. resumed.Trainers];
             Assert.Equal(savedAfter, resumed.Outer.Round);
             Assert.All(resumed.Trainers, trainer => Assert.Equal(savedAfter * options.SyncEvery, trainer.Step));
@@ -164,17 +165,17 @@ public sealed class DiLoCoTests
     }
 
     [Fact]
-    public void OuterStateSurvivesSaveAndLoad()
+    public async Task OuterStateSurvivesSaveAndLoad()
     {
         string directory = Path.Combine(Path.GetTempPath(), $"diloco-outer-{Guid.NewGuid():N}");
         try
         {
             var outer = new OuterOptimizer([new NamedArray("a", [1f, 2f, 3f]), new NamedArray("b", [4f])], 0.7, 0.9);
             outer.Step([new NamedArray("a", [0.5f, -0.5f, 0.25f]), new NamedArray("b", [1f])]);
-            outer.Save(directory);
-            Assert.Null(OuterOptimizer.LoadLatest(Path.Combine(directory, "absent")));
+            await outer.SaveAsync(DiLoCoExchange.InFolder(directory), "", TestContext.Current.CancellationToken);
+            Assert.Null(await OuterOptimizer.LoadLatestAsync(Path.Combine(directory, "absent")));
 
-            var loaded = OuterOptimizer.LoadLatest(directory)!;
+            var loaded = (await OuterOptimizer.LoadLatestAsync(directory))!;
             Assert.Equal(1, loaded.Round);
             Assert.Equal(0.7, loaded.LearningRate);
             Assert.Equal(0.9, loaded.Momentum);
@@ -201,21 +202,22 @@ public sealed class DiLoCoTests
             // Large enough that a load takes a while, so the writer's deletions land inside loads.
             var outer = new OuterOptimizer([new NamedArray("w", new float[1 << 20])], 0.7, 0.9);
             var gradient = new[] { new NamedArray("w", Enumerable.Repeat(0.01f, 1 << 20).ToArray()) };
-            outer.Save(directory);
+            var exchange = DiLoCoExchange.InFolder(directory);
+            await outer.SaveAsync(exchange, "", TestContext.Current.CancellationToken);
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-            var writer = Task.Run(() =>
+            var writer = Task.Run(async () =>
             {
                 while (!stop.IsCancellationRequested)
                 {
                     outer.Step(gradient);
-                    outer.Save(directory);
-                    OuterOptimizer.DeleteBefore(directory, outer.Round);
+                    await outer.SaveAsync(exchange, "", CancellationToken.None);
+                    await OuterOptimizer.DeleteBeforeAsync(exchange, "", outer.Round, CancellationToken.None);
                 }
             }, TestContext.Current.CancellationToken);
             int loads = 0, lastRound = 0;
             while (!writer.IsCompleted)
             {
-                var loaded = OuterOptimizer.LoadLatest(directory)!;
+                var loaded = (await OuterOptimizer.LoadLatestAsync(directory))!;
                 Assert.True(loaded.Round >= lastRound, $"round {loaded.Round} loaded after round {lastRound}");
                 lastRound = loaded.Round;
                 loads++;

@@ -63,37 +63,51 @@ public sealed class InProcessDiLoCo
 
     public IReadOnlyList<SimVlmTrainer> Trainers => replicas.Select(r => r.Trainer).ToArray();
 
-    private static string OuterFolder(string directory) => Path.Combine(directory, "outer");
-
     /// <summary>
-    /// Saves the run at its round boundary as the cluster does: the outer state (weights, momentum, round) and every
-    /// replica's inner state, so that <see cref="Resume"/> goes on exactly as this run would.
+    /// Saves the run at its round boundary into <paramref name="exchange"/> as the cluster does: the outer state (weights,
+    /// momentum, round) and every replica's inner state, so that <see cref="ResumeAsync"/> goes on exactly as this run would.
     /// </summary>
-    public void Save(string directory)
+    public async Task SaveAsync(DiLoCoExchange exchange, CancellationToken cancellationToken = default)
     {
-        Outer.Save(OuterFolder(directory));
-        foreach (var replica in replicas) ReplicaCheckpoints.Save(replica.Trainer, ReplicaCheckpoints.Folder(directory, replica.Rank), Outer.Round);
+        await Outer.SaveAsync(exchange, DiLoCoExchange.OuterFolder, cancellationToken);
+        string scratch = Path.Combine(Path.GetTempPath(), $"diloco-save-{Guid.NewGuid():N}");
+        try
+        {
+            foreach (var replica in replicas)
+                await ReplicaCheckpoints.SaveAsync(replica.Trainer, exchange, replica.Rank, Outer.Round, scratch, cancellationToken);
+        }
+        finally
+        {
+            LocalScratch.TryDelete(scratch);
+        }
     }
 
     /// <summary>
-    /// The run <see cref="Save"/> left in <paramref name="directory"/>, its replicas' trainers resumed on the data
+    /// The run <see cref="SaveAsync"/> left in <paramref name="exchange"/>, its replicas' trainers resumed on the data
     /// <paramref name="dataOf"/> gives each rank (the same data the saved run had, whose cursor the state restores).
     /// </summary>
-    public static InProcessDiLoCo Resume(string directory, DiLoCoOptions options, TrainingOptions trainingOptions, Func<int, IPrefixLmData> dataOf, int maxChunkBytes = 1 << 20)
+    public static async Task<InProcessDiLoCo> ResumeAsync(DiLoCoExchange exchange, DiLoCoOptions options, TrainingOptions trainingOptions, Func<int, IPrefixLmData> dataOf,
+        int maxChunkBytes = 1 << 20, CancellationToken cancellationToken = default)
     {
-        var outer = OuterOptimizer.LoadLatest(OuterFolder(directory)) ?? throw new InvalidOperationException($"{directory} holds no outer state.");
+        var outer = await OuterOptimizer.LoadLatestAsync(exchange, DiLoCoExchange.OuterFolder, cancellationToken)
+            ?? throw new InvalidOperationException($"{exchange.Location} holds no outer state.");
         var trainers = new List<SimVlmTrainer>();
+        string scratch = Path.Combine(Path.GetTempPath(), $"diloco-resume-{Guid.NewGuid():N}");
         try
         {
             for (int rank = 0; rank < options.Trainers; rank++)
-                trainers.Add(ReplicaCheckpoints.TryResume(ReplicaCheckpoints.Folder(directory, rank), outer.Round, dataOf(rank), trainingOptions)
-                    ?? throw new InvalidOperationException($"{directory} holds no state of replica {rank} for round {outer.Round}."));
+                trainers.Add(await ReplicaCheckpoints.TryResumeAsync(exchange, rank, outer.Round, dataOf(rank), trainingOptions, scratch, cancellationToken)
+                    ?? throw new InvalidOperationException($"{exchange.Location} holds no state of replica {rank} for round {outer.Round}."));
             return new InProcessDiLoCo(trainers, options, outer, maxChunkBytes);
         }
         catch
         {
             foreach (var trainer in trainers) trainer.Dispose();
             throw;
+        }
+        finally
+        {
+            LocalScratch.TryDelete(scratch);
         }
     }
 

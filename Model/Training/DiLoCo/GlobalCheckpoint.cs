@@ -16,12 +16,12 @@ public static class GlobalCheckpoint
         step >= lastStep || (every > 0 && step / every > (step - syncEvery) / every);
 
     /// <summary>Writes the checkpoint of <paramref name="step"/> into <paramref name="runDirectory"/> (published atomically) and returns its folder.</summary>
-    /// <param name="replicaFolder">A replica that took part in the round (see <see cref="ReplicaCheckpoints.Folder"/>).</param>
-    /// <param name="round">The round the weights start: the replica's state of that round supplies configuration and vocabulary.</param>
-    public static string Save(string runDirectory, int step, string replicaFolder, int round, IReadOnlyList<NamedArray> weights)
+    /// <param name="source">
+    /// The state of a replica that took part in the round, at the start of the round the weights start (see
+    /// <see cref="ReplicaCheckpoints.DownloadAsync"/>): it supplies configuration and vocabulary.
+    /// </param>
+    public static string Save(string runDirectory, int step, string source, IReadOnlyList<NamedArray> weights)
     {
-        string source = ReplicaCheckpoints.StateFolder(replicaFolder, round)
-            ?? throw new FileNotFoundException($"{replicaFolder} holds no state of round {round} to take the model's configuration from.");
         var state = Checkpoint.ReadState(source) with { Step = step };
         using var scope = NewDisposeScope();
         using var model = new SimVlmModel(state.Config);

@@ -63,75 +63,61 @@ public sealed class OuterOptimizer
         Round++;
     }
 
-    /// <summary>Saves weights, momentum and round as a checkpoint folder of <paramref name="directory"/> (published atomically, see <see cref="Checkpoint.Save"/>).</summary>
-    public string Save(string directory) =>
-        Checkpoint.Save(directory, Round, folder =>
-        {
-            WriteArrays(Path.Combine(folder, WeightsFile), weights);
-            WriteArrays(Path.Combine(folder, MomentumFile), momentum);
-            File.WriteAllText(Path.Combine(folder, StateFile), JsonSerializer.Serialize(new SavedState(Round, LearningRate, Momentum), Checkpoint.Json));
-        });
+    /// <summary>
+    /// Saves weights, momentum and round as the state folder <c>step-R</c> of <paramref name="folder"/> in the exchange, named
+    /// by its <c>latest</c> once complete (see <see cref="DiLoCoExchange.PutStateAsync"/>).
+    /// </summary>
+    public Task SaveAsync(DiLoCoExchange exchange, string folder, CancellationToken cancellationToken) =>
+        exchange.PutStateAsync(folder, Round,
+        [
+            (WeightsFile, stream => WriteArrays(stream, weights)),
+            (MomentumFile, stream => WriteArrays(stream, momentum)),
+            (StateFile, stream => JsonSerializer.Serialize(stream, new SavedState(Round, LearningRate, Momentum), Checkpoint.Json)),
+        ], cancellationToken);
 
     /// <summary>
-    /// The newest outer state saved in <paramref name="directory"/>, or null when none was. A writer may save a newer state
-    /// and delete the one being read meanwhile (a coordinator's old activation still finishing a round while a new one
-    /// loads): a state that vanishes while it is read is looked up again.
+    /// The newest outer state saved in <paramref name="folder"/> of the exchange, or null when none was. A writer may save a
+    /// newer state and delete the one being read meanwhile (a coordinator's old activation still finishing a round while a new
+    /// one loads): a state that vanishes while it is read is looked up again.
     /// </summary>
-    public static OuterOptimizer? LoadLatest(string directory)
+    public static async Task<OuterOptimizer?> LoadLatestAsync(DiLoCoExchange exchange, string folder, CancellationToken cancellationToken)
     {
         const int attempts = 10;
         for (int attempt = 1; ; attempt++)
         {
-            try
+            if (await exchange.LatestStepAsync(folder, cancellationToken) is not int round) return null;
+            var state = await exchange.GetStateFileAsync(folder, round, StateFile, cancellationToken);
+            var weights = state is null ? null : await exchange.GetStateFileAsync(folder, round, WeightsFile, cancellationToken);
+            var momentum = weights is null ? null : await exchange.GetStateFileAsync(folder, round, MomentumFile, cancellationToken);
+            if (momentum is not null)
             {
-                return LoadNewest(directory);
+                var saved = JsonSerializer.Deserialize<SavedState>(state, Checkpoint.Json)
+                    ?? throw new InvalidDataException($"{exchange.Location}: {DiLoCoExchange.In(folder, Checkpoint.FolderName(round))}/{StateFile} is empty.");
+                return new OuterOptimizer(ReadArrays(weights!, WeightsFile), ReadArrays(momentum, MomentumFile), saved.LearningRate, saved.Momentum, saved.Round);
             }
-            catch (Exception e) when (attempt < attempts && e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                Thread.Sleep(50 * attempt);
-            }
+            if (attempt == attempts)
+                throw new FileNotFoundException($"{exchange.Location}: the outer state {DiLoCoExchange.In(folder, Checkpoint.FolderName(round))} kept vanishing while it was read.");
+            await Task.Delay(50 * attempt, cancellationToken);
         }
     }
 
-    private static OuterOptimizer? LoadNewest(string directory)
-    {
-        if (!Directory.Exists(directory)) return null;
-        var folders = Checkpoint.NewestFirst(directory);
-        if (folders.Count == 0) return null;
-        string folder = folders[0];
-        // Every file is opened before any is read: an open file stays readable when a writer deletes it, so the window
-        // in which a deletion fails the load shrinks to the moment between listing and opening.
-        using var stateFile = OpenShared(Path.Combine(folder, StateFile));
-        using var weightsFile = OpenShared(Path.Combine(folder, WeightsFile));
-        using var momentumFile = OpenShared(Path.Combine(folder, MomentumFile));
-        var state = JsonSerializer.Deserialize<SavedState>(stateFile, Checkpoint.Json)
-            ?? throw new InvalidDataException($"{Path.Combine(folder, StateFile)} is empty.");
-        return new OuterOptimizer(ReadArrays(weightsFile, Path.Combine(folder, WeightsFile)), ReadArrays(momentumFile, Path.Combine(folder, MomentumFile)),
-            state.LearningRate, state.Momentum, state.Round);
-    }
+    /// <summary>As <see cref="LoadLatestAsync"/>, for a state saved in a folder of this machine.</summary>
+    public static Task<OuterOptimizer?> LoadLatestAsync(string directory) => LoadLatestAsync(DiLoCoExchange.InFolder(directory), "", CancellationToken.None);
 
-    /// <summary>Open for reading while another process may delete it (the deleter must not fail where a platform locks open files).</summary>
-    private static FileStream OpenShared(string file) =>
-        new(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-
-    /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="directory"/>: what replicas start that round from.</summary>
-    public static IReadOnlyList<NamedArray> ReadWeights(string directory, int round) =>
-        ReadArrays(Path.Combine(directory, Checkpoint.FolderName(round), WeightsFile));
+    /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="folder"/>: what replicas start that round from.</summary>
+    public static async Task<IReadOnlyList<NamedArray>> ReadWeightsAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken) =>
+        ReadArrays(await exchange.GetStateFileAsync(folder, round, WeightsFile, cancellationToken)
+            ?? throw new FileNotFoundException($"{exchange.Location}: the outer weights of round {round} are missing from {folder}."), WeightsFile);
 
     /// <summary>Deletes the saved states of rounds before <paramref name="round"/>: a run resumes from its newest.</summary>
-    public static void DeleteBefore(string directory, int round)
-    {
-        if (!Directory.Exists(directory)) return;
-        foreach (string folder in Directory.GetDirectories(directory, "step-*"))
-            if (int.TryParse(Path.GetFileName(folder).AsSpan("step-".Length), out int saved) && saved < round)
-                Directory.Delete(folder, recursive: true);
-    }
+    public static Task DeleteBeforeAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken) =>
+        exchange.DeleteStatesBeforeAsync(folder, round, cancellationToken);
 
     private sealed record SavedState(int Round, double LearningRate, double Momentum);
 
-    private static void WriteArrays(string file, IReadOnlyList<NamedArray> arrays)
+    private static void WriteArrays(Stream stream, IReadOnlyList<NamedArray> arrays)
     {
-        using var writer = new BinaryWriter(File.Create(file));
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         foreach (byte[] chunk in WeightChunks.Split(arrays, SyncPrecisions.Fp32, FileChunkBytes))
         {
             writer.Write(chunk.Length);
@@ -139,15 +125,9 @@ public sealed class OuterOptimizer
         }
     }
 
-    private static IReadOnlyList<NamedArray> ReadArrays(string file)
+    private static IReadOnlyList<NamedArray> ReadArrays(byte[] content, string file)
     {
-        using var stream = File.OpenRead(file);
-        return ReadArrays(stream, file);
-    }
-
-    private static IReadOnlyList<NamedArray> ReadArrays(Stream stream, string file)
-    {
-        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        using var reader = new BinaryReader(new MemoryStream(content), System.Text.Encoding.UTF8);
         var chunks = new List<byte[]>();
         while (reader.BaseStream.Position < reader.BaseStream.Length)
         {

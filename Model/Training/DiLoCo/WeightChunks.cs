@@ -155,27 +155,6 @@ public static class WeightChunks
         return order.Select(name => new NamedArray(name, arrays[name].Values)).ToArray();
     }
 
-    /// <summary>Writes chunks as numbered files of <paramref name="folder"/> (each to a temporary name, then renamed): a reader never sees half a chunk.</summary>
-    public static int WriteFiles(string folder, IEnumerable<byte[]> chunks)
-    {
-        Directory.CreateDirectory(folder);
-        int count = 0;
-        foreach (byte[] chunk in chunks)
-        {
-            string file = Path.Combine(folder, ChunkFileName(count++));
-            string partial = file + ".partial";
-            File.WriteAllBytes(partial, chunk);
-            File.Move(partial, file, overwrite: true);
-        }
-        return count;
-    }
-
-    /// <summary>The chunks 0 to <paramref name="count"/> − 1 that <see cref="WriteFiles"/> wrote.</summary>
-    public static IEnumerable<byte[]> ReadFiles(string folder, int count) =>
-        Enumerable.Range(0, count).Select(i => File.ReadAllBytes(Path.Combine(folder, ChunkFileName(i))));
-
-    private static string ChunkFileName(int index) => $"chunk-{index:D6}.bin";
-
     /// <summary>float32 to bfloat16 (its upper 16 bits), rounding to nearest even; NaN stays NaN.</summary>
     public static ushort ToBFloat16(float value)
     {

@@ -1,8 +1,6 @@
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Platform.Benchmarks;
 using Platform.Grains.Training;
-using Platform.Model.Devices;
 using Platform.Model.Training.DiLoCo;
 using Platform.Tests.Infrastructure;
 
@@ -26,19 +24,11 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
 
     /// <summary>Two silos with a CPU device each, sharing one service id (so one scheduler state) and one checkpoint root.</summary>
     private Task<InProcessTestCluster> StartClusterAsync() =>
-        PlatformTestCluster.StartAsync(azurite.Connection, serviceId, silos: 2,
-            devices: _ => [DeviceDetection.CpuSlot(0)],
-            configure: (_, silo) => silo.Services.AddPlatformTraining(o =>
-            {
-                o.CheckpointRoot = Path.Combine(root, "checkpoints");
-                o.LeaseTimeout = TrainingClusterFixture.LeaseTimeout;
-                o.StallTimeout = TrainingClusterFixture.StallTimeout;
-                o.CheckInterval = TimeSpan.FromMilliseconds(250);
-            }));
+        TrainingClusterFixture.StartTwoDeviceSilosAsync(azurite.Connection, serviceId, _ => Path.Combine(root, "checkpoints"));
 
     private static ITrainingSchedulerGrain Scheduler(InProcessTestCluster cluster) => cluster.Client.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
 
-    private static string OuterFolder(string checkpointLocation) => DiLoCoCoordinatorGrain.OuterFolder(Path.Combine(checkpointLocation, "diloco"));
+    private static string OuterFolder(string checkpointLocation) => Path.Combine(DiLoCoExchange.LocationFor(checkpointLocation), DiLoCoExchange.OuterFolder);
 
     private static async Task<TrainingRunSummary> FinishedAsync(InProcessTestCluster cluster, string runId)
     {
@@ -67,10 +57,10 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
             // Two rounds done (their outer step saved); the replicas go straight on into the next, so the silos die wherever
             // the round has got to.
             var location = (await record.GetStatus()).CheckpointLocation;
-            await TrainingKillTests.WaitUntilAsync(() => Task.FromResult(OuterOptimizer.LoadLatest(OuterFolder(location))?.Round >= 2), "two rounds", TimeSpan.FromMinutes(3));
+            await TrainingKillTests.WaitUntilAsync(async () => (await OuterOptimizer.LoadLatestAsync(OuterFolder(location)))?.Round >= 2, "two rounds", TimeSpan.FromMinutes(3));
             stoppedAt = DateTimeOffset.UtcNow;
             foreach (var silo in first.Silos.ToList()) await first.KillSiloAsync(silo, ct);
-            roundAtStop = OuterOptimizer.LoadLatest(OuterFolder(location))!.Round;
+            roundAtStop = (await OuterOptimizer.LoadLatestAsync(OuterFolder(location)))!.Round;
         }
         finally
         {
@@ -98,8 +88,8 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
 
         await Scheduler(second).Submit(straight);
         Assert.Equal(TrainingRunPhase.Completed, (await FinishedAsync(second, straight.RunId)).Phase);
-        var expected = OuterOptimizer.LoadLatest(OuterFolder((await second.Client.GetGrain<ITrainingRunGrain>(straight.RunId).GetStatus()).CheckpointLocation))!;
-        var actual = OuterOptimizer.LoadLatest(OuterFolder(status.CheckpointLocation))!;
+        var expected = (await OuterOptimizer.LoadLatestAsync(OuterFolder((await second.Client.GetGrain<ITrainingRunGrain>(straight.RunId).GetStatus()).CheckpointLocation)))!;
+        var actual = (await OuterOptimizer.LoadLatestAsync(OuterFolder(status.CheckpointLocation)))!;
         Assert.Equal((Rounds, Rounds), (expected.Round, actual.Round));
         double difference = expected.Weights.Zip(actual.Weights).Max(p => p.First.Values.Zip(p.Second.Values).Max(v => Math.Abs((double)v.First - v.Second)));
         Assert.True(difference <= 1e-5, $"the restarted run's weights differ from the uninterrupted run's by {difference}");

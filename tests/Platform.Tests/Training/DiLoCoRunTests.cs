@@ -55,7 +55,7 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
 
         var record = await cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId).GetStatus();
         Assert.Equal(Enumerable.Range(1, syncEvery * rounds), record.History.Select(s => s.Step));
-        var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(record.CheckpointLocation));
+        var outer = await OuterOptimizer.LoadLatestAsync(OuterStateFolder(record.CheckpointLocation));
         Assert.NotNull(outer);
         Assert.Equal(rounds, outer!.Round);
 
@@ -134,8 +134,8 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         var resumed = await cluster.WaitForPhaseAsync(interrupted.RunId, TrainingRunPhase.Completed);
         Assert.Equal(2, resumed.Attempt);
 
-        var straight = OuterOptimizer.LoadLatest(DiLoCoExchange((await cluster.Grains.GetGrain<ITrainingRunGrain>(uninterrupted.RunId).GetStatus()).CheckpointLocation))!;
-        var again = OuterOptimizer.LoadLatest(DiLoCoExchange((await record.GetStatus()).CheckpointLocation))!;
+        var straight = (await OuterOptimizer.LoadLatestAsync(OuterStateFolder((await cluster.Grains.GetGrain<ITrainingRunGrain>(uninterrupted.RunId).GetStatus()).CheckpointLocation)))!;
+        var again = (await OuterOptimizer.LoadLatestAsync(OuterStateFolder((await record.GetStatus()).CheckpointLocation)))!;
         Assert.Equal(rounds, again.Round);
         // A replica silent for a lease (a slow start on a loaded machine) is dropped from its round, which then averages one
         // replica alone: the weights would differ for that reason, said here rather than as a difference.
@@ -145,7 +145,7 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.True(difference <= 1e-5, $"the resumed run's weights differ from the uninterrupted run's by {difference}");
     }
 
-    private static string DiLoCoExchange(string checkpointLocation) => Path.Combine(checkpointLocation, "diloco", "outer");
+    private static string OuterStateFolder(string checkpointLocation) => Path.Combine(DiLoCoExchange.LocationFor(checkpointLocation), DiLoCoExchange.OuterFolder);
 
     [Fact]
     public async Task A_run_of_two_trainers_checkpointing_to_a_blob_container_uploads_its_global_checkpoints_there_and_lists_them_by_url()
@@ -169,9 +169,11 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         Assert.All(live, c => Assert.Equal(store.FolderUrl(c.Step), c.Folder));
         Assert.Equal(live.Select(c => c.Step), (await store.StepsAsync(ct)).Intersect(live.Select(c => c.Step)));
 
-        // The rounds were exchanged in the run's folder under the cluster's checkpoint root; the uploaded last checkpoint
-        // holds the global weights the exchange ended with.
-        var outer = OuterOptimizer.LoadLatest(DiLoCoExchange(Path.Combine(cluster.CheckpointRoot, spec.RunId)))!;
+        // The rounds were exchanged in the container, under the run's prefix, and nothing under the cluster's checkpoint root;
+        // the uploaded last checkpoint holds the global weights the exchange ended with.
+        Assert.False(Directory.Exists(Path.Combine(cluster.CheckpointRoot, spec.RunId)), "a run checkpointing to blobs wrote into the cluster's checkpoint root");
+        var exchange = await DiLoCoExchange.OpenAsync(DiLoCoExchange.LocationFor(location), cluster.Blobs, ct);
+        var outer = (await OuterOptimizer.LoadLatestAsync(exchange, DiLoCoExchange.OuterFolder, ct))!;
         Assert.Equal(rounds, outer.Round);
         var downloaded = await BlobCheckpointStore.DownloadFolderAsync(store.FolderUrl(syncEvery * rounds), cluster.Blobs,
             Path.Combine(cluster.CheckpointRoot, "downloaded-" + spec.RunId), ct);
@@ -226,7 +228,7 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     {
         var good = new TrainingRunSpec { RunId = "run", Dataset = "pairs", Steps = 8, Trainers = 2, Devices = 2, SyncEvery = 4, SyncPrecision = "bf16", Evaluations = [] };
         Assert.Empty(TrainingSubmissions.ShapeProblems(good));
-        // A blob container takes a multi-trainer run's checkpoints; its rounds are exchanged under the cluster's checkpoint root.
+        // A blob container takes a multi-trainer run's checkpoints and its rounds' exchange.
         Assert.Empty(TrainingSubmissions.ShapeProblems(good with { CheckpointLocation = "http://127.0.0.1:10000/devstoreaccount1/checkpoints/run" }));
         Assert.Equal(new DiLoCoOptions(), TrainingSpecMapping.DiLoCo(new TrainingRunSpec { RunId = "run", Dataset = "pairs" }));
     }

@@ -125,6 +125,22 @@ public sealed class TrainingClusterFixture(AzuriteFixture azurite) : IAsyncLifet
         return data.ToArray();
     }
 
+    /// <summary>
+    /// A cluster of its own for a test: two silos offering one CPU device each, with this fixture's short leases, each silo's
+    /// checkpoint root as <paramref name="checkpointRoot"/> gives it by silo name.
+    /// </summary>
+    public static Task<InProcessTestCluster> StartTwoDeviceSilosAsync(Platform.Silo.Storage.StorageConnection storage, string serviceId,
+        Func<string, string> checkpointRoot, TimeSpan? stallTimeout = null) =>
+        PlatformTestCluster.StartAsync(storage, serviceId, silos: 2,
+            devices: _ => [DeviceDetection.CpuSlot(0)],
+            configure: (silo, builder) => builder.Services.AddPlatformTraining(o =>
+            {
+                o.CheckpointRoot = checkpointRoot(silo);
+                o.LeaseTimeout = LeaseTimeout;
+                o.StallTimeout = stallTimeout ?? StallTimeout;
+                o.CheckInterval = TimeSpan.FromMilliseconds(250);
+            }));
+
     /// <summary>A tiny, quick run on one CPU device that checkpoints only when it stops.</summary>
     public TrainingRunSpec Spec(string runId, int steps) => TinySpec(runId, Dataset, steps);
 
