@@ -9,7 +9,7 @@ public static class BenchDecodeCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = BenchArguments.PresetOption();
         var images = new Option<int>("--images") { Description = "Images captioned together in each round.", DefaultValueFactory = _ => 16 };
         var tokens = new Option<int>("--tokens") { Description = "Caption length in tokens.", DefaultValueFactory = _ => 20 };
         var rounds = new Option<int>("--rounds") { Description = "Measured rounds (after one warm-up round); medians are reported.", DefaultValueFactory = _ => 5 };
@@ -23,8 +23,8 @@ public static class BenchDecodeCommand
         foreach (var option in new Option[] { preset, images, tokens, rounds, beam, threads, seed, device }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var b = DecodeBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), result.GetValue(images), result.GetValue(tokens), result.GetValue(rounds),
-                result.GetValue(beam), result.GetValue(threads), result.GetValue(seed), result.GetValue(device)!);
+            var b = DecodeBenchmark.Run(result.Preset(preset), result.AtLeast(images, 1), result.AtLeast(tokens, 1), result.AtLeast(rounds, 1),
+                result.AtLeast(beam, 1), result.AtLeast(threads, 0), result.GetValue(seed), result.GetValue(device)!);
             string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
             Console.WriteLine(Invariant($"device={b.Device} images={b.Images} caption_tokens={b.CaptionTokens} mean_caption_tokens={b.MeanCaptionTokens:F1} beam={b.BeamSize} threads={b.Threads}"));
             for (int i = 0; i < b.Rounds.Count; i++)

@@ -13,7 +13,7 @@ public static class BenchTrainCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = BenchArguments.PresetOption();
         // Thirty steps: with five, one burst of other load on a shared machine moved the figure by a third between runs.
         var steps = new Option<int>("--steps") { Description = "Measured steps (after 3 warmup steps); the figures are over their median.", DefaultValueFactory = _ => 30 };
         var prefetch = new Option<int>("--prefetch") { Description = "Steps the background loader prepares ahead (0: each step builds its batches itself).", DefaultValueFactory = _ => new TrainingOptions().PrefetchSteps };
@@ -26,11 +26,12 @@ public static class BenchTrainCommand
         foreach (var option in new Option[] { preset, steps, batch, threads, device, prefetch }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
+            var config = result.Preset(preset);
             var options = new TrainingOptions
             {
-                SamplesPerStep = result.GetValue(batch), Threads = result.GetValue(threads), Device = result.GetValue(device)!, PrefetchSteps = result.GetValue(prefetch),
+                SamplesPerStep = result.AtLeast(batch, 1), Threads = result.AtLeast(threads, 0), Device = result.GetValue(device)!, PrefetchSteps = result.AtLeast(prefetch, 0),
             };
-            var benchmark = TrainingBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), options, measuredSteps: result.GetValue(steps));
+            var benchmark = TrainingBenchmark.Run(config, options, measuredSteps: result.AtLeast(steps, 1));
             string Share(double part, double whole) => string.Create(CultureInfo.InvariantCulture, $"{part / whole:F3}");
             var b = benchmark;
             var f = b.FlopsByPart;
