@@ -26,14 +26,11 @@ public static class BenchExtractCommand
             var path = result.GetValue(file)!;
             if (result.GetValue(generate) is { } mb)
             {
+                if (mb < 1) throw new ArgumentException($"{generate.Name} must be 1 or more, not {mb}.");
                 HtmlHeavyWarcGenerator.Write(path, mb * 1_000_000L);
                 Console.WriteLine($"generated={path}");
             }
-            if (!File.Exists(path))
-            {
-                Console.Error.WriteLine($"No such file: {path}");
-                return Task.FromResult(2);
-            }
+            if (!File.Exists(path)) throw new FileNotFoundException($"No such file: {path}; give a gzipped WARC file, or {generate.Name} N to write one of about N MB there.", path);
             foreach (var line in ExtractBenchmark.Run(path, cancellationToken: cancellationToken,
                          languageDetector: result.GetValue(detectLanguage) ? LinguaLanguageDetector.ForAllowedLanguages(["en"]) : null).Lines()) Console.WriteLine(line);
             return Task.FromResult(0);

@@ -18,15 +18,16 @@ public static class BenchImagesCommand
         foreach (var option in new Option[] { count, maxCores, size, mode, scaledDecode }) command.Options.Add(option);
         command.SetAction((ParseResult r, CancellationToken _) =>
         {
-            var images = ImageStageBenchmark.GenerateImages(r.GetValue(count));
+            int maximumCores = r.AtLeast(maxCores, 1);
+            var images = ImageStageBenchmark.GenerateImages(r.AtLeast(count, 1));
             var options = new ImageOptions
             {
-                ImageSize = r.GetValue(size), ResizeMode = r.GetValue(mode), AllowScaledDecode = r.GetValue(scaledDecode),
+                ImageSize = r.AtLeast(size, 1), ResizeMode = r.GetValue(mode), AllowScaledDecode = r.GetValue(scaledDecode),
                 MinShorterSide = 0, MinBytes = 0, MaxAspectRatio = double.MaxValue,
             };
             Console.WriteLine($"{images.Count} images, {images.Sum(i => (long)i.Length) / 1024} KiB, size {options.ImageSize}, mode {options.ResizeMode}, scaled decode {options.AllowScaledDecode}");
             ImageBenchmarkRow? first = null;
-            foreach (var row in ImageStageBenchmark.Run(images, options, Math.Max(1, r.GetValue(maxCores))))
+            foreach (var row in ImageStageBenchmark.Run(images, options, maximumCores))
             {
                 first ??= row;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

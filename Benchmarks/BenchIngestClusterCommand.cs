@@ -20,8 +20,8 @@ public static class BenchIngestClusterCommand
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var folder = result.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "platform-bench-ingest-cluster");
-            var measured = await IngestClusterBenchmark.RunAsync(startStorage, folder, result.GetValue(files), result.GetValue(pages), result.GetValue(pictures),
-                result.GetValue(perShard), result.GetValue(rounds), cancellationToken);
+            var measured = await IngestClusterBenchmark.RunAsync(startStorage, folder, result.AtLeast(files, 1), result.AtLeast(pages, 1), result.AtLeast(pictures, 1),
+                result.AtLeast(perShard, 1), result.AtLeast(rounds, 1), cancellationToken);
             foreach (var line in measured.Lines()) Console.WriteLine(line);
             return measured.SameDataset ? 0 : 1;
         });

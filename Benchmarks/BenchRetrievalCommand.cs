@@ -9,7 +9,7 @@ public static class BenchRetrievalCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny, base, large or huge.", DefaultValueFactory = _ => "tiny" };
+        var preset = BenchArguments.PresetOption();
         var images = new Option<int>("--images") { Description = "Images scored against every caption.", DefaultValueFactory = _ => 40 };
         var captionsPerImage = new Option<int>("--captions-per-image") { Description = "Captions per image (COCO has 5).", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch-size") { Description = "Captions per decoder pass, as `platform eval --batch-size`.", DefaultValueFactory = _ => 32 };
@@ -20,8 +20,8 @@ public static class BenchRetrievalCommand
         foreach (var option in new Option[] { preset, images, captionsPerImage, batch, rounds, threads, seed }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var b = RetrievalBenchmark.Run(SimVlmConfig.Preset(result.GetValue(preset)!), result.GetValue(images), result.GetValue(captionsPerImage), result.GetValue(batch),
-                result.GetValue(rounds), result.GetValue(threads), result.GetValue(seed));
+            var b = RetrievalBenchmark.Run(result.Preset(preset), result.AtLeast(images, 1), result.AtLeast(captionsPerImage, 1), result.AtLeast(batch, 1),
+                result.AtLeast(rounds, 1), result.AtLeast(threads, 0), result.GetValue(seed));
             string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
             Console.WriteLine(Invariant($"images={b.Images} captions={b.Captions} pairs={b.Pairs} mean_caption_tokens={b.MeanCaptionTokens:F1} captions_per_pass={b.CaptionsPerPass} images_per_pass={b.ImagesPerPass} threads={b.Threads}"));
             for (int i = 0; i < b.Rounds.Count; i++)

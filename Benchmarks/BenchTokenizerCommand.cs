@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Platform.Model;
 
 namespace Platform.Benchmarks;
 
@@ -17,7 +18,7 @@ public static class BenchTokenizerCommand
         foreach (var option in new Option[] { vocab, trainingTexts, texts, rounds, seed }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var b = TokenizerBenchmark.Run(result.GetValue(vocab), result.GetValue(trainingTexts), result.GetValue(texts), result.GetValue(rounds), result.GetValue(seed));
+            var b = TokenizerBenchmark.Run(result.AtLeast(vocab, SentencePieceBpeTrainer.FixedPieces + 1), result.AtLeast(trainingTexts, 1), result.AtLeast(texts, 1), result.AtLeast(rounds, 1), result.GetValue(seed));
             string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
             Console.WriteLine(Invariant($"vocabulary={b.VocabSize} texts={b.Texts} characters={b.Characters} tokens={b.Tokens}"));
             for (int i = 0; i < b.Rounds.Count; i++)

@@ -9,7 +9,7 @@ public static class BenchTrainClusterCommand
     public static Command Create(Func<CancellationToken, Task<IClusterStorage>> startStorage, Action<ISiloBuilder, IReadOnlyList<TrainingDevice>> addDevices)
     {
         var work = new Option<string>("--work") { Description = "Folder for the generated dataset and the runs' checkpoints (emptied first; default: under the temp folder)." };
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = BenchArguments.PresetOption();
         // Long enough that a run takes several seconds on two cores, so the fixed costs of a submission are measured against real training.
         var steps = new Option<int>("--steps") { Description = "Optimiser steps of each run.", DefaultValueFactory = _ => 60 };
         var batch = new Option<int>("--batch") { Description = "Samples per step.", DefaultValueFactory = _ => 18 };
@@ -26,9 +26,10 @@ public static class BenchTrainClusterCommand
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var folder = result.GetValue(work) ?? Path.Combine(Path.GetTempPath(), "platform-bench-train-cluster");
-            var settings = new TrainClusterSettings(result.GetValue(preset)!, result.GetValue(steps), result.GetValue(batch), result.GetValue(threads),
-                result.GetValue(seed), result.GetValue(shards), result.GetValue(perShard));
-            var measured = await TrainClusterBenchmark.RunAsync(startStorage, addDevices, folder, settings, result.GetValue(rounds), cancellationToken);
+            result.Preset(preset); // checked here: the scheduler would only fail the run after starting a silo
+            var settings = new TrainClusterSettings(result.GetValue(preset)!, result.AtLeast(steps, 1), result.AtLeast(batch, 1), result.AtLeast(threads, 1),
+                result.GetValue(seed), result.AtLeast(shards, 1), result.AtLeast(perShard, 1));
+            var measured = await TrainClusterBenchmark.RunAsync(startStorage, addDevices, folder, settings, result.AtLeast(rounds, 1), cancellationToken);
             foreach (var line in measured.Lines()) Console.WriteLine(line);
             return measured.SameWeights ? 0 : 1;
         });

@@ -7,7 +7,7 @@ public static class BenchTrainScaleCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model size: tiny or base.", DefaultValueFactory = _ => "tiny" };
+        var preset = BenchArguments.PresetOption();
         // Small steps keep a round of H = 50 steps under a minute on one core of a shared machine.
         var batch = new Option<int>("--batch") { Description = "Samples per step of each trainer.", DefaultValueFactory = _ => 6 };
         var syncEvery = new Option<int>("--sync-every") { Description = "H: local steps per DiLoCo round.", DefaultValueFactory = _ => 50 };
@@ -20,7 +20,8 @@ public static class BenchTrainScaleCommand
         foreach (var option in new Option[] { preset, batch, syncEvery, rounds, warmup, seed }) command.Options.Add(option);
         command.SetAction((ParseResult result, CancellationToken _) =>
         {
-            var settings = new TrainScaleSettings(result.GetValue(preset)!, result.GetValue(batch), result.GetValue(syncEvery), result.GetValue(rounds), result.GetValue(warmup), result.GetValue(seed));
+            result.Preset(preset); // the replicas build their models on their own threads, where a bad name would surface as a replica's failure
+            var settings = new TrainScaleSettings(result.GetValue(preset)!, result.AtLeast(batch, 1), result.AtLeast(syncEvery, 1), result.AtLeast(rounds, 1), result.AtLeast(warmup, 0), result.GetValue(seed));
             foreach (var line in TrainScaleBenchmark.Run(settings).Lines()) Console.WriteLine(line);
             return Task.FromResult(0);
         });

@@ -7,16 +7,27 @@ using static TorchSharp.torch;
 namespace Platform.Benchmarks;
 
 /// <summary>
+/// A few consecutive measured steps and the matmul rate measured next to them: the mean rate of the probes just before and
+/// just after the window. A change of load on the machine slows both, so their ratio holds where either alone does not.
+/// </summary>
+public sealed record MfuWindow(int Steps, double Seconds, double Flops, double ProbeFlopsPerSecond)
+{
+    /// <summary>The window's training FLOP/s over the matmul rate measured next to it.</summary>
+    public double Mfu => Flops / Seconds / ProbeFlopsPerSecond;
+}
+
+/// <summary>
 /// Result of `platform bench train`: the device's measured matmul peak and the training throughput
 /// against it, with the mean step split into its phases and the FLOPs into the model's parts.
-/// MFU is taken over the median step, as a burst of other load on a shared machine stretches a few
-/// steps by a lot and would move a mean from run to run.
+/// MFU is the median over windows (one step each by default) of each window's FLOP/s over the matmul rate probed next to it:
+/// a burst of other load on a shared machine stretches both the window and its probe, and a median keeps the
+/// windows a burst hits only one side of from moving the figure.
 /// </summary>
 public sealed record TrainingBenchmarkResult(
     string Device, string PeakType, int Threads, double PeakFlopsPerSecond, int MeasuredSteps, double SecondsPerStep, double FastestStepSeconds,
     double FlopsPerStep, double TokensPerSecond,
     double DataSeconds, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds, FlopsByPart FlopsByPart,
-    double StemSeconds, double? CpuTimeMfu, double PaddingShare)
+    double StemSeconds, double? CpuTimeMfu, double PaddingShare, IReadOnlyList<MfuWindow> Windows)
 {
     /// <summary>
     /// Share of the positions in attention's rectangles that are padding (per-sample PrefixLM splits
@@ -37,34 +48,44 @@ public sealed record TrainingBenchmarkResult(
     /// <summary>Whether the steps' batches came from the background loader (<see cref="TrainingOptions.PrefetchSteps"/>).</summary>
     public bool BackgroundLoader { get; init; }
 
-    /// <summary>Model FLOPs utilisation: achieved training FLOP/s (over the median step) over the measured matmul peak.</summary>
-    public double Mfu => FlopsPerStep / MedianStepSeconds / PeakFlopsPerSecond;
+    /// <summary>Model FLOPs utilisation: the median over <see cref="Windows"/> of each window's FLOP/s over the matmul rate probed next to it.</summary>
+    public double Mfu => BenchmarkStatistics.Median(Windows.Select(w => w.Mfu));
+
+    /// <summary>The median step's FLOP/s over the best matmul seen in any probe: the figure before interleaved probes, which load on the machine moves.</summary>
+    public double MedianStepPeakMfu => FlopsPerStep / MedianStepSeconds / PeakFlopsPerSecond;
+
+    /// <summary>The median of the probes' mean matmul rates.</summary>
+    public double MedianProbeFlopsPerSecond => BenchmarkStatistics.Median(Windows.Select(w => w.ProbeFlopsPerSecond));
 
     /// <summary>
     /// On the CPU: training FLOPs per second of processor time this process used, over the same for
-    /// the matmul peak. Wall-clock MFU falls when other processes share the cores; this ratio does
+    /// the matmul probes. Wall-clock MFU falls when other processes share the cores; this ratio does
     /// not, so it shows how efficiently the step uses the cores it gets. Null on CUDA.
     /// </summary>
     public double? CpuTimeMfu { get; init; } = CpuTimeMfu;
 
-    /// <summary>The same over the fastest measured step: what the run reaches when nothing else competes for the cores.</summary>
+    /// <summary>The same over the fastest measured step and the best matmul: what the run reaches when nothing else competes for the cores.</summary>
     public double FastestStepMfu => FlopsPerStep / FastestStepSeconds / PeakFlopsPerSecond;
 }
 
 /// <summary>
-/// Measures training speed as a ratio against a baseline taken in the same run: first the
-/// matrix-multiply peak of the device in the type the model computes in (fp32 on the CPU; the best
-/// of several large square products), then real training steps of the chosen preset on synthetic
-/// samples (random pixels and token ids, so no data set is needed), after warmup steps that are not
-/// counted. The peak is the best of several matmul runs, before and after the steps, so that a moment
-/// of contention during one of them does not set it.
+/// Measures training speed as a ratio against a baseline taken in the same run: real training steps of the chosen preset
+/// on synthetic samples (random pixels and token ids, so no data set is needed), after warmup steps that are not counted,
+/// in windows (one step each by default) with a short matrix-multiply probe before each window and after the last, in the type the
+/// model computes in (fp32 on the CPU) and on the same threads. On a machine whose other load comes and goes, a peak
+/// measured once before the steps (or the best of a few) is taken at another moment than the steps and moved the figure
+/// several-fold between runs; a probe next to each window sees the load the window saw.
 /// </summary>
 public static class TrainingBenchmark
 {
-    /// <param name="matmulSize">Side of the square matrices the peak is timed on; null: <see cref="PeakMatmulSize"/> of the trainer's device.</param>
-    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int? matmulSize = null, int peakRuns = 3)
+    /// <param name="matmulSize">Side of the square matrices the probes time; null: <see cref="PeakMatmulSize"/> of the trainer's device.</param>
+    /// <param name="stepsPerWindow">Measured steps between two matmul probes.</param>
+    /// <param name="productsPerProbe">Timed products of one probe (after one untimed product that brings the matrices back into the caches).</param>
+    public static TrainingBenchmarkResult Run(SimVlmConfig config, TrainingOptions options, int warmupSteps = 3, int measuredSteps = 30, int? matmulSize = null,
+        int stepsPerWindow = 1, int productsPerProbe = 4)
     {
-        if (peakRuns < 1) throw new ArgumentOutOfRangeException(nameof(peakRuns), "The peak needs at least one matmul run.");
+        if (measuredSteps < 1) throw new ArgumentOutOfRangeException(nameof(measuredSteps), "At least one step must be measured.");
+        if (stepsPerWindow < 1 || productsPerProbe < 1) throw new ArgumentOutOfRangeException(nameof(stepsPerWindow), "A window needs a step and a probe a product.");
         // A read of the loss every step, so that each step's time holds its own device work (on CUDA, steps between reads
         // only queue theirs); on the CPU, which computes as it goes, a read costs nothing.
         var trainerOptions = options with { Steps = warmupSteps + measuredSteps, CheckpointDirectory = null, WarmupSteps = 1, MetricsEvery = 1 };
@@ -73,32 +94,43 @@ public static class TrainingBenchmark
 
         using var trainer = SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
         int peakSize = matmulSize ?? PeakMatmulSize(trainer.Device);
-        // The peak in the type the model computes in: float32 on the CPU, bfloat16 on CUDA by default.
-        var peaks = new List<(double PerSecond, double PerCpuSecond)>();
-        int runsBefore = (peakRuns + 1) / 2;
-        for (int i = 0; i < runsBefore; i++) peaks.Add(MatmulPeak(trainer.Device, peakSize, trainer.ComputeType));
+        using var probe = new MatmulProbe(trainer.Device, peakSize, trainer.ComputeType);
         for (int i = 0; i < warmupSteps; i++) trainer.TrainStep();
-        var cpuTime = ProcessorTime();
-        var metrics = Enumerable.Range(0, measuredSteps).Select(_ => trainer.TrainStep()).ToArray();
-        double stepsCpuSeconds = (ProcessorTime() - cpuTime).TotalSeconds;
-        for (int i = runsBefore; i < peakRuns; i++) peaks.Add(MatmulPeak(trainer.Device, peakSize, trainer.ComputeType));
-        double peak = peaks.Max(p => p.PerSecond), peakPerCpuSecond = peaks.Max(p => p.PerCpuSecond);
-        double seconds = metrics.Sum(m => m.StepSeconds);
+
+        var probes = new List<MatmulTiming> { probe.Time(productsPerProbe) };
+        var metrics = new List<StepMetrics>();
+        var windows = new List<MfuWindow>();
+        double stepsCpuSeconds = 0;
+        while (metrics.Count < measuredSteps)
+        {
+            int steps = Math.Min(stepsPerWindow, measuredSteps - metrics.Count);
+            var cpuTime = ProcessorTime();
+            var clock = Stopwatch.StartNew();
+            var window = Enumerable.Range(0, steps).Select(_ => trainer.TrainStep()).ToArray();
+            double seconds = clock.Elapsed.TotalSeconds;
+            stepsCpuSeconds += (ProcessorTime() - cpuTime).TotalSeconds;
+            probes.Add(probe.Time(productsPerProbe));
+            windows.Add(new MfuWindow(steps, seconds, window.Sum(m => m.Flops), (probes[^2].MeanPerSecond + probes[^1].MeanPerSecond) / 2));
+            metrics.AddRange(window);
+        }
+        double peak = probes.Max(p => p.BestPerSecond);
+        double probeCpuSecondRate = probes.Sum(p => p.Flops) / probes.Sum(p => p.CpuSeconds);
+        double totalSeconds = metrics.Sum(m => m.StepSeconds);
         return new TrainingBenchmarkResult(
-            trainer.Device.type.ToString(), trainer.ComputeType == ScalarType.Float32 ? "fp32" : "bf16", get_num_threads(), peak, measuredSteps, seconds / measuredSteps, metrics.Min(m => m.StepSeconds),
-            metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / seconds,
+            trainer.Device.type.ToString(), trainer.ComputeType == ScalarType.Float32 ? "fp32" : "bf16", get_num_threads(), peak, measuredSteps, totalSeconds / measuredSteps, metrics.Min(m => m.StepSeconds),
+            metrics.Average(m => m.Flops), metrics.Sum(m => m.ModelTokens) / totalSeconds,
             metrics.Average(m => m.DataSeconds), metrics.Average(m => m.ForwardSeconds), metrics.Average(m => m.BackwardSeconds), metrics.Average(m => m.OptimizerSeconds),
             metrics.Select(m => m.FlopsByPart).Aggregate((a, b) => a + b) * (1.0 / measuredSteps),
             StemSeconds(config, trainer.Device, metrics[0].ImageTextSamples, measuredSteps),
-            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / peakPerCpuSecond : null,
-            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens))
+            trainer.Device.type == DeviceType.CPU ? metrics.Sum(m => m.Flops) / stepsCpuSeconds / probeCpuSecondRate : null,
+            1 - (double)metrics.Sum(m => m.ModelTokens) / metrics.Sum(m => m.PaddedTokens),
+            windows)
         {
             MedianStepSeconds = BenchmarkStatistics.Median(metrics.Select(m => m.StepSeconds)),
             MedianDataShare = BenchmarkStatistics.Median(metrics.Select(m => m.DataSeconds / m.StepSeconds)),
             BackgroundLoader = trainerOptions.PrefetchSteps > 0,
         };
     }
-
 
     /// <summary>
     /// The matrix side the peak is timed on. 1024 keeps a CPU run short; a GPU does a 1024 product in
@@ -119,7 +151,7 @@ public static class TrainingBenchmark
             Enumerable.Range(0, imageText).Select(_ => Sample(true)).ToArray(), Enumerable.Range(0, textOnly).Select(_ => Sample(false)).ToArray(), seed);
     }
 
-    private static TimeSpan ProcessorTime()
+    internal static TimeSpan ProcessorTime()
     {
         using var process = Process.GetCurrentProcess();
         return process.TotalProcessorTime;
@@ -155,20 +187,55 @@ public static class TrainingBenchmark
     /// </summary>
     public static (double PerSecond, double PerCpuSecond) MatmulPeak(Device device, int n, ScalarType type = ScalarType.Float32, int repeats = 10)
     {
+        using var probe = new MatmulProbe(device, n, type);
+        var timing = probe.Time(repeats);
+        return (timing.BestPerSecond, timing.Flops / timing.CpuSeconds);
+    }
+}
+
+/// <summary>One matmul probe: its best single product's FLOP/s, its mean FLOP/s over all its products, and what it cost.</summary>
+internal sealed record MatmulTiming(double BestPerSecond, double MeanPerSecond, double Flops, double CpuSeconds);
+
+/// <summary>Two random n x n matrices kept on the device, whose product is timed again and again.</summary>
+internal sealed class MatmulProbe : IDisposable
+{
+    private readonly Tensor a, b;
+    private readonly int n;
+
+    public MatmulProbe(Device device, int n, ScalarType type)
+    {
+        this.n = n;
+        a = randn(n, n, dtype: type, device: device).DetachFromDisposeScope();
+        b = randn(n, n, dtype: type, device: device).DetachFromDisposeScope();
+    }
+
+    /// <summary>One untimed product (kernels, caches), then <paramref name="products"/> timed ones, each waited for.</summary>
+    public MatmulTiming Time(int products)
+    {
         using var scope = NewDisposeScope();
-        var a = randn(n, n, dtype: type, device: device);
-        var b = randn(n, n, dtype: type, device: device);
-        matmul(a, b).sum().to(ScalarType.Float32).item<float>(); // warm up kernels and caches
+        Product();
+        var cpuTime = TrainingBenchmark.ProcessorTime();
+        var clock = Stopwatch.StartNew();
         double best = double.MaxValue;
-        var cpuTime = ProcessorTime();
-        for (int i = 0; i < repeats; i++)
+        for (int i = 0; i < products; i++)
         {
-            var clock = Stopwatch.StartNew();
-            using var product = matmul(a, b);
-            product[0, 0].to(ScalarType.Float32).item<float>(); // waits for the device
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            var started = clock.Elapsed.TotalSeconds;
+            Product();
+            best = Math.Min(best, clock.Elapsed.TotalSeconds - started);
         }
         double flops = 2.0 * n * n * n;
-        return (flops / best, flops * repeats / (ProcessorTime() - cpuTime).TotalSeconds);
+        return new MatmulTiming(flops / best, flops * products / clock.Elapsed.TotalSeconds, flops * products, (TrainingBenchmark.ProcessorTime() - cpuTime).TotalSeconds);
+    }
+
+    private void Product()
+    {
+        using var product = matmul(a, b);
+        product[0, 0].to(ScalarType.Float32).item<float>(); // waits for the device
+    }
+
+    public void Dispose()
+    {
+        a.Dispose();
+        b.Dispose();
     }
 }

@@ -27,8 +27,9 @@ public static class PlatformCommandLine
         root.Subcommands.Add(TokenizerCommands.Create());
         root.Subcommands.Add(EvalCommands.Create());
         root.Subcommands.Add(BenchmarkDataCommand.Create());
-        root.Subcommands.Add(BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken),
-            (silo, devices) => silo.AddPlatformDevices(devices)));
+        root.Subcommands.Add(CommandInputErrors.ReportingInputErrors(
+            BenchCommands.Create(cancellationToken => InMemoryAzuriteStorage.StartAsync("bench-datasets", cancellationToken), (silo, devices) => silo.AddPlatformDevices(devices)),
+            "bench"));
         return root;
     }
 }
