@@ -131,7 +131,16 @@ public static class IngestClusterCommands
             Console.Error.WriteLine(e.Message);
             return 2;
         }
-        await using var client = await PlatformClient.ConnectAsync(configuration, cancellationToken);
-        return await action(client.Grains, configuration);
+        PlatformClient client;
+        try
+        {
+            client = await PlatformClient.ConnectAsync(configuration, cancellationToken);
+        }
+        catch (PlatformUnreachableException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        await using (client) return await action(client.Grains, configuration);
     }
 }

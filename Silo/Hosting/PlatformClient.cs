@@ -20,6 +20,8 @@ public sealed class PlatformClient : IAsyncDisposable
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A start that fails is reported by the command in one line (or rethrown); the host's own stack trace would bury it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // Commands print results on stdout (`ingest submit` prints a job id for scripts); the host's start/stop lines would mix in.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.UseOrleansClient(client =>
@@ -39,9 +41,17 @@ public sealed class PlatformClient : IAsyncDisposable
             }
         });
         var host = builder.Build();
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connecting.CancelAfter(configuration.Clustering.ClientConnectTimeout);
         try
         {
-            await host.StartAsync(cancellationToken);
+            await host.StartAsync(connecting.Token);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested
+            && error is OperationCanceledException or Orleans.Runtime.Messaging.ConnectionFailedException or SiloUnavailableException)
+        {
+            host.Dispose();
+            throw new PlatformUnreachableException(Unreachable(configuration), error);
         }
         catch
         {
@@ -51,9 +61,23 @@ public sealed class PlatformClient : IAsyncDisposable
         return new PlatformClient(host);
     }
 
+    private static string Unreachable(PlatformConfiguration configuration)
+    {
+        var clustering = configuration.Clustering;
+        var gateway = clustering.Mode == ClusteringMode.Localhost
+            ? $"the gateway at 127.0.0.1:{clustering.GatewayPort}"
+            : $"a gateway of cluster '{clustering.ClusterId}' (listed in the storage's membership table)";
+        var tls = SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.TlsCertificate));
+        return $"Could not reach {gateway} in {clustering.ClientConnectTimeout}: is the platform running there, and is {tls} the cluster's own "
+            + $"certificate (empty when the cluster has none)? {SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.ClientConnectTimeout))} sets how long to try.";
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();
     }
 }
+
+/// <summary>No gateway of the platform took the client within <see cref="ClusteringSettings.ClientConnectTimeout"/>; the message says what to check.</summary>
+public sealed class PlatformUnreachableException(string message, Exception inner) : Exception(message, inner);
