@@ -3,11 +3,20 @@ using Orleans.Storage;
 
 namespace Platform.Grains.Work;
 
-/// <summary>One stored page of a <see cref="PagedRows{TRow}"/>: a storage row of its own.</summary>
+/// <summary>One stored page of a <see cref="PagedRows{TRow}"/> or a <see cref="RowArchive{TRow}"/>: a storage row of its own.</summary>
 [GenerateSerializer]
 public sealed class RowPage<TRow>
 {
     [Id(0)] public List<TRow> Rows { get; set; } = [];
+
+    /// <summary>The page stored under <paramref name="name"/> with its ETag; no rows when there is none.</summary>
+    public static async Task<GrainState<RowPage<TRow>>> ReadAsync(IGrainStorage storage, string name, GrainId owner)
+    {
+        var page = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
+        await storage.ReadStateAsync(name, owner, page);
+        page.State ??= new RowPage<TRow>();
+        return page;
+    }
 }
 
 /// <summary>
@@ -30,7 +39,10 @@ public sealed class PagedRowsHead
 /// Order of writes, so a crash at any point leaves a readable whole: the owner calls <see cref="WriteAsync"/> (changed pages)
 /// before it writes its own state (the head). A page rewritten in place only ever moves its rows forward, which is what the
 /// owner would have written anyway. A list replaced as a whole (<see cref="StartGeneration"/>) goes into pages of a new
-/// generation, so until the head naming it is stored, the pages of the old generation are still there, untouched.
+/// generation, so until the head naming it is stored, the pages of the old generation are still there, untouched. Rows past the
+/// stored head (a page written, the head after it not) are not read at activation, and the next save writes their page over them,
+/// as <see cref="RowArchive{TRow}"/> does: the two differ in what they keep in memory (every row here, which the owner changes in
+/// place; only the last page there, of rows that never change), and share the page itself (<see cref="RowPage{TRow}"/>).
 /// </para>
 /// </summary>
 /// <param name="fingerprint">
@@ -55,17 +67,14 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
     /// <summary>Reads the pages the head names (at activation).</summary>
     public async Task LoadAsync()
     {
-        var loaded = await Task.WhenAll(Enumerable.Range(0, PageCount(head.Count)).Select(async page =>
-        {
-            var state = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
-            await storage.ReadStateAsync(PageName(head.Generation, page), owner, state);
-            state.State ??= new RowPage<TRow>();
-            return state;
-        }));
+        var loaded = await Task.WhenAll(Enumerable.Range(0, PageCount(head.Count)).Select(page => RowPage<TRow>.ReadAsync(storage, PageName(head.Generation, page), owner)));
         Items.Clear();
         foreach (var page in loaded) Items.AddRange(page.State!.Rows);
-        if (Items.Count != head.Count)
+        if (Items.Count < head.Count)
             throw new InvalidOperationException($"The stored pages of {name} hold {Items.Count} rows where {head.Count} were written.");
+        // Rows past the head are what a crash left between writing a page and storing the head: not read. Their page's
+        // fingerprints below still count them, so the next save writes that page over them.
+        Items.RemoveRange(head.Count, Items.Count - head.Count);
         pages = [.. loaded];
         stored = [.. loaded.Select(page => Fingerprints(page.State!.Rows))];
     }
@@ -110,9 +119,7 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
             // A page this activation has not stored yet may exist all the same: written by an activation that died before its
             // head named the page (the same generation is started again then), or cleared by a storage that keeps an empty row.
             // Writing over it needs its ETag; without one the write would be refused as a conflict for good.
-            var existing = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
-            await storage.ReadStateAsync(name, owner, existing);
-            state.ETag = existing.ETag;
+            state.ETag = (await RowPage<TRow>.ReadAsync(storage, name, owner)).ETag;
         }
         state.State = new RowPage<TRow> { Rows = rows };
         await storage.WriteStateAsync(name, owner, state);

@@ -69,12 +69,7 @@ public sealed class RowArchive<TRow>(IGrainStorage storage, GrainId owner, strin
     }
 
     /// <summary>The row stored under <paramref name="rowKey"/>, or null.</summary>
-    public async Task<TRow?> FindAsync(string rowKey)
-    {
-        var keyed = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
-        await storage.ReadStateAsync(KeyedName(rowKey), owner, keyed);
-        return keyed.State?.Rows.FirstOrDefault();
-    }
+    public async Task<TRow?> FindAsync(string rowKey) => (await RowPage<TRow>.ReadAsync(storage, KeyedName(rowKey), owner)).State!.Rows.FirstOrDefault();
 
     /// <summary>Up to <paramref name="take"/> of the rows appended last, newest first.</summary>
     public async Task<IReadOnlyList<TRow>> NewestAsync(int take)
@@ -92,9 +87,7 @@ public sealed class RowArchive<TRow>(IGrainStorage storage, GrainId owner, strin
     private async Task<GrainState<RowPage<TRow>>> PageAsync(int page)
     {
         if (last is { } known && known.Page == page) return known.State;
-        var stored = new GrainState<RowPage<TRow>>(new RowPage<TRow>());
-        await storage.ReadStateAsync(PageName(page), owner, stored);
-        stored.State ??= new RowPage<TRow>();
+        var stored = await RowPage<TRow>.ReadAsync(storage, PageName(page), owner);
         // Only the last page is kept: it is the one appends write.
         if (page >= (head.Count - 1) / pageSize) last = (page, stored);
         return stored;

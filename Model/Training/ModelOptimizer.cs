@@ -11,6 +11,11 @@ namespace Platform.Model.Training;
 /// clipped by its global norm; and an update dropped when that norm is not finite, since it would turn every
 /// weight into NaN.
 /// </summary>
+/// <remarks>
+/// Kept apart from <see cref="DeviceAdamW"/> on purpose: that is the update rule on any parameter groups, checked step for step
+/// against TorchSharp's AdamW on a small network and owning the checkpoint's optimiser format; this is the training recipe (which
+/// weights decay, the learning rate of each step) that every loop shares, and changes for other reasons.
+/// </remarks>
 public sealed class ModelOptimizer : IDisposable
 {
     private readonly DeviceAdamW adamW;

@@ -134,20 +134,13 @@ public static class IngestClusterCommands
         PlatformClient client;
         try
         {
-            client = await PlatformClient.ConnectAsync(configuration, cancellationToken, giveUpAfter: TimeSpan.FromSeconds(15));
+            client = await PlatformClient.ConnectAsync(configuration, cancellationToken);
         }
-        catch (Exception e) when (e is Orleans.Runtime.Messaging.ConnectionFailedException or SiloUnavailableException or OrleansMessageRejectionException)
+        catch (PlatformUnreachableException e)
         {
-            Console.Error.WriteLine($"No platform answers at {DescribeGateways(configuration)} ({e.Message}): start one with `platform up`, " +
-                "or point Clustering settings (PLATFORM_Clustering__Mode, PLATFORM_Clustering__GatewayPort, Storage:ConnectionString) at the running one.");
-            return 2;
+            Console.Error.WriteLine(e.Message);
+            return 1;
         }
-        await using (client)
-            return await action(client.Grains, configuration);
+        await using (client) return await action(client.Grains, configuration);
     }
-
-    private static string DescribeGateways(PlatformConfiguration configuration) =>
-        configuration.Clustering.Mode == ClusteringMode.Localhost
-            ? $"gateway 127.0.0.1:{configuration.Clustering.GatewayPort}"
-            : $"the gateways cluster '{configuration.Clustering.ClusterId}' lists in {configuration.StorageConnection.TableEndpoint}";
 }

@@ -16,27 +16,20 @@ public sealed class PlatformClient : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster;
 
-    /// <param name="giveUpAfter">
-    /// How long to keep trying when no gateway answers; null keeps Orleans' own retries (minutes). A command run by a
-    /// person gives up sooner and says why, since a platform that is not running will not start by itself.
-    /// </param>
-    public static async Task<PlatformClient> ConnectAsync(PlatformConfiguration configuration, CancellationToken cancellationToken = default,
-        TimeSpan? giveUpAfter = null)
+    public static async Task<PlatformClient> ConnectAsync(PlatformConfiguration configuration, CancellationToken cancellationToken = default)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        if (giveUpAfter is not null)
-        {
-            // Each failed attempt is a warning with a stack trace, and the host logs the final failure again; the caller says it once.
-            builder.Logging.AddFilter("Orleans", LogLevel.Error);
-            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        }
+        // A start that fails is reported by the command in one line (or rethrown); the host's own stack trace would bury it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        // Orleans warns with a stack trace at every failed gateway attempt; a command reports the outcome once, and its
+        // stdout (a job id for scripts) must not carry them.
+        builder.Logging.AddFilter("Orleans", LogLevel.Error);
         // Commands print results on stdout (`ingest submit` prints a job id for scripts); the host's start/stop lines would mix in.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.UseOrleansClient(client =>
         {
             var clustering = configuration.Clustering;
-            if (giveUpAfter is { } patience) client.UseConnectionRetryFilter(new RetryUntil(patience));
             if (ClusterTls.Load(clustering) is { } certificate) client.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             if (clustering.Mode == ClusteringMode.Localhost)
                 client.UseLocalhostClustering(clustering.GatewayPort, clustering.ServiceId, clustering.ClusterId);
@@ -51,9 +44,17 @@ public sealed class PlatformClient : IAsyncDisposable
             }
         });
         var host = builder.Build();
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connecting.CancelAfter(configuration.Clustering.ClientConnectTimeout);
         try
         {
-            await host.StartAsync(cancellationToken);
+            await host.StartAsync(connecting.Token);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested
+            && error is OperationCanceledException or Orleans.Runtime.Messaging.ConnectionFailedException or SiloUnavailableException)
+        {
+            host.Dispose();
+            throw new PlatformUnreachableException(Unreachable(configuration), error);
         }
         catch
         {
@@ -63,18 +64,15 @@ public sealed class PlatformClient : IAsyncDisposable
         return new PlatformClient(host);
     }
 
-    /// <summary>Retries a failed connection every second until <paramref name="patience"/> has passed since the first failure.</summary>
-    private sealed class RetryUntil(TimeSpan patience) : IClientConnectionRetryFilter
+    private static string Unreachable(PlatformConfiguration configuration)
     {
-        private System.Diagnostics.Stopwatch? _failing;
-
-        public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
-        {
-            _failing ??= System.Diagnostics.Stopwatch.StartNew();
-            if (_failing.Elapsed >= patience) return false;
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            return true;
-        }
+        var clustering = configuration.Clustering;
+        var gateway = clustering.Mode == ClusteringMode.Localhost
+            ? $"the gateway at 127.0.0.1:{clustering.GatewayPort}"
+            : $"a gateway of cluster '{clustering.ClusterId}' (listed in the storage's membership table)";
+        var tls = SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.TlsCertificate));
+        return $"Could not reach {gateway} in {clustering.ClientConnectTimeout}: is the platform running there (`platform up` starts one), and is {tls} the cluster's own "
+            + $"certificate (empty when the cluster has none)? {SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.ClientConnectTimeout))} sets how long to try.";
     }
 
     public async ValueTask DisposeAsync()
@@ -83,3 +81,6 @@ public sealed class PlatformClient : IAsyncDisposable
         _host.Dispose();
     }
 }
+
+/// <summary>No gateway of the platform took the client within <see cref="ClusteringSettings.ClientConnectTimeout"/>; the message says what to check.</summary>
+public sealed class PlatformUnreachableException(string message, Exception inner) : Exception(message, inner);

@@ -56,6 +56,12 @@ public sealed class ClusteringSettings
     public string? TlsCertificatePassword { get; set; }
 
     /// <summary>
+    /// How long a client command tries to reach a gateway before it gives up and says so in one line. Orleans on its own retries a
+    /// gateway that refuses the client (another TLS certificate) or does not answer for about three minutes, then fails with a stack trace.
+    /// </summary>
+    public TimeSpan ClientConnectTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The silo runs in a Kubernetes pod (AzureTable mode): Orleans' Kubernetes hosting takes the silo name, advertised
     /// address and cluster/service ids from the pod (`POD_NAME`, `POD_IP`, `ORLEANS_CLUSTER_ID`, `ORLEANS_SERVICE_ID`)
     /// instead of `AdvertisedAddress`, and deletes the pods of silos the cluster declared dead. See deploy/k8s.

@@ -48,6 +48,8 @@ public static class SettingsValidation
             if (!System.Net.IPAddress.TryParse(s.AdvertisedAddress, out _))
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.AdvertisedAddress))} = '{s.AdvertisedAddress}' is not an IP address.");
             if (ClusterTls.Problem(s, out var certificate) is { } tls) errors.Add(tls);
+            if (s.ClientConnectTimeout <= TimeSpan.Zero)
+                errors.Add($"{Name(ClusteringSettings.Section, nameof(s.ClientConnectTimeout))} = {s.ClientConnectTimeout} must be positive (default 00:01:00).");
             certificate?.Dispose();
             if (s.Kubernetes && s.Mode != ClusteringMode.AzureTable)
                 errors.Add($"{Name(ClusteringSettings.Section, nameof(s.Kubernetes))} is true but {nameof(s.Mode)} is {s.Mode}; pods form a cluster only with {nameof(ClusteringMode.AzureTable)} membership.");

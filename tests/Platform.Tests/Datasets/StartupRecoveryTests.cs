@@ -30,7 +30,7 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
     }
 
     [Fact]
-    public async Task Lost_commits_are_added_back_before_the_check_which_reports_an_overwritten_and_a_missing_tar_and_changes_neither()
+    public async Task Lost_commits_are_added_back_before_the_check_which_reports_overwritten_and_missing_tars_the_added_back_ones_too_and_changes_none()
     {
         var ct = TestContext.Current.CancellationToken;
         var damaged = "damaged-" + Guid.NewGuid().ToString("N")[..8];
@@ -47,9 +47,12 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
         var foreignShard = Commit(foreign, 0, [6, 6]);
         await shared.Grains.GetGrain<IDatasetGrain>(foreign).AddShards([foreignShard]);
         File.Delete(foreignShard.Location);
-        // Committed and journaled, but the storage lost the manifest append (a dataset its grain never saw).
+        // Committed and journaled, but the storage lost the manifest append (a dataset its grain never saw); one of its tars is gone
+        // too, which the check must still see in the shards the re-drive has just added back.
         var lostShard = Commit(lost, 0, [7, 7]);
-        await journal.AppendAsync(lost, [lostShard], ct);
+        var lostAndMissing = Commit(lost, 1, [8, 8]);
+        await journal.AppendAsync(lost, [lostShard, lostAndMissing], ct);
+        File.Delete(lostAndMissing.Location);
 
         var board = new DatasetCheckBoard();
         var retry = Options.Create(new StorageRetryOptions());
@@ -63,8 +66,9 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
         Assert.Null(board.Error);
         var results = board.Results!.ToDictionary(r => r.Dataset);
         Assert.Equal([damaged, lost], results.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal(1, results[lost].ShardsChecked);
-        Assert.Empty(results[lost].Problems);
+        Assert.Equal(["00000", "00001"], (await shared.Grains.GetGrain<IDatasetGrain>(lost).ListShards(0, 100)).Select(s => s.ShardId));
+        Assert.Equal(2, results[lost].ShardsChecked);
+        Assert.Equal([(ManifestProblemKind.TarMissing, "00001")], results[lost].Problems.Select(p => (p.Kind, p.ShardId)));
         Assert.Equal([(ManifestProblemKind.ChecksumDiffers, "00000"), (ManifestProblemKind.TarMissing, "00001")],
             results[damaged].Problems.Select(p => (p.Kind, p.ShardId)).Order());
         Assert.Equal([9, 9, 9], File.ReadAllBytes(overwritten.Location));

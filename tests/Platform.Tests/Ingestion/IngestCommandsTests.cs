@@ -11,6 +11,18 @@ public sealed class IngestCommandsTests : IDisposable
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
+    /// <summary>
+    /// Waits over HTTP, then the test runs `ingest status` once: polling with the command started a process (seconds under load)
+    /// for every look, and only the last one was asserted on.
+    /// </summary>
+    private static Task WaitUntilOverAsync(RunningPlatform platform, string jobId) => Training.TrainingKillTests.WaitUntilAsync(async () =>
+    {
+        using var response = await platform.Http.GetAsync($"/api/ingest/jobs/{jobId}", TestContext.Current.CancellationToken);
+        if (!response.IsSuccessStatusCode) return false;
+        using var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        return status.RootElement.GetProperty("isOver").GetBoolean();
+    }, $"ingest job {jobId} to end", TimeSpan.FromMinutes(1));
+
     [Fact]
     public async Task Submit_prints_a_job_id_that_status_follows_to_completion_and_a_repeated_submit_finds_the_same_job()
     {
@@ -26,10 +38,8 @@ public sealed class IngestCommandsTests : IDisposable
         var again = await platform.RunAsync(submit);
         Assert.Equal(jobId, again.Stdout.Trim());
 
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        (int ExitCode, string Stdout, string Stderr) status;
-        do status = await platform.RunAsync("ingest", "status", jobId);
-        while (!status.Stdout.Contains(": Completed,", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        await WaitUntilOverAsync(platform, jobId);
+        var status = await platform.RunAsync("ingest", "status", jobId);
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
         Assert.Contains($"{jobId}: Completed, 2/2 units done, 0 restarts", status.Stdout);
         Assert.Contains($"{File.ReadLines(Path.Combine(output, "candidates.jsonl")).Count()} kept", status.Stdout);
@@ -150,10 +160,8 @@ public sealed class IngestCommandsTests : IDisposable
             "ingest", "submit", containerUrl + "/in", "--dataset", "webblobs", "--out", output, "--dataset-location", containerUrl + "/datasets/webblobs");
         Assert.True(submitted.ExitCode == 0, submitted.Stderr);
         var jobId = submitted.Stdout.Trim();
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        (int ExitCode, string Stdout, string Stderr) status;
-        do status = await platform.RunAsync("ingest", "status", jobId);
-        while (!status.Stdout.Contains(": Completed,", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        await WaitUntilOverAsync(platform, jobId);
+        var status = await platform.RunAsync("ingest", "status", jobId);
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
         Assert.Contains($"{jobId}: Completed, 2/2 units done", status.Stdout);
         var blobs = new List<string>();

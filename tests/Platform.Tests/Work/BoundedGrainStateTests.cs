@@ -125,6 +125,41 @@ public sealed class BoundedGrainStateTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task Rows_a_crash_left_past_the_stored_head_neither_stop_the_grain_activating_nor_survive_its_next_appends()
+    {
+        var watchName = "crashed-watch-" + Guid.NewGuid().ToString("N")[..8];
+        var written = DateTimeOffset.UtcNow;
+        DroppedFile Dropped(string name) => new($"incoming/{name}.warc.gz", 1, written);
+        await using (var cluster = await StartAsync())
+        {
+            var watch = cluster.Client.GetGrain<IIngestWatchGrain>(watchName);
+            await watch.Claim([Dropped("a"), Dropped("b"), Dropped("c")]);
+            // The crash: a later claim's page reached the table, the state counting its rows (the head) never did.
+            var storage = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(Platform.Grains.PlatformStorage.GrainStateProvider);
+            var page = new GrainState<RowPage<WatchedFile>>(new RowPage<WatchedFile>());
+            await storage.ReadStateAsync("ingestwatch-files-g0-p0", watch.GetGrainId(), page);
+            Assert.Equal(3, page.State!.Rows.Count);
+            page.State.Rows.AddRange([
+                new WatchedFile("incoming/lost-1.warc.gz", 1, written, "lost-1", written, false),
+                new WatchedFile("incoming/lost-2.warc.gz", 1, written, "lost-2", written, true)]);
+            await storage.WriteStateAsync("ingestwatch-files-g0-p0", watch.GetGrainId(), page);
+        }
+
+        await using (var cluster = await StartAsync())
+        {
+            var watch = cluster.Client.GetGrain<IIngestWatchGrain>(watchName);
+            Assert.Equal(["incoming/a.warc.gz", "incoming/b.warc.gz", "incoming/c.warc.gz"], (await watch.GetStatus()).Files.Select(f => f.RelativePath));
+            await watch.Claim([Dropped("d")]);
+        }
+        await using (var cluster = await StartAsync())
+        {
+            var files = (await cluster.Client.GetGrain<IIngestWatchGrain>(watchName).GetStatus()).Files;
+            Assert.Equal(["incoming/a.warc.gz", "incoming/b.warc.gz", "incoming/c.warc.gz", "incoming/d.warc.gz"], files.Select(f => f.RelativePath));
+            Assert.All(files, f => Assert.False(f.Submitted));
+        }
+    }
+
+    [Fact]
     public async Task The_pages_of_a_replaced_generation_are_deleted_from_the_table_once_the_new_head_is_stored()
     {
         await using var cluster = await StartAsync();
