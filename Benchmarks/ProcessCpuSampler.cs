@@ -48,10 +48,13 @@ public sealed class ProcessCpuSampler : IDisposable
         if (inside.Length < 2) return null;
         var (first, last) = (inside[0], inside[^1]);
         double seconds = (last.At - first.At).TotalSeconds;
-        var threads = last.ThreadTicks
-            .Where(t => first.ThreadTicks.ContainsKey(t.Key))
-            .Select(t => (t.Value - first.ThreadTicks[t.Key]) / TicksPerSecond / seconds)
-            .OrderDescending().Take(4).ToArray();
+        // Summed sample to sample, so that a thread started within the window (a replica's thread of one round) counts
+        // from its start; one that ended loses only its last interval.
+        var threadTicks = new Dictionary<int, long>();
+        for (int i = 1; i < inside.Length; i++)
+            foreach (var (id, ticks) in inside[i].ThreadTicks)
+                threadTicks[id] = threadTicks.GetValueOrDefault(id) + ticks - inside[i - 1].ThreadTicks.GetValueOrDefault(id);
+        var threads = threadTicks.Values.Select(ticks => ticks / TicksPerSecond / seconds).OrderDescending().Take(4).ToArray();
         return new CpuUse((last.ProcessSeconds - first.ProcessSeconds) / seconds, threads, seconds);
     }
 
