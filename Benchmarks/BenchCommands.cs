@@ -19,7 +19,7 @@ public static class BenchCommands
         bench.Subcommands.Add(BenchDecodeCommand.Create());
         bench.Subcommands.Add(BenchRetrievalCommand.Create());
         bench.Subcommands.Add(BenchTokenizerCommand.Create());
-        bench.Subcommands.Add(BenchTrainScaleCommand.Create());
+        bench.Subcommands.Add(BenchTrainScaleCommand.Create(startClusterStorage, addDevices));
         return bench;
     }
 }

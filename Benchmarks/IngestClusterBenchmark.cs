@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Platform.Datasets;
 using Platform.Grains.Ingestion;
 using Platform.Ingestion.Runs;
@@ -91,45 +87,19 @@ public static class IngestClusterBenchmark
     private static async Task<TimeSpan> RunJobAsync(IClusterStorage storage, int silos, string[] inputs, string output, IngestJobSettings settings,
         CancellationToken cancellationToken)
     {
-        var serviceId = "bench-" + Guid.NewGuid().ToString("N")[..8];
-        var siloPorts = Enumerable.Range(0, silos).Select(_ => FreeTcpPort()).ToArray();
-        var hosts = new List<IHost>();
-        try
+        await using var cluster = await InProcessCluster.StartAsync(storage, silos, "bench-", configure: null, cancellationToken);
+        var jobId = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var job = cluster.Grains.GetGrain<IIngestJobGrain>(jobId);
+        var clock = Stopwatch.StartNew();
+        var status = await job.Submit(new IngestJobRequest(inputs, output, settings, jobId));
+        while (!status.IsOver)
         {
-            for (var i = 0; i < silos; i++)
-            {
-                var builder = Host.CreateApplicationBuilder();
-                builder.Logging.ClearProviders();
-                var (siloPort, primary) = (siloPorts[i], i == 0 ? null : new IPEndPoint(IPAddress.Loopback, siloPorts[0]));
-                builder.UseOrleans(silo =>
-                {
-                    silo.UseLocalhostClustering(siloPort, FreeTcpPort(), primary, serviceId, serviceId);
-                    storage.AddTo(silo);
-                });
-                var host = builder.Build();
-                await host.StartAsync(cancellationToken);
-                hosts.Add(host);
-            }
-            var job = hosts[0].Services.GetRequiredService<IGrainFactory>().GetGrain<IIngestJobGrain>(serviceId);
-            var clock = Stopwatch.StartNew();
-            var status = await job.Submit(new IngestJobRequest(inputs, output, settings, serviceId));
-            while (!status.IsOver)
-            {
-                await Task.Delay(20, cancellationToken);
-                status = await job.GetStatus();
-            }
-            var elapsed = clock.Elapsed;
-            if (status.Phase != IngestJobPhase.Completed) throw new InvalidOperationException($"The benchmark job on {silos} silo(s) failed: {status.Error}");
-            return elapsed;
+            await Task.Delay(20, cancellationToken);
+            status = await job.GetStatus();
         }
-        finally
-        {
-            foreach (var host in Enumerable.Reverse(hosts))
-            {
-                await host.StopAsync(CancellationToken.None);
-                host.Dispose();
-            }
-        }
+        var elapsed = clock.Elapsed;
+        if (status.Phase != IngestJobPhase.Completed) throw new InvalidOperationException($"The benchmark job on {silos} silo(s) failed: {status.Error}");
+        return elapsed;
     }
 
     private static bool SameShards(string expected, string actual)
@@ -137,12 +107,5 @@ public static class IngestClusterBenchmark
         static string[] Tars(string folder) => [.. Directory.GetFiles(folder, "*.tar").Select(Path.GetFileName).Order(StringComparer.Ordinal)!];
         return Tars(expected).SequenceEqual(Tars(actual))
                && Tars(expected).All(name => File.ReadAllBytes(Path.Combine(expected, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(actual, name))));
-    }
-
-    internal static int FreeTcpPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Platform.Datasets;
 using Platform.Grains.Devices;
 using Platform.Grains.Training;
@@ -73,11 +71,11 @@ public static class TrainClusterBenchmark
         var shards = await TrainingDatasetGenerator.WriteAsync(Path.Combine(workDirectory, "dataset"), settings.Shards, settings.SamplesPerShard, seed: 1, cancellationToken);
 
         await using var storage = await startStorage(cancellationToken);
-        using var silo = await StartSiloAsync(storage, addDevices, cancellationToken);
-        var grains = silo.Services.GetRequiredService<IGrainFactory>();
+        await using var cluster = await StartSilosAsync(storage, addDevices, silos: 1, "bench-train-", cancellationToken);
+        var grains = cluster.Grains;
         await TrainingDatasetGenerator.CommitAsync(grains, Dataset, shards);
         // As `platform train --dataset` finds them: the committed shards in manifest order.
-        var manifests = silo.Services.GetRequiredService<DatasetManifestStore>();
+        var manifests = cluster.Silos[0].Services.GetRequiredService<DatasetManifestStore>();
         var committed = (await manifests.ReadAsync(Dataset, cancellationToken)).Entries.Select(manifests.Resolve).ToList();
 
         var run = 0;
@@ -97,7 +95,6 @@ public static class TrainClusterBenchmark
         var difference = CheckpointWeights.MaxDifference(firstCommand, firstCluster);
         var measured = new List<TrainClusterRound>();
         for (var round = 0; round < rounds; round++) measured.Add((await RoundAsync(commandFirst: round % 2 == 1)).Round);
-        await silo.StopAsync(CancellationToken.None);
         return new TrainClusterBenchmarkResult(settings, warmup, measured, difference);
     }
 
@@ -131,34 +128,33 @@ public static class TrainClusterBenchmark
     private static async Task<double> TrainOnClusterAsync(IGrainFactory grains, TrainClusterSettings settings, string runId, string checkpointFolder,
         CancellationToken cancellationToken)
     {
-        var scheduler = grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
         var clock = Stopwatch.StartNew();
-        var summary = await scheduler.Submit(Spec(settings, runId, checkpointFolder));
-        while (!summary.IsFinished)
-        {
-            await Task.Delay(25, cancellationToken);
-            summary = await scheduler.Get(runId) ?? throw new InvalidOperationException($"The scheduler lost run {runId}.");
-        }
-        var elapsed = clock.Elapsed.TotalSeconds;
-        if (summary.Phase != TrainingRunPhase.Completed)
-            throw new InvalidOperationException($"The benchmark run {runId} ended {summary.Phase}: {summary.Error}");
-        return elapsed;
+        await RunToCompletionAsync(grains, Spec(settings, runId, checkpointFolder), cancellationToken);
+        return clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<IHost> StartSiloAsync(IClusterStorage storage, Action<ISiloBuilder, IReadOnlyList<TrainingDevice>> addDevices,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Submits <paramref name="spec"/> to the training scheduler and waits for it to complete (a run that ends otherwise throws);
+    /// returns the devices it last held while running, which a completed run's summary no longer lists.
+    /// </summary>
+    internal static async Task<IReadOnlyList<DeviceAddress>> RunToCompletionAsync(IGrainFactory grains, TrainingRunSpec spec, CancellationToken cancellationToken)
     {
-        var serviceId = "bench-train-" + Guid.NewGuid().ToString("N")[..8];
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.UseOrleans(silo =>
+        var scheduler = grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
+        var summary = await scheduler.Submit(spec);
+        IReadOnlyList<DeviceAddress> held = [];
+        while (!summary.IsFinished)
         {
-            silo.UseLocalhostClustering(IngestClusterBenchmark.FreeTcpPort(), IngestClusterBenchmark.FreeTcpPort(), null, serviceId, serviceId);
-            storage.AddTo(silo);
-            addDevices(silo, [DeviceDetection.CpuSlot(0)]);
-        });
-        var host = builder.Build();
-        await host.StartAsync(cancellationToken);
-        return host;
+            if (summary.Phase == TrainingRunPhase.Running && summary.Devices.Count > 0) held = summary.Devices;
+            await Task.Delay(25, cancellationToken);
+            summary = await scheduler.Get(spec.RunId) ?? throw new InvalidOperationException($"The scheduler lost run {spec.RunId}.");
+        }
+        if (summary.Phase != TrainingRunPhase.Completed)
+            throw new InvalidOperationException($"The benchmark run {spec.RunId} ended {summary.Phase}: {summary.Error}");
+        return held;
     }
+
+    /// <summary>In-process silos on <paramref name="storage"/>, each offering one CPU device as the host offers its own.</summary>
+    internal static Task<InProcessCluster> StartSilosAsync(IClusterStorage storage, Action<ISiloBuilder, IReadOnlyList<TrainingDevice>> addDevices, int silos,
+        string servicePrefix, CancellationToken cancellationToken) =>
+        InProcessCluster.StartAsync(storage, silos, servicePrefix, (silo, _) => addDevices(silo, [DeviceDetection.CpuSlot(0)]), cancellationToken);
 }

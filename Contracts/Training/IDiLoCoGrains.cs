@@ -65,6 +65,7 @@ public sealed record DiLoCoReplicaAssignment(
 
 /// <param name="Part">The data part (and its epoch) the replica trained on.</param>
 /// <param name="Steps">Its local steps' metrics, numbered 1 to H.</param>
+/// <param name="Silo">The silo the replica trained on (its parsable address), as the replica itself found it.</param>
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoRoundReport(
     [property: Id(0)] int Rank,
@@ -73,7 +74,8 @@ public sealed record DiLoCoRoundReport(
     [property: Id(3)] int InitialChunks,
     [property: Id(4)] int Epoch,
     [property: Id(5)] int Part,
-    [property: Id(6)] IReadOnlyList<TrainingStepRecord> Steps);
+    [property: Id(6)] IReadOnlyList<TrainingStepRecord> Steps,
+    [property: Id(7)] string? Silo = null);
 
 /// <summary>A replica as the coordinator sees it.</summary>
 [GenerateSerializer, Immutable]
@@ -86,6 +88,8 @@ public sealed record DiLoCoReplicaProgress(
     [property: Id(5)] bool ReportedThisRound);
 
 /// <summary>One completed round: who took part, on which data parts, the bytes sent up and how long the first reporter waited at the barrier.</summary>
+/// <param name="Silos">The silo each of <paramref name="Ranks"/> trained on, as its replica reported it (null entries: a replica that did not say).</param>
+/// <param name="AllReportedAt">When the last replica's report was in and the outer step began: from one round's to the next's is a whole round.</param>
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoRoundRecord(
     [property: Id(0)] int Round,
@@ -94,7 +98,9 @@ public sealed record DiLoCoRoundRecord(
     [property: Id(3)] IReadOnlyList<int> Parts,
     [property: Id(4)] long BytesUp,
     [property: Id(5)] double BarrierWaitSeconds,
-    [property: Id(6)] double MeanLoss);
+    [property: Id(6)] double MeanLoss,
+    [property: Id(7)] IReadOnlyList<string?>? Silos = null,
+    [property: Id(8)] DateTimeOffset AllReportedAt = default);
 
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoStatus(

@@ -48,6 +48,7 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 }
 
 /// <summary>One optimiser step's metrics, as a trainer reports them; ValidationLoss only after the steps that validate.</summary>
+/// <param name="ModelTokens">Image and text positions the step trained (a multi-trainer run's step: every replica's together); 0 from a record saved before it was kept.</param>
 [GenerateSerializer, Immutable]
 public sealed record TrainingStepRecord(
     [property: Id(0)] int Step,
@@ -62,7 +63,8 @@ public sealed record TrainingStepRecord(
     [property: Id(9)] double BackwardSeconds,
     [property: Id(10)] double OptimizerSeconds,
     [property: Id(11)] DateTimeOffset FinishedAt,
-    [property: Id(12)] double? ValidationLoss = null);
+    [property: Id(12)] double? ValidationLoss = null,
+    [property: Id(13)] long ModelTokens = 0);
 
 /// <summary>A checkpoint of a run; <see cref="Deleted"/> once the retention policy removed its folder.</summary>
 [GenerateSerializer, Immutable]

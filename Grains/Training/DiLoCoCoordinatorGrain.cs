@@ -154,6 +154,7 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
                 Step = completed * s.SyncEvery + i + 1,
                 Loss = ordered.Average(r => r.Steps[i].Loss),
                 TokensPerSecond = ordered.Sum(r => r.Steps[i].TokensPerSecond),
+                ModelTokens = ordered.Sum(r => r.Steps[i].ModelTokens),
             };
         }).ToArray();
         try
@@ -169,11 +170,13 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         // The record call let other calls in: the round may have been completed or reopened meanwhile.
         if (!ReferenceEquals(setup, s) || round != completed || averager is null || reports.Count != ordered.Length) return;
         var optimizer = outer;
+        var allReportedAt = DateTimeOffset.UtcNow;
         var mean = averager.Average();
         double barrierWait = sinceFirstReport.Elapsed.TotalSeconds;
         history.RemoveAll(r => r.Round == completed);
         history.Add(new DiLoCoRoundRecord(completed, ordered.Select(r => r.Rank).ToArray(), ordered.Select(r => r.Epoch).ToArray(), ordered.Select(r => r.Part).ToArray(),
-            averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average()));
+            averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average(),
+            ordered.Select(r => r.Silo).ToArray(), allReportedAt));
         if (history.Count > HistoryLimit) history.RemoveAt(0);
         var rounds = history.ToArray();
         var shared = exchange!;

@@ -18,7 +18,7 @@ namespace Platform.Grains.Training;
 /// step to the coordinator, which drops a replica that falls silent, and stops when the coordinator refuses it.
 /// </summary>
 [DevicePlacement]
-public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoReplicaGrain> logger) : Grain, IDiLoCoReplicaGrain
+public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILocalSiloDetails localSilo, ILogger<DiLoCoReplicaGrain> logger) : Grain, IDiLoCoReplicaGrain
 {
     private static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan RoundPollInterval = TimeSpan.FromMilliseconds(100);
@@ -60,6 +60,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
 
     private async Task RunAsync(IGrainFactory grains, DiLoCoReplicaAssignment a, CancellationToken cancellationToken)
     {
+        string silo = localSilo.SiloAddress.ToParsableString();
         var coordinator = grains.GetGrain<IDiLoCoCoordinatorGrain>(a.Spec.RunId);
         var spec = a.Spec;
         var exchange = await DiLoCoExchange.OpenAsync(a.Exchange, blobs, cancellationToken);
@@ -138,7 +139,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILogger<DiLoCoRe
                 int initialChunks = round == 0
                     ? await exchange.PutChunksAsync(DiLoCoExchange.InitialFolder(round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes), cancellationToken)
                     : 0;
-                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps);
+                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps, silo);
                 bool taken;
                 // A refusal while the coordinator is still at this round is one that reactivated and is not open yet: try again.
                 while (!(taken = await coordinator.ReportRound(a.Attempt, report)) && !cancellationToken.IsCancellationRequested

@@ -55,5 +55,5 @@ public static class TrainingSpecMapping
     /// <summary>A step's metrics as the run's record keeps them.</summary>
     public static TrainingStepRecord Record(StepMetrics metrics, DateTimeOffset finishedAt) =>
         new(metrics.Step, metrics.Loss, metrics.LearningRate, metrics.GradientNorm, metrics.TokensPerSecond, metrics.Mfu, metrics.StepSeconds,
-            metrics.DataSeconds, metrics.ForwardSeconds, metrics.BackwardSeconds, metrics.OptimizerSeconds, finishedAt, metrics.ValidationLoss);
+            metrics.DataSeconds, metrics.ForwardSeconds, metrics.BackwardSeconds, metrics.OptimizerSeconds, finishedAt, metrics.ValidationLoss, metrics.ModelTokens);
 }

@@ -21,7 +21,8 @@ public sealed class BenchCommandLineTests
             ["bench", "decode", "--preset", "tiny", "--images", "4", "--tokens", "20", "--rounds", "3", "--beam", "2", "--threads", "1", "--seed", "2", "--device", "cpu"],
             ["bench", "retrieval", "--preset", "tiny", "--images", "12", "--captions-per-image", "5", "--batch-size", "16", "--rounds", "1", "--threads", "1", "--seed", "2"],
             ["bench", "tokenizer", "--vocab", "2000", "--training-texts", "1000", "--texts", "500", "--rounds", "3", "--seed", "2"],
-            ["bench", "train-scale", "--preset", "tiny", "--batch", "4", "--sync-every", "50", "--rounds", "1", "--warmup", "2", "--seed", "3"],
+            ["bench", "train-scale", "--mode", "silos", "--preset", "tiny", "--batch", "4", "--sync-every", "50", "--sync-rounds", "1", "--rounds", "1", "--warmup", "10", "--seed", "3", "--shards", "2", "--samples-per-shard", "8", "--work", "bench"],
+            ["bench", "train-scale", "--mode", "threads", "--batch", "4", "--sync-every", "2", "--sync-rounds", "1", "--rounds", "1", "--warmup", "2"],
         ];
         foreach (var command in commands) Assert.Empty(PlatformCommandLine.Build().Parse(command).Errors);
         Assert.NotEmpty(PlatformCommandLine.Build().Parse(["bench", "train", "--no-such-option"]).Errors);
