@@ -22,14 +22,13 @@ public sealed class PlatformClient : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A start that fails is reported by the command in one line (or rethrown); the host's own stack trace would bury it.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        // Orleans warns with a stack trace at every failed gateway attempt; a command reports the outcome once, and its
-        // stdout (a job id for scripts) must not carry them.
-        builder.Logging.AddFilter("Orleans", LogLevel.Error);
         // Commands print results on stdout (`ingest submit` prints a job id for scripts); the host's start/stop lines would mix in.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        var attempts = new RememberedAttempts();
         builder.UseOrleansClient(client =>
         {
             var clustering = configuration.Clustering;
+            client.UseConnectionRetryFilter(attempts);
             if (ClusterTls.Load(clustering) is { } certificate) client.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             if (clustering.Mode == ClusteringMode.Localhost)
                 client.UseLocalhostClustering(clustering.GatewayPort, clustering.ServiceId, clustering.ClusterId);
@@ -54,7 +53,7 @@ public sealed class PlatformClient : IAsyncDisposable
             && error is OperationCanceledException or Orleans.Runtime.Messaging.ConnectionFailedException or SiloUnavailableException)
         {
             host.Dispose();
-            throw new PlatformUnreachableException(Unreachable(configuration), error);
+            throw new PlatformUnreachableException(Unreachable(configuration, attempts.LastFailure ?? Innermost(error).Message), error);
         }
         catch
         {
@@ -64,7 +63,29 @@ public sealed class PlatformClient : IAsyncDisposable
         return new PlatformClient(host);
     }
 
-    private static string Unreachable(PlatformConfiguration configuration)
+    /// <summary>
+    /// Retries every failed connection until the connect timeout cancels the start, remembering why the last one failed,
+    /// for the one line a command prints (Orleans' own warnings about each attempt go to the log).
+    /// </summary>
+    private sealed class RememberedAttempts : IClientConnectionRetryFilter
+    {
+        public string? LastFailure { get; private set; }
+
+        public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
+        {
+            LastFailure = Innermost(exception).Message;
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            return true;
+        }
+    }
+
+    private static Exception Innermost(Exception error)
+    {
+        while (error.InnerException is not null) error = error.InnerException;
+        return error;
+    }
+
+    private static string Unreachable(PlatformConfiguration configuration, string lastFailure)
     {
         var clustering = configuration.Clustering;
         var gateway = clustering.Mode == ClusteringMode.Localhost
@@ -72,7 +93,7 @@ public sealed class PlatformClient : IAsyncDisposable
             : $"a gateway of cluster '{clustering.ClusterId}' (listed in the storage's membership table)";
         var tls = SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.TlsCertificate));
         return $"Could not reach {gateway} in {clustering.ClientConnectTimeout}: is the platform running there (`platform up` starts one), and is {tls} the cluster's own "
-            + $"certificate (empty when the cluster has none)? {SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.ClientConnectTimeout))} sets how long to try.";
+            + $"certificate (empty when the cluster has none)? {SettingsValidation.Name(ClusteringSettings.Section, nameof(ClusteringSettings.ClientConnectTimeout))} sets how long to try. Last attempt: {lastFailure.TrimEnd('.')}.";
     }
 
     public async ValueTask DisposeAsync()

@@ -43,6 +43,7 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.DoesNotContain("cpu:0", refused.Stdout);
         // Refused at the TLS handshake (the client's log, on its standard output), not for want of a listening gateway.
         Assert.Contains("The remote certificate was rejected", refused.Stdout);
+        Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains($"Could not reach the gateway at 127.0.0.1:{platform.GatewayPort} in 00:00:20", refused.Stderr);
         Assert.DoesNotContain("Unhandled exception", refused.Stderr);
 
