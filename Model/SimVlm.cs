@@ -192,9 +192,6 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
     private readonly Conv2d toWidth;
     private readonly Parameter positions;
 
-    // Before libtorch's first convolution, which fixes oneDNN's instruction set for the process.
-    static ConvStem() => Devices.OneDnnCacheWorkaround.EnsureApplied();
-
     public ConvStem(SimVlmConfig config) : base(nameof(ConvStem))
     {
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>

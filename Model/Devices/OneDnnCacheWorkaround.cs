@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Platform.Model.Devices;
@@ -16,6 +17,17 @@ public static class OneDnnCacheWorkaround
     public const string SafeIsa = "AVX";
 
     private static readonly Lazy<string?> Applied = new(Apply);
+
+    /// <summary>
+    /// oneDNN reads its ISA limit once, at the process's first convolution, so a limit set later (when the first model
+    /// is built) comes too late where anything convolved before. Loading this assembly sets it: every host and test
+    /// that trains touches it first. A process that convolves through TorchSharp without touching it calls
+    /// <see cref="EnsureApplied"/> itself before.
+    /// </summary>
+#pragma warning disable CA2255 // the library's own consumers are the hosts and tests of this repository
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void ApplyOnLoad() => EnsureApplied();
 
     /// <summary>What was set (null when nothing was); idempotent. Must run before libtorch's first convolution.</summary>
     public static string? EnsureApplied() => Applied.Value;
