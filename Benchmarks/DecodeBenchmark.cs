@@ -43,8 +43,8 @@ public static class DecodeBenchmark
         if (device.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
             throw new ArgumentException($"Device {device}: libtorch finds no CUDA device here (the CPU bundle never does; see the README's GPU build).");
         if (threads > 0) set_num_threads(threads);
-        manual_seed(seed);
-        using var model = new SimVlmModel(config);
+        // The model's own stream, not libtorch's default generator: a run training in the same process holds that one.
+        using var model = new SimVlmModel(config, new TorchRandomStream((ulong)seed));
         model.to(torch.device(device));
         model.eval();
         var random = new DeterministicRandom((ulong)seed);

@@ -41,8 +41,8 @@ public static class RetrievalBenchmark
     {
         if (images < 1 || captionsPerImage < 1 || captionsPerPass < 1 || rounds < 1) throw new ArgumentException("Images, captions per image, captions per pass and rounds must be positive.");
         if (threads > 0) set_num_threads(threads);
-        manual_seed(seed);
-        using var model = new SimVlmModel(config);
+        // The model's own stream, not libtorch's default generator: a run training in the same process holds that one.
+        using var model = new SimVlmModel(config, new TorchRandomStream((ulong)seed));
         model.eval();
         var random = new DeterministicRandom((ulong)seed);
         var pixels = Enumerable.Range(0, images)

@@ -166,13 +166,16 @@ public static class TrainingBenchmark
     {
         if (images == 0) return 0;
         var floatType = device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
-        using var stem = new ConvStem(config);
+        // Draws from libtorch's default generator take its lock, so that they cannot land in a trainer's stream running in this process.
+        ConvStem NewStem() { using var draws = TorchRandomStream.EnterDefault(); return new ConvStem(config); }
+        using var stem = NewStem();
         stem.to(device).to(floatType);
         double total = 0;
         for (int i = -1; i < repeats; i++) // the first pass warms up and is not counted
         {
             using var scope = NewDisposeScope();
-            var pixels = randn(images, 3, config.ImageSize, config.ImageSize, dtype: floatType, device: device);
+            Tensor pixels;
+            using (TorchRandomStream.EnterDefault()) pixels = randn(images, 3, config.ImageSize, config.ImageSize, dtype: floatType, device: device);
             var clock = Stopwatch.StartNew();
             stem.call(pixels).sum().backward();
             stem.zero_grad();
@@ -205,6 +208,7 @@ internal sealed class MatmulProbe : IDisposable
     public MatmulProbe(Device device, int n, ScalarType type)
     {
         this.n = n;
+        using var draws = TorchRandomStream.EnterDefault();
         a = randn(n, n, dtype: type, device: device).DetachFromDisposeScope();
         b = randn(n, n, dtype: type, device: device).DetachFromDisposeScope();
     }
