@@ -40,7 +40,8 @@ public sealed class PagedRowsHead
 /// before it writes its own state (the head). A page rewritten in place only ever moves its rows forward, which is what the
 /// owner would have written anyway. A list replaced as a whole (<see cref="StartGeneration"/>) goes into pages of a new
 /// generation, so until the head naming it is stored, the pages of the old generation are still there, untouched. Rows past the
-/// stored head (a page written, the head after it not) are not read at activation, and the next save writes their page over them,
+/// stored head (a page written, the head after it not) are not read at activation, and the next save writes their page over them;
+/// a head counting more rows than its pages hold (a storage that lost page writes but kept the head's) reads the rows there,
 /// as <see cref="RowArchive{TRow}"/> does: the two differ in what they keep in memory (every row here, which the owner changes in
 /// place; only the last page there, of rows that never change), and share the page itself (<see cref="RowPage{TRow}"/>).
 /// </para>
@@ -70,8 +71,10 @@ public sealed class PagedRows<TRow>(IGrainStorage storage, GrainId owner, string
         var loaded = await Task.WhenAll(Enumerable.Range(0, PageCount(head.Count)).Select(page => RowPage<TRow>.ReadAsync(storage, PageName(head.Generation, page), owner)));
         Items.Clear();
         foreach (var page in loaded) Items.AddRange(page.State!.Rows);
-        if (Items.Count < head.Count)
-            throw new InvalidOperationException($"The stored pages of {name} hold {Items.Count} rows where {head.Count} were written.");
+        // Fewer rows than the head counts: the storage lost page writes the head's write outlived (Azurite keeps its last seconds
+        // of writes in memory). The rows that are there are the list; the head counts them from here on, and the pages whose rows
+        // moved no longer match their fingerprints below, so the next save rewrites them in order, losing and repeating nothing more.
+        if (Items.Count < head.Count) head.Count = Items.Count;
         // Rows past the head are what a crash left between writing a page and storing the head: not read. Their page's
         // fingerprints below still count them, so the next save writes that page over them.
         Items.RemoveRange(head.Count, Items.Count - head.Count);

@@ -18,7 +18,9 @@ public sealed class RowArchiveHead
 /// from the end, as many as asked for.
 /// <para>
 /// Order of writes: the keyed rows and the pages first, the owner's state (the head) after. A crash between them leaves rows past the
-/// stored count in the last page; they are not read, and the owner, which still holds those rows, appends them again over them.
+/// stored count in the last page; they are not read, and the owner, which still holds those rows, appends them again over them. A
+/// storage that lost a page's write but kept the head's leaves the page with fewer rows than the count: reading takes the rows there,
+/// and the next append writes after them.
 /// </para>
 /// </summary>
 public sealed class RowArchive<TRow>(IGrainStorage storage, GrainId owner, string name, RowArchiveHead head, int pageSize, Func<TRow, string> key)
@@ -47,8 +49,14 @@ public sealed class RowArchive<TRow>(IGrainStorage storage, GrainId owner, strin
             var page = count / pageSize;
             var stored = await PageAsync(page);
             var kept = count - page * pageSize;
+            if (stored.State!.Rows.Count < kept)
+            {
+                // Fewer rows than the count says: the storage lost the page's write and kept the head's. The rows go after those there.
+                kept = stored.State.Rows.Count;
+                count = page * pageSize + kept;
+            }
             // Rows past the stored count are what a crash left before its head was stored: written over.
-            stored.State!.Rows.RemoveRange(kept, stored.State.Rows.Count - kept);
+            stored.State.Rows.RemoveRange(kept, stored.State.Rows.Count - kept);
             var take = Math.Min(pageSize - kept, rows.Count - appended);
             stored.State!.Rows.AddRange(rows.Skip(appended).Take(take));
             try

@@ -128,8 +128,9 @@ public sealed class HangfireHealthCheck(JobStorage storage, PlatformConfiguratio
 }
 
 /// <summary>
-/// Degraded when the start-up check (<see cref="StartupRecovery"/>) found a committed shard damaged or missing; tars no manifest
-/// names are listed but leave it healthy, as a job still running may commit them.
+/// Unhealthy (so /healthz answers 503) while the start-up check (<see cref="StartupRecovery"/>) runs and when it failed: until it has
+/// re-driven the journals, what storage holds may still lack acknowledged work. Degraded when it found a committed shard damaged or
+/// missing; tars no manifest names are listed but leave it healthy, as a job still running may commit them.
 /// </summary>
 public sealed class DatasetCheckHealthCheck(DatasetCheckBoard board) : IHealthCheck
 {
@@ -137,10 +138,12 @@ public sealed class DatasetCheckHealthCheck(DatasetCheckBoard board) : IHealthCh
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (board.Running)
+            return Task.FromResult(HealthCheckResult.Unhealthy("starting: start-up check running"));
         if (board.Error is { } error)
-            return Task.FromResult(HealthCheckResult.Degraded($"the datasets could not be checked against their shard files: {error}"));
+            return Task.FromResult(HealthCheckResult.Unhealthy($"start-up check failed: {error}"));
         if (board.Results is not { } results)
-            return Task.FromResult(HealthCheckResult.Healthy("the datasets are not checked (yet) on this host"));
+            return Task.FromResult(HealthCheckResult.Healthy("this host runs no start-up check of the datasets"));
         var problems = results.SelectMany(r => r.Problems).ToList();
         var damaged = problems.Count(p => p.IsDamage);
         var data = new Dictionary<string, object>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
 
 namespace Platform.Silo.Hosting;
@@ -24,6 +25,10 @@ public sealed class PlatformClient : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // Commands print results on stdout (`ingest submit` prints a job id for scripts); the host's start/stop lines would mix in.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        // And so would the client's log (a warning per failed connection attempt): all of it goes to stderr, an entry per line so
+        // that it is told apart from the command's own line there.
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         var attempts = new RememberedAttempts();
         builder.UseOrleansClient(client =>
         {

@@ -22,20 +22,23 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
         // Taken before this run can write anything, so that a crash of this run leaves no marker behind.
         stoppedCleanly = cleanStop?.Take() ?? false;
         if (cleanStop is not null) lifetime?.ApplicationStopped.Register(cleanStop.Leave);
+        // Before the web server starts (hosted services start in order, it last): no answer of /healthz comes before this.
+        board.Started();
         return base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var journaledDatasets = await commits.ReplayAsync(stoppingToken, lastRunStoppedCleanly: stoppedCleanly);
-        await submissions.ReplayAsync(stoppingToken);
         try
         {
+            var journaledDatasets = await commits.ReplayAsync(stoppingToken, lastRunStoppedCleanly: stoppedCleanly);
+            await submissions.ReplayAsync(stoppingToken);
             await CheckDatasetsAsync(journaledDatasets, stoppingToken);
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
-            logger.LogError(error, "Could not check the datasets' manifests against their shard files");
+            // The host stays up to say so on /healthz (503), rather than stopping with it.
+            logger.LogError(error, "The start-up check failed: could not re-drive the journals or check the datasets' manifests against their shard files");
             board.CouldNotCheck(error.Message);
         }
     }
@@ -66,21 +69,26 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
     }
 }
 
-/// <summary>The outcome of the start-up dataset check, for the health endpoint.</summary>
+/// <summary>Where the start-up check (<see cref="StartupRecovery"/>) stands, for the health endpoint.</summary>
 public sealed class DatasetCheckBoard
 {
-    private volatile State current = new(null, null);
+    private volatile State current = new(false, null, null);
 
-    private sealed record State(IReadOnlyList<DatasetCheckResult>? Results, string? Error);
+    private sealed record State(bool Running, IReadOnlyList<DatasetCheckResult>? Results, string? Error);
+
+    /// <summary>From the check's start until it has checked the datasets or failed.</summary>
+    public bool Running => current.Running;
 
     /// <summary>Null until the check has run (or on a host that runs none).</summary>
     public IReadOnlyList<DatasetCheckResult>? Results => current.Results;
 
     public string? Error => current.Error;
 
-    public void Checked(IReadOnlyList<DatasetCheckResult> results) => current = new State(results, null);
+    public void Started() => current = new State(true, null, null);
 
-    public void CouldNotCheck(string error) => current = new State(null, error);
+    public void Checked(IReadOnlyList<DatasetCheckResult> results) => current = new State(false, results, null);
+
+    public void CouldNotCheck(string error) => current = new State(false, null, error);
 }
 
 /// <summary>

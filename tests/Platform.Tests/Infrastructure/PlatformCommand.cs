@@ -8,7 +8,16 @@ public static class PlatformCommand
     public sealed record Result(int ExitCode, string StandardOutput, string StandardError)
     {
         public string LastLine => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+
+        public string[] OwnErrorLines => OwnLines(StandardError);
     }
+
+    /// <summary>The log's level prefixes as the console logger writes them, one entry per line (client commands log so, on stderr).</summary>
+    private static readonly string[] LogLevelPrefixes = ["trce: ", "dbug: ", "info: ", "warn: ", "fail: ", "crit: "];
+
+    /// <summary>The lines of a command's stderr that the command wrote itself: its log's lines left out.</summary>
+    public static string[] OwnLines(string stderr) => [.. stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Where(line => !LogLevelPrefixes.Any(prefix => line.StartsWith(prefix, StringComparison.Ordinal)))];
 
     public static Task<Result> RunAsync(TimeSpan timeout, params string[] arguments) => RunAsync(timeout, null, arguments);
 

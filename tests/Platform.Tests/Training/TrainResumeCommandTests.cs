@@ -12,7 +12,10 @@ public sealed class TrainResumeCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
-    private async Task<string> WriteShardAsync()
+    private Task<string> WriteShardAsync() => WriteShardAsync(root);
+
+    /// <summary>A shard of six 32x32 one-colour squares with their captions, as `platform train --data` takes it.</summary>
+    internal static async Task<string> WriteShardAsync(string root)
     {
         string path = Path.Combine(root, "00000.tar");
         await using var stream = File.Create(path);

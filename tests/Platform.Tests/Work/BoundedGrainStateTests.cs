@@ -160,6 +160,62 @@ public sealed class BoundedGrainStateTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task A_head_counting_more_rows_than_the_pages_hold_loads_the_rows_there_and_the_next_claims_lose_and_repeat_none()
+    {
+        var watchName = "short-watch-" + Guid.NewGuid().ToString("N")[..8];
+        var written = DateTimeOffset.UtcNow;
+        DroppedFile Dropped(string name) => new($"incoming/{name}.warc.gz", 1, written);
+        await using (var cluster = await StartAsync())
+        {
+            var watch = cluster.Client.GetGrain<IIngestWatchGrain>(watchName);
+            await watch.Claim([Dropped("a"), Dropped("b"), Dropped("c"), Dropped("d")]);
+            // The crash: the head counting four rows reached the table, the page holding the last two did not (a storage that lost its
+            // last seconds of writes keeps an older page).
+            var storage = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(Platform.Grains.PlatformStorage.GrainStateProvider);
+            var page = new GrainState<RowPage<WatchedFile>>(new RowPage<WatchedFile>());
+            await storage.ReadStateAsync("ingestwatch-files-g0-p0", watch.GetGrainId(), page);
+            page.State!.Rows.RemoveRange(2, 2);
+            await storage.WriteStateAsync("ingestwatch-files-g0-p0", watch.GetGrainId(), page);
+        }
+
+        await using (var cluster = await StartAsync())
+        {
+            var watch = cluster.Client.GetGrain<IIngestWatchGrain>(watchName);
+            Assert.Equal(["incoming/a.warc.gz", "incoming/b.warc.gz"], (await watch.GetStatus()).Files.Select(f => f.RelativePath));
+            // The lost claims are claimed again, once each, beside a new one.
+            var unsubmitted = await watch.Claim([Dropped("c"), Dropped("d"), Dropped("e")]);
+            Assert.Equal(5, unsubmitted.Count);
+        }
+        await using (var cluster = await StartAsync())
+        {
+            var files = (await cluster.Client.GetGrain<IIngestWatchGrain>(watchName).GetStatus()).Files;
+            Assert.Equal(["a", "b", "c", "d", "e"], files.Select(f => Path.GetFileName(f.RelativePath)[..1]));
+        }
+    }
+
+    [Fact]
+    public async Task An_archive_whose_head_counts_rows_its_last_page_lost_reads_the_rest_and_appends_after_what_is_there()
+    {
+        await using var cluster = await StartAsync();
+        var storage = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(Platform.Grains.PlatformStorage.GrainStateProvider);
+        var owner = Orleans.Runtime.GrainId.Create("rowarchivetest", Guid.NewGuid().ToString("N"));
+        var head = new RowArchiveHead();
+        await new RowArchive<string>(storage, owner, "runs", head, 2, row => row).AppendAsync(["a", "b", "c"]);
+        Assert.Equal(3, head.Count);
+        // The crash: the head counting three rows was stored, the last page (holding the third) was not.
+        var page = new GrainState<RowPage<string>>(new RowPage<string>());
+        await storage.ReadStateAsync("runs-p1", owner, page);
+        page.State!.Rows.Clear();
+        await storage.WriteStateAsync("runs-p1", owner, page);
+
+        var reopened = new RowArchive<string>(storage, owner, "runs", new RowArchiveHead { Count = head.Count }, 2, row => row);
+        Assert.Equal(["b", "a"], await reopened.NewestAsync(10));
+        await reopened.AppendAsync(["d", "e"]);
+        Assert.Equal(["e", "d", "b", "a"], await reopened.NewestAsync(10));
+        Assert.Equal(4, reopened.Count);
+    }
+
+    [Fact]
     public async Task The_pages_of_a_replaced_generation_are_deleted_from_the_table_once_the_new_head_is_stored()
     {
         await using var cluster = await StartAsync();
