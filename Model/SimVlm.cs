@@ -194,6 +194,8 @@ internal sealed class ConvStem : nn.Module<Tensor, Tensor>
 
     public ConvStem(SimVlmConfig config) : base(nameof(ConvStem))
     {
+        // Here rather than when the assembly loads: it loads libtorch, which a process that never convolves need not do.
+        Devices.NnpackSwitch.EnsureOff();
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>
         {
             ("stem_conv", nn.Conv2d(3, config.StemWidth, 7, stride: 2, padding: 3, bias: false)),

@@ -30,16 +30,7 @@ public static class OneDnnCacheWorkaround
     internal static void ApplyOnLoad() => EnsureApplied();
 
     /// <summary>What was set (null when nothing was); idempotent. Must run before libtorch's first convolution.</summary>
-    /// <remarks>
-    /// Also turns NNPACK off (<see cref="NnpackSwitch"/>), which wants the same moment: this is the call the conv stage makes before
-    /// its first convolution.
-    /// </remarks>
-    public static string? EnsureApplied()
-    {
-        var applied = Applied.Value;
-        NnpackSwitch.EnsureOff();
-        return applied;
-    }
+    public static string? EnsureApplied() => Applied.Value;
 
     /// <summary>Whether this machine hides its cache sizes, as the kernel sees them.</summary>
     public static bool CacheSizesUnknown(string cpuFolder = "/sys/devices/system/cpu/cpu0") =>
