@@ -39,7 +39,7 @@ public sealed record TrainScaleSettings(string Preset, int SamplesPerStep, int S
 /// round's first report to its last (silos only). <paramref name="Silos"/>: where each trainer (by rank) ran.
 /// </summary>
 public sealed record TrainScaleMeasurement(int Trainers, long Tokens, double Seconds, double OutsideStepsSeconds, double? BarrierSeconds, CpuUse? Cpu,
-    IReadOnlyList<string> Silos)
+    IReadOnlyList<string> Silos, TrainScaleRoundCosts? Costs = null)
 {
     public double TokensPerSecond => Tokens / Seconds;
 
@@ -54,6 +54,19 @@ public sealed record TrainScaleMeasurement(int Trainers, long Tokens, double Sec
         return FormattableString.Invariant($"trainers={Trainers} tokens={Tokens} seconds={Seconds:F2} tokens/s={TokensPerSecond:F0} outside_steps_s={OutsideStepsSeconds:F2}")
                + (BarrierSeconds is double barrier ? FormattableString.Invariant($" barrier_s={barrier:F2}") : "") + cpu;
     }
+}
+
+/// <summary>
+/// Where the measured DiLoCo rounds' time outside the steps went, in seconds summed over those rounds (silos only), from the
+/// rounds' records: each replica's part as the mean over the replicas (waiting for the round to open, fetching its start
+/// weights, computing the pseudo-gradient, writing the chunks, saving the trainer's state) and the coordinator's (reading and
+/// summing the chunks, the run's record, the outer step, publishing the next weights).
+/// </summary>
+public sealed record TrainScaleRoundCosts(double Wait, double Fetch, double PseudoGradient, double ChunkWrite, double StateSave,
+    double ReadAndAverage, double Record, double OuterStep, double Publish)
+{
+    internal string Line() => FormattableString.Invariant(
+        $"replica wait_s={Wait:F2} fetch_s={Fetch:F2} pseudo_gradient_s={PseudoGradient:F2} chunk_write_s={ChunkWrite:F2} state_save_s={StateSave:F2}; coordinator read_average_s={ReadAndAverage:F2} record_s={Record:F2} outer_step_s={OuterStep:F2} publish_s={Publish:F2}");
 }
 
 /// <summary>One benchmark round: one trainer's run and the two trainers' run, in the order <paramref name="OneFirst"/> says.</summary>
@@ -86,7 +99,10 @@ public sealed record TrainScaleBenchmarkResult(TrainScaleSettings Settings, Trai
         {
             var round = Rounds[i];
             foreach (var m in round.OneFirst ? new[] { round.One, round.Two } : [round.Two, round.One])
+            {
                 yield return F($"round {i + 1} {m.Line()}");
+                if (m.Costs is { } costs) yield return F($"round {i + 1} trainers={m.Trainers} outside the steps: {costs.Line()}");
+            }
         }
         foreach (var (rank, silo) in Rounds[^1].Two.Silos.Select((silo, rank) => (rank, silo)))
             yield return F($"two-trainer replica {rank} ran on {silo}");

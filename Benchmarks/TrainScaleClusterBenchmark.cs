@@ -117,6 +117,17 @@ public static class TrainScaleClusterBenchmark
             .Select(rank => string.Join(" then ", measuredRounds.Select(r => r.Silos?[r.Ranks.ToList().IndexOf(rank)] ?? "unknown").Distinct()))
             .ToArray();
         return new TrainScaleMeasurement(2, measured.Sum(s => s.ModelTokens), seconds, seconds - measured.Sum(s => s.StepSeconds),
-            measuredRounds.Sum(r => r.BarrierWaitSeconds), cpu.Use(from, to), silos);
+            measuredRounds.Sum(r => r.BarrierWaitSeconds), cpu.Use(from, to), silos, Costs(measuredRounds));
+    }
+
+    /// <summary>The rounds' breakdown of their time outside the steps, when every round's record holds one.</summary>
+    private static TrainScaleRoundCosts? Costs(IReadOnlyList<DiLoCoRoundRecord> rounds)
+    {
+        if (rounds.Any(r => r.CoordinatorTimings is null || r.ReplicaTimings is null || r.ReplicaTimings.Any(t => t is null))) return null;
+        double Replicas(Func<DiLoCoReplicaTimings, double> part) => rounds.Sum(r => r.ReplicaTimings!.Average(t => part(t!)));
+        double Coordinator(Func<DiLoCoCoordinatorTimings, double> part) => rounds.Sum(r => part(r.CoordinatorTimings!));
+        return new TrainScaleRoundCosts(Replicas(t => t.WaitSeconds), Replicas(t => t.FetchSeconds), Replicas(t => t.PseudoGradientSeconds),
+            Replicas(t => t.ChunkWriteSeconds), Replicas(t => t.StateSaveSeconds),
+            Coordinator(t => t.ReadAndAverageSeconds), Coordinator(t => t.RecordSeconds), Coordinator(t => t.OuterStepSeconds), Coordinator(t => t.PublishSeconds));
     }
 }

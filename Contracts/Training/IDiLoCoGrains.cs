@@ -75,7 +75,34 @@ public sealed record DiLoCoRoundReport(
     [property: Id(4)] int Epoch,
     [property: Id(5)] int Part,
     [property: Id(6)] IReadOnlyList<TrainingStepRecord> Steps,
-    [property: Id(7)] string? Silo = null);
+    [property: Id(7)] string? Silo = null,
+    [property: Id(8)] DiLoCoReplicaTimings? Timings = null);
+
+/// <summary>
+/// Where a replica's round went outside its steps, in seconds: waiting from its previous report until the coordinator
+/// opened this round (the barrier and the coordinator's work, as the replica saw them), reading this round's start weights
+/// and writing them into its model, computing the pseudo-gradient, writing its chunks, and saving its trainer's state
+/// (0 in a round after which the run saves no checkpoint).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoReplicaTimings(
+    [property: Id(0)] double WaitSeconds,
+    [property: Id(1)] double FetchSeconds,
+    [property: Id(2)] double PseudoGradientSeconds,
+    [property: Id(3)] double ChunkWriteSeconds,
+    [property: Id(4)] double StateSaveSeconds);
+
+/// <summary>
+/// Where the coordinator's part of a round went, in seconds: reading the replicas' chunks and summing them (all reports
+/// together), handing the round's steps to the run's record, the outer step, and publishing the next round's weights (with
+/// the outer state and the rounds' history when the round checkpoints).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record DiLoCoCoordinatorTimings(
+    [property: Id(0)] double ReadAndAverageSeconds,
+    [property: Id(1)] double RecordSeconds,
+    [property: Id(2)] double OuterStepSeconds,
+    [property: Id(3)] double PublishSeconds);
 
 /// <summary>A replica as the coordinator sees it.</summary>
 [GenerateSerializer, Immutable]
@@ -90,6 +117,8 @@ public sealed record DiLoCoReplicaProgress(
 /// <summary>One completed round: who took part, on which data parts, the bytes sent up and how long the first reporter waited at the barrier.</summary>
 /// <param name="Silos">The silo each of <paramref name="Ranks"/> trained on, as its replica reported it (null entries: a replica that did not say).</param>
 /// <param name="AllReportedAt">When the last replica's report was in and the outer step began: from one round's to the next's is a whole round.</param>
+/// <param name="ReplicaTimings">Each of <paramref name="Ranks"/>'s own breakdown of the round outside its steps (null entries: a replica that did not say).</param>
+/// <param name="CoordinatorTimings">The coordinator's breakdown of the round.</param>
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoRoundRecord(
     [property: Id(0)] int Round,
@@ -100,7 +129,9 @@ public sealed record DiLoCoRoundRecord(
     [property: Id(5)] double BarrierWaitSeconds,
     [property: Id(6)] double MeanLoss,
     [property: Id(7)] IReadOnlyList<string?>? Silos = null,
-    [property: Id(8)] DateTimeOffset AllReportedAt = default);
+    [property: Id(8)] DateTimeOffset AllReportedAt = default,
+    [property: Id(9)] IReadOnlyList<DiLoCoReplicaTimings?>? ReplicaTimings = null,
+    [property: Id(10)] DiLoCoCoordinatorTimings? CoordinatorTimings = null);
 
 [GenerateSerializer, Immutable]
 public sealed record DiLoCoStatus(

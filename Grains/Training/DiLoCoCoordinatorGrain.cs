@@ -8,8 +8,9 @@ namespace Platform.Grains.Training;
 
 /// <summary>
 /// See <see cref="IDiLoCoCoordinatorGrain"/>. Its durable state is the outer optimiser's, saved in the run's exchange (a
-/// folder, or a prefix of the run's blob container: see <see cref="DiLoCoExchange"/>) after every outer step
-/// (<see cref="OuterOptimizer.SaveAsync"/>), so a new activation on any silo continues from the last completed round; the
+/// folder, or a prefix of the run's blob container: see <see cref="DiLoCoExchange"/>) after each outer step that ends at a round
+/// where the run checkpoints (<see cref="OuterOptimizer.SaveAsync"/>; its replicas saved their states for it before reporting),
+/// so a new activation on any silo continues from the last such round; other rounds publish only the next weights; the
 /// grain's memory holds only the round in progress. Chunks are read and summed off the grain's scheduler. Files it must
 /// hold locally (a replica's state for a global checkpoint) go to a scratch folder of its own silo.
 /// </summary>
@@ -30,8 +31,12 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
     private readonly List<DiLoCoRoundRecord> history = [];
 
     private readonly Stopwatch sinceFirstReport = new();
+    // The round's reading and summing of chunks so far, over every report.
+    private readonly Stopwatch readingAndAveraging = new();
     private IGrainTimer? timer;
     private int round;
+    // The newest round whose outer state (and its replicas' states) the exchange holds whole: what a new attempt resumes from.
+    private int? savedRound;
     private string? error;
 
     private sealed class ReplicaState
@@ -73,6 +78,9 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         outer = await Task.Run(() => OuterOptimizer.LoadLatestAsync(opened, DiLoCoExchange.OuterFolder, CancellationToken.None));
         if (history.Count == 0) history.AddRange(await Task.Run(() => LoadHistoryAsync(opened)));
         round = outer?.Round ?? 0;
+        savedRound = outer?.Round;
+        // The rounds after the last one saved whole are trained again, and recorded again in order.
+        history.RemoveAll(r => r.Round >= round);
         replicas.Clear();
         var absent = newSetup.RanksWithoutDevice ?? [];
         for (int rank = 0; rank < newSetup.Replicas; rank++) replicas[rank] = new ReplicaState { Round = round, Dropped = absent.Contains(rank) };
@@ -88,6 +96,7 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         reports.Clear();
         averager = null;
         sinceFirstReport.Reset();
+        readingAndAveraging.Reset();
     }
 
     public Task<bool> Heartbeat(int attempt, int rank, int replicaRound, int localStep)
@@ -108,6 +117,27 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         if (setup is not { } s || s.Attempt != attempt || report.Round != round || IsFinished || !replicas.TryGetValue(report.Rank, out var replica)) return false;
         if (reports.ContainsKey(report.Rank)) return true;
         if (exchange is not { } shared) return false;
+        readingAndAveraging.Start();
+        try
+        {
+            if (!await FoldReportAsync(s, shared, report)) return false;
+        }
+        finally
+        {
+            readingAndAveraging.Stop();
+        }
+        if (!sinceFirstReport.IsRunning) sinceFirstReport.Start();
+        reports[report.Rank] = report;
+        replica.Dropped = false;
+        replica.LastHeard = DateTimeOffset.UtcNow;
+        replica.LocalStep = report.Steps.Count;
+        await TryCompleteRoundAsync();
+        return true;
+    }
+
+    /// <summary>Reads the report's chunks off the grain's scheduler and sums them in (in round 0, the start weights first); false when a report of round 0 lacks them.</summary>
+    private async Task<bool> FoldReportAsync(DiLoCoSetup s, DiLoCoExchange shared, DiLoCoRoundReport report)
+    {
         if (outer is null)
         {
             if (report.InitialChunks == 0) return false;
@@ -122,12 +152,6 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
             await foreach (byte[] chunk in shared.GetChunksAsync(DiLoCoExchange.RankFolder(round, report.Rank), report.Chunks, CancellationToken.None))
                 folding.Add(report.Rank, chunk);
         });
-        if (!sinceFirstReport.IsRunning) sinceFirstReport.Start();
-        reports[report.Rank] = report;
-        replica.Dropped = false;
-        replica.LastHeard = DateTimeOffset.UtcNow;
-        replica.LocalStep = report.Steps.Count;
-        await TryCompleteRoundAsync();
         return true;
     }
 
@@ -157,6 +181,7 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
                 ModelTokens = ordered.Sum(r => r.Steps[i].ModelTokens),
             };
         }).ToArray();
+        var phase = Stopwatch.StartNew();
         try
         {
             if (!await GrainFactory.GetGrain<ITrainingRunGrain>(this.GetPrimaryKeyString()).ReportSteps(s.Attempt, steps))
@@ -169,25 +194,55 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
         }
         // The record call let other calls in: the round may have been completed or reopened meanwhile.
         if (!ReferenceEquals(setup, s) || round != completed || averager is null || reports.Count != ordered.Length) return;
+        double recordSeconds = phase.Elapsed.TotalSeconds;
         var optimizer = outer;
         var allReportedAt = DateTimeOffset.UtcNow;
-        var mean = averager.Average();
         double barrierWait = sinceFirstReport.Elapsed.TotalSeconds;
         history.RemoveAll(r => r.Round == completed);
         history.Add(new DiLoCoRoundRecord(completed, ordered.Select(r => r.Rank).ToArray(), ordered.Select(r => r.Epoch).ToArray(), ordered.Select(r => r.Part).ToArray(),
             averager.BytesReceived, barrierWait, ordered.SelectMany(r => r.Steps).Select(step => step.Loss).DefaultIfEmpty(double.NaN).Average(),
-            ordered.Select(r => r.Silo).ToArray(), allReportedAt));
+            ordered.Select(r => r.Silo).ToArray(), allReportedAt, ordered.Select(r => r.Timings).ToArray()));
         if (history.Count > HistoryLimit) history.RemoveAt(0);
         var rounds = history.ToArray();
         var shared = exchange!;
-        await Task.Run(async () =>
+        var folded = averager;
+        var (stepSeconds, publishSeconds, whole) = await Task.Run(async () =>
         {
+            // The history before the step: a save that fails leaves the optimiser as it was, for the timer to try the round again.
+            var watch = Stopwatch.StartNew();
             await SaveHistoryAsync(shared, rounds);
-            optimizer.Step(mean);
-            await optimizer.SaveAsync(shared, DiLoCoExchange.OuterFolder, CancellationToken.None);
-            await TryCleanUpAsync(() => OuterOptimizer.DeleteBeforeAsync(shared, DiLoCoExchange.OuterFolder, optimizer.Round, CancellationToken.None));
-            await TryCleanUpAsync(() => shared.DeleteAsync(DiLoCoExchange.RoundFolder(completed), CancellationToken.None));
+            double saving = watch.Elapsed.TotalSeconds;
+            watch.Restart();
+            optimizer.Step(folded.Average());
+            double stepped = watch.Elapsed.TotalSeconds;
+            watch.Restart();
+            // Where the run checkpoints, the replicas saved their states before reporting: the outer state saved whole beside
+            // them is where a new attempt resumes. Elsewhere the replicas need only the weights.
+            int next = optimizer.Round;
+            bool whole = next >= s.Rounds || GlobalCheckpoint.IsDueAtRound(next, s.SyncEvery, s.Checkpoints?.Every ?? s.SyncEvery, s.Rounds);
+            if (whole) await optimizer.SaveAsync(shared, DiLoCoExchange.OuterFolder, CancellationToken.None);
+            else await optimizer.PublishWeightsAsync(shared, DiLoCoExchange.OuterFolder, CancellationToken.None);
+            double published = saving + watch.Elapsed.TotalSeconds;
+            int? kept = whole ? next : savedRound;
+            async Task CleanUpAsync()
+            {
+                await TryCleanUpAsync(() => OuterOptimizer.DeleteBeforeAsync(shared, DiLoCoExchange.OuterFolder, next, CancellationToken.None, kept));
+                await TryCleanUpAsync(() => shared.DeleteAsync(DiLoCoExchange.RoundFolder(completed), CancellationToken.None));
+            }
+            // Off the round's path while rounds follow (the replicas wait for this call to end before they see the next round);
+            // the last round's waits, so that a finished run leaves nothing behind.
+            if (next >= s.Rounds) await CleanUpAsync();
+            else _ = CleanUpAsync();
+            return (stepped, published, whole);
         });
+        if (whole) savedRound = optimizer.Round;
+        // The coordinator's own timings are known only now: the saved history gets them with the next round's.
+        int recorded = history.FindIndex(r => r.Round == completed);
+        if (recorded >= 0)
+            history[recorded] = history[recorded] with
+            {
+                CoordinatorTimings = new DiLoCoCoordinatorTimings(readingAndAveraging.Elapsed.TotalSeconds, recordSeconds, stepSeconds, publishSeconds),
+            };
         round = optimizer.Round;
         foreach (var replica in replicas.Values) replica.Round = Math.Max(replica.Round, round);
         StartRound();
@@ -259,7 +314,7 @@ public sealed class DiLoCoCoordinatorGrain(BlobServiceClient blobs, ILogger<DiLo
     private async Task TryCleanUpAsync(Func<Task> delete)
     {
         try { await delete(); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException or OperationCanceledException)
         {
             logger.LogDebug(e, "DiLoCo run {Run}: a finished round's files could not be deleted", this.GetPrimaryKeyString());
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -108,11 +109,14 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILocalSiloDetail
             var trainerOptions = request.Options with { CheckpointDirectory = null, Steps = Math.Max(spec.Steps, 1) };
             using var trainer = (round > 0 ? await ReplicaCheckpoints.TryResumeAsync(exchange, a.Rank, round, data, trainerOptions, scratch, cancellationToken) : null)
                 ?? SimVlmTrainer.Start(config, trainerOptions, tokenizer, data);
+            // From the previous report to the round's opening: what the barrier and the coordinator cost this replica.
+            var waiting = new Stopwatch();
             while (!cancellationToken.IsCancellationRequested && Volatile.Read(ref alive))
             {
                 status = await coordinator.GetStatus();
                 if (status.Finished || status.Attempt != a.Attempt) break;
                 if (status.Round < round) { await Task.Delay(RoundPollInterval, cancellationToken); continue; }
+                double waitSeconds = waiting.Elapsed.TotalSeconds;
                 Volatile.Write(ref round, status.Round);
                 var (epoch, part) = partition.PartFor(round, a.Rank, options.Trainers);
                 if (round != 0 || epoch != firstEpoch || part != firstPart)
@@ -121,8 +125,10 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILocalSiloDetail
                     trainer.DiscardPreparedBatches();
                     data.SwitchTo(PartData(epoch, part));
                 }
+                var phase = Stopwatch.StartNew();
                 var start = round == 0 ? NamedWeights.Read(trainer.Model) : await OuterOptimizer.ReadWeightsAsync(exchange, DiLoCoExchange.OuterFolder, round, cancellationToken);
                 NamedWeights.Write(trainer.Model, start);
+                double fetchSeconds = phase.Elapsed.TotalSeconds;
                 var steps = new List<TrainingStepRecord>(options.SyncEvery);
                 foreach (var metrics in trainer.TrainSteps(options.SyncEvery, cancellationToken))
                 {
@@ -130,16 +136,29 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILocalSiloDetail
                     Volatile.Write(ref localStep, steps.Count);
                 }
                 if (cancellationToken.IsCancellationRequested) break;
+                phase.Restart();
                 var pseudoGradient = NamedWeights.PseudoGradient(start, NamedWeights.Read(trainer.Model));
-                // Before the report: once the coordinator has every report, the outer state of the next round may be saved,
-                // and a restart from it needs this replica's state for that round.
-                await ReplicaCheckpoints.SaveAsync(trainer, exchange, a.Rank, round + 1, scratch, cancellationToken);
+                double pseudoGradientSeconds = phase.Elapsed.TotalSeconds;
+                phase.Restart();
+                // Before the report, and only where the run checkpoints: once the coordinator has every report it saves the outer
+                // state of such a round, and a restart from it needs this replica's state for that round. At the run's end nothing
+                // resumes, and the run's last checkpoint needs only the description.
+                int rounds = spec.Steps / options.SyncEvery;
+                double stateSaveSeconds = 0;
+                if (round + 1 >= rounds || GlobalCheckpoint.IsDueAtRound(round + 1, options.SyncEvery, spec.CheckpointEvery, rounds))
+                {
+                    if (round + 1 >= rounds) await ReplicaCheckpoints.SaveDescriptionAsync(trainer, exchange, a.Rank, round + 1, scratch, cancellationToken);
+                    else await ReplicaCheckpoints.SaveAsync(trainer, exchange, a.Rank, round + 1, scratch, cancellationToken);
+                    stateSaveSeconds = phase.Elapsed.TotalSeconds;
+                }
+                phase.Restart();
                 int chunks = await exchange.PutChunksAsync(DiLoCoExchange.RankFolder(round, a.Rank),
                     WeightChunks.Split(pseudoGradient, options.SyncPrecision, MaxChunkBytes), cancellationToken);
                 int initialChunks = round == 0
                     ? await exchange.PutChunksAsync(DiLoCoExchange.InitialFolder(round, a.Rank), WeightChunks.Split(start, SyncPrecisions.Fp32, MaxChunkBytes), cancellationToken)
                     : 0;
-                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps, silo);
+                var timings = new DiLoCoReplicaTimings(waitSeconds, fetchSeconds, pseudoGradientSeconds, phase.Elapsed.TotalSeconds, stateSaveSeconds);
+                var report = new DiLoCoRoundReport(a.Rank, round, chunks, initialChunks, epoch, part, steps, silo, timings);
                 bool taken;
                 // A refusal while the coordinator is still at this round is one that reactivated and is not open yet: try again.
                 while (!(taken = await coordinator.ReportRound(a.Attempt, report)) && !cancellationToken.IsCancellationRequested
@@ -149,6 +168,7 @@ public sealed class DiLoCoReplicaGrain(BlobServiceClient blobs, ILocalSiloDetail
                     logger.LogWarning("DiLoCo replica {Rank} of run {Run}: round {Round} was not taken (dropped, or the round moved on)", a.Rank, spec.RunId, round);
                 Volatile.Write(ref localStep, 0);
                 Volatile.Write(ref round, round + 1);
+                waiting.Restart();
             }
         }
     }

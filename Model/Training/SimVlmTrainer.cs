@@ -681,9 +681,21 @@ public sealed class SimVlmTrainer : IDisposable
         total / Options.AccumulationSteps + (micro < total % Options.AccumulationSteps ? 1 : 0);
 
     /// <summary>Saves the complete training state (see <see cref="Checkpoint"/>) and returns its folder.</summary>
-    public string SaveCheckpoint(string directory)
+    public string SaveCheckpoint(string directory) => Checkpoint.Save(directory, Step, folder =>
     {
-        var state = new TrainerState
+        Model.save(Path.Combine(folder, Checkpoint.ModelFile));
+        optimizer.Save(Path.Combine(folder, Checkpoint.OptimizerFile));
+        SaveDescription(folder);
+    });
+
+    /// <summary>
+    /// Writes only what a checkpoint holds besides tensors (<see cref="Checkpoint.StateFile"/> and the vocabulary) into
+    /// <paramref name="folder"/>: enough to describe the model to one who has its weights from elsewhere, not to resume.
+    /// </summary>
+    public void SaveDescription(string folder)
+    {
+        Tokenizer.Save(Path.Combine(folder, Checkpoint.VocabularyFile));
+        Checkpoint.WriteState(folder, new TrainerState
         {
             Step = Step,
             Config = Model.Config,
@@ -692,13 +704,6 @@ public sealed class SimVlmTrainer : IDisposable
             SplitRandomState = committedCursor?.SplitRandomState ?? splitRandom.State,
             TorchRandomState = Convert.ToBase64String(random.CpuState),
             CudaRandomEntries = random.CudaEntries,
-        };
-        return Checkpoint.Save(directory, Step, folder =>
-        {
-            Model.save(Path.Combine(folder, Checkpoint.ModelFile));
-            optimizer.Save(Path.Combine(folder, Checkpoint.OptimizerFile));
-            Tokenizer.Save(Path.Combine(folder, Checkpoint.VocabularyFile));
-            Checkpoint.WriteState(folder, state);
         });
     }
 

@@ -219,7 +219,14 @@ public static class TrainClusterCommands
         foreach (var replica in status.Replicas)
             text.Append(FormattableString.Invariant($"{Environment.NewLine}  replica {replica.Rank}: round {replica.Round}, local step {replica.LocalStep}{(replica.Dropped ? ", dropped" : "")}{(replica.ReportedThisRound ? ", reported" : "")}"));
         if (status.History is [.., var last])
+        {
             text.Append(FormattableString.Invariant($"{Environment.NewLine}  last round {last.Round}: replicas {string.Join(",", last.Ranks)}, {last.BytesUp / 1048576.0:F2} MiB up, {last.BarrierWaitSeconds:F2} s at the barrier, mean loss {last.MeanLoss:F4}"));
+            foreach (var (rank, timings) in last.Ranks.Zip(last.ReplicaTimings ?? []))
+                if (timings is { } t)
+                    text.Append(FormattableString.Invariant($"{Environment.NewLine}    replica {rank} outside its steps: waited {t.WaitSeconds:F2} s, fetched weights {t.FetchSeconds:F2} s, pseudo-gradient {t.PseudoGradientSeconds:F2} s, chunks {t.ChunkWriteSeconds:F2} s, state {t.StateSaveSeconds:F2} s"));
+            if (last.CoordinatorTimings is { } c)
+                text.Append(FormattableString.Invariant($"{Environment.NewLine}    coordinator: read and average {c.ReadAndAverageSeconds:F2} s, record {c.RecordSeconds:F2} s, outer step {c.OuterStepSeconds:F2} s, publish {c.PublishSeconds:F2} s"));
+        }
         if (status.Error is { } error) text.Append($"{Environment.NewLine}  error: {error}");
         if (status.Note is { } note) text.Append($"{Environment.NewLine}  {note}");
         return text.ToString();

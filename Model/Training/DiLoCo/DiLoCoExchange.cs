@@ -4,14 +4,16 @@ using Platform.Datasets;
 namespace Platform.Model.Training.DiLoCo;
 
 /// <summary>
-/// What the replicas and the coordinator of a multi-trainer run share: the pseudo-gradient chunks of each round, the outer
-/// state, the rounds' records and every replica's inner state at round boundaries. It lies in a store of named files (see
+/// What the replicas and the coordinator of a multi-trainer run share: the pseudo-gradient chunks of each round, the
+/// weights that start each round, the rounds' records, and the outer state and every replica's inner state at the round
+/// boundaries where the run checkpoints. It lies in a store of named files (see
 /// <see cref="IDatasetStore"/>): the run's checkpoint folder (<c>FOLDER/diloco</c>), or, for a run checkpointing to a blob
 /// container, a prefix of that container (<c>prefix/diloco/...</c>), so that silos with no folder in common train one run.
 /// Every file becomes visible whole; a thing of several files (a state folder) is visible only once the small
 /// <c>latest</c> file naming it is written after them, and readers read only what a <c>latest</c> names.
 /// Layout: <c>round-RRRRRR/rank-K/chunk-NNNNNN.bin</c> (and <c>.../initial/...</c> in round 0), <c>outer/step-R/...</c> with
-/// <c>outer/latest</c>, <c>rounds.json</c>, <c>replica-K/round-RRRRRR/step-S/...</c> with <c>replica-K/round-RRRRRR/latest</c>.
+/// <c>outer/latest</c> naming the newest saved whole (a round that does not checkpoint publishes only <c>outer/step-R/weights.bin</c>),
+/// <c>rounds.json</c>, <c>replica-K/round-RRRRRR/step-S/...</c> with <c>replica-K/round-RRRRRR/latest</c>.
 /// </summary>
 public sealed class DiLoCoExchange(IDatasetStore store)
 {
@@ -78,6 +80,22 @@ public sealed class DiLoCoExchange(IDatasetStore store)
         }
     }
 
+    /// <summary>
+    /// <paramref name="name"/> to read as it streams in, without holding it whole (a folder's file, a blob read in blocks),
+    /// or null when there is none.
+    /// </summary>
+    public Stream? OpenRead(string name)
+    {
+        try
+        {
+            return store.OpenRead(name);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The names of every file starting with <paramref name="prefix"/>.</summary>
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => store.ListAsync(prefix, cancellationToken);
 
@@ -123,6 +141,29 @@ public sealed class DiLoCoExchange(IDatasetStore store)
                 source.CopyTo(stream);
             }))), cancellationToken);
 
+    /// <summary>
+    /// Publishes the checkpoint that <paramref name="save"/> writes (as <see cref="Checkpoint.Save"/> lays one out, returning its
+    /// step folder) as the state folder <paramref name="folder"/>. A folder exchange has that very layout, so the checkpoint is
+    /// saved straight into it; other stores get it through <paramref name="scratch"/>, a folder of this machine.
+    /// </summary>
+    public async Task PutCheckpointAsync(string folder, Func<string, string> save, string scratch, CancellationToken cancellationToken)
+    {
+        if (store is LocalDatasetFolder local)
+        {
+            save(Path.Combine(local.Root, folder.Replace('/', Path.DirectorySeparatorChar)));
+            return;
+        }
+        string staging = Path.Combine(scratch, $"put-{Guid.NewGuid():N}");
+        try
+        {
+            await PutStateFromAsync(folder, save(staging), cancellationToken);
+        }
+        finally
+        {
+            LocalScratch.TryDelete(staging);
+        }
+    }
+
     /// <summary>The step of the state <c>folder/latest</c> names, or null when none was published.</summary>
     public async Task<int?> LatestStepAsync(string folder, CancellationToken cancellationToken) =>
         await GetAsync(In(folder, Checkpoint.LatestFile), cancellationToken) is { } latest
@@ -164,11 +205,11 @@ public sealed class DiLoCoExchange(IDatasetStore store)
             .Select(name => StepOf(name[In(folder, "").Length..].Split('/')[0]))
             .OfType<int>().Distinct().Order()];
 
-    /// <summary>Deletes the states of <paramref name="folder"/> before <paramref name="step"/>.</summary>
-    public async Task DeleteStatesBeforeAsync(string folder, int step, CancellationToken cancellationToken)
+    /// <summary>Deletes the states of <paramref name="folder"/> before <paramref name="step"/>, except that of <paramref name="keep"/>.</summary>
+    public async Task DeleteStatesBeforeAsync(string folder, int step, CancellationToken cancellationToken, int? keep = null)
     {
         foreach (int saved in await StateStepsAsync(folder, cancellationToken))
-            if (saved < step) await DeleteAsync(In(folder, Checkpoint.FolderName(saved)) + "/", cancellationToken);
+            if (saved < step && saved != keep) await DeleteAsync(In(folder, Checkpoint.FolderName(saved)) + "/", cancellationToken);
     }
 
     /// <summary><paramref name="name"/> inside <paramref name="folder"/> ("" being the exchange itself).</summary>

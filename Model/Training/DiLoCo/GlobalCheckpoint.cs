@@ -15,6 +15,14 @@ public static class GlobalCheckpoint
     public static bool IsDue(int step, int syncEvery, int every, int lastStep) =>
         step >= lastStep || (every > 0 && step / every > (step - syncEvery) / every);
 
+    /// <summary>
+    /// Whether the run of <paramref name="rounds"/> rounds checkpoints at the start of <paramref name="round"/>, as
+    /// <see cref="IsDue"/> decides: the round boundaries at which the coordinator saves its outer state and the replicas their
+    /// inner states, so that a run resumes from the last of them.
+    /// </summary>
+    public static bool IsDueAtRound(int round, int syncEvery, int every, int rounds) =>
+        IsDue(round * syncEvery, syncEvery, every, rounds * syncEvery);
+
     /// <summary>Writes the checkpoint of <paramref name="step"/> into <paramref name="runDirectory"/> (published atomically) and returns its folder.</summary>
     /// <param name="source">
     /// The state of a replica that took part in the round, at the start of the round the weights start (see

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace Platform.Model.Training.DiLoCo;
@@ -11,13 +12,20 @@ public sealed record NamedArray(string Name, float[] Values);
 /// </summary>
 public static class NamedWeights
 {
-    /// <summary>Copies every parameter of <paramref name="model"/> to the CPU as float32.</summary>
+    /// <summary>Copies every parameter of <paramref name="model"/> to the CPU as float32, each in one copy of its bytes.</summary>
     public static IReadOnlyList<NamedArray> Read(SimVlmModel model)
     {
         using var scope = NewDisposeScope();
         return model.named_parameters()
-            .Select(p => new NamedArray(p.name, p.parameter.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray()))
+            .Select(p => new NamedArray(p.name, ToArray(p.parameter.detach().to(ScalarType.Float32).cpu().contiguous())))
             .ToArray();
+    }
+
+    /// <summary>A contiguous float32 CPU tensor's values, copied whole from its storage (the accessor's ToArray goes value by value for one dimension).</summary>
+    private static float[] ToArray(Tensor values)
+    {
+        if (values.numel() == 0) return [];
+        return MemoryMarshal.Cast<byte, float>(values.bytes).ToArray();
     }
 
     /// <summary>

@@ -76,6 +76,14 @@ public sealed class OuterOptimizer
         ], cancellationToken);
 
     /// <summary>
+    /// Publishes only the weights of <see cref="Round"/> in <paramref name="folder"/> (the file <see cref="ReadWeightsAsync"/>
+    /// reads), for the replicas to start the round from: a round at which the run does not checkpoint needs no more, and its
+    /// <c>latest</c> keeps naming the last state saved whole.
+    /// </summary>
+    public Task PublishWeightsAsync(DiLoCoExchange exchange, string folder, CancellationToken cancellationToken) =>
+        exchange.PutAsync($"{DiLoCoExchange.In(folder, Checkpoint.FolderName(Round))}/{WeightsFile}", stream => WriteArrays(stream, weights), cancellationToken);
+
+    /// <summary>
     /// The newest outer state saved in <paramref name="folder"/> of the exchange, or null when none was. A writer may save a
     /// newer state and delete the one being read meanwhile (a coordinator's old activation still finishing a round while a new
     /// one loads): a state that vanishes while it is read is looked up again.
@@ -104,14 +112,21 @@ public sealed class OuterOptimizer
     /// <summary>As <see cref="LoadLatestAsync"/>, for a state saved in a folder of this machine.</summary>
     public static Task<OuterOptimizer?> LoadLatestAsync(string directory) => LoadLatestAsync(DiLoCoExchange.InFolder(directory), "", CancellationToken.None);
 
-    /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="folder"/>: what replicas start that round from.</summary>
-    public static async Task<IReadOnlyList<NamedArray>> ReadWeightsAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken) =>
-        ReadArrays(await exchange.GetStateFileAsync(folder, round, WeightsFile, cancellationToken)
-            ?? throw new FileNotFoundException($"{exchange.Location}: the outer weights of round {round} are missing from {folder}."), WeightsFile);
+    /// <summary>The global weights saved for <paramref name="round"/> in <paramref name="folder"/>: what replicas start that round from. Read as the file streams in.</summary>
+    public static Task<IReadOnlyList<NamedArray>> ReadWeightsAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken) =>
+        Task.Run(() =>
+        {
+            using var stream = exchange.OpenRead($"{DiLoCoExchange.In(folder, Checkpoint.FolderName(round))}/{WeightsFile}")
+                ?? throw new FileNotFoundException($"{exchange.Location}: the outer weights of round {round} are missing from {folder}.");
+            return ReadArrays(stream, WeightsFile);
+        }, cancellationToken);
 
-    /// <summary>Deletes the saved states of rounds before <paramref name="round"/>: a run resumes from its newest.</summary>
-    public static Task DeleteBeforeAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken) =>
-        exchange.DeleteStatesBeforeAsync(folder, round, cancellationToken);
+    /// <summary>
+    /// Deletes the saved states (and published weights) of rounds before <paramref name="round"/>, except that of
+    /// <paramref name="keep"/>: a run resumes from its newest state saved whole.
+    /// </summary>
+    public static Task DeleteBeforeAsync(DiLoCoExchange exchange, string folder, int round, CancellationToken cancellationToken, int? keep = null) =>
+        exchange.DeleteStatesBeforeAsync(folder, round, cancellationToken, keep);
 
     private sealed record SavedState(int Round, double LearningRate, double Momentum);
 
@@ -127,13 +142,24 @@ public sealed class OuterOptimizer
 
     private static IReadOnlyList<NamedArray> ReadArrays(byte[] content, string file)
     {
-        using var reader = new BinaryReader(new MemoryStream(content), System.Text.Encoding.UTF8);
+        using var stream = new MemoryStream(content, writable: false);
+        return ReadArrays(stream, file);
+    }
+
+    /// <summary>The arrays of a file <see cref="WriteArrays"/> wrote, its chunks read one by one as they come.</summary>
+    private static IReadOnlyList<NamedArray> ReadArrays(Stream stream, string file)
+    {
         var chunks = new List<byte[]>();
-        while (reader.BaseStream.Position < reader.BaseStream.Length)
+        Span<byte> length = stackalloc byte[sizeof(int)];
+        while (true)
         {
-            int length = reader.ReadInt32();
-            var chunk = reader.ReadBytes(length);
-            if (chunk.Length != length) throw new InvalidDataException($"{file} is cut short.");
+            int read = stream.ReadAtLeast(length, length.Length, throwOnEndOfStream: false);
+            if (read == 0) break;
+            if (read < length.Length) throw new InvalidDataException($"{file} is cut short.");
+            int size = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(length);
+            if (size < 0) throw new InvalidDataException($"{file} holds a chunk of negative length.");
+            var chunk = new byte[size];
+            if (stream.ReadAtLeast(chunk, size, throwOnEndOfStream: false) != size) throw new InvalidDataException($"{file} is cut short.");
             chunks.Add(chunk);
         }
         return WeightChunks.Assemble(chunks);

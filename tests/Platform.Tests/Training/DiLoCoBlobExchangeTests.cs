@@ -55,7 +55,8 @@ public sealed class DiLoCoBlobExchangeTests(AzuriteFixture azurite) : IAsyncLife
         var location = $"{blobs.Uri.ToString().TrimEnd('/')}/{container}/runs/blob-run";
         var throughFolder = TrainingClusterFixture.TinySpec("folder-run", dataset, SyncEvery * Rounds) with
         {
-            Trainers = 2, Devices = 2, SyncEvery = SyncEvery, CheckpointLocation = Path.Combine(root, "folder-run"),
+            // Checkpointing every round, so that the new attempt resumes mid-run: the replicas save their states only where the run checkpoints.
+            Trainers = 2, Devices = 2, SyncEvery = SyncEvery, CheckpointEvery = SyncEvery, CheckpointLocation = Path.Combine(root, "folder-run"),
         };
         var throughBlobs = throughFolder with { RunId = "blob-run", CheckpointLocation = location };
 

@@ -15,7 +15,8 @@ public sealed class DiLoCoRequeueTests(TrainingClusterFixture cluster) : IClassF
         // More rounds than the test waits for: it cancels the run once the replacement has trained a round.
         const int syncEvery = 2, rounds = 5000;
         var cancel = TestContext.Current.CancellationToken;
-        var spec = cluster.Spec("diloco-requeue", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery };
+        // Checkpointing every round, so that the requeued attempt redoes only the round the first one lost.
+        var spec = cluster.Spec("diloco-requeue", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery, CheckpointEvery = syncEvery };
         await cluster.Scheduler.Submit(spec);
         var running = await cluster.WaitForPhaseAsync(spec.RunId, TrainingRunPhase.Running);
         var record = cluster.Grains.GetGrain<ITrainingRunGrain>(spec.RunId);

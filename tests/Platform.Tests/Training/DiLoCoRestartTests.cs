@@ -42,7 +42,8 @@ public sealed class DiLoCoRestartTests(AzuriteFixture azurite) : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var dataset = $"restart-{Guid.NewGuid():N}"[..14];
-        var stopped = TrainingClusterFixture.TinySpec("diloco-stopped", dataset, SyncEvery * Rounds) with { Trainers = 2, Devices = 2, SyncEvery = SyncEvery };
+        // Checkpointing every round: the replicas save their states only where the run checkpoints, and a restart resumes there.
+        var stopped = TrainingClusterFixture.TinySpec("diloco-stopped", dataset, SyncEvery * Rounds) with { Trainers = 2, Devices = 2, SyncEvery = SyncEvery, CheckpointEvery = SyncEvery };
         var straight = stopped with { RunId = "diloco-straight" };
 
         int roundAtStop;

@@ -58,6 +58,18 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
         var outer = await OuterOptimizer.LoadLatestAsync(OuterStateFolder(record.CheckpointLocation));
         Assert.NotNull(outer);
         Assert.Equal(rounds, outer!.Round);
+        // The run checkpoints only at its end (CheckpointEvery 0): no round before saved a replica's trainer state, and the end
+        // needs only the description the run's checkpoint takes its configuration and vocabulary from.
+        string exchange = DiLoCoExchange.LocationFor(record.CheckpointLocation);
+        foreach (int rank in new[] { 0, 1 })
+        {
+            var saved = Directory.EnumerateFiles(Path.Combine(exchange, ReplicaCheckpoints.Folder(rank)), "*", SearchOption.AllDirectories)
+                .Select(file => Path.GetRelativePath(exchange, file).Replace(Path.DirectorySeparatorChar, '/')).Order().ToArray();
+            Assert.Equal([$"replica-{rank}/round-{rounds:D6}/latest", $"replica-{rank}/round-{rounds:D6}/step-{syncEvery * rounds:D8}/{Checkpoint.StateFile}",
+                $"replica-{rank}/round-{rounds:D6}/step-{syncEvery * rounds:D8}/{Checkpoint.VocabularyFile}"], saved);
+        }
+        Assert.All(status.History.Where(r => r.Round < rounds - 1), r => Assert.All(r.ReplicaTimings!, t => Assert.Equal(0, t!.StateSaveSeconds)));
+        Assert.All(status.History, r => Assert.NotNull(r.CoordinatorTimings));
 
         // The run's checkpoint is the global weights at its last round boundary, in a folder evaluations load like a single trainer's.
         var checkpoint = Assert.Single(record.Checkpoints, c => !c.Deleted);
@@ -113,7 +125,8 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
     public async Task A_run_paused_mid_run_and_resumed_by_a_new_attempt_ends_with_the_weights_of_the_same_run_uninterrupted()
     {
         const int syncEvery = 2, rounds = 10;
-        var uninterrupted = cluster.Spec("diloco-straight", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery };
+        // Checkpointing every round, so that the new attempt resumes mid-run: the replicas save their states only where the run checkpoints.
+        var uninterrupted = cluster.Spec("diloco-straight", steps: syncEvery * rounds) with { Trainers = 2, Devices = 2, SyncEvery = syncEvery, CheckpointEvery = syncEvery };
         var interrupted = uninterrupted with { RunId = "diloco-paused" };
         await cluster.Scheduler.Submit(uninterrupted);
         await cluster.WaitForPhaseAsync(uninterrupted.RunId, TrainingRunPhase.Completed);
@@ -200,6 +213,24 @@ public sealed class DiLoCoRunTests(TrainingClusterFixture cluster) : IClassFixtu
             "  replica 0: round 3, local step 2",
             "  replica 1: round 2, local step 0, dropped",
             "  last round 2: replicas 0,1, 3.00 MiB up, 0.25 s at the barrier, mean loss 3.5000",
+        ], lines);
+    }
+
+    [Fact]
+    public void Train_status_breaks_the_last_round_s_time_outside_the_steps_down_by_replica_and_coordinator()
+    {
+        var status = new DiLoCoStatus(1, 3, 5, false, [],
+            [new DiLoCoRoundRecord(2, [0, 1], [1, 1], [0, 1], 1048576, 0.25, 3.5, ReplicaTimings: [new DiLoCoReplicaTimings(1.5, 0.25, 0.12, 0.5, 0), null],
+                CoordinatorTimings: new DiLoCoCoordinatorTimings(0.75, 0.0625, 0.03125, 0.5))], null);
+
+        var lines = Platform.Silo.Cli.TrainClusterCommands.DescribeRounds(status).Split(Environment.NewLine);
+
+        Assert.Equal(
+        [
+            "  rounds: 3 of 5",
+            "  last round 2: replicas 0,1, 1.00 MiB up, 0.25 s at the barrier, mean loss 3.5000",
+            "    replica 0 outside its steps: waited 1.50 s, fetched weights 0.25 s, pseudo-gradient 0.12 s, chunks 0.50 s, state 0.00 s",
+            "    coordinator: read and average 0.75 s, record 0.06 s, outer step 0.03 s, publish 0.50 s",
         ], lines);
     }
 
