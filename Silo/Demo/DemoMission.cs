@@ -115,8 +115,11 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         DemoCaptureSummary capture;
         await using (var server = await DemoSiteServer.StartAsync(site, cancellationToken))
         {
-            Say($"Web site: {site.Pictures.Count} captioned pictures on {site.Resources.Count(r => r.Value.ContentType.StartsWith("text/html", StringComparison.Ordinal))} pages at {server.BaseAddress} "
-                + $"(noise: {string.Join(", ", site.NoiseCounts.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => $"{n.Key} {n.Value}"))}; plus navigation icons and a logo on every page).");
+            // --images counts the clean pictures; the noise is planted on top of them, so the two are told apart.
+            var noise = site.NoiseCounts;
+            Say($"Web site: {site.Pictures.Count(p => p.Noise is null)} captioned pictures and {noise.Values.Sum()} more planted as noise on "
+                + $"{site.Resources.Count(r => r.Value.ContentType.StartsWith("text/html", StringComparison.Ordinal))} pages at {server.BaseAddress} "
+                + $"(noise: {string.Join(", ", noise.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => $"{n.Key} {n.Value}"))}; plus navigation icons and a logo on every page).");
             if (Directory.Exists(dumpFolder)) Directory.Delete(dumpFolder, recursive: true);
             capture = await DemoCapture.RunAsync(server.BaseAddress, dumpFolder, job, cancellationToken);
         }

@@ -26,6 +26,8 @@ public sealed partial class DemoCommandTests
             var output = first.StandardOutput;
             Assert.True(first.ExitCode == 0, $"exit code {first.ExitCode}{System.Environment.NewLine}{output}{System.Environment.NewLine}{first.StandardError}");
 
+            // The site: --images counts the captioned pictures, the noise is told apart.
+            Assert.Matches(@"Web site: 40 captioned pictures and [1-9]\d* more planted as noise on \d+ pages", output);
             // The capture: robots.txt kept the crawler off the members' page.
             Assert.Matches(@"robots\.txt kept the crawler from 1 page", output);
             // The dataset: committed, with each kind of noise rejected for its reason.
