@@ -84,7 +84,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         using var _ = http;
         var started = DateTimeOffset.UtcNow;
         var work = Path.GetFullPath(options.WorkDirectory);
-        Say($"Demo: work folder {work}, dataset {options.Dataset}.");
+        Say($"Demo: the platform serves {platform.AbsoluteUri.TrimEnd('/')} (its pages, /orleans, /hangfire) while the demo runs on it; work folder {work}, dataset {options.Dataset}.");
 
         var dataset = await EnsureDatasetAsync(work, cancellationToken);
         if (dataset is null) return 1;

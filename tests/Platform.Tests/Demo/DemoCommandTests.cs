@@ -13,7 +13,7 @@ public sealed partial class DemoCommandTests
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(8);
 
     [Fact]
-    public async Task Demo_runs_every_stage_then_a_second_demo_reuses_the_dataset_and_trains_a_new_run()
+    public async Task Demo_runs_every_stage_and_tells_it_in_its_own_lines_then_a_second_demo_reuses_the_dataset_and_trains_a_new_run()
     {
         var state = Directory.CreateTempSubdirectory("platform-demo-").FullName;
         try
@@ -26,6 +26,11 @@ public sealed partial class DemoCommandTests
             var output = first.StandardOutput;
             Assert.True(first.ExitCode == 0, $"exit code {first.ExitCode}{System.Environment.NewLine}{output}{System.Environment.NewLine}{first.StandardError}");
 
+            // Its own lines, not the host's: where the platform serves before anything runs, and no information lines of the host's log
+            // (the grains' progress, ASP.NET's "Press Ctrl+C to shut down" before the demo ran) between them.
+            Assert.Matches(@"Demo: the platform serves http://127\.0\.0\.1:\d+ \(its pages, /orleans, /hangfire\) while the demo runs on it", output);
+            Assert.True(output.IndexOf("Demo: the platform serves", StringComparison.Ordinal) < output.IndexOf("Web site:", StringComparison.Ordinal), output);
+            Assert.DoesNotMatch(@"(?m)^info: ", output);
             // The site: --images counts the captioned pictures, the noise is told apart.
             Assert.Matches(@"Web site: 40 captioned pictures and [1-9]\d* more planted as noise on \d+ pages", output);
             // The capture: robots.txt kept the crawler off the members' page.
