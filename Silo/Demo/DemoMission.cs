@@ -237,17 +237,20 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
             if (response.StatusCode == HttpStatusCode.NotFound) continue;
             response.EnsureSuccessStatusCode();
             var status = (await response.Content.ReadFromJsonAsync<TrainingRunStatus>(Json, cancellationToken))!;
-            if (status.Run.Phase != lastPhase)
-            {
-                Say($"Train: {status.Run.Phase}{(status.Run.WaitingReason is { } why ? $" ({why})" : "")}{(status.Run.Devices.Count > 0 ? $" on {string.Join(", ", status.Run.Devices)}" : "")}.");
-                lastPhase = status.Run.Phase;
-            }
-            if (status.Latest is { } latest && latest.Step >= lastPrintedStep + printEvery)
+            var finished = status.Run.Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled;
+            var phaseLine = status.Run.Phase == lastPhase
+                ? null
+                : $"Train: {status.Run.Phase}{(status.Run.WaitingReason is { } why ? $" ({why})" : "")}{(status.Run.Devices.Count > 0 ? $" on {string.Join(", ", status.Run.Devices)}" : "")}.";
+            lastPhase = status.Run.Phase;
+            if (phaseLine is not null && !finished) Say(phaseLine);
+            // The last step is told whether or not it falls on the print interval, and before the run's end, which it came before.
+            if (status.Latest is { } latest && (latest.Step >= lastPrintedStep + printEvery || (finished && latest.Step > lastPrintedStep)))
             {
                 var minutes = (DateTimeOffset.UtcNow - startedAt).TotalMinutes;
                 Say($"Train: step {latest.Step}/{options.Steps} loss {latest.Loss:F3} lr {latest.LearningRate:E1} ({latest.StepSeconds:F2} s/step, {minutes:F1} min in)");
                 lastPrintedStep = latest.Step;
             }
+            if (phaseLine is not null && finished) Say(phaseLine);
             foreach (var evaluation in status.Evaluations.Where(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed))
             {
                 if (!reported.Add((evaluation.Step, evaluation.Task))) continue;

@@ -50,6 +50,8 @@ public sealed partial class DemoCommandTests
             // The run: completed, every checkpoint (steps 10 and 20) scored on both tasks, and on the leaderboard.
             var run = RunId(output);
             Assert.Contains($"Training run {run}: Completed, 20 steps", output);
+            // The last step is told, and before the run's end.
+            Assert.InRange(output.IndexOf("Train: step 20/20 ", StringComparison.Ordinal), 0, output.IndexOf("Train: Completed.", StringComparison.Ordinal));
             foreach (var task in new[] { "coco-captions", "vqa" })
             {
                 Assert.Matches($@"Eval: step 10 {task} ", output);
