@@ -91,7 +91,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         var benchmark = EnsureBenchmark(work);
         var run = await TrainAsync(dataset, benchmark, cancellationToken);
         if (run is null) return 1;
-        await PrintSummaryAsync(dataset, run, DateTimeOffset.UtcNow - started, cancellationToken);
+        await PrintSummaryAsync(dataset, run, benchmark, DateTimeOffset.UtcNow - started, cancellationToken);
         return run.Run.Phase == TrainingRunPhase.Completed ? 0 : 1;
     }
 
@@ -268,7 +268,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         }
     }
 
-    private async Task PrintSummaryAsync(DatasetOutcome dataset, TrainingRunStatus run, TimeSpan elapsed, CancellationToken cancellationToken)
+    private async Task PrintSummaryAsync(DatasetOutcome dataset, TrainingRunStatus run, string benchmark, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         Say("");
         Say("== Demo summary ==");
@@ -317,6 +317,23 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         Say($"  {site}/orleans                grains, silos and calls");
         Say($"  {site}/hangfire               the ingest and training jobs");
         Say($"  {site}{IngestEndpoints.JobsPath}/{dataset.Job}   {site}{TrainingEndpoints.RunsPath}/{run.Run.RunId}   {site}/api/devices");
+        // The commands a user takes next, spelled with this build's executable: `dotnet run` again would rebuild first, and without
+        // `-c Release` build a second configuration.
+        var platformCommand = PlatformExecutable();
+        Say("What next, against the running platform (this demo without --exit, or `platform up`; README, \"Commands\"):");
+        Say($"  {platformCommand} train status {run.Run.RunId}");
+        Say($"  {platformCommand} train submit --dataset {dataset.Dataset} --steps 200 --checkpoint-every 100");
+        Say($"  {platformCommand} eval --checkpoint {run.CheckpointLocation} --task coco-captions --data {benchmark} --out {Path.Combine(Path.GetFullPath(options.WorkDirectory), "eval")}");
+    }
+
+    /// <summary>How to start this build of `platform`: its native launcher beside the assembly, relative to the current folder when under it.</summary>
+    private static string PlatformExecutable()
+    {
+        var launcher = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "platform.exe" : "platform");
+        var path = File.Exists(launcher) ? launcher : Path.Combine(AppContext.BaseDirectory, "platform.dll");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        var shown = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
+        return File.Exists(launcher) ? shown : $"dotnet {shown}";
     }
 
     private void Say(string line)

@@ -62,6 +62,11 @@ public sealed partial class DemoCommandTests
             Assert.Matches(@"coco-captions CIDEr: \d+\.\d+ \(step 10\) -> \d+\.\d+ \(step 20\)", output);
             Assert.Contains("/hangfire", output);
             Assert.Contains("/orleans", output);
+            // What to do next, with this build's executable, which exists.
+            var next = NextCommand().Matches(output).Select(m => (Executable: m.Groups[1].Value, Arguments: m.Groups[2].Value)).ToArray();
+            Assert.Equal([$"train status {run}", "train submit --dataset demo-s1-n40 --steps 200 --checkpoint-every 100"], next.Take(2).Select(n => n.Arguments));
+            Assert.StartsWith("eval --checkpoint ", next[2].Arguments);
+            Assert.All(next, n => Assert.True(File.Exists(n.Executable.Replace("dotnet ", "")), $"{n.Executable} is not there"));
 
             var second = await PlatformCommand.RunAsync(Timeout, environment, arguments);
             Assert.True(second.ExitCode == 0, $"exit code {second.ExitCode}{System.Environment.NewLine}{second.StandardOutput}{System.Environment.NewLine}{second.StandardError}");
@@ -101,4 +106,7 @@ public sealed partial class DemoCommandTests
 
     [GeneratedRegex(@"Train: run (\S+) queued")]
     private static partial Regex RunQueued();
+
+    [GeneratedRegex(@"(?m)^  ((?:dotnet )?\S*platform(?:\.dll)?) ((?:train|eval) .+?)\r?$")]
+    private static partial Regex NextCommand();
 }
