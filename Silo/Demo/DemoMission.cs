@@ -111,6 +111,8 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         }
 
         var dumpFolder = Path.Combine(work, "dumps", job);
+        // Rendering the pictures takes half a minute at the default size on two cores: said first, so the wait is not silent.
+        Say($"Web site: rendering {options.Images} captioned pictures and the noise among them (seed {options.Seed}).");
         var site = DemoWebSite.Generate(new DemoSiteOptions { Seed = options.Seed, Pictures = options.Images });
         DemoCaptureSummary capture;
         await using (var server = await DemoSiteServer.StartAsync(site, cancellationToken))

@@ -31,7 +31,9 @@ public sealed partial class DemoCommandTests
             Assert.Matches(@"Demo: the platform serves http://127\.0\.0\.1:\d+ \(its pages, /orleans, /hangfire\) while the demo runs on it", output);
             Assert.True(output.IndexOf("Demo: the platform serves", StringComparison.Ordinal) < output.IndexOf("Web site:", StringComparison.Ordinal), output);
             Assert.DoesNotMatch(@"(?m)^info: ", output);
-            // The site: --images counts the captioned pictures, the noise is told apart.
+            // The site: said before it is rendered (half a minute at the defaults); --images counts the captioned pictures, the noise is told apart.
+            Assert.InRange(output.IndexOf("Web site: rendering 40 captioned pictures and the noise among them (seed 1).", StringComparison.Ordinal), 0,
+                output.IndexOf("Web site: 40 captioned pictures", StringComparison.Ordinal));
             Assert.Matches(@"Web site: 40 captioned pictures and [1-9]\d* more planted as noise on \d+ pages", output);
             // The capture: robots.txt kept the crawler off the members' page.
             Assert.Matches(@"robots\.txt kept the crawler from 1 page", output);
