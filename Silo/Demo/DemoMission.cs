@@ -229,6 +229,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
 
         var printEvery = Math.Max(1, options.Steps / 20);
         var lastPrintedStep = 0;
+        var lastPrintedAt = DateTimeOffset.UtcNow;
         var reported = new HashSet<(int, string)>();
         TrainingRunPhase? lastPhase = null;
         var startedAt = DateTimeOffset.UtcNow;
@@ -246,11 +247,12 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
             lastPhase = status.Run.Phase;
             if (phaseLine is not null && !finished) Say(phaseLine);
             // The last step is told whether or not it falls on the print interval, and before the run's end, which it came before.
-            if (status.Latest is { } latest && (latest.Step >= lastPrintedStep + printEvery || (finished && latest.Step > lastPrintedStep)))
+            if (status.Latest is { } latest && TellsStep(latest.Step, lastPrintedStep, printEvery, finished, DateTimeOffset.UtcNow - lastPrintedAt))
             {
                 var minutes = (DateTimeOffset.UtcNow - startedAt).TotalMinutes;
                 Say($"Train: step {latest.Step}/{options.Steps} loss {latest.Loss:F3} lr {latest.LearningRate:E1} ({latest.StepSeconds:F2} s/step, {minutes:F1} min in)");
                 lastPrintedStep = latest.Step;
+                lastPrintedAt = DateTimeOffset.UtcNow;
             }
             if (phaseLine is not null && finished) Say(phaseLine);
             foreach (var evaluation in status.Evaluations.Where(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed))
@@ -269,6 +271,16 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
             if (status.Run.Phase == TrainingRunPhase.Completed && reported.Count >= status.Checkpoints.Count * Tasks.Length) return status;
         }
     }
+
+    /// <summary>The longest the demo stays silent while its run advances: on loaded cores a step can take seconds, and 50 of them minutes.</summary>
+    public static readonly TimeSpan StepLineInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Whether a step is told: every <paramref name="printEvery"/>th, the last one, and any that advanced once <see cref="StepLineInterval"/> has
+    /// passed since the last step line.
+    /// </summary>
+    public static bool TellsStep(int step, int lastPrintedStep, int printEvery, bool finished, TimeSpan sinceLastLine) =>
+        step >= lastPrintedStep + printEvery || (step > lastPrintedStep && (finished || sinceLastLine >= StepLineInterval));
 
     private async Task PrintSummaryAsync(DatasetOutcome dataset, TrainingRunStatus run, string benchmark, TimeSpan elapsed, CancellationToken cancellationToken)
     {
