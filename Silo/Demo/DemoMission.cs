@@ -340,14 +340,14 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         Say($"  {platformCommand} eval --checkpoint {run.CheckpointLocation} --task coco-captions --data {benchmark} --out {Path.Combine(Path.GetFullPath(options.WorkDirectory), "eval")}");
     }
 
-    /// <summary>How to start this build of `platform`: its native launcher beside the assembly, relative to the current folder when under it.</summary>
+    /// <summary>
+    /// How to start this build of `platform`: its native launcher beside the assembly, by its full path, since `dotnet run` runs the
+    /// program in the project's folder, not in the user's.
+    /// </summary>
     private static string PlatformExecutable()
     {
         var launcher = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "platform.exe" : "platform");
-        var path = File.Exists(launcher) ? launcher : Path.Combine(AppContext.BaseDirectory, "platform.dll");
-        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
-        var shown = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
-        return File.Exists(launcher) ? shown : $"dotnet {shown}";
+        return File.Exists(launcher) ? launcher : $"dotnet {Path.Combine(AppContext.BaseDirectory, "platform.dll")}";
     }
 
     private void Say(string line)

@@ -68,7 +68,8 @@ public sealed partial class DemoCommandTests
             var next = NextCommand().Matches(output).Select(m => (Executable: m.Groups[1].Value, Arguments: m.Groups[2].Value)).ToArray();
             Assert.Equal([$"train status {run}", "train submit --dataset demo-s1-n40 --steps 200 --checkpoint-every 100"], next.Take(2).Select(n => n.Arguments));
             Assert.StartsWith("eval --checkpoint ", next[2].Arguments);
-            Assert.All(next, n => Assert.True(File.Exists(n.Executable.Replace("dotnet ", "")), $"{n.Executable} is not there"));
+            Assert.All(next, n => Assert.True(Path.IsPathRooted(n.Executable.Replace("dotnet ", "")) && File.Exists(n.Executable.Replace("dotnet ", "")),
+                $"{n.Executable} is not a full path to a file"));
 
             var second = await PlatformCommand.RunAsync(Timeout, environment, arguments);
             Assert.True(second.ExitCode == 0, $"exit code {second.ExitCode}{System.Environment.NewLine}{second.StandardOutput}{System.Environment.NewLine}{second.StandardError}");
