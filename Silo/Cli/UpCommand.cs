@@ -21,9 +21,12 @@ public static class UpCommand
     /// Runs the embedded platform; with a <paramref name="mission"/>, starts it, runs the mission on it, then keeps serving
     /// until Ctrl+C or SIGTERM, or stops when <paramref name="exitWhenDone"/> (the exit code is the mission's).
     /// </summary>
-    internal static async Task<int> RunAsync(Func<WebApplication, PlatformConfiguration, CancellationToken, Task<int>>? mission, bool exitWhenDone)
+    /// <param name="settingDefaults">Settings that take the place of the built-in defaults; appsettings.json and the environment still override them.</param>
+    internal static async Task<int> RunAsync(Func<WebApplication, PlatformConfiguration, CancellationToken, Task<int>>? mission, bool exitWhenDone,
+        IReadOnlyDictionary<string, string?>? settingDefaults = null)
     {
         var source = new ConfigurationBuilder();
+        if (settingDefaults is not null) source.AddInMemoryCollection(settingDefaults);
         PlatformConfiguration.AddSources(source);
         var settings = source.Build();
 

@@ -84,14 +84,14 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         using var _ = http;
         var started = DateTimeOffset.UtcNow;
         var work = Path.GetFullPath(options.WorkDirectory);
-        Say($"Demo: work folder {work}, dataset {options.Dataset}.");
+        Say($"Demo: the platform serves {platform.AbsoluteUri.TrimEnd('/')} (its pages, /orleans, /hangfire) while the demo runs on it; work folder {work}, dataset {options.Dataset}.");
 
         var dataset = await EnsureDatasetAsync(work, cancellationToken);
         if (dataset is null) return 1;
         var benchmark = EnsureBenchmark(work);
         var run = await TrainAsync(dataset, benchmark, cancellationToken);
         if (run is null) return 1;
-        await PrintSummaryAsync(dataset, run, DateTimeOffset.UtcNow - started, cancellationToken);
+        await PrintSummaryAsync(dataset, run, benchmark, DateTimeOffset.UtcNow - started, cancellationToken);
         return run.Run.Phase == TrainingRunPhase.Completed ? 0 : 1;
     }
 
@@ -111,12 +111,17 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         }
 
         var dumpFolder = Path.Combine(work, "dumps", job);
+        // Rendering the pictures takes half a minute at the default size on two cores: said first, so the wait is not silent.
+        Say($"Web site: rendering {options.Images} captioned pictures and the noise among them (seed {options.Seed}).");
         var site = DemoWebSite.Generate(new DemoSiteOptions { Seed = options.Seed, Pictures = options.Images });
         DemoCaptureSummary capture;
         await using (var server = await DemoSiteServer.StartAsync(site, cancellationToken))
         {
-            Say($"Web site: {site.Pictures.Count} captioned pictures on {site.Resources.Count(r => r.Value.ContentType.StartsWith("text/html", StringComparison.Ordinal))} pages at {server.BaseAddress} "
-                + $"(noise: {string.Join(", ", site.NoiseCounts.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => $"{n.Key} {n.Value}"))}; plus navigation icons and a logo on every page).");
+            // --images counts the clean pictures; the noise is planted on top of them, so the two are told apart.
+            var noise = site.NoiseCounts;
+            Say($"Web site: {site.Pictures.Count(p => p.Noise is null)} captioned pictures and {noise.Values.Sum()} more planted as noise on "
+                + $"{site.Resources.Count(r => r.Value.ContentType.StartsWith("text/html", StringComparison.Ordinal))} pages at {server.BaseAddress} "
+                + $"(noise: {string.Join(", ", noise.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => $"{n.Key} {n.Value}"))}; plus navigation icons and a logo on every page).");
             if (Directory.Exists(dumpFolder)) Directory.Delete(dumpFolder, recursive: true);
             capture = await DemoCapture.RunAsync(server.BaseAddress, dumpFolder, job, cancellationToken);
         }
@@ -224,6 +229,7 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
 
         var printEvery = Math.Max(1, options.Steps / 20);
         var lastPrintedStep = 0;
+        var lastPrintedAt = DateTimeOffset.UtcNow;
         var reported = new HashSet<(int, string)>();
         TrainingRunPhase? lastPhase = null;
         var startedAt = DateTimeOffset.UtcNow;
@@ -234,17 +240,21 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
             if (response.StatusCode == HttpStatusCode.NotFound) continue;
             response.EnsureSuccessStatusCode();
             var status = (await response.Content.ReadFromJsonAsync<TrainingRunStatus>(Json, cancellationToken))!;
-            if (status.Run.Phase != lastPhase)
-            {
-                Say($"Train: {status.Run.Phase}{(status.Run.WaitingReason is { } why ? $" ({why})" : "")}{(status.Run.Devices.Count > 0 ? $" on {string.Join(", ", status.Run.Devices)}" : "")}.");
-                lastPhase = status.Run.Phase;
-            }
-            if (status.Latest is { } latest && latest.Step >= lastPrintedStep + printEvery)
+            var finished = status.Run.Phase is TrainingRunPhase.Completed or TrainingRunPhase.Failed or TrainingRunPhase.Cancelled;
+            var phaseLine = status.Run.Phase == lastPhase
+                ? null
+                : $"Train: {status.Run.Phase}{(status.Run.WaitingReason is { } why ? $" ({why})" : "")}{(status.Run.Devices.Count > 0 ? $" on {string.Join(", ", status.Run.Devices)}" : "")}.";
+            lastPhase = status.Run.Phase;
+            if (phaseLine is not null && !finished) Say(phaseLine);
+            // The last step is told whether or not it falls on the print interval, and before the run's end, which it came before.
+            if (status.Latest is { } latest && TellsStep(latest.Step, lastPrintedStep, printEvery, finished, DateTimeOffset.UtcNow - lastPrintedAt))
             {
                 var minutes = (DateTimeOffset.UtcNow - startedAt).TotalMinutes;
                 Say($"Train: step {latest.Step}/{options.Steps} loss {latest.Loss:F3} lr {latest.LearningRate:E1} ({latest.StepSeconds:F2} s/step, {minutes:F1} min in)");
                 lastPrintedStep = latest.Step;
+                lastPrintedAt = DateTimeOffset.UtcNow;
             }
+            if (phaseLine is not null && finished) Say(phaseLine);
             foreach (var evaluation in status.Evaluations.Where(e => e.Phase is EvaluationPhase.Completed or EvaluationPhase.Failed))
             {
                 if (!reported.Add((evaluation.Step, evaluation.Task))) continue;
@@ -262,7 +272,17 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         }
     }
 
-    private async Task PrintSummaryAsync(DatasetOutcome dataset, TrainingRunStatus run, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>The longest the demo stays silent while its run advances: on loaded cores a step can take seconds, and 50 of them minutes.</summary>
+    public static readonly TimeSpan StepLineInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Whether a step is told: every <paramref name="printEvery"/>th, the last one, and any that advanced once <see cref="StepLineInterval"/> has
+    /// passed since the last step line.
+    /// </summary>
+    public static bool TellsStep(int step, int lastPrintedStep, int printEvery, bool finished, TimeSpan sinceLastLine) =>
+        step >= lastPrintedStep + printEvery || (step > lastPrintedStep && (finished || sinceLastLine >= StepLineInterval));
+
+    private async Task PrintSummaryAsync(DatasetOutcome dataset, TrainingRunStatus run, string benchmark, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         Say("");
         Say("== Demo summary ==");
@@ -311,6 +331,23 @@ public sealed class DemoMission(Uri platform, IGrainFactory grains, DemoOptions 
         Say($"  {site}/orleans                grains, silos and calls");
         Say($"  {site}/hangfire               the ingest and training jobs");
         Say($"  {site}{IngestEndpoints.JobsPath}/{dataset.Job}   {site}{TrainingEndpoints.RunsPath}/{run.Run.RunId}   {site}/api/devices");
+        // The commands a user takes next, spelled with this build's executable: `dotnet run` again would rebuild first, and without
+        // `-c Release` build a second configuration.
+        var platformCommand = PlatformExecutable();
+        Say("What next, against the running platform (this demo without --exit, or `platform up`; README, \"Commands\"):");
+        Say($"  {platformCommand} train status {run.Run.RunId}");
+        Say($"  {platformCommand} train submit --dataset {dataset.Dataset} --steps 200 --checkpoint-every 100");
+        Say($"  {platformCommand} eval --checkpoint {run.CheckpointLocation} --task coco-captions --data {benchmark} --out {Path.Combine(Path.GetFullPath(options.WorkDirectory), "eval")}");
+    }
+
+    /// <summary>
+    /// How to start this build of `platform`: its native launcher beside the assembly, by its full path, since `dotnet run` runs the
+    /// program in the project's folder, not in the user's.
+    /// </summary>
+    private static string PlatformExecutable()
+    {
+        var launcher = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "platform.exe" : "platform");
+        return File.Exists(launcher) ? launcher : $"dotnet {Path.Combine(AppContext.BaseDirectory, "platform.dll")}";
     }
 
     private void Say(string line)

@@ -61,6 +61,12 @@ public sealed class StartupRecovery(ShardCommitJournalReplay commits, Submission
             results.Add(result);
         }
         board.Checked(results);
+        if (results.Count == 0)
+        {
+            // A new state (or one whose host never committed a shard) has no marker either; "did not stop cleanly" would alarm for nothing.
+            logger.LogInformation("Dataset check: this host's journal names no dataset, so there is nothing to check");
+            return;
+        }
         logger.LogInformation("Dataset check: {Shards} shards of {Datasets} datasets checked against their files ({Hashed} hashed; {Why}), {Damaged} damaged, {Unlisted} tars not in a manifest",
             results.Sum(r => r.ShardsChecked), results.Count, results.Sum(r => r.ShardsHashed),
             stoppedCleanly ? "the last run stopped cleanly, so the tars were only looked for" : "the last run did not stop cleanly",

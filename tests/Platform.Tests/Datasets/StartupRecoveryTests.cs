@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Platform.Datasets;
@@ -147,6 +148,41 @@ public sealed class StartupRecoveryTests(SharedClusterFixture shared, AzuriteFix
         var result = Assert.Single(board.Results!);
         Assert.Equal((2, 2), (result.ShardsChecked, result.ShardsHashed));
         Assert.Empty(result.Problems);
+    }
+
+    [Fact]
+    public async Task A_new_state_without_a_journal_or_a_clean_stop_marker_logs_that_nothing_is_to_check_not_that_the_last_run_crashed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Path.Combine(root, "new-state");
+        var logger = new RecordingLogger<StartupRecovery>();
+        var board = new DatasetCheckBoard();
+        using var recovery = new StartupRecovery(
+            new ShardCommitJournalReplay(new ShardCommitJournal(folder), shared.Grains, Options.Create(new StorageRetryOptions()), NullLogger<ShardCommitJournalReplay>.Instance),
+            new SubmissionJournalReplay(new SubmissionJournal(null), shared.Grains, NullLogger<SubmissionJournalReplay>.Instance),
+            new DatasetManifestStore(azurite.Connection.CreateBlobClient(), PlatformTestCluster.ManifestContainer), board, logger,
+            new CleanStopMarker(folder));
+        await recovery.StartAsync(ct);
+        await recovery.ExecuteTask!.WaitAsync(TimeSpan.FromMinutes(2), ct);
+
+        Assert.Empty(board.Results!);
+        var line = Assert.Single(logger.Lines, l => l.StartsWith("Dataset check:", StringComparison.Ordinal));
+        Assert.Equal("Dataset check: this host's journal names no dataset, so there is nothing to check", line);
+    }
+
+    /// <summary>Keeps every formatted log line, to read what a host would print.</summary>
+    private sealed class RecordingLogger<T> : ILogger<T>
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Lines) Lines.Add(formatter(state, exception));
+        }
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed partial class DemoCommandTests
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(8);
 
     [Fact]
-    public async Task Demo_runs_every_stage_then_a_second_demo_reuses_the_dataset_and_trains_a_new_run()
+    public async Task Demo_runs_every_stage_and_tells_it_in_its_own_lines_then_a_second_demo_reuses_the_dataset_and_trains_a_new_run()
     {
         var state = Directory.CreateTempSubdirectory("platform-demo-").FullName;
         try
@@ -26,6 +26,15 @@ public sealed partial class DemoCommandTests
             var output = first.StandardOutput;
             Assert.True(first.ExitCode == 0, $"exit code {first.ExitCode}{System.Environment.NewLine}{output}{System.Environment.NewLine}{first.StandardError}");
 
+            // Its own lines, not the host's: where the platform serves before anything runs, and no information lines of the host's log
+            // (the grains' progress, ASP.NET's "Press Ctrl+C to shut down" before the demo ran) between them.
+            Assert.Matches(@"Demo: the platform serves http://127\.0\.0\.1:\d+ \(its pages, /orleans, /hangfire\) while the demo runs on it", output);
+            Assert.True(output.IndexOf("Demo: the platform serves", StringComparison.Ordinal) < output.IndexOf("Web site:", StringComparison.Ordinal), output);
+            Assert.DoesNotMatch(@"(?m)^info: ", output);
+            // The site: said before it is rendered (half a minute at the defaults); --images counts the captioned pictures, the noise is told apart.
+            Assert.InRange(output.IndexOf("Web site: rendering 40 captioned pictures and the noise among them (seed 1).", StringComparison.Ordinal), 0,
+                output.IndexOf("Web site: 40 captioned pictures", StringComparison.Ordinal));
+            Assert.Matches(@"Web site: 40 captioned pictures and [1-9]\d* more planted as noise on \d+ pages", output);
             // The capture: robots.txt kept the crawler off the members' page.
             Assert.Matches(@"robots\.txt kept the crawler from 1 page", output);
             // The dataset: committed, with each kind of noise rejected for its reason.
@@ -43,6 +52,8 @@ public sealed partial class DemoCommandTests
             // The run: completed, every checkpoint (steps 10 and 20) scored on both tasks, and on the leaderboard.
             var run = RunId(output);
             Assert.Contains($"Training run {run}: Completed, 20 steps", output);
+            // The last step is told, and before the run's end.
+            Assert.InRange(output.IndexOf("Train: step 20/20 ", StringComparison.Ordinal), 0, output.IndexOf("Train: Completed.", StringComparison.Ordinal));
             foreach (var task in new[] { "coco-captions", "vqa" })
             {
                 Assert.Matches($@"Eval: step 10 {task} ", output);
@@ -53,6 +64,12 @@ public sealed partial class DemoCommandTests
             Assert.Matches(@"coco-captions CIDEr: \d+\.\d+ \(step 10\) -> \d+\.\d+ \(step 20\)", output);
             Assert.Contains("/hangfire", output);
             Assert.Contains("/orleans", output);
+            // What to do next, with this build's executable, which exists.
+            var next = NextCommand().Matches(output).Select(m => (Executable: m.Groups[1].Value, Arguments: m.Groups[2].Value)).ToArray();
+            Assert.Equal([$"train status {run}", "train submit --dataset demo-s1-n40 --steps 200 --checkpoint-every 100"], next.Take(2).Select(n => n.Arguments));
+            Assert.StartsWith("eval --checkpoint ", next[2].Arguments);
+            Assert.All(next, n => Assert.True(Path.IsPathRooted(n.Executable.Replace("dotnet ", "")) && File.Exists(n.Executable.Replace("dotnet ", "")),
+                $"{n.Executable} is not a full path to a file"));
 
             var second = await PlatformCommand.RunAsync(Timeout, environment, arguments);
             Assert.True(second.ExitCode == 0, $"exit code {second.ExitCode}{System.Environment.NewLine}{second.StandardOutput}{System.Environment.NewLine}{second.StandardError}");
@@ -92,4 +109,7 @@ public sealed partial class DemoCommandTests
 
     [GeneratedRegex(@"Train: run (\S+) queued")]
     private static partial Regex RunQueued();
+
+    [GeneratedRegex(@"(?m)^  ((?:dotnet )?\S*platform(?:\.dll)?) ((?:train|eval) .+?)\r?$")]
+    private static partial Regex NextCommand();
 }
