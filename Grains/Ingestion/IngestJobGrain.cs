@@ -60,6 +60,7 @@ public sealed class IngestJobGrain(
     [PersistentState("ingestjob", PlatformStorage.GrainStateProvider)] IPersistentState<IngestJobState> state,
     IngestStorage storage,
     IOptions<StorageRetryOptions> storageRetry,
+    IOptions<IngestWorkerOptions> workerOptions,
     ILogger<IngestJobGrain> logger) : Grain, IIngestJobGrain, IRemindable
 {
     public const string WakeReminder = "wake";
@@ -80,6 +81,7 @@ public sealed class IngestJobGrain(
     private readonly Dictionary<WorkKind, PagedRows<WorkUnitRecord>> pagedRows = [];
     private readonly ResiliencePipeline storageWrites = StorageRetry.Pipeline(storageRetry.Value, logger, "Writing an ingest job's state");
     private IGrainTimer? timer;
+    private IGrainTimer? folderRemoval;
 
     private string JobId => this.GetPrimaryKeyString();
     private IngestJobSettings Settings => state.State.Request!.Settings;
@@ -172,6 +174,8 @@ public sealed class IngestJobGrain(
             StartTimer();
             await this.RegisterOrUpdateReminder(WakeReminder, WakePeriod, WakePeriod);
         }
+        else if (state.State is { Phase: IngestJobPhase.Completed, Request: not null })
+            ScheduleWorkFolderRemoval();
     }
 
     /// <summary>Being activated was the point (<see cref="OnActivateAsync"/> resumes the job); a reminder left over from a finished job is removed.</summary>
@@ -296,8 +300,8 @@ public sealed class IngestJobGrain(
                 var shards = state.State.Request!.Dataset is null ? 0 : IngestJobOptions.ShardCount(finish.PairsKept, Settings);
                 state.State.FirstShardNumber = shards == 0 ? state.State.FirstShardNumber : finish.FirstShardNumber;
                 ResetTable(WorkKind.ShardFetch, Enumerable.Range(0, shards).Select(i => new WorkUnitRecord { Input = $"shard {finish.FirstShardNumber + i:D5} (fetch)" }));
-                try { Directory.Delete(Layout.UnitsDirectory, recursive: true); }
-                catch (IOException error) { logger.LogWarning(error, "Could not remove the unit files of job {Job} (a stale worker may still write there)", JobId); }
+                // The unit folders stay until the job completes: a storage that loses its last writes in a crash can bring the job
+                // back to finishing, which reads them again.
                 if (shards == 0) await CompleteAsync();
                 else await StartPhaseAsync(IngestJobPhase.FetchingShards);
                 break;
@@ -435,17 +439,45 @@ public sealed class IngestJobGrain(
         await SaveAsync();
     }
 
-    /// <summary>The job is over: its work folders go, and so does the timer.</summary>
+    /// <summary>The job is over: the timer goes, and its work folders after <see cref="IngestWorkerOptions.CompletedJobFolderDelay"/>.</summary>
     private async Task CompleteAsync()
     {
         state.State.Phase = IngestJobPhase.Completed;
         await SaveAsync();
-        if (Directory.Exists(Layout.ShardsDirectory))
-        {
-            try { Directory.Delete(Layout.ShardsDirectory, recursive: true); }
-            catch (IOException error) { logger.LogWarning(error, "Could not remove the shard work files of job {Job} (a stale worker may still write there)", JobId); }
-        }
         Stop();
+        ScheduleWorkFolderRemoval();
+    }
+
+    /// <summary>
+    /// The folders go a while after the completion was saved, not at once: until the storage has surely kept that save, a crash could
+    /// bring the job back to a phase that needs them. A silo lost before then leaves them to the job's next activation.
+    /// </summary>
+    private void ScheduleWorkFolderRemoval()
+    {
+        if (!Directory.Exists(Layout.UnitsDirectory) && !Directory.Exists(Layout.ShardsDirectory)) return;
+        var delay = workerOptions.Value.CompletedJobFolderDelay;
+        if (delay <= TimeSpan.Zero)
+        {
+            RemoveWorkFolders();
+            return;
+        }
+        folderRemoval ??= this.RegisterGrainTimer(_ =>
+        {
+            RemoveWorkFolders();
+            folderRemoval?.Dispose();
+            folderRemoval = null;
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private void RemoveWorkFolders()
+    {
+        foreach (var (folder, what) in new[] { (Layout.UnitsDirectory, "unit"), (Layout.ShardsDirectory, "shard") })
+        {
+            if (!Directory.Exists(folder)) continue;
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException error) { logger.LogWarning(error, "Could not remove the {What} work files of job {Job} (a stale worker may still write there)", what, JobId); }
+        }
     }
 
     private void Stop()

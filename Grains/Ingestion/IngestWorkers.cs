@@ -11,6 +11,13 @@ public sealed class IngestWorkerOptions
     /// share these slots; the others wait, keeping their leases.
     /// </summary>
     public int MaxConcurrentUnitsPerSilo { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// How long a completed job keeps its work folders (the units' extraction outputs and the shard attempts) before removing them
+    /// (default 15 s; zero: at once). A storage that loses its last acknowledged writes in a crash (`platform up`'s own Azurite
+    /// writes its tables to disk every 5 s) can bring the job back to an earlier phase, which redoes its work from these folders.
+    /// </summary>
+    public TimeSpan CompletedJobFolderDelay { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>The per-silo limit on running leased work (one instance per silo).</summary>

@@ -22,7 +22,7 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
     };
 
     /// <summary>Three silos on Azurite, wired as the host, each running at most <paramref name="unitsPerSilo"/> units at once.</summary>
-    internal static async Task<InProcessTestCluster> StartClusterAsync(StorageConnection storage, int unitsPerSilo)
+    internal static async Task<InProcessTestCluster> StartClusterAsync(StorageConnection storage, int unitsPerSilo, TimeSpan? completedJobFolderDelay = null)
     {
         var builder = new InProcessTestClusterBuilder(3);
         builder.Options.ServiceId = "ingest-" + Guid.NewGuid().ToString("N")[..8];
@@ -30,7 +30,12 @@ public sealed class IngestJobGrainTests(AzuriteFixture azurite) : IDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddPlatformStorage(storage, PlatformTestCluster.ManifestContainer);
-            silo.Configure<IngestWorkerOptions>(o => o.MaxConcurrentUnitsPerSilo = unitsPerSilo);
+            silo.Configure<IngestWorkerOptions>(o =>
+            {
+                o.MaxConcurrentUnitsPerSilo = unitsPerSilo;
+                // Most tests check that a completed job leaves no work folders, at once.
+                o.CompletedJobFolderDelay = completedJobFolderDelay ?? TimeSpan.Zero;
+            });
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -52,6 +52,43 @@ public sealed class IngestShardPhaseTests(AzuriteFixture azurite) : IDisposable
         return (folder, summary);
     }
 
+    /// <summary>
+    /// A storage that loses its last writes in a crash (the embedded Azurite saves every 5 s) can bring a job back to finishing
+    /// while it writes shards, or to the shard phase just after it completed: the folders those phases read must still be there.
+    /// </summary>
+    [Fact]
+    public async Task The_work_folders_outlive_the_phases_that_read_them_and_go_a_while_after_the_job_completes()
+    {
+        var inputs = ImageDumpGenerator.Write(Path.Combine(root, "in"), files: 2, pagesPerFile: 16, pictures: 30, seed: 5);
+        var delay = TimeSpan.FromSeconds(10);
+        await using var cluster = await IngestJobGrainTests.StartClusterAsync(azurite.Connection, unitsPerSilo: 2, completedJobFolderDelay: delay);
+        var job = cluster.Client.GetGrain<IIngestJobGrain>("job-" + Guid.NewGuid().ToString("N"));
+        var output = Path.Combine(root, "distributed");
+        var layout = new IngestJobLayout(output);
+        await job.Submit(new IngestJobRequest(inputs, output, Settings with { SamplesPerShard = 5 }, "folders-" + Guid.NewGuid().ToString("N")[..8]));
+        var phasesAfterFinishing = new HashSet<IngestJobPhase>();
+        var status = await IngestJobGrainTests.WaitForEndAsync(job, TimeSpan.FromMinutes(2), seen =>
+        {
+            if (seen.Phase is IngestJobPhase.FetchingShards or IngestJobPhase.Deduping or IngestJobPhase.WritingShards)
+            {
+                phasesAfterFinishing.Add(seen.Phase);
+                Assert.True(Directory.Exists(layout.UnitsDirectory), $"the unit folders are gone in phase {seen.Phase}");
+            }
+            return Task.CompletedTask;
+        });
+        var completed = DateTime.UtcNow;
+        Assert.True(status.Phase == IngestJobPhase.Completed, status.Error);
+        Assert.NotEmpty(phasesAfterFinishing);
+        Assert.True(Directory.Exists(layout.UnitsDirectory), "the unit folders went as the job completed");
+        Assert.True(Directory.Exists(layout.ShardsDirectory), "the shard attempts went as the job completed");
+
+        while ((Directory.Exists(layout.UnitsDirectory) || Directory.Exists(layout.ShardsDirectory)) && DateTime.UtcNow < completed + TimeSpan.FromMinutes(1))
+            await Task.Delay(100, Ct);
+        Assert.False(Directory.Exists(layout.UnitsDirectory), "the unit folders outlived the job by a minute");
+        Assert.False(Directory.Exists(layout.ShardsDirectory), "the shard attempts outlived the job by a minute");
+        Assert.True(DateTime.UtcNow - completed >= delay - TimeSpan.FromSeconds(1), $"the folders went {DateTime.UtcNow - completed} after completion, before the delay");
+    }
+
     [Fact]
     public async Task A_job_on_three_silos_commits_the_dataset_the_single_process_run_writes()
     {
