@@ -151,6 +151,9 @@ public sealed class TrainingSchedulerGrain(
             SubmittedAt = DateTimeOffset.UtcNow,
         }, checked((int)state.State.Submissions));
         state.State.Submissions = row.SubmissionOrder;
+        // On disk before the scheduler's state: a host whose storage may lose its latest writes re-submits the run from there at start.
+        if (ServiceProvider.GetService(typeof(ITrainingSubmissionJournal)) is ITrainingSubmissionJournal journal)
+            await journal.AppendAsync(spec);
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ITrainingRunGrain>(row.RunId).Register(row.Spec, row.CheckpointLocation);
         await PlaceAsync();

@@ -41,6 +41,9 @@ public static class PlatformHost
         var journal = new SubmissionJournal(SubmissionJournal.FolderFor(configuration));
         builder.Services.AddSingleton(journal);
         if (journal.IsOn) builder.Services.AddSingleton<Platform.Grains.Ingestion.IIngestSubmissionJournal>(journal);
+        var trainingJournal = new TrainingSubmissionJournal(SubmissionJournal.FolderFor(configuration));
+        builder.Services.AddSingleton(trainingJournal);
+        if (trainingJournal.IsOn) builder.Services.AddSingleton<Platform.Grains.Training.ITrainingSubmissionJournal>(trainingJournal);
         var commitJournal = new ShardCommitJournal(SubmissionJournal.FolderFor(configuration));
         builder.Services.AddSingleton(commitJournal);
         if (commitJournal.IsOn) builder.Services.AddSingleton<Platform.Grains.Datasets.IShardCommitJournal>(commitJournal);

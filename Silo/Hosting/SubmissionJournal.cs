@@ -1,3 +1,4 @@
+using Platform.Grains.Training;
 using Platform.Grains.Ingestion;
 
 namespace Platform.Silo.Hosting;
@@ -42,35 +43,54 @@ public sealed class SubmissionJournal(string? folder) : IIngestSubmissionJournal
     }
 }
 
-/// <summary>At start, submits every journaled ingest job again (see <see cref="SubmissionJournal"/>), once the silo is up.</summary>
-public sealed class SubmissionJournalReplay(SubmissionJournal journal, IGrainFactory grains, ILogger<SubmissionJournalReplay> logger)
+/// <summary>
+/// At start, submits every journaled ingest job again (see <see cref="SubmissionJournal"/>), then every journaled training run the
+/// scheduler no longer knows (see <see cref="TrainingSubmissionJournal"/>), once the silo is up.
+/// </summary>
+public sealed class SubmissionJournalReplay(SubmissionJournal journal, IGrainFactory grains, ILogger<SubmissionJournalReplay> logger,
+    TrainingSubmissionJournal? training = null)
 {
     public async Task ReplayAsync(CancellationToken stoppingToken)
     {
         foreach (var entry in journal.Read())
-        {
-            for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+            await RedriveAsync("ingest job", entry.Job, async () =>
             {
-                try
-                {
-                    var job = grains.GetGrain<IIngestJobGrain>(entry.Job);
-                    if ((await job.GetStatus()).Phase == IngestJobPhase.NotSubmitted)
-                    {
-                        await job.Submit(entry.Request);
-                        logger.LogWarning("Ingest job {Job} was acknowledged but lost by storage (a crash); submitted it again from the journal", entry.Job);
-                    }
-                    break;
-                }
-                catch (Exception error) when (error is not OperationCanceledException && attempt < 10)
-                {
-                    logger.LogWarning(error, "Re-driving journaled ingest job {Job} failed; retrying", entry.Job);
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt * 2)), stoppingToken);
-                }
-                catch (Exception error) when (error is not OperationCanceledException)
-                {
-                    logger.LogError(error, "Could not re-drive journaled ingest job {Job}", entry.Job);
-                    break;
-                }
+                var job = grains.GetGrain<IIngestJobGrain>(entry.Job);
+                if ((await job.GetStatus()).Phase != IngestJobPhase.NotSubmitted) return false;
+                await job.Submit(entry.Request);
+                return true;
+            }, stoppingToken);
+        var scheduler = grains.GetGrain<ITrainingSchedulerGrain>(ITrainingSchedulerGrain.Key);
+        foreach (var spec in training?.Read() ?? [])
+            await RedriveAsync("training run", spec.RunId, async () =>
+            {
+                // Queued, running, finished or cancelled: the scheduler knows it, archive included, and it stays as it is.
+                if (await scheduler.Get(spec.RunId) is not null) return false;
+                await scheduler.Submit(spec);
+                return true;
+            }, stoppingToken);
+    }
+
+    /// <param name="redrive">Submits the entry again if storage lost it; true when it did.</param>
+    private async Task RedriveAsync(string what, string id, Func<Task<bool>> redrive, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                if (await redrive())
+                    logger.LogWarning("The {What} {Id} was acknowledged but lost by storage (a crash); submitted it again from the journal", what, id);
+                return;
+            }
+            catch (Exception error) when (error is not OperationCanceledException && attempt < 10)
+            {
+                logger.LogWarning(error, "Re-driving journaled {What} {Id} failed; retrying", what, id);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt * 2)), stoppingToken);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                logger.LogError(error, "Could not re-drive journaled {What} {Id}", what, id);
+                return;
             }
         }
     }

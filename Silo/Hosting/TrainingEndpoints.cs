@@ -22,7 +22,8 @@ public static class TrainingEndpoints
         // Starting and stopping runs is a job control, guarded as the dashboards are: local requests only unless a policy decides.
         var group = endpoints.MapGroup(RunsPath).GuardedLikeTheDashboards(authorizationPolicy);
         group.MapPost("", async (HttpRequest request, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, DatasetManifestStore manifests,
-            IGrainFactory grains, IBackgroundJobClient hangfire, PlatformConfiguration configuration, CancellationToken cancellationToken) =>
+            IGrainFactory grains, IBackgroundJobClient hangfire, PlatformConfiguration configuration, TrainingSubmissionJournal journal,
+            CancellationToken cancellationToken) =>
         {
             var (spec, generatedRunId, bodyProblem) = await ReadSpecAsync(request, json.Value.SerializerOptions, cancellationToken);
             if (spec is null) return Problems([new("body", bodyProblem!)]);
@@ -35,6 +36,8 @@ public static class TrainingEndpoints
             var problems = submission.Problems.Concat(ApiPathRules.Check(submission.Spec, configuration.ApiRoots())).ToList();
             if (problems.Count > 0) return Problems(problems);
             var queued = submission.Spec;
+            // The answer comes before the Hangfire job submits the run (Hangfire's storage may be in memory): on disk first.
+            await journal.AppendAsync(queued, cancellationToken);
             var hangfireJob = hangfire.Enqueue<TrainingSubmitJob>(job => job.RunAsync(queued));
             return Results.Accepted(statusUrl, new { run = queued.RunId, generatedRunId, existing = false, status = statusUrl, hangfireJob });
         });

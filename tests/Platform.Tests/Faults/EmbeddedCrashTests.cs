@@ -4,6 +4,7 @@ using Platform.Silo.Hosting;
 using Platform.Silo.Storage;
 using Platform.Tests.Infrastructure;
 using Platform.Tests.Ingestion;
+using Platform.Tests.Training;
 
 namespace Platform.Tests.Faults;
 
@@ -86,5 +87,91 @@ public sealed class EmbeddedCrashTests : IDisposable
         }
         FaultSuiteReport.Record("platform up killed with its Azurite (SIGKILL)", inputsTried: jobs.Count, faultsInjected: 1, dataLost: lost);
         Assert.True(lost == 0, $"{lost} of {jobs.Count} acknowledged submissions did not complete after the restart:\n{second.Output}");
+    }
+
+    /// <summary>
+    /// The same crash right after two training runs were acknowledged, one by `train submit` (the scheduler journals it before its
+    /// state) and one by `POST /api/train/runs` (answered before a Hangfire job in memory submits it): after the restart both are
+    /// known and train to completion. Without the training journal's replay the runs are gone (checked by turning it off: the test then fails).
+    /// </summary>
+    [Fact]
+    public async Task Training_runs_acknowledged_just_before_platform_up_and_its_Azurite_are_killed_are_known_and_complete_after_a_restart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Directory.CreateDirectory(Path.Combine(root, "state")).FullName;
+        var storage = StorageConnection.ForEmulator("127.0.0.1", AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort(), AzuriteEmulator.FreeTcpPort());
+        var gatewayPort = AzuriteEmulator.FreeTcpPort();
+        var environment = new Dictionary<string, string>
+        {
+            ["PLATFORM_Training__Devices"] = "cpu",
+            ["PLATFORM_Training__CheckpointRoot"] = Path.Combine(root, "checkpoints"),
+            ["PLATFORM_Training__BenchmarkData"] = Path.Combine(root, "benchmark"),
+        };
+        string[] runs = ["crash-cli", "crash-api"];
+        await using (var first = PlatformProcess.StartUp(environment, storage, data, gatewayPort))
+        {
+            using var http = new HttpClient { BaseAddress = first.BaseAddress };
+            await first.WaitUntilHealthyAsync(http, TimeSpan.FromSeconds(120));
+            var azurite = first.StartedAzuritePid();
+            Assert.NotNull(azurite);
+            await TrainCommandDatasets.WriteAsync(storage.CreateBlobClient(), "web", Path.Combine(root, "web"), samples: 8, ct);
+            await WaitForDeviceAsync(http, ct);
+            // Past Azurite's next save of its metadata: the dataset survives the crash; what the test asks is whether the runs do.
+            await Task.Delay(TimeSpan.FromSeconds(7), ct);
+
+            var submitted = await PlatformCommand.RunAsync(TimeSpan.FromMinutes(5), PlatformProcess.ClientEnvironment(storage, gatewayPort),
+                ["train", "submit", "--dataset", "web", "--run", runs[0], "--steps", "3", "--batch", "4", "--warmup", "1", "--threads", "1", "--eval", "none"]);
+            Assert.True(submitted.ExitCode == 0, submitted.StandardOutput + submitted.StandardError);
+            using (var posted = await http.PostAsJsonAsync("/api/train/runs", new
+            {
+                runId = runs[1], dataset = "web", steps = 3, samplesPerStep = 4, warmupSteps = 1, threads = 1, evaluations = Array.Empty<object>(),
+            }, ct))
+                Assert.True(posted.IsSuccessStatusCode, await posted.Content.ReadAsStringAsync(ct));
+            // Within Azurite's 5 s between saves: without the journal both runs are gone after the restart.
+            first.Process.Kill(entireProcessTree: true);
+            await first.Process.WaitForExitAsync(ct);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (PlatformProcess.IsAlive(azurite.Value) && DateTime.UtcNow < deadline) await Task.Delay(50, ct);
+            Assert.False(PlatformProcess.IsAlive(azurite.Value), "Azurite survived the kill");
+        }
+        Assert.True(File.Exists(Path.Combine(data, "azurite.journal", TrainingSubmissionJournal.TrainingFile)));
+
+        await using var second = PlatformProcess.StartUp(environment, storage, data, gatewayPort);
+        using var api = new HttpClient { BaseAddress = second.BaseAddress };
+        await second.WaitUntilHealthyAsync(api, TimeSpan.FromSeconds(120));
+        var lost = 0;
+        var until = DateTime.UtcNow.AddMinutes(3);
+        foreach (var run in runs)
+        {
+            var status = "";
+            var phase = "";
+            while (DateTime.UtcNow < until)
+            {
+                using var answer = await api.GetAsync($"/api/train/runs/{run}", ct);
+                status = await answer.Content.ReadAsStringAsync(ct);
+                phase = answer.IsSuccessStatusCode ? JsonDocument.Parse(status).RootElement.GetProperty("run").GetProperty("phase").GetString() ?? "" : "";
+                if (phase is "Completed" or "Failed" or "Cancelled") break;
+                await Task.Delay(500, ct);
+            }
+            if (phase != "Completed")
+            {
+                lost++;
+                TestContext.Current.TestOutputHelper?.WriteLine($"{run}: {status}");
+            }
+        }
+        FaultSuiteReport.Record("platform up killed with its Azurite just after training submissions (SIGKILL)", inputsTried: runs.Length, faultsInjected: 1, dataLost: lost);
+        Assert.True(lost == 0, $"{lost} of {runs.Length} acknowledged training runs did not complete after the restart:\n{second.Output}");
+    }
+
+    private static async Task WaitForDeviceAsync(HttpClient http, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var devices = JsonDocument.Parse(await http.GetStringAsync("/api/devices", ct));
+            if (devices.RootElement.GetProperty("devices").GetArrayLength() > 0) return;
+            await Task.Delay(200, ct);
+        }
+        throw new TimeoutException("the platform listed no device within a minute");
     }
 }
