@@ -69,6 +69,15 @@ public sealed class JournalFile(string folder, string fileName)
         }
     }
 
+    /// <summary>The last entry appended for each key, in the order the keys first came; entries without a key are skipped.</summary>
+    public IReadOnlyList<T> ReadLatest<T>(Func<T, string?> key) where T : class
+    {
+        var latest = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var entry in Read<T>())
+            if (key(entry) is { Length: > 0 } name) latest[name] = entry;
+        return [.. latest.Values];
+    }
+
     /// <summary>The entries in the order they were appended; a line cut short by a crash (never acknowledged) is skipped.</summary>
     public IEnumerable<T> Read<T>() where T : class
     {

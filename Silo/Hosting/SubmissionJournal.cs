@@ -35,11 +35,7 @@ public sealed class SubmissionJournal(string? folder) : IIngestSubmissionJournal
     /// <summary>The journaled submissions, the latest per job; a line cut short by a crash (never acknowledged) is skipped.</summary>
     public IReadOnlyList<Entry> Read()
     {
-        if (file is null) return [];
-        var latest = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        foreach (var entry in file.Read<Entry>())
-            if (entry is { Job: not null, Request: not null }) latest[entry.Job] = entry;
-        return [.. latest.Values];
+        return file?.ReadLatest<Entry>(entry => entry.Request is null ? null : entry.Job) ?? [];
     }
 }
 

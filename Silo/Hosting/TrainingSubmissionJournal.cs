@@ -24,10 +24,6 @@ public sealed class TrainingSubmissionJournal(string? folder) : ITrainingSubmiss
     /// <summary>The journaled runs, the latest per run id; a line cut short by a crash (never acknowledged) is skipped.</summary>
     public IReadOnlyList<TrainingRunSpec> Read()
     {
-        if (file is null) return [];
-        var latest = new Dictionary<string, TrainingRunSpec>(StringComparer.Ordinal);
-        foreach (var spec in file.Read<TrainingRunSpec>())
-            if (spec is { RunId: not null and not "" }) latest[spec.RunId] = spec;
-        return [.. latest.Values];
+        return file?.ReadLatest<TrainingRunSpec>(spec => spec.RunId) ?? [];
     }
 }

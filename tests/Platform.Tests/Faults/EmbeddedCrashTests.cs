@@ -115,7 +115,7 @@ public sealed class EmbeddedCrashTests : IDisposable
             var azurite = first.StartedAzuritePid();
             Assert.NotNull(azurite);
             await TrainCommandDatasets.WriteAsync(storage.CreateBlobClient(), "web", Path.Combine(root, "web"), samples: 8, ct);
-            await WaitForDeviceAsync(http, ct);
+            await TrainCommandTests.WaitForDeviceAsync(http);
             // Past Azurite's next save of its metadata: the dataset survives the crash; what the test asks is whether the runs do.
             await Task.Delay(TimeSpan.FromSeconds(7), ct);
 
@@ -161,17 +161,5 @@ public sealed class EmbeddedCrashTests : IDisposable
         }
         FaultSuiteReport.Record("platform up killed with its Azurite just after training submissions (SIGKILL)", inputsTried: runs.Length, faultsInjected: 1, dataLost: lost);
         Assert.True(lost == 0, $"{lost} of {runs.Length} acknowledged training runs did not complete after the restart:\n{second.Output}");
-    }
-
-    private static async Task WaitForDeviceAsync(HttpClient http, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-        while (DateTime.UtcNow < deadline)
-        {
-            using var devices = JsonDocument.Parse(await http.GetStringAsync("/api/devices", ct));
-            if (devices.RootElement.GetProperty("devices").GetArrayLength() > 0) return;
-            await Task.Delay(200, ct);
-        }
-        throw new TimeoutException("the platform listed no device within a minute");
     }
 }

@@ -20,15 +20,29 @@ public sealed class TrainCommandTests : IDisposable
             ["PLATFORM_Training__CheckpointRoot"] = Path.Combine(root, "checkpoints"),
             ["PLATFORM_Training__BenchmarkData"] = Path.Combine(root, "benchmark"),
         });
+        try
+        {
+            await WaitForDeviceAsync(platform.Http);
+            return platform;
+        }
+        catch
+        {
+            await platform.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Returns once `/api/devices` lists a device; fails after a minute.</summary>
+    internal static async Task WaitForDeviceAsync(HttpClient http)
+    {
         // The silo reads its own metadata through its metadata cache, which fills in just after it joins.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
         while (DateTime.UtcNow < deadline)
         {
-            using var devices = JsonDocument.Parse(await platform.Http.GetStringAsync("/api/devices", TestContext.Current.CancellationToken));
-            if (devices.RootElement.GetProperty("devices").GetArrayLength() > 0) return platform;
+            using var devices = JsonDocument.Parse(await http.GetStringAsync("/api/devices", TestContext.Current.CancellationToken));
+            if (devices.RootElement.GetProperty("devices").GetArrayLength() > 0) return;
             await Task.Delay(200, TestContext.Current.CancellationToken);
         }
-        await platform.DisposeAsync();
         throw new TimeoutException("the platform listed no device within a minute");
     }
 
